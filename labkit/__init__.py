@@ -1,0 +1,60 @@
+"""labkit: a Jupyter-first interactive acquisition toolkit.
+
+Importing labkit has no side effects: no threads, sockets or files are created until you
+make a :class:`Scope`, a widget or a manager. Public names are loaded lazily so that
+``import labkit`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+# public name -> module that defines it (loaded on first attribute access)
+_LAZY: dict[str, str] = {
+    # engine
+    "Scope": "labkit.engine",
+    "connect": "labkit.engine",
+    "EngineState": "labkit.engine",
+    # spool
+    "open_series": "labkit.spool",
+    "repair_series": "labkit.spool",
+    # viewer (short aliases of labkit.viewer.*)
+    "show": "labkit.viewer",
+    "watch": "labkit.viewer",
+    "fetch": "labkit.viewer",
+    # widgets
+    "LiveView": "labkit.widgets",
+    "TracePlot": "labkit.widgets",
+    "DevicePanel": "labkit.widgets",
+}
+
+_ALIASES = {"show": "show_in_manager"}
+
+_SUBMODULES = {"devices", "buffers", "wire", "engine", "spool", "viewer", "widgets", "testing", "bench"}
+
+__all__ = ["__version__", *sorted(_LAZY), *sorted(_SUBMODULES)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"labkit.{name}")
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        value = getattr(module, _ALIASES.get(name, name))
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return list(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from labkit.engine import EngineState, Scope, connect  # noqa: F401

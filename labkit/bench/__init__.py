@@ -1,0 +1,57 @@
+"""``labkit bench``: performance figures, each beside a baseline measured in the same run.
+
+Suites are modules ``labkit.bench._<suite>`` exposing ``run(quick: bool) -> list[BenchResult]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+from labkit.bench._report import BenchResult, format_table, to_json
+
+__all__ = ["BenchResult", "SUITES", "format_table", "main", "run_suites", "to_json"]
+
+SUITES: dict[str, str] = {
+    "ring": "labkit.bench._ring",
+    "rpc": "labkit.bench._rpc",
+    "sim": "labkit.bench._sim",
+    "live": "labkit.bench._live",
+    "spool": "labkit.bench._spool",
+    "watch": "labkit.bench._watch",
+}
+
+
+def run_suites(names: list[str], quick: bool = False) -> list[BenchResult]:
+    """Run the named suites in order and return all their results."""
+    results: list[BenchResult] = []
+    for name in names:
+        if name not in SUITES:
+            raise ValueError(f"unknown benchmark suite {name!r}; choose from {', '.join(SUITES)}")
+        module = importlib.import_module(SUITES[name])
+        t0 = time.perf_counter()
+        results.extend(module.run(quick=quick))
+        print(f"[bench] {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="labkit bench", description=__doc__)
+    parser.add_argument("suites", nargs="*", help=f"suites to run (default: all): {', '.join(SUITES)}")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH ('-' for stdout)")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (for smoke tests)")
+    args = parser.parse_args(argv)
+    names = args.suites or list(SUITES)
+    try:
+        results = run_suites(names, quick=args.quick)
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(format_table(results))
+    if args.json == "-":
+        print(to_json(results))
+    elif args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            fh.write(to_json(results))
+    return 0

@@ -1,0 +1,136 @@
+"""Find threads, child processes, sockets and shared-memory segments a piece of code left behind.
+
+Used by labkit's own test suite (an autouse fixture) and usable in yours::
+
+    with LeakCheck() as check:
+        run_my_acquisition()
+    # raises ResourceLeakError naming what is still alive after a grace period
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+SHM_DIR = "/dev/shm"
+SHM_PREFIX = "labkit"
+
+# threads that libraries start once per process and keep on purpose
+_IGNORED_THREAD_PREFIXES = ("asyncio_", "IPythonHistorySavingThread", "pydevd.", "Dummy-")
+
+
+class ResourceLeakError(AssertionError):
+    """Raised when resources created inside a check are still alive after the grace period."""
+
+
+def _helper_pids() -> set[int]:
+    """Processes multiprocessing keeps for the whole interpreter (resource tracker, forkserver)."""
+    pids: set[int] = set()
+    try:
+        from multiprocessing import resource_tracker
+
+        pid = getattr(resource_tracker._resource_tracker, "_pid", None)
+        if pid:
+            pids.add(pid)
+    except Exception:  # pragma: no cover - best effort
+        pass
+    try:
+        from multiprocessing import forkserver
+
+        pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+        if pid:
+            pids.add(pid)
+    except Exception:  # pragma: no cover
+        pass
+    return pids
+
+
+@dataclass(frozen=True)
+class ResourceSnapshot:
+    threads: frozenset[int]
+    thread_names: dict[int, str] = field(compare=False)
+    children: frozenset[int]
+    sockets: frozenset[tuple]
+    shm: frozenset[str]
+
+    @classmethod
+    def take(cls) -> ResourceSnapshot:
+        threads = {t.ident: t.name for t in threading.enumerate() if t.ident is not None and t.is_alive()}
+        me = psutil.Process()
+        helpers = _helper_pids()
+        children = set()
+        for c in me.children(recursive=True):
+            try:
+                if c.pid not in helpers and c.status() != psutil.STATUS_ZOMBIE:
+                    children.add(c.pid)
+            except psutil.NoSuchProcess:
+                pass
+        sockets = set()
+        for conn in me.net_connections(kind="inet"):
+            sockets.add((conn.fd, conn.type, conn.laddr, conn.status))
+        try:
+            shm = {n for n in os.listdir(SHM_DIR) if n.startswith(SHM_PREFIX)}
+        except FileNotFoundError:  # pragma: no cover - not Linux
+            shm = set()
+        return cls(frozenset(threads), threads, frozenset(children), frozenset(sockets), frozenset(shm))
+
+    def new_since(self, before: ResourceSnapshot) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        threads = [
+            f"{self.thread_names[i]!r}"
+            for i in self.threads - before.threads
+            if not self.thread_names[i].startswith(_IGNORED_THREAD_PREFIXES)
+        ]
+        if threads:
+            found["threads"] = sorted(threads)
+        children = []
+        for pid in self.children - before.children:
+            try:
+                children.append(f"pid {pid}: {' '.join(psutil.Process(pid).cmdline())[:120]}")
+            except psutil.Error:
+                continue
+        if children:
+            found["child processes"] = children
+        sockets = [f"fd {s[0]} {s[2]} {s[3]}" for s in self.sockets - before.sockets if s[3] != "TIME_WAIT"]
+        if sockets:
+            found["sockets"] = sorted(sockets)
+        shm = sorted(self.shm - before.shm)
+        if shm:
+            found["shared-memory segments"] = shm
+        return found
+
+
+class LeakCheck:
+    """Context manager: snapshot on enter, compare on exit, wait up to ``grace_s`` for stragglers."""
+
+    def __init__(self, grace_s: float = 3.0) -> None:
+        self.grace_s = grace_s
+        self.before: ResourceSnapshot | None = None
+
+    def __enter__(self) -> LeakCheck:
+        self.before = ResourceSnapshot.take()
+        return self
+
+    def leaks(self) -> dict[str, list[str]]:
+        assert self.before is not None, "LeakCheck used outside 'with'"
+        deadline = time.monotonic() + self.grace_s
+        while True:
+            found = ResourceSnapshot.take().new_since(self.before)
+            if not found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            return
+        found = self.leaks()
+        if found:
+            detail = "; ".join(f"{kind}: {', '.join(items)}" for kind, items in found.items())
+            raise ResourceLeakError(
+                f"resources left behind: {detail}. Close scopes/views/managers (or use them as "
+                "context managers) so every thread, process, socket and segment is released."
+            )

@@ -1,0 +1,23 @@
+"""Shared fixtures. Every test runs under a leak check (threads, child processes, sockets, shm)."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.testing import LeakCheck
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request):
+    """Fail a test that leaves threads, child processes, sockets or labkit shm segments behind.
+
+    Session- and module-scoped fixtures are set up before this function-scoped fixture, so
+    the servers they own are part of the 'before' snapshot and never count as leaks.
+    Mark a test ``@pytest.mark.allow_leaks`` only when it hands a resource to a wider fixture.
+    """
+    if request.node.get_closest_marker("allow_leaks"):
+        yield
+        return
+    check = LeakCheck(grace_s=5.0)
+    with check:
+        yield
