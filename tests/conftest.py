@@ -6,6 +6,8 @@ import pytest
 
 from labkit.testing import LeakCheck
 
+pytest_plugins = ["labkit.testing.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def no_leaks(request):

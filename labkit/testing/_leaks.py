@@ -63,7 +63,7 @@ class ResourceSnapshot:
         me = psutil.Process()
         helpers = _helper_pids()
         children = set()
-        for c in me.children(recursive=True):
+        for c in me.children(recursive=False):  # grandchildren belong to our children
             try:
                 if c.pid not in helpers and c.status() != psutil.STATUS_ZOMBIE:
                     children.add(c.pid)
