@@ -1,1 +1,19 @@
-"""(in progress)"""
+"""Simulated devices: a bead-sample camera, a finite-speed stage and a sampled signal.
+
+Shipped (not test-only) so notebooks can run without hardware; the engine uses
+:func:`default_devices` when no devices are given.
+"""
+
+from labkit.devices.sim._camera import SimCamera
+from labkit.devices.sim._defaults import default_devices
+from labkit.devices.sim._signal import SimSignal
+from labkit.devices.sim._stage import SimStage
+
+__all__ = [
+    # devices
+    "SimCamera",
+    "SimSignal",
+    "SimStage",
+    # the default set
+    "default_devices",
+]
