@@ -1,0 +1,220 @@
+"""Named POSIX shared-memory segments with one owner: create, attach, unlink, sweep.
+
+Why not ``multiprocessing.shared_memory.SharedMemory``: in Python 3.11 it registers every
+segment — also ones a process merely attaches to — with that process's resource tracker,
+which unlinks them when the process exits, and its ``close()`` raises ``BufferError`` while
+numpy views exist (also from ``__del__``). Here segments are opened with the same
+``_posixshmem.shm_open`` call, but never registered with a resource tracker, so no process
+other than the owner ever unlinks a segment. The owner unlinks on ``close()`` (or when the
+object is garbage-collected or the interpreter exits, via ``weakref.finalize``), and
+:func:`sweep_stale_segments` removes what a killed owner (``kill -9``) left behind.
+
+Closing never unmaps memory that a numpy view still points to: if views are alive the mapping
+is dropped instead of unmapped and the kernel unmaps it when the last view is freed. So a
+zero-copy frame a user still holds stays readable (its content is then meaningless) instead
+of crashing the process.
+"""
+
+from __future__ import annotations
+
+import _posixshmem
+import contextlib
+import fcntl
+import logging
+import mmap
+import os
+import re
+import secrets
+import weakref
+from collections.abc import Iterator
+
+import psutil
+
+from labkit.buffers._errors import RingError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SHM_DIR", "Segment", "new_segment_name", "pid_alive", "sweep_stale_segments"]
+
+SHM_DIR = "/dev/shm"
+_NAME_RE = re.compile(r"^labkit_(\d+)_[0-9A-Za-z]+$")
+
+
+def new_segment_name() -> str:
+    """A fresh segment name ``labkit_<pid>_<token>`` carrying this process's pid."""
+    return f"labkit_{os.getpid()}_{secrets.token_hex(6)}"
+
+
+def _owner_pid(name: str) -> int | None:
+    m = _NAME_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+def pid_alive(pid: int) -> bool:
+    """True if process ``pid`` exists and is not a zombie."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:  # pragma: no cover - access denied etc.
+        return True
+
+
+def sweep_stale_segments() -> list[str]:
+    """Unlink ``labkit_<pid>_*`` segments whose owner process is dead.
+
+    Returns the names removed. Processes still attached to a removed segment keep their
+    mapping (unlinking only removes the name). Called by ``FrameRing.create`` and
+    ``TraceBuffer.create``; safe to call any time.
+    """
+    removed: list[str] = []
+    try:
+        names = os.listdir(SHM_DIR)
+    except FileNotFoundError:  # pragma: no cover - not Linux
+        return removed
+    for name in sorted(names):
+        pid = _owner_pid(name)
+        if pid is None or pid_alive(pid):
+            continue
+        try:
+            _posixshmem.shm_unlink("/" + name)
+        except FileNotFoundError:
+            continue  # someone else swept it first
+        except OSError as exc:  # pragma: no cover - permissions
+            logger.warning("could not remove stale segment %s: %s", name, exc)
+            continue
+        logger.info("removed stale shared-memory segment %s (owner pid %d is dead)", name, pid)
+        removed.append(name)
+    return removed
+
+
+def _release(state: dict) -> None:
+    """Close fd and mapping, unlink the name if owner. Runs once (close, GC or exit)."""
+    fd = state.pop("fd", -1)
+    if fd >= 0:
+        os.close(fd)
+    mm = state.pop("mm", None)
+    if mm is not None:
+        try:
+            mm.close()
+        except BufferError:
+            # numpy views of the mapping are still alive (zero-copy frames a user holds, or
+            # a thread mid-copy): drop our reference; the mapping is unmapped with the last view.
+            logger.debug(
+                "mapping %s still has views; it is unmapped when they are freed", state.get("name")
+            )
+    if state.get("owner"):
+        with contextlib.suppress(FileNotFoundError):
+            _posixshmem.shm_unlink("/" + state["name"])
+
+
+class Segment:
+    """One process's mapping of a named shared-memory segment.
+
+    ``Segment.create`` makes the owner (unlinks on close); ``Segment.attach`` maps an
+    existing segment and never unlinks it.
+    """
+
+    def __init__(self, name: str, fd: int, mm: mmap.mmap, owner: bool) -> None:
+        self.name = name
+        self.owner = owner
+        self.size = len(mm)
+        self._fd = fd
+        self._mm: mmap.mmap | None = mm
+        self._finalizer = weakref.finalize(
+            self, _release, {"fd": fd, "mm": mm, "name": name, "owner": owner}
+        )
+
+    @classmethod
+    def create(cls, name: str, size: int) -> Segment:
+        """Create and map a new segment of ``size`` bytes, reserving its memory up front.
+
+        Raises ``RingError`` if the name exists or /dev/shm lacks the space (so a full
+        /dev/shm is an exception here instead of a SIGBUS on the first write later).
+        """
+        try:
+            st = os.statvfs(SHM_DIR)
+            free = st.f_bavail * st.f_frsize
+        except OSError:  # pragma: no cover - not Linux
+            free = None
+        if free is not None and size > free:
+            raise RingError(
+                f"shared memory segment {name!r} needs {size / 1e6:.1f} MB but {SHM_DIR} has only "
+                f"{free / 1e6:.1f} MB free; use fewer slots or a smaller frame, close other rings, "
+                "or enlarge /dev/shm (docker: --shm-size)"
+            )
+        try:
+            fd = _posixshmem.shm_open("/" + name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
+        except FileExistsError as exc:
+            raise RingError(
+                f"a shared-memory segment named {name!r} already exists; pick another name"
+            ) from exc
+        try:
+            os.ftruncate(fd, size)
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fd, 0, size)
+            mm = mmap.mmap(fd, size)
+        except OSError as exc:
+            os.close(fd)
+            _posixshmem.shm_unlink("/" + name)
+            raise RingError(
+                f"could not reserve {size / 1e6:.1f} MB of shared memory for {name!r} ({exc}); "
+                "use fewer slots or a smaller frame, or enlarge /dev/shm"
+            ) from exc
+        return cls(name, fd, mm, owner=True)
+
+    @classmethod
+    def attach(cls, name: str) -> Segment:
+        """Map an existing segment read-write. Raises ``RingError`` if it does not exist."""
+        try:
+            fd = _posixshmem.shm_open("/" + name, os.O_RDWR, mode=0o600)
+        except FileNotFoundError as exc:
+            raise RingError(
+                f"no shared-memory segment named {name!r}; its owner closed it or never created it "
+                "(check the name, e.g. scope.ring_name, and that the engine is running)"
+            ) from exc
+        try:
+            size = os.fstat(fd).st_size
+            if size == 0:
+                raise RingError(
+                    f"segment {name!r} is empty; its owner is still creating it or crashed"
+                )
+            mm = mmap.mmap(fd, size)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(name, fd, mm, owner=False)
+
+    @property
+    def buf(self) -> mmap.mmap:
+        if self._mm is None:
+            raise RingError(f"segment {self.name!r} is closed")
+        return self._mm
+
+    @property
+    def closed(self) -> bool:
+        return self._mm is None
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold an exclusive cross-process lock on the segment (flock on its fd)."""
+        if self._mm is None:
+            raise RingError(f"segment {self.name!r} is closed")
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Release the mapping and fd; the owner also unlinks the name. Idempotent."""
+        self._mm = None
+        self._finalizer()
