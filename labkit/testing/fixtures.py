@@ -1,1 +1,135 @@
-"""pytest plugin with session-scoped servers and a browser for widget tests (filled by the widgets work)."""
+"""pytest plugin: a headless Chromium and one Voila and one JupyterLab server per test session.
+
+Load it with ``pytest_plugins = ["labkit.testing.fixtures"]``. Fixtures:
+
+- ``chromium`` (session): a Playwright Browser on Debian's ``/usr/bin/chromium`` (never downloads one).
+- ``page`` (function): a fresh context + page, closed after the test; ``page.console_errors`` lists
+  console errors and uncaught exceptions for assertions.
+- ``voila_server`` (session): ``.url``, ``.root`` (Path), ``.render_url(nb_name)``.
+- ``lab_server`` (session): ``.url``, ``.root``, ``.notebook_url(nb_name)`` (JupyterLab) and
+  ``.notebook7_url(nb_name)`` (Notebook 7). Kernels a test started on either server are shut down
+  after that test, so a session never piles up kernels.
+
+Helpers (importable from this module): ``write_notebook``, ``run_all_cells``, ``wait_for_widget``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labkit.testing._jupyter import (
+    attach_console_errors,
+    run_all_cells,
+    wait_for_kernel_idle,
+    wait_for_widget,
+    write_notebook,
+)
+from labkit.testing._servers import LabServer, VoilaServer, free_port
+
+__all__ = [
+    "LabServer",
+    "VoilaServer",
+    "free_port",
+    "launch_chromium",
+    "run_all_cells",
+    "wait_for_kernel_idle",
+    "wait_for_widget",
+    "write_notebook",
+]
+
+CHROMIUM_PATH = os.environ.get("LABKIT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def launch_chromium(playwright: Any, **kw: Any) -> Any:
+    """Launch Debian's Chromium through Playwright with the flags that work headless here."""
+    if not Path(CHROMIUM_PATH).exists():
+        pytest.skip(
+            f"no Chromium at {CHROMIUM_PATH} (apt-get install chromium or set LABKIT_CHROMIUM)"
+        )
+    return playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, **kw)
+
+
+@pytest.fixture(scope="session")
+def _playwright() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    manager = sync_playwright().start()
+    try:
+        yield manager
+    finally:
+        manager.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium(_playwright: Any) -> Iterator[Any]:
+    """A headless Chromium Browser shared by the session."""
+    browser = launch_chromium(_playwright)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    """A fresh browser context and page; ``page.console_errors`` collects console errors."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    new_page = context.new_page()
+    attach_console_errors(new_page)
+    try:
+        yield new_page
+    finally:
+        # leaving the page fires beforeunload, which makes Voila shut its kernel down gracefully
+        for open_page in context.pages:
+            try:
+                open_page.goto("about:blank", timeout=5000)
+            except Exception:  # noqa: BLE001 - teardown must go on
+                pass
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def voila_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoilaServer]:
+    """One Voila server for the session, serving a temp directory (``.root``)."""
+    server = VoilaServer(tmp_path_factory.mktemp("voila"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """One JupyterLab (+ Notebook 7) server for the session, serving a temp directory (``.root``)."""
+    server = LabServer(tmp_path_factory.mktemp("lab"))
+    server.start(timeout_s=120.0)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.state_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _shutdown_test_kernels(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used a server, shut down the kernels it started there."""
+    yield
+    for name in ("lab_server", "voila_server"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).shutdown_kernels()

@@ -1,0 +1,54 @@
+"""Smoke test of the browser fixtures: an ipywidgets slider renders in Voila and JupyterLab."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.testing.fixtures import run_all_cells, wait_for_widget, write_notebook
+
+pytestmark = pytest.mark.browser
+
+CELLS = [
+    "import ipywidgets as widgets",
+    "slider = widgets.IntSlider(value=7, max=10, description='smoke')\nslider",
+]
+
+
+def test_write_notebook_has_kernelspec(tmp_path):
+    import nbformat
+
+    path = write_notebook(tmp_path / "nb.ipynb", ["x = 1"], markdown=["# title"])
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "python3"
+    assert [c.cell_type for c in nb.cells] == ["markdown", "code"]
+    assert nb.cells[1].outputs == []
+
+
+def test_slider_renders_in_voila(voila_server, page):
+    write_notebook(voila_server.root / "smoke.ipynb", CELLS)
+    page.goto(voila_server.render_url("smoke.ipynb"))
+    slider = wait_for_widget(page, ".widget-slider", timeout_s=60)
+    assert "smoke" in slider.inner_text()
+    assert page.locator(".widget-readout").first.inner_text() == "7"
+    assert page.console_errors == []
+
+
+def test_slider_renders_in_jupyterlab(lab_server, page):
+    write_notebook(lab_server.root / "smoke.ipynb", CELLS)
+    page.goto(lab_server.notebook_url("smoke.ipynb"))
+    run_all_cells(page)
+    slider = wait_for_widget(page, ".jp-OutputArea .widget-slider", timeout_s=60)
+    assert "smoke" in slider.inner_text()
+    assert len(lab_server.kernels()) == 1
+    page.close()
+    assert lab_server.shutdown_kernels() >= 1
+    assert lab_server.kernels() == []
+
+
+def test_slider_renders_in_notebook7(lab_server, page):
+    write_notebook(lab_server.root / "smoke7.ipynb", CELLS)
+    page.goto(lab_server.notebook7_url("smoke7.ipynb"))
+    run_all_cells(page)
+    slider = wait_for_widget(page, ".jp-OutputArea .widget-slider", timeout_s=60)
+    assert "smoke" in slider.inner_text()
