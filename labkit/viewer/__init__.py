@@ -1,1 +1,91 @@
-"""(in progress)"""
+"""Viewer manager and watch/push: sync xarray variables to viewer windows over ZeroMQ.
+
+Start a manager with ``labkit manager`` (or :class:`ManagerServer` in a kernel thread), then from
+any notebook::
+
+    import labkit.viewer as lv
+    lv.show_in_manager(data)          # a window on a DataArray
+    lv.watch("x")                     # push every change of x; viewer edits come back
+    lv.fetch(0)                       # the DataArray window 0 shows
+
+See docs/viewer.md for the protocol and the guarantees.
+"""
+
+from __future__ import annotations
+
+from labkit.viewer._api import (
+    fetch,
+    is_running,
+    load_in_manager,
+    load_workspace,
+    maybe_push,
+    replace_data,
+    save_workspace,
+    show_in_manager,
+    shutdown,
+    watch,
+    watch_info,
+    watched_variables,
+)
+from labkit.viewer._errors import (
+    ManagerAmbiguousError,
+    ManagerError,
+    ManagerNotFoundError,
+    ManagerUnavailableError,
+    WindowNotFoundError,
+)
+from labkit.viewer._magic import load_ipython_extension, unload_ipython_extension
+from labkit.viewer._registry import ManagerEntry, Registry
+from labkit.viewer._server import ManagerServer
+from labkit.viewer._target import (
+    ManagerHandle,
+    clear_default_manager,
+    get_default_manager,
+    manager_selection_info,
+    managers,
+    set_default_manager,
+    use_manager,
+)
+from labkit.viewer._windows import WindowRegistry, WindowState
+
+show = show_in_manager
+
+__all__ = [
+    # client API
+    "fetch",
+    "is_running",
+    "load_in_manager",
+    "maybe_push",
+    "replace_data",
+    "show",
+    "show_in_manager",
+    "shutdown",
+    "watch",
+    "watch_info",
+    "watched_variables",
+    "save_workspace",
+    "load_workspace",
+    # manager selection
+    "ManagerHandle",
+    "clear_default_manager",
+    "get_default_manager",
+    "manager_selection_info",
+    "managers",
+    "set_default_manager",
+    "use_manager",
+    # server side
+    "ManagerEntry",
+    "ManagerServer",
+    "Registry",
+    "WindowRegistry",
+    "WindowState",
+    # errors
+    "ManagerAmbiguousError",
+    "ManagerError",
+    "ManagerNotFoundError",
+    "ManagerUnavailableError",
+    "WindowNotFoundError",
+    # IPython
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]

@@ -1,0 +1,225 @@
+"""The public client API: show / load / replace / fetch / watch / shutdown."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import xarray as xr
+
+from labkit.viewer._errors import ManagerError
+from labkit.viewer._hash import as_dataarray
+from labkit.viewer._target import Target, close_clients, resolve
+from labkit.viewer._watch import Watcher
+
+__all__ = [
+    "fetch",
+    "is_running",
+    "load_in_manager",
+    "load_workspace",
+    "maybe_push",
+    "replace_data",
+    "save_workspace",
+    "show_in_manager",
+    "shutdown",
+    "watch",
+    "watch_info",
+    "watched_variables",
+]
+
+logger = logging.getLogger(__name__)
+
+_watchers: dict[tuple[int, str], Watcher] = {}
+_watchers_lock = threading.Lock()
+
+
+def show_in_manager(data: Any, target: Target = None, link: bool | list = False, **kw: Any) -> dict:
+    """Open a viewer window on ``data`` (a DataArray or numeric ndarray) in a manager.
+
+    ``link=True`` links the new window with all open windows (cursors and contrast shared);
+    a list of indices/uids links it with those. ``name=`` sets the window title, ``view=`` its
+    initial view state. Returns the window summary (``index``, ``uid``, ...).
+
+    Raises:
+        TypeError: ``data`` is not an array.
+        ManagerNotFoundError, ManagerAmbiguousError, ManagerUnavailableError: see :func:`resolve`.
+    """
+    name = kw.pop("name", None)
+    data = as_dataarray(data, name)
+    return resolve(target).request("show", data=data, name=name, link=link, source=_source(), **kw)
+
+
+def load_in_manager(
+    paths: str | os.PathLike | Iterable, loader_name: str | None = None, target: Target = None
+) -> list[dict]:
+    """Ask the manager to load files (netCDF, Zarr, HDF5, TIFF, labkit series) into windows.
+
+    Paths are made absolute here; the manager reads them itself. ``loader_name`` forces a loader
+    (``"netcdf" | "zarr" | "hdf5" | "tiff" | "labkit"``). Returns one summary per window.
+
+    Raises:
+        FileNotFoundError, ValueError: re-raised from the manager (missing file, unknown format).
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    absolute = [os.path.abspath(os.fspath(p)) for p in paths]
+    return resolve(target).request(
+        "load", paths=absolute, loader_name=loader_name, source=_source()
+    )
+
+
+def replace_data(index_or_uid: int | str, data: Any, target: Target = None) -> dict:
+    """Show new data in an existing window (view state kept where it still fits)."""
+    data = as_dataarray(data)
+    return resolve(target).request("replace", window=index_or_uid, data=data)
+
+
+def fetch(index_or_uid: int | str, target: Target = None) -> xr.DataArray:
+    """The DataArray a window shows (a writable copy).
+
+    Raises:
+        WindowNotFoundError: no such window.
+    """
+    data = resolve(target).request("fetch", window=index_or_uid)
+    return data.copy(deep=True)
+
+
+def is_running(target: Target = None, timeout_s: float = 1.0) -> bool:
+    """True when the (selected) manager answers a ping within ``timeout_s``."""
+    try:
+        return resolve(target).is_running(timeout_s)
+    except ManagerError:
+        return False
+
+
+def save_workspace(path: str | os.PathLike, target: Target = None) -> dict:
+    """Save all windows (data, view state, watch links) to an HDF5 file written by the manager."""
+    return resolve(target).request("save_workspace", path=os.path.abspath(os.fspath(path)))
+
+
+def load_workspace(path: str | os.PathLike, target: Target = None) -> list[dict]:
+    """Restore windows saved by :func:`save_workspace`; ``watch(restore=True)`` reconnects them."""
+    return resolve(target).request("load_workspace", path=os.path.abspath(os.fspath(path)))
+
+
+def _source() -> str:
+    main = sys.modules.get("__main__")
+    return str(getattr(main, "__session__", "") or getattr(main, "__file__", "") or "python")
+
+
+def _namespace_and_shell(namespace: dict | None, shell: Any, depth: int) -> tuple[dict, Any]:
+    if namespace is not None:
+        return namespace, shell
+    if shell is not None:
+        return shell.user_ns, shell
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+    except ImportError:  # pragma: no cover
+        ip = None
+    if ip is not None and getattr(ip, "user_ns", None) is not None:
+        return ip.user_ns, ip
+    return sys._getframe(depth).f_globals, None
+
+
+def watch(
+    *names: str,
+    shell: Any = None,
+    namespace: dict | None = None,
+    stop: bool = False,
+    remove: bool = False,
+    stop_all: bool = False,
+    restore: bool = False,
+    target: Target = None,
+    poll_interval_s: float | None = 0.25,
+) -> list[str]:
+    """Watch variables: every change is pushed to a manager window; viewer edits come back.
+
+    ``watch("x", "y")`` starts watching (and pushes now); ``stop=True`` stops watching the names
+    (all when none given), ``remove=True`` also closes their windows; ``stop_all=True`` stops every
+    watcher of this process; ``restore=True`` reconnects watched windows restored from a workspace,
+    by name. Without ``namespace``/``shell`` it uses the IPython kernel's namespace (checked after
+    each cell) or else the caller's globals (polled every ``poll_interval_s`` by a thread).
+    Returns the names now watched in that namespace.
+
+    Raises:
+        NameError: a name is not defined.  TypeError: a name is not an array.
+        ManagerNotFoundError / ManagerAmbiguousError / ManagerUnavailableError.
+    """
+    if stop_all:
+        _stop_all(remove_windows=remove)
+        return []
+    ns, sh = _namespace_and_shell(namespace, shell, depth=2)
+    handle = resolve(target)
+    key = (id(ns), handle.uid)
+    with _watchers_lock:
+        watcher = _watchers.get(key)
+    if stop or (remove and not names):
+        if watcher is not None:
+            watcher.remove(names or None, remove_windows=remove)
+            if not watcher.variables:
+                watcher.close()
+                with _watchers_lock:
+                    _watchers.pop(key, None)
+            return sorted(watcher.variables)
+        return []
+    if remove:
+        if watcher is not None:
+            watcher.remove(names, remove_windows=True)
+            return sorted(watcher.variables)
+        return []
+    if watcher is None:
+        watcher = Watcher(ns, handle, shell=sh, poll_interval_s=poll_interval_s)
+        with _watchers_lock:
+            _watchers[key] = watcher
+    try:
+        if restore:
+            watcher.restore()
+        if names:
+            watcher.add(names)
+    finally:
+        if not watcher.variables:
+            watcher.close()
+            with _watchers_lock:
+                _watchers.pop(key, None)
+    return sorted(watcher.variables)
+
+
+def maybe_push() -> list[str]:
+    """Check every watched variable now and push the changed ones; returns their names."""
+    with _watchers_lock:
+        watchers = list(_watchers.values())
+    return [n for w in watchers for n in w.check_all()]
+
+
+def watched_variables() -> list[str]:
+    """Names watched by this process (all namespaces and managers)."""
+    with _watchers_lock:
+        return sorted({n for w in _watchers.values() for n in w.variables})
+
+
+def watch_info(target: Target = None) -> list[dict]:
+    """Per watcher: manager, client id, mode and per-variable push counters."""
+    with _watchers_lock:
+        watchers = list(_watchers.values())
+    uid = resolve(target).uid if target is not None else None
+    return [w.info() for w in watchers if uid is None or w.handle.uid == uid]
+
+
+def _stop_all(remove_windows: bool = False) -> None:
+    with _watchers_lock:
+        watchers = list(_watchers.values())
+        _watchers.clear()
+    for w in watchers:
+        w.close(remove_windows=remove_windows)
+
+
+def shutdown(remove: bool = False) -> None:
+    """Stop all watchers (closing their windows when ``remove``), join their threads, close sockets."""
+    _stop_all(remove_windows=remove)
+    close_clients()

@@ -1,0 +1,150 @@
+"""Registry of live managers: one JSON file in the user's runtime dir, locked with fcntl.
+
+Each entry: ``uid, pid, ip, request_port, event_port, url, started_s, heartbeat_s, version,
+key_file``. Managers are addressed by 0-based index in start order. Entries whose process is dead
+or whose heartbeat is older than :data:`STALE_AFTER_S` are removed whenever the file is read.
+The directory is ``$LABKIT_RUNTIME_DIR`` if set, else ``<jupyter runtime dir>/labkit``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+__all__ = ["ManagerEntry", "Registry", "STALE_AFTER_S", "default_registry_dir"]
+
+logger = logging.getLogger(__name__)
+
+STALE_AFTER_S = 30.0  # heartbeats are written every HEARTBEAT_S
+HEARTBEAT_S = 2.0
+REGISTRY_ENV = "LABKIT_RUNTIME_DIR"
+
+
+def default_registry_dir() -> Path:
+    """``$LABKIT_RUNTIME_DIR`` or ``jupyter_runtime_dir()/labkit``."""
+    env = os.environ.get(REGISTRY_ENV)
+    if env:
+        return Path(env)
+    try:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        return Path(jupyter_runtime_dir()) / "labkit"
+    except ImportError:  # pragma: no cover - jupyter_core is a dependency
+        import platformdirs
+
+        return Path(platformdirs.user_runtime_dir("labkit"))
+
+
+@dataclass
+class ManagerEntry:
+    """One live manager as seen in the registry."""
+
+    uid: str
+    pid: int
+    ip: str
+    request_port: int
+    event_port: int
+    url: str = ""
+    started_s: float = 0.0
+    heartbeat_s: float = 0.0
+    version: str = ""
+    key_file: str = ""  # connection file with the HMAC key (non-loopback managers)
+
+    @property
+    def request_address(self) -> str:
+        return f"tcp://{self.ip}:{self.request_port}"
+
+    @property
+    def event_address(self) -> str:
+        return f"tcp://{self.ip}:{self.event_port}"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def is_alive(self, now: float | None = None) -> bool:
+        """Process exists and the heartbeat is recent."""
+        now = time.time() if now is None else now
+        if now - self.heartbeat_s > STALE_AFTER_S:
+            return False
+        try:
+            proc = psutil.Process(self.pid)
+            return proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+
+class Registry:
+    """The registry file ``managers.json`` in ``directory`` (created with mode 0700)."""
+
+    def __init__(self, directory: str | os.PathLike | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else default_registry_dir()
+        self.path = self.directory / "managers.json"
+        self._lock_path = self.directory / "managers.lock"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[list[ManagerEntry]]:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self._lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                entries = self._read_unlocked()
+                before = [e.to_json() for e in entries]
+                yield entries
+                if [e.to_json() for e in entries] != before:
+                    self._write_unlocked(entries)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read_unlocked(self) -> list[ManagerEntry]:
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            entries = [ManagerEntry(**e) for e in raw.get("managers", [])]
+        except FileNotFoundError:
+            return []
+        except (ValueError, TypeError) as exc:
+            logger.warning("ignoring corrupt manager registry %s: %s", self.path, exc)
+            return []
+        return entries
+
+    def _write_unlocked(self, entries: list[ManagerEntry]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"managers": [e.to_json() for e in entries]}, indent=1), "utf-8")
+        os.replace(tmp, self.path)
+
+    def entries(self) -> list[ManagerEntry]:
+        """Live managers in start order (stale entries are removed from the file)."""
+        now = time.time()
+        with self._locked() as entries:
+            live = [e for e in entries if e.is_alive(now)]
+            if len(live) != len(entries):
+                stale = [e.uid for e in entries if e not in live]
+                logger.info("removing stale manager entries %s", stale)
+                entries[:] = live
+            return sorted(live, key=lambda e: (e.started_s, e.uid))
+
+    def add(self, entry: ManagerEntry) -> None:
+        with self._locked() as entries:
+            entries[:] = [e for e in entries if e.uid != entry.uid]
+            entries.append(entry)
+
+    def heartbeat(self, uid: str, **changes) -> None:
+        """Refresh ``heartbeat_s`` (and any other fields) of entry ``uid``."""
+        with self._locked() as entries:
+            for e in entries:
+                if e.uid == uid:
+                    e.heartbeat_s = time.time()
+                    for k, v in changes.items():
+                        setattr(e, k, v)
+
+    def remove(self, uid: str) -> None:
+        with self._locked() as entries:
+            entries[:] = [e for e in entries if e.uid != uid]

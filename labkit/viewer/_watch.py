@@ -1,0 +1,295 @@
+"""Watch notebook variables and push every change to a manager window; apply edits coming back.
+
+One :class:`Watcher` per (namespace, manager). In IPython kernels it checks after every cell
+(``post_run_cell``); in marimo and plain Python a polling thread checks every ``poll_interval_s``.
+Checks hash everything (xxh3_128), so no change is missed; a change that arrives while a push is
+running is pushed right after it (deferred, never dropped). Edits made in a viewer arrive as
+reliable events and are assigned to the variable on the kernel's event loop, without echo.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from labkit.viewer._client import EventListener, new_client_id
+from labkit.viewer._hash import as_dataarray, content_hash
+from labkit.viewer._target import ManagerHandle, client_for
+
+__all__ = ["Watcher", "WatchedVariable"]
+
+logger = logging.getLogger(__name__)
+
+_MISSING = object()
+
+
+@dataclass
+class WatchedVariable:
+    """Push state of one watched name."""
+
+    name: str
+    last_hash: bytes | None = None
+    uid: str | None = None
+    index: int | None = None
+    pushes: int = 0
+    edits_applied: int = 0
+    last_push_s: float = 0.0
+    pending: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def _source_name(namespace: dict, shell: Any) -> str:
+    for key in ("__session__", "__vsc_ipynb_file__", "__file__"):
+        value = namespace.get(key)
+        if isinstance(value, str) and value:
+            return value
+    if "marimo" in sys.modules and namespace.get("__name__") == "__main__" and shell is None:
+        return "marimo" if _in_marimo() else (sys.argv[0] or "python")
+    return sys.argv[0] or "python"
+
+
+def _in_marimo() -> bool:
+    try:
+        import marimo
+
+        return bool(marimo.running_in_notebook())
+    except Exception:
+        return False
+
+
+class Watcher:
+    """Watches names of one namespace for one manager."""
+
+    def __init__(
+        self,
+        namespace: dict,
+        handle: ManagerHandle,
+        shell: Any = None,
+        poll_interval_s: float | None = 0.25,
+    ) -> None:
+        self.namespace, self.handle, self.shell = namespace, handle, shell
+        self.client = client_for(handle)
+        self.client_id = new_client_id()
+        self.source = _source_name(namespace, shell)
+        self.variables: dict[str, WatchedVariable] = {}
+        self._lock = threading.RLock()
+        self._listener: EventListener | None = None
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        self._hooked = False
+        self.poll_interval_s = poll_interval_s
+        if shell is not None and hasattr(shell, "events"):
+            shell.events.register("post_run_cell", self._post_run_cell)
+            self._hooked = True
+        elif poll_interval_s:
+            self._poller = threading.Thread(
+                target=self._poll, name="labkit-watch-poll", daemon=True
+            )
+            self._poller.start()
+
+    # ---- watching
+    def add(self, names: tuple[str, ...]) -> None:
+        """Start watching ``names`` and push them now.
+
+        Raises:
+            NameError: a name is not defined in the namespace.
+            TypeError: a name holds something that is not an array.
+        """
+        for name in names:
+            value = self.namespace.get(name, _MISSING)
+            if value is _MISSING:
+                raise NameError(f"name {name!r} is not defined; assign it before watching it")
+            as_dataarray(value, name)  # TypeError with a clear message
+        if self._listener is None:
+            self._listener = EventListener(
+                self.handle.entry, self.client_id, self._on_event, key=self.client.key
+            )
+        with self._lock:
+            for name in names:
+                self.variables.setdefault(name, WatchedVariable(name))
+        for name in names:
+            self.sync(name)
+
+    def remove(self, names: tuple[str, ...] | None, remove_windows: bool = False) -> list[str]:
+        """Stop watching ``names`` (all when None); ``remove_windows`` also closes their windows."""
+        with self._lock:
+            targets = (
+                list(self.variables) if not names else [n for n in names if n in self.variables]
+            )
+            for n in targets:
+                del self.variables[n]
+        if targets:
+            try:
+                self.client.request(
+                    "unwatch", client_id=self.client_id, names=targets, remove=remove_windows
+                )
+            except Exception as exc:  # manager gone: nothing left to unwatch
+                logger.info("unwatch on the manager failed: %s", exc)
+        return targets
+
+    def restore(self) -> list[str]:
+        """Reconnect watched windows restored from a workspace, by variable name."""
+        claimed = self.client.request("claim", client_id=self.client_id, names=None)
+        if claimed and self._listener is None:
+            self._listener = EventListener(
+                self.handle.entry, self.client_id, self._on_event, key=self.client.key
+            )
+        names = []
+        for item in claimed:
+            name = item["var_name"]
+            wv = WatchedVariable(name, uid=item["uid"], index=item["index"])
+            with self._lock:
+                self.variables[name] = wv
+            if name not in self.namespace:
+                value = item["data"].copy()
+                self.namespace[name] = value
+                wv.last_hash = content_hash(as_dataarray(value, name))
+            else:
+                self.sync(name)
+            names.append(name)
+        return names
+
+    # ---- change detection and push
+    def sync(self, name: str) -> bool:
+        """Push ``name`` if it changed; returns True if at least one push happened.
+
+        A call that finds a push already running marks the variable pending; the running push
+        re-checks before it returns, so the newer value is pushed too.
+        """
+        wv = self.variables.get(name)
+        if wv is None:
+            return False
+        pushed = False
+        while True:
+            wv.pending = True
+            if not wv.lock.acquire(blocking=False):
+                return pushed  # the running push sees pending and checks again
+            try:
+                while wv.pending:
+                    wv.pending = False
+                    pushed |= self._push_if_changed(wv)
+            finally:
+                wv.lock.release()
+            if not wv.pending:
+                return pushed
+
+    def _push_if_changed(self, wv: WatchedVariable) -> bool:
+        value = self.namespace.get(wv.name, _MISSING)
+        if value is _MISSING:
+            logger.info("watched variable %r was deleted; no longer watching it", wv.name)
+            with self._lock:
+                self.variables.pop(wv.name, None)
+            return False
+        try:
+            data = as_dataarray(value, wv.name)
+        except TypeError as exc:
+            logger.warning(
+                "watched variable %r is no longer an array; not pushed: %s", wv.name, exc
+            )
+            return False
+        digest = content_hash(data)
+        if digest == wv.last_hash:
+            return False
+        summary = self.client.request(
+            "watch_update",
+            client_id=self.client_id,
+            var_name=wv.name,
+            data=data,
+            source=self.source,
+        )
+        wv.last_hash, wv.uid, wv.index = digest, summary["uid"], summary["index"]
+        wv.pushes += 1
+        wv.last_push_s = time.time()
+        if content_hash(data) != digest:  # changed while it was being sent: push again
+            wv.pending = True
+            wv.last_hash = None
+        return True
+
+    def check_all(self) -> list[str]:
+        """Check every watched name now; returns the names that were pushed."""
+        return [n for n in list(self.variables) if self.sync(n)]
+
+    def _post_run_cell(self, *args: Any) -> None:
+        try:
+            self.check_all()
+        except Exception as exc:  # never break the user's cell
+            print(f"labkit.viewer.watch: push failed: {exc}", file=sys.stderr)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_interval_s):
+            try:
+                self.check_all()
+            except Exception as exc:
+                logger.warning("watch polling push failed: %s", exc)
+
+    # ---- edits from viewers
+    def _on_event(self, topic: str, payload: Any) -> None:
+        if topic != "edit":
+            return
+        name, data = payload["var_name"], payload["data"]
+        wv = self.variables.get(name)
+        if wv is None:
+            return
+        current = self.namespace.get(name)
+        value = np.array(data.values) if isinstance(current, np.ndarray) else data.copy(deep=True)
+        digest = content_hash(as_dataarray(value, name))
+
+        def apply() -> None:
+            with wv.lock:
+                self.namespace[name] = value
+                wv.last_hash = digest  # so the next check does not push it back
+                wv.edits_applied += 1
+
+        loop = getattr(getattr(self.shell, "kernel", None), "io_loop", None)
+        if loop is not None:
+            loop.add_callback(apply)  # on the kernel's event loop, between cells
+        else:
+            apply()
+
+    # ---- lifecycle
+    def info(self) -> dict:
+        return {
+            "manager": self.handle.uid,
+            "client_id": self.client_id,
+            "source": self.source,
+            "mode": "post_run_cell" if self._hooked else ("polling" if self._poller else "manual"),
+            "poll_interval_s": self.poll_interval_s,
+            "variables": {
+                n: {
+                    "uid": v.uid,
+                    "index": v.index,
+                    "pushes": v.pushes,
+                    "edits_applied": v.edits_applied,
+                    "last_push_s": v.last_push_s,
+                }
+                for n, v in self.variables.items()
+            },
+        }
+
+    def close(self, remove_windows: bool = False) -> None:
+        """Stop watching everything, unhook, join the threads."""
+        if self.variables:
+            self.remove(None, remove_windows=remove_windows)
+        self._stop.set()
+        if self._hooked:
+            try:
+                self.shell.events.unregister("post_run_cell", self._post_run_cell)
+            except ValueError:
+                pass
+            self._hooked = False
+        if self._poller is not None and self._poller is not threading.current_thread():
+            self._poller.join(5)
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+
+
+def is_array_like(value: Any) -> bool:
+    return isinstance(value, xr.DataArray | np.ndarray)
