@@ -1,0 +1,5 @@
+// anywidget entry for labkit.widgets.LiveView
+import { render } from "../liveview/widget";
+
+export { render };
+export default { render };

@@ -1,0 +1,91 @@
+// Frame statistics kept by the browser side of a live view (published on window.labkit.views).
+
+export interface ViewStats {
+  view_id: string;
+  renderer: string;
+  received: number;
+  painted: number;
+  dropped: number; // camera frames never painted (index gaps + received but replaced before paint)
+  replaced: number; // received but replaced by a newer frame before paint
+  fps_received: number;
+  fps_painted: number;
+  latency_ms_p50: number; // camera timestamp -> paint
+  latency_ms_p95: number;
+  transit_ms_p50: number; // kernel send -> browser receipt
+  last_index: number;
+  encoding: string;
+  bin: number;
+  texture: [number, number];
+  bytes_received: number;
+  messages_to_kernel: Record<string, number>;
+  visible: boolean;
+}
+
+export function newStats(viewId: string): ViewStats {
+  return {
+    view_id: viewId,
+    renderer: "",
+    received: 0,
+    painted: 0,
+    dropped: 0,
+    replaced: 0,
+    fps_received: 0,
+    fps_painted: 0,
+    latency_ms_p50: NaN,
+    latency_ms_p95: NaN,
+    transit_ms_p50: NaN,
+    last_index: -1,
+    encoding: "",
+    bin: 1,
+    texture: [0, 0],
+    bytes_received: 0,
+    messages_to_kernel: {},
+    visible: true,
+  };
+}
+
+/** Percentile (0..100) of a list of numbers (nearest rank); NaN for an empty list. */
+export function quantile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[i];
+}
+
+/** Rolling window of samples (latency etc.) capped at `size`. */
+export class Window {
+  private values: number[] = [];
+  constructor(private size = 120) {}
+  push(v: number) {
+    this.values.push(v);
+    if (this.values.length > this.size) this.values.shift();
+  }
+  quantile(p: number): number {
+    return quantile(this.values, p);
+  }
+  clear() {
+    this.values = [];
+  }
+}
+
+/** Counts events and reports the rate over the last update interval. */
+export class RateMeter {
+  private count = 0;
+  private t0: number;
+  rate = 0;
+  constructor(now: number) {
+    this.t0 = now;
+  }
+  tick() {
+    this.count++;
+  }
+  /** Recompute the rate if at least `minInterval` ms passed; returns true when it did. */
+  update(now: number, minInterval = 500): boolean {
+    const dt = now - this.t0;
+    if (dt < minInterval) return false;
+    this.rate = (this.count * 1000) / dt;
+    this.count = 0;
+    this.t0 = now;
+    return true;
+  }
+}

@@ -1,0 +1,606 @@
+// The LiveView front end: receives binned frames over custom messages (credit-based: acks on
+// receipt), paints the newest on requestAnimationFrame, and does contrast / colormap / zoom / pan /
+// histogram / ROI / profiles locally. Counters live on window.labkit.views[view_id].
+import { COLORMAP_NAMES } from "../render/colormaps";
+import { type Contrast, sanitizeContrast } from "../render/contrast";
+import { autoLimits, computeHistogram, dataRange } from "../render/histogram";
+import { createImageRenderer, type Pixels, type ValueScale } from "../render/image_renderer";
+import {
+  canvasToImage,
+  fitView,
+  imageToCanvas,
+  imageToTexel,
+  panBy,
+  type Placement,
+  profiles,
+  roiFromDrag,
+  type View,
+  visibleRegion,
+  zoomAt,
+} from "../render/viewport";
+import { createHistogramView } from "./histogram_view";
+import { drawProfile } from "./profiles_view";
+import { type FrameMsg, type KernelMsg, rawPixels } from "./protocol";
+import { newStats, RateMeter, type ViewStats, Window } from "./stats";
+import { CSS } from "./styles";
+
+// Minimal anywidget model surface (see @anywidget/types).
+export interface Model {
+  get(name: string): any;
+  set(name: string, value: unknown): void;
+  save_changes(): void;
+  send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[]): void;
+  on(event: string, cb: (...args: any[]) => void): void;
+  off(event?: string | null, cb?: ((...args: any[]) => void) | null): void;
+}
+
+interface Received {
+  msg: FrameMsg;
+  data: Pixels;
+  vs: ValueScale;
+  receivedAt: number;
+}
+
+declare global {
+  interface Window {
+    labkit?: { views: Record<string, ViewStats> };
+  }
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text) e.textContent = text;
+  return e;
+}
+
+async function decodeJpeg(buf: DataView): Promise<Uint8Array> {
+  const blob = new Blob([new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset, buf.byteLength)], { type: "image/jpeg" });
+  const bmp = await createImageBitmap(blob);
+  const c = document.createElement("canvas");
+  c.width = bmp.width;
+  c.height = bmp.height;
+  const ctx = c.getContext("2d", { willReadFrequently: true })!;
+  ctx.drawImage(bmp, 0, 0);
+  bmp.close();
+  const rgba = ctx.getImageData(0, 0, c.width, c.height).data;
+  const out = new Uint8Array(c.width * c.height);
+  for (let i = 0; i < out.length; i++) out[i] = rgba[i * 4];
+  return out;
+}
+
+export function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
+  const viewId: string = model.get("view_id") || Math.random().toString(36).slice(2);
+  const stats = newStats(viewId);
+  window.labkit = window.labkit ?? { views: {} };
+  window.labkit.views[viewId] = stats;
+
+  // ---- DOM ----
+  const root = el("div", "lk-live");
+  const style = el("style");
+  style.textContent = CSS;
+  const bar = el("div", "lk-bar");
+  const cmapSel = el("select");
+  for (const name of COLORMAP_NAMES) cmapSel.append(new Option(name, name));
+  const autoBtn = el("button", "", "Auto");
+  autoBtn.title = "contrast limits at the 0.1 / 99.9 percentiles of the current frame";
+  const gammaLbl = el("label", "", "γ ");
+  const gamma = el("input");
+  gamma.type = "range";
+  gamma.min = "-1.3";
+  gamma.max = "1.3";
+  gamma.step = "0.01";
+  gamma.title = "gamma (double-click: 1)";
+  gammaLbl.append(gamma);
+  const roiBtn = el("button", "", "ROI");
+  roiBtn.title = "draw a rectangle (or shift-drag any time)";
+  const clearBtn = el("button", "", "Clear");
+  clearBtn.title = "remove the ROI and the profile crosshair";
+  const fitBtn = el("button", "", "Fit");
+  const snapBtn = el("button", "", "Snapshot");
+  snapBtn.title = "keep the current full frame in Python: view.last_snapshot";
+  bar.append(cmapSel, autoBtn, gammaLbl, roiBtn, clearBtn, fitBtn, snapBtn);
+
+  const grid = el("div", "lk-grid");
+  const stage = el("div", "lk-stage");
+  const canvas = el("canvas", "lk-image");
+  const overlay = el("canvas", "lk-overlay");
+  stage.append(canvas, overlay);
+  const vprof = el("canvas", "lk-prof lk-vprof");
+  const hprof = el("canvas", "lk-prof lk-hprof");
+  const corner = el("div");
+  grid.append(stage, vprof, hprof, corner);
+
+  const info = el("div", "lk-info");
+  const readout = el("span", "lk-readout", "\u00a0");
+  const statsEl = el("span", "lk-stats", "waiting for frames…");
+  info.append(readout, statsEl);
+  const status = el("div", "lk-status");
+
+  let contrast: Contrast = { lo: 0, hi: 1, gamma: 1 };
+  let contrastSet = false;
+  let commitTimer = 0;
+  const hv = createHistogramView(
+    (lo, hi) => applyContrast({ ...contrast, lo, hi }, false),
+    (lo, hi) => applyContrast({ ...contrast, lo, hi }, true),
+  );
+  root.append(style, bar, grid, hv.canvas, info, status);
+  host.append(root);
+
+  const renderer = createImageRenderer(canvas);
+  stats.renderer = renderer.kind;
+
+  // ---- state ----
+  let fullW = 0;
+  let fullH = 0;
+  let view: View | null = null; // null: fit
+  let current: Received | null = null;
+  let pending: Received | null = null;
+  let lastSeqShown = -1;
+  let rafId = 0;
+  let needDraw = false;
+  let needOverlay = false;
+  let histAt = 0;
+  let crosshair: [number, number] | null = null;
+  let roiTool = false;
+  let drag: { kind: "pan" | "roi"; x0: number; y0: number; ix: number; iy: number; moved: boolean } | null = null;
+  let roiDraft: [number, number, number, number] | null = null;
+  const latency = new Window(240);
+  const transit = new Window(240);
+  const recvRate = new RateMeter(performance.now());
+  const paintRate = new RateMeter(performance.now());
+  let destroyed = false;
+
+  function send(content: Record<string, unknown>) {
+    const t = String(content.type);
+    stats.messages_to_kernel[t] = (stats.messages_to_kernel[t] ?? 0) + 1;
+    model.send(content);
+  }
+
+  // ---- sizing ----
+  function cssSize(): [number, number] {
+    const maxW: number = model.get("width_px") || 640;
+    const avail = host.clientWidth > 0 ? Math.max(160, host.clientWidth - 70) : maxW;
+    const w = Math.min(maxW, avail);
+    const aspect = fullW > 0 && fullH > 0 ? fullH / fullW : 1;
+    return [Math.round(w), Math.round(w * aspect)];
+  }
+  function layout() {
+    const [w, h] = cssSize();
+    stage.style.width = `${w}px`;
+    stage.style.height = `${h}px`;
+    grid.style.gridTemplateColumns = `${w}px 64px`;
+    hv.canvas.style.width = `${w + 66}px`;
+    const dpr = window.devicePixelRatio || 1;
+    for (const c of [canvas, overlay]) {
+      const dw = Math.round(w * dpr);
+      const dh = Math.round(h * dpr);
+      if (c.width !== dw || c.height !== dh) {
+        c.width = dw;
+        c.height = dh;
+      }
+    }
+    scheduleViewport();
+    requestDraw(true);
+  }
+  const effView = (): View => view ?? fitView(fullW || 1, fullH || 1, canvas.width, canvas.height);
+
+  // ---- viewport reports (the kernel bins to what is shown) ----
+  let vpTimer = 0;
+  let lastVp = "";
+  function scheduleViewport() {
+    if (vpTimer) return;
+    vpTimer = window.setTimeout(() => {
+      vpTimer = 0;
+      if (!fullW || destroyed) return;
+      const v = effView();
+      const r = visibleRegion(v, canvas.width, canvas.height, fullW, fullH);
+      const msg = {
+        type: "viewport",
+        canvas_w: canvas.width,
+        canvas_h: canvas.height,
+        zoom: v.zoom,
+        x0: r ? r.x0 : 0,
+        y0: r ? r.y0 : 0,
+        x1: r ? r.x1 : 0,
+        y1: r ? r.y1 : 0,
+      };
+      const key = JSON.stringify(msg);
+      if (key !== lastVp) {
+        lastVp = key;
+        send(msg);
+      }
+    }, 40);
+  }
+
+  // ---- contrast ----
+  function applyContrast(c: Contrast, commit: boolean) {
+    contrast = sanitizeContrast(c.lo, c.hi, c.gamma);
+    contrastSet = true;
+    renderer.setContrast(contrast.lo, contrast.hi, contrast.gamma);
+    hv.setContrast(contrast);
+    gamma.value = String(Math.log10(contrast.gamma));
+    requestDraw(false);
+    hv.draw();
+    // the kernel never re-renders for a contrast change; it only learns the final value, once
+    if (commit) {
+      window.clearTimeout(commitTimer);
+      commitTimer = window.setTimeout(() => {
+        model.set("contrast", [contrast.lo, contrast.hi, contrast.gamma]);
+        model.save_changes();
+      }, 250);
+    }
+  }
+  function contrastFromModel() {
+    const c = model.get("contrast");
+    if (Array.isArray(c) && c.length >= 2) {
+      const next = sanitizeContrast(+c[0], +c[1], c.length > 2 ? +c[2] : 1);
+      if (next.lo !== contrast.lo || next.hi !== contrast.hi || next.gamma !== contrast.gamma) applyContrast(next, false);
+    }
+  }
+  function autoContrast(commit: boolean) {
+    if (!current) return;
+    const [lo, hi] = autoLimits(current.data);
+    applyContrast({ ...contrast, lo: lo * current.vs.scale + current.vs.offset, hi: hi * current.vs.scale + current.vs.offset }, commit);
+  }
+
+  // ---- frames ----
+  function onFrame(msg: FrameMsg, buffers: DataView[]) {
+    const now = performance.now();
+    send({ type: "ack", seq: msg.seq });
+    stats.received++;
+    recvRate.tick();
+    stats.bytes_received += buffers[0]?.byteLength ?? 0;
+    transit.push(Date.now() - msg.sent_s * 1000);
+    if (stats.last_index >= 0 && msg.index > stats.last_index + 1) stats.dropped += msg.index - stats.last_index - 1;
+    stats.last_index = Math.max(stats.last_index, msg.index);
+    stats.encoding = msg.encoding;
+    stats.bin = msg.bin;
+    const vs = { scale: msg.scale, offset: msg.offset };
+    if (msg.encoding === "jpeg") {
+      decodeJpeg(buffers[0]).then(
+        (data) => accept({ msg, data, vs, receivedAt: now }),
+        (err) => showStatus("error", `JPEG decode failed: ${err}`),
+      );
+    } else {
+      accept({ msg, data: rawPixels(buffers[0], msg.encoding, msg.w * msg.h), vs, receivedAt: now });
+    }
+  }
+  function accept(r: Received) {
+    if (destroyed || r.msg.seq < lastSeqShown) return;
+    if (pending) {
+      stats.replaced++;
+      stats.dropped++;
+    }
+    pending = r;
+    requestDraw(false);
+  }
+
+  function requestDraw(overlayToo: boolean) {
+    needDraw = true;
+    if (overlayToo) needOverlay = true;
+    if (!rafId && !destroyed) rafId = requestAnimationFrame(paint);
+  }
+
+  function paint() {
+    rafId = 0;
+    if (destroyed) return;
+    if (pending) {
+      const r = pending;
+      pending = null;
+      const m = r.msg;
+      if (m.full_w !== fullW || m.full_h !== fullH) {
+        fullW = m.full_w;
+        fullH = m.full_h;
+        view = null;
+        layout();
+      }
+      const placement: Placement = { x: m.x, y: m.y, w: m.rw, h: m.rh, tw: m.w, th: m.h };
+      renderer.setImage(r.data, m.w, m.h, placement, r.vs);
+      current = r;
+      lastSeqShown = m.seq;
+      stats.texture = [m.w, m.h];
+      if (!contrastSet) {
+        const c = model.get("contrast");
+        if (Array.isArray(c) && c.length >= 2) contrastFromModel();
+        else autoContrast(true);
+      }
+      renderer.setView(effView());
+      renderer.draw();
+      stats.painted++;
+      paintRate.tick();
+      latency.push(Date.now() - m.timestamp_s * 1000);
+      needOverlay = needOverlay || crosshair !== null;
+      const t = performance.now();
+      if (t - histAt > 250) {
+        histAt = t;
+        updateHistogram();
+        updateProfiles();
+      }
+    } else if (needDraw) {
+      renderer.setView(effView());
+      renderer.draw();
+    }
+    needDraw = false;
+    if (needOverlay) {
+      needOverlay = false;
+      drawOverlay();
+    }
+  }
+
+  function updateHistogram() {
+    if (!current) return;
+    const d = current.data;
+    const stride = d.length > 1 << 18 ? 4 : 1;
+    const r = dataRange(d, stride);
+    const h = computeHistogram(d, 128, r, stride);
+    const { scale, offset } = current.vs;
+    hv.setHistogram({ counts: h.counts, min: h.min * scale + offset, max: h.max * scale + offset, total: h.total });
+    hv.draw();
+  }
+
+  function updateProfiles() {
+    if (!current || !crosshair) {
+      drawProfile(hprof, null, false);
+      drawProfile(vprof, null, true);
+      return;
+    }
+    const m = current.msg;
+    const p: Placement = { x: m.x, y: m.y, w: m.rw, h: m.rh, tw: m.w, th: m.h };
+    const t = imageToTexel(p, crosshair[0], crosshair[1]);
+    if (!t) return;
+    const { horizontal, vertical } = profiles(current.data, m.w, m.h, t[0], t[1]);
+    const { scale, offset } = current.vs;
+    for (const a of [horizontal, vertical]) for (let i = 0; i < a.length; i++) a[i] = a[i] * scale + offset;
+    drawProfile(hprof, horizontal, false);
+    drawProfile(vprof, vertical, true);
+  }
+
+  function drawOverlay() {
+    const ctx = overlay.getContext("2d")!;
+    ctx.clearRect(0, 0, overlay.width, overlay.height);
+    const v = effView();
+    const dpr = window.devicePixelRatio || 1;
+    ctx.lineWidth = Math.max(1, dpr);
+    const roi = roiDraft ?? (model.get("roi") as number[] | null);
+    if (roi && roi.length === 4) {
+      const [ax, ay] = imageToCanvas(v, overlay.width, overlay.height, roi[0], roi[1]);
+      const [bx, by] = imageToCanvas(v, overlay.width, overlay.height, roi[0] + roi[2], roi[1] + roi[3]);
+      ctx.strokeStyle = "#ffd54f";
+      ctx.setLineDash(roiDraft ? [4 * dpr, 3 * dpr] : []);
+      ctx.strokeRect(ax, ay, bx - ax, by - ay);
+      ctx.setLineDash([]);
+    }
+    if (crosshair) {
+      const [cx, cy] = imageToCanvas(v, overlay.width, overlay.height, crosshair[0], crosshair[1]);
+      ctx.strokeStyle = "rgba(129, 199, 132, 0.8)";
+      ctx.beginPath();
+      ctx.moveTo(0, cy);
+      ctx.lineTo(overlay.width, cy);
+      ctx.stroke();
+      ctx.strokeStyle = "rgba(79, 195, 247, 0.8)";
+      ctx.beginPath();
+      ctx.moveTo(cx, 0);
+      ctx.lineTo(cx, overlay.height);
+      ctx.stroke();
+    }
+  }
+
+  // ---- pointer interaction ----
+  function devicePoint(ev: MouseEvent): [number, number] {
+    const r = overlay.getBoundingClientRect();
+    return [((ev.clientX - r.left) / Math.max(1, r.width)) * overlay.width, ((ev.clientY - r.top) / Math.max(1, r.height)) * overlay.height];
+  }
+  function setView(v: View | null) {
+    view = v;
+    scheduleViewport();
+    requestDraw(true);
+  }
+  overlay.addEventListener(
+    "wheel",
+    (ev) => {
+      if (!fullW) return;
+      ev.preventDefault();
+      const [px, py] = devicePoint(ev);
+      const v = effView();
+      const fit = fitView(fullW, fullH, overlay.width, overlay.height).zoom;
+      setView(zoomAt(v, overlay.width, overlay.height, px, py, Math.exp(-ev.deltaY * 0.0015), fit / 4));
+    },
+    { passive: false },
+  );
+  overlay.addEventListener("pointerdown", (ev) => {
+    if (!fullW || ev.button !== 0) return;
+    const [px, py] = devicePoint(ev);
+    const [ix, iy] = canvasToImage(effView(), overlay.width, overlay.height, px, py);
+    drag = { kind: roiTool || ev.shiftKey ? "roi" : "pan", x0: px, y0: py, ix, iy, moved: false };
+    overlay.setPointerCapture(ev.pointerId);
+    ev.preventDefault();
+  });
+  overlay.addEventListener("pointermove", (ev) => {
+    const [px, py] = devicePoint(ev);
+    updateReadout(px, py);
+    if (!drag) return;
+    if (Math.abs(px - drag.x0) + Math.abs(py - drag.y0) > 3) drag.moved = true;
+    if (!drag.moved) return;
+    if (drag.kind === "pan") {
+      const v = effView();
+      setView(panBy(v, px - drag.x0, py - drag.y0));
+      drag.x0 = px;
+      drag.y0 = py;
+    } else {
+      const [ix, iy] = canvasToImage(effView(), overlay.width, overlay.height, px, py);
+      roiDraft = roiFromDrag(drag.ix, drag.iy, ix, iy, fullW, fullH);
+      requestDraw(true);
+    }
+  });
+  const endDrag = (ev: PointerEvent) => {
+    if (!drag) return;
+    const d = drag;
+    drag = null;
+    if (!d.moved) {
+      // a click: move the profile crosshair there
+      crosshair = [d.ix, d.iy];
+      updateProfiles();
+      requestDraw(true);
+      return;
+    }
+    if (d.kind === "roi") {
+      const [px, py] = devicePoint(ev);
+      const [ix, iy] = canvasToImage(effView(), overlay.width, overlay.height, px, py);
+      const roi = roiFromDrag(d.ix, d.iy, ix, iy, fullW, fullH);
+      roiDraft = null;
+      if (roi) {
+        model.set("roi", roi);
+        model.save_changes();
+      }
+      if (roiTool) setRoiTool(false);
+      requestDraw(true);
+    }
+  };
+  overlay.addEventListener("pointerup", endDrag);
+  overlay.addEventListener("pointercancel", endDrag);
+  overlay.addEventListener("pointerleave", () => {
+    readout.textContent = "\u00a0";
+  });
+  overlay.addEventListener("dblclick", () => setView(null));
+
+  function updateReadout(px: number, py: number) {
+    if (!current || !fullW) return;
+    const [ix, iy] = canvasToImage(effView(), overlay.width, overlay.height, px, py);
+    const x = Math.floor(ix);
+    const y = Math.floor(iy);
+    if (x < 0 || y < 0 || x >= fullW || y >= fullH) {
+      readout.textContent = "\u00a0";
+      return;
+    }
+    const m = current.msg;
+    const t = imageToTexel({ x: m.x, y: m.y, w: m.rw, h: m.rh, tw: m.w, th: m.h }, x + 0.5, y + 0.5);
+    let text = `x ${x}  y ${y}`;
+    if (t) {
+      const raw = current.data[t[1] * m.w + t[0]];
+      const value = raw * current.vs.scale + current.vs.offset;
+      const exact = m.bin === 1 && current.vs.scale === 1 && current.vs.offset === 0;
+      text += `  value ${exact ? value : value.toFixed(1)}${m.bin > 1 ? ` (mean of ${m.bin}×${m.bin})` : ""}`;
+    }
+    readout.textContent = text;
+  }
+
+  // ---- toolbar ----
+  function setRoiTool(on: boolean) {
+    roiTool = on;
+    roiBtn.classList.toggle("lk-on", on);
+  }
+  cmapSel.value = model.get("colormap") || "gray";
+  renderer.setColormap(cmapSel.value);
+  cmapSel.addEventListener("change", () => {
+    renderer.setColormap(cmapSel.value);
+    requestDraw(false);
+    model.set("colormap", cmapSel.value);
+    model.save_changes();
+  });
+  autoBtn.addEventListener("click", () => autoContrast(true));
+  gamma.value = "0";
+  gamma.addEventListener("input", () => applyContrast({ ...contrast, gamma: Math.pow(10, +gamma.value) }, false));
+  gamma.addEventListener("change", () => applyContrast({ ...contrast, gamma: Math.pow(10, +gamma.value) }, true));
+  gamma.addEventListener("dblclick", () => applyContrast({ ...contrast, gamma: 1 }, true));
+  roiBtn.addEventListener("click", () => setRoiTool(!roiTool));
+  clearBtn.addEventListener("click", () => {
+    crosshair = null;
+    model.set("roi", null);
+    model.save_changes();
+    updateProfiles();
+    requestDraw(true);
+  });
+  fitBtn.addEventListener("click", () => setView(null));
+  snapBtn.addEventListener("click", () => send({ type: "snapshot" }));
+
+  // ---- model events ----
+  const onMsg = (msg: KernelMsg, buffers: DataView[]) => {
+    if (msg.type === "frame") onFrame(msg, buffers);
+    else if (msg.type === "status") showStatus(msg.level, msg.message);
+  };
+  const onContrast = () => contrastFromModel();
+  const onCmap = () => {
+    const name = model.get("colormap");
+    if (COLORMAP_NAMES.includes(name)) {
+      cmapSel.value = name;
+      renderer.setColormap(name);
+      requestDraw(false);
+    }
+  };
+  const onRoi = () => requestDraw(true);
+  const onWidth = () => layout();
+  model.on("msg:custom", onMsg);
+  model.on("change:contrast", onContrast);
+  model.on("change:colormap", onCmap);
+  model.on("change:roi", onRoi);
+  model.on("change:width_px", onWidth);
+
+  function showStatus(level: string, message: string) {
+    status.textContent = message;
+    status.className = `lk-status${level === "error" ? " lk-error" : level === "warning" ? " lk-warning" : ""}`;
+  }
+
+  // ---- visibility: the kernel stops sending while hidden ----
+  let inViewport = true;
+  function reportVisible() {
+    const visible = inViewport && document.visibilityState !== "hidden";
+    if (visible !== stats.visible) {
+      stats.visible = visible;
+      send({ type: "visible", visible });
+    }
+  }
+  const io = new IntersectionObserver((entries) => {
+    for (const e of entries) inViewport = e.isIntersecting;
+    reportVisible();
+  });
+  io.observe(root);
+  document.addEventListener("visibilitychange", reportVisible);
+  const ro = new ResizeObserver(() => layout());
+  ro.observe(host);
+
+  // ---- stats: on the page every 0.5 s, to the kernel every 1 s ----
+  let lastReport = 0;
+  const statsTimer = window.setInterval(() => {
+    const now = performance.now();
+    if (recvRate.update(now) || paintRate.update(now)) {
+      paintRate.update(now, 0);
+    }
+    stats.fps_received = +recvRate.rate.toFixed(1);
+    stats.fps_painted = +paintRate.rate.toFixed(1);
+    stats.latency_ms_p50 = +latency.quantile(50).toFixed(1);
+    stats.latency_ms_p95 = +latency.quantile(95).toFixed(1);
+    stats.transit_ms_p50 = +transit.quantile(50).toFixed(1);
+    statsEl.textContent =
+      `${stats.fps_painted.toFixed(0)} fps painted · ${stats.fps_received.toFixed(0)} received · ` +
+      `${Number.isNaN(stats.latency_ms_p50) ? "–" : stats.latency_ms_p50.toFixed(0)} ms · ` +
+      `dropped ${stats.dropped} · ${stats.encoding}${stats.bin > 1 ? ` bin ${stats.bin}` : ""}`;
+    if (now - lastReport >= 1000) {
+      lastReport = now;
+      const { messages_to_kernel: _m, ...report } = stats;
+      send({ type: "stats", ...report });
+    }
+  }, 500);
+
+  layout();
+  send({ type: "ready" });
+
+  return () => {
+    destroyed = true;
+    window.clearInterval(statsTimer);
+    window.clearTimeout(commitTimer);
+    window.clearTimeout(vpTimer);
+    if (rafId) cancelAnimationFrame(rafId);
+    io.disconnect();
+    ro.disconnect();
+    document.removeEventListener("visibilitychange", reportVisible);
+    model.off("msg:custom", onMsg);
+    model.off("change:contrast", onContrast);
+    model.off("change:colormap", onCmap);
+    model.off("change:roi", onRoi);
+    model.off("change:width_px", onWidth);
+    renderer.destroy();
+    hv.destroy();
+    if (window.labkit?.views[viewId] === stats) delete window.labkit.views[viewId];
+  };
+}

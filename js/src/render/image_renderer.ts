@@ -1,0 +1,302 @@
+// createImageRenderer(canvas): draws a uint16/uint8 image with contrast, gamma and a colormap.
+// WebGL2 path: R16UI / R8UI integer texture sampled with usampler2D (EXT_texture_norm16 is not
+// needed), contrast + gamma + 256x1 LUT texture in the fragment shader. Canvas2D fallback otherwise.
+import { colormapLut } from "./colormaps";
+import { type Contrast, lutIndex, sanitizeContrast } from "./contrast";
+import type { Placement, View } from "./viewport";
+
+export type Pixels = Uint16Array | Uint8Array;
+
+/** Maps stored texel values to data values: data = stored * scale + offset (8-bit encodings). */
+export interface ValueScale {
+  scale: number;
+  offset: number;
+}
+
+export interface ImageRenderer {
+  readonly kind: "webgl2" | "canvas2d";
+  setImage(data: Pixels, w: number, h: number, placement?: Placement, valueScale?: ValueScale): void;
+  setContrast(lo: number, hi: number, gamma?: number): void;
+  setColormap(name: string): void;
+  /** View in full-frame coordinates; null fits the current placement to the canvas. */
+  setView(view: View | null): void;
+  draw(): void;
+  destroy(): void;
+}
+
+interface State {
+  data: Pixels | null;
+  w: number;
+  h: number;
+  placement: Placement;
+  vs: ValueScale;
+  contrast: Contrast;
+  lut: Uint8Array;
+  view: View | null;
+}
+
+function newState(): State {
+  return {
+    data: null,
+    w: 0,
+    h: 0,
+    placement: { x: 0, y: 0, w: 1, h: 1, tw: 1, th: 1 },
+    vs: { scale: 1, offset: 0 },
+    contrast: { lo: 0, hi: 65535, gamma: 1 },
+    lut: colormapLut("gray"),
+    view: null,
+  };
+}
+
+function effectiveView(s: State, cw: number, ch: number): View {
+  if (s.view) return s.view;
+  const p = s.placement;
+  const zoom = Math.min(cw / p.w, ch / p.h);
+  return { cx: p.x + p.w / 2, cy: p.y + p.h / 2, zoom };
+}
+
+const VERT = `#version 300 es
+in vec2 a_pos;
+uniform vec4 u_rect;   // x, y, w, h of the texture in frame px
+uniform vec3 u_view;   // cx, cy, zoom
+uniform vec2 u_canvas; // device px
+out vec2 v_uv;
+void main() {
+  vec2 p = u_rect.xy + a_pos * u_rect.zw;
+  vec2 c = (p - u_view.xy) * u_view.z + 0.5 * u_canvas;
+  vec2 clip = c / u_canvas * 2.0 - 1.0;
+  gl_Position = vec4(clip.x, -clip.y, 0.0, 1.0);
+  v_uv = a_pos;
+}`;
+
+const FRAG = `#version 300 es
+precision highp float;
+precision highp usampler2D;
+in vec2 v_uv;
+uniform usampler2D u_img;
+uniform sampler2D u_lut;
+uniform vec2 u_size;     // texture size in texels
+uniform vec2 u_scale;    // data = stored * x + y
+uniform vec3 u_contrast; // lo, hi, gamma
+out vec4 color;
+void main() {
+  ivec2 t = ivec2(min(floor(v_uv * u_size), u_size - 1.0));
+  float v = float(texelFetch(u_img, t, 0).r) * u_scale.x + u_scale.y;
+  float n = clamp((v - u_contrast.x) / max(u_contrast.y - u_contrast.x, 1e-6), 0.0, 1.0);
+  n = pow(n, u_contrast.z);
+  float i = floor(n * 255.0 + 0.5);
+  color = texture(u_lut, vec2((i + 0.5) / 256.0, 0.5));
+}`;
+
+function compile(gl: WebGL2RenderingContext, type: number, src: string): WebGLShader {
+  const sh = gl.createShader(type)!;
+  gl.shaderSource(sh, src);
+  gl.compileShader(sh);
+  if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS)) {
+    throw new Error(`labkit: shader compile failed: ${gl.getShaderInfoLog(sh)}`);
+  }
+  return sh;
+}
+
+function createWebGL2(canvas: HTMLCanvasElement, gl: WebGL2RenderingContext): ImageRenderer {
+  const s = newState();
+  const prog = gl.createProgram()!;
+  gl.attachShader(prog, compile(gl, gl.VERTEX_SHADER, VERT));
+  gl.attachShader(prog, compile(gl, gl.FRAGMENT_SHADER, FRAG));
+  gl.linkProgram(prog);
+  if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) {
+    throw new Error(`labkit: shader link failed: ${gl.getProgramInfoLog(prog)}`);
+  }
+  const u = (name: string) => gl.getUniformLocation(prog, name);
+  const loc = {
+    rect: u("u_rect"),
+    view: u("u_view"),
+    canvas: u("u_canvas"),
+    img: u("u_img"),
+    lut: u("u_lut"),
+    size: u("u_size"),
+    scale: u("u_scale"),
+    contrast: u("u_contrast"),
+  };
+  const vao = gl.createVertexArray();
+  gl.bindVertexArray(vao);
+  const vbo = gl.createBuffer();
+  gl.bindBuffer(gl.ARRAY_BUFFER, vbo);
+  gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([0, 0, 1, 0, 0, 1, 1, 1]), gl.STATIC_DRAW);
+  const aPos = gl.getAttribLocation(prog, "a_pos");
+  gl.enableVertexAttribArray(aPos);
+  gl.vertexAttribPointer(aPos, 2, gl.FLOAT, false, 0, 0);
+
+  const imgTex = gl.createTexture();
+  gl.bindTexture(gl.TEXTURE_2D, imgTex);
+  for (const p of [gl.TEXTURE_MIN_FILTER, gl.TEXTURE_MAG_FILTER]) gl.texParameteri(gl.TEXTURE_2D, p, gl.NEAREST);
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+  const lutTex = gl.createTexture();
+  let texKey = "";
+
+  function uploadLut() {
+    gl.bindTexture(gl.TEXTURE_2D, lutTex);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, 256, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, s.lut);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+  }
+  uploadLut();
+
+  return {
+    kind: "webgl2",
+    setImage(data, w, h, placement, valueScale) {
+      s.data = data;
+      s.w = w;
+      s.h = h;
+      s.placement = placement ?? { x: 0, y: 0, w, h, tw: w, th: h };
+      s.vs = valueScale ?? { scale: 1, offset: 0 };
+      const is16 = data instanceof Uint16Array;
+      const key = `${w}x${h}:${is16 ? 16 : 8}`;
+      gl.bindTexture(gl.TEXTURE_2D, imgTex);
+      gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+      const fmt = gl.RED_INTEGER;
+      const type = is16 ? gl.UNSIGNED_SHORT : gl.UNSIGNED_BYTE;
+      if (key !== texKey) {
+        gl.texImage2D(gl.TEXTURE_2D, 0, is16 ? gl.R16UI : gl.R8UI, w, h, 0, fmt, type, data);
+        texKey = key;
+      } else {
+        gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, w, h, fmt, type, data);
+      }
+    },
+    setContrast(lo, hi, gamma = 1) {
+      s.contrast = sanitizeContrast(lo, hi, gamma);
+    },
+    setColormap(name) {
+      s.lut = colormapLut(name);
+      uploadLut();
+    },
+    setView(view) {
+      s.view = view;
+    },
+    draw() {
+      const cw = canvas.width;
+      const ch = canvas.height;
+      gl.viewport(0, 0, cw, ch);
+      gl.clearColor(0.08, 0.08, 0.08, 1);
+      gl.clear(gl.COLOR_BUFFER_BIT);
+      if (!s.data) return;
+      const v = effectiveView(s, cw, ch);
+      const p = s.placement;
+      gl.useProgram(prog);
+      gl.bindVertexArray(vao);
+      gl.activeTexture(gl.TEXTURE0);
+      gl.bindTexture(gl.TEXTURE_2D, imgTex);
+      gl.uniform1i(loc.img, 0);
+      gl.activeTexture(gl.TEXTURE1);
+      gl.bindTexture(gl.TEXTURE_2D, lutTex);
+      gl.uniform1i(loc.lut, 1);
+      gl.uniform4f(loc.rect, p.x, p.y, p.w, p.h);
+      gl.uniform3f(loc.view, v.cx, v.cy, v.zoom);
+      gl.uniform2f(loc.canvas, cw, ch);
+      gl.uniform2f(loc.size, s.w, s.h);
+      gl.uniform2f(loc.scale, s.vs.scale, s.vs.offset);
+      gl.uniform3f(loc.contrast, s.contrast.lo, s.contrast.hi, s.contrast.gamma);
+      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+      gl.activeTexture(gl.TEXTURE0);
+    },
+    destroy() {
+      gl.deleteTexture(imgTex);
+      gl.deleteTexture(lutTex);
+      gl.deleteBuffer(vbo);
+      gl.deleteVertexArray(vao);
+      gl.deleteProgram(prog);
+      s.data = null;
+    },
+  };
+}
+
+function createCanvas2D(canvas: HTMLCanvasElement): ImageRenderer {
+  const s = newState();
+  const ctx = canvas.getContext("2d");
+  if (!ctx) throw new Error("labkit: this browser has neither WebGL2 nor a 2D canvas");
+  const off = document.createElement("canvas");
+  const offCtx = off.getContext("2d")!;
+  let dirty = true;
+
+  function rebuild() {
+    if (!s.data) return;
+    if (off.width !== s.w || off.height !== s.h) {
+      off.width = s.w;
+      off.height = s.h;
+    }
+    const img = offCtx.createImageData(s.w, s.h);
+    const out = new Uint32Array(img.data.buffer);
+    // value -> packed RGBA for every storable value (65536 or 256 entries)
+    const n = s.data instanceof Uint16Array ? 65536 : 256;
+    const packed = new Uint32Array(n);
+    const lut32 = new Uint32Array(s.lut.buffer, s.lut.byteOffset, 256);
+    for (let v = 0; v < n; v++) packed[v] = lut32[lutIndex(v * s.vs.scale + s.vs.offset, s.contrast)];
+    const d = s.data;
+    for (let i = 0; i < d.length; i++) out[i] = packed[d[i]];
+    offCtx.putImageData(img, 0, 0);
+    dirty = false;
+  }
+
+  return {
+    kind: "canvas2d",
+    setImage(data, w, h, placement, valueScale) {
+      s.data = data;
+      s.w = w;
+      s.h = h;
+      s.placement = placement ?? { x: 0, y: 0, w, h, tw: w, th: h };
+      s.vs = valueScale ?? { scale: 1, offset: 0 };
+      dirty = true;
+    },
+    setContrast(lo, hi, gamma = 1) {
+      s.contrast = sanitizeContrast(lo, hi, gamma);
+      dirty = true;
+    },
+    setColormap(name) {
+      s.lut = colormapLut(name);
+      dirty = true;
+    },
+    setView(view) {
+      s.view = view;
+    },
+    draw() {
+      const cw = canvas.width;
+      const ch = canvas.height;
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.fillStyle = "#141414";
+      ctx.fillRect(0, 0, cw, ch);
+      if (!s.data) return;
+      if (dirty) rebuild();
+      const v = effectiveView(s, cw, ch);
+      const p = s.placement;
+      ctx.imageSmoothingEnabled = false;
+      ctx.setTransform(v.zoom, 0, 0, v.zoom, cw / 2 - v.cx * v.zoom, ch / 2 - v.cy * v.zoom);
+      ctx.drawImage(off, 0, 0, s.w, s.h, p.x, p.y, p.w, p.h);
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+    },
+    destroy() {
+      s.data = null;
+      off.width = 0;
+      off.height = 0;
+    },
+  };
+}
+
+/**
+ * Create a renderer on `canvas`: WebGL2 when available (unless `forceCanvas2D`), else Canvas2D.
+ * The canvas backing size (canvas.width/height, device px) is owned by the caller.
+ */
+export function createImageRenderer(canvas: HTMLCanvasElement, opts: { forceCanvas2D?: boolean } = {}): ImageRenderer {
+  if (!opts.forceCanvas2D) {
+    const gl = canvas.getContext("webgl2", { antialias: false, premultipliedAlpha: false, preserveDrawingBuffer: false });
+    if (gl) {
+      try {
+        return createWebGL2(canvas, gl);
+      } catch (err) {
+        console.warn("labkit: WebGL2 renderer failed, using Canvas2D", err);
+      }
+    }
+  }
+  return createCanvas2D(canvas);
+}

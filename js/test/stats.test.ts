@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { rawPixels } from "../src/liveview/protocol";
+import { quantile, RateMeter, Window } from "../src/liveview/stats";
+
+test("quantile uses nearest rank", () => {
+  assert.equal(quantile([5, 1, 3, 2, 4], 50), 3);
+  assert.equal(quantile([5, 1, 3, 2, 4], 100), 5);
+  assert.ok(Number.isNaN(quantile([], 50)));
+});
+
+test("window keeps the last samples", () => {
+  const w = new Window(3);
+  for (const v of [100, 1, 2, 3]) w.push(v);
+  assert.equal(w.quantile(100), 3);
+});
+
+test("rate meter", () => {
+  const r = new RateMeter(0);
+  for (let i = 0; i < 30; i++) r.tick();
+  assert.equal(r.update(100), false);
+  assert.equal(r.update(500), true);
+  assert.equal(r.rate, 60);
+});
+
+test("raw pixels copy only a misaligned uint16 view", () => {
+  const backing = new ArrayBuffer(9);
+  new Uint8Array(backing).set([0, 1, 0, 2, 0, 3, 0, 4, 0]);
+  const odd = new DataView(backing, 1, 8);
+  const px = rawPixels(odd, "raw16", 4);
+  assert.deepEqual([...px], [1, 2, 3, 4].map((v) => v)); // little endian: bytes [1,0] -> 1
+  assert.notEqual(px.buffer, backing);
+  const even = new DataView(backing, 0, 8);
+  assert.equal(rawPixels(even, "raw16", 4).buffer, backing);
+  assert.deepEqual([...rawPixels(even, "raw8", 3)], [0, 1, 0]);
+});
