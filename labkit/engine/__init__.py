@@ -1,1 +1,48 @@
-"""(in progress)"""
+"""The engine: owns the devices and the frame ring, runs acquisition, answers typed RPC, emits events.
+
+``Scope(mode="thread")`` runs it in a background thread of this process, ``Scope(mode="process")`` in a
+child process reached over ZeroMQ; ``connect(address)`` reaches one served by ``labkit engine``.
+"""
+
+from labkit.engine._commands import CommandError, UnknownCommandError
+from labkit.engine._engine import UnknownDeviceError
+from labkit.engine._proxy import DeviceProxy
+from labkit.engine._scope import Scope, connect
+from labkit.engine._state import (
+    EngineDiedError,
+    EngineError,
+    EngineState,
+    EngineStateError,
+    EngineStatus,
+    ScopeHealth,
+)
+from labkit.wire import register_error as _register_error
+
+for _cls in (
+    EngineError,
+    EngineStateError,
+    EngineDiedError,
+    CommandError,
+    UnknownCommandError,
+    UnknownDeviceError,
+):
+    _register_error(_cls)
+del _cls
+
+__all__ = [
+    # scopes
+    "Scope",
+    "connect",
+    "DeviceProxy",
+    # state and health
+    "EngineState",
+    "EngineStatus",
+    "ScopeHealth",
+    # errors
+    "EngineError",
+    "EngineStateError",
+    "EngineDiedError",
+    "CommandError",
+    "UnknownCommandError",
+    "UnknownDeviceError",
+]

@@ -1,0 +1,216 @@
+"""Client side of the engine connection: a DEALER socket, pending calls and a receiver thread.
+
+Calls and the receiver share one socket under a lock; the receiver thread waits on the socket's file
+descriptor (``zmq.FD``) without holding the lock, so a call goes straight out on the caller's thread.
+Whoever holds the lock drains every waiting message (replies complete pending calls, events go to
+``on_event``) before releasing it, as ``zmq.FD``'s edge-triggered contract requires.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import select
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+from labkit.engine import _wire as w
+from labkit.engine._state import EngineDiedError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EngineConnection"]
+
+_RECEIVER_TICK_S = 0.1
+_REMOTE_SILENCE_S = 5.0  # health events arrive every second; silence this long means dead
+
+
+class _Pending:
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class EngineConnection:
+    """A connection to an engine server at ``address``.
+
+    Args:
+        address: ZeroMQ endpoint of the engine's ROUTER.
+        on_event: called with each ``labkit.wire.Event`` in order, on the receiver thread or the
+            caller's thread (keep it short; the Scope only queues it).
+        on_died: called once with a reason when the engine is found dead.
+        proc: the engine's process when this side owns it (death is then detected by ``proc.poll()``
+            within ~0.1 s); without it an engine silent for 5 s is taken as dead.
+        key: HMAC key for signed messages.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        on_event: Callable[[w.Event], None],
+        on_died: Callable[[str], None],
+        proc: subprocess.Popen | None = None,
+        key: bytes | None = None,
+        label: str = "engine",
+    ) -> None:
+        self.address = address
+        self.key = key
+        self._on_event = on_event
+        self._on_died = on_died
+        self._proc = proc
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._lock = threading.Lock()
+        self._ctx = zmq.Context()
+        self._sock = self._ctx.socket(zmq.DEALER)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.RCVHWM, 100_000)
+        self._sock.connect(address)
+        self._fd = self._sock.getsockopt(zmq.FD)
+        self._closed = False
+        self.dead_reason: str | None = None
+        self.garbage_received = 0
+        self._last_rx = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name=f"labkit-rx-{label}", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self.dead_reason is None and not self._closed
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    def call(self, method: str, params: dict | None = None, timeout_s: float | None = None) -> Any:
+        """Send a request and wait for its reply.
+
+        Raises:
+            EngineDiedError: the engine died before answering (or was already dead).
+            TimeoutError: no reply within ``timeout_s``.
+            the remote exception (registered labkit/builtin types as themselves, else RemoteError).
+        """
+        if self.dead_reason is not None:
+            raise EngineDiedError(self.dead_reason)
+        if self._closed:
+            raise EngineDiedError(
+                "the connection to the engine is closed; create a new Scope or connect()"
+            )
+        req_id = next(self._ids)
+        pending = _Pending()
+        self._pending[req_id] = pending
+        frames = w.encode_frames(w.Request(id=req_id, method=method, params=params or {}), self.key)
+        try:
+            with self._lock:
+                self._sock.send_multipart(frames, copy=True)
+                self._drain_locked()
+            if not pending.done.wait(timeout_s):
+                raise TimeoutError(
+                    f"engine at {self.address} did not answer {method!r} within {timeout_s} s; "
+                    "check it is running (scope.health()) or restart it (scope.restart())"
+                )
+        finally:
+            self._pending.pop(req_id, None)
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    # -- receiving -------------------------------------------------------------------------------
+
+    def _drain_locked(self) -> None:
+        sock = self._sock
+        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            self._last_rx = time.monotonic()
+            try:
+                msg = w.decode_frames(frames, self.key)
+            except Exception as exc:
+                self.garbage_received += 1
+                log.warning("dropped an undecodable message from the engine: %s", exc)
+                continue
+            if isinstance(msg, w.Event):
+                try:
+                    self._on_event(msg)
+                except Exception:  # pragma: no cover - Scope's handler only queues
+                    log.exception("event handler failed")
+                continue
+            pending = self._pending.get(getattr(msg, "id", -1))
+            if pending is None:
+                if isinstance(msg, w.ErrorReply):
+                    log.warning("engine error for no pending call: %s: %s", msg.type, msg.message)
+                continue
+            if isinstance(msg, w.ErrorReply):
+                pending.error = msg.to_exception()
+            else:
+                pending.result = getattr(msg, "result", None)
+            pending.done.set()
+
+    def _run(self) -> None:
+        while not self._closed:
+            try:
+                select.select([self._fd], [], [], _RECEIVER_TICK_S)
+            except (OSError, ValueError):
+                if self._closed:
+                    return
+                raise
+            with self._lock:
+                if self._closed:
+                    return
+                try:
+                    self._drain_locked()
+                except zmq.ZMQError:
+                    if self._closed:
+                        return
+                    raise
+            reason = self._check_dead()
+            if reason is not None:
+                self._die(reason)
+                return
+
+    def _check_dead(self) -> str | None:
+        if self._proc is not None:
+            code = self._proc.poll()
+            if code is None:
+                return None
+            return (
+                f"the engine process (pid {self._proc.pid}) exited with code {code}; "
+                "call scope.restart() (or scope.start()) to bring up a fresh engine"
+            )
+        if time.monotonic() - self._last_rx > _REMOTE_SILENCE_S:
+            return (
+                f"no message from the engine at {self.address} for {_REMOTE_SILENCE_S:g} s; check "
+                "that 'labkit engine' is still running there, then connect() again"
+            )
+        return None
+
+    def _die(self, reason: str) -> None:
+        if self.dead_reason is not None:
+            return
+        self.dead_reason = reason
+        for pending in list(self._pending.values()):
+            pending.error = EngineDiedError(reason)
+            pending.done.set()
+        try:
+            self._on_died(reason)
+        except Exception:  # pragma: no cover
+            log.exception("on_died handler failed")
+
+    def close(self) -> None:
+        """Stop the receiver thread and close the socket (pending calls fail with EngineDiedError)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not threading.current_thread():
+            self._thread.join(5.0)
+        with self._lock:
+            self._sock.close(linger=0)
+        self._ctx.term()
+        for pending in list(self._pending.values()):
+            pending.error = EngineDiedError("the connection to the engine was closed")
+            pending.done.set()

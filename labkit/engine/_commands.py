@@ -1,0 +1,119 @@
+"""The engine's RPC command table: one msgspec Struct of checked parameters per command.
+
+A request ``Request(id, method, params)`` is valid when ``method`` is a key of :data:`COMMANDS` and
+``params`` converts to that command's Struct (unknown or mistyped fields are rejected with a message
+naming the field). The engine then calls ``Engine.cmd_<method>(params)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from labkit.engine._state import EngineError
+
+__all__ = ["COMMANDS", "CommandError", "UnknownCommandError", "validate_params"]
+
+
+class CommandError(EngineError, ValueError):
+    """A request named a known command with parameters of the wrong name or type."""
+
+
+class UnknownCommandError(EngineError, LookupError):
+    """A request named a command the engine does not have (the message lists those it has)."""
+
+
+class _Params(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    pass
+
+
+class NoParams(_Params):
+    pass
+
+
+class Hello(_Params):
+    client: str = ""
+    subscribe: bool = True
+
+
+class Describe(_Params):
+    device: str | None = None
+
+
+class GetProperty(_Params):
+    device: str
+    name: str
+
+
+class SetProperty(_Params):
+    device: str
+    name: str
+    value: Any
+
+
+class GetAttribute(_Params):
+    device: str
+    name: str
+
+
+class Snap(_Params):
+    device: str = "camera"
+
+
+class MoveStage(_Params):
+    device: str = "stage"
+    x_um: float | None = None
+    y_um: float | None = None
+    z_um: float | None = None
+    wait: bool = False
+    timeout_s: float = 30.0
+
+
+class StageCall(_Params):
+    device: str = "stage"
+    timeout_s: float = 30.0
+
+
+COMMANDS: dict[str, type[_Params]] = {
+    "hello": Hello,
+    "ping": NoParams,
+    "status": NoParams,
+    "describe": Describe,
+    "device_settings": NoParams,
+    "get_property": GetProperty,
+    "set_property": SetProperty,
+    "get_attribute": GetAttribute,
+    "snap": Snap,
+    "start": NoParams,
+    "stop": NoParams,
+    "health": NoParams,
+    "move_stage": MoveStage,
+    "stage_position": StageCall,
+    "stage_wait": StageCall,
+    "stage_is_moving": StageCall,
+    "shutdown": NoParams,
+}
+
+
+def validate_params(method: Any, params: Any) -> _Params:
+    """Return the checked parameter Struct for ``method``.
+
+    Raises:
+        UnknownCommandError: ``method`` is not a command of the engine.
+        CommandError: ``params`` has unknown fields, misses required ones or has wrong types.
+    """
+    spec = COMMANDS.get(method) if isinstance(method, str) else None
+    if spec is None:
+        raise UnknownCommandError(
+            f"unknown engine command {method!r}; the engine understands: {', '.join(sorted(COMMANDS))}"
+        )
+    if params is None:
+        params = {}
+    try:
+        return msgspec.convert(params, spec, strict=False)
+    except msgspec.ValidationError as exc:
+        fields = ", ".join(spec.__struct_fields__) or "no parameters"
+        raise CommandError(
+            f"bad parameters for engine command {method!r}: {exc}; it takes: {fields}"
+        ) from None

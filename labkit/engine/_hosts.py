@@ -1,0 +1,228 @@
+"""Where an engine runs: :class:`ThreadHost` (in this process), :class:`ProcessHost` (a child process)
+and :class:`RemoteHost` (a ``labkit engine`` server someone else started).
+
+All three satisfy the small :class:`EngineHost` protocol the :class:`~labkit.engine.Scope` uses, so
+errors, events and states behave the same whatever the mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from labkit.engine import _wire as w
+from labkit.engine._client import EngineConnection
+from labkit.engine._devices import DevicesSpec, build_devices, factory_path
+from labkit.engine._engine import Engine
+from labkit.engine._server import LogForwardHandler
+from labkit.engine._state import EngineDiedError, EngineError
+from labkit.wire._errors import registered_error, type_name
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EngineHost", "ProcessHost", "RemoteHost", "ThreadHost"]
+
+OnEvent = Callable[[w.Event], None]
+OnDied = Callable[[str], None]
+
+_SPAWN_TIMEOUT_S = 60.0
+
+
+class EngineHost(Protocol):
+    """What a Scope needs from wherever its engine runs."""
+
+    mode: str
+    engine_address: str | None
+    engine_pid: int | None
+
+    def call(
+        self, method: str, params: dict | None = None, timeout_s: float | None = None
+    ) -> Any: ...
+    def close(self) -> None: ...
+
+
+class ThreadHost:
+    """The engine lives in this process; calls go directly into it under a lock.
+
+    Exceptions whose type is registered with :func:`labkit.wire.register_error` are raised as they are;
+    others become :class:`labkit.wire.RemoteError`, exactly as they would across a process boundary.
+    """
+
+    mode = "thread"
+    engine_address: str | None = None
+
+    def __init__(
+        self,
+        devices: DevicesSpec,
+        on_event: OnEvent,
+        seed: int,
+        shape: tuple[int, int],
+        ring_slots: int,
+    ) -> None:
+        self.engine_pid = os.getpid()
+        self._on_event = on_event
+        self._emit_lock = threading.Lock()
+        self._call_lock = threading.RLock()
+        self._seq = 0
+        self._closed = False
+        self._callers: set[int] = set()
+        self.engine = Engine(build_devices(devices, seed=seed, shape=shape), self._emit, ring_slots)
+        self._log_handler = LogForwardHandler(self._emit)
+        self._log_handler.addFilter(self._from_engine)
+        logging.getLogger("labkit").addHandler(self._log_handler)
+        try:
+            self.engine.open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _from_engine(self, record: logging.LogRecord) -> bool:
+        return record.thread == self.engine.worker_ident or record.thread in self._callers
+
+    def _emit(self, topic: str, payload: Any) -> None:
+        with self._emit_lock:
+            self._seq += 1
+            self._on_event(w.Event(topic=topic, payload=payload, seq=self._seq))
+
+    def call(self, method: str, params: dict | None = None, timeout_s: float | None = None) -> Any:
+        if self._closed:
+            raise EngineDiedError(
+                "this engine is closed; call scope.restart() or create a new Scope"
+            )
+        ident = threading.get_ident()
+        with self._call_lock:
+            self._callers.add(ident)
+            try:
+                return self.engine.dispatch(method, params or {})
+            except Exception as exc:
+                if registered_error(type_name(type(exc))) is type(exc):
+                    raise
+                raise w.ErrorReply.from_exception(0, exc).to_exception() from None
+            finally:
+                self._callers.discard(ident)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            with self._call_lock:
+                self.engine.close()
+        finally:
+            logging.getLogger("labkit").removeHandler(self._log_handler)
+
+
+class RemoteHost:
+    """A connection to an engine served by ``labkit engine`` (this side does not own the process)."""
+
+    mode = "remote"
+
+    def __init__(
+        self,
+        address: str,
+        on_event: OnEvent,
+        on_died: OnDied,
+        key: bytes | None = None,
+        proc: subprocess.Popen | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.engine_address = address
+        self.engine_pid: int | None = None if proc is None else proc.pid
+        self._conn = EngineConnection(
+            address, on_event, on_died, proc=proc, key=key, label=self.mode
+        )
+        try:
+            info = self._conn.call("hello", {"client": f"pid {os.getpid()}"}, timeout_s=timeout_s)
+        except BaseException:
+            self._conn.close()
+            raise
+        self.engine_pid = info.get("pid", self.engine_pid)
+        self.hello = info
+
+    def call(self, method: str, params: dict | None = None, timeout_s: float | None = None) -> Any:
+        return self._conn.call(method, params, timeout_s)
+
+    @property
+    def alive(self) -> bool:
+        return self._conn.alive
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class ProcessHost(RemoteHost):
+    """The engine runs in a child process (``python -m labkit.engine._child``) on a private ipc path.
+
+    The child watches this process and exits if it dies; this side notices the child dying within
+    ~0.1 s (``proc.poll()`` on the receiver thread) and fails pending calls with EngineDiedError.
+    """
+
+    mode = "process"
+
+    def __init__(
+        self,
+        devices: DevicesSpec,
+        on_event: OnEvent,
+        on_died: OnDied,
+        seed: int,
+        shape: tuple[int, int],
+        ring_slots: int,
+    ) -> None:
+        self._tmpdir = tempfile.mkdtemp(prefix="labkit-engine-")
+        address = f"ipc://{self._tmpdir}/engine.sock"
+        level = min(logging.getLogger("labkit").getEffectiveLevel(), logging.INFO)
+        cmd = [
+            sys.executable, "-m", "labkit.engine._child",
+            "--address", address,
+            "--parent-pid", str(os.getpid()),
+            "--ring-slots", str(int(ring_slots)),
+            "--seed", str(int(seed)),
+            "--shape", f"{int(shape[0])},{int(shape[1])}",
+            "--log-level", str(level),
+        ]  # fmt: skip
+        path = factory_path(devices)
+        if path is not None:
+            cmd += ["--devices", path]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, close_fds=True)
+        try:
+            super().__init__(address, on_event, on_died, proc=self.proc, timeout_s=_SPAWN_TIMEOUT_S)
+        except BaseException as exc:
+            self._kill()
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            if isinstance(exc, EngineDiedError):
+                raise EngineError(
+                    f"the engine process failed to start ({exc}); run 'python -m labkit.engine._child "
+                    f"--help' or use mode='thread' to see the error in this process"
+                ) from None
+            raise
+
+    def _kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(5.0)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            log.error("engine process %d did not exit after SIGKILL", self.proc.pid)
+
+    def close(self) -> None:
+        try:
+            if self.alive and self.proc.poll() is None:
+                try:
+                    self._conn.call("shutdown", timeout_s=10.0)
+                except (EngineError, TimeoutError, OSError) as exc:
+                    log.warning("engine did not shut down cleanly (%s); killing it", exc)
+                deadline = time.monotonic() + 10.0
+                while self.proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.01)
+        finally:
+            self._conn.close()
+            self._kill()
+            shutil.rmtree(self._tmpdir, ignore_errors=True)

@@ -1,0 +1,136 @@
+"""Device proxies: ``scope.camera.exposure_ms = 10`` goes through the engine's typed RPC."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from labkit.devices import PropertySpec, UnknownPropertyError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+    from labkit.engine._scope import Scope
+
+__all__ = ["DeviceProxy"]
+
+# read-only attributes (not properties) readable through ``get_attribute``
+_ATTRIBUTES = {"camera": ("shape", "dtype", "pixel_size_um"), "signal": ("channels",)}
+_METHODS = {
+    "camera": ("snap",),
+    "stage": ("move", "position", "wait", "is_moving"),
+}
+_OWN = ("describe", "property_specs", "values", "name", "kind")
+
+
+def spec_from_json(data: dict[str, Any]) -> PropertySpec:
+    """Rebuild a :class:`PropertySpec` from ``spec.to_json()`` (lists back to tuples)."""
+    fields = dict(data)
+    if fields.get("allowed") is not None:
+        fields["allowed"] = tuple(tuple(a) if isinstance(a, list) else a for a in fields["allowed"])
+    if isinstance(fields.get("default"), list):
+        fields["default"] = tuple(fields["default"])
+    known = PropertySpec.__dataclass_fields__
+    return PropertySpec(**{k: v for k, v in fields.items() if k in known})
+
+
+class DeviceProxy:
+    """Stand-in for a device that lives in the engine (same process or another).
+
+    Reading or setting a property (``proxy.exposure_ms``, ``proxy.exposure_ms = 10``) is one RPC; errors
+    arrive as the device raised them (``PropertyLimitError`` naming the limit). ``dir(proxy)`` lists the
+    properties, so tab completion works. Cameras add ``snap()``, stages ``move()``, ``position()``,
+    ``wait()``, ``is_moving()``.
+    """
+
+    def __init__(self, scope: Scope, name: str, description: dict[str, Any]) -> None:
+        object.__setattr__(self, "_scope", scope)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "kind", str(description.get("kind", "device")))
+        object.__setattr__(
+            self, "_specs", {k: spec_from_json(v) for k, v in description["properties"].items()}
+        )
+
+    # -- properties ------------------------------------------------------------------------------
+
+    def property_specs(self) -> dict[str, PropertySpec]:
+        """``{name: PropertySpec}`` of every property (units, limits, choices, read-only flag)."""
+        return dict(self._specs)
+
+    def describe(self) -> dict[str, Any]:
+        """The device's description from the engine: ``{"name", "kind", "properties", "values"}``."""
+        return self._scope._call("describe", device=self.name)
+
+    def values(self) -> dict[str, Any]:
+        """Current values of every property (one RPC)."""
+        return self.describe()["values"]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._specs:
+            value = self._scope._call("get_property", device=self.name, name=name)
+            if self._specs[name].kind == "tuple" and isinstance(value, list):
+                value = tuple(value)
+            return value
+        if name in _ATTRIBUTES.get(self.kind, ()):
+            value = self._scope._call("get_attribute", device=self.name, name=name)
+            return tuple(value) if isinstance(value, list) else value
+        if name in _METHODS.get(self.kind, ()):
+            return getattr(self, f"_{name}")
+        raise AttributeError(self._unknown(name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._specs:
+            self._scope._call("set_property", device=self.name, name=name, value=value)
+            return
+        raise UnknownPropertyError(
+            self._unknown(name), device=self.name, prop_name=name, value=value
+        )
+
+    def _unknown(self, name: str) -> str:
+        return f"{self.kind} {self.name!r} has no property {name!r}; choose one of {', '.join(self._specs)}"
+
+    def __dir__(self) -> list[str]:
+        return sorted(
+            {*self._specs, *_ATTRIBUTES.get(self.kind, ()), *_METHODS.get(self.kind, ()), *_OWN}
+        )
+
+    def __repr__(self) -> str:
+        return f"<DeviceProxy {self.kind} {self.name!r} ({self._scope.mode} engine)>"
+
+    # -- camera ----------------------------------------------------------------------------------
+
+    def _snap(self) -> xr.DataArray:
+        """One frame as ``xr.DataArray`` (y, x) with coords in µm and metadata attrs."""
+        return self._scope._call("snap", device=self.name)
+
+    # -- stage -----------------------------------------------------------------------------------
+
+    def _move(
+        self,
+        x: float | None = None,
+        y: float | None = None,
+        z: float | None = None,
+        wait: bool = False,
+        timeout_s: float = 30.0,
+    ) -> tuple[float, float, float]:
+        """Start a move to absolute targets in µm (``wait=True``: until it arrives); returns the position.
+
+        Raises:
+            PropertyLimitError: a target outside the stage's travel.
+        """
+        pos = self._scope._call(
+            "move_stage", device=self.name, x_um=x, y_um=y, z_um=z, wait=wait, timeout_s=timeout_s
+        )
+        return tuple(pos)
+
+    def _position(self) -> tuple[float, float, float]:
+        """Actual (x, y, z) in µm right now (the stage moves at a finite speed)."""
+        return tuple(self._scope._call("stage_position", device=self.name))
+
+    def _wait(self, timeout_s: float = 30.0) -> tuple[float, float, float]:
+        """Block until the stage stops; returns the position (µm)."""
+        return tuple(self._scope._call("stage_wait", device=self.name, timeout_s=timeout_s))
+
+    def _is_moving(self) -> bool:
+        return bool(self._scope._call("stage_is_moving", device=self.name))

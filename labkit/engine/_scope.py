@@ -1,0 +1,461 @@
+"""``Scope``: the notebook's handle on an engine (thread, child process, or remote).
+
+A Scope mirrors the engine's state, turns attribute access on device proxies into RPCs, re-sequences
+events from the engine into one ordered stream for subscribers (across restarts), and owns the
+engine's host (thread or process) unless it was made by :func:`connect`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import logging
+import threading
+from typing import Any
+
+from labkit.buffers import RingReader, TraceReader, sweep_stale_segments
+from labkit.engine import _wire as w
+from labkit.engine._devices import DevicesSpec
+from labkit.engine._events import EventBus
+from labkit.engine._hosts import ProcessHost, RemoteHost, ThreadHost
+from labkit.engine._proxy import DeviceProxy
+from labkit.engine._state import (
+    EngineDiedError,
+    EngineState,
+    EngineStateError,
+    EngineStatus,
+    ScopeHealth,
+    check_transition,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Scope", "connect"]
+
+_MODES = ("thread", "process")
+_labels = itertools.count(1)
+
+
+class Scope:
+    """A microscope: devices owned by a background engine, frames in a shared-memory ring.
+
+    Args:
+        devices: None for the simulated camera + stage + signal; a ``"package.module:factory"`` path or
+            a factory callable ``f(seed=, shape=) -> {name: Device}``; or (thread mode only) a dict of
+            ready-made devices.
+        mode: ``"thread"`` (engine in a background thread of this process) or ``"process"`` (engine in
+            a child process: survives crashes of vendor code, reached over ZeroMQ).
+        ring_slots: frames the ring holds.
+        seed, shape: passed to the device factory (simulated camera noise seed, frame shape in px).
+
+    The engine is up (``state == "ready"``) when the constructor returns: properties and ``snap()``
+    work at once; ``start()`` streams frames into the ring. Use as a context manager or call ``close()``.
+
+    Raises:
+        ValueError: unknown mode, or device objects passed with ``mode="process"``.
+        EngineError: the engine process could not start.
+    """
+
+    def __init__(
+        self,
+        devices: DevicesSpec = None,
+        mode: str = "thread",
+        ring_slots: int = 64,
+        seed: int = 0,
+        shape: tuple[int, int] = (2048, 2048),
+        *,
+        _address: str | None = None,
+        _key: str | bytes | None = None,
+    ) -> None:
+        if _address is None and mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+        self.mode = "remote" if _address is not None else mode
+        self._devices_spec = devices
+        self._config = {"ring_slots": int(ring_slots), "seed": int(seed), "shape": tuple(shape)}
+        self._address, self._key = _address, _key
+        self._label = f"scope{next(_labels)}"
+        self._lock = threading.RLock()  # lifecycle (start/stop/restart/close)
+        self._event_lock = threading.Lock()
+        self._seq = 0
+        self._generation = 0
+        self._state = EngineState.CREATED
+        self._host: Any = None
+        self._ring_name: str | None = None
+        self._trace_name: str | None = None
+        self._proxies: dict[str, DeviceProxy] = {}
+        self._spool: Any = None
+        self._bus = EventBus(self._label)
+        self._bus.start()
+        try:
+            self._open_host()
+        except BaseException:
+            self._bus.close()
+            raise
+
+    # -- engine host -----------------------------------------------------------------------------
+
+    def _open_host(self) -> None:
+        self._generation += 1
+        gen = self._generation
+
+        def on_event(event: w.Event) -> None:
+            self._on_engine_event(gen, event)
+
+        def on_died(reason: str) -> None:
+            self._on_engine_died(gen, reason)
+
+        cfg = self._config
+        if self.mode == "thread":
+            host: Any = ThreadHost(
+                self._devices_spec, on_event, cfg["seed"], cfg["shape"], cfg["ring_slots"]
+            )
+            info = host.call("hello")
+        elif self.mode == "process":
+            sweep_stale_segments()
+            host = ProcessHost(
+                self._devices_spec, on_event, on_died, cfg["seed"], cfg["shape"], cfg["ring_slots"]
+            )
+            info = host.hello
+        else:
+            assert self._address is not None
+            host = RemoteHost(self._address, on_event, on_died, key=self._key)
+            info = host.hello
+        self._host = host
+        try:
+            self._apply_status(info)
+            described = host.call("describe")
+        except BaseException:
+            self._host = None
+            host.close()
+            raise
+        for name, desc in described.items():
+            proxy = self._proxies.get(name)
+            if proxy is None:
+                self._proxies[name] = DeviceProxy(self, name, desc)
+            else:
+                proxy.__init__(self, name, desc)  # same object, refreshed specs (after restart)
+
+    def _apply_status(self, info: dict) -> None:
+        self._ring_name = info.get("ring_name", self._ring_name)
+        self._trace_name = info.get("trace_name", self._trace_name)
+        if "state" in info:
+            self._set_state(EngineState(info["state"]))
+
+    def _set_state(self, state: EngineState, **extra: Any) -> None:
+        with self._event_lock:
+            previous = self._state
+            if previous is state:
+                return
+            self._state = state
+            self._publish_locked(
+                "state", {"state": state.value, "previous": previous.value, **extra}
+            )
+
+    def _publish_locked(self, topic: str, payload: Any) -> None:
+        self._seq += 1
+        self._bus.publish(w.Event(topic=topic, payload=payload, seq=self._seq))
+
+    def _publish(self, topic: str, payload: Any) -> None:
+        with self._event_lock:
+            self._publish_locked(topic, payload)
+
+    def _on_engine_event(self, gen: int, event: w.Event) -> None:
+        if gen != self._generation:
+            return  # an engine this scope already left behind
+        topic, payload = event.topic, event.payload
+        if topic == "state":
+            self._set_state(EngineState(payload["state"]))
+            return
+        if topic == "ring":
+            self._ring_name = payload.get("ring_name", self._ring_name)
+        elif topic == "log" and self.mode != "thread":
+            _relog(payload)
+        self._publish(topic, payload)
+
+    def _on_engine_died(self, gen: int, reason: str) -> None:
+        if gen != self._generation:
+            return
+        log.error("engine of %s died: %s", self._label, reason)
+        swept = sweep_stale_segments()
+        if swept:
+            log.info("removed shared-memory segments of the dead engine: %s", ", ".join(swept))
+        self._publish("error", {"type": "EngineDiedError", "message": reason, "where": "engine"})
+        self._set_state(EngineState.FAILED)
+
+    def _call(self, method: str, **params: Any) -> Any:
+        host = self._host
+        if host is None:
+            if self._state is EngineState.CLOSED:
+                raise EngineStateError(
+                    f"this scope is closed; {method!r} was not run. Create a new Scope", self._state
+                )
+            raise EngineDiedError(
+                "the engine is not running; call scope.restart() to bring up a fresh one"
+            )
+        return host.call(method, params)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> EngineState:
+        """The engine's state (``EngineState``)."""
+        return self._state
+
+    def status(self) -> EngineStatus:
+        """A snapshot of state, mode, ring/trace names, engine address and pid."""
+        host = self._host
+        return EngineStatus(
+            state=self._state,
+            mode=self.mode,
+            ring_name=self._ring_name,
+            trace_name=self._trace_name,
+            engine_address=None if host is None else host.engine_address,
+            engine_pid=None if host is None else host.engine_pid,
+            devices=tuple(self._proxies),
+        )
+
+    def start(self) -> None:
+        """Start streaming frames into the ring (``ready``/``stopped`` → ``running``).
+
+        From ``failed`` a fresh engine is brought up first (like :meth:`restart`).
+
+        Raises:
+            EngineStateError: already running, or closed (the message lists what is allowed).
+        """
+        with self._lock:
+            if self._state is EngineState.FAILED:
+                self.restart()
+            check_transition(self._state, EngineState.RUNNING)
+            self._apply_status(self._call("start"))
+
+    def stop(self) -> None:
+        """Stop streaming (``running`` → ``stopped``); the ring keeps its last frames.
+
+        Raises:
+            EngineStateError: not running.
+        """
+        with self._lock:
+            check_transition(self._state, EngineState.STOPPED)
+            self._apply_status(self._call("stop"))
+
+    def restart(self) -> None:
+        """Tear down the engine (dead or alive) and bring up a fresh one in ``ready``.
+
+        Device settings return to the factory's defaults. Readers of the old ring see no new frames:
+        open new ones (``scope.ring_name`` names the new ring).
+
+        Raises:
+            EngineStateError: the scope is closed.
+        """
+        with self._lock:
+            if self._state is EngineState.CLOSED:
+                raise EngineStateError(
+                    "cannot restart() a closed scope; create a new Scope", self._state
+                )
+            old, self._host = self._host, None
+            self._generation += 1  # ignore whatever the old engine still says
+            if old is not None:
+                try:
+                    old.close()
+                except Exception:
+                    log.exception("closing the old engine failed")
+            sweep_stale_segments()
+            self._open_host()
+
+    def close(self) -> None:
+        """Stop acquisition and release the engine, ring, sockets and threads (idempotent).
+
+        A scope made by :func:`connect` only disconnects; the remote engine keeps running.
+        """
+        with self._lock:
+            if self._state is EngineState.CLOSED:
+                return
+            spool, self._spool = self._spool, None
+            if spool is not None and hasattr(spool, "close"):
+                try:
+                    spool.close()
+                except Exception:
+                    log.exception("closing the spool controller failed")
+            host, self._host = self._host, None
+            self._generation += 1
+            try:
+                if host is not None:
+                    host.close()
+            finally:
+                self._set_state(EngineState.CLOSED)
+                self._bus.close()
+
+    def __enter__(self) -> Scope:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort for forgotten scopes
+        try:
+            if self._state is not EngineState.CLOSED and self._host is not None:
+                log.warning(
+                    "%s was not closed; closing it now (use 'with lk.Scope() as scope:')",
+                    self._label,
+                )
+                self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        return (
+            f"<Scope {self._label} {self.mode} engine {self._state.value}, ring {self._ring_name}, "
+            f"devices {', '.join(self._proxies)}>"
+        )
+
+    # -- devices ---------------------------------------------------------------------------------
+
+    @property
+    def devices(self) -> dict[str, DeviceProxy]:
+        """``{name: DeviceProxy}`` of every device the engine owns."""
+        return dict(self._proxies)
+
+    def _device_of(self, name: str) -> DeviceProxy:
+        if name in self._proxies:
+            return self._proxies[name]
+        for proxy in self._proxies.values():
+            if proxy.kind == name:
+                return proxy
+        raise AttributeError(f"this scope has no {name}; devices: {', '.join(self._proxies)}")
+
+    @property
+    def camera(self) -> DeviceProxy:
+        """The camera proxy (``scope.camera.exposure_ms = 10``, ``scope.camera.snap()``)."""
+        return self._device_of("camera")
+
+    @property
+    def stage(self) -> DeviceProxy:
+        """The stage proxy (``scope.stage.move(z=5)``, ``scope.stage.position()``)."""
+        return self._device_of("stage")
+
+    @property
+    def signal(self) -> DeviceProxy:
+        """The signal proxy (samples go to the trace buffer; see :meth:`open_trace_reader`)."""
+        return self._device_of("signal")
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self._proxies})
+
+    # -- data ------------------------------------------------------------------------------------
+
+    @property
+    def ring_name(self) -> str | None:
+        """Name of the current frame ring (changes when the camera shape changes or on restart)."""
+        return self._ring_name
+
+    @property
+    def trace_name(self) -> str | None:
+        """Name of the signal's trace buffer."""
+        return self._trace_name
+
+    @property
+    def engine_address(self) -> str | None:
+        """ZeroMQ address of the engine (None in thread mode, where calls are direct)."""
+        host = self._host
+        return None if host is None else host.engine_address
+
+    def open_reader(self, name: str = "") -> RingReader:
+        """A reader of the current ring in this process (own cursor at the next frame); close it.
+
+        Raises:
+            EngineStateError: the engine has no ring (closed or failed).
+        """
+        if self._ring_name is None or self._host is None:
+            raise EngineStateError(
+                f"no frame ring while the engine is {self._state.value!r}; restart() it",
+                self._state,
+            )
+        return RingReader.attach(self._ring_name, name)
+
+    def open_trace_reader(self) -> TraceReader:
+        """A reader of the signal's trace buffer in this process; close it when done.
+
+        Raises:
+            EngineStateError: the engine has no trace buffer (no signal device, closed or failed).
+        """
+        if self._trace_name is None or self._host is None:
+            raise EngineStateError(
+                f"no trace buffer while the engine is {self._state.value!r}", self._state
+            )
+        return TraceReader.attach(self._trace_name)
+
+    def health(self) -> ScopeHealth:
+        """Acquisition health: frames acquired, fps, ring fill, per-reader lag and losses.
+
+        A failed or closed engine gives a snapshot with that state and zero figures (no exception).
+        """
+        if self._host is None or self._state in (EngineState.FAILED, EngineState.CLOSED):
+            return ScopeHealth(state=self._state, frames_acquired=0, fps=0.0, ring_fill=0.0)
+        try:
+            return ScopeHealth.from_json(self._call("health"))
+        except EngineDiedError:
+            return ScopeHealth(state=EngineState.FAILED, frames_acquired=0, fps=0.0, ring_fill=0.0)
+
+    # -- events ----------------------------------------------------------------------------------
+
+    @property
+    def events(self) -> EventBus:
+        """The scope's event bus (``subscribe``/``unsubscribe``)."""
+        return self._bus
+
+    def subscribe(self, fn: Any) -> None:
+        """Call ``fn(event)`` for each later ``labkit.wire.Event`` (topics: state, health, property,
+        ring, log, error, spool), in order, on the scope's event thread."""
+        self._bus.subscribe(fn)
+
+    def unsubscribe(self, fn: Any) -> None:
+        """Stop calling ``fn``."""
+        self._bus.unsubscribe(fn)
+
+    # -- upper layers (imported lazily) ----------------------------------------------------------
+
+    @property
+    def spool(self) -> Any:
+        """The scope's :class:`labkit.spool.SpoolController` (created on first use)."""
+        with self._lock:
+            if self._spool is None:
+                from labkit.engine._spool_host import ScopeSpoolHost
+
+                spool_module = importlib.import_module("labkit.spool")
+                self._spool = spool_module.SpoolController(ScopeSpoolHost(self))
+            return self._spool
+
+    def live(self, **kw: Any) -> Any:
+        """A :class:`labkit.widgets.LiveView` of this scope's frames."""
+        return importlib.import_module("labkit.widgets").LiveView(self, **kw)
+
+    def dashboard(self, **kw: Any) -> Any:
+        """A :class:`labkit.widgets.Dashboard`: live view, device panel, traces and spool panel."""
+        return importlib.import_module("labkit.widgets").Dashboard(self, **kw)
+
+
+def connect(address: str, key: str | bytes | None = None) -> Scope:
+    """Connect to an engine served by ``labkit engine --address ADDRESS`` (this side does not own it).
+
+    The returned Scope works like a local one; ``close()`` only disconnects.
+
+    Raises:
+        TimeoutError: nothing answered at ``address`` within 10 s.
+    """
+    return Scope(_address=address, _key=key)
+
+
+def _relog(payload: dict) -> None:
+    """Hand a log record forwarded from the engine process to this process's logging."""
+    try:
+        logger = logging.getLogger(str(payload.get("name", "labkit.engine")))
+        levelno = int(payload.get("levelno", logging.INFO))
+        if not logger.isEnabledFor(levelno):
+            return
+        fields = dict(payload)
+        fields["args"] = None
+        fields["exc_info"] = None
+        record = logging.makeLogRecord(fields)
+        logger.handle(record)
+    except Exception:  # pragma: no cover - a bad record must not break event delivery
+        log.debug("could not re-log a forwarded record", exc_info=True)
