@@ -131,7 +131,7 @@ class SimCamera(Device):
         *,
         seed: int = 0,
         sensor_shape: tuple[int, int] = (2048, 2048),
-        n_beads: int = 200,
+        n_beads: int = 300,
         stage: SimStage | None = None,
         **values: Any,
     ) -> None:
@@ -249,10 +249,13 @@ class SimCamera(Device):
             np.mod(self._beads_um, self._field_um, out=self._beads_um)
 
     def bead_positions_px(self) -> np.ndarray:
-        """(n, 2) bead centres (row, col) in output-frame pixels for the current stage position."""
+        """(n, 2) bead centres (row, col) in frame pixels (pixel centres at integers) right now.
+
+        Ground truth for tests and tracking demos; includes beads outside the frame.
+        """
         with self._lock:
             stage = self.stage.position() if self.stage is not None else (0.0, 0.0, 0.0)
-            return self._frame_coords(stage)
+            return self._frame_coords(stage) - 0.5
 
     def _frame_coords(self, stage_xyz: tuple[float, float, float]) -> np.ndarray:
         x0, y0, w, h = self._values["roi"]
