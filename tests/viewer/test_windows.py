@@ -1,0 +1,71 @@
+"""WindowRegistry: the observer API the window widget and page build on (no sockets)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from labkit.viewer import WindowNotFoundError, WindowRegistry
+
+
+def _data(shape=(3, 4, 5)):
+    return xr.DataArray(
+        np.arange(np.prod(shape), dtype=np.float32).reshape(shape), dims=("t", "y", "x"), name="img"
+    )
+
+
+def test_add_replace_close_emit_events_in_order():
+    reg = WindowRegistry()
+    seen = []
+    reg.subscribe(lambda event, w: seen.append((event, w.index, w.version)))
+    w = reg.add(_data(), source="nb.ipynb")
+    assert (w.index, w.name, w.source) == (0, "img", "nb.ipynb")
+    assert w.view["slices"] == {"t": 0} and w.view["cursor"] == {"y": 2, "x": 2}
+    reg.set_view_state(w.uid, slices={"t": 2})
+    reg.replace(0, _data((2, 4, 5)))  # fewer frames: slice index is clamped
+    assert reg.get(w.uid).view["slices"] == {"t": 1}
+    reg.close(0)
+    assert seen == [("added", 0, 0), ("view", 0, 0), ("replaced", 0, 1), ("closed", 0, 1)]
+    with pytest.raises(WindowNotFoundError, match="no window 0"):
+        reg.get(0)
+
+
+def test_edit_data_emits_edited_only_for_viewer_origin():
+    reg = WindowRegistry()
+    events = []
+    reg.subscribe(lambda event, w: events.append(event))
+    w = reg.add(np.zeros((4, 4)), "z", watched=True, var_name="z", client_id="c1")
+    reg.edit_data(w.uid, np.ones((4, 4)))
+    reg.edit_data(w.uid, np.full((4, 4), 2.0), origin="client")
+    assert events == ["added", "edited", "replaced"]
+    assert float(reg.get(w.uid).data.sum()) == 32.0
+
+
+def test_linked_windows_share_cursor_and_contrast_not_other_state():
+    reg = WindowRegistry()
+    a, b, c = (reg.add(_data()) for _ in range(3))
+    group = reg.link([a.uid, b.index])
+    reg.set_view_state(a.uid, cursor={"y": 1, "x": 3}, contrast_lo=5, note="only a")
+    assert b.view["cursor"] == {"y": 1, "x": 3} and b.view["contrast_lo"] == 5
+    assert "note" not in b.view and b.view["link_group"] == group
+    assert c.view["cursor"] == {"y": 2, "x": 2} and c.view["contrast_lo"] is None
+
+
+def test_non_array_is_a_type_error_and_a_broken_subscriber_does_not_break_others():
+    reg = WindowRegistry()
+    with pytest.raises(TypeError, match="not an array"):
+        reg.add({"a": 1}, "d")
+    with pytest.raises(TypeError, match="Dataset"):
+        reg.add(xr.Dataset({"v": ("x", [1, 2])}), "ds")
+    got = []
+
+    def broken(event, w):
+        raise RuntimeError("boom")
+
+    reg.subscribe(broken)
+    unsubscribe = reg.subscribe(lambda e, w: got.append(e))
+    reg.add(np.zeros(3))
+    unsubscribe()
+    reg.add(np.zeros(3))
+    assert got == ["added"]
