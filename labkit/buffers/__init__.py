@@ -9,6 +9,7 @@ from labkit.buffers._frame import Frame
 from labkit.buffers._reader import RingReader
 from labkit.buffers._ring import FrameRing, FrameSlot
 from labkit.buffers._shm import sweep_stale_segments
+from labkit.buffers._trace import TraceBuffer, TraceReader
 
 __all__ = [
     # frame ring
@@ -16,6 +17,9 @@ __all__ = [
     "FrameSlot",
     "RingReader",
     "Frame",
+    # traces
+    "TraceBuffer",
+    "TraceReader",
     # housekeeping and errors
     "sweep_stale_segments",
     "RingError",

@@ -2,17 +2,18 @@
 
 Why not ``multiprocessing.shared_memory.SharedMemory``: in Python 3.11 it registers every
 segment — also ones a process merely attaches to — with that process's resource tracker,
-which unlinks them when the process exits, and its ``close()`` raises ``BufferError`` while
-numpy views exist (also from ``__del__``). Here segments are opened with the same
+which unlinks them when the process exits, and its ``close()`` unmaps the memory even while
+numpy arrays still point into it (numpy keeps a reference to the mmap, not a buffer export),
+so touching such an array afterwards is a segfault. Here segments are opened with the same
 ``_posixshmem.shm_open`` call, but never registered with a resource tracker, so no process
 other than the owner ever unlinks a segment. The owner unlinks on ``close()`` (or when the
 object is garbage-collected or the interpreter exits, via ``weakref.finalize``), and
 :func:`sweep_stale_segments` removes what a killed owner (``kill -9``) left behind.
 
-Closing never unmaps memory that a numpy view still points to: if views are alive the mapping
-is dropped instead of unmapped and the kernel unmaps it when the last view is freed. So a
-zero-copy frame a user still holds stays readable (its content is then meaningless) instead
-of crashing the process.
+Closing never unmaps memory that a numpy view still points to: the mapping is not closed
+explicitly but dropped, and CPython unmaps it when the last array referring to it is freed
+(immediately if there is none). So a zero-copy frame a user still holds stays readable (its
+content is then meaningless) instead of crashing the process.
 """
 
 from __future__ import annotations
@@ -101,16 +102,10 @@ def _release(state: dict) -> None:
     fd = state.pop("fd", -1)
     if fd >= 0:
         os.close(fd)
-    mm = state.pop("mm", None)
-    if mm is not None:
-        try:
-            mm.close()
-        except BufferError:
-            # numpy views of the mapping are still alive (zero-copy frames a user holds, or
-            # a thread mid-copy): drop our reference; the mapping is unmapped with the last view.
-            logger.debug(
-                "mapping %s still has views; it is unmapped when they are freed", state.get("name")
-            )
+    # Never mm.close(): numpy arrays over an mmap keep a reference to it but no buffer export,
+    # so close() would unmap memory that live views (zero-copy frames a user holds, a thread
+    # mid-copy) still point to. Dropping our reference unmaps it when the last view is freed.
+    state.pop("mm", None)
     if state.get("owner"):
         with contextlib.suppress(FileNotFoundError):
             _posixshmem.shm_unlink("/" + state["name"])
