@@ -8,6 +8,7 @@ shows what the noise bank and cached PSF stamps buy.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ __all__ = ["run"]
 SHAPE = (2048, 2048)
 
 
-def _sim_fps(n_frames: int, **values: object) -> float:
+def _sim_fps(n_frames: int, **values: Any) -> float:
     cam = SimCamera("camera", seed=0, sensor_shape=SHAPE, **values)
     try:
         out = np.empty(cam.shape, cam.dtype)

@@ -84,7 +84,8 @@ def _fmt(x: Any) -> str:
     if isinstance(x, bool):
         return str(x)
     if isinstance(x, numbers.Real):
-        return f"{float(x):g}" if not float(x).is_integer() or abs(x) >= 1e6 else str(int(x))
+        f = float(x)
+        return str(int(f)) if f.is_integer() and abs(f) < 1e6 else f"{f:g}"
     return repr(x)
 
 
@@ -285,6 +286,15 @@ class PropertySpec:
             "item_kind": self.item_kind,
             "length": self.length,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PropertySpec:
+        """Rebuild a spec from :meth:`to_json` output (lists back to tuples; unknown keys ignored)."""
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("allowed", "default"):
+            if isinstance(fields.get(key), list):
+                fields[key] = tuple(tuple(a) if isinstance(a, list) else a for a in fields[key])
+        return cls(**fields)
 
     def replace(self, **changes: Any) -> PropertySpec:
         """A copy with some fields changed (e.g. per-instance limits)."""

@@ -153,6 +153,15 @@ def test_spec_validate_standalone_and_json():
     assert data["low"] == -500 and data["units"] == "µm" and data["kind"] == "float"
 
 
+def test_spec_json_round_trip(widget):
+    for spec in widget.property_specs().values():
+        again = PropertySpec.from_json(json.loads(json.dumps(spec.to_json())))
+        assert again == spec
+    roi = PropertySpec.from_json(widget.property_specs()["roi"].to_json())
+    with pytest.raises(PropertyLimitError):
+        roi.validate((0, 0, 500, 1))
+
+
 def test_describe_is_json_serialisable(widget):
     text = json.dumps(widget.describe())
     data = json.loads(text)

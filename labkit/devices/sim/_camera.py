@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any, ClassVar
 
@@ -23,6 +24,15 @@ BEAD_E_PER_MS = 3000.0  # photons per bead (mean brightness)
 READ_NOISE_E = 1.6
 OFFSET_ADU = 100.0
 _MAX_SIGMA_PX = 40.0  # beads blurred more than this are invisible: skip them
+
+
+def _frame_shape(v: dict[str, Any]) -> tuple[int, int]:
+    _, _, w, h = v["roi"]
+    return (h // v["binning"], w // v["binning"])
+
+
+def _frame_dtype(v: dict[str, Any]) -> np.dtype:
+    return np.dtype(np.uint8 if v["bit_depth"] == 8 else np.uint16)
 
 
 class SimCamera(Device):
@@ -106,14 +116,12 @@ class SimCamera(Device):
     @prop(tuple[int, int], readonly=True, units="px")
     def shape(self) -> tuple[int, int]:
         """(height, width) of a frame after roi and binning"""
-        _, _, w, h = self._values["roi"]
-        b = self._values["binning"]
-        return (h // b, w // b)
+        return _frame_shape(self._values)
 
     @prop(str, readonly=True)
     def dtype(self) -> str:
         """numpy dtype of a frame ("uint8" or "uint16")"""
-        return "uint8" if self._values["bit_depth"] == 8 else "uint16"
+        return _frame_dtype(self._values).name
 
     @prop(float, readonly=True, units="µm")
     def pixel_size_um(self) -> float:
@@ -155,6 +163,7 @@ class SimCamera(Device):
             1 << 20, dtype=np.float32
         )
         self._noise = NoiseBank(self.seed)
+        self._render_lock = threading.Lock()  # render state: beads, rngs, caches
         self._stamps = StampCache()
         values.setdefault("roi", (0, 0, width, height))
         super().__init__(name, **values)
@@ -191,56 +200,63 @@ class SimCamera(Device):
     def snap(self) -> tuple[np.ndarray, dict[str, float]]:
         """Render one frame into a new array; returns ``(frame, meta)`` (see :meth:`render_into`)."""
         with self._lock:
-            out = np.empty(self.shape, dtype=self.dtype)
-            return out, self.render_into(out)
+            settings = dict(self._values)
+        out = np.empty(_frame_shape(settings), dtype=_frame_dtype(settings))
+        return out, self._render(out, settings)
 
     def render_into(self, out: np.ndarray) -> dict[str, float]:
         """Fill ``out`` (``shape``, ``dtype``) with the next frame; returns its metadata.
 
-        Metadata: ``exposure_ms``, ``x_um``, ``y_um``, ``z_um`` (the stage's actual position,
-        0 without a stage) and ``timestamp_s`` (``time.time()`` at the start of the frame).
+        Uses the settings in effect when the call starts; a concurrent ``set`` never waits for
+        a render (only for the settings snapshot). Metadata: ``exposure_ms``, ``x_um``,
+        ``y_um``, ``z_um`` (the stage's actual position, 0 without a stage) and
+        ``timestamp_s`` (``time.time()`` at the start of the frame).
 
         Raises:
             ValueError: ``out`` has the wrong shape or dtype (allocate
                 ``np.empty(camera.shape, camera.dtype)``; roi/binning/bit_depth change them).
         """
-        timestamp_s = time.time()
         with self._lock:
-            v = self._values
-            shape, dtype = self.shape, np.dtype(self.dtype)
-            if out.shape != shape or out.dtype != dtype:
-                raise ValueError(
-                    f"{self.label}: out has shape {out.shape} {out.dtype}, frames are {shape} {dtype}; "
-                    f"allocate np.empty(camera.shape, camera.dtype) after changing roi/binning/bit_depth"
-                )
-            b, gain, exposure = v["binning"], v["gain"], v["exposure_ms"]
-            max_adu = (1 << v["bit_depth"]) - 1
-            background_e = BACKGROUND_E_PER_MS * exposure * b * b
+            settings = dict(self._values)
+        shape, dtype = _frame_shape(settings), _frame_dtype(settings)
+        if out.shape != shape or out.dtype != dtype:
+            raise ValueError(
+                f"{self.label}: out has shape {out.shape} {out.dtype}, frames are {shape} {dtype}; "
+                f"allocate np.empty(camera.shape, camera.dtype) after changing roi/binning/bit_depth"
+            )
+        return self._render(out, settings)
+
+    def _render(self, out: np.ndarray, v: dict[str, Any]) -> dict[str, float]:
+        timestamp_s = time.time()
+        b, gain, exposure = v["binning"], v["gain"], v["exposure_ms"]
+        max_adu = (1 << v["bit_depth"]) - 1
+        background_e = BACKGROUND_E_PER_MS * exposure * b * b
+        with self._render_lock:
             self._noise.prepare(
-                shape,
-                dtype,
+                out.shape,
+                out.dtype,
                 mean_adu=OFFSET_ADU + gain * background_e,
                 std_adu=gain * math.sqrt(background_e + (READ_NOISE_E * b) ** 2),
                 max_adu=max_adu,
             )
             self._noise.fill(out, self._frame_rng)
-            self._advance_beads()
+            self._advance_beads(v)
             stage_xyz = self.stage.position() if self.stage is not None else (0.0, 0.0, 0.0)
-            self._draw_beads(out, stage_xyz, max_adu)
+            self._draw_beads(out, v, stage_xyz, max_adu)
             self.frames_rendered += 1
-            x_um, y_um, z_um = stage_xyz
-            return {
-                "exposure_ms": exposure,
-                "x_um": x_um,
-                "y_um": y_um,
-                "z_um": z_um,
-                "timestamp_s": timestamp_s,
-            }
+        x_um, y_um, z_um = stage_xyz
+        return {
+            "exposure_ms": exposure,
+            "x_um": x_um,
+            "y_um": y_um,
+            "z_um": z_um,
+            "timestamp_s": timestamp_s,
+        }
 
-    def _advance_beads(self) -> None:
-        dt = 1.0 / self._values["frame_rate_hz"]
+    def _advance_beads(self, v: dict[str, Any]) -> None:
+        dt = 1.0 / v["frame_rate_hz"]
         self.sim_time_s += dt
-        diffusion = self._values["diffusion_um2_s"]
+        diffusion = v["diffusion_um2_s"]
         if diffusion > 0:
             step = self._drift_rng.normal(
                 0.0, math.sqrt(2.0 * diffusion * dt), size=self._beads_um.shape
@@ -254,23 +270,27 @@ class SimCamera(Device):
         Ground truth for tests and tracking demos; includes beads outside the frame.
         """
         with self._lock:
-            stage = self.stage.position() if self.stage is not None else (0.0, 0.0, 0.0)
-            return self._frame_coords(stage) - 0.5
+            settings = dict(self._values)
+        stage = self.stage.position() if self.stage is not None else (0.0, 0.0, 0.0)
+        with self._render_lock:
+            return self._frame_coords(settings, stage) - 0.5
 
-    def _frame_coords(self, stage_xyz: tuple[float, float, float]) -> np.ndarray:
-        x0, y0, w, h = self._values["roi"]
-        b = self._values["binning"]
+    def _frame_coords(self, v: dict[str, Any], stage_xyz: tuple[float, float, float]) -> np.ndarray:
+        x0, y0, w, h = v["roi"]
         sensor = (self._beads_um - np.array([stage_xyz[1], stage_xyz[0]])) / SENSOR_PIXEL_UM
         sensor %= np.array(self._sensor, dtype=np.float64)
-        return (sensor - np.array([y0, x0])) / b
+        return (sensor - np.array([y0, x0])) / v["binning"]
 
     def _draw_beads(
-        self, out: np.ndarray, stage_xyz: tuple[float, float, float], max_adu: int
+        self,
+        out: np.ndarray,
+        v: dict[str, Any],
+        stage_xyz: tuple[float, float, float],
+        max_adu: int,
     ) -> None:
-        v = self._values
         b, gain = v["binning"], v["gain"]
         rows, cols = out.shape
-        coords = self._frame_coords(stage_xyz)
+        coords = self._frame_coords(v, stage_xyz)
         dz = stage_xyz[2] + self._bead_z_um - v["focus_um"]
         sigma_px = PSF_SIGMA_UM * np.sqrt(1.0 + (dz / Z_RAYLEIGH_UM) ** 2) / (SENSOR_PIXEL_UM * b)
         margin = 25
