@@ -1,0 +1,501 @@
+"""``LiveView``: the live camera widget (anywidget; front end in js/src/liveview/).
+
+A pump thread owned by the widget sends the newest frame whenever it has credit (at most two
+frames unacknowledged; the browser acks on receipt; newest wins, nothing queues), cropped to
+the visible region and binned to the canvas resolution, as raw uint16 by default. Contrast,
+gamma, colormap, zoom, pan, histogram, ROI drawing and profiles happen in the browser; the
+kernel never re-renders for them.
+
+Kernel busy: ipykernel reads comm messages (acks) only between cells, so while a cell runs the
+view pauses after two frames and then sends one frame per credit timeout (1.5 s); it resumes
+at full rate when the cell ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+
+from labkit.widgets._binning import Viewport, bin_mean, encode_jpeg, plan_crop, to_uint8
+from labkit.widgets._liveview_sources import ArraySource, FrameSource, as_source
+from labkit.widgets._transport import CreditWindow, EncodingPolicy
+
+__all__ = ["COLORMAPS", "ArraySource", "FrameSource", "LiveView", "bundle_path"]
+
+log = logging.getLogger(__name__)
+
+# Mirrors COLORMAP_NAMES in js/src/render/colormaps.ts.
+COLORMAPS = (
+    "gray",
+    "viridis",
+    "magma",
+    "inferno",
+    "plasma",
+    "cividis",
+    "turbo",
+    "hot",
+    "green",
+    "hilo",
+)
+_STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def bundle_path(name: str) -> Path:
+    """Path of the built front-end bundle ``labkit/static/<name>.js``.
+
+    Raises ``FileNotFoundError`` saying how to build it when it is missing.
+    """
+    path = _STATIC / f"{name}.js"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"labkit's front end is not built ({path} is missing). Run `pip install -e .` in the "
+            "labkit checkout (needs node + npm), or `npm --prefix js install && npm --prefix js run build`"
+        )
+    return path
+
+
+def _in_marimo() -> bool:
+    if "marimo" not in sys.modules:
+        return False
+    try:
+        return bool(sys.modules["marimo"].running_in_notebook())
+    except Exception:  # noqa: BLE001 - any failure means "not marimo"
+        return False
+
+
+class LiveView(anywidget.AnyWidget):
+    """Live frames of a camera (or any frame source) in a notebook, Voila or marimo.
+
+    ``source``: a ``Scope`` (read through its own ring reader, reopened when the ring changes),
+    a ``RingReader``, an :class:`ArraySource`, a 2-D numpy array / ``xr.DataArray``, or any
+    object with ``latest() -> Frame | None``.
+    ``encoding``: ``"auto"`` (raw16, falling back to 8 bits or JPEG on slow links; JPEG first
+    under marimo), ``"raw16"``, ``"raw8"`` or ``"jpeg"``. ``max_fps``: cap on frames sent per
+    second (None: as fast as the browser acks). ``colormap``: one of :data:`COLORMAPS`.
+    ``contrast``: ``(lo, hi[, gamma])`` in data units, None for automatic (percentiles of the
+    first frame). ``width_px``: maximum CSS width of the image.
+
+    Use as a context manager or call :meth:`close`: it stops the pump thread and closes the
+    reader the view opened. Raises ``TypeError`` for a source it cannot show and ``ValueError``
+    for a bad encoding, colormap or contrast.
+    """
+
+    view_id = traitlets.Unicode("").tag(sync=True)
+    colormap = traitlets.Unicode("gray").tag(sync=True)
+    contrast = traitlets.Tuple(default_value=None, allow_none=True).tag(sync=True)
+    roi = traitlets.Tuple(default_value=None, allow_none=True).tag(sync=True)
+    width_px = traitlets.Int(640).tag(sync=True)
+
+    def __init__(
+        self,
+        source: Any,
+        encoding: str = "auto",
+        max_fps: float | None = None,
+        colormap: str = "gray",
+        contrast: tuple[float, ...] | None = None,
+        width_px: int = 640,
+        *,
+        max_in_flight: int = 2,
+        credit_timeout_s: float = 1.5,
+        jpeg_quality: int = 85,
+        **kwargs: Any,
+    ) -> None:
+        if max_fps is not None and not max_fps > 0:
+            raise ValueError(f"max_fps must be > 0 frames/s or None, got {max_fps!r}")
+        view_id = f"lv{uuid.uuid4().hex[:10]}"
+        self._source, self._owns_source = as_source(source, reader_name=f"liveview-{view_id}")
+        dtype = np.dtype(getattr(self._source, "dtype", np.uint16))
+        self._policy = EncodingPolicy(
+            encoding, source_bits=8 * dtype.itemsize, prefer_small=_in_marimo()
+        )
+        self._credit = CreditWindow(max_in_flight, credit_timeout_s)
+        self.max_fps = max_fps
+        self.jpeg_quality = jpeg_quality
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._viewport: Viewport | None = None
+        self._visible = True
+        self._dirty = False
+        self._last_index: int | None = None
+        self._last_send = 0.0
+        self._seq_bytes: dict[int, int] = {}
+        self._rtts: deque[float] = deque(maxlen=100)
+        self._kernel_ms: deque[float] = deque(maxlen=100)
+        self._browser_stats: dict[str, Any] = {}
+        self._counters = {
+            "frames_sent": 0,
+            "bytes_sent": 0,
+            "frames_skipped": 0,
+            "torn": 0,
+            "errors": 0,
+        }
+        self._snapshot_requests: list[tuple[Future, bool]] = []
+        self._snapshot_callbacks: list[Callable[[Any], None]] = []
+        self.last_snapshot: Any = None
+        self.error: str | None = None
+        self.messages_received: dict[str, int] = {}
+        # anywidget picks _esm up from the instance: the built bundle, read now so a rebuild
+        # (npm run build) shows up in the next view without restarting the kernel
+        self._esm = bundle_path("liveview").read_text(encoding="utf-8")
+        super().__init__(view_id=view_id, colormap=colormap, width_px=width_px, **kwargs)
+        if contrast is not None:
+            self.contrast = contrast
+        self.on_msg(self._handle_msg)
+
+    # ---- validation -------------------------------------------------------------------------
+    @traitlets.validate("colormap")
+    def _check_colormap(self, proposal: Any) -> str:
+        name = proposal["value"]
+        if name not in COLORMAPS:
+            raise traitlets.TraitError(
+                f"unknown colormap {name!r}; choose one of {', '.join(COLORMAPS)}"
+            )
+        return name
+
+    @traitlets.validate("contrast")
+    def _check_contrast(self, proposal: Any) -> tuple[float, float, float] | None:
+        value = proposal["value"]
+        if value is None:
+            return None
+        if len(value) not in (2, 3):
+            raise traitlets.TraitError(
+                f"contrast is (lo, hi) or (lo, hi, gamma) in data units, got {value!r}"
+            )
+        lo, hi = float(value[0]), float(value[1])
+        gamma = float(value[2]) if len(value) == 3 else 1.0
+        if not hi > lo:
+            raise traitlets.TraitError(f"contrast needs hi > lo, got lo={lo:g} hi={hi:g}")
+        if not 0.05 <= gamma <= 20:
+            raise traitlets.TraitError(f"gamma must be in [0.05, 20], got {gamma:g}")
+        return (lo, hi, gamma)
+
+    @traitlets.validate("roi")
+    def _check_roi(self, proposal: Any) -> tuple[int, int, int, int] | None:
+        value = proposal["value"]
+        if value is None:
+            return None
+        if len(value) != 4 or min(value[2], value[3]) < 1:
+            raise traitlets.TraitError(
+                f"roi is (x, y, w, h) in full-frame pixels with w, h >= 1, got {value!r}"
+            )
+        return tuple(int(v) for v in value)  # type: ignore[return-value]
+
+    # ---- public API -------------------------------------------------------------------------
+    @property
+    def encoding(self) -> str:
+        """The encoding in use now (``raw16``, ``raw8`` or ``jpeg``)."""
+        return self._policy.current
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Browser counters (updated ~1 Hz: received, painted, dropped, fps_painted,
+        latency_ms_p50, …) merged with the kernel's (frames_sent, bytes_sent, credit_timeouts,
+        kernel_ms_per_frame, ack_rtt_ms_p50, encoding, …)."""
+        with self._lock:
+            out = dict(self._browser_stats)
+            out.update(self._counters)
+            rtts = sorted(self._rtts)
+            kms = sorted(self._kernel_ms)
+        out["credit_timeouts"] = self._credit.timeouts
+        out["in_flight"] = self._credit.in_flight
+        out["encoding"] = self._policy.current
+        out["encoding_switches"] = self._policy.switches
+        out["ack_rtt_ms_p50"] = 1e3 * rtts[len(rtts) // 2] if rtts else float("nan")
+        out["kernel_ms_per_frame"] = kms[len(kms) // 2] if kms else float("nan")
+        out["visible"] = self._visible
+        return out
+
+    def on_snapshot(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(data_array)`` whenever the Snapshot button is pressed."""
+        self._snapshot_callbacks.append(callback)
+
+    def snapshot(self, timeout_s: float = 5.0) -> Any:
+        """The newest full-resolution frame as an ``xr.DataArray`` (y, x) with attrs (index,
+        timestamp_s, metadata, contrast, colormap, roi). Raises ``TimeoutError`` if the source
+        has no frame within ``timeout_s``."""
+        if self._thread is not None and self._thread.is_alive():
+            fut: Future = Future()
+            with self._lock:
+                self._snapshot_requests.append((fut, False))
+            self._wake.set()
+            return fut.result(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            frame = self._source.latest()
+            if frame is not None:
+                return self._to_dataarray(frame)
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"no frame from {type(self._source).__name__} within {timeout_s} s; is acquisition running?"
+                )
+            time.sleep(0.01)
+
+    def start(self) -> None:
+        """Start the pump thread (done automatically when a browser view connects)."""
+        with self._lock:
+            if self._stop.is_set():
+                raise RuntimeError("this LiveView is closed; create a new one")
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._pump, name=f"labkit-{self.view_id}", daemon=True
+                )
+                self._thread.start()
+
+    def close(self) -> None:
+        """Stop the pump thread, close the reader this view opened, and close the widget."""
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        self._fail_snapshots(RuntimeError("the LiveView was closed"))
+        if self._owns_source and hasattr(self._source, "close"):
+            self._source.close()
+        super().close()
+
+    def __enter__(self) -> LiveView:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---- messages from the browser (kernel main thread) ------------------------------------------
+    def _handle_msg(self, _widget: Any, content: dict, buffers: list) -> None:
+        kind = str(content.get("type", "?"))
+        self.messages_received[kind] = self.messages_received.get(kind, 0) + 1
+        if kind == "ack":
+            seq = int(content.get("seq", -1))
+            rtt = self._credit.ack(seq)
+            with self._lock:
+                nbytes = self._seq_bytes.pop(seq, 0)
+                if rtt is not None:
+                    self._rtts.append(rtt)
+            if rtt is not None:
+                self._policy.record(rtt, nbytes)
+            self._wake.set()
+        elif kind == "viewport":
+            try:
+                vp = Viewport(
+                    *(content[k] for k in ("canvas_w", "canvas_h", "zoom", "x0", "y0", "x1", "y1"))
+                )
+            except (KeyError, TypeError) as exc:
+                log.warning("ignoring malformed viewport message %r: %s", content, exc)
+                return
+            with self._lock:
+                self._viewport = vp
+                self._dirty = True
+            self._wake.set()
+        elif kind == "visible":
+            self._visible = bool(content.get("visible", True))
+            self._wake.set()
+        elif kind == "ready":
+            self._credit.reset()
+            with self._lock:
+                self._dirty = True
+            self.start()
+            self._wake.set()
+        elif kind == "stats":
+            report = {k: v for k, v in content.items() if k != "type"}
+            with self._lock:
+                self._browser_stats = report
+        elif kind == "snapshot":
+            with self._lock:
+                self._snapshot_requests.append((Future(), True))
+            self.start()
+            self._wake.set()
+        else:
+            log.debug("LiveView %s: unknown message type %r", self.view_id, kind)
+
+    # ---- pump thread -----------------------------------------------------------------------------
+    def _pump(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._serve_snapshots()
+                if self._pump_once():
+                    continue
+                self._idle_wait()
+            except Exception as exc:  # noqa: BLE001 - shown in the widget, the pump keeps going
+                self._counters["errors"] += 1
+                self.error = f"{type(exc).__name__}: {exc}"
+                log.exception("LiveView %s: sending a frame failed", self.view_id)
+                self._status("error", f"live view error: {self.error}")
+                self._stop.wait(0.5)
+
+    def _status(self, level: str, message: str) -> None:
+        try:
+            self.send({"type": "status", "level": level, "message": message})
+        except Exception:  # noqa: BLE001 - the comm may already be closed
+            log.debug("status message not sent", exc_info=True)
+
+    def _can_send(self) -> bool:
+        return self._visible and self._credit.has_credit()
+
+    def _idle_wait(self) -> None:
+        if not self._can_send():
+            deadline = self._credit.next_deadline()
+            timeout = (
+                0.25 if deadline is None else max(0.001, min(0.25, deadline - time.monotonic()))
+            )
+            self._wake.wait(timeout)
+            self._wake.clear()
+            return
+        src = self._source
+        if isinstance(src, ArraySource):
+            src.wait(0.02, after_index=-1 if self._last_index is None else self._last_index)
+        elif hasattr(src, "wait"):
+            src.wait(0.02)
+        else:
+            self._wake.wait(0.004)
+        self._wake.clear()
+
+    def _latest(self, copy: bool) -> Any:
+        src = self._source
+        if not copy and hasattr(src, "lag"):  # ring readers: zero-copy view, checked after binning
+            return src.latest(copy=False)
+        return src.latest()
+
+    def _pump_once(self) -> bool:
+        """Send one frame if there is credit and something new; True if it did work."""
+        if not self._can_send():
+            return False
+        if self.max_fps:
+            wait_s = self._last_send + 1.0 / self.max_fps - time.monotonic()
+            if wait_s > 0:
+                self._stop.wait(wait_s)
+                return True
+        with self._lock:
+            dirty = self._dirty
+        src = self._source
+        if not dirty and hasattr(src, "lag") and src.lag == 0 and self._last_index is not None:
+            return False
+        frame = self._latest(copy=False)
+        if frame is None or (frame.index == self._last_index and not dirty):
+            return False
+        cpu0 = time.thread_time()
+        with self._lock:
+            self._dirty = False
+            vp = self._viewport
+        data = frame.data
+        if data.ndim != 2:
+            raise ValueError(f"LiveView shows 2-D frames, the source gave shape {data.shape}")
+        full_h, full_w = data.shape
+        if vp is None:
+            vp = Viewport.fit(full_h, full_w, self.width_px, self.width_px)
+        crop = plan_crop((full_h, full_w), vp)
+        binned = bin_mean(data[crop.y0 : crop.y1, crop.x0 : crop.x1], crop.k)
+        if hasattr(frame, "is_intact") and not frame.is_intact():
+            self._counters["torn"] += 1
+            return True
+        encoding = self._policy.current
+        scale, offset = 1.0, 0.0
+        if encoding == "jpeg":
+            payload, scale, offset = encode_jpeg(binned, self.jpeg_quality)
+        elif encoding == "raw8" or binned.dtype != np.uint16:
+            payload, scale, offset = (
+                to_uint8(binned) if binned.dtype != np.uint8 else (binned, 1.0, 0.0)
+            )
+            encoding = "raw8"
+        else:
+            payload = binned
+        seq = self._credit.acquire()
+        if seq is None:  # an ack timeout raced us; try again later
+            return False
+        h, w = binned.shape
+        content = {
+            "type": "frame",
+            "seq": seq,
+            "index": int(frame.index),
+            "timestamp_s": float(frame.timestamp_s),
+            "sent_s": time.time(),
+            "encoding": encoding,
+            "w": int(w),
+            "h": int(h),
+            "x": crop.x0,
+            "y": crop.y0,
+            "rw": crop.x1 - crop.x0,
+            "rh": crop.y1 - crop.y0,
+            "full_w": int(full_w),
+            "full_h": int(full_h),
+            "bin": crop.k,
+            "scale": float(scale),
+            "offset": float(offset),
+        }
+        nbytes = len(payload) if isinstance(payload, bytes) else int(payload.nbytes)
+        with self._lock:
+            self._seq_bytes[seq] = nbytes
+            if len(self._seq_bytes) > 64:  # acks that never came
+                for old in sorted(self._seq_bytes)[:-64]:
+                    del self._seq_bytes[old]
+        self.send(content, buffers=[payload if isinstance(payload, bytes) else memoryview(payload)])
+        if self._last_index is not None and frame.index > self._last_index + 1:
+            self._counters["frames_skipped"] += frame.index - self._last_index - 1
+        self._last_index = int(frame.index)
+        self._last_send = time.monotonic()
+        self._counters["frames_sent"] += 1
+        self._counters["bytes_sent"] += nbytes
+        with self._lock:
+            self._kernel_ms.append(1e3 * (time.thread_time() - cpu0))
+        return True
+
+    # ---- snapshots ---------------------------------------------------------------------------------
+    def _serve_snapshots(self) -> None:
+        with self._lock:
+            if not self._snapshot_requests:
+                return
+            requests, self._snapshot_requests = self._snapshot_requests, []
+        frame = self._latest(copy=True)
+        if frame is None:
+            err = TimeoutError("the source has no frame yet; is acquisition running?")
+            for fut, _ in requests:
+                fut.set_exception(err)
+            return
+        snap = self._to_dataarray(frame)
+        for fut, from_button in requests:
+            fut.set_result(snap)
+            if from_button:
+                self.last_snapshot = snap
+                for cb in list(self._snapshot_callbacks):
+                    try:
+                        cb(snap)
+                    except Exception:  # noqa: BLE001 - a user callback must not stop the view
+                        log.exception("snapshot callback %r failed", cb)
+                self._status("ok", f"snapshot of frame {frame.index} kept in view.last_snapshot")
+
+    def _fail_snapshots(self, exc: Exception) -> None:
+        with self._lock:
+            requests, self._snapshot_requests = self._snapshot_requests, []
+        for fut, _ in requests:
+            if not fut.done():
+                fut.set_exception(exc)
+
+    def _to_dataarray(self, frame: Any) -> Any:
+        import xarray as xr
+
+        data = np.array(frame.data, copy=True)
+        coords = dict(getattr(self._source, "coords", {}) or {})
+        coords = {k: v for k, v in coords.items() if len(v) == data.shape["yx".index(k)]}
+        attrs = {k: float(v) for k, v in (frame.meta or {}).items() if isinstance(v, int | float)}
+        attrs.update(
+            index=int(frame.index),
+            timestamp_s=float(frame.timestamp_s),
+            colormap=self.colormap,
+        )
+        if self.contrast is not None:
+            attrs["contrast"] = list(self.contrast)
+        if self.roi is not None:
+            attrs["roi"] = list(self.roi)
+        return xr.DataArray(data, dims=("y", "x"), coords=coords, attrs=attrs, name="snapshot")

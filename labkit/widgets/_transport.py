@@ -1,0 +1,162 @@
+"""Flow control for the live view: a credit window and the automatic encoding choice.
+
+Credit: at most ``max_in_flight`` frames are unacknowledged; the browser acks each frame on
+receipt. ipykernel handles comm messages (acks) only when the kernel is idle, so while a cell
+runs acks pile up unread: after ``timeout_s`` without an ack the window reclaims its credit
+(counted in ``timeouts``) so the view resumes — slowly — instead of freezing for good.
+
+Encoding (``encoding="auto"``): start with raw uint16 (exact values, no kernel work); step down
+to 8 bits and then JPEG when the measured ack round trip shows the link cannot carry the frames
+fast enough, and step back up when it clearly can. marimo sends buffers as base64, so auto
+starts with JPEG there.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["ENCODINGS", "CreditWindow", "EncodingPolicy"]
+
+ENCODINGS = ("raw16", "raw8", "jpeg")
+
+
+class CreditWindow:
+    """Thread-safe credit accounting for frames in flight.
+
+    ``acquire()`` returns a sequence number or None (no credit); ``ack(seq)`` returns the round
+    trip in seconds (None for an unknown or reclaimed seq). ``now`` arguments exist for tests;
+    they default to ``time.monotonic()``.
+    """
+
+    def __init__(self, max_in_flight: int = 2, timeout_s: float = 1.5) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
+        self.max_in_flight = max_in_flight
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, float] = {}
+        self._next_seq = 0
+        self.sent = 0
+        self.acked = 0
+        self.timeouts = 0
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._in_flight)
+
+    def _reclaim(self, now: float) -> None:
+        stale = [s for s, t in self._in_flight.items() if now - t >= self.timeout_s]
+        for s in stale:
+            del self._in_flight[s]
+        self.timeouts += len(stale)
+
+    def has_credit(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._reclaim(now)
+            return len(self._in_flight) < self.max_in_flight
+
+    def acquire(self, now: float | None = None) -> int | None:
+        """Take one credit: the new frame's sequence number, or None when the window is full."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._reclaim(now)
+            if len(self._in_flight) >= self.max_in_flight:
+                return None
+            seq = self._next_seq
+            self._next_seq += 1
+            self._in_flight[seq] = now
+            self.sent += 1
+            return seq
+
+    def ack(self, seq: int, now: float | None = None) -> float | None:
+        """Return the credit of frame ``seq``; its round trip in s, or None if unknown/reclaimed."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            t = self._in_flight.pop(seq, None)
+            if t is None:
+                return None
+            self.acked += 1
+            return now - t
+
+    def next_deadline(self) -> float | None:
+        """Monotonic time at which the oldest in-flight frame times out (None if none)."""
+        with self._lock:
+            if not self._in_flight:
+                return None
+            return min(self._in_flight.values()) + self.timeout_s
+
+    def reset(self) -> None:
+        """Forget frames in flight (a new browser view connected)."""
+        with self._lock:
+            self._in_flight.clear()
+
+
+@dataclass
+class _Sample:
+    encoding: str
+    rtt_s: float
+    nbytes: int
+
+
+class EncodingPolicy:
+    """Chooses the encoding from ack round trips when ``mode == "auto"``; else fixed.
+
+    Rule (per window of ``window`` acks of the current encoding): step down (raw16 → raw8 →
+    jpeg) when the median round trip exceeds ``slow_s`` — the link, not the camera, limits
+    the frame rate; step up when the median round trip, scaled by the byte ratio of the richer
+    encoding, stays under ``fast_s``. Frames at 8 bits are never stepped up to raw16 for
+    8-bit sources (``source_bits``).
+    """
+
+    def __init__(
+        self,
+        mode: str = "auto",
+        *,
+        source_bits: int = 16,
+        prefer_small: bool = False,
+        slow_s: float = 0.060,
+        fast_s: float = 0.025,
+        window: int = 20,
+    ) -> None:
+        if mode not in ("auto", *ENCODINGS):
+            raise ValueError(f"encoding must be 'auto', 'raw16', 'raw8' or 'jpeg', got {mode!r}")
+        self.mode = mode
+        self.slow_s, self.fast_s, self.window = slow_s, fast_s, window
+        self._levels = list(ENCODINGS) if source_bits > 8 else ["raw8", "jpeg"]
+        if mode == "auto":
+            self.current = "jpeg" if prefer_small else self._levels[0]
+        else:
+            self.current = "raw8" if (mode == "raw16" and source_bits <= 8) else mode
+        self._samples: deque[_Sample] = deque(maxlen=window)
+        self.switches = 0
+
+    def record(self, rtt_s: float, nbytes: int) -> str:
+        """Add one ack round trip of a frame of ``nbytes``; returns the encoding to use next."""
+        self._samples.append(_Sample(self.current, rtt_s, nbytes))
+        if self.mode != "auto":
+            return self.current
+        mine = [s for s in self._samples if s.encoding == self.current]
+        if len(mine) < self.window:
+            return self.current
+        rtt = statistics.median(s.rtt_s for s in mine)
+        level = self._levels.index(self.current)
+        if rtt > self.slow_s and level + 1 < len(self._levels):
+            self._switch(self._levels[level + 1])
+        elif level > 0:
+            ratio = {"raw8": 2.0, "jpeg": 4.0}.get(
+                self.current, 1.0
+            )  # bytes of the richer level / this
+            if rtt * ratio < self.fast_s:
+                self._switch(self._levels[level - 1])
+        return self.current
+
+    def _switch(self, encoding: str) -> None:
+        self.current = encoding
+        self.switches += 1
+        self._samples.clear()
