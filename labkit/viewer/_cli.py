@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from labkit.viewer._proto import is_loopback, new_key
+from labkit.viewer._proto import WireSecurityError, is_loopback_ip, new_key
 from labkit.viewer._registry import Registry
 from labkit.viewer._server import DEFAULT_EVENT_PORT, DEFAULT_REQUEST_PORT, ManagerServer
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     key = args.key.encode() if args.key else None
     key_file = ""
     registry = Registry(args.registry_dir)
-    if key is None and not is_loopback(args.ip):
+    if key is None and not is_loopback_ip(args.ip):
         key = new_key()
         if isinstance(key, str):
             key = key.encode()
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             args.ip, args.port, args.event_port, key=key, registry_dir=registry.directory,
             page=not args.no_page, page_port=args.page_port, key_file=key_file,
         )  # fmt: skip
-    except ValueError as exc:
+    except (ValueError, WireSecurityError) as exc:
         print(f"labkit manager: {exc}", file=sys.stderr)
         return 2
     if key_file:

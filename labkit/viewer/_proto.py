@@ -10,45 +10,34 @@ params={"seq"})``; the manager sends ``Event(topic, payload, seq)`` and keeps ea
 is acked, replaying the unacked ones on every hello. Delivery is at-least-once; clients drop
 ``seq`` they have already applied, so it is effectively exactly-once.
 
-With a key (mandatory off loopback) every message starts with an HMAC-SHA256 frame over all the
-following frames; messages with a missing or wrong signature are dropped.
+With a key (mandatory off loopback) every message starts with the HMAC-SHA256 frame of
+``labkit.wire.sign_frames``; messages with a missing or wrong signature are dropped unanswered.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import logging
-import socket
 from typing import Any
 
-try:  # labkit.wire is written concurrently; the stand-in has the same names
-    from labkit.wire import (  # type: ignore[attr-defined]
-        ErrorReply,
-        Event,
-        RemoteError,
-        Reply,
-        Request,
-        WireDecodeError,
-        decode,
-        encode,
-        new_key,
-    )
-except ImportError:  # pragma: no cover - until labkit.wire lands
-    from labkit.viewer._wirecompat import (
-        ErrorReply,
-        Event,
-        RemoteError,
-        Reply,
-        Request,
-        WireDecodeError,
-        decode,
-        encode,
-        new_key,
-    )
-
 from labkit.viewer import _errors
+from labkit.wire import (
+    ErrorReply,
+    Event,
+    RemoteError,
+    Reply,
+    Request,
+    WireAuthError,
+    WireDecodeError,
+    WireSecurityError,
+    check_bind_address,
+    decode,
+    encode,
+    is_loopback,
+    new_key,
+    register_error,
+    sign_frames,
+    verify_frames,
+)
 
 __all__ = [
     "ErrorReply",
@@ -56,9 +45,12 @@ __all__ = [
     "RemoteError",
     "Reply",
     "Request",
+    "WireAuthError",
     "WireDecodeError",
+    "WireSecurityError",
     "check_bind_ip",
     "error_reply",
+    "is_loopback_ip",
     "new_key",
     "pack",
     "raise_remote",
@@ -67,95 +59,56 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-
-def _signature(frames: list, key: bytes) -> bytes:
-    mac = hmac.new(key, digestmod=hashlib.sha256)
-    for f in frames:
-        mac.update(memoryview(f.buffer if hasattr(f, "buffer") else f))
-    return mac.digest()
-
-
-def pack(msg: Any, key: bytes | None = None) -> list:
-    """Encode ``msg`` to frames, prefixed with its HMAC when ``key`` is set."""
-    frames = list(encode(msg))
-    if key:
-        frames.insert(0, _signature(frames, key))
-    return frames
+# manager-side viewer errors are re-raised by class in the client (looked up by name, never imported)
+for _cls in (
+    _errors.ManagerError,
+    _errors.ManagerNotFoundError,
+    _errors.ManagerAmbiguousError,
+    _errors.ManagerUnavailableError,
+    _errors.WindowNotFoundError,
+):
+    register_error(_cls)
+del _cls
 
 
-def unpack(frames: list, key: bytes | None = None) -> Any:
-    """Decode frames from :func:`pack`.
+def pack(msg: Any, key: str | bytes | None = None) -> list:
+    """Encode ``msg`` to frames, signed when ``key`` is set."""
+    frames = encode(msg)
+    return sign_frames(frames, key) if key else frames
+
+
+def unpack(frames: list, key: str | bytes | None = None) -> Any:
+    """Decode frames from :func:`pack` (arrays are read-only views of the frames).
 
     Raises:
-        WireDecodeError: garbage, truncated, unknown type, or (with a key) a bad signature.
+        WireAuthError: a key is set and the signature is missing or wrong.
+        WireDecodeError: garbage, truncated, unknown type or version.
     """
     if key:
-        if len(frames) < 2:
-            raise WireDecodeError("signed message is missing its frames")
-        sig = frames[0].bytes if hasattr(frames[0], "bytes") else bytes(frames[0])
-        if not hmac.compare_digest(sig, _signature(frames[1:], key)):
-            raise WireDecodeError("bad HMAC signature: the client uses a different key")
-        frames = frames[1:]
+        frames = verify_frames(frames, key)
     return decode(frames)
 
 
 def error_reply(request_id: int, exc: BaseException) -> Any:
     """An ErrorReply carrying the exception type, message and traceback."""
-    import traceback
-
-    return ErrorReply(
-        id=request_id,
-        type=type(exc).__name__,
-        message=str(exc),
-        traceback="".join(traceback.format_exception(exc)),
-    )
-
-
-# remote exception type name -> local exception class raised by the client
-_LOCAL_ERRORS: dict[str, type[Exception]] = {
-    "WindowNotFoundError": _errors.WindowNotFoundError,
-    "TypeError": TypeError,
-    "ValueError": ValueError,
-    "KeyError": KeyError,
-    "FileNotFoundError": FileNotFoundError,
-}
+    return ErrorReply.from_exception(request_id, exc)
 
 
 def raise_remote(reply: Any) -> None:
-    """Raise the error an ErrorReply carries: known types locally, others as RemoteError."""
-    local = _LOCAL_ERRORS.get(reply.type)
-    if local is not None:
-        exc = local(f"{reply.message} (raised in the viewer manager)")
-        exc.remote_traceback = reply.traceback  # type: ignore[attr-defined]
-        raise exc
-    try:
-        reply.raise_()
-    except AttributeError:
-        pass
-    raise RemoteError(f"{reply.type}: {reply.message}")  # pragma: no cover - fallback
+    """Raise the error an ErrorReply carries (registered classes by type, else RemoteError)."""
+    reply.raise_()
 
 
-def is_loopback(ip: str) -> bool:
-    if ip in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(ip).is_loopback
-    except ValueError:
-        try:
-            return ipaddress.ip_address(socket.gethostbyname(ip)).is_loopback
-        except OSError:
-            return False
+def is_loopback_ip(ip: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost (hostnames are not resolved)."""
+    return is_loopback(f"tcp://{ip}:0")
 
 
-def check_bind_ip(ip: str, key: bytes | None) -> None:
+def check_bind_ip(ip: str, key: str | bytes | None) -> None:
     """Refuse to bind a non-loopback address without an auth key.
 
     Raises:
-        ValueError: ``ip`` is not loopback and no key was given; pass ``--key`` (or let
+        WireSecurityError: ``ip`` is not loopback and no key was given; pass ``--key`` (or let
             ``labkit manager --ip`` generate one and share the connection file).
     """
-    if not is_loopback(ip) and not key:
-        raise ValueError(
-            f"binding the manager to {ip!r} exposes it beyond this machine; give an auth key "
-            "(labkit manager --ip ... generates one and prints the connection file to share)"
-        )
+    check_bind_address(f"tcp://{ip}:0", key)

@@ -23,6 +23,7 @@ from labkit.viewer._proto import (
     Event,
     Reply,
     Request,
+    WireAuthError,
     WireDecodeError,
     check_bind_ip,
     error_reply,
@@ -235,10 +236,11 @@ class ManagerServer:
             body = body[1:]
         try:
             msg = unpack(body, self.key)
+        except WireAuthError as exc:
+            logger.warning("request with a bad signature dropped unanswered: %s", exc)
+            return
         except WireDecodeError as exc:
-            logger.warning("bad request dropped with an error reply: %s", exc)
-            if self.key:
-                return  # unsigned garbage gets no answer when auth is on
+            logger.warning("bad request answered with an error: %s", exc)
             return self._reply(envelope, error_reply(-1, exc))
         except Exception as exc:  # decoder bug: never let it kill the manager
             logger.exception("undecodable request")

@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 
 import labkit.viewer as lv
+from labkit.wire import WireSecurityError
 
 from .conftest import start_manager_process, stop_manager_process
 
@@ -62,7 +63,7 @@ def test_ports_fall_back_when_taken_and_non_loopback_needs_a_key(registry_dir):
             server.stop()
     finally:
         taken.close()
-    with pytest.raises(ValueError, match="auth key"):
+    with pytest.raises(WireSecurityError, match="without a key"):
         lv.ManagerServer(
             ip="0.0.0.0", request_port=0, event_port=0, registry_dir=registry_dir, page=False
         )
