@@ -1,0 +1,382 @@
+"""``SpoolController``: settings, naming, preflight and starting series (``scope.spool``)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from labkit.spool import _naming
+from labkit.spool._blocks import Compressor
+from labkit.spool._errors import SeriesExistsError, SpoolError, SpoolPreflightError
+from labkit.spool._handle import SpoolHandle, SpoolState
+from labkit.spool._journal import Journal, journal_path
+from labkit.spool._layout import Layout
+from labkit.spool._pipeline import Pipeline
+from labkit.spool._preflight import PreflightReport, free_bytes, run_preflight
+from labkit.spool._settings import DEFAULTS, copy_settings, validate, z_positions
+from labkit.spool._sinks import SINKS
+from labkit.spool._zarr import ome_attrs
+
+log = logging.getLogger(__name__)
+
+PREFLIGHT_MODES = ("interactive", "warn", "abort", "skip")
+
+
+class SpoolHost(Protocol):
+    """What the spooler needs from a scope (see docs/internals.md)."""
+
+    ring_name: str
+
+    def open_reader(self, name: str) -> Any: ...
+    def frame_rate_hz(self) -> float: ...
+    def device_settings(self) -> dict: ...
+    def move_stage(self, z_um: float, wait: bool = True) -> None: ...
+    def set_property(self, device: str, name: str, value: Any) -> None: ...
+    def emit(self, topic: str, payload: dict) -> None: ...
+    def pixel_size_um(self) -> float: ...
+
+
+class SpoolController:
+    """Records series from a scope's ring to disk. ``scope.spool`` is one of these.
+
+    ``start(...)`` returns a :class:`SpoolHandle` at once; the recording runs in background
+    threads of this process. Settings persist between series (``update_settings``).
+    """
+
+    def __init__(
+        self,
+        host: SpoolHost,
+        dir_pattern: str = _naming.DEFAULT_DIR_PATTERN,
+        series_pattern: str = _naming.DEFAULT_SERIES_PATTERN,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.host = host
+        self.dir_pattern = dir_pattern
+        self.series_pattern = series_pattern
+        self._settings = validate({**DEFAULTS, **(settings or {})})
+        self._sinks: dict[str, type] = dict(SINKS)
+        self._listeners: list = []
+        self.handle: SpoolHandle | None = None
+
+    # settings -----------------------------------------------------------------------------
+    def get_settings(self) -> dict[str, Any]:
+        """A copy of the current settings (see docs/spool.md for every key)."""
+        return copy_settings(self._settings)
+
+    def update_settings(self, settings: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """Merge and validate; raises ``SpoolError`` naming a bad key or value (nothing changes then)."""
+        merged = {**self._settings, **(settings or {}), **kw}
+        self._settings = validate(merged, tuple(self._sinks))
+        return self.get_settings()
+
+    @property
+    def available_spool_methods(self) -> list[str]:
+        return list(self._sinks)
+
+    def register_acquisition_type(self, name: str, cls: type) -> None:
+        """Add a method: ``cls(path, layout, compressor, fsync)`` with ``ext``, ``begin``, ``write_block``,
+        ``location``, ``finish``, ``close`` (see ``labkit.spool._zarr.ZarrSink``)."""
+        for attr in ("begin", "write_block", "finish", "close", "location"):
+            if not hasattr(cls, attr):
+                raise SpoolError(f"{cls.__name__} lacks {attr}(); see labkit.spool.FrameSink")
+        self._sinks[name] = cls
+
+    # naming -------------------------------------------------------------------------------
+    def get_dirname(self, subdirectory: str | None = None) -> str:
+        """The directory series go to (pattern expanded, ``~`` resolved; may not exist yet)."""
+        base = Path(_naming.expand(self.dir_pattern)).expanduser()
+        sub = subdirectory if subdirectory is not None else self._settings.get("subdirectory")
+        return str(base / sub) if sub else str(base)
+
+    @property
+    def dirname(self) -> str:
+        return self.get_dirname()
+
+    @property
+    def display_dirname(self) -> str:
+        home = str(Path.home())
+        d = self.dirname
+        return "~" + d[len(home) :] if d.startswith(home) else d
+
+    @property
+    def series_name(self) -> str:
+        """The next unused series name in :attr:`dirname`, e.g. ``21_11_series_C``."""
+        return _naming.next_series_name(Path(self.dirname), _naming.expand(self.series_pattern))
+
+    def get_free_space(self) -> float:
+        """Free space (GB, 1e9 bytes) where the next series goes."""
+        return free_bytes(Path(self.dirname)) / 1e9
+
+    def estimate_spool_time(self, **overrides: Any) -> float | None:
+        """Seconds a series with the current settings takes (None if it runs until ``stop()``).
+
+        Frames / frame rate, plus one frame interval per stage move when z-stepping.
+        """
+        s = validate({**self._settings, **overrides}, tuple(self._sinks))
+        if s["max_frames"] is None:
+            return None
+        rate = max(float(self.host.frame_rate_hz()), 1e-9)
+        moves = 0
+        if s["z_stepped"]:
+            moves = s["max_frames"] // s["z_dwell"]
+        return (s["max_frames"] + moves) / rate
+
+    # listeners (the spool panel) -----------------------------------------------------------
+    def add_listener(self, fn) -> None:
+        """``fn(progress_dict)`` is called from the writer thread on progress and at the end."""
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _notify(self, handle: SpoolHandle, event: str) -> None:
+        payload = {"event": event, "series": handle.series_name, **handle.progress.to_dict()}
+        try:
+            self.host.emit("spool", payload)
+        except Exception:  # pragma: no cover - a broken event sink must not stop the writer
+            log.exception("emitting a spool event failed")
+        for fn in list(self._listeners):
+            try:
+                fn(payload)
+            except Exception:
+                log.exception("spool listener %r failed", fn)
+
+    # series -------------------------------------------------------------------------------
+    def _series_path(self, fn: str | os.PathLike | None, s: dict) -> tuple[Path, str]:
+        ext = self._sinks[s["method"]].ext
+        if fn is None:
+            name = _naming.next_series_name(
+                Path(self.get_dirname(s["subdirectory"])), _naming.expand(self.series_pattern)
+            )
+            path = Path(self.get_dirname(s["subdirectory"])) / (name + ext)
+        else:
+            path = Path(fn).expanduser()
+            if not path.is_absolute():
+                path = Path(self.get_dirname(s["subdirectory"])) / path
+            if not path.name.endswith(ext):
+                path = path.with_name(_naming.strip_ext(path.name) + ext)
+            name = _naming.strip_ext(path.name)
+        if path.exists() or journal_path(path).exists():
+            raise SeriesExistsError(
+                f"series {path} already exists; labkit never overwrites data. Pick another name "
+                "(or fn=None for the next free one)"
+            )
+        return path, name
+
+    def start(
+        self,
+        fn: str | os.PathLike | None = None,
+        settings: dict | None = None,
+        preflight_mode: str = "abort",
+        **kw: Any,
+    ) -> SpoolHandle:
+        """Start a series and return its handle at once.
+
+        ``fn``: series path or name (None: the next free name in :attr:`dirname`);
+        ``settings``/``**kw``: overrides for this series only. ``preflight_mode``: "abort"
+        raises ``SpoolPreflightError`` on a failed check, "warn" logs and emits it, "skip"
+        measures nothing, "interactive" shows a dialog in a notebook (abort without one).
+        Raises ``SeriesExistsError`` if ``fn`` exists and ``SpoolError`` if a series is running.
+        """
+        if preflight_mode not in PREFLIGHT_MODES:
+            raise SpoolError(
+                f"preflight_mode {preflight_mode!r} unknown; choose one of {', '.join(PREFLIGHT_MODES)}"
+            )
+        if self.handle is not None and not self.handle.done:
+            raise SpoolError(f"series {self.handle.series_name} is still running; stop() it first")
+        s = validate({**self._settings, **(settings or {}), **kw}, tuple(self._sinks))
+        path, name = self._series_path(fn, s)
+        report = PreflightReport()
+        if preflight_mode != "skip":
+            report = self._preflight(path.parent, s)
+        if not report.ok:
+            if preflight_mode == "interactive":
+                from labkit.spool._interactive import confirm_in_notebook
+
+                handle = SpoolHandle(path, name, s["method"], None, None)
+                handle.preflight = report
+                if confirm_in_notebook(report, lambda: self._launch(handle, s), lambda: None):
+                    self.handle = handle
+                    return handle
+                preflight_mode = "abort"
+            if preflight_mode == "abort":
+                raise SpoolPreflightError(
+                    f"preflight for {path.name} failed:\n{report.text()}\nFix the problems above, or pass "
+                    "preflight_mode='warn' to record anyway",
+                    report.checks,
+                )
+            for msg in report.problems():
+                log.warning("spool preflight: %s", msg)
+            self.host.emit(
+                "spool",
+                {"event": "preflight_warning", "series": name, "problems": report.problems()},
+            )
+        handle = SpoolHandle(path, name, s["method"], None, None)
+        handle.preflight = report
+        self._launch(handle, s)
+        self.handle = handle
+        return handle
+
+    def _preflight(self, dirname: Path, s: dict) -> PreflightReport:
+        sample, synthetic = self._sample_frame()
+        return run_preflight(
+            dirname,
+            sample,
+            Compressor(s["compression"]),
+            float(self.host.frame_rate_hz()),
+            s["max_frames"],
+            s["compress_threads"],
+            s["fsync"],
+            s["protocol"].preflight,
+            synthetic,
+        )
+
+    def _sample_frame(self) -> tuple[np.ndarray, bool]:
+        reader = self.host.open_reader("spool-preflight")
+        try:
+            frame = reader.latest()
+            if frame is None and reader.wait(1.0):
+                frame = reader.latest()
+            if frame is not None:
+                return frame.data, False
+            ring = reader.ring
+            rng = np.random.default_rng(0)
+            return rng.poisson(100, ring.shape).astype(ring.dtype), True
+        finally:
+            reader.close()
+
+    def _launch(self, handle: SpoolHandle, s: dict) -> None:
+        reader = self.host.open_reader("spool")
+        try:
+            ring = reader.ring
+            zs = z_positions(s)
+            layout = Layout.plan(
+                tuple(ring.shape),
+                str(ring.dtype),
+                float(self.host.frame_rate_hz()),
+                len(zs),
+                s["z_dwell"],
+                s["max_frames"],
+                s["shard_seconds"],
+                s["shard_max_mb"],
+            )
+            compressor = Compressor(s["compression"])
+            sink = self._sinks[s["method"]](handle.path, layout, compressor, s["fsync"])
+            attrs = self._attrs(handle, s, layout, zs)
+            rate = float(self.host.frame_rate_hz())
+            z_step = abs(zs[1] - zs[0]) if len(zs) > 1 else 1.0
+            handle.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                sink.begin(
+                    ome_attrs(
+                        layout,
+                        handle.series_name,
+                        float(self.host.pixel_size_um()),
+                        1.0 / rate if rate else 1.0,
+                        z_step,
+                    ),
+                    attrs,
+                )
+            except FileExistsError:
+                raise SeriesExistsError(
+                    f"series {handle.path} already exists; pick another name"
+                ) from None
+            journal = Journal(journal_path(handle.path), fsync=s["fsync"])
+            journal.append(
+                {
+                    "event": "start",
+                    "time": time.time(),
+                    "series": handle.series_name,
+                    "method": s["method"],
+                    "layout": layout.to_json(),
+                    "attrs": attrs,
+                }
+            )
+        except BaseException:
+            reader.close()
+            raise
+
+        def final_attrs(status: str, per_frame: list) -> dict:
+            p = pipeline.counters
+            return {
+                **attrs,
+                "status": status,
+                "stopped": _dt.datetime.now().astimezone().isoformat(),
+                "frames_written": p.frames_written,
+                "frames_dropped": p.frames_dropped,
+                "frames_discarded": p.frames_discarded,
+                "frames_skipped_moving": p.frames_skipped_moving,
+                "error": None if pipeline.error is None else str(pipeline.error),
+                "source_error": pipeline.source_error,
+                "task_errors": pipeline.task_errors,
+                "frames": per_frame[0],
+            }
+
+        move = None
+        if zs:
+
+            def move(z: float) -> None:
+                self.host.move_stage(z, wait=True)
+
+        pipeline = Pipeline(
+            reader,
+            layout,
+            sink,
+            compressor,
+            journal,
+            max_frames=s["max_frames"],
+            protocol=s["protocol"],
+            z_positions_um=zs,
+            move_stage=move,
+            on_progress=lambda: self._notify(handle, "progress"),
+            final_attrs=final_attrs,
+            n_buffers=s["queue_shards"],
+            n_compress=s["compress_threads"],
+        )
+        handle._pipeline = pipeline
+        handle._reader = reader
+        pipeline.on_done = handle._release
+        pipeline.start()
+        self._notify(handle, "started")
+
+    def _attrs(self, handle: SpoolHandle, s: dict, layout: Layout, zs: list[float]) -> dict:
+        from labkit import __version__
+
+        try:
+            devices = self.host.device_settings()
+        except Exception as exc:
+            devices = {"error": f"could not read device settings: {exc}"}
+        settings = {k: v for k, v in s.items() if k != "protocol"}
+        settings["protocol_tasks"] = [
+            f"frame {t.frame}: {getattr(t.fn, '__name__', repr(t.fn))}{t.args!r}"
+            for t in s["protocol"].tasks
+        ]
+        return {
+            "labkit_version": __version__,
+            "series": handle.series_name,
+            "method": s["method"],
+            "status": "running",
+            "started": _dt.datetime.now().astimezone().isoformat(),
+            "frame_rate_hz": float(self.host.frame_rate_hz()),
+            "pixel_size_um": float(self.host.pixel_size_um()),
+            "layout": layout.to_json(),
+            "z_positions_um": zs,
+            "settings": settings,
+            "device_settings": devices,
+            "extra_metadata": s["extra_metadata"],
+        }
+
+    def stop(self, timeout: float | None = 60.0):
+        """Stop the running series (if any); returns its final progress or None."""
+        if self.handle is None:
+            return None
+        if self.handle.state is SpoolState.WAITING:
+            return self.handle.stop()
+        return self.handle.stop(timeout)

@@ -1,0 +1,26 @@
+"""Exceptions raised by the spooler."""
+
+from __future__ import annotations
+
+
+class SpoolError(RuntimeError):
+    """Base class of spool errors (bad settings, write failures, wrong state)."""
+
+
+class SpoolPreflightError(SpoolError):
+    """The preflight checks found a problem; ``.checks`` holds ``(ok, message)`` pairs."""
+
+    def __init__(self, message: str, checks: list[tuple[bool, str]] | None = None) -> None:
+        super().__init__(message)
+        self.checks = list(checks or [])
+
+
+class SeriesExistsError(SpoolError, FileExistsError):
+    """The series path already exists; labkit never overwrites a series."""
+
+
+class SpoolWriteError(SpoolError, OSError):
+    """Writing the series failed (disk full, permission denied, file size limit).
+
+    The frames written before the error stay readable with ``labkit.open_series``.
+    """

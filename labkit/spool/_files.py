@@ -1,0 +1,158 @@
+"""Single-file sinks: HDF5 (h5py, SWMR so it can be read while written) and BigTIFF (tifffile).
+
+Both store frames flat in acquisition order, (n, y, x); ``open_series`` restores (t, z, y, x)
+from the layout in the metadata. Both write uncompressed (blosc in HDF5/TIFF needs plugins
+most readers lack; use the zarr method for compression).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from labkit.spool._blocks import Block, Compressor
+from labkit.spool._io import jsonable
+from labkit.spool._layout import Layout
+
+_META_FIELDS = ("frame", "index", "timestamp_s", "exposure_ms", "z_um")
+
+
+class Hdf5Sink:
+    """``/data`` (n, y, x) chunked per frame, ``/frames/<field>`` per-frame metadata, JSON attrs."""
+
+    method = "hdf5"
+    ext = ".h5"
+
+    def __init__(
+        self, path: Path, layout: Layout, compressor: Compressor, fsync: bool = True
+    ) -> None:
+        self.path = Path(path)
+        self.layout = layout
+        self.fsync = fsync
+        self._f = None
+        self._n = 0
+
+    def begin(self, ome: dict, labkit_attrs: dict) -> None:
+        import h5py
+
+        f = h5py.File(self.path, "w-", libver="latest")  # w-: fail if it exists
+        self._f = f
+        h, w = self.layout.frame_shape
+        f.create_dataset(
+            "data", (0, h, w), maxshape=(None, h, w), chunks=(1, h, w), dtype=self.layout.dtype
+        )
+        for name in _META_FIELDS:
+            f.create_dataset(
+                f"frames/{name}",
+                (0,),
+                maxshape=(None,),
+                chunks=(4096,),
+                dtype="i8" if name in ("frame", "index") else "f8",
+            )
+        f.attrs["labkit"] = json.dumps(jsonable(labkit_attrs))
+        f.attrs["ome"] = json.dumps(jsonable(ome))
+        f.swmr_mode = True
+        f.flush()
+
+    def location(self, key: tuple[int, ...]) -> str:
+        return "data"
+
+    def write_block(self, block: Block) -> int:
+        f = self._f
+        n0, k = self._n, block.n
+        data = f["data"]
+        data.resize(n0 + k, axis=0)
+        order = block.order[:k]
+        if np.array_equal(order, np.arange(k)):
+            data[n0 : n0 + k] = block.raw[:k]
+        else:
+            for i, slot in enumerate(order.tolist()):
+                data[n0 + i] = block.raw[slot]
+        meta = block.frames()
+        for name in _META_FIELDS:
+            ds = f[f"frames/{name}"]
+            ds.resize(n0 + k, axis=0)
+            ds[n0 : n0 + k] = meta[name]
+        f.flush()
+        if self.fsync:
+            os.fsync(f.id.get_vfd_handle())
+        self._n = n0 + k
+        return k * self.layout.frame_bytes
+
+    def finish(self, labkit_attrs: dict, n_frames: int) -> None:
+        import h5py
+
+        self.close()
+        with h5py.File(
+            self.path, "r+", libver="latest"
+        ) as f:  # attributes cannot change under SWMR
+            f.attrs["labkit"] = json.dumps(jsonable(labkit_attrs))
+
+    def close(self) -> None:
+        if self._f is not None:
+            f, self._f = self._f, None
+            f.close()
+
+
+class TiffSink:
+    """BigTIFF with one IFD per frame, so every frame written before a crash is readable.
+
+    The labkit metadata (JSON) is the first page's ImageDescription at start and a sidecar
+    ``<name>.json`` at the end (TIFF tags cannot grow in place).
+    """
+
+    method = "tiff"
+    ext = ".ome.tif"
+
+    def __init__(
+        self, path: Path, layout: Layout, compressor: Compressor, fsync: bool = True
+    ) -> None:
+        self.path = Path(path)
+        self.layout = layout
+        self.fsync = fsync
+        self._tif = None
+        self._description = ""
+        self._n = 0
+
+    def begin(self, ome: dict, labkit_attrs: dict) -> None:
+        import tifffile
+
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # never overwrite
+        os.close(fd)
+        self._tif = tifffile.TiffWriter(self.path, bigtiff=True)
+        self._description = json.dumps(jsonable({"labkit": labkit_attrs, "ome": ome}))
+
+    def location(self, key: tuple[int, ...]) -> str:
+        return "pages"
+
+    def write_block(self, block: Block) -> int:
+        tif = self._tif
+        for slot in block.order[: block.n].tolist():
+            if self._n == 0:
+                tif.write(
+                    block.raw[slot], contiguous=False, description=self._description, metadata=None
+                )
+            else:
+                tif.write(block.raw[slot], contiguous=False, metadata=None)
+            self._n += 1
+        fh = tif.filehandle
+        fh.flush()
+        if self.fsync:
+            os.fsync(fh.fileno())
+        return block.n * self.layout.frame_bytes
+
+    def finish(self, labkit_attrs: dict, n_frames: int) -> None:
+        self.close()
+        from labkit.spool._io import write_json_atomic
+
+        write_json_atomic(
+            self.path.with_name(self.path.name + ".json"), {"labkit": labkit_attrs}, self.fsync
+        )
+
+    def close(self) -> None:
+        if self._tif is not None:
+            tif, self._tif = self._tif, None
+            tif.close()

@@ -1,0 +1,229 @@
+"""``open_series``: any labkit series as a lazy ``xr.DataArray`` (t[, z], y, x)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core import indexing
+
+from labkit.spool._errors import SpoolError
+from labkit.spool._journal import journal_path, read_journal, summarize
+from labkit.spool._layout import Layout
+
+log = logging.getLogger(__name__)
+
+
+class IncompleteSeriesWarning(UserWarning):
+    """The series was not closed (crash); the frames listed in its journal are returned."""
+
+
+class _LazyFrames(BackendArray):
+    """Frames of a flat (n, y, x) store seen as (t[, z], y, x) through the layout; reads on demand."""
+
+    def __init__(self, layout: Layout, n_frames: int, read_frame) -> None:
+        self.layout = layout
+        self.n_frames = n_frames
+        self.read_frame = read_frame
+        self.shape = layout.shape(n_frames)
+        self.dtype = np.dtype(layout.dtype)
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(
+            key, self.shape, indexing.IndexingSupport.BASIC, self._get
+        )
+
+    def _get(self, key: tuple) -> np.ndarray:
+        lead = self.shape[:-2]
+        idx = [
+            range(n)[k] if isinstance(k, slice) else k
+            for k, n in zip(key[: len(lead)], lead, strict=True)
+        ]
+        grid = (
+            np.indices([len(r) if isinstance(r, range) else 1 for r in idx]).reshape(len(idx), -1).T
+        )
+        out = np.zeros((grid.shape[0], *self.shape[-2:]), self.dtype)
+        for row, pos in enumerate(grid):
+            tz = [r[p] if isinstance(r, range) else r for r, p in zip(idx, pos, strict=True)]
+            n = self.layout.frame_of(tz[0], tz[1] if len(tz) > 1 else 0)
+            if n < self.n_frames:
+                out[row] = self.read_frame(n)
+        shape = [len(r) for r in idx if isinstance(r, range)]
+        return out.reshape(*shape, *self.shape[-2:])[(..., key[-2], key[-1])]
+
+
+def _read_attrs(path: Path) -> tuple[dict, Any]:
+    """(labkit attrs, a frame reader factory) for each method."""
+    if path.is_dir():
+        root = json.loads((path / "zarr.json").read_text())
+        return root["attributes"].get("labkit", {}), "zarr"
+    side = path.with_name(path.name + ".json")
+    if side.exists():  # final metadata of a single-file series (written at stop or by repair)
+        return json.loads(side.read_text())["labkit"], "hdf5" if path.suffix in (
+            ".h5",
+            ".hdf5",
+        ) else "tiff"
+    if path.suffix in (".h5", ".hdf5"):
+        import h5py
+
+        with h5py.File(path, "r", swmr=True) as f:
+            return json.loads(f.attrs["labkit"]), "hdf5"
+    if path.name.endswith((".tif", ".tiff")):
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            return json.loads(tif.pages[0].description)["labkit"], "tiff"
+    raise SpoolError(f"{path} is not a labkit series (.ome.zarr directory, .h5 or .ome.tif)")
+
+
+def open_series(path: str | Path) -> xr.DataArray:
+    """Open a series written by labkit as a lazy DataArray (t[, z], y, x).
+
+    Coords: ``t`` (s since the first frame), ``z`` (µm), ``y``/``x`` (µm from the pixel size);
+    per-frame ``timestamp_s``/``exposure_ms``/``frame_z_um`` as coords on the frame axes;
+    every labkit attr (device settings, dropped frames, version...) in ``.attrs``.
+    A series that was never closed (crash) opens with the frames its journal lists and an
+    ``IncompleteSeriesWarning``; ``labkit repair PATH`` closes it. Raises ``SpoolError`` for
+    paths that are not labkit series and ``FileNotFoundError`` if the path does not exist.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"no series at {path}")
+    attrs, method = _read_attrs(path)
+    layout = Layout.from_json(attrs["layout"])
+    complete = attrs.get("status") in ("complete", "failed", "repaired")
+    if complete and "frames" in attrs:
+        frames = attrs["frames"]
+    else:
+        summary = summarize(read_journal(journal_path(path)))
+        frames = summary["frames"]
+        attrs = {**attrs, "frames_dropped": summary["frames_dropped"]}
+        warnings.warn(
+            f"series {path.name} was not closed (status {attrs.get('status')!r}): showing the "
+            f"{len(frames['frame'])} frames its journal lists; run 'labkit repair {path}' to close it",
+            IncompleteSeriesWarning,
+            stacklevel=2,
+        )
+    n = (max(frames["frame"]) + 1) if frames["frame"] else 0
+    shape = layout.shape(n)
+    if method == "zarr":
+        backend: BackendArray = _LazyFrames(layout, n, _ZarrShardReader(path, layout))
+    elif method == "hdf5":
+        backend = _LazyFrames(layout, n, _Hdf5Reader(path))
+    else:
+        backend = _LazyFrames(layout, n, _TiffReader(path))
+    data = xr.Variable(layout.dims(), indexing.LazilyIndexedArray(backend))
+    return xr.DataArray(
+        data,
+        coords=_coords(layout, attrs, frames, shape),
+        attrs=_flat_attrs(attrs, path, complete),
+        name=attrs.get("series", path.name),
+    )
+
+
+class _ZarrShardReader:
+    """Reads one frame from its shard: the index at the end of the file, then the chunk.
+
+    (Plain file reads, so opening a series starts no threads; zarr-python reads the same files.)
+    """
+
+    def __init__(self, path: Path, layout: Layout) -> None:
+        meta = json.loads((path / "0" / "zarr.json").read_text())
+        inner = meta["codecs"][0]["configuration"]["codecs"]
+        self.blosc = any(c["name"] == "blosc" for c in inner)
+        self.path = path
+        self.layout = layout
+
+    def __call__(self, n: int) -> np.ndarray:
+        key, slot = self.layout.shard_of(n)
+        out = np.zeros(self.layout.frame_shape, self.layout.dtype)
+        shard = self.path / "0" / "c" / "/".join(str(k) for k in key)
+        try:
+            with open(shard, "rb") as fh:
+                cap = self.layout.slots_per_shard
+                fh.seek(-16 * cap, 2)
+                index = np.frombuffer(fh.read(16 * cap), "<u8").reshape(cap, 2)
+                offset, nbytes = (int(v) for v in index[slot])
+                if offset == 2**64 - 1:
+                    return out
+                fh.seek(offset)
+                raw = fh.read(nbytes)
+        except FileNotFoundError:  # shard never written (lost in a crash): fill value
+            return out
+        if self.blosc:
+            from numcodecs import blosc
+
+            blosc.decompress(raw, out)
+        else:
+            out[...] = np.frombuffer(raw, self.layout.dtype).reshape(self.layout.frame_shape)
+        return out
+
+
+class _Hdf5Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, n: int) -> np.ndarray:
+        import h5py
+
+        with h5py.File(self.path, "r", swmr=True) as f:
+            return f["data"][n]
+
+
+class _TiffReader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, n: int) -> np.ndarray:
+        import tifffile
+
+        with tifffile.TiffFile(self.path) as tif:
+            return tif.pages[n].asarray()
+
+
+def _coords(layout: Layout, attrs: dict, frames: dict, shape: tuple[int, ...]) -> dict:
+    px = float(attrs.get("pixel_size_um") or 1.0)
+    coords: dict[str, Any] = {
+        "y": ("y", np.arange(shape[-2]) * px),
+        "x": ("x", np.arange(shape[-1]) * px),
+    }
+    nt = shape[0]
+    ts = np.full(nt, np.nan)
+    exp = np.full(nt, np.nan)
+    z_at = np.full(shape[:-2], np.nan)
+    for f, t_s, e, z in zip(
+        frames["frame"], frames["timestamp_s"], frames["exposure_ms"], frames["z_um"], strict=True
+    ):
+        t, zi = layout.position(int(f))
+        if t < nt:
+            if np.isnan(ts[t]):
+                ts[t] = np.nan if t_s is None else t_s
+                exp[t] = np.nan if e is None else e
+            z_at[(t, zi) if layout.n_z else t] = np.nan if z is None else z
+    t0 = np.nanmin(ts) if np.isfinite(ts).any() else 0.0
+    coords["t"] = ("t", ts - t0, {"units": "s"})
+    coords["timestamp_s"] = ("t", ts)
+    coords["exposure_ms"] = ("t", exp)
+    if layout.n_z:
+        zs = attrs.get("z_positions_um") or list(range(layout.n_z))
+        coords["z"] = ("z", np.asarray(zs, float)[: layout.n_z], {"units": "µm"})
+        coords["frame_z_um"] = (("t", "z"), z_at)
+    else:
+        coords["frame_z_um"] = ("t", z_at)
+    return coords
+
+
+def _flat_attrs(attrs: dict, path: Path, complete: bool) -> dict:
+    out = {k: v for k, v in attrs.items() if k != "frames"}
+    out["path"] = str(path)
+    out["complete"] = bool(complete)
+    for k in ("settings", "device_settings", "extra_metadata", "layout"):
+        if isinstance(out.get(k), dict):
+            out[k] = json.dumps(out[k])
+    return out

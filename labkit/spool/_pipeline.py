@@ -1,0 +1,368 @@
+"""The spool pipeline: ring reader → shard assembly → compress workers → one writer thread.
+
+Queues are bounded by a fixed pool of preallocated shard buffers. When the disk or the
+compressors fall behind, the *spool reader* waits for a free buffer; the camera never waits:
+the ring overwrites, the reader is told how many frames it lost, and every lost frame is
+counted and journaled. All threads are joined by ``stop()``/``join()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from labkit.buffers import RingError
+from labkit.spool._blocks import Block, Compressor
+from labkit.spool._errors import SpoolWriteError
+from labkit.spool._journal import Journal
+from labkit.spool._layout import Layout
+from labkit.spool._settings import AcquisitionProtocol
+
+log = logging.getLogger(__name__)
+
+_NAN = float("nan")
+
+
+class Counters:
+    """Plain counters, each written by one thread and read by anyone."""
+
+    def __init__(self) -> None:
+        self.frames_in = 0  # kept by the reader
+        self.frames_written = 0
+        self.frames_dropped = 0  # lost in the ring (reader too slow)
+        self.frames_discarded = 0  # read but not written because of a write error
+        self.frames_skipped_moving = 0  # exposed while the stage moved (z-stepping)
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.t_start = time.monotonic()
+        self.t_end: float | None = None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        reader: Any,
+        layout: Layout,
+        sink: Any,
+        compressor: Compressor,
+        journal: Journal,
+        *,
+        max_frames: int | None,
+        protocol: AcquisitionProtocol,
+        z_positions_um: list[float],
+        move_stage: Callable[[float], None] | None,
+        on_progress: Callable[[], None],
+        final_attrs: Callable[[str, list], dict],
+        n_buffers: int = 4,
+        n_compress: int = 2,
+    ) -> None:
+        self.reader = reader
+        self.layout = layout
+        self.sink = sink
+        self.compressor = compressor
+        self.journal = journal
+        self.max_frames = max_frames
+        self.protocol = protocol
+        self.z_positions_um = z_positions_um
+        self.move_stage = move_stage
+        self.on_progress = on_progress
+        self.final_attrs = final_attrs
+        self.counters = Counters()
+        self.error: BaseException | None = None
+        self.task_errors: list[str] = []
+        self.source_error: str | None = None
+        self.on_done: Callable[[], None] | None = None
+        self.state = "running"
+        self._stop = threading.Event()
+        self._abort = threading.Event()
+        self._journal_lock = threading.Lock()
+        self._free: queue.Queue[Block] = queue.Queue()
+        for _ in range(n_buffers):
+            self._free.put(Block(layout))
+        self._n_compress = n_compress if compressor.enabled else 0
+        self._compress_q: queue.Queue[Block | None] = queue.Queue()
+        self._write_q: queue.Queue[Block | None] = queue.Queue()
+        self._frames_meta: list[np.ndarray] = []
+        self._threads = [
+            threading.Thread(target=self._read_loop, name="labkit-spool-reader", daemon=True)
+        ]
+        self._threads += [
+            threading.Thread(
+                target=self._compress_loop, name=f"labkit-spool-compress-{i}", daemon=True
+            )
+            for i in range(self._n_compress)
+        ]
+        self._threads.append(
+            threading.Thread(target=self._write_loop, name="labkit-spool-writer", daemon=True)
+        )
+
+    # control ------------------------------------------------------------------------------
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def request_stop(self) -> None:
+        """Finish gracefully: stop reading, write every frame already read, close the series."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in self._threads:
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
+
+    @property
+    def done(self) -> bool:
+        return not any(t.is_alive() for t in self._threads)
+
+    def journal_event(self, record: dict[str, Any]) -> None:
+        with self._journal_lock:
+            try:
+                self.journal.append(record)
+            except OSError as exc:  # the data path reports the disk problem; keep going
+                log.warning("could not journal %s: %s", record.get("event"), exc)
+
+    # reader -------------------------------------------------------------------------------
+    def _run_tasks(self, tasks: list, where: str) -> None:
+        for task in tasks:
+            try:
+                task.run()
+            except Exception as exc:  # a failed task is reported, the frames keep coming
+                msg = f"protocol task {getattr(task.fn, '__name__', task.fn)!r} at {where} failed: {exc!r}"
+                log.error(msg)
+                self.task_errors.append(msg)
+                self.journal_event({"event": "task_error", "where": where, "message": msg})
+
+    def _move_z(self, z_index: int) -> float:
+        z = self.z_positions_um[z_index]
+        if self.move_stage is not None:
+            self.move_stage(z)
+        return time.time()
+
+    def _next_free_block(self) -> Block | None:
+        while not self._abort.is_set():
+            try:
+                return self._free.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return None
+
+    def _submit(self, block: Block) -> None:
+        (self._compress_q if self._n_compress else self._write_q).put(block)
+
+    def _read_loop(self) -> None:
+        c = self.counters
+        layout = self.layout
+        tasks = sorted(self.protocol.tasks, key=lambda t: t.frame)
+        next_task = 0
+        block: Block | None = None
+        seq = 0
+        last_index = -1
+        settle_after = 0.0
+        try:
+            self._run_tasks(self.protocol.at_start, "start")
+            if layout.n_z:
+                settle_after = self._move_z(0)
+            while not self._stop.is_set() and not self._abort.is_set():
+                if self.max_frames is not None and c.frames_in >= self.max_frames:
+                    break
+                while next_task < len(tasks) and tasks[next_task].frame <= c.frames_in:
+                    self._run_tasks([tasks[next_task]], f"frame {tasks[next_task].frame}")
+                    next_task += 1
+                n = c.frames_in
+                key, slot = layout.shard_of(n)
+                if block is None or key != block.key:
+                    if block is not None:
+                        self._submit(block)
+                        block = None
+                    block = self._next_free_block()
+                    if block is None:
+                        break
+                    block.reset(key, seq)
+                    seq += 1
+                try:  # copies straight into the shard buffer: no per-frame array allocation
+                    frame = self.reader.next(timeout=0.1, out=block.raw[slot])
+                except TimeoutError:
+                    continue
+                except RingError as exc:  # the engine closed the ring or died: keep what we have
+                    self.source_error = str(exc)
+                    self.journal_event({"event": "source_closed", "message": str(exc), "frames": n})
+                    log.warning("spool source ended after %d frames: %s", n, exc)
+                    break
+                if last_index >= 0 and frame.index > last_index + 1:
+                    lost = frame.index - last_index - 1
+                    c.frames_dropped += lost
+                    self.journal_event(
+                        {
+                            "event": "dropped",
+                            "count": lost,
+                            "before_frame": n,
+                            "ring_index": [last_index + 1, frame.index - 1],
+                        }
+                    )
+                last_index = frame.index
+                if settle_after and frame.timestamp_s < settle_after:
+                    c.frames_skipped_moving += 1
+                    continue
+                block.add_slot(slot)
+                m = block.meta[slot]
+                meta = frame.meta
+                m["frame"] = n
+                m["index"] = frame.index
+                m["timestamp_s"] = frame.timestamp_s
+                m["exposure_ms"] = meta.get("exposure_ms", _NAN)
+                m["z_um"] = meta.get("z_um", _NAN)
+                m["x_um"] = meta.get("x_um", _NAN)
+                m["y_um"] = meta.get("y_um", _NAN)
+                c.frames_in = n + 1
+                c.bytes_in += layout.frame_bytes
+                if layout.n_z and (n + 1) % layout.z_dwell == 0:
+                    if self.max_frames is None or n + 1 < self.max_frames:
+                        settle_after = self._move_z(layout.position(n + 1)[1])
+        except BaseException as exc:
+            log.exception("spool reader failed")
+            self.error = self.error or exc
+            self._abort.set()
+        finally:
+            if block is not None and block.n:
+                self._submit(block)
+            elif block is not None:
+                self._free.put(block)
+            try:
+                self._run_tasks(self.protocol.at_end, "end")
+            finally:
+                for _ in range(max(1, self._n_compress)):
+                    (self._compress_q if self._n_compress else self._write_q).put(None)
+
+    # compressors --------------------------------------------------------------------------
+    def _compress_loop(self) -> None:
+        while True:
+            block = self._compress_q.get()
+            if block is None:
+                self._write_q.put(None)
+                return
+            if not self._abort.is_set():
+                try:
+                    self.compressor.compress_block(block)
+                except Exception as exc:  # pragma: no cover - codec bug
+                    log.exception("compression failed")
+                    self.error = self.error or exc
+                    self._abort.set()
+            self._write_q.put(block)
+
+    # writer -------------------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        c = self.counters
+        producers = max(1, self._n_compress)
+        finished = 0
+        pending: dict[int, Block] = {}
+        next_seq = 0
+        last_emit = 0.0
+        while finished < producers:
+            item = self._write_q.get()
+            if item is None:
+                finished += 1
+                continue
+            pending[item.seq] = item
+            while next_seq in pending:
+                block = pending.pop(next_seq)
+                next_seq += 1
+                self._write_block(block)
+                self._free.put(block)
+                now = time.monotonic()
+                if now - last_emit > 0.25:
+                    last_emit = now
+                    self.on_progress()
+        for block in pending.values():  # only after an abort mid-way
+            c.frames_discarded += block.n
+        self._finish()
+
+    def _write_block(self, block: Block) -> None:
+        c = self.counters
+        if self._abort.is_set():
+            c.frames_discarded += block.n
+            return
+        try:
+            nbytes = self.sink.write_block(block)
+        except Exception as exc:  # OSError, h5py/tifffile errors wrapping one
+            self._fail(exc, block)
+            return
+        c.frames_written += block.n
+        c.bytes_out += nbytes
+        self._frames_meta.append(block.frames().copy())
+        self.journal_event(block.journal_record(self.sink.location(block.key)))
+
+    def _fail(self, exc: BaseException, block: Block) -> None:
+        c = self.counters
+        c.frames_discarded += block.n
+        errno = getattr(exc, "errno", None) or 0
+        reason = getattr(exc, "strerror", None) or exc
+        err = SpoolWriteError(
+            errno,
+            f"writing {self.sink.path} failed after {c.frames_written} frames: {reason}. "
+            f"The {c.frames_written} frames written so far are readable with labkit.open_series; "
+            "free disk space or pick another directory and start a new series.",
+        )
+        err.__cause__ = exc
+        self.error = err
+        self._abort.set()
+        log.error("%s", err)
+        self.journal_event({"event": "error", "message": str(err), "errno": errno})
+
+    def _finish(self) -> None:
+        c = self.counters
+        c.t_end = time.monotonic()
+        status = "failed" if self.error else "complete"
+        frames = (
+            np.concatenate(self._frames_meta)
+            if self._frames_meta
+            else np.zeros(0, self.layout_meta_dtype())
+        )
+        per_frame = {
+            k: [None if isinstance(v, float) and math.isnan(v) else v for v in frames[k].tolist()]
+            for k in ("frame", "index", "timestamp_s", "exposure_ms", "z_um")
+        }
+        try:
+            self.sink.finish(self.final_attrs(status, [per_frame]), c.frames_written)
+        except Exception as exc:
+            log.error("could not write the final metadata of %s: %s", self.sink.path, exc)
+            if self.error is None:
+                self.error = SpoolWriteError(
+                    getattr(exc, "errno", 0) or 0, f"closing {self.sink.path} failed: {exc}"
+                )
+        try:
+            self.sink.close()
+        except Exception as exc:  # pragma: no cover
+            log.error("closing %s failed: %s", self.sink.path, exc)
+        self.journal_event(
+            {
+                "event": "stop",
+                "status": "failed" if self.error else "complete",
+                "frames": c.frames_written,
+                "dropped": c.frames_dropped,
+                "discarded": c.frames_discarded,
+                "time": time.time(),
+            }
+        )
+        with self._journal_lock:
+            self.journal.close()
+        self.state = "failed" if self.error else "finished"
+        if self.on_done is not None:
+            try:
+                self.on_done()
+            except Exception:  # pragma: no cover
+                log.exception("closing the spool reader failed")
+        self.on_progress()
+
+    @staticmethod
+    def layout_meta_dtype() -> np.dtype:
+        from labkit.spool._layout import FRAME_META
+
+        return FRAME_META

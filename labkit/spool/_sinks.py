@@ -1,0 +1,8 @@
+"""The built-in spool methods (``SpoolController.available_spool_methods``)."""
+
+from __future__ import annotations
+
+from labkit.spool._files import Hdf5Sink, TiffSink
+from labkit.spool._zarr import ZarrSink
+
+SINKS: dict[str, type] = {"zarr": ZarrSink, "hdf5": Hdf5Sink, "tiff": TiffSink}
