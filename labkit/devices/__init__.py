@@ -1,4 +1,21 @@
-"""Devices: the Device/property model, the Camera/Stage/Signal protocols (sim devices in ``.sim``)."""
+"""Devices: the Device/property model, the Camera/Stage/Signal protocols (sim devices in ``.sim``).
+
+Write your own device by subclassing :class:`Device` and declaring typed properties::
+
+    from labkit.devices import Device, prop
+
+    class Shutter(Device):
+        kind = "shutter"
+        open_ = prop(bool, default=False, description="light path open")
+        delay_ms = prop(float, units="ms", low=0, high=500, default=5)
+
+        def _apply(self, name, value):      # talk to the hardware; raise to refuse
+            ...
+
+    shutter = Shutter("shutter")
+    shutter.delay_ms = 900   # PropertyLimitError: delay_ms=900 is above the limit 500 ms of
+                             # Shutter 'shutter'; choose a value in [0, 500] ms
+"""
 
 import logging
 

@@ -7,6 +7,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labkit.devices import (
     Device,
@@ -238,3 +240,23 @@ def test_close_is_idempotent_and_drops_listeners():
     dev.close()
     assert dev.closed
     dev.count = 4  # no listener left
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(min_value=-(10**6), max_value=10**6),
+        st.text(max_size=3),
+        st.booleans(),
+        st.none(),
+    )
+)
+def test_any_value_is_stored_valid_or_refused_unchanged(value):
+    dev = Widget("h")
+    try:
+        stored = dev.set("exposure_ms", value)
+    except PropertyError:
+        assert dev.exposure_ms == 10.0
+    else:
+        assert 0.01 <= stored <= 2000 and dev.exposure_ms == stored == float(value)
