@@ -180,7 +180,8 @@ class DevicePanel(widgets.VBox):
         device: anything with ``describe()`` and ``set(name, value)`` (or attribute assignment);
             ``add_listener``/``remove_listener`` if it has them keep the panel in sync.
         events: optional object with ``subscribe(fn)``/``unsubscribe(fn)`` delivering events with
-            ``topic == "property"`` and payload ``{device, name, value}`` (a ``Scope``).
+            ``topic == "property"`` and payload ``{device, name, value}`` (a ``Scope``); for an
+            engine ``DeviceProxy`` its scope is used by default.
         include: only these properties (in this order); default all.
         exclude: properties to leave out.
         title: heading; defaults to ``"<name> (<type>)"``.
@@ -199,6 +200,9 @@ class DevicePanel(widgets.VBox):
         title: str | None = None,
     ) -> None:
         self.device = device
+        if events is None:  # an engine DeviceProxy knows its scope, which delivers property events
+            scope = getattr(device, "_scope", None)
+            events = scope if hasattr(scope, "subscribe") else None
         self._events = events
         self._closed = True  # until fully built, so Widget.__del__ of a failed build does nothing
         info = device.describe()

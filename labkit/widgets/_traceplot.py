@@ -101,6 +101,8 @@ class TracePlot(widgets.VBox):
             )
         self._closed = True  # until built (Widget.__del__ of a failed build must do nothing)
         self._owns_reader = hasattr(source, "open_trace_reader")
+        self._source = source
+        self._trace_name = getattr(source, "trace_name", None)
         self.reader = source.open_trace_reader() if self._owns_reader else source
         names = channels or getattr(self.reader, "channels", None) or ()
         self.channels: tuple[str, ...] = tuple(str(c) for c in names)
@@ -187,6 +189,7 @@ class TracePlot(widgets.VBox):
         Called by the refresh thread; call it yourself with ``autostart=False``.
         """
         try:
+            self._follow_scope()
             t, v, lost = self.reader.read_new()
         except Exception as exc:  # closed buffer, dead engine: show it, stop refreshing
             self._fail(f"{type(exc).__name__}: {exc}")
@@ -207,6 +210,17 @@ class TracePlot(widgets.VBox):
                 self._draw()
         self.status.value = self._status_text()
         return int(t.size)
+
+    def _follow_scope(self) -> None:
+        """A restarted scope has a new trace buffer: read that one from now on."""
+        if not self._owns_reader:
+            return
+        name = getattr(self._source, "trace_name", None)
+        if name and name != self._trace_name:
+            old, self.reader = self.reader, self._source.open_trace_reader()
+            self._trace_name = name
+            old.close()
+            logger.info("TracePlot now reads trace buffer %s", name)
 
     def _set_channels(self, n: int) -> None:
         if len(self.channels) != n:
