@@ -211,3 +211,19 @@ def test_full_size_frame_and_setting_while_rendering():
         thread.join()
     assert {m["exposure_ms"] for m in metas} <= {5.0, 10.0}
     assert out.max() > np.median(out) + 500
+
+
+def test_set_does_not_wait_for_a_render_in_progress():
+    cam = _camera()
+    done = threading.Event()
+
+    def setter():
+        cam.exposure_ms = 5.0
+        done.set()
+
+    with cam._render_lock:  # as if a frame were being rendered right now
+        thread = threading.Thread(target=setter)
+        thread.start()
+        finished = done.wait(timeout=5)
+    thread.join()
+    assert finished and cam.exposure_ms == 5.0
