@@ -1,0 +1,144 @@
+"""watch/push with a plain namespace (polling thread), edits flowing back, workspace restore."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import labkit.viewer as lv
+
+
+def wait_for(predicate, timeout_s=10.0, interval_s=0.02):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+def _window_of(manager, name):
+    return next(w for w in manager.windows.list() if w.var_name == name)
+
+
+def test_polling_thread_pushes_every_change_exactly(manager):
+    ns = {"x": np.zeros((64, 64), np.uint16)}
+    assert lv.watch("x", namespace=ns, poll_interval_s=0.05) == ["x"]
+    window = _window_of(manager, "x")
+    assert window.watched and float(window.data.sum()) == 0
+    ns["x"][17, 42] = 1  # one element, in place: a sampled checksum would miss it
+    wait_for(lambda: int(_window_of(manager, "x").data[17, 42]) == 1)
+    ns["x"] = xr.DataArray(np.ones((2, 3)), dims=("a", "b"), name="x")  # rebinding, new shape
+    wait_for(lambda: _window_of(manager, "x").data.shape == (2, 3))
+    info = lv.watch_info()[0]
+    assert info["mode"] == "polling" and info["variables"]["x"]["pushes"] == 3
+    assert lv.watched_variables() == ["x"]
+    assert lv.maybe_push() == []  # nothing changed since the last push
+
+
+def test_unchanged_values_are_not_pushed_and_manual_mode_uses_maybe_push(manager):
+    ns = {"a": np.arange(10.0), "b": xr.DataArray(np.ones(4), dims="t")}
+    lv.watch("a", "b", namespace=ns, poll_interval_s=None)
+    versions = {w.var_name: w.version for w in manager.windows.list()}
+    ns["a"] = np.arange(10.0)  # new object, same content
+    assert lv.maybe_push() == []
+    ns["b"] = ns["b"] * 2
+    assert lv.maybe_push() == ["b"]
+    assert {w.var_name: w.version for w in manager.windows.list()} == {"a": versions["a"], "b": versions["b"] + 1}
+
+
+def test_a_change_during_a_push_is_deferred_not_dropped(manager):
+    ns = {"x": np.zeros(1000)}
+    lv.watch("x", namespace=ns, poll_interval_s=None)
+    watcher = next(iter(lv._api._watchers.values()))
+    entered, release = threading.Event(), threading.Event()
+    original = watcher.client.request
+
+    def slow_request(method, *args, **kw):
+        if method == "watch_update" and not release.is_set():
+            entered.set()
+            release.wait(5)
+        return original(method, *args, **kw)
+
+    watcher.client.request = slow_request
+    ns["x"] = np.ones(1000)
+    pusher = threading.Thread(target=lv.maybe_push)
+    pusher.start()
+    assert entered.wait(5)
+    ns["x"] = np.full(1000, 2.0)  # changes while the first push is in flight
+    assert watcher.sync("x") is False  # busy: marked pending instead of pushing concurrently
+    release.set()
+    pusher.join(5)
+    assert float(_window_of(manager, "x").data[0]) == 2.0
+
+
+def test_viewer_edit_flows_back_to_the_variable_without_echo(manager):
+    ns = {"img": xr.DataArray(np.zeros((8, 8)), dims=("y", "x"), name="img")}
+    lv.watch("img", namespace=ns, poll_interval_s=0.05)
+    window = _window_of(manager, "img")
+    version = window.version
+    edited = xr.DataArray(np.eye(8), dims=("y", "x"), name="img")
+    manager.windows.edit_data(window.uid, edited)  # what the window widget calls
+    wait_for(lambda: float(ns["img"].sum()) == 8.0)
+    ns["img"][0, 0] = 5.0  # the notebook variable is a writable copy
+    time.sleep(0.3)  # several polling rounds
+    info = lv.watch_info()[0]["variables"]["img"]
+    assert info["edits_applied"] == 1 and info["pushes"] == 2  # first push + the local change only
+    assert _window_of(manager, "img").version == version + 2
+    assert float(_window_of(manager, "img").data[0, 0]) == 5.0
+
+
+def test_edit_request_over_the_wire_and_numpy_variables_stay_numpy(manager):
+    ns = {"arr": np.zeros(5)}
+    lv.watch("arr", namespace=ns, poll_interval_s=0.05)
+    lv.managers[0].request("edit", window=_window_of(manager, "arr").uid, data=np.arange(5.0))
+    wait_for(lambda: isinstance(ns["arr"], np.ndarray) and ns["arr"][4] == 4.0)
+    ns["arr"][0] = -1  # writable
+    wait_for(lambda: float(_window_of(manager, "arr").data[0]) == -1)
+
+
+def test_bad_watch_arguments_raise_clear_errors(manager):
+    ns = {"s": "text", "d": {"a": 1}, "ok": np.zeros(2)}
+    with pytest.raises(TypeError, match="s is a str, not an array"):
+        lv.watch("s", namespace=ns)
+    with pytest.raises(NameError, match="'missing' is not defined"):
+        lv.watch("missing", namespace=ns)
+    assert lv.watched_variables() == []
+    assert manager.windows.list() == []
+
+
+def test_stop_remove_and_stop_all(manager):
+    ns = {"a": np.zeros(2), "b": np.ones(2), "c": np.ones(3)}
+    lv.watch("a", "b", "c", namespace=ns)
+    assert lv.watch("a", namespace=ns, stop=True) == ["b", "c"]
+    assert not _window_of(manager, "a").watched  # window stays, unwatched
+    assert lv.watch("b", namespace=ns, remove=True) == ["c"]
+    assert [w.var_name for w in manager.windows.list()] == ["a", "c"]
+    lv.watch(stop_all=True, remove=True)
+    assert lv.watched_variables() == [] and [w.var_name for w in manager.windows.list()] == ["a"]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("labkit-watch", "labkit-viewer-events"))]
+
+
+def test_workspace_save_restore_reconnects_watched_variables(manager, tmp_path):
+    ns = {"w": xr.DataArray(np.arange(6.0).reshape(2, 3), dims=("y", "x"), coords={"x": [0.1, 0.2, 0.3]},
+                            name="w", attrs={"units": "V"})}  # fmt: skip
+    lv.watch("w", namespace=ns, poll_interval_s=None)
+    lv.show_in_manager(np.ones((4, 4)), name="plain")
+    lv.managers[0].request("set_view", window=1, state={"colormap": "magma", "contrast_hi": 3.0})
+    path = tmp_path / "ws.h5"
+    assert lv.save_workspace(path) == {"path": str(path), "windows": 2}
+    lv.watch(stop_all=True)
+    manager.windows.close_all()
+    restored = lv.load_workspace(path)
+    assert [(w["name"], w["watched"]) for w in restored] == [("w", True), ("plain", False)]
+    assert manager.windows.get(restored[1]["uid"]).view["colormap"] == "magma"
+    fresh: dict = {}
+    assert lv.watch(namespace=fresh, restore=True, poll_interval_s=None) == ["w"]
+    xr.testing.assert_identical(fresh["w"], ns["w"])  # defined from the saved data
+    fresh["w"] = fresh["w"] + 1
+    assert lv.maybe_push() == ["w"]
+    assert float(manager.windows.get(restored[0]["uid"]).data.sum()) == 21.0
