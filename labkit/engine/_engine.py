@@ -319,8 +319,8 @@ class Engine:
             with self.ring.claim() as slot:
                 meta = self.camera.render_into(slot.array)
                 slot.meta.update(_frame_meta(meta))
-        self._frames_acquired += 1
-        self._frame_times.append(time.monotonic())
+                self._frames_acquired += 1  # before publishing: a reader never sees more than this
+                self._frame_times.append(time.monotonic())
 
     def _poll_signal(self) -> None:
         if self.signal is None or self.trace is None:

@@ -191,7 +191,11 @@ class ProcessHost(RemoteHost):
         path = factory_path(devices)
         if path is not None:
             cmd += ["--devices", path]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, close_fds=True)
+        env = dict(os.environ)  # the child imports what this process can (device factories)
+        paths = [p for p in sys.path if p and os.path.isdir(p)]
+        extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*paths, *extra]))
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, close_fds=True, env=env)
         try:
             super().__init__(address, on_event, on_died, proc=self.proc, timeout_s=_SPAWN_TIMEOUT_S)
         except BaseException as exc:

@@ -66,13 +66,14 @@ class Scope:
         *,
         _address: str | None = None,
         _key: str | bytes | None = None,
+        _timeout_s: float = 10.0,
     ) -> None:
         if _address is None and mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         self.mode = "remote" if _address is not None else mode
         self._devices_spec = devices
         self._config = {"ring_slots": int(ring_slots), "seed": int(seed), "shape": tuple(shape)}
-        self._address, self._key = _address, _key
+        self._address, self._key, self._connect_timeout_s = _address, _key, _timeout_s
         self._label = f"scope{next(_labels)}"
         self._lock = threading.RLock()  # lifecycle (start/stop/restart/close)
         self._event_lock = threading.Lock()
@@ -118,7 +119,9 @@ class Scope:
             info = host.hello
         else:
             assert self._address is not None
-            host = RemoteHost(self._address, on_event, on_died, key=self._key)
+            host = RemoteHost(
+                self._address, on_event, on_died, key=self._key, timeout_s=self._connect_timeout_s
+            )
             info = host.hello
         self._host = host
         try:
@@ -434,15 +437,15 @@ class Scope:
         return importlib.import_module("labkit.widgets").Dashboard(self, **kw)
 
 
-def connect(address: str, key: str | bytes | None = None) -> Scope:
+def connect(address: str, key: str | bytes | None = None, timeout_s: float = 10.0) -> Scope:
     """Connect to an engine served by ``labkit engine --address ADDRESS`` (this side does not own it).
 
     The returned Scope works like a local one; ``close()`` only disconnects.
 
     Raises:
-        TimeoutError: nothing answered at ``address`` within 10 s.
+        TimeoutError: nothing answered at ``address`` within ``timeout_s`` (not running, wrong key).
     """
-    return Scope(_address=address, _key=key)
+    return Scope(_address=address, _key=key, _timeout_s=timeout_s)
 
 
 def _relog(payload: dict) -> None:
