@@ -73,7 +73,10 @@ def test_pickle_payloads_are_rejected_and_never_executed(raw, tmp_path):
 
 def test_truncated_and_wrong_shaped_frames_get_error_replies(raw):
     req, _ = raw
-    frames = [bytes(memoryview(f)) for f in encode(Request(id=5, method="show", params={"data": np.arange(100.0)}))]
+    frames = [
+        bytes(memoryview(f))
+        for f in encode(Request(id=5, method="show", params={"data": np.arange(100.0)}))
+    ]
     cases = [
         [frames[0][: len(frames[0]) // 2], *frames[1:]],  # header cut in half
         [frames[0]],  # array buffer missing
@@ -86,7 +89,9 @@ def test_truncated_and_wrong_shaped_frames_get_error_replies(raw):
     assert lv.managers[0].windows() == []
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(st.binary(max_size=64), min_size=1, max_size=4), st.booleans())
 def test_fuzzed_frames_never_stop_the_manager(raw, frames, to_events):
     req, evt = raw

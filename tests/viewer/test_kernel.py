@@ -38,7 +38,9 @@ def run(kc, code: str):
     reply = kc.execute_interactive(code, timeout=60, output_hook=hook)
     errors = [m["content"] for m in outputs if m["msg_type"] == "error"]
     assert reply["content"]["status"] == "ok", errors or reply["content"]
-    results = [m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"]
+    results = [
+        m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"
+    ]
     if not results:
         return None
     try:
@@ -49,7 +51,10 @@ def run(kc, code: str):
 
 @pytest.mark.slow
 def test_kernel_watch_pushes_after_each_cell_and_viewer_edits_come_back(manager, kernel):
-    run(kernel, "import numpy as np, json, labkit.viewer as lv\nx = np.zeros((16, 16))\n%load_ext labkit.viewer")
+    run(
+        kernel,
+        "import numpy as np, json, labkit.viewer as lv\nx = np.zeros((16, 16))\n%load_ext labkit.viewer",
+    )
     run(kernel, "%watch x")
     window = next(w for w in manager.windows.list() if w.var_name == "x")
     assert window.watched and window.data.shape == (16, 16)

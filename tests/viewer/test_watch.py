@@ -48,7 +48,10 @@ def test_unchanged_values_are_not_pushed_and_manual_mode_uses_maybe_push(manager
     assert lv.maybe_push() == []
     ns["b"] = ns["b"] * 2
     assert lv.maybe_push() == ["b"]
-    assert {w.var_name: w.version for w in manager.windows.list()} == {"a": versions["a"], "b": versions["b"] + 1}
+    assert {w.var_name: w.version for w in manager.windows.list()} == {
+        "a": versions["a"],
+        "b": versions["b"] + 1,
+    }
 
 
 def test_a_change_during_a_push_is_deferred_not_dropped(manager):
@@ -120,7 +123,11 @@ def test_stop_remove_and_stop_all(manager):
     assert [w.var_name for w in manager.windows.list()] == ["a", "c"]
     lv.watch(stop_all=True, remove=True)
     assert lv.watched_variables() == [] and [w.var_name for w in manager.windows.list()] == ["a"]
-    assert not [t for t in threading.enumerate() if t.name.startswith(("labkit-watch", "labkit-viewer-events"))]
+    assert not [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith(("labkit-watch", "labkit-viewer-events"))
+    ]
 
 
 def test_workspace_save_restore_reconnects_watched_variables(manager, tmp_path):
