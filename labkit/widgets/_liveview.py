@@ -257,6 +257,9 @@ class LiveView(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop the pump thread, close the reader this view opened, and close the widget."""
+        if not hasattr(self, "_stop"):  # __init__ failed early; ipywidgets' __del__ still calls us
+            super().close()
+            return
         self._stop.set()
         self._wake.set()
         thread = self._thread

@@ -1,0 +1,292 @@
+"""LiveView kernel side with a recording comm: credit, newest-wins, viewport binning, visibility,
+encodings, snapshots, contrast never reaching the pump, and clean shutdown."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import simplejpeg
+import traitlets
+import xarray as xr
+
+from labkit.buffers import Frame, FrameRing
+from labkit.widgets import ArraySource, FrameSource, LiveView
+from labkit.widgets import _liveview as liveview_module
+from labkit.widgets._binning import bin_mean
+
+
+class Recorder:
+    """Stands in for the comm: records every message the widget sends."""
+
+    def __init__(self) -> None:
+        self.msgs: list[tuple[dict, list]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, content, buffers=None):
+        with self.lock:
+            self.msgs.append((content, list(buffers or [])))
+
+    def frames(self) -> list[tuple[dict, list]]:
+        with self.lock:
+            return [m for m in self.msgs if m[0]["type"] == "frame"]
+
+
+class CountingSource:
+    """A FrameSource whose camera runs at 1 kHz (faster than any link): always a new frame."""
+
+    def __init__(self, shape=(256, 256)) -> None:
+        self.t0 = time.monotonic()
+        self.index = -1
+        self.shape = shape
+        self.dtype = np.dtype(np.uint16)
+
+    def latest(self) -> Frame:
+        self.index = max(self.index + 1, int((time.monotonic() - self.t0) * 1000))
+        data = np.full(self.shape, self.index % 65536, np.uint16)
+        return Frame(data, self.index, time.time(), {})
+
+
+def wait_for(cond, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def make_view(source, **kw) -> tuple[LiveView, Recorder]:
+    view = LiveView(source, **kw)
+    rec = Recorder()
+    view.send = rec  # the pump sends through view.send
+    return view, rec
+
+
+def browser(view: LiveView, content: dict) -> None:
+    view._handle_msg(view, content, [])
+
+
+def test_first_frame_is_binned_to_the_canvas_and_sent_raw16():
+    a = np.random.default_rng(0).integers(0, 4096, (2048, 2048), dtype=np.uint16)
+    with make_view(a)[0] as view:
+        rec = view.send
+        browser(view, {"type": "ready"})
+        assert wait_for(lambda: len(rec.frames()) == 1)
+        content, buffers = rec.frames()[0]
+        assert content["encoding"] == "raw16" and content["bin"] == 3
+        assert (content["w"], content["h"], content["full_w"], content["full_h"]) == (
+            682,
+            682,
+            2048,
+            2048,
+        )
+        got = np.frombuffer(buffers[0], np.uint16).reshape(682, 682)
+        np.testing.assert_array_equal(got, bin_mean(a[:2046, :2046], 3))
+        time.sleep(0.1)
+        assert len(rec.frames()) == 1  # a static source is sent once
+
+
+def test_at_most_two_frames_in_flight_and_acks_release_more():
+    view, rec = make_view(CountingSource(), credit_timeout_s=30)
+    with view:
+        browser(view, {"type": "ready"})
+        assert wait_for(lambda: len(rec.frames()) == 2)
+        time.sleep(0.15)
+        assert len(rec.frames()) == 2
+        browser(view, {"type": "ack", "seq": rec.frames()[0][0]["seq"]})
+        assert wait_for(lambda: len(rec.frames()) == 3)
+        time.sleep(0.1)
+        assert len(rec.frames()) == 3
+        stats = view.stats
+        assert stats["frames_sent"] == 3 and stats["in_flight"] == 2
+        assert stats["frames_skipped"] > 0  # newest wins: the source ran ahead, nothing queued
+        indices = [m[0]["index"] for m in rec.frames()]
+        assert indices == sorted(indices)
+
+
+def test_credit_timeout_lets_the_view_recover_without_acks():
+    view, rec = make_view(CountingSource(), credit_timeout_s=0.2)
+    with view:
+        browser(view, {"type": "ready"})
+        assert wait_for(lambda: len(rec.frames()) >= 4, timeout=5)
+        assert view.stats["credit_timeouts"] >= 2
+
+
+def test_viewport_zoom_resends_the_same_frame_at_full_resolution():
+    a = np.arange(2048 * 2048, dtype=np.uint32).reshape(2048, 2048).astype(np.uint16)
+    view, rec = make_view(a)
+    with view:
+        browser(view, {"type": "ready"})
+        assert wait_for(lambda: len(rec.frames()) == 1)
+        assert rec.frames()[0][0]["bin"] == 3
+        browser(view, {"type": "ack", "seq": 0})
+        browser(
+            view,
+            {
+                "type": "viewport",
+                "canvas_w": 640,
+                "canvas_h": 640,
+                "zoom": 4.0,
+                "x0": 100,
+                "y0": 200,
+                "x1": 260,
+                "y1": 360,
+            },
+        )
+        assert wait_for(lambda: len(rec.frames()) == 2)
+        content, buffers = rec.frames()[1]
+        assert content["bin"] == 1 and content["index"] == 0
+        x, y, w, h = content["x"], content["y"], content["w"], content["h"]
+        assert x <= 100 and y <= 200 and x + w >= 260 and y + h >= 360
+        got = np.frombuffer(buffers[0], np.uint16).reshape(h, w)
+        np.testing.assert_array_equal(got, a[y : y + h, x : x + w])
+
+
+def test_hidden_view_sends_nothing_until_visible_again():
+    view, rec = make_view(CountingSource(), credit_timeout_s=30)
+    with view:
+        browser(view, {"type": "visible", "visible": False})
+        browser(view, {"type": "ready"})
+        time.sleep(0.2)
+        assert rec.frames() == []
+        browser(view, {"type": "visible", "visible": True})
+        assert wait_for(lambda: len(rec.frames()) == 2)
+
+
+def test_contrast_change_from_the_browser_never_triggers_a_frame():
+    view, rec = make_view(np.full((64, 64), 7, np.uint16))
+    with view:
+        browser(view, {"type": "ready"})
+        assert wait_for(lambda: len(rec.frames()) == 1)
+        browser(view, {"type": "ack", "seq": 0})
+        view.set_state({"contrast": [0, 100, 1.5]})  # what a histogram drag syncs, once, at the end
+        view.colormap = "magma"
+        time.sleep(0.2)
+        assert view.contrast == (0.0, 100.0, 1.5)
+        assert len(rec.frames()) == 1
+
+
+def test_raw8_and_jpeg_encodings_carry_scale_and_offset():
+    a = np.linspace(100, 4000, 128 * 128).astype(np.uint16).reshape(128, 128)
+    for encoding in ("raw8", "jpeg"):
+        view, rec = make_view(a, encoding=encoding)
+        with view:
+            browser(view, {"type": "ready"})
+            assert wait_for(lambda rec=rec: len(rec.frames()) == 1)
+            content, buffers = rec.frames()[0]
+            assert content["encoding"] == encoding and content["bin"] == 1
+            if encoding == "raw8":
+                u8 = np.frombuffer(buffers[0], np.uint8).reshape(128, 128)
+            else:
+                u8 = simplejpeg.decode_jpeg(bytes(buffers[0]), colorspace="GRAY")[:, :, 0]
+            back = u8.astype(float) * content["scale"] + content["offset"]
+            assert np.median(np.abs(back - a)) < 2 * content["scale"]
+
+
+def test_max_fps_paces_the_pump():
+    view, rec = make_view(CountingSource(), max_fps=20)
+    with view:
+        browser(view, {"type": "ready"})
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 0.5:  # ack everything immediately
+            for content, _ in rec.frames():
+                browser(view, {"type": "ack", "seq": content["seq"]})
+            time.sleep(0.005)
+        assert 3 <= len(rec.frames()) <= 15  # about 10 at 20 fps; unpaced would be hundreds
+
+
+def test_snapshot_returns_a_dataarray_with_coords_and_state():
+    da = xr.DataArray(
+        np.arange(12, dtype=np.uint16).reshape(3, 4),
+        dims=("y", "x"),
+        coords={"y": [0.0, 0.5, 1.0], "x": [0.0, 0.5, 1.0, 1.5]},
+    )
+    view, _ = make_view(da, contrast=(0, 10))
+    with view:
+        snap = view.snapshot()
+        assert snap.dims == ("y", "x")
+        np.testing.assert_array_equal(snap.values, da.values)
+        np.testing.assert_array_equal(snap.x.values, da.x.values)
+        assert snap.attrs["contrast"] == [0.0, 10.0, 1.0] and snap.attrs["index"] == 0
+
+
+def test_snapshot_button_keeps_the_frame_and_calls_back():
+    source = ArraySource(np.ones((8, 8), np.uint16))
+    view, rec = make_view(source)
+    got = []
+    view.on_snapshot(got.append)
+    with view:
+        browser(view, {"type": "ready"})
+        source.update(np.full((8, 8), 5, np.uint16))
+        browser(view, {"type": "snapshot"})
+        assert wait_for(lambda: view.last_snapshot is not None)
+        assert int(view.last_snapshot.values[0, 0]) == 5 and got and got[0] is view.last_snapshot
+        assert any(m[0]["type"] == "status" for m in rec.msgs)
+
+
+def test_ring_reader_source_is_read_zero_copy_and_not_closed_by_the_view():
+    with FrameRing.create((128, 128), np.uint16, n_slots=4) as ring:
+        reader = ring.reader("test")
+        view, rec = make_view(reader)
+        with view:
+            browser(view, {"type": "ready"})
+            ring.write(np.full((128, 128), 42, np.uint16))
+            assert wait_for(lambda: len(rec.frames()) == 1)
+            content, buffers = rec.frames()[0]
+            assert content["index"] == 0
+            assert np.frombuffer(buffers[0], np.uint16).max() == 42
+            browser(view, {"type": "ack", "seq": 0})
+            ring.write(np.full((128, 128), 43, np.uint16))
+            assert wait_for(lambda: len(rec.frames()) == 2)
+        assert not reader.closed  # the user's reader stays theirs
+        reader.close()
+
+
+def test_browser_stats_and_message_counters():
+    view, _ = make_view(np.zeros((4, 4), np.uint16))
+    with view:
+        browser(view, {"type": "stats", "painted": 12, "fps_painted": 59.5, "latency_ms_p50": 20.0})
+        s = view.stats
+        assert s["painted"] == 12 and s["fps_painted"] == 59.5 and s["encoding"] == "raw16"
+        assert view.messages_received == {"stats": 1}
+
+
+def test_protocol_and_errors():
+    assert isinstance(ArraySource(np.zeros((2, 2), np.uint8)), FrameSource)
+    with pytest.raises(TypeError, match="pass a Scope, a RingReader"):
+        LiveView(object())
+    with pytest.raises(ValueError, match="2-D"):
+        LiveView(np.zeros((2, 2, 2), np.uint16))
+    with pytest.raises(ValueError, match="Scale it first"):
+        ArraySource(np.full((2, 2), -1.5))
+    with pytest.raises(ValueError, match="'auto', 'raw16'"):
+        LiveView(np.zeros((2, 2), np.uint16), encoding="png")
+    with LiveView(np.zeros((2, 2), np.uint16)) as view:
+        with pytest.raises(traitlets.TraitError, match="choose one of gray, viridis"):
+            view.colormap = "rainbow"
+        with pytest.raises(traitlets.TraitError, match="hi > lo"):
+            view.contrast = (5, 1)
+        with pytest.raises(traitlets.TraitError, match=r"\(x, y, w, h\)"):
+            view.roi = (1, 2, 0, 3)
+        view.roi = [1.0, 2.0, 3.0, 4.0]
+        assert view.roi == (1, 2, 3, 4)
+
+
+def test_missing_bundle_says_how_to_build(monkeypatch, tmp_path):
+    monkeypatch.setattr(liveview_module, "_STATIC", tmp_path)
+    with pytest.raises(FileNotFoundError, match="npm --prefix js"):
+        LiveView(np.zeros((2, 2), np.uint16))
+
+
+def test_close_stops_the_pump_and_is_idempotent():
+    view, _ = make_view(CountingSource())
+    browser(view, {"type": "ready"})
+    assert view._thread is not None and view._thread.is_alive()
+    view.close()
+    assert not view._thread.is_alive()
+    view.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        view.start()
