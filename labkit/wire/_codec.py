@@ -159,6 +159,8 @@ class _Encoder:
         raise _Unsupported(f"dict key {key!r} ({type(key).__name__}) is not a str or int")
 
     def scalar(self, obj: np.generic) -> Any:
+        if isinstance(obj, (np.datetime64, np.timedelta64)):  # timedelta64 is an np.integer
+            return self.array(np.asarray(obj), scalar=True)
         if isinstance(obj, np.bool_):
             return bool(obj)
         if isinstance(obj, np.integer):
@@ -169,8 +171,6 @@ class _Encoder:
             return self.walk(complex(obj))
         if isinstance(obj, (np.str_, np.bytes_)):
             return self.walk(obj.item())
-        if isinstance(obj, (np.datetime64, np.timedelta64)):
-            return self.array(np.asarray(obj), scalar=True)
         raise _Unsupported(f"numpy scalars of dtype {obj.dtype} cannot be sent")
 
     def array(self, arr: np.ndarray, scalar: bool = False) -> msgspec.msgpack.Ext:

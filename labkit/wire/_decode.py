@@ -132,6 +132,8 @@ class _Decoder:
                 arr = flat.reshape(shape_t[::-1]).T
             if self.copy_arrays:
                 arr = arr.copy(order="K")
+            else:
+                arr.flags.writeable = False  # a view of the received frame: same on every path
         if meta.get("scalar") is True:
             if arr.shape != () or arr.dtype.kind not in "mM":
                 raise WireDecodeError("only 0-d datetime64/timedelta64 arrays may be scalars")

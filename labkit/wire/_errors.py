@@ -82,14 +82,19 @@ _BUILTIN_ERRORS: tuple[type[BaseException], ...] = (
     ZeroDivisionError,
 )
 
-# labkit exception types registered on first lookup if their module is importable (layers below
-# or equal to wire only; upper layers register their own errors with register_error)
+# labkit exception types registered on first lookup (layers below wire only; buffers is a sibling
+# layer and upper layers register their own errors, e.g. RingError, with register_error)
 _LABKIT_ERRORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "labkit.devices",
-        ("PropertyError", "PropertyLimitError", "PropertyValueError", "PropertyReadOnlyError"),
+        (
+            "PropertyError",
+            "PropertyLimitError",
+            "PropertyValueError",
+            "PropertyReadOnlyError",
+            "UnknownPropertyError",
+        ),
     ),
-    ("labkit.buffers", ("RingError",)),
 )
 
 

@@ -70,7 +70,8 @@ def json_attr(value: Any, path: str) -> Any:
         if value.size > MAX_ATTR_ARRAY_SIZE:
             raise WireEncodeError(
                 f"attribute {path} is a numpy array of {value.size} elements (limit "
-                f"{MAX_ATTR_ARRAY_SIZE}); store it as a coordinate or data variable instead"
+                f"{MAX_ATTR_ARRAY_SIZE}); store it as a coordinate or data variable instead, or "
+                "convert it with .tolist() or str(...) if it must stay an attribute"
             )
         return value.tolist()
     if isinstance(value, enum.Enum):
