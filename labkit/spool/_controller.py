@@ -202,7 +202,11 @@ class SpoolController:
 
                 handle = SpoolHandle(path, name, s["method"], None, None)
                 handle.preflight = report
-                if confirm_in_notebook(report, lambda: self._launch(handle, s), lambda: None):
+
+                def cancel() -> None:
+                    handle._cancelled = True
+
+                if confirm_in_notebook(report, lambda: self._launch(handle, s), cancel):
                     self.handle = handle
                     return handle
                 preflight_mode = "abort"
@@ -335,7 +339,9 @@ class SpoolController:
             protocol=s["protocol"],
             z_positions_um=zs,
             move_stage=move,
-            on_progress=lambda: self._notify(handle, "progress"),
+            on_progress=lambda: self._notify(
+                handle, "progress" if pipeline.state == "running" else pipeline.state
+            ),
             final_attrs=final_attrs,
             n_buffers=s["queue_shards"],
             n_compress=s["compress_threads"],

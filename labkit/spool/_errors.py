@@ -24,3 +24,6 @@ class SpoolWriteError(SpoolError, OSError):
 
     The frames written before the error stay readable with ``labkit.open_series``.
     """
+
+    def __str__(self) -> str:
+        return str(self.args[1]) if len(self.args) >= 2 else super().__str__()

@@ -76,7 +76,7 @@ class SpoolHandle:
         p = self._pipeline
         if p is None:
             return SpoolState.CANCELLED if self._cancelled else SpoolState.WAITING
-        if p.done:
+        if p.done or p.state != "running":
             return SpoolState.FAILED if p.error is not None else SpoolState.FINISHED
         return SpoolState.STOPPING if self._stopping else SpoolState.RUNNING
 

@@ -302,8 +302,14 @@ class Pipeline:
     def _fail(self, exc: BaseException, block: Block) -> None:
         c = self.counters
         c.frames_discarded += block.n
-        errno = getattr(exc, "errno", None) or 0
-        reason = getattr(exc, "strerror", None) or exc
+        root: BaseException | None = exc
+        while root is not None and not getattr(root, "errno", None):  # libraries wrap the OSError
+            root = root.__cause__ or root.__context__
+        errno = getattr(root, "errno", None) or 0
+        reason = (
+            getattr(root, "strerror", None)
+            or f"{exc} (a short write: disk full or file size limit?)"
+        )
         err = SpoolWriteError(
             errno,
             f"writing {self.sink.path} failed after {c.frames_written} frames: {reason}. "

@@ -1,0 +1,57 @@
+"""Run in a child process by the fault tests: spool from a SimHost, report as JSON on stdout.
+
+usage: python spool_child.py DIR MODE [FSIZE_BYTES]
+MODE "crash": spool forever (the parent kills us); "fsize": spool under RLIMIT_FSIZE.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import sys
+
+from spool_host import SimHost
+
+from labkit.spool import SpoolController
+
+
+def main() -> None:
+    dirname, mode = sys.argv[1], sys.argv[2]
+    host = SimHost(rate_hz=200)  # the ring's shared memory is sized before the limit applies
+    if mode.startswith("fsize"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG from write() instead of dying
+        limit = int(sys.argv[3])
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    ctl = SpoolController(host, dir_pattern=dirname)
+    method = "tiff" if mode == "fsize-tiff" else "zarr"
+    comp = None if method == "tiff" else "lz4"
+    h = ctl.start(
+        fn="series",
+        method=method,
+        compression=comp,
+        shard_seconds=0.1 if method == "zarr" else 0.02,
+        preflight_mode="skip",
+        max_frames=None if mode == "crash" else 200,
+    )
+    print(json.dumps({"path": str(h.path)}), flush=True)
+    if mode == "crash":
+        h.wait()  # until killed
+    try:
+        h.wait(timeout=60)
+        out = {"error": None}
+    except OSError as exc:
+        out = {"error": str(exc), "type": type(exc).__name__}
+    p = h.progress
+    out.update(
+        frames_written=p.frames_written,
+        state=p.state,
+        progress_error=p.error,
+        events=[e["event"] for _, e in host.events],
+    )
+    host.close()
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
