@@ -1,0 +1,134 @@
+"""RPC benchmark: property-set round trips through a Scope, beside raw pyzmq REQ/REP round trips.
+
+Thread mode is compared with a REQ/REP echo between two threads over ``inproc://``; process mode with
+an echo server in a child process over ``ipc://`` (the transport the process engine uses).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+import zmq
+
+from labkit.bench._report import BenchResult
+from labkit.engine import Scope
+
+_ECHO = """
+import sys, zmq
+ctx = zmq.Context(); s = ctx.socket(zmq.REP); s.bind(sys.argv[1])
+while True:
+    m = s.recv()
+    s.send(m)
+    if m == b"quit":
+        break
+s.close(); ctx.term()
+"""
+
+_MESSAGE = b"x" * 64  # about the size of an encoded set_property request
+
+
+def _percentiles(samples_s: list[float]) -> tuple[float, float]:
+    arr = np.asarray(samples_s) * 1e6
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+
+
+def _raw_round_trips(address: str, n: int, ctx: zmq.Context) -> list[float]:
+    sock = ctx.socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(address)
+    try:
+        for _ in range(min(200, n)):  # warm up
+            sock.send(_MESSAGE)
+            sock.recv()
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            sock.send(_MESSAGE)
+            sock.recv()
+            times.append(time.perf_counter() - t0)
+        sock.send(b"quit")
+        sock.recv()
+        return times
+    finally:
+        sock.close()
+
+
+def _raw_inproc(n: int) -> list[float]:
+    ctx = zmq.Context()
+    rep = ctx.socket(zmq.REP)
+    rep.bind("inproc://labkit-bench-echo")
+
+    def echo() -> None:
+        while True:
+            m = rep.recv()
+            rep.send(m)
+            if m == b"quit":
+                return
+
+    thread = threading.Thread(target=echo, name="labkit-bench-echo", daemon=True)
+    thread.start()
+    try:
+        return _raw_round_trips("inproc://labkit-bench-echo", n, ctx)
+    finally:
+        thread.join(5)
+        rep.close()
+        ctx.term()
+
+
+def _raw_ipc(n: int) -> list[float]:
+    tmp = tempfile.mkdtemp(prefix="labkit-bench-")
+    address = f"ipc://{tmp}/echo.sock"
+    proc = subprocess.Popen([sys.executable, "-c", _ECHO, address])
+    ctx = zmq.Context()
+    try:
+        return _raw_round_trips(address, n, ctx)
+    finally:
+        ctx.term()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _scope_round_trips(scope: Scope, n: int) -> tuple[list[float], float]:
+    cam = scope.camera
+    for i in range(min(200, n)):  # warm up
+        cam.exposure_ms = 10 + (i % 5)
+    times = []
+    t_all = time.perf_counter()
+    for i in range(n):
+        t0 = time.perf_counter()
+        cam.exposure_ms = 10 + (i % 5)
+        times.append(time.perf_counter() - t0)
+    return times, n / (time.perf_counter() - t_all)
+
+
+def run(quick: bool = False) -> list[BenchResult]:
+    """Property set p50/p99 and calls/s in thread and process mode, each beside raw pyzmq."""
+    n = 500 if quick else 5000
+    results: list[BenchResult] = []
+    for mode, goal_us, raw in (("thread", 100.0, _raw_inproc), ("process", 300.0, _raw_ipc)):
+        transport = "inproc, 2 threads" if mode == "thread" else "ipc, 2 processes"
+        raw_p50, raw_p99 = _percentiles(raw(n))
+        with Scope(mode=mode, shape=(256, 256), ring_slots=8) as scope:
+            times, calls_s = _scope_round_trips(scope, n)
+        p50, p99 = _percentiles(times)
+        base = f"raw pyzmq REQ/REP {len(_MESSAGE)} B ({transport})"
+        results += [
+            BenchResult(f"rpc.{mode}.set_property.p50", p50, "µs", base + " p50", raw_p50,
+                        higher_is_better=False, goal=goal_us, goal_kind="value"),
+            BenchResult(f"rpc.{mode}.set_property.p99", p99, "µs", base + " p99", raw_p99,
+                        higher_is_better=False),
+            BenchResult(f"rpc.{mode}.calls_per_s", calls_s, "calls/s", base + " round trips/s",
+                        1e6 / raw_p50 if raw_p50 else None, higher_is_better=True,
+                        note="validated set + property event + reply"),
+        ]  # fmt: skip
+    return results
