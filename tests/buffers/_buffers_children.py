@@ -18,7 +18,14 @@ def read_frames(ring_name: str, n: int, conn) -> None:
         seen = []
         for _ in range(n):
             frame = reader.next(timeout=10)
-            seen.append([frame.index, int(frame.data.sum(dtype="int64")), int(frame.data[0, 0]), frame.meta["z_um"]])
+            seen.append(
+                [
+                    frame.index,
+                    int(frame.data.sum(dtype="int64")),
+                    int(frame.data[0, 0]),
+                    frame.meta["z_um"],
+                ]
+            )
         conn.send_bytes(json.dumps({"frames": seen, "lost": reader.frames_lost}).encode())
         conn.recv_bytes()  # stay registered until the parent has looked at ring.stats()
 
@@ -32,7 +39,9 @@ def attach_and_exit(ring_name: str, trace_name: str, conn) -> None:
     frame = reader.latest()
     trace = TraceBuffer.attach(trace_name)
     t, v = trace.reader().latest(3)
-    conn.send_bytes(json.dumps({"index": frame.index, "value": int(frame.data[0, 0]), "t": t.tolist()}).encode())
+    conn.send_bytes(
+        json.dumps({"index": frame.index, "value": int(frame.data[0, 0]), "t": t.tolist()}).encode()
+    )
     # no close(): the process just ends, as a crashed or careless consumer would
 
 

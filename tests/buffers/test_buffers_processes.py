@@ -9,8 +9,8 @@ import signal
 
 import numpy as np
 import pytest
-
 from _buffers_children import attach_and_exit, own_and_hang, read_frames
+
 from labkit.buffers import FrameRing, RingError, TraceBuffer, sweep_stale_segments
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -62,7 +62,10 @@ def test_reader_in_another_process_reads_frames_and_shows_in_owner_stats():
 
 @pytest.mark.slow
 def test_consumer_exiting_without_close_does_not_unlink_and_its_reader_slot_is_reclaimed():
-    with FrameRing.create((8, 8), "uint16", n_slots=4) as ring, TraceBuffer.create(("v",), capacity=8) as trace:
+    with (
+        FrameRing.create((8, 8), "uint16", n_slots=4) as ring,
+        TraceBuffer.create(("v",), capacity=8) as trace,
+    ):
         ring.write(np.full((8, 8), 42, np.uint16))
         trace.write([1.0, 2.0, 3.0], [[10.0], [20.0], [30.0]])
         proc, conn = start(attach_and_exit, ring.name, trace.name)
@@ -105,8 +108,13 @@ def test_kill_9_owner_leaves_segments_that_the_sweep_removes():
 
 
 def test_sweep_leaves_segments_of_live_owners_alone():
-    with FrameRing.create((4, 4), "uint8", n_slots=2) as ring, TraceBuffer.create("x", capacity=4) as trace:
+    with (
+        FrameRing.create((4, 4), "uint8", n_slots=2) as ring,
+        TraceBuffer.create("x", capacity=4) as trace,
+    ):
         assert ring.name.startswith(f"labkit_{os.getpid()}_")
         assert not {ring.name, trace.name} & set(sweep_stale_segments())
         assert os.path.exists(f"/dev/shm/{ring.name}") and os.path.exists(f"/dev/shm/{trace.name}")
-    assert not os.path.exists(f"/dev/shm/{ring.name}") and not os.path.exists(f"/dev/shm/{trace.name}")
+    assert not os.path.exists(f"/dev/shm/{ring.name}") and not os.path.exists(
+        f"/dev/shm/{trace.name}"
+    )

@@ -35,7 +35,13 @@ def test_round_trip_with_metadata(ring):
     np.testing.assert_array_equal(frame.data, data)
     assert not frame.is_view and frame.is_intact()
     assert frame.timestamp_s == 12.5
-    assert frame.meta == {"timestamp_s": 12.5, "exposure_ms": 10.0, "z_um": 1.5, "x_um": -2.0, "y_um": 3.25}
+    assert frame.meta == {
+        "timestamp_s": 12.5,
+        "exposure_ms": 10.0,
+        "z_um": 1.5,
+        "x_um": -2.0,
+        "y_um": 3.25,
+    }
     # a copy is independent of the slot
     data[:] = 0
     ring.write(data)
@@ -62,7 +68,12 @@ def test_reader_behind_gets_exact_lost_count_and_newest_frames(ring):
     n = ring.n_slots
     for i in range(3 * n):
         ring.write(frame_of(i), z_um=i)
-    assert ring.stats()["readers"]["slow"] == {"lag": 3 * n, "frames_lost": 2 * n, "cursor": 0, "pid": os.getpid()}
+    assert ring.stats()["readers"]["slow"] == {
+        "lag": 3 * n,
+        "frames_lost": 2 * n,
+        "cursor": 0,
+        "pid": os.getpid(),
+    }
     got = [reader.next(timeout=1) for _ in range(n)]
     assert [f.index for f in got] == list(range(2 * n, 3 * n))
     assert [int(f.data[0, 0]) for f in got] == list(range(2 * n, 3 * n))
@@ -155,9 +166,13 @@ def test_out_parameter_reuses_a_buffer(ring):
 
 
 def test_bad_frames_and_metadata_raise_errors_that_say_what_the_ring_expects(ring):
-    with pytest.raises(ValueError, match=r"holds uint16 frames of shape \(16, 24\); got float32 \(16, 24\)"):
+    with pytest.raises(
+        ValueError, match=r"holds uint16 frames of shape \(16, 24\); got float32 \(16, 24\)"
+    ):
         ring.write(np.zeros(SHAPE, np.float32))
-    with pytest.raises(ValueError, match=r"holds uint16 frames of shape \(16, 24\); got uint16 \(24, 16\)"):
+    with pytest.raises(
+        ValueError, match=r"holds uint16 frames of shape \(16, 24\); got uint16 \(24, 16\)"
+    ):
         ring.write(np.zeros((24, 16), np.uint16))
     with pytest.raises(TypeError, match="expects a numpy array"):
         ring.write([[0] * 24] * 16)
@@ -179,7 +194,11 @@ def test_bad_frames_and_metadata_raise_errors_that_say_what_the_ring_expects(rin
 def test_attached_ring_reads_but_never_writes(ring):
     ring.write(frame_of(1))
     with FrameRing.attach(ring.name) as attached:
-        assert (attached.shape, attached.dtype, attached.n_slots) == (ring.shape, ring.dtype, ring.n_slots)
+        assert (attached.shape, attached.dtype, attached.n_slots) == (
+            ring.shape,
+            ring.dtype,
+            ring.n_slots,
+        )
         assert attached.frames_written == 1 and not attached.owner
         with pytest.raises(RingError, match="only its owner"):
             attached.write(frame_of(2))
@@ -225,7 +244,11 @@ def test_owner_close_wakes_a_waiting_reader_in_another_thread():
     ring.close()
     thread.join(5)
     assert not thread.is_alive() and time.monotonic() - t0 < 2
-    assert len(errors) == 1 and isinstance(errors[0], RingError) and "closed by its owner" in str(errors[0])
+    assert (
+        len(errors) == 1
+        and isinstance(errors[0], RingError)
+        and "closed by its owner" in str(errors[0])
+    )
     assert not os.path.exists(f"/dev/shm/{ring.name}")
     attached.close()
 

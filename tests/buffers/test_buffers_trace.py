@@ -63,7 +63,10 @@ def test_bad_input_raises_clear_errors():
         with pytest.raises(ValueError, match=r"expects values of shape \(n, 2\).*got \(3, 3\)"):
             trace.write(np.zeros(3), np.zeros((3, 3)))
         assert trace.rows_written == 0
-        with TraceBuffer.attach(trace.name) as attached, pytest.raises(RingError, match="only its owner"):
+        with (
+            TraceBuffer.attach(trace.name) as attached,
+            pytest.raises(RingError, match="only its owner"),
+        ):
             attached.write([0.0], [[1.0, 2.0]])
         with pytest.raises(ValueError, match="latest"):
             trace.reader().latest(-1)

@@ -1,0 +1,60 @@
+"""A writer flat out against a reader: no torn frame is ever returned and every loss is counted."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from labkit.buffers import FrameRing, RingError
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("copy", [True, False])
+def test_concurrent_writer_never_yields_a_torn_frame_and_counts_every_loss(copy):
+    total = 1000
+    shape = (512, 512)  # 512 KiB per frame: copies take long enough to be overwritten mid-copy
+    with FrameRing.create(shape, "uint16", n_slots=2) as ring:
+        reader = ring.reader("stress")
+        frames = [np.full(shape, i % 65536, np.uint16) for i in range(8)]
+        done = threading.Event()
+
+        def write():
+            try:
+                for i in range(total):
+                    ring.write(frames[i % 8], z_um=i)
+            finally:
+                done.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        seen: list[int] = []
+        bad: list[tuple[int, int, int]] = []
+        discarded = 0
+        try:
+            while len(seen) + discarded + reader.frames_lost < total:
+                frame = reader.next(timeout=10, copy=copy)
+                lo, hi = int(frame.data.min()), int(frame.data.max())
+                if not copy and not frame.is_intact():
+                    discarded += 1  # a view overwritten while we looked at it: must be thrown away
+                    continue
+                if lo != hi or lo != frame.index % 8 or frame.meta["z_um"] != frame.index:
+                    bad.append((frame.index, lo, hi))
+                seen.append(frame.index)
+        finally:
+            writer.join()
+        assert done.is_set() and not bad, f"torn frames returned: {bad[:5]}"
+        assert seen == sorted(set(seen)) and seen[-1] <= total - 1
+        assert len(seen) + discarded + reader.frames_lost == total
+        assert ring.stats()["readers"]["stress"]["frames_lost"] == reader.frames_lost
+        with pytest.raises(TimeoutError):
+            reader.next(timeout=0)
+
+
+def test_write_and_claim_from_two_threads_at_once_is_refused():
+    with FrameRing.create((4, 4), "uint8", n_slots=2) as ring:
+        with ring.claim():
+            with pytest.raises(RingError, match="one thread at a time"):
+                ring.write(np.zeros((4, 4), np.uint8))
+        assert ring.write(np.zeros((4, 4), np.uint8)) == 1
