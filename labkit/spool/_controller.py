@@ -379,6 +379,12 @@ class SpoolController:
             "extra_metadata": s["extra_metadata"],
         }
 
+    def close(self) -> None:
+        """Stop a running series (keeping its frames) and drop listeners; called by ``Scope.close``."""
+        if self.handle is not None and not self.handle.done:
+            self.handle.stop()
+        self._listeners.clear()
+
     def stop(self, timeout: float | None = 60.0):
         """Stop the running series (if any); returns its final progress or None."""
         if self.handle is None:

@@ -1,0 +1,94 @@
+"""Settings, naming, estimates and the measured preflight."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.spool import SpoolController, SpoolPreflightError
+from labkit.spool._naming import letters_to_num, next_series_name, num_to_letters
+
+
+def test_letter_counter_never_repeats():
+    names = [num_to_letters(i) for i in range(26 * 27)]
+    assert names[:3] == ["A", "B", "C"] and names[25] == "Z" and names[26] == "BA"
+    assert len(set(names)) == len(names)
+    assert all(letters_to_num(s) == i for i, s in enumerate(names))
+
+
+def test_series_names_skip_existing_of_any_method(tmp_path):
+    (tmp_path / "s_A.ome.zarr").mkdir()
+    (tmp_path / "s_C.h5").write_bytes(b"")
+    assert next_series_name(tmp_path, "s") == "s_D"
+
+
+def test_dirname_patterns_and_free_space(spool, tmp_path):
+    spool.dir_pattern = str(tmp_path / "%(year)d_%(month)02d_%(day)02d")
+    d = spool.dirname
+    assert d.startswith(str(tmp_path)) and len(d.rsplit("/", 1)[1]) == 10
+    assert spool.get_dirname("cells").endswith("/cells")
+    assert spool.get_free_space() > 0.01  # GB, of the nearest existing parent
+    spool.series_pattern = "%(day)d_%(month)d_series"
+    assert spool.series_name.endswith("_series_A")
+    with pytest.raises(ValueError, match="unknown key"):
+        spool.dir_pattern = "%(planet)s"
+        _ = spool.dirname
+
+
+def test_estimate_spool_time(spool, host):
+    assert spool.estimate_spool_time() is None  # runs until stop()
+    assert spool.estimate_spool_time(max_frames=400) == pytest.approx(400 / host.rate_hz)
+    t = spool.estimate_spool_time(max_frames=400, z_stepped=True, z_dwell=4)
+    assert t == pytest.approx((400 + 100) / host.rate_hz)
+
+
+def test_settings_persist_and_copy(spool):
+    spool.update_settings({"max_frames": 7, "compression": "zstd"})
+    s = spool.get_settings()
+    assert s["max_frames"] == 7 and s["compression"] == {
+        "codec": "blosc-zstd",
+        "level": 1,
+        "shuffle": True,
+    }
+    s["max_frames"] = 9
+    assert spool.get_settings()["max_frames"] == 7
+    assert spool.available_spool_methods == ["zarr", "hdf5", "tiff"]
+
+
+def test_preflight_measures_and_aborts_when_the_disk_is_too_slow(spool, host):
+    host.rate_hz = 1e7  # 10 M fps of 32 KB frames: no disk keeps up
+    with pytest.raises(
+        SpoolPreflightError, match="the disk writes .* MB/s but the series needs"
+    ) as info:
+        spool.start(max_frames=10, compression=None)
+    assert any(ok and "write test" in msg for ok, msg in info.value.checks)
+    assert not list(host.events)  # nothing started
+    assert not any(p.suffix == ".zarr" for p in spool_dir(spool).glob("*"))
+
+
+def test_preflight_free_space_and_custom_checks(spool, host):
+    with pytest.raises(SpoolPreflightError, match="free space"):
+        spool.start(max_frames=10**12)
+    with pytest.raises(SpoolPreflightError, match="laser is off"):
+        spool.start(max_frames=5, protocol=_protocol_with_check())
+    # "interactive" without a notebook front end falls back to abort
+    with pytest.raises(SpoolPreflightError):
+        spool.start(max_frames=5, protocol=_protocol_with_check(), preflight_mode="interactive")
+
+
+def test_preflight_warn_records_anyway(spool, host):
+    h = spool.start(max_frames=5, protocol=_protocol_with_check(), preflight_mode="warn")
+    assert h.wait(timeout=30).frames_written == 5
+    assert any(e.get("event") == "preflight_warning" for _, e in host.events)
+    assert h.preflight.measured["write_bytes_s"] > 0 and h.preflight.measured["ratio"] > 1.2
+
+
+def _protocol_with_check():
+    from labkit.spool import AcquisitionProtocol
+
+    return AcquisitionProtocol(preflight=[lambda: (False, "laser is off")])
+
+
+def spool_dir(ctl: SpoolController):
+    from pathlib import Path
+
+    return Path(ctl.dirname)
