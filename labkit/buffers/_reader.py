@@ -90,6 +90,7 @@ class RingReader:
             self._slot
         ]
         self._frames_lost = 0
+        self._owner_checked_at = time.monotonic()
         self._finalizer = weakref.finalize(self, _unregister, self._words)
 
     @classmethod
@@ -152,9 +153,13 @@ class RingReader:
 
         ``copy=False`` returns a zero-copy view (see ``Frame.is_intact``); ``out`` copies into
         a preallocated array of the ring's shape and dtype. Frames skipped are not "lost".
+        Raises ``RingError`` once the owner closed the ring (e.g. the engine made a new ring
+        for a new frame shape) or its process died, so a viewer never shows a stale frame
+        without knowing.
         """
         layout = self._live()
         self._check_out(out)
+        self._check_source(layout, time.monotonic())
         for _ in range(_LATEST_RETRIES):
             written = int(layout.counters[0])
             if written == 0:
@@ -244,27 +249,32 @@ class RingReader:
         layout = self._live()
         return self._wait(layout, None if timeout is None else time.monotonic() + timeout)
 
+    def _check_source(self, layout: RingLayout, now: float) -> None:
+        """Raise ``RingError`` if the owner closed the ring or (checked once a second) died."""
+        if layout.counters[1]:
+            raise RingError(
+                f"ring {self._ring.name!r} was closed by its owner; open a reader on the new ring "
+                "(e.g. scope.open_reader again)"
+            )
+        if not self._ring.owner and now - self._owner_checked_at >= _OWNER_CHECK_S:
+            self._owner_checked_at = now
+            if not pid_alive(self._ring.owner_pid):
+                raise RingError(
+                    f"the owner (pid {self._ring.owner_pid}) of ring {self._ring.name!r} died; "
+                    "restart the engine and open a new reader"
+                )
+
     def _wait(self, layout: RingLayout, deadline: float | None) -> bool:
         notify = layout.notify  # a local reference keeps the mapping alive while we sleep
         counters = layout.counters
-        next_owner_check = time.monotonic() + _OWNER_CHECK_S
         while True:
             word = int(notify[0])
             if int(counters[0]) > self._cursor:
                 return True
-            if counters[1]:
-                raise RingError(
-                    f"ring {self._ring.name!r} was closed by its owner; reopen it from the new source"
-                )
             now = time.monotonic()
+            self._check_source(layout, now)
             if deadline is not None and now >= deadline:
                 return False
-            if now >= next_owner_check:
-                next_owner_check = now + _OWNER_CHECK_S
-                if not self._ring.owner and not pid_alive(self._ring.owner_pid):
-                    raise RingError(
-                        f"the owner (pid {self._ring.owner_pid}) of ring {self._ring.name!r} died"
-                    )
             chunk = _OWNER_CHECK_S if deadline is None else min(deadline - now, _OWNER_CHECK_S)
             _futex.wait(layout.notify_address, word, chunk)
             if self.closed or self._ring.closed:

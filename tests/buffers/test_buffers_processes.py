@@ -102,7 +102,11 @@ def test_kill_9_owner_leaves_segments_that_the_sweep_removes():
             # a reader waiting on a dead owner is told so instead of hanging
             with pytest.raises(RingError, match="died"):
                 reader.next(timeout=3)
-            assert int(reader.latest().data[0, 0]) == 1  # our mapping outlives owner and name
+            frames, lost = reader.read(0, 1)  # our mapping outlives the owner and the name
+            assert lost == 0 and int(frames[0].data[0, 0]) == 1
+            reader._owner_checked_at -= 2  # latest() checks the owner at most once a second
+            with pytest.raises(RingError, match="died"):
+                reader.latest()  # a viewer is told instead of showing the last frame forever
     finally:
         stop(proc, conn)
 

@@ -250,6 +250,8 @@ def test_owner_close_wakes_a_waiting_reader_in_another_thread():
         and "closed by its owner" in str(errors[0])
     )
     assert not os.path.exists(f"/dev/shm/{ring.name}")
+    with pytest.raises(RingError, match="closed by its owner"):
+        attached.latest()  # no stale frame from a ring the engine replaced
     attached.close()
 
 
