@@ -215,7 +215,7 @@ def _zmq_throughput(sources: list[np.ndarray], duration_s: float) -> dict:
             i = 0
             while not child.done():
                 with contextlib.suppress(zmq.Again):
-                    sock.send(sources[i % len(sources)], copy=False)
+                    sock.send(sources[i % len(sources)].data, copy=False)
                     i += 1
             result = child.result()
             sock.setsockopt(zmq.SNDTIMEO, int(_WAIT_S * 1000))

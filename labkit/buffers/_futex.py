@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["FUTEX_AVAILABLE", "wait", "wake"]
 
-_SYS_FUTEX = {"x86_64": 202, "aarch64": 98, "arm64": 98}.get(platform.machine())
+_SYS_FUTEX: int = {"x86_64": 202, "aarch64": 98, "arm64": 98}.get(platform.machine(), -1)
 _FUTEX_WAIT = 0
 _FUTEX_WAKE = 1
 _WAKE_ALL = 0x7FFFFFFF
@@ -32,7 +32,7 @@ class _Timespec(ctypes.Structure):
 
 
 def _load_syscall():
-    if not sys.platform.startswith("linux") or _SYS_FUTEX is None:
+    if not sys.platform.startswith("linux") or _SYS_FUTEX < 0:
         return None
     try:
         libc = ctypes.CDLL(None, use_errno=True)  # CDLL releases the GIL during the call

@@ -111,11 +111,8 @@ class RingLayout:
         buf = segment.buf
         if segment.size < _SLOTS_OFFSET:
             raise RingError(f"segment {segment.name!r} is too small to be a labkit frame ring")
-        geo = dict(
-            zip(
-                _GEOMETRY.names, np.ndarray((), _GEOMETRY, buffer=buf, offset=0).item(), strict=True
-            )
-        )
+        values = np.ndarray((), _GEOMETRY, buffer=buf, offset=0).item()
+        geo = dict(zip(_GEOMETRY.names or (), values, strict=True))
         if geo["magic"] != MAGIC:
             raise RingError(
                 f"segment {segment.name!r} is not a labkit frame ring (or is still being created)"

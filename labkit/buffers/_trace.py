@@ -45,7 +45,9 @@ _MAX_NAMES = _DATA_OFFSET - _NAMES_OFFSET
 class _TraceLayout:
     def __init__(self, segment: Segment) -> None:
         buf = segment.buf
-        head = dict(zip(_HEADER.names, np.ndarray((), _HEADER, buffer=buf).item(), strict=True))
+        head = dict(
+            zip(_HEADER.names or (), np.ndarray((), _HEADER, buffer=buf).item(), strict=True)
+        )
         if head["magic"] != _MAGIC:
             raise RingError(
                 f"segment {segment.name!r} is not a labkit trace buffer (or is still being created)"
