@@ -1,0 +1,348 @@
+"""The manager web page: the manager's windows as live viewers, served by its own tornado server.
+
+``labkit/static/manager_page.js`` implements a minimal anywidget model (``get``/``set``/``on``/
+``save_changes``/``send`` with binary buffers) over one websocket per page, and renders every
+window with the same ESM (``labkit/static/viewer.js``) a notebook's :class:`ViewerWindow` uses.
+On the server side each (page, window) pair gets a :class:`WindowController`, the same object the
+notebook widget drives over its comm.
+
+Websocket frames (both ways, binary): ``uint32 LE header length | JSON header | buffers...``,
+the header's ``"buffers"`` lists the byte length of each buffer. Messages:
+
+- server → page: ``windows`` (the list: name, shape, dtype, source, watched, ...), ``open``
+  (``model_id`` + initial state), ``update`` (trait changes), ``custom`` (+ buffers), ``close``.
+- page → server: ``update`` (``view`` changes), ``custom`` (``ready``, ``edit`` ...),
+  ``close_window`` (``uid``). Malformed messages are answered with an ``error`` message.
+
+When the manager has an auth key (non-loopback), every request needs ``?token=`` (printed in
+the URL). Websocket origins are checked (same origin only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import struct
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labkit.viewer._window import WindowController
+
+if TYPE_CHECKING:
+    from labkit.viewer._server import ManagerServer
+
+__all__ = ["PageHandle", "decode_frame", "encode_frame", "page_token", "start_page"]
+
+logger = logging.getLogger(__name__)
+
+_STATIC = Path(__file__).resolve().parent.parent / "static"
+_HEADER = struct.Struct("<I")
+
+_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>labkit manager</title>
+<style>body{{margin:12px;font:13px system-ui,sans-serif;background:#fafafa}}</style></head>
+<body><div id="lk-manager" data-manager="{uid}">loading…</div>
+<script type="module" src="static/manager_page.js{query}"></script></body></html>
+"""
+
+
+def page_token(key: bytes | None) -> str:
+    """Access token of the page for a manager with HMAC ``key`` ("" without a key)."""
+    if not key:
+        return ""
+    return hashlib.sha256(b"labkit-page:" + bytes(key)).hexdigest()[:32]
+
+
+def encode_frame(header: dict[str, Any], buffers: list | tuple = ()) -> bytes:
+    """One websocket frame: length-prefixed JSON header, then the raw buffers."""
+    views = [memoryview(b).cast("B") for b in buffers]
+    head = json.dumps({**header, "buffers": [v.nbytes for v in views]}).encode()
+    return b"".join([_HEADER.pack(len(head)), head, *views])
+
+
+def decode_frame(frame: bytes | str) -> tuple[dict[str, Any], list[memoryview]]:
+    """Inverse of :func:`encode_frame` (a text frame is a bare JSON header).
+
+    Raises:
+        ValueError: truncated frame, bad JSON, or buffer lengths that do not add up.
+    """
+    if isinstance(frame, str):
+        header, buffers = json.loads(frame), []
+    else:
+        if len(frame) < _HEADER.size:
+            raise ValueError("truncated frame")
+        (n,) = _HEADER.unpack_from(frame)
+        if _HEADER.size + n > len(frame):
+            raise ValueError("truncated frame header")
+        header = json.loads(frame[_HEADER.size : _HEADER.size + n])
+        view, pos, buffers = memoryview(frame), _HEADER.size + n, []
+        for length in header.get("buffers", []) if isinstance(header, dict) else []:
+            if not isinstance(length, int) or length < 0 or pos + length > len(frame):
+                raise ValueError("buffer lengths do not match the frame")
+            buffers.append(view[pos : pos + length])
+            pos += length
+    if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+        raise ValueError("a message is a JSON object with a 'type'")
+    return header, buffers
+
+
+class _Connection:
+    """One page (websocket): a controller per window; writes hop onto the page's event loop."""
+
+    def __init__(self, page: _PageServer, socket: Any) -> None:
+        self.page, self.socket = page, socket
+        self.controllers: dict[str, WindowController] = {}
+        self.closed = False
+
+    def write(self, header: dict[str, Any], buffers: list | tuple = ()) -> None:
+        frame = encode_frame(header, buffers)  # copies the buffers now, in the caller's thread
+        self.page.loop.call_soon_threadsafe(self._write_now, frame)
+
+    def _write_now(self, frame: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self.socket.write_message(frame, binary=True)
+        except Exception as exc:  # closed meanwhile
+            logger.debug("page write dropped: %s", exc)
+
+    def open_window(self, uid: str) -> None:
+        if self.closed or uid in self.controllers:
+            return
+
+        def push(changes: dict[str, Any]) -> None:
+            self.write({"type": "update", "model_id": uid, "state": changes})
+
+        def send(content: dict[str, Any], buffers: list) -> None:
+            self.write({"type": "custom", "model_id": uid, "content": content}, buffers)
+
+        try:
+            controller = WindowController(self.page.server.windows, uid, push, send)
+        except LookupError:
+            return
+        self.controllers[uid] = controller
+        self.write({"type": "open", "model_id": uid, "state": controller.state()})
+
+    def close_window(self, uid: str) -> None:
+        controller = self.controllers.pop(uid, None)
+        if controller is not None:
+            controller.close()
+            self.write({"type": "close", "model_id": uid})
+
+    def handle(self, header: dict[str, Any]) -> None:
+        kind = header["type"]
+        if kind == "close_window":
+            self.page.server.windows.close(str(header.get("uid")))
+            return
+        controller = self.controllers.get(str(header.get("model_id")))
+        if controller is None:
+            raise ValueError(f"no open window {header.get('model_id')!r} on this page")
+        if kind == "update":
+            view = (header.get("state") or {}).get("view")
+            if isinstance(view, dict):
+                controller.handle_view(view)
+        elif kind == "custom":
+            content = header.get("content") or {}
+            if isinstance(content, dict) and content.get("type") == "ready":
+                controller.send_slice(force=True)
+            else:
+                controller.handle_msg(content)
+        else:
+            raise ValueError(f"unknown message type {kind!r}")
+
+    def close(self) -> None:
+        self.closed = True
+        for controller in self.controllers.values():
+            controller.close()
+        self.controllers.clear()
+
+
+class _PageServer:
+    """State shared by the handlers: the manager, the loop and the open connections."""
+
+    def __init__(self, server: ManagerServer, loop: asyncio.AbstractEventLoop) -> None:
+        self.server, self.loop = server, loop
+        self.token = page_token(getattr(server, "key", None))
+        self.connections: set[_Connection] = set()
+        self._lock = threading.Lock()
+        self._last_list = ""
+        self._unsubscribe = server.windows.subscribe(self._on_window_event)
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [w.summary() for w in self.server.windows.list()]
+
+    def _on_window_event(self, event: str, window: Any) -> None:
+        with self._lock:
+            connections = list(self.connections)
+        if event == "added":
+            for c in connections:
+                c.open_window(window.uid)
+        elif event == "closed":
+            for c in connections:
+                c.close_window(window.uid)
+        if event in ("added", "closed", "replaced", "edited", "view"):
+            listing = self.listing()
+            text = json.dumps(listing, sort_keys=True)
+            if event == "view" and text == self._last_list:
+                return
+            self._last_list = text
+            for c in connections:
+                c.write({"type": "windows", "windows": listing})
+
+    def add(self, connection: _Connection) -> None:
+        with self._lock:
+            self.connections.add(connection)
+        connection.write({"type": "windows", "windows": self.listing()})
+        for window in self.server.windows.list():
+            connection.open_window(window.uid)
+
+    def remove(self, connection: _Connection) -> None:
+        with self._lock:
+            self.connections.discard(connection)
+        connection.close()
+
+    def close(self) -> None:
+        self._unsubscribe()
+        with self._lock:
+            connections = list(self.connections)
+            self.connections.clear()
+        for c in connections:
+            c.close()
+
+
+class PageHandle:
+    """A running page server: ``url`` (with the token when there is one) and ``close()``."""
+
+    def __init__(self, url: str, state: _PageServer, thread: threading.Thread, http: Any) -> None:
+        self.url, self._state, self._thread, self._http = url, state, thread, http
+
+    @property
+    def connections(self) -> int:
+        """Open page websockets."""
+        return len(self._state.connections)
+
+    def close(self) -> None:
+        """Close every page connection and stop the server thread (idempotent)."""
+        if not self._thread.is_alive():
+            return
+        self._state.close()
+        loop = self._state.loop
+
+        async def _stop() -> None:
+            self._http.stop()
+            await self._http.close_all_connections()
+            loop.stop()
+
+        loop.call_soon_threadsafe(lambda: asyncio.ensure_future(_stop()))
+        self._thread.join(5)
+
+
+def _handlers(state: _PageServer) -> list:
+    import tornado.web
+    import tornado.websocket
+
+    def check_token(handler: tornado.web.RequestHandler) -> None:
+        if state.token and handler.get_query_argument("token", "") != state.token:
+            raise tornado.web.HTTPError(403, "this manager needs ?token= (see the printed URL)")
+
+    class Index(tornado.web.RequestHandler):
+        def get(self) -> None:
+            check_token(self)
+            query = f"?token={state.token}" if state.token else ""
+            self.write(_HTML.format(uid=state.server.uid, query=query))
+
+    class Windows(tornado.web.RequestHandler):
+        def get(self) -> None:
+            check_token(self)
+            self.set_header("Content-Type", "application/json")
+            self.write(json.dumps(state.listing()))
+
+    class Static(tornado.web.StaticFileHandler):
+        def prepare(self) -> None:
+            check_token(self)
+
+        def set_extra_headers(self, path: str) -> None:
+            self.set_header("Cache-Control", "no-cache")
+
+    class Socket(tornado.websocket.WebSocketHandler):
+        connection: _Connection | None = None
+
+        def prepare(self) -> None:
+            check_token(self)
+
+        def open(self) -> None:
+            self.connection = _Connection(state, self)
+            state.add(self.connection)
+
+        def on_message(self, message: bytes | str) -> None:
+            try:
+                header, _buffers = decode_frame(message)
+                assert self.connection is not None
+                self.connection.handle(header)
+            except Exception as exc:  # bad input gets an error message; the page server lives on
+                logger.info("page message rejected: %s", exc)
+                self.write_message(encode_frame({"type": "error", "message": str(exc)}), True)
+
+        def on_close(self) -> None:
+            if self.connection is not None:
+                state.remove(self.connection)
+
+    class Favicon(tornado.web.RequestHandler):
+        def get(self) -> None:
+            self.set_status(204)
+
+    return [
+        (r"/", Index),
+        (r"/favicon.ico", Favicon),
+        (r"/api/windows", Windows),
+        (r"/ws", Socket),
+        (r"/static/(.*)", Static, {"path": str(_STATIC)}),
+    ]
+
+
+def start_page(server: ManagerServer, ip: str, port: int = 0) -> PageHandle:
+    """Serve the manager page for ``server`` on ``ip:port`` (0 = a free port) in a thread.
+
+    Raises:
+        FileNotFoundError: the front end is not built (``labkit/static/manager_page.js``
+            missing); the message says how to build it.
+        OSError: the port cannot be bound.
+    """
+    import tornado.httpserver
+    import tornado.netutil
+    import tornado.web
+
+    if not (_STATIC / "manager_page.js").is_file():
+        raise FileNotFoundError(
+            f"the manager page front end is not built ({_STATIC / 'manager_page.js'} is missing): "
+            "run `npm --prefix js install && npm --prefix js run build` in the labkit checkout"
+        )
+    sockets = tornado.netutil.bind_sockets(port, address=ip)
+    bound = sockets[0].getsockname()[1]
+    loop = asyncio.new_event_loop()
+    state = _PageServer(server, loop)
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        http = tornado.httpserver.HTTPServer(
+            tornado.web.Application(_handlers(state), websocket_max_message_size=64 << 20)
+        )
+        http.add_sockets(sockets)
+        holder["http"] = http
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="labkit-manager-page", daemon=True)
+    thread.start()
+    ready.wait(5)
+    host = f"[{ip}]" if ":" in ip else ip
+    url = f"http://{host}:{bound}/" + (f"?token={state.token}" if state.token else "")
+    return PageHandle(url, state, thread, holder["http"])

@@ -1,0 +1,185 @@
+"""The manager page in headless Chromium: painted pixels, live replace, edits back, close, Voila."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import labkit.viewer as lv
+from labkit.testing.fixtures import wait_for_widget, write_notebook
+
+pytestmark = pytest.mark.browser
+
+# mean gray of an 8x8 grid over a PNG, decoded by the browser itself (no PIL here)
+_GRID_JS = """async (b64) => {
+  const blob = await (await fetch('data:image/png;base64,' + b64)).blob();
+  const bmp = await createImageBitmap(blob);
+  const c = new OffscreenCanvas(bmp.width, bmp.height);
+  const ctx = c.getContext('2d');
+  ctx.drawImage(bmp, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  const g = [];
+  for (let gy = 0; gy < 8; gy++) {
+    const row = [];
+    for (let gx = 0; gx < 8; gx++) {
+      let s = 0, n = 0;
+      const y0 = Math.floor(gy * c.height / 8), y1 = Math.floor((gy + 1) * c.height / 8);
+      const x0 = Math.floor(gx * c.width / 8), x1 = Math.floor((gx + 1) * c.width / 8);
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) {
+        const i = (y * c.width + x) * 4; s += (d[i] + d[i + 1] + d[i + 2]) / 3; n++;
+      }
+      row.push(s / Math.max(n, 1));
+    }
+    g.push(row);
+  }
+  return g;
+}"""
+
+
+def gray_grid(page, locator) -> np.ndarray:
+    """8x8 mean gray levels (0..255) of what the browser painted in ``locator``."""
+    png = locator.screenshot()
+    return np.array(page.evaluate(_GRID_JS, base64.b64encode(png).decode()))
+
+
+@pytest.fixture
+def manager(registry_dir):
+    """An in-process manager with its web page, on free ports, in the isolated registry."""
+    server = lv.ManagerServer(request_port=0, event_port=0, registry_dir=registry_dir).start()
+    yield server
+    lv.shutdown()
+    server.stop()
+
+
+def wait_for(predicate, timeout_s=15.0, interval_s=0.05):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+def gradient(reverse: bool = False) -> xr.DataArray:
+    x = np.linspace(0.0, 1.0, 96, dtype=np.float32)
+    values = np.tile(x[::-1] if reverse else x, (64, 1)) * 1000.0
+    return xr.DataArray(
+        values,
+        dims=("y", "x"),
+        coords={"y": ("y", np.arange(64) * 0.5, {"units": "µm"}), "x": ("x", np.arange(96) * 0.5)},
+        name="ramp",
+        attrs={"units": "counts"},
+    )
+
+
+def viewer_stats(page, uid: str) -> dict:
+    return page.evaluate(f"() => (window.labkit_viewers || {{}})['{uid}'] || null") or {}
+
+
+def open_page(page, manager, uid: str, min_version: int = 0) -> None:
+    page.goto(manager.url)
+    page.wait_for_function(
+        f"() => {{ const s = (window.labkit_viewers || {{}})['{uid}'];"
+        f" return s && s.painted > 0 && s.version >= {min_version}; }}",
+        timeout=20000,
+    )
+
+
+def test_page_paints_the_window_and_follows_replace(manager, page):
+    window = lv.show_in_manager(gradient(), name="ramp")
+    uid = window["uid"]
+    open_page(page, manager, uid)
+    row = page.locator(f"tr[data-uid='{uid}']")
+    assert "ramp" in row.inner_text() and "(64, 96)" in row.inner_text()
+    assert "float32" in row.inner_text()
+    canvas = page.locator(f".lk-card[data-uid='{uid}'] canvas.lk-image")
+    before = gray_grid(page, canvas)
+    assert before[:, -1].mean() > before[:, 0].mean() + 100  # dark left, bright right
+    stats = viewer_stats(page, uid)
+    assert stats["renderer"] == "webgl2"
+    assert stats["contrast"][0] < 10 and stats["contrast"][1] > 990  # auto limits in data units
+
+    lv.replace_data(uid, gradient(reverse=True))
+    page.wait_for_function(
+        f"() => window.labkit_viewers['{uid}'].version >= 1 && "
+        f"window.labkit_viewers['{uid}'].painted > {stats['painted']}",
+        timeout=10000,
+    )
+    page.wait_for_timeout(100)  # one more animation frame for the compositor
+    after = gray_grid(page, canvas)
+    assert after[:, 0].mean() > after[:, -1].mean() + 100  # now bright left
+    # readout in the data's units when hovering a pixel
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5)
+    readout = page.locator(f".lk-card[data-uid='{uid}'] .lk-readout").inner_text()
+    assert "x = " in readout and "y = " in readout and "µm" in readout and "counts" in readout
+    assert page.console_errors == []
+
+
+def test_edit_in_the_page_updates_the_watched_variable(manager, page):
+    ns = {"img": np.zeros((40, 60), np.float64)}
+    lv.watch("img", namespace=ns, poll_interval_s=0.05)
+    uid = next(w.uid for w in manager.windows.list() if w.var_name == "img")
+    open_page(page, manager, uid)
+    card = page.locator(f".lk-card[data-uid='{uid}']")
+    card.locator("button.lk-roi").click()
+    box = card.locator("canvas.lk-overlay").bounding_box()
+    # drag a rectangle over the left half, upper half of the image
+    page.mouse.move(box["x"] + 2, box["y"] + 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2, steps=4)
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=4)
+    page.mouse.up()
+    roi = viewer_stats(page, uid)["roi"]
+    assert roi is not None and roi[0] == 0 and roi[1] == 0 and 25 <= roi[2] <= 35
+    card.locator("select.lk-op").select_option("fill")
+    card.locator("input.lk-fill-value").fill("7")
+    card.locator("button.lk-apply").click()
+    wait_for(lambda: float(np.asarray(ns["img"]).max()) == 7.0)
+    img = np.asarray(ns["img"])
+    x1, y1 = roi[0] + roi[2], roi[1] + roi[3]
+    assert (img[:y1, :x1] == 7).all() and (img[y1:, :] == 0).all() and (img[:, x1:] == 0).all()
+    assert isinstance(ns["img"], np.ndarray)  # edits keep the variable's type
+    # the edit is not pushed back as a new change (no echo)
+    version = manager.windows.get(uid).version
+    time.sleep(0.3)
+    assert manager.windows.get(uid).version == version
+    assert lv.watch_info()[0]["variables"]["img"]["edits_applied"] == 1
+
+
+def test_close_a_window_from_the_list(manager, page):
+    first = lv.show_in_manager(np.arange(16.0).reshape(4, 4), name="first")
+    second = lv.show_in_manager(np.ones((3, 5, 6), np.uint16), name="second")
+    open_page(page, manager, first["uid"])
+    page.wait_for_selector(f".lk-card[data-uid='{second['uid']}'] .lk-sliders input")
+    assert page.locator("table.lk-windows tr[data-uid]").count() == 2
+    page.locator(f"tr[data-uid='{first['uid']}'] button.lk-close").click()
+    page.wait_for_selector(f".lk-card[data-uid='{first['uid']}']", state="detached")
+    assert [w.uid for w in manager.windows.list()] == [second["uid"]]
+    assert page.locator("table.lk-windows tr[data-uid]").count() == 1
+    # a window added later shows up live
+    third = lv.show_in_manager(np.zeros((8, 8)), name="third")
+    page.wait_for_selector(f"tr[data-uid='{third['uid']}']")
+    page.wait_for_selector(f".lk-card[data-uid='{third['uid']}'] canvas")
+
+
+def test_viewer_window_renders_in_voila(voila_server, page):
+    cells = [
+        "import numpy as np\nfrom labkit.viewer._window import ViewerWindow",
+        "data = np.tile(np.linspace(0, 1, 80), (50, 1))\nw = ViewerWindow(data)\nw",
+    ]
+    write_notebook(voila_server.root / "viewer.ipynb", cells)
+    page.goto(voila_server.render_url("viewer.ipynb"))
+    wait_for_widget(page, ".lk-viewer", timeout_s=60)
+    page.wait_for_function(
+        "() => Object.values(window.labkit_viewers || {}).some((s) => s.painted > 0)",
+        timeout=30000,
+    )
+    page.wait_for_timeout(100)
+    grid = gray_grid(page, page.locator(".lk-viewer canvas.lk-image").first)
+    assert grid[:, -1].mean() > grid[:, 0].mean() + 100
+    assert page.console_errors == []
