@@ -1,0 +1,174 @@
+"""Real ZeroMQ round trips (ipc and tcp loopback), HMAC auth and the bind policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+import zmq
+
+from labkit.wire import (
+    ErrorReply,
+    Reply,
+    Request,
+    WireAuthError,
+    WireDecodeError,
+    WireSecurityError,
+    _codec,
+    check_bind_address,
+    decode,
+    encode,
+    is_loopback,
+    new_key,
+    recv,
+    recv_frames,
+    send,
+    sign_frames,
+    verify_frames,
+)
+
+
+class _Sockets:
+    """Makes connected socket pairs and closes them all (linger 0) at teardown."""
+
+    def __init__(self) -> None:
+        self.ctx = zmq.Context()
+        self.sockets: list[zmq.Socket] = []
+
+    def _socket(self, kind: int) -> zmq.Socket:
+        sock = self.ctx.socket(kind)
+        sock.linger = 0
+        sock.rcvtimeo = sock.sndtimeo = 5000
+        self.sockets.append(sock)
+        return sock
+
+    def pair(self, endpoint: str, kind=(zmq.PAIR, zmq.PAIR)):
+        server, client = self._socket(kind[0]), self._socket(kind[1])
+        if endpoint.endswith(":*"):
+            host = endpoint.rsplit(":", 1)[0]
+            endpoint = f"{host}:{server.bind_to_random_port(host)}"
+        else:
+            server.bind(endpoint)
+        client.connect(endpoint)
+        return server, client
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close(linger=0)
+        self.ctx.term()
+
+
+@pytest.fixture
+def zmq_sockets():
+    sockets = _Sockets()
+    yield sockets
+    sockets.close()
+
+
+def _frame(n=256):
+    return xr.DataArray(
+        np.random.default_rng(0).integers(0, 4096, (n, n), dtype=np.uint16),
+        dims=("y", "x"),
+        coords={"y": np.arange(n) * 0.65, "x": np.arange(n) * 0.65, "z_um": 12.5},
+        name="frame",
+        attrs={"exposure_ms": 10.0, "camera": "SimCamera"},
+    )
+
+
+def test_pair_over_ipc_round_trips_a_dataarray(zmq_sockets, tmp_path):
+    server, client = zmq_sockets.pair(f"ipc://{tmp_path}/wire.sock")
+    da = _frame()
+    send(client, Request(id=1, method="show", params={"data": da}))
+    request = recv(server)
+    assert isinstance(request, Request) and request.method == "show"
+    xr.testing.assert_identical(request.params["data"], da)
+    assert not request.params["data"].values.flags.writeable  # zero-copy view of the frame
+
+
+def test_req_rep_over_tcp_loopback_with_split_arrays(zmq_sockets, monkeypatch):
+    monkeypatch.setattr(_codec, "MAX_FRAME_BYTES", 4096)
+    server, client = zmq_sockets.pair("tcp://127.0.0.1:*", (zmq.REP, zmq.REQ))
+    da = _frame(128)  # 32 KiB of pixels -> 8 frames
+    send(client, Request(id=5, method="fetch", params={}))
+    request = recv(server)
+    send(server, Reply(id=request.id, result=da))
+    frames = recv_frames(client)
+    assert len(frames) > 8
+    reply = decode(frames)
+    assert reply.id == 5
+    xr.testing.assert_identical(reply.result, da)
+
+
+def test_server_answers_garbage_with_an_error_reply(zmq_sockets):
+    server, client = zmq_sockets.pair("tcp://127.0.0.1:*", (zmq.REP, zmq.REQ))
+    client.send_multipart([b"\x80\x04\x95garbage", b"more"])
+    frames = recv_frames(server)
+    with pytest.raises(WireDecodeError) as info:
+        decode(frames)
+    send(server, ErrorReply.from_exception(0, info.value))
+    reply = recv(client)
+    assert isinstance(reply, ErrorReply)
+    with pytest.raises(WireDecodeError):
+        reply.raise_()
+
+
+def test_signed_messages_are_accepted_with_the_key_and_rejected_otherwise(zmq_sockets):
+    key = new_key()
+    server, client = zmq_sockets.pair("tcp://127.0.0.1:*")
+    payload = {"x": np.arange(10.0)}
+    send(client, payload, key=key)
+    assert np.array_equal(recv(server, key=key)["x"], payload["x"])
+    send(client, payload, key=new_key())  # wrong key
+    with pytest.raises(WireAuthError, match="does not match"):
+        recv(server, key=key)
+    send(client, payload)  # unsigned
+    with pytest.raises(WireAuthError):
+        recv(server, key=key)
+
+
+def test_signature_covers_every_frame_and_frame_boundaries():
+    key = new_key()
+    assert len(key) == 64 and key != new_key()
+    frames = encode({"a": np.arange(1000, dtype=np.uint8)})
+    signed = [bytes(memoryview(f)) for f in sign_frames(frames, key)]
+    assert decode(verify_frames(signed, key))["a"].sum() == np.arange(1000, dtype=np.uint8).sum()
+    tampered = [*signed[:-1], signed[-1][:-1] + b"\x00"]
+    with pytest.raises(WireAuthError):
+        verify_frames(tampered, key)
+    merged = [signed[0], signed[1] + signed[2]]  # same bytes, different framing
+    with pytest.raises(WireAuthError):
+        verify_frames(merged, key)
+    with pytest.raises(WireAuthError, match="not signed"):
+        verify_frames([signed[1]], key)
+    assert isinstance(WireAuthError("x"), WireDecodeError)
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [
+        ("tcp://127.0.0.1:45555", True),
+        ("tcp://127.0.0.2:*", True),
+        ("tcp://localhost:45555", True),
+        ("tcp://[::1]:45555", True),
+        ("tcp://lo:45555", True),
+        ("ipc:///tmp/labkit.sock", True),
+        ("inproc://engine", True),
+        ("tcp://*:45555", False),
+        ("tcp://0.0.0.0:45555", False),
+        ("tcp://[::]:45555", False),
+        ("tcp://192.168.1.20:45555", False),
+        ("tcp://eth0:45555", False),
+        ("tcp://rig.example.org:45555", False),
+    ],
+)
+def test_is_loopback(address, loopback):
+    assert is_loopback(address) is loopback
+
+
+def test_binding_beyond_loopback_needs_a_key():
+    check_bind_address("tcp://127.0.0.1:45600", None)
+    check_bind_address("tcp://*:45600", new_key())
+    with pytest.raises(WireSecurityError, match="new_key"):
+        check_bind_address("tcp://*:45600", None)
+    with pytest.raises(WireSecurityError, match="127.0.0.1"):
+        check_bind_address("tcp://0.0.0.0:45600", "")
