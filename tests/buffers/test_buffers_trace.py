@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labkit.buffers import RingError, TraceBuffer, TraceReader
 
@@ -76,3 +78,39 @@ def test_bad_input_raises_clear_errors():
         TraceBuffer.create(("a",), capacity=0)
     with pytest.raises(RingError, match="no shared-memory segment"):
         TraceBuffer.attach("labkit_0_missing")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    capacity=st.integers(1, 12),
+    operations=st.lists(
+        st.one_of(
+            st.tuples(st.just("write"), st.integers(0, 30)),
+            st.tuples(st.just("read_new"), st.just(0)),
+            st.tuples(st.just("latest"), st.integers(0, 20)),
+        ),
+        max_size=30,
+    ),
+)
+def test_trace_matches_model(capacity, operations):
+    written, cursor, total_lost = 0, 0, 0
+    with TraceBuffer.create(("x", "y"), capacity=capacity) as trace:
+        reader = trace.reader()
+        for op, arg in operations:
+            if op == "write":
+                trace.write(*rows(written, written + arg))
+                written += arg
+            elif op == "read_new":
+                start = max(cursor, written - capacity)
+                lost = start - cursor
+                t, v, got_lost = reader.read_new()
+                assert v[:, 0].tolist() == list(range(start, written)) and got_lost == lost
+                np.testing.assert_array_equal(t, np.arange(start, written) * 0.01)
+                cursor, total_lost = written, total_lost + lost
+            else:
+                t, v = reader.latest(arg)
+                assert v[:, 0].tolist() == list(
+                    range(max(0, written - min(arg, capacity)), written)
+                )
+                cursor = max(cursor, written)
+            assert reader.cursor == cursor and reader.rows_lost == total_lost
