@@ -1,0 +1,201 @@
+"""``labkit demo``: a Voila dashboard of a simulated scope, served on loopback.
+
+Runs ``voila`` on the notebook shipped with the package (``labkit/widgets/demo.ipynb``), prints
+the URL, opens a browser unless ``--no-browser``, and on Ctrl-C (SIGINT) or SIGTERM stops Voila,
+which shuts its kernels down (their scopes close and release their shared memory); anything
+still alive after a grace period is killed. Exit code 0 after Ctrl-C, 2 for bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import webbrowser
+from pathlib import Path
+
+__all__ = ["DEMO_NOTEBOOK", "DemoError", "demo_command", "main"]
+
+logger = logging.getLogger(__name__)
+
+DEMO_NOTEBOOK = Path(__file__).with_name("demo.ipynb")
+
+
+class DemoError(RuntimeError):
+    """The demo server could not start; the message says why and what to try."""
+
+
+def _is_loopback(ip: str) -> bool:
+    if ip == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_port(ip: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((ip, port))
+        except OSError as exc:
+            raise DemoError(
+                f"cannot listen on {ip}:{port} ({exc.strerror}); choose another port with --port, "
+                f"or omit --port to let labkit pick a free one"
+            ) from None
+
+
+def _free_port(ip: str) -> int:
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((ip, 0))
+        return int(sock.getsockname()[1])
+
+
+def demo_command(notebook: Path, ip: str, port: int) -> list[str]:
+    """The Voila command line that serves ``notebook`` on ``ip:port``."""
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        "--no-browser",
+        f"--port={port}",
+        f"--Voila.ip={ip}",
+        "--Voila.port_retries=0",
+        # a lab-only extension that fails to load in Voila and logs a console error
+        "--VoilaConfiguration.extension_denylist=@jupyter-notebook/lab-extension",
+        # Voila's page shuts its kernel down on unload with a POST lacking the _xsrf field;
+        # without this every closed tab would leave a kernel (and its scope) running
+        "--Voila.tornado_settings=disable_check_xsrf=True",
+    ]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labkit demo",
+        description="Serve a Voila dashboard of a simulated microscope (live view, devices, traces, spool).",
+    )
+    parser.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument("--no-browser", action="store_true", help="only print the URL")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --ip (the dashboard has no login: anyone who can reach it controls the scope)",
+    )
+    parser.add_argument(
+        "--size", type=int, default=1024, help="simulated camera size in pixels (default 1024)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for Voila to start"
+    )
+    return parser
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DemoError(
+                f"Voila exited with code {proc.returncode} before serving {url}; see its log above"
+            )
+        try:
+            with urllib.request.urlopen(url + "voila/static/extension.js", timeout=2.0) as response:  # noqa: S310
+                if response.status < 500:
+                    return
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            if exc.code < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise DemoError(f"Voila did not answer at {url} within {timeout_s:.0f} s")
+
+
+def _stop(proc: subprocess.Popen, grace_s: float = 20.0) -> None:
+    """SIGTERM Voila (it shuts its kernels down), then clear its process group."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            logger.warning("Voila did not stop within %.0f s; killing it", grace_s)
+    for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
+        try:
+            os.killpg(proc.pid, sig)  # kernels Voila left behind share its process group
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+    if proc.poll() is None:
+        proc.wait(timeout=5.0)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo until Ctrl-C. Returns the exit code (0 after Ctrl-C, 2 for bad options, 1 on failure)."""
+    args = _parser().parse_args(argv)
+    if not _is_loopback(args.ip) and not args.allow_remote:
+        print(
+            f"labkit demo: refusing to serve on {args.ip}: the dashboard has no login, so anyone who can "
+            "reach it could run the scope. Use the default 127.0.0.1 (and an SSH tunnel), or pass "
+            "--allow-remote if this network is trusted.",
+            file=sys.stderr,
+        )
+        return 2
+    if not DEMO_NOTEBOOK.exists():
+        print(f"labkit demo: {DEMO_NOTEBOOK} is missing; reinstall labkit", file=sys.stderr)
+        return 1
+    try:
+        port = args.port or _free_port(args.ip)
+        _check_port(args.ip, port)
+    except DemoError as exc:
+        print(f"labkit demo: {exc}", file=sys.stderr)
+        return 2
+    host = f"[{args.ip}]" if ":" in args.ip else args.ip
+    url = f"http://{host}:{port}/"
+    env = dict(os.environ, LABKIT_DEMO_SIZE=str(args.size), JUPYTER_PLATFORM_DIRS="1")
+    proc = subprocess.Popen(
+        demo_command(DEMO_NOTEBOOK, args.ip, port),
+        cwd=DEMO_NOTEBOOK.parent,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C reaches us only; we stop Voila in order
+    )
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _wait_ready(url, proc, args.timeout)
+        print(f"labkit demo: dashboard at {url}  (Ctrl-C to stop)", flush=True)
+        if not args.no_browser:
+            webbrowser.open(url)
+        code = proc.wait()
+        print(f"labkit demo: Voila exited with code {code}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("labkit demo: stopping (shutting down kernels)...", flush=True)
+        return 0
+    except DemoError as exc:
+        print(f"labkit demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        _stop(proc)
+        signal.signal(signal.SIGTERM, previous)

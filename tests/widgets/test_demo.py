@@ -1,0 +1,116 @@
+"""``labkit demo``: option checks in-process, and the real thing as a subprocess in Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from labkit.testing.fixtures import free_port
+from labkit.widgets import _demo
+
+
+def test_demo_notebook_is_shipped_with_a_kernelspec():
+    nb = json.loads(_demo.DEMO_NOTEBOOK.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    code = "\n".join(c["source"] for c in nb["cells"] if c["cell_type"] == "code")
+    assert "scope.dashboard(" in code and "atexit.register(scope.close)" in code
+    assert all(c.get("outputs", []) == [] for c in nb["cells"])
+
+
+def test_refuses_non_loopback_ip_without_allow_remote(capsys):
+    assert _demo.main(["--ip", "0.0.0.0", "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to serve on 0.0.0.0" in err and "--allow-remote" in err
+
+
+def test_port_in_use_is_a_clear_error(capsys):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert _demo.main(["--port", str(port), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port}" in err and "--port" in err
+
+
+def test_command_binds_loopback_and_never_retries_other_ports():
+    cmd = _demo.demo_command(_demo.DEMO_NOTEBOOK, "127.0.0.1", 8123)
+    assert (
+        "--Voila.ip=127.0.0.1" in cmd and "--port=8123" in cmd and "--Voila.port_retries=0" in cmd
+    )
+
+
+def _wait_for_url(log_path, proc, timeout_s=90.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = log_path.read_text(errors="replace")
+        match = re.search(r"dashboard at (http://\S+)", text)
+        if match:
+            return match.group(1)
+        if proc.poll() is not None:
+            pytest.fail(f"labkit demo exited with {proc.returncode}:\n{text[-3000:]}")
+        time.sleep(0.2)
+    pytest.fail(f"labkit demo printed no URL in {timeout_s} s:\n{log_path.read_text()[-3000:]}")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_demo_serves_a_live_dashboard_and_stops_on_ctrl_c(page, tmp_path):
+    port = free_port()
+    log_path = tmp_path / "demo.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "labkit.cli",
+                "demo",
+                "--no-browser",
+                "--port",
+                str(port),
+                "--size",
+                "256",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = _wait_for_url(log_path, proc)
+        assert url == f"http://127.0.0.1:{port}/"
+        page.goto(url)
+        page.locator(".labkit-dashboard").wait_for(timeout=90_000)
+        page.locator(".labkit-state-running").wait_for(timeout=30_000)
+        # the signal trace draws (bqplot lines get a path per channel)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.labkit-traceplot path.line')]"
+            ".some(p => (p.getAttribute('d') || '').length > 100)",
+            timeout=30_000,
+        )
+        # the live view painted camera frames
+        page.wait_for_function(
+            "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 3)",
+            timeout=30_000,
+        )
+        tree = [proc, *psutil.Process(proc.pid).children(recursive=True)]
+        assert any("ipykernel" in " ".join(p.cmdline()) for p in tree[1:]), "no kernel was started"
+        page.goto("about:blank")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+    assert code == 0, log_path.read_text()[-3000:]
+    assert "stopping" in log_path.read_text()
+    gone, alive = psutil.wait_procs(tree[1:], timeout=10)
+    assert not alive, f"left running after Ctrl-C: {[p.pid for p in alive]}"
