@@ -74,7 +74,7 @@ class FrameSlot:
 def _close_ring(layout: RingLayout, segment: Segment, owner: bool) -> None:
     if owner and "counters" in layout.__dict__:
         layout.counters[1] = 1  # tell readers in other processes
-        layout.notify[0] += 1
+        np.add(layout.notify, 1, out=layout.notify)  # uint32 wraps silently
         _futex.wake(layout.notify_address)
     layout.release()
     segment.close()
@@ -227,7 +227,7 @@ class FrameRing:
         )
         layout.seq[slot] = 2 * index + 2
         layout.counters[0] = index + 1
-        layout.notify[0] += 1
+        np.add(layout.notify, 1, out=layout.notify)  # uint32 wraps silently
         _futex.wake(layout.notify_address)
 
     def write(self, frame: np.ndarray, **meta: float) -> int:

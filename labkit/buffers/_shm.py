@@ -26,6 +26,7 @@ import mmap
 import os
 import re
 import secrets
+import threading
 import weakref
 from collections.abc import Iterator
 
@@ -124,6 +125,7 @@ class Segment:
         self.size = len(mm)
         self._fd = fd
         self._mm: mmap.mmap | None = mm
+        self._thread_lock = threading.Lock()
         self._finalizer = weakref.finalize(
             self, _release, {"fd": fd, "mm": mm, "name": name, "owner": owner}
         )
@@ -203,11 +205,12 @@ class Segment:
         """Hold an exclusive cross-process lock on the segment (flock on its fd)."""
         if self._mm is None:
             raise RingError(f"segment {self.name!r} is closed")
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        with self._thread_lock:  # flock does not exclude threads sharing this fd
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         """Release the mapping and fd; the owner also unlinks the name. Idempotent."""

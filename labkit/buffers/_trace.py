@@ -184,8 +184,8 @@ class TraceBuffer:
         """Rows written so far (monotonic)."""
         return int(self._live().written[0])
 
-    @property
     def owner_alive(self) -> bool:
+        """True if the owning process is alive and has not closed the buffer."""
         layout = self._live()
         return (
             (not self.closed)
@@ -304,9 +304,14 @@ class TraceReader:
         """Rows since the last call: ``(timestamps_s (n,), values (n, c), rows_lost)``.
 
         ``rows_lost`` counts rows overwritten before this reader got to them (also added to
-        ``self.rows_lost``).
+        ``self.rows_lost``). Raises ``RingError`` when there is nothing new and the owner has
+        closed the buffer (rows written before the close are still returned first).
         """
         t, v, lost, stop = self._read(self._cursor)
+        if stop == self._cursor and self._layout.written[1]:
+            raise RingError(
+                f"trace buffer {self._buffer.name!r} was closed by its owner; open a new trace reader"
+            )
         self._cursor = stop
         self.rows_lost += lost
         return t, v, lost

@@ -265,3 +265,30 @@ def test_zero_copy_frames_outlive_close_without_errors():
     with pytest.raises(RingError, match="closed"):
         ring.write(frame_of(1))
     del view
+
+
+def test_notify_word_wraps_without_warnings(ring):
+    reader = ring.reader()
+    ring._layout.notify[0] = 0xFFFFFFFF
+    ring.write(frame_of(1))
+    assert int(ring._layout.notify[0]) == 0
+    assert reader.next(timeout=1).index == 0
+
+
+def test_readers_registered_from_many_threads_get_distinct_slots(ring):
+    readers: list[RingReader] = []
+    lock = threading.Lock()
+
+    def register(k: int) -> None:
+        for j in range(2):
+            reader = ring.reader(f"t{k}-{j}")
+            with lock:
+                readers.append(reader)
+
+    threads = [threading.Thread(target=register, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ring.stats()["readers"]) == 16
+    assert len({r._slot for r in readers}) == 16

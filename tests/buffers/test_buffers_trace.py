@@ -114,3 +114,14 @@ def test_trace_matches_model(capacity, operations):
                 )
                 cursor = max(cursor, written)
             assert reader.cursor == cursor and reader.rows_lost == total_lost
+
+
+def test_reader_gets_remaining_rows_then_an_error_after_the_owner_closed():
+    trace = TraceBuffer.create(("a",), capacity=10)
+    reader = TraceReader.attach(trace.name)
+    trace.write([1.0, 2.0], [[1.0], [2.0]])
+    trace.close()
+    assert reader.read_new()[0].tolist() == [1.0, 2.0]
+    with pytest.raises(RingError, match="closed by its owner"):
+        reader.read_new()
+    reader.close()
