@@ -58,7 +58,7 @@ class EngineConnection:
         on_event: Callable[[w.Event], None],
         on_died: Callable[[str], None],
         proc: subprocess.Popen | None = None,
-        key: bytes | None = None,
+        key: str | bytes | None = None,
         label: str = "engine",
     ) -> None:
         self.address = address
@@ -74,7 +74,7 @@ class EngineConnection:
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.RCVHWM, 100_000)
         self._sock.connect(address)
-        self._fd = self._sock.getsockopt(zmq.FD)
+        self._fd = int(self._sock.getsockopt(zmq.FD))  # type: ignore[arg-type]
         self._closed = False
         self.dead_reason: str | None = None
         self.garbage_received = 0
@@ -125,7 +125,7 @@ class EngineConnection:
 
     def _drain_locked(self) -> None:
         sock = self._sock
-        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        while int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:  # type: ignore[arg-type]
             frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
             self._last_rx = time.monotonic()
             try:

@@ -24,7 +24,7 @@ class UnknownCommandError(EngineError, LookupError):
     """A request named a command the engine does not have (the message lists those it has)."""
 
 
-class _Params(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class _Params(msgspec.Struct, forbid_unknown_fields=True):
     pass
 
 

@@ -275,7 +275,7 @@ class Engine:
 
     def health(self) -> ScopeHealth:
         ring = self.ring
-        stats = ring.stats() if ring is not None else {"fill": 0.0, "readers": {}}
+        stats: dict[str, Any] = ring.stats() if ring is not None else {"fill": 0.0, "readers": {}}
         now = time.monotonic()
         times = [t for t in self._frame_times if now - t <= 1.0]
         fps = 0.0

@@ -130,7 +130,7 @@ class RemoteHost:
         address: str,
         on_event: OnEvent,
         on_died: OnDied,
-        key: bytes | None = None,
+        key: str | bytes | None = None,
         proc: subprocess.Popen | None = None,
         timeout_s: float = 10.0,
     ) -> None:

@@ -45,10 +45,12 @@ class DeviceProxy:
     def __init__(self, scope: Scope, name: str, description: dict[str, Any]) -> None:
         object.__setattr__(self, "_scope", scope)
         object.__setattr__(self, "name", name)
+        self._refresh(description)
+
+    def _refresh(self, description: dict[str, Any]) -> None:
         object.__setattr__(self, "kind", str(description.get("kind", "device")))
-        object.__setattr__(
-            self, "_specs", {k: spec_from_json(v) for k, v in description["properties"].items()}
-        )
+        specs = {k: spec_from_json(v) for k, v in description["properties"].items()}
+        object.__setattr__(self, "_specs", specs)
 
     # -- properties ------------------------------------------------------------------------------
 

@@ -72,7 +72,8 @@ class Scope:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         self.mode = "remote" if _address is not None else mode
         self._devices_spec = devices
-        self._config = {"ring_slots": int(ring_slots), "seed": int(seed), "shape": tuple(shape)}
+        self._ring_slots, self._seed = int(ring_slots), int(seed)
+        self._shape = (int(shape[0]), int(shape[1]))
         self._address, self._key, self._connect_timeout_s = _address, _key, _timeout_s
         self._label = f"scope{next(_labels)}"
         self._lock = threading.RLock()  # lifecycle (start/stop/restart/close)
@@ -105,16 +106,15 @@ class Scope:
         def on_died(reason: str) -> None:
             self._on_engine_died(gen, reason)
 
-        cfg = self._config
         if self.mode == "thread":
             host: Any = ThreadHost(
-                self._devices_spec, on_event, cfg["seed"], cfg["shape"], cfg["ring_slots"]
+                self._devices_spec, on_event, self._seed, self._shape, self._ring_slots
             )
             info = host.call("hello")
         elif self.mode == "process":
             sweep_stale_segments()
             host = ProcessHost(
-                self._devices_spec, on_event, on_died, cfg["seed"], cfg["shape"], cfg["ring_slots"]
+                self._devices_spec, on_event, on_died, self._seed, self._shape, self._ring_slots
             )
             info = host.hello
         else:
@@ -136,7 +136,7 @@ class Scope:
             if proxy is None:
                 self._proxies[name] = DeviceProxy(self, name, desc)
             else:
-                proxy.__init__(self, name, desc)  # same object, refreshed specs (after restart)
+                proxy._refresh(desc)  # same object, refreshed specs (after restart)
 
     def _apply_status(self, info: dict) -> None:
         self._ring_name = info.get("ring_name", self._ring_name)

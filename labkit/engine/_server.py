@@ -85,7 +85,7 @@ class EngineServer:
         self,
         devices: dict[str, Any],
         address: str,
-        key: bytes | None = None,
+        key: str | bytes | None = None,
         parent_pid: int | None = None,
         ring_slots: int = 64,
     ) -> None:

@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 
-def encode_frames(msg: Any, key: bytes | None) -> list:
+def encode_frames(msg: Any, key: str | bytes | None) -> list:
     """Encode ``msg`` into ZeroMQ frames; with ``key`` an HMAC signature frame is added."""
     frames = encode(msg)
     if key is not None:
@@ -27,7 +27,7 @@ def encode_frames(msg: Any, key: bytes | None) -> list:
     return frames
 
 
-def decode_frames(frames: list, key: bytes | None) -> Any:
+def decode_frames(frames: list, key: str | bytes | None) -> Any:
     """Decode received frames (zmq.Frame or bytes); with ``key`` the signature is checked first.
 
     Raises:
