@@ -199,7 +199,7 @@ class _Encoder:
             meta["scalar"] = True
         if arr.nbytes:
             flat = (arr.T if order == "F" else arr).reshape(-1).view(np.uint8)
-            meta["__nd__"] = self.add_buffer(memoryview(flat))
+            meta["__nd__"] = self.add_buffer(memoryview(flat))  # type: ignore[arg-type]
         return msgspec.msgpack.Ext(_EXT_ARRAY, _pack(meta))
 
     def message(self, obj: Message) -> msgspec.msgpack.Ext:

@@ -17,8 +17,6 @@ from labkit.wire import _codec, _xarray
 from labkit.wire._errors import WireDecodeError
 from labkit.wire._messages import message_type, message_version
 
-_unpack = msgspec.msgpack.Decoder().decode
-
 
 def _as_buffer(frame: Any, index: int) -> memoryview:
     data = getattr(frame, "buffer", frame)  # zmq.Frame -> its memoryview
@@ -144,7 +142,7 @@ class _Decoder:
         if type(tag_fields) is not list or len(tag_fields) != 2:
             raise WireDecodeError("message payload must be [tag, fields]")
         tag, fields = tag_fields
-        cls = message_type(tag) if type(tag) is str else None
+        cls = message_type(tag)
         if cls is None:
             raise WireDecodeError(
                 f"unknown message type {tag!r}; both ends must run compatible labkit versions"

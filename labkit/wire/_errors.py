@@ -137,9 +137,9 @@ def _load_defaults() -> None:
         except ImportError:  # pragma: no cover - layer not built
             continue
         for name in names:
-            cls = getattr(module, name, None)
-            if isinstance(cls, type) and issubclass(cls, BaseException):
-                _REGISTRY.setdefault(type_name(cls), cls)
+            found = getattr(module, name, None)
+            if isinstance(found, type) and issubclass(found, BaseException):
+                _REGISTRY.setdefault(type_name(found), found)
 
 
 def exception_from_remote(remote_type: str, message: str, remote_traceback: str) -> BaseException:

@@ -89,6 +89,8 @@ def register_message(cls: type[Message]) -> type[Message]:
     if not (isinstance(cls, type) and issubclass(cls, Message)):
         raise TypeError(f"register_message expects a labkit.wire.Message subclass, got {cls!r}")
     tag = cls.__struct_config__.tag
+    if not isinstance(tag, str):
+        raise TypeError(f"{type_name(cls)} must use a str tag (the default class name)")
     other = _MESSAGE_TYPES.get(tag)
     if other is not None and other is not cls:
         raise ValueError(
@@ -107,9 +109,9 @@ def _default_version(cls: type[Message]) -> int:
     return 1  # pragma: no cover - every Message has v
 
 
-def message_type(tag: str) -> type[Message] | None:
+def message_type(tag: object) -> type[Message] | None:
     """The registered message class for a wire tag, or None."""
-    return _MESSAGE_TYPES.get(tag)
+    return _MESSAGE_TYPES.get(tag) if isinstance(tag, str) else None
 
 
 def message_version(cls: type[Message]) -> int:
