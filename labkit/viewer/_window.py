@@ -376,7 +376,11 @@ class ViewerWindow(anywidget.AnyWidget):
             self._controller.handle_msg(content)
 
     def close(self) -> None:
-        self._controller.close()
+        """Stop following the registry and close the widget (the manager window stays open)."""
+        controller = self.__dict__.get("_controller")
+        if controller is None:  # __init__ failed before the widget existed
+            return
+        controller.close()
         super().close()
 
     def __enter__(self) -> ViewerWindow:

@@ -1,0 +1,199 @@
+"""The manager page's server side: frame codec, websocket protocol, bad input, token, origin."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import labkit.viewer as lv
+from labkit.viewer._page import decode_frame, encode_frame, page_token
+
+
+@pytest.fixture
+def manager(registry_dir):
+    """An in-process manager with its web page."""
+    server = lv.ManagerServer(request_port=0, event_port=0, registry_dir=registry_dir).start()
+    yield server
+    server.stop()
+
+
+def test_frame_codec_round_trip_and_rejects_garbage():
+    image = np.arange(6, dtype=np.float32).reshape(2, 3)
+    frame = encode_frame({"type": "custom", "n": 1}, [memoryview(image), b"ab"])
+    header, buffers = decode_frame(frame)
+    assert header == {"type": "custom", "n": 1, "buffers": [24, 2]}
+    assert np.array_equal(np.frombuffer(buffers[0], np.float32), image.ravel())
+    assert bytes(buffers[1]) == b"ab"
+    assert decode_frame('{"type": "update"}')[0] == {"type": "update"}
+    for bad in (b"", b"\x00", frame[:10], b"\xff\xff\x00\x00{}", b"\x02\x00\x00\x00[]", "[1]"):
+        with pytest.raises(ValueError):
+            decode_frame(bad)
+    lying = encode_frame({"type": "x"}, [b"abc"])[:-1]  # a buffer shorter than announced
+    with pytest.raises(ValueError, match="buffer lengths"):
+        decode_frame(lying)
+
+
+class PageClient:
+    """A websocket client speaking the page protocol (what manager_page.js does)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.replace("http://", "ws://").split("?")[0] + "ws"
+        self.loop = asyncio.new_event_loop()
+        self.conn = None
+
+    def __enter__(self) -> PageClient:
+        from tornado.websocket import websocket_connect
+
+        self.conn = self.run(lambda: websocket_connect(self.url))
+        return self
+
+    def run(self, make_awaitable, timeout_s: float = 5.0):
+        """Run ``make_awaitable()`` on this client's loop (futures must be made inside it)."""
+
+        async def go():
+            return await asyncio.wait_for(make_awaitable(), timeout_s)
+
+        return self.loop.run_until_complete(go())
+
+    def __exit__(self, *exc) -> None:
+        self.conn.close()
+        self.loop.run_until_complete(asyncio.sleep(0.05))
+        self.loop.close()
+
+    def send(self, header: dict | bytes) -> None:
+        frame = header if isinstance(header, bytes) else encode_frame(header)
+        self.run(lambda: self.conn.write_message(frame, binary=True))
+
+    def recv(self, timeout_s: float = 5.0) -> tuple[dict, list]:
+        frame = self.run(self.conn.read_message, timeout_s)
+        assert frame is not None, "the page server closed the websocket"
+        return decode_frame(frame)
+
+    def recv_until(self, predicate, timeout_s: float = 5.0) -> tuple[dict, list]:
+        for _ in range(50):
+            header, buffers = self.recv(timeout_s)
+            if predicate(header):
+                return header, buffers
+        raise AssertionError("expected message never came")
+
+
+def test_websocket_protocol_open_slice_view_edit_close(manager):
+    data = xr.DataArray(np.arange(24, dtype=np.uint16).reshape(2, 3, 4), dims=("z", "y", "x"))
+    window = manager.windows.add(data, "stack", source="nb.ipynb")
+    with PageClient(manager.url) as client:
+        listing, _ = client.recv()
+        assert listing["type"] == "windows"
+        assert listing["windows"][0]["name"] == "stack"
+        assert listing["windows"][0]["source"] == "nb.ipynb"
+        opened, _ = client.recv()
+        assert opened["type"] == "open" and opened["model_id"] == window.uid
+        assert opened["state"]["info"]["shape"] == [2, 3, 4]
+        client.send({"type": "custom", "model_id": window.uid, "content": {"type": "ready"}})
+        msg, buffers = client.recv_until(lambda h: h["type"] == "custom")
+        assert msg["content"]["dtype"] == "u16" and (msg["content"]["w"], msg["content"]["h"]) == (
+            4,
+            3,
+        )
+        assert np.array_equal(np.frombuffer(buffers[0], np.uint16), np.arange(12))
+        # the page moves the slider: the registry follows and a new slice comes
+        view = {**opened["state"]["view"], "slices": {"z": 1}}
+        client.send({"type": "update", "model_id": window.uid, "state": {"view": view}})
+        msg, buffers = client.recv_until(lambda h: h["type"] == "custom")
+        assert np.array_equal(np.frombuffer(buffers[0], np.uint16), np.arange(12, 24))
+        assert manager.windows.get(window.uid).view["slices"] == {"z": 1}
+        # an edit from the page: fill a 2x1 rectangle on every slice
+        edit = {"type": "edit", "op": "fill", "roi": [0, 0, 2, 1], "value": 9}
+        client.send({"type": "custom", "model_id": window.uid, "content": edit})
+        client.recv_until(lambda h: h["type"] == "custom" and h["content"]["type"] == "slice")
+        assert manager.windows.get(window.uid).data.values[:, 0, :2].tolist() == [[9, 9], [9, 9]]
+        # close from the page
+        client.send({"type": "close_window", "uid": window.uid})
+        closed, _ = client.recv_until(lambda h: h["type"] == "close")
+        assert closed["model_id"] == window.uid and len(manager.windows) == 0
+        listing, _ = client.recv_until(lambda h: h["type"] == "windows")
+        assert listing["windows"] == []
+
+
+def test_bad_page_messages_get_errors_and_the_page_lives_on(manager):
+    window = manager.windows.add(np.zeros((2, 2)))
+    with PageClient(manager.url) as client:
+        client.recv_until(lambda h: h["type"] == "open")
+        for bad in (
+            b"\x00garbage",
+            encode_frame({"type": "update", "model_id": "nope", "state": {}}),
+            encode_frame({"type": "launch_missiles", "model_id": window.uid}),
+            encode_frame({"type": "close_window", "uid": "nope"}),
+        ):
+            client.send(bad)
+            err, _ = client.recv_until(lambda h: h["type"] == "error")
+            assert err["message"]
+        client.send({"type": "custom", "model_id": window.uid, "content": {"type": "ready"}})
+        msg, _ = client.recv_until(lambda h: h["type"] == "custom")
+        assert msg["content"]["type"] == "slice"
+        # windows added later are opened on connected pages
+        later = manager.windows.add(np.ones((3, 3)), "later")
+        opened, _ = client.recv_until(lambda h: h["type"] == "open")
+        assert opened["model_id"] == later.uid
+
+
+def _status(url: str, headers: dict | None = None) -> int:
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers or {}), timeout=5
+        ) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return exc.code
+
+
+def test_page_serves_its_assets_and_listing(manager):
+    manager.windows.add(np.zeros((2, 5)), "listed")
+    base = manager.url
+    assert _status(base) == 200
+    assert _status(base + "static/manager_page.js") == 200
+    assert _status(base + "static/viewer.js") == 200
+    with urllib.request.urlopen(base + "api/windows", timeout=5) as r:
+        assert json.loads(r.read())[0]["shape"] == [2, 5]
+
+
+def test_keyed_manager_page_needs_the_token(registry_dir):
+    key = b"k" * 32
+    server = lv.ManagerServer(
+        request_port=0, event_port=0, registry_dir=registry_dir, key=key, register=False
+    )
+    try:
+        token = page_token(key)
+        assert server.url.endswith(f"?token={token}")
+        base = server.url.split("?")[0]
+        assert _status(base) == 403
+        assert _status(base + "api/windows") == 403
+        assert _status(base + f"api/windows?token={token}") == 200
+        assert _status(server.url) == 200
+    finally:
+        server.stop()
+
+
+def test_websocket_from_another_origin_is_refused(manager):
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    url = manager.url.replace("http://", "ws://") + "ws"
+    loop = asyncio.new_event_loop()
+    try:
+        request = HTTPRequest(url, headers={"Origin": "http://evil.example"})
+
+        async def connect():
+            return await websocket_connect(request)
+
+        with pytest.raises(HTTPClientError) as info:
+            loop.run_until_complete(connect())
+        assert info.value.code == 403
+    finally:
+        loop.close()

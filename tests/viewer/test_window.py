@@ -1,0 +1,197 @@
+"""ViewerWindow kernel side: slicing, edits, the transport-agnostic controller, linked windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from labkit.viewer._errors import WindowNotFoundError
+from labkit.viewer._window import ViewerWindow, WindowController, apply_edit, slice_image
+from labkit.viewer._windows import WindowRegistry
+
+
+def cube() -> xr.DataArray:
+    values = np.arange(3 * 4 * 5, dtype=np.float64).reshape(3, 4, 5)
+    return xr.DataArray(
+        values,
+        dims=("t", "y", "x"),
+        coords={"t": ("t", [0.0, 0.5, 1.0], {"units": "s"}), "x": ("x", np.arange(5) * 0.2)},
+        name="cube",
+        attrs={"units": "counts"},
+    )
+
+
+class Recorder:
+    """Collects what a controller pushes and sends, as a front end would receive it."""
+
+    def __init__(self) -> None:
+        self.states: list[dict] = []
+        self.messages: list[tuple[dict, list]] = []
+
+    def push(self, changes: dict) -> None:
+        self.states.append(changes)
+
+    def send(self, content: dict, buffers: list) -> None:
+        self.messages.append((content, [bytes(b) for b in buffers]))
+
+    def slices(self) -> list[tuple[dict, np.ndarray]]:
+        out = []
+        for content, buffers in self.messages:
+            if content["type"] == "slice":
+                dtype = {"u8": np.uint8, "u16": np.uint16, "f32": np.float32}[content["dtype"]]
+                image = np.frombuffer(buffers[0], dtype).reshape(content["h"], content["w"])
+                out.append((content, image))
+        return out
+
+
+def controller(registry: WindowRegistry, key) -> tuple[WindowController, Recorder]:
+    rec = Recorder()
+    return WindowController(registry, key, rec.push, rec.send), rec
+
+
+# ---- slicing
+def test_slice_image_picks_extra_dims_and_wire_dtypes():
+    data = cube()
+    assert np.array_equal(slice_image(data, {"t": 2}), data.values[2].astype(np.float32))
+    assert slice_image(data, {"t": 99}).dtype == np.float32  # clamped, no IndexError
+    assert np.array_equal(slice_image(data, {"t": 99}), data.values[2])
+    assert slice_image(xr.DataArray(np.ones((2, 3), np.uint16))).dtype == np.uint16
+    assert slice_image(xr.DataArray(np.ones((2, 3), np.uint8))).dtype == np.uint8
+    assert slice_image(xr.DataArray(np.ones((2, 3), bool))).dtype == np.uint8
+    assert slice_image(xr.DataArray(np.arange(4, dtype=np.int64))).shape == (1, 4)
+    assert slice_image(xr.DataArray(np.array(3 + 4j))).tolist() == [[5.0]]
+
+
+# ---- edits
+def test_apply_edit_normalize_crop_fill():
+    data = cube()
+    norm = apply_edit(data, {"op": "normalize"})
+    assert float(norm.min()) == 0.0 and float(norm.max()) == 1.0 and norm.dims == data.dims
+    crop = apply_edit(data, {"op": "crop", "roi": [1, 2, 4, 4]})
+    assert crop.shape == (3, 2, 3)
+    assert np.array_equal(crop.x.values, data.x.values[1:4])  # coords follow the crop
+    filled = apply_edit(data, {"op": "fill", "roi": [0, 0, 2, 1], "value": -1})
+    assert (filled.values[:, 0, :2] == -1).all() and (filled.values[:, 1:, :] >= 0).all()
+    assert (data.values >= 0).all()  # the original is untouched
+    ints = xr.DataArray(np.zeros((4, 4), np.uint8))
+    assert int(apply_edit(ints, {"op": "fill", "roi": [0, 0, 4, 4], "value": 300}).max()) == 255
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ({"op": "explode"}, "unknown edit op"),
+        ({"op": "crop"}, "needs a ROI"),
+        ({"op": "crop", "roi": [3, 3, 3, 9]}, "empty"),
+        ({"op": "fill", "roi": [0, 0, 2, 2], "value": "lots"}, "not a number"),
+    ],
+)
+def test_apply_edit_rejects_bad_requests(content, match):
+    with pytest.raises(ValueError, match=match):
+        apply_edit(cube(), content)
+
+
+# ---- controller
+def test_controller_state_has_units_coords_and_view():
+    registry = WindowRegistry()
+    window = registry.add(cube())
+    ctl, _ = controller(registry, window.index)
+    state = ctl.state()
+    info = state["info"]
+    assert state["uid"] == window.uid and info["image_dims"] == ["y", "x"]
+    assert info["units"] == "counts" and info["axes"]["t"]["units"] == "s"
+    assert info["axes"]["t"]["values"] == [0.0, 0.5, 1.0]
+    assert info["axes"]["y"]["values"] is None and info["axes"]["y"]["step"] == 1.0
+    assert state["view"]["slices"] == {"t": 0} and state["view"]["colormap"] == "gray"
+    ctl.close()
+
+
+def test_controller_sends_slices_on_view_and_data_changes_only_when_needed():
+    registry = WindowRegistry()
+    window = registry.add(cube())
+    ctl, rec = controller(registry, window.uid)
+    assert ctl.send_slice() and not ctl.send_slice()  # same version and slice: not resent
+    ctl.handle_view({**ctl.state()["view"], "slices": {"t": 1}})
+    content, image = rec.slices()[-1]
+    assert content["slices"] == {"t": 1} and np.array_equal(image, cube().values[1])
+    assert content["min"] == 20.0 and content["max"] == 39.0
+    n = len(rec.slices())
+    ctl.handle_view({**ctl.state()["view"], "colormap": "magma"})  # no new slice for a colormap
+    assert len(rec.slices()) == n and registry.get(window.uid).view["colormap"] == "magma"
+    registry.replace(window.uid, cube() * 2)
+    content, image = rec.slices()[-1]
+    assert content["version"] == 1 and np.array_equal(image, cube().values[1] * 2)
+    assert rec.states[-1]["info"]["version"] == 1
+    ctl.close()
+
+
+def test_controller_edit_goes_through_edit_data_and_errors_are_shown():
+    registry = WindowRegistry()
+    window = registry.add(cube())
+    events = []
+    registry.subscribe(lambda event, w: events.append(event))
+    ctl, rec = controller(registry, window.uid)
+    ctl.handle_msg({"type": "edit", "op": "fill", "roi": [0, 0, 1, 1], "value": 5})
+    assert "edited" in events and float(registry.get(window.uid).data[0, 0, 0]) == 5
+    ctl.handle_msg({"type": "edit", "op": "crop"})
+    assert rec.messages[-1][0] == {
+        "type": "status",
+        "level": "error",
+        "message": "crop needs a ROI [x0, y0, x1, y1]; draw a rectangle first",
+    }
+    ctl.handle_msg({"type": "bogus"})
+    assert "unknown message" in ctl.last_error
+    ctl.close()
+
+
+def test_linked_windows_share_cursor_and_contrast_through_controllers():
+    registry = WindowRegistry()
+    a = registry.add(np.zeros((10, 10)))
+    b = registry.add(np.ones((10, 10)))
+    registry.link([a.uid, b.uid])
+    ctl_a, _ = controller(registry, a.uid)
+    ctl_b, rec_b = controller(registry, b.uid)
+    ctl_a.handle_view({**ctl_a.state()["view"], "cursor": {"dim_0": 2, "dim_1": 7}})
+    ctl_a.handle_view({**ctl_a.state()["view"], "contrast_lo": 0.2, "contrast_hi": 0.8})
+    view_b = rec_b.states[-1]["view"]
+    assert view_b["cursor"] == {"dim_0": 2, "dim_1": 7}
+    assert (view_b["contrast_lo"], view_b["contrast_hi"]) == (0.2, 0.8)
+    ctl_a.close()
+    ctl_b.close()
+
+
+def test_controller_reports_closed_window_and_unsubscribes():
+    registry = WindowRegistry()
+    window = registry.add(np.zeros((4, 4)))
+    ctl, rec = controller(registry, window.uid)
+    registry.close(window.uid)
+    assert ctl.closed and rec.states[-1]["info"]["closed"] is True
+    ctl.handle_msg({"type": "request_slice"})  # ignored after close
+    assert rec.slices() == []
+    with pytest.raises(WindowNotFoundError):
+        WindowController(registry, window.uid, rec.push, rec.send)
+
+
+# ---- the widget (no front end attached)
+def test_viewer_window_widget_syncs_view_to_the_registry():
+    registry = WindowRegistry()
+    window = registry.add(cube())
+    with ViewerWindow(registry, window.index) as w:
+        assert w.uid == window.uid and w.info["name"] == "cube"
+        assert w.view["slices"] == {"t": 0}
+        w.view = {**w.view, "slices": {"t": 2}, "gamma": 0.5}  # as the browser would
+        assert registry.get(window.uid).view["slices"] == {"t": 2}
+        assert registry.get(window.uid).view["gamma"] == 0.5
+        registry.set_view_state(window.uid, colormap="viridis")  # from elsewhere (a linked window)
+        assert w.view["colormap"] == "viridis"
+        registry.replace(window.uid, cube().isel(t=[0]))
+        assert w.info["shape"] == [1, 4, 5] and w.view["slices"] == {"t": 0}
+        assert w.data.shape == (1, 4, 5)
+
+
+def test_viewer_window_on_plain_data_opens_a_private_window():
+    with ViewerWindow(np.arange(12.0).reshape(3, 4)) as w:
+        assert w.info["shape"] == [3, 4] and w.info["dtype"] == "float64"
+    with pytest.raises(TypeError, match="not an array"):
+        ViewerWindow("not data")
