@@ -169,17 +169,76 @@ def test_close_a_window_from_the_list(manager, page):
 
 def test_viewer_window_renders_in_voila(voila_server, page):
     cells = [
-        "import numpy as np\nfrom labkit.viewer._window import ViewerWindow",
+        "import numpy as np\nfrom labkit.viewer import ManagerServer\n"
+        "from labkit.viewer._window import ViewerWindow",
         "data = np.tile(np.linspace(0, 1, 80), (50, 1))\nw = ViewerWindow(data)\nw",
+        # the kernel as the manager: a window of its own registry
+        "server = ManagerServer(request_port=0, event_port=0, register=False, page=False).start()\n"
+        "server.windows.add(data[:, ::-1], name='kernel-manager')\nViewerWindow(server)",
     ]
     write_notebook(voila_server.root / "viewer.ipynb", cells)
     page.goto(voila_server.render_url("viewer.ipynb"))
     wait_for_widget(page, ".lk-viewer", timeout_s=60)
     page.wait_for_function(
-        "() => Object.values(window.labkit_viewers || {}).some((s) => s.painted > 0)",
+        "() => Object.values(window.labkit_viewers || {}).filter((s) => s.painted > 0).length == 2",
         timeout=30000,
     )
     page.wait_for_timeout(100)
-    grid = gray_grid(page, page.locator(".lk-viewer canvas.lk-image").first)
-    assert grid[:, -1].mean() > grid[:, 0].mean() + 100
+    canvases = page.locator(".lk-viewer canvas.lk-image")
+    plain, managed = gray_grid(page, canvases.nth(0)), gray_grid(page, canvases.nth(1))
+    assert plain[:, -1].mean() > plain[:, 0].mean() + 100
+    assert managed[:, 0].mean() > managed[:, -1].mean() + 100
+    assert "kernel-manager" in page.locator(".lk-viewer .lk-title").nth(1).inner_text()
     assert page.console_errors == []
+
+
+def test_sliders_and_linked_windows_in_the_page(manager, page):
+    stack = xr.DataArray(
+        np.stack([np.full((20, 30), v, np.float32) for v in (0.0, 1.0, 2.0)]),
+        dims=("t", "y", "x"),
+        coords={"t": ("t", [0.0, 1.5, 3.0], {"units": "s"})},
+        name="stack",
+    )
+    a = lv.show_in_manager(stack, name="a")
+    b = lv.show_in_manager(stack * 10, name="b", link=True)
+    open_page(page, manager, b["uid"])
+    card_a = page.locator(f".lk-card[data-uid='{a['uid']}']")
+    card_b = page.locator(f".lk-card[data-uid='{b['uid']}']")
+    # slider label shows the coordinate with units; moving it brings the other slice
+    label = card_a.locator(".lk-sliders label[data-dim='t']")
+    assert "0 s [0]" in label.inner_text()
+    received = viewer_stats(page, a["uid"])["slices_received"]
+    label.locator("input").fill("2")
+    page.wait_for_function(
+        f"() => window.labkit_viewers['{a['uid']}'].slices_received > {received}", timeout=10000
+    )
+    assert "3 s [2]" in label.inner_text()
+    assert manager.windows.get(a["uid"]).view["slices"] == {"t": 2}
+    # linked: slices, contrast and cursor typed/clicked in a show up in b
+    assert manager.windows.get(b["uid"]).view["slices"] == {"t": 2}
+    card_a.locator("input.lk-lo").fill("0.25")
+    card_a.locator("input.lk-hi").fill("0.75")
+    card_a.locator("input.lk-hi").press("Enter")
+    page.wait_for_function(
+        f"() => window.labkit_viewers['{b['uid']}'].contrast[1] === 0.75", timeout=10000
+    )
+    assert card_b.locator("input.lk-lo").input_value() == "0.25"
+    box = card_a.locator("canvas.lk-overlay").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.1)
+    wait_for(lambda: manager.windows.get(b["uid"]).view["cursor"].get("x", 0) >= 25)
+    assert (
+        manager.windows.get(b["uid"]).view["cursor"] == manager.windows.get(a["uid"]).view["cursor"]
+    )
+
+
+def test_labkit_manager_process_serves_the_page(manager_process, page):
+    assert manager_process.url.startswith("http://127.0.0.1:")
+    window = lv.show_in_manager(gradient(), name="from-cli")
+    page.goto(manager_process.url)
+    page.wait_for_function(
+        f"() => ((window.labkit_viewers || {{}})['{window['uid']}'] || {{}}).painted > 0",
+        timeout=20000,
+    )
+    grid = gray_grid(page, page.locator(f".lk-card[data-uid='{window['uid']}'] canvas.lk-image"))
+    assert grid[:, -1].mean() > grid[:, 0].mean() + 100
+    assert "from-cli" in page.locator("table.lk-windows").inner_text()
