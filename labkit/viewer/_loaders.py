@@ -33,7 +33,7 @@ def load_netcdf(path: str) -> xr.DataArray:
 
 def load_zarr(path: str) -> xr.DataArray:
     try:
-        ds = xr.open_zarr(path)
+        ds = xr.open_zarr(path, consolidated=False, chunks=None)  # no dask: no per-thread pools
         return _first_var(ds, path).load()
     except (ValueError, KeyError, FileNotFoundError):
         import zarr

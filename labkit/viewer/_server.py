@@ -85,6 +85,7 @@ class ManagerServer:
         key_file: str = "",
     ) -> None:
         check_bind_ip(ip, key)
+        key = key.encode() if isinstance(key, str) else key
         self.ip, self.key, self.uid = ip, key, uuid.uuid4().hex[:12]
         self.windows = WindowRegistry()
         self.registry = Registry(registry_dir) if register else None
@@ -108,7 +109,11 @@ class ManagerServer:
         self._page = None
         self.url = ""
         if page:
-            self._start_page(page_port)
+            try:
+                self._start_page(page_port)
+            except BaseException:
+                self._close_now()
+                raise
         self.entry = ManagerEntry(
             uid=self.uid,
             pid=os.getpid(),
@@ -129,16 +134,19 @@ class ManagerServer:
 
     # ---- lifecycle
     def _start_page(self, port: int) -> None:
-        try:
-            from labkit.viewer import _page as page_module  # the manager page, when present
-        except ImportError:
-            from labkit.viewer import _webpage as page_module
-        start = getattr(page_module, "start_page", None)
-        if start is None:
-            from labkit.viewer import _webpage as page_module
+        """The manager page (``_page.py``); the placeholder (``_webpage.py``) if it is absent or
+        its front end is not built."""
+        from labkit.viewer import _webpage
 
-            start = page_module.start_page
-        self._page = start(self, self.ip, port)
+        try:
+            from labkit.viewer._page import start_page
+        except ImportError:
+            start_page = _webpage.start_page
+        try:
+            self._page = start_page(self, self.ip, port)
+        except FileNotFoundError as exc:
+            logger.warning("manager page unavailable (%s); serving the placeholder page", exc)
+            self._page = _webpage.start_page(self, self.ip, port)
         self.url = self._page.url
 
     def start(self) -> ManagerServer:

@@ -71,7 +71,9 @@ def _viewer_clean():
 @pytest.fixture
 def manager(registry_dir):
     """An in-process manager (background thread) on free ports, registered in the isolated registry."""
-    server = lv.ManagerServer(request_port=0, event_port=0, registry_dir=registry_dir).start()
+    server = lv.ManagerServer(
+        request_port=0, event_port=0, registry_dir=registry_dir, page=False
+    ).start()
     yield server
     lv.shutdown()
     server.stop()

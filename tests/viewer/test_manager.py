@@ -158,9 +158,9 @@ def test_cli_prints_the_url_serves_the_page_and_cleans_up_on_sigterm(registry_di
         assert entry.url.startswith("http://127.0.0.1:") and entry.pid == proc.pid
         lv.show_in_manager(_image(), name="paged")
         page = urllib.request.urlopen(entry.url, timeout=5).read().decode()
-        assert "paged" in page
+        assert entry.uid in page  # the page (or its placeholder) of this manager
         listing = json.loads(urllib.request.urlopen(entry.url + "api/windows", timeout=5).read())
-        assert listing[0]["shape"] == [32, 48]
+        assert [(w["name"], w["shape"]) for w in listing] == [("paged", [32, 48])]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
         out = proc.stdout.read()
