@@ -48,11 +48,17 @@ class ErrorReply(Message):
     @classmethod
     def from_exception(cls, id: int, exc: BaseException) -> ErrorReply:
         """Describe ``exc`` (raised while serving request ``id``) for sending back to the caller."""
-        if isinstance(exc, KeyError) and len(exc.args) == 1:
-            message = str(exc.args[0])  # str(KeyError('x')) adds quotes; keep the key itself
-        else:
-            message = str(exc)
-        text = "".join(_traceback.format_exception(exc))
+        try:
+            if isinstance(exc, KeyError) and len(exc.args) == 1:
+                message = str(exc.args[0])  # str(KeyError('x')) adds quotes; keep the key itself
+            else:
+                message = str(exc)
+        except Exception:  # a broken __str__ must not break the error path
+            message = repr(exc.args)
+        try:
+            text = "".join(_traceback.format_exception(exc))
+        except Exception:  # pragma: no cover - defensive
+            text = ""
         return cls(id=id, type=type_name(type(exc)), message=message, traceback=text)
 
     def to_exception(self) -> BaseException:

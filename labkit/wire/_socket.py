@@ -19,13 +19,20 @@ from labkit.wire._decode import decode
 
 
 def send(
-    socket: Any, obj: Any, copy: bool = False, key: str | bytes | None = None, *, flags: int = 0
-) -> None:
+    socket: Any,
+    obj: Any,
+    copy: bool = False,
+    key: str | bytes | None = None,
+    *,
+    flags: int = 0,
+    track: bool = False,
+) -> Any:
     """Encode ``obj`` and send it as one multipart message on a pyzmq socket.
 
-    With ``copy=False`` (default) big arrays are handed to ZeroMQ without copying: do not modify
-    them until the message left (the next send or a ``zmq.Frame`` tracker tells you). With ``key``
-    the frames are signed (HMAC-SHA256, signature frame first).
+    With ``copy=False`` (default) arrays over pyzmq's copy threshold (64 KiB) are handed to ZeroMQ
+    without copying: do not modify them until ZeroMQ is done with them. Pass ``track=True`` to get
+    a ``zmq.MessageTracker`` (``tracker.wait(timeout)`` / ``tracker.done``) that says when that is
+    (otherwise the return value of ``send_multipart`` carries no guarantee). With ``key`` the frames are signed (HMAC-SHA256, signature frame first).
 
     Raises:
         WireEncodeError: ``obj`` cannot be encoded (see :func:`encode`).
@@ -34,7 +41,7 @@ def send(
     frames = encode(obj)
     if key:
         frames = sign_frames(frames, key)
-    socket.send_multipart(frames, flags=flags, copy=copy)
+    return socket.send_multipart(frames, flags=flags, copy=copy, track=track)
 
 
 def recv_frames(socket: Any, key: str | bytes | None = None, *, flags: int = 0) -> list[Any]:

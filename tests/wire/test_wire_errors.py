@@ -124,3 +124,13 @@ def test_messages_are_versioned_and_tagged():
     out = decode(frames)
     assert out.v == 1 and out.params == {}
     assert b"Request" in bytes(frames[0])
+
+
+def test_exception_with_broken_str_still_makes_an_error_reply():
+    class BrokenStrError(Exception):
+        def __str__(self):
+            raise RuntimeError("no str")
+
+    reply = decode(encode(ErrorReply.from_exception(3, BrokenStrError("detail"))))
+    assert "detail" in reply.message
+    assert isinstance(reply.to_exception(), RemoteError)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -97,6 +99,19 @@ def test_req_rep_over_tcp_loopback_with_split_arrays(zmq_sockets, monkeypatch):
     reply = decode(frames)
     assert reply.id == 5
     xr.testing.assert_identical(reply.result, da)
+
+
+def test_tracked_zero_copy_send_reports_when_the_array_may_change(zmq_sockets):
+    server, client = zmq_sockets.pair("inproc://tracked")
+    arr = np.arange(100_000, dtype=np.float64)  # above pyzmq's copy threshold: sent zero-copy
+    tracker = send(client, {"a": arr}, track=True)
+    received = recv(server)
+    assert np.shares_memory(received["a"], arr)  # inproc hands over the very same memory
+    assert not tracker.done
+    del received
+    gc.collect()
+    tracker.wait(5)
+    assert tracker.done
 
 
 def test_server_answers_garbage_with_an_error_reply(zmq_sockets):
