@@ -154,7 +154,7 @@ class LiveView(anywidget.AnyWidget):
         super().__init__(view_id=view_id, colormap=colormap, width_px=width_px, **kwargs)
         if contrast is not None:
             self.contrast = contrast
-        self.on_msg(self._handle_msg)
+        self.on_msg(self._on_custom_msg)
 
     # ---- validation -------------------------------------------------------------------------
     @traitlets.validate("colormap")
@@ -277,7 +277,7 @@ class LiveView(anywidget.AnyWidget):
         self.close()
 
     # ---- messages from the browser (kernel main thread) ------------------------------------------
-    def _handle_msg(self, _widget: Any, content: dict, buffers: list) -> None:
+    def _on_custom_msg(self, _widget: Any, content: dict, buffers: list) -> None:
         kind = str(content.get("type", "?"))
         self.messages_received[kind] = self.messages_received.get(kind, 0) + 1
         if kind == "ack":

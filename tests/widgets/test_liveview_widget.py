@@ -66,7 +66,7 @@ def make_view(source, **kw) -> tuple[LiveView, Recorder]:
 
 
 def browser(view: LiveView, content: dict) -> None:
-    view._handle_msg(view, content, [])
+    view._on_custom_msg(view, content, [])
 
 
 def test_first_frame_is_binned_to_the_canvas_and_sent_raw16():

@@ -1,5 +1,4 @@
 // anywidget entry for labkit.widgets.LiveView
 import { render } from "../liveview/widget";
 
-export { render };
 export default { render };

@@ -1,0 +1,182 @@
+"""LiveView in a real Voila page and a real JupyterLab: frames painted, contrast applied in the
+browser without a kernel round trip, the ROI drawn with the mouse arriving in Python."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit.testing.fixtures import run_all_cells, wait_for_widget, write_notebook
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# Written next to the notebooks: a synthetic camera and a thread that mirrors the view's Python
+# state into a JSON file the test reads (Voila has no way to run a cell from the page).
+HELPERS = '''
+import json, threading, time
+import numpy as np
+from labkit.buffers import Frame
+
+class MovingCamera:
+    """A 512x512 uint16 camera at `fps` whose gradient moves every frame."""
+    shape = (512, 512)
+    dtype = np.dtype(np.uint16)
+    def __init__(self, fps=30.0):
+        self.fps, self.t0, self.index = fps, time.monotonic(), -1
+        y, x = np.mgrid[0:512, 0:512]
+        self.base = (x * 8 + y).astype(np.uint16)
+    def latest(self):
+        i = int((time.monotonic() - self.t0) * self.fps)
+        if i != self.index:
+            self.index, self.ts = i, time.time()
+            self.frame = np.roll(self.base, 4 * i, axis=1)
+        return Frame(self.frame, self.index, self.ts, {})
+
+def mirror_state(view, path):
+    def run():
+        while True:
+            state = {"roi": view.roi, "contrast": view.contrast, "stats": view.stats,
+                     "messages": view.messages_received, "error": view.error}
+            tmp = path + ".tmp"
+            with open(tmp, "w") as fh:
+                json.dump(state, fh, default=str)
+            import os; os.replace(tmp, path)
+            time.sleep(0.1)
+    threading.Thread(target=run, daemon=True, name="mirror-state").start()
+'''
+
+
+def _notebook(root: Path, name: str, source_expr: str) -> str:
+    (root / "lv_helpers.py").write_text(HELPERS)
+    state = str(root / f"{name}.state.json")
+    write_notebook(
+        root / f"{name}.ipynb",
+        [
+            "from labkit.widgets import LiveView, ArraySource\nfrom lv_helpers import MovingCamera, mirror_state\nimport numpy as np",
+            f"view = LiveView({source_expr}, width_px=512)\nmirror_state(view, {state!r})\nview",
+        ],
+    )
+    return state
+
+
+def _read_state(path: str, cond, timeout_s: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    state: dict = {}
+    while time.monotonic() < deadline:
+        try:
+            state = json.loads(Path(path).read_text())
+            if cond(state):
+                return state
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"kernel state never satisfied the condition; last state: {state}")
+
+
+def _views(page) -> dict:
+    return page.evaluate(
+        "() => JSON.parse(JSON.stringify(window.labkit ? window.labkit.views : {}))"
+    )
+
+
+def _one_view(page) -> dict:
+    views = _views(page)
+    assert len(views) == 1, views
+    return next(iter(views.values()))
+
+
+def test_voila_paints_frames_and_the_canvas_changes(voila_server, page):
+    state_path = _notebook(voila_server.root, "lv_moving", "MovingCamera(fps=30), encoding='raw16'")
+    page.goto(voila_server.render_url("lv_moving.ipynb"))
+    stage = wait_for_widget(page, ".lk-live .lk-stage", timeout_s=60)
+    page.wait_for_function(
+        "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 10)",
+        timeout=30_000,
+    )
+    first = stage.screenshot()
+    time.sleep(0.3)
+    second = stage.screenshot()
+    assert first != second  # the gradient moves: new frames reach the canvas
+    view = _one_view(page)
+    assert view["renderer"] == "webgl2"
+    assert view["encoding"] == "raw16" and view["texture"] == [512, 512]
+    assert view["painted"] >= 10 and view["received"] >= view["painted"]
+    # browser stats reach Python (~1 Hz) and the kernel saw acks for what it sent
+    state = _read_state(state_path, lambda s: s["stats"].get("painted", 0) >= 5)
+    assert state["messages"]["ack"] >= 5 and state["stats"]["frames_sent"] >= 10
+    assert state["error"] is None
+    # pixel readout under the cursor, in full-frame coordinates with the received value
+    box = stage.bounding_box()
+    page.mouse.move(box["x"] + 10, box["y"] + 10)
+    readout = page.locator(".lk-live .lk-readout").inner_text()
+    match = re.match(r"x 10\s+y 10\s+value (\d+)$", readout)
+    assert match, readout
+    assert (int(match.group(1)) - 10) % 8 == 0  # frame value = column * 8 + row at full resolution
+    assert page.console_errors == []
+
+
+def test_voila_contrast_drag_changes_pixels_without_a_kernel_frame_and_roi_reaches_python(
+    voila_server, page
+):
+    state_path = _notebook(voila_server.root, "lv_static", "ArraySource(MovingCamera().base)")
+    page.goto(voila_server.render_url("lv_static.ipynb"))
+    stage = wait_for_widget(page, ".lk-live .lk-stage", timeout_s=60)
+    page.wait_for_function(
+        "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 1)",
+        timeout=30_000,
+    )
+    time.sleep(0.5)  # let the viewport report and its re-send settle
+    before_view = _one_view(page)
+    before_state = _read_state(state_path, lambda s: s["stats"]["frames_sent"] >= 1)
+    before_pixels = stage.screenshot()
+
+    # drag the high contrast handle of the histogram halfway to the left
+    hist = page.locator(".lk-live .lk-hist")
+    hb = hist.bounding_box()
+    page.mouse.move(hb["x"] + hb["width"] - 1, hb["y"] + hb["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(hb["x"] + hb["width"] * 0.5, hb["y"] + hb["height"] / 2, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(100)
+    after_pixels = stage.screenshot()
+    after_view = _one_view(page)
+    assert after_pixels != before_pixels  # the shader applied the new limits
+    assert after_view["received"] == before_view["received"]  # no new frame was needed
+    assert set(after_view["messages_to_kernel"]) <= {"ready", "ack", "viewport", "stats", "visible"}
+    # the kernel sent nothing for the contrast change; Python learns the final limits once
+    state = _read_state(state_path, lambda s: s["contrast"] is not None and s["contrast"][1] < 3000)
+    assert state["stats"]["frames_sent"] == before_state["stats"]["frames_sent"]
+
+    # draw an ROI with shift-drag; the canvas shows the 512x512 frame at 512 CSS px (1:1)
+    box = stage.bounding_box()
+    page.keyboard.down("Shift")
+    page.mouse.move(box["x"] + 40, box["y"] + 60)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 240, box["y"] + 160, steps=6)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    state = _read_state(state_path, lambda s: s["roi"] is not None)
+    x, y, w, h = state["roi"]
+    assert abs(x - 40) <= 2 and abs(y - 60) <= 2 and abs(w - 200) <= 3 and abs(h - 100) <= 3, state[
+        "roi"
+    ]
+    assert page.console_errors == []
+
+
+def test_jupyterlab_paints_frames(lab_server, page):
+    state_path = _notebook(lab_server.root, "lv_lab", "MovingCamera(fps=30), encoding='raw16'")
+    page.goto(lab_server.notebook_url("lv_lab.ipynb"))
+    run_all_cells(page)
+    wait_for_widget(page, ".jp-OutputArea .lk-live .lk-stage", timeout_s=60)
+    page.wait_for_function(
+        "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 10)",
+        timeout=30_000,
+    )
+    view = _one_view(page)
+    assert view["renderer"] == "webgl2" and view["received"] >= 10
+    state = _read_state(state_path, lambda s: s["stats"].get("painted", 0) >= 5)
+    assert state["stats"]["frames_sent"] >= 10 and state["error"] is None
