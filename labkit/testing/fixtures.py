@@ -84,9 +84,20 @@ def chromium(_playwright: Any) -> Iterator[Any]:
         browser.close()
 
 
+def _shutdown_kernels_used_by(request: pytest.FixtureRequest) -> None:
+    for name in ("lab_server", "voila_server"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).shutdown_kernels()
+
+
 @pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    """A fresh browser context and page; ``page.console_errors`` collects console errors."""
+def page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context and page; ``page.console_errors`` collects console errors.
+
+    On teardown the page is left (Voila shuts its kernel down on unload), the context closed and
+    the kernels the test started on ``lab_server``/``voila_server`` shut down, all before the
+    leak check runs, so the kernels' scopes release their shared memory in time.
+    """
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     new_page = context.new_page()
     attach_console_errors(new_page)
@@ -100,6 +111,7 @@ def page(chromium: Any) -> Iterator[Any]:
             except Exception:  # noqa: BLE001 - teardown must go on
                 pass
         context.close()
+        _shutdown_kernels_used_by(request)
 
 
 @pytest.fixture(scope="session")
@@ -128,8 +140,6 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
 
 @pytest.fixture(autouse=True)
 def _shutdown_test_kernels(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After a test that used a server, shut down the kernels it started there."""
+    """After a test that used a server (without ``page``), shut down the kernels it started there."""
     yield
-    for name in ("lab_server", "voila_server"):
-        if name in request.fixturenames:
-            request.getfixturevalue(name).shutdown_kernels()
+    _shutdown_kernels_used_by(request)

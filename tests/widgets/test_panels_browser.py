@@ -1,0 +1,160 @@
+"""DevicePanel, TracePlot and Dashboard in real pages: Voila, JupyterLab and Notebook 7."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from labkit.testing.fixtures import run_all_cells, wait_for_widget, write_notebook
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+RED = "rgb(198, 40, 40)"  # #c62828
+
+
+def _panel_cells(log_path):
+    return [
+        "import json\n"
+        "from labkit.devices.sim import SimCamera\n"
+        "from labkit.widgets import DevicePanel\n"
+        "camera = SimCamera('camera', sensor_shape=(64, 64))\n"
+        f"log_path = {str(log_path)!r}\n"
+        "def record(device, name, value):\n"
+        "    with open(log_path, 'a') as f:\n"
+        "        f.write(json.dumps([name, value]) + '\\n')\n"
+        "camera.add_listener(record)\n"
+        "panel = DevicePanel(camera)\n"
+        "panel",
+    ]
+
+
+def _recorded(log_path):
+    if not log_path.exists():
+        return []
+    return [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+
+
+def _wait_recorded(log_path, entry, timeout_s=15.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if entry in _recorded(log_path):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the kernel never recorded {entry}; got {_recorded(log_path)}")
+
+
+def test_device_panel_edits_reach_the_device_and_errors_show_in_red(voila_server, page):
+    log_path = voila_server.root / "panel_values.jsonl"
+    write_notebook(voila_server.root / "panel.ipynb", _panel_cells(log_path))
+    page.goto(voila_server.render_url("panel.ipynb"))
+    wait_for_widget(page, ".labkit-device-panel")
+
+    exposure = page.locator(".labkit-prop-exposure_ms input[type=number]")
+    exposure.fill("25")
+    exposure.press("Enter")
+    _wait_recorded(log_path, ["exposure_ms", 25.0])
+
+    page.locator(".labkit-prop-binning select").select_option("2")
+    _wait_recorded(log_path, ["binning", 2])
+    page.locator(".labkit-prop-shape .labkit-readonly", has_text="32, 32").wait_for(timeout=10_000)
+
+    exposure.fill("5000")
+    exposure.press("Enter")
+    error = page.locator(".labkit-prop-exposure_ms .labkit-error span")
+    error.wait_for(timeout=10_000)
+    assert "above the limit 2000 ms" in error.inner_text()
+    assert error.evaluate("e => getComputedStyle(e).color") == RED
+    page.wait_for_function(
+        "() => document.querySelector('.labkit-prop-exposure_ms input[type=number]').value === '25'",
+        timeout=10_000,
+    )
+    assert ["exposure_ms", 5000.0] not in _recorded(log_path)
+    assert page.console_errors == []
+
+
+def test_traceplot_draws_moving_lines(voila_server, page):
+    cells = [
+        "import atexit, threading, time\n"
+        "import numpy as np\n"
+        "from labkit.buffers import TraceBuffer\n"
+        "from labkit.widgets import TracePlot\n"
+        "buf = TraceBuffer.create(('sine', 'cosine'), capacity=20_000)\n"
+        "stop = threading.Event()\n"
+        "def feed():\n"
+        "    while not stop.wait(0.02):\n"
+        "        t = time.time() - np.arange(4)[::-1] * 0.005\n"
+        "        buf.write(t, np.column_stack([np.sin(3 * t), np.cos(3 * t)]))\n"
+        "feeder = threading.Thread(target=feed, daemon=True)\n"
+        "feeder.start()\n"
+        "plot = TracePlot(buf.reader(), window_s=5)\n"
+        "def cleanup():\n"
+        "    plot.close(); stop.set(); feeder.join(); buf.close()\n"
+        "atexit.register(cleanup)\n"
+        "plot",
+    ]
+    write_notebook(voila_server.root / "traces.ipynb", cells)
+    page.goto(voila_server.render_url("traces.ipynb"))
+    wait_for_widget(page, ".labkit-traceplot")
+    lines = page.locator(".labkit-traceplot path.line")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.labkit-traceplot path.line')]"
+        ".filter(p => (p.getAttribute('d') || '').length > 50).length === 2",
+        timeout=20_000,
+    )
+    first = lines.first.get_attribute("d")
+    page.wait_for_function(
+        "(d0) => document.querySelector('.labkit-traceplot path.line').getAttribute('d') !== d0",
+        arg=first,
+        timeout=10_000,
+    )
+    legend = page.locator(".labkit-traceplot text.legendtext").all_text_contents()
+    assert legend == ["sine", "cosine"]
+
+
+DASHBOARD_CELLS = [
+    "import atexit\n"
+    "import labkit as lk\n"
+    "scope = lk.Scope(shape=(256, 256))\n"
+    "atexit.register(scope.close)\n"
+    "scope.start()",
+    "dash = scope.dashboard(title='browser test')\natexit.register(dash.close)\ndash",
+]
+
+
+def _check_dashboard(page):
+    wait_for_widget(page, ".labkit-dashboard", timeout_s=90)
+    page.locator(".labkit-state-running").wait_for(timeout=30_000)
+    for selector in (".labkit-device-camera", ".labkit-start", ".labkit-stop", ".labkit-traceplot"):
+        assert page.locator(selector).count() >= 1, selector
+    assert page.locator(".labkit-dashboard canvas").count() >= 1  # the live view's canvas
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.labkit-traceplot path.line')]"
+        ".some(p => (p.getAttribute('d') || '').length > 100)",
+        timeout=30_000,
+    )
+    page.locator(".labkit-health", has_text="fps").wait_for(timeout=30_000)
+    # stop from the page: the engine stops and the badge follows
+    page.locator(".labkit-stop button, button.labkit-stop").first.click()
+    page.locator(".labkit-state-stopped").wait_for(timeout=30_000)
+
+
+def test_dashboard_in_voila(voila_server, page):
+    write_notebook(voila_server.root / "dash.ipynb", DASHBOARD_CELLS)
+    page.goto(voila_server.render_url("dash.ipynb"))
+    _check_dashboard(page)
+
+
+def test_dashboard_in_jupyterlab(lab_server, page):
+    write_notebook(lab_server.root / "dash.ipynb", DASHBOARD_CELLS)
+    page.goto(lab_server.notebook_url("dash.ipynb"))
+    run_all_cells(page)
+    _check_dashboard(page)
+
+
+def test_dashboard_in_notebook7(lab_server, page):
+    write_notebook(lab_server.root / "dash7.ipynb", DASHBOARD_CELLS)
+    page.goto(lab_server.notebook7_url("dash7.ipynb"))
+    run_all_cells(page)
+    _check_dashboard(page)
