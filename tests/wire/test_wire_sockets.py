@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ import zmq
 
 from labkit.wire import (
     ErrorReply,
+    RemoteError,
     Reply,
     Request,
     WireAuthError,
@@ -112,6 +115,48 @@ def test_tracked_zero_copy_send_reports_when_the_array_may_change(zmq_sockets):
     gc.collect()
     tracker.wait(5)
     assert tracker.done
+
+
+_ENGINE_CHILD = """
+import sys, zmq
+from labkit.devices import PropertyLimitError
+from labkit.wire import ErrorReply, Reply, recv, send
+ctx = zmq.Context()
+sock = ctx.socket(zmq.REP)
+sock.linger = 0
+sock.connect(sys.argv[1])
+request = recv(sock, key=sys.argv[2])
+try:
+    if request.params["exposure_ms"] > 2000:
+        raise PropertyLimitError("exposure_ms=5000 is above the limit 2000 ms; choose [0.01, 2000]")
+    send(sock, Reply(id=request.id, result=None), key=sys.argv[2])
+except Exception as exc:
+    send(sock, ErrorReply.from_exception(request.id, exc), key=sys.argv[2])
+sock.close()
+ctx.term()
+"""
+
+
+def test_error_raised_in_another_process_arrives_as_its_own_class(zmq_sockets, tmp_path):
+    from labkit.devices import PropertyLimitError
+
+    key = new_key()
+    sock = zmq_sockets._socket(zmq.REQ)
+    sock.bind(f"ipc://{tmp_path}/engine.sock")
+    script = tmp_path / "engine_child.py"
+    script.write_text(_ENGINE_CHILD)
+    child = subprocess.Popen([sys.executable, str(script), f"ipc://{tmp_path}/engine.sock", key])
+    try:
+        send(sock, Request(id=9, method="set", params={"exposure_ms": 5000}), key=key)
+        reply = recv(sock, key=key)
+    finally:
+        assert child.wait(timeout=30) == 0
+    assert isinstance(reply, ErrorReply) and reply.id == 9
+    with pytest.raises(PropertyLimitError, match="above the limit 2000 ms") as info:
+        reply.raise_()
+    assert "engine_child.py" in info.value.remote_traceback  # where it failed, in the child
+    assert "raise PropertyLimitError" in info.value.remote_traceback
+    assert isinstance(info.value.__cause__, RemoteError)
 
 
 def test_server_answers_garbage_with_an_error_reply(zmq_sockets):
