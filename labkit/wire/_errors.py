@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class RemoteError(Exception):
 
 _REGISTRY: dict[str, type[BaseException]] = {}
 _DEFAULTS_LOADED = False
+_DEFAULTS_LOCK = threading.Lock()
 
 _BUILTIN_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
@@ -128,8 +130,15 @@ def _load_defaults() -> None:
     global _DEFAULTS_LOADED
     if _DEFAULTS_LOADED:
         return
-    _DEFAULTS_LOADED = True
-    for cls in (*_BUILTIN_ERRORS, WireError, WireDecodeError, WireEncodeError, WireAuthError):
+    with _DEFAULTS_LOCK:
+        if not _DEFAULTS_LOADED:
+            _register_defaults()
+            _DEFAULTS_LOADED = True
+
+
+def _register_defaults() -> None:
+    wire_errors = (WireError, WireDecodeError, WireEncodeError, WireAuthError, WireSecurityError)
+    for cls in (*_BUILTIN_ERRORS, *wire_errors):
         _REGISTRY.setdefault(type_name(cls), cls)
     for module_name, names in _LABKIT_ERRORS:
         try:

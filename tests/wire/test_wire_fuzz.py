@@ -145,3 +145,31 @@ def test_non_bytes_frames_are_rejected():
         decode([object()])
     with pytest.raises(WireDecodeError, match="list of frames"):
         decode(42)
+
+
+def _xarray_ext(kind, plain):
+    return msgspec.msgpack.Ext(_codec._EXT_XARRAY, msgspec.msgpack.encode([kind, plain]))
+
+
+@pytest.mark.parametrize(
+    ("kind", "plain", "match"),
+    [
+        ("dataarray", {"values": _array_ext(_meta())}, "malformed xarray"),  # keys missing
+        (
+            "dataarray",
+            {"values": _array_ext(_meta()), "dims": ["x"], "name": None, "attrs": {}, "coords": []},
+            "malformed xarray",  # 2-d values with one dim
+        ),
+        (
+            "dataarray",
+            {"values": [1, 2], "dims": ["x"], "name": None, "attrs": {}, "coords": []},
+            "must be an array",
+        ),
+        ("dataset", {"data_vars": 3, "coords": [], "attrs": {}}, "malformed xarray"),
+        ("tree", {}, "malformed xarray payload"),
+    ],
+)
+def test_malformed_xarray_payloads_are_decode_errors(kind, plain, match):
+    frames = [_header(_xarray_ext(kind, plain), 1), b"\0" * 8]
+    with pytest.raises(WireDecodeError, match=match):
+        decode(frames)
