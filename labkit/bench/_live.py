@@ -1,0 +1,330 @@
+"""``labkit bench live``: painted fps and camera→paint latency of the LiveView in headless Chromium.
+
+A simulated 2048² uint16 camera at 100 fps (engine in a child process, so the kernel's CPU is the
+widget's) feeds a ~640×640 LiveView in a real Voila page and a real JupyterLab; beside it, in the
+same run and page setup, a naive anywidget (:class:`NaiveView`) sends every full raw frame with
+the same ack window (2 in flight) and paints it with the same WebGL2 ``R16UI`` texture upload.
+Reported: painted fps (goal ≥ 55 Voila / ≥ 45 JupyterLab and ≥ 3× naive), latency p50/p95 (goal
+p50 ≤ 40 ms), and kernel CPU per frame sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from labkit.bench._report import BenchResult
+from labkit.widgets._transport import CreditWindow
+
+__all__ = ["NaiveView", "bench_widget", "mirror_state", "run"]
+
+log = logging.getLogger(__name__)
+
+CHROMIUM = os.environ.get("LABKIT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+NAIVE_ESM = r"""
+const VERT = `#version 300 es
+in vec2 p; out vec2 uv;
+void main() { uv = vec2(p.x * 0.5 + 0.5, 0.5 - p.y * 0.5); gl_Position = vec4(p, 0.0, 1.0); }`;
+const FRAG = `#version 300 es
+precision highp float; precision highp usampler2D;
+in vec2 uv; uniform usampler2D img; out vec4 color;
+void main() { float v = float(texture(img, uv).r) / 4095.0; color = vec4(v, v, v, 1.0); }`;
+function quantile(a, q) { if (!a.length) return NaN; const s = [...a].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]; }
+function render({ model, el }) {
+  const id = model.get("view_id");
+  const canvas = document.createElement("canvas");
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = 640 * dpr; canvas.height = 640 * dpr;
+  canvas.style.width = "640px"; canvas.style.height = "640px";
+  el.append(canvas);
+  const gl = canvas.getContext("webgl2");
+  const sh = (t, s) => { const x = gl.createShader(t); gl.shaderSource(x, s); gl.compileShader(x); return x; };
+  const prog = gl.createProgram();
+  gl.attachShader(prog, sh(gl.VERTEX_SHADER, VERT)); gl.attachShader(prog, sh(gl.FRAGMENT_SHADER, FRAG));
+  gl.linkProgram(prog); gl.useProgram(prog);
+  gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer());
+  gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
+  gl.enableVertexAttribArray(0); gl.vertexAttribPointer(0, 2, gl.FLOAT, false, 0, 0);
+  const tex = gl.createTexture(); gl.bindTexture(gl.TEXTURE_2D, tex);
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+  gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+  const stats = { view_id: id, renderer: "naive-webgl2", received: 0, painted: 0,
+                  latency_ms_p50: NaN, latency_ms_p95: NaN };
+  window.labkit = window.labkit || { views: {} };
+  window.labkit.views[id] = stats;
+  const lat = [];
+  let pending = null, raf = 0;
+  function paint() {
+    raf = 0; const p = pending; pending = null; if (!p) return;
+    const b = p.buf;
+    const px = b.byteOffset % 2 === 0 ? new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2)
+      : new Uint16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.R16UI, p.msg.w, p.msg.h, 0, gl.RED_INTEGER, gl.UNSIGNED_SHORT, px);
+    gl.viewport(0, 0, canvas.width, canvas.height);
+    gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+    stats.painted++;
+    lat.push(Date.now() - p.msg.timestamp_s * 1000); if (lat.length > 240) lat.shift();
+    stats.latency_ms_p50 = quantile(lat, 0.5); stats.latency_ms_p95 = quantile(lat, 0.95);
+  }
+  model.on("msg:custom", (msg, buffers) => {
+    model.send({ type: "ack", seq: msg.seq });
+    stats.received++;
+    pending = { msg, buf: buffers[0] };
+    if (!raf) raf = requestAnimationFrame(paint);
+  });
+  model.send({ type: "ready" });
+  return () => { delete window.labkit.views[id]; };
+}
+export default { render };
+"""
+
+
+class NaiveView(anywidget.AnyWidget):
+    """Baseline: sends every newest full raw frame (no binning) with the LiveView's ack window."""
+
+    _esm = NAIVE_ESM
+    view_id = traitlets.Unicode("naive").tag(sync=True)
+
+    def __init__(self, reader: Any, max_in_flight: int = 2, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._reader = reader
+        self._credit = CreditWindow(max_in_flight, 1.5)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.frames_sent = 0
+        self.kernel_ms: list[float] = []
+        self.on_msg(self._on_custom)
+
+    def _on_custom(self, _w: Any, content: dict, _buffers: list) -> None:
+        if content.get("type") == "ack":
+            self._credit.ack(int(content["seq"]))
+            self._wake.set()
+        elif content.get("type") == "ready" and self._thread is None:
+            self._thread = threading.Thread(target=self._pump, name="naive-pump", daemon=True)
+            self._thread.start()
+
+    def _pump(self) -> None:
+        last = -1
+        while not self._stop.is_set():
+            if not self._credit.has_credit():
+                self._wake.wait(0.05)
+                self._wake.clear()
+                continue
+            if self._reader.lag == 0 and last >= 0:
+                self._reader.wait(0.02)
+                continue
+            cpu0 = time.thread_time()
+            frame = self._reader.latest(copy=True)
+            if frame is None or frame.index == last:
+                continue
+            seq = self._credit.acquire()
+            h, w = frame.data.shape
+            meta = {
+                "type": "frame",
+                "seq": seq,
+                "w": w,
+                "h": h,
+                "index": frame.index,
+                "timestamp_s": frame.timestamp_s,
+            }
+            self.send(meta, buffers=[memoryview(frame.data)])
+            last = frame.index
+            self.frames_sent += 1
+            self.kernel_ms.append(1e3 * (time.thread_time() - cpu0))
+
+    @property
+    def stats(self) -> dict:
+        ms = sorted(self.kernel_ms[-200:])
+        return {
+            "frames_sent": self.frames_sent,
+            "kernel_ms_per_frame": ms[len(ms) // 2] if ms else float("nan"),
+        }
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._reader.close()
+        super().close()
+
+
+def bench_widget(kind: str, width_px: int = 640) -> tuple[Any, Any]:
+    """In the kernel: a 2048² uint16 sim camera at 100 fps (engine in a child process) and the
+    widget under test (``"live"``: LiveView; ``"naive"``: NaiveView). Returns (widget, scope)."""
+    from labkit.engine import Scope
+    from labkit.widgets import LiveView
+
+    scope = Scope(mode="process", shape=(2048, 2048))
+    scope.camera.frame_rate_hz = 100
+    scope.camera.exposure_ms = 5
+    scope.start()
+    if kind == "live":
+        return LiveView(
+            scope, width_px=width_px, encoding=os.environ.get("LABKIT_BENCH_ENCODING", "auto")
+        ), scope
+    return NaiveView(scope.open_reader("naive")), scope
+
+
+def mirror_state(widget: Any, scope: Any, path: str) -> None:
+    """In the kernel: write the widget's stats (+ pid) to ``path`` every 0.2 s; a ``path + '.stop'``
+    file closes the widget and the scope (so the sim engine process ends with the measurement)."""
+
+    def run() -> None:
+        while True:
+            if os.path.exists(path + ".stop"):
+                widget.close()
+                scope.close()
+                Path(path + ".stopped").write_text("1")
+                return
+            state = {"pid": os.getpid(), "stats": widget.stats, "t": time.time()}
+            Path(path + ".tmp").write_text(json.dumps(state, default=str))
+            os.replace(path + ".tmp", path)
+            time.sleep(0.2)
+
+    threading.Thread(target=run, name="bench-mirror", daemon=True).start()
+
+
+def _views(page: Any) -> dict:
+    return page.evaluate(
+        "() => JSON.parse(JSON.stringify(window.labkit ? window.labkit.views : {}))"
+    )
+
+
+def _measure(page: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dict:
+    import psutil
+
+    page.goto(url)
+    if lab:
+        from labkit.testing._jupyter import run_all_cells
+
+        run_all_cells(page, timeout_s=120)
+    page.wait_for_function(
+        "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 1)",
+        timeout=120_000,
+    )
+    time.sleep(1.5 if quick else 3.0)  # warm up: encoding choice, JIT, caches
+
+    def sample() -> tuple[float, dict, dict, float]:
+        state = json.loads(state_path.read_text())
+        cpu = psutil.Process(state["pid"]).cpu_times()
+        return time.monotonic(), next(iter(_views(page).values())), state, cpu.user + cpu.system
+
+    t0, v0, k0, c0 = sample()
+    time.sleep(3.0 if quick else 8.0)
+    t1, v1, k1, c1 = sample()
+    dt = t1 - t0
+    sent = k1["stats"]["frames_sent"] - k0["stats"]["frames_sent"]
+    out = {
+        "painted_fps": (v1["painted"] - v0["painted"]) / dt,
+        "received_fps": (v1["received"] - v0["received"]) / dt,
+        "latency_ms_p50": v1["latency_ms_p50"],
+        "latency_ms_p95": v1["latency_ms_p95"],
+        "kernel_cpu_ms_per_frame": 1e3 * (c1 - c0) / sent if sent else float("nan"),
+        "pump_ms_per_frame": k1["stats"].get("kernel_ms_per_frame", float("nan")),
+        "encoding": v1.get("encoding", "raw16"),
+    }
+    state_path.with_name(state_path.name + ".stop").write_text("1")
+    deadline = time.monotonic() + 15
+    while (
+        not state_path.with_name(state_path.name + ".stopped").exists()
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    page.goto("about:blank")
+    return out
+
+
+def _results(frontend: str, live: dict, naive: dict, fps_goal: float) -> list[BenchResult]:
+    base = "naive anywidget, full raw frames, same ack window"
+    enc = f"LiveView encoding {live['encoding']}"
+    return [
+        BenchResult(f"live {frontend} painted fps", live["painted_fps"], "fps", base, naive["painted_fps"],
+                    goal=3.0, goal_kind="ratio", note=enc),
+        BenchResult(f"live {frontend} painted fps (absolute)", live["painted_fps"], "fps", base, naive["painted_fps"],
+                    goal=fps_goal, goal_kind="value", note="rAF caps at 60 in headless Chromium"),
+        BenchResult(f"live {frontend} received fps", live["received_fps"], "fps", base, naive["received_fps"]),
+        BenchResult(f"live {frontend} camera->paint latency p50", live["latency_ms_p50"], "ms", base,
+                    naive["latency_ms_p50"], higher_is_better=False, goal=40.0, goal_kind="value"),
+        BenchResult(f"live {frontend} camera->paint latency p95", live["latency_ms_p95"], "ms", base,
+                    naive["latency_ms_p95"], higher_is_better=False),
+        BenchResult(f"live {frontend} kernel CPU per frame sent", live["kernel_cpu_ms_per_frame"], "ms", base,
+                    naive["kernel_cpu_ms_per_frame"], higher_is_better=False,
+                    note=f"pump thread {live['pump_ms_per_frame']:.2f} ms/frame (bin + encode)"),
+    ]  # fmt: skip
+
+
+def run(quick: bool = False) -> list[BenchResult]:
+    """Measure LiveView vs the naive widget in Voila and JupyterLab (about 1.5 min; quick ~1 min)."""
+    from playwright.sync_api import sync_playwright
+
+    from labkit.testing._jupyter import write_notebook
+    from labkit.testing._servers import LabServer, VoilaServer
+
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(
+            f"labkit bench live needs Chromium at {CHROMIUM} (apt-get install chromium or set LABKIT_CHROMIUM)"
+        )
+    results: list[BenchResult] = []
+    with tempfile.TemporaryDirectory(prefix="labkit-bench-live-") as tmp, sync_playwright() as pw:
+        root = Path(tmp)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for frontend, server_cls, goal in (
+                ("voila", VoilaServer, 55.0),
+                ("jupyterlab", LabServer, 45.0),
+            ):
+                server = server_cls(root / frontend)
+                server.root.mkdir(parents=True, exist_ok=True)
+                server.start(timeout_s=120)
+                try:
+                    measured = {}
+                    for kind in ("live", "naive"):
+                        state = server.root / f"{kind}.state.json"
+                        write_notebook(
+                            server.root / f"{kind}.ipynb",
+                            [
+                                "from labkit.bench._live import bench_widget, mirror_state\n"
+                                f"w, scope = bench_widget({kind!r})\nmirror_state(w, scope, {str(state)!r})\nw"
+                            ],
+                        )
+                        context = browser.new_context(viewport={"width": 1280, "height": 1000})
+                        page = context.new_page()
+                        try:
+                            lab = frontend == "jupyterlab"
+                            url = (
+                                server.notebook_url(f"{kind}.ipynb")
+                                if lab
+                                else server.render_url(f"{kind}.ipynb")
+                            )
+                            measured[kind] = _measure(page, url, lab, state, quick)
+                        finally:
+                            context.close()
+                            server.shutdown_kernels()
+                    results += _results(frontend, measured["live"], measured["naive"], goal)
+                finally:
+                    server.stop()
+        finally:
+            browser.close()
+    return results
