@@ -121,6 +121,17 @@ def run(quick: bool = False) -> list[BenchResult]:
         with Scope(mode=mode, shape=(256, 256), ring_slots=8) as scope:
             times, calls_s = _scope_round_trips(scope, n)
         p50, p99 = _percentiles(times)
+        if not quick:  # the same while the engine streams full 2048² frames at 30 fps
+            with Scope(mode=mode, ring_slots=16) as scope:
+                scope.start()
+                busy, _ = _scope_round_trips(scope, 1000)
+            busy_p50, busy_p99 = _percentiles(busy)
+            results += [
+                BenchResult(f"rpc.{mode}.set_property.streaming.p50", busy_p50, "µs", "idle p50 (same mode)",
+                            p50, higher_is_better=False, note="while streaming 2048² uint16 at 30 fps"),
+                BenchResult(f"rpc.{mode}.set_property.streaming.p99", busy_p99, "µs", "idle p99 (same mode)",
+                            p99, higher_is_better=False, note="while streaming 2048² uint16 at 30 fps"),
+            ]  # fmt: skip
         base = f"raw pyzmq REQ/REP {len(_MESSAGE)} B ({transport})"
         results += [
             BenchResult(f"rpc.{mode}.set_property.p50", p50, "µs", base + " p50", raw_p50,

@@ -1,9 +1,11 @@
 """Client side of the engine connection: a DEALER socket, pending calls and a receiver thread.
 
-Calls and the receiver share one socket under a lock; the receiver thread waits on the socket's file
-descriptor (``zmq.FD``) without holding the lock, so a call goes straight out on the caller's thread.
-Whoever holds the lock drains every waiting message (replies complete pending calls, events go to
-``on_event``) before releasing it, as ``zmq.FD``'s edge-triggered contract requires.
+One call is in flight at a time (the engine runs commands one at a time anyway). The calling thread
+sends its request and reads the socket itself until its reply arrives (waiting on the socket's
+``zmq.FD`` and draining every waiting message after each wake-up, as its edge-triggered contract
+requires), so a round trip costs no thread hand-off; events that arrive meanwhile go to ``on_event``
+in order, before the reply is returned. Between calls the receiver thread drains the socket every
+10 ms (events) and watches the engine process (death noticed within ~10 ms).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["EngineConnection"]
 
-_RECEIVER_TICK_S = 0.1
+_RECEIVER_TICK_S = 0.1  # a waiting caller re-checks for death / timeout this often
+_IDLE_POLL_S = 0.01  # between calls, events are picked up within this delay
 _REMOTE_SILENCE_S = 5.0  # health events arrive every second; silence this long means dead
 
 
@@ -68,7 +71,8 @@ class EngineConnection:
         self._proc = proc
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the socket
+        self._call_lock = threading.Lock()  # one call in flight; its caller reads the socket
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
@@ -104,19 +108,38 @@ class EngineConnection:
             )
         req_id = next(self._ids)
         pending = _Pending()
-        self._pending[req_id] = pending
         frames = w.encode_frames(w.Request(id=req_id, method=method, params=params or {}), self.key)
-        try:
-            with self._lock:
-                self._sock.send_multipart(frames, copy=True)
-                self._drain_locked()
-            if not pending.done.wait(timeout_s):
-                raise TimeoutError(
-                    f"engine at {self.address} did not answer {method!r} within {timeout_s} s; "
-                    "check it is running (scope.health()) or restart it (scope.restart())"
-                )
-        finally:
-            self._pending.pop(req_id, None)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._call_lock:
+            self._pending[req_id] = pending
+            try:
+                with self._lock:
+                    if self._closed:
+                        raise EngineDiedError("the connection to the engine was closed")
+                    self._sock.send_multipart(frames, copy=True)
+                    self._drain_locked()
+                while not pending.done.is_set():
+                    wait_s = _RECEIVER_TICK_S
+                    if deadline is not None:
+                        wait_s = min(wait_s, deadline - time.monotonic())
+                        if wait_s <= 0:
+                            raise TimeoutError(
+                                f"engine at {self.address} did not answer {method!r} within "
+                                f"{timeout_s} s; check it is running (scope.health()) or restart it "
+                                "(scope.restart())"
+                            )
+                    try:
+                        select.select([self._fd], [], [], wait_s)
+                    except (OSError, ValueError):  # closed under us
+                        break
+                    with self._lock:
+                        if self._closed or self.dead_reason is not None:
+                            break
+                        self._drain_locked()
+            finally:
+                self._pending.pop(req_id, None)
+        if not pending.done.is_set():
+            raise EngineDiedError(self.dead_reason or "the connection to the engine was closed")
         if pending.error is not None:
             raise pending.error
         return pending.result
@@ -152,22 +175,23 @@ class EngineConnection:
             pending.done.set()
 
     def _run(self) -> None:
+        # Between calls, look for events every _IDLE_POLL_S without waiting on the socket: a thread
+        # blocked on the socket would wake up with every reply and fight the caller for the GIL.
         while not self._closed:
-            try:
-                select.select([self._fd], [], [], _RECEIVER_TICK_S)
-            except (OSError, ValueError):
-                if self._closed:
-                    return
-                raise
-            with self._lock:
-                if self._closed:
-                    return
+            time.sleep(_IDLE_POLL_S)
+            if self._call_lock.acquire(blocking=False):  # during a call its caller reads the socket
                 try:
-                    self._drain_locked()
-                except zmq.ZMQError:
-                    if self._closed:
-                        return
-                    raise
+                    with self._lock:
+                        if self._closed:
+                            return
+                        try:
+                            self._drain_locked()
+                        except zmq.ZMQError:
+                            if self._closed:
+                                return
+                            raise
+                finally:
+                    self._call_lock.release()
             reason = self._check_dead()
             if reason is not None:
                 self._die(reason)
@@ -182,9 +206,10 @@ class EngineConnection:
                 f"the engine process (pid {self._proc.pid}) exited with code {code}; "
                 "call scope.restart() (or scope.start()) to bring up a fresh engine"
             )
-        if time.monotonic() - self._last_rx > _REMOTE_SILENCE_S:
+        silence_s = _REMOTE_SILENCE_S * (12 if self._call_lock.locked() else 1)  # long commands
+        if time.monotonic() - self._last_rx > silence_s:
             return (
-                f"no message from the engine at {self.address} for {_REMOTE_SILENCE_S:g} s; check "
+                f"no message from the engine at {self.address} for {silence_s:g} s; check "
                 "that 'labkit engine' is still running there, then connect() again"
             )
         return None

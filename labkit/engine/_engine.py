@@ -36,6 +36,7 @@ Emit = Callable[[str, dict], None]
 
 _HEALTH_PERIOD_S = 1.0
 _SIGNAL_PERIOD_S = 0.02
+_SHAPE_PROPERTIES = frozenset({"roi", "binning", "bit_depth"})  # camera settings that change frames
 _ATTRIBUTES = frozenset({"shape", "dtype", "pixel_size_um", "channels", "kind", "name"})
 
 
@@ -64,7 +65,10 @@ class Engine:
         self.camera = self._find("camera")
         self.stage = self._find("stage")
         self.signal = self._find("signal")
-        self._device_lock = threading.RLock()  # devices + ring: held by commands and by each frame
+        # the ring and the camera's shape: held while a frame is rendered and while the shape changes.
+        # Other device access takes no engine lock (devices are thread-safe), so a property set while
+        # streaming never waits for a frame to render.
+        self._ring_lock = threading.RLock()
         self._state_lock = threading.RLock()
         self._wake = threading.Event()
         self._closing = False
@@ -181,30 +185,28 @@ class Engine:
         }
 
     def cmd_describe(self, p: cmds.Describe) -> dict:
-        with self._device_lock:
-            if p.device is not None:
-                return jsonable(self._device(p.device).describe())
-            return {name: jsonable(dev.describe()) for name, dev in self.devices.items()}
+        if p.device is not None:
+            return jsonable(self._device(p.device).describe())
+        return {name: jsonable(dev.describe()) for name, dev in self.devices.items()}
 
     def cmd_device_settings(self, p: cmds.NoParams) -> dict:
-        with self._device_lock:
-            return {
-                name: jsonable(dev.describe().get("values", {}))
-                for name, dev in self.devices.items()
-            }
+        return {
+            name: jsonable(dev.describe().get("values", {})) for name, dev in self.devices.items()
+        }
 
     def cmd_get_property(self, p: cmds.GetProperty) -> Any:
-        dev = self._device(p.device)
-        with self._device_lock:
-            return jsonable(dev.get(p.name))
+        return jsonable(self._device(p.device).get(p.name))
 
     def cmd_set_property(self, p: cmds.SetProperty) -> Any:
         dev = self._device(p.device)
-        with self._device_lock:
+        if dev is self.camera and p.name in _SHAPE_PROPERTIES:
+            with self._ring_lock:  # no frame is rendered with one shape into a ring of another
+                dev.set(p.name, p.value)
+                if self._running:
+                    self._ensure_ring(announce=True)
+        else:
             dev.set(p.name, p.value)
-            if dev is self.camera and self._running:
-                self._ensure_ring(announce=True)  # roi/binning changed while streaming
-            return jsonable(dev.get(p.name))
+        return jsonable(dev.get(p.name))
 
     def cmd_get_attribute(self, p: cmds.GetAttribute) -> Any:
         dev = self._device(p.device)
@@ -221,14 +223,13 @@ class Engine:
 
     def cmd_snap(self, p: cmds.Snap) -> Any:
         dev = self._device(p.device)
-        with self._device_lock:
-            data, meta = dev.snap()
-            return frame_to_dataarray(dev, data, meta)
+        data, meta = dev.snap()
+        return frame_to_dataarray(dev, data, meta)
 
     def cmd_start(self, p: Any = None) -> dict:
         with self._state_lock:
             check_transition(self.state, EngineState.RUNNING)
-            with self._device_lock:
+            with self._ring_lock:
                 self._ensure_ring(announce=True)
                 if self.signal is not None:
                     self.signal.read()  # drop the backlog gathered while idle
@@ -241,7 +242,7 @@ class Engine:
     def cmd_stop(self, p: Any = None) -> dict:
         with self._state_lock:
             check_transition(self.state, EngineState.STOPPED)
-            with self._device_lock:
+            with self._ring_lock:
                 self._running = False
             self._set_state(EngineState.STOPPED)
             return self.cmd_status(p)
@@ -251,8 +252,7 @@ class Engine:
 
     def cmd_move_stage(self, p: cmds.MoveStage) -> list[float]:
         dev = self._device(p.device)
-        with self._device_lock:
-            dev.move(x=p.x_um, y=p.y_um, z=p.z_um)
+        dev.move(x=p.x_um, y=p.y_um, z=p.z_um)
         if p.wait:
             dev.wait(p.timeout_s)
         return [float(v) for v in dev.position()]
@@ -297,7 +297,7 @@ class Engine:
         )
 
     def _ensure_ring(self, announce: bool) -> None:
-        """(Re)create the ring when the camera's shape or dtype no longer matches (device lock held)."""
+        """(Re)create the ring when the camera's shape or dtype no longer matches (ring lock held)."""
         if self.camera is None:
             return
         shape, dtype = tuple(self.camera.shape), np.dtype(self.camera.dtype)
@@ -313,9 +313,10 @@ class Engine:
             self._emit("ring", {"ring_name": new.name, "shape": list(shape), "dtype": dtype.str})
 
     def _acquire_one(self) -> None:
-        with self._device_lock:
+        with self._ring_lock:
             if not self._running or self.ring is None:
                 return
+            self._ensure_ring(announce=True)  # a shape change the engine did not see coming
             with self.ring.claim() as slot:
                 meta = self.camera.render_into(slot.array)
                 slot.meta.update(_frame_meta(meta))

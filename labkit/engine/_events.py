@@ -47,8 +47,9 @@ class EventBus:
             self._subscribers = [s for s in self._subscribers if s != fn]
 
     def publish(self, event: Any) -> None:
-        """Queue ``event`` for delivery (thread-safe, never blocks)."""
-        self._queue.put(event)
+        """Queue ``event`` for delivery (thread-safe, never blocks); dropped if nobody subscribed."""
+        if self._subscribers:
+            self._queue.put(event)
 
     def start(self) -> None:
         if self._thread is not None:

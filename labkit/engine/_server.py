@@ -99,6 +99,7 @@ class EngineServer:
         self._seq = 0
         self._clients: dict[bytes, int] = {}  # identity -> events dropped for it
         self._stop = threading.Event()
+        self._server_ident: int | None = None
         self.garbage_received = 0
         self.engine = Engine(devices, emit=self._emit, ring_slots=ring_slots)
 
@@ -106,6 +107,8 @@ class EngineServer:
 
     def _emit(self, topic: str, payload: Any) -> None:
         self._events.put((topic, payload))
+        if threading.get_ident() == self._server_ident:
+            return  # the server thread flushes events itself before it replies or polls again
         try:
             os.write(self._wake_w, b"\0")
         except (BlockingIOError, OSError):  # pipe full: a wake-up is pending anyway
@@ -126,6 +129,7 @@ class EngineServer:
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         sock.setsockopt(zmq.SNDHWM, 100_000)
         sock.setsockopt(zmq.RCVHWM, 100_000)
+        self._server_ident = threading.get_ident()
         try:
             sock.bind(self.address)
             self.address = sock.getsockopt_string(zmq.LAST_ENDPOINT)
