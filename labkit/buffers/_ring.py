@@ -305,6 +305,16 @@ class FrameRing:
             "readers": readers,
         }
 
+    def min_reader_cursor(self) -> int | None:
+        """The smallest cursor of the registered readers (None if there are none).
+
+        Cheap (no process checks). A producer that must not lose frames, e.g. a file replay or
+        a benchmark, can wait while ``frames_written - min_reader_cursor() >= n_slots - 1``.
+        """
+        layout = self._live_layout()
+        used = layout.readers["state"] != 0
+        return int(layout.readers["cursor"][used].min()) if used.any() else None
+
     def owner_alive(self) -> bool:
         """True if the owning process is alive and has not closed the ring."""
         if self.owner:
