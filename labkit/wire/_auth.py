@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import re
 import secrets
 from typing import Any
 
@@ -78,7 +77,11 @@ def verify_frames(frames: list[Any], key: str | bytes) -> list[Any]:
     return rest
 
 
-_HOST_RE = re.compile(r"^(?:[a-z0-9+]+://)?(?P<host>\[[^\]]*\]|[^:/]*)(?::(?P<port>[^/]*))?$", re.I)
+def _endpoint_host(rest: str) -> str:
+    """Host part of ``host:port`` / ``[v6]:port`` / ``v6:port`` (libzmq: the port follows the last ':')."""
+    if rest.startswith("["):
+        return rest[1 : rest.find("]")] if "]" in rest else rest[1:]
+    return rest.rsplit(":", 1)[0] if ":" in rest else rest
 
 
 def is_loopback(address: str) -> bool:
@@ -86,17 +89,14 @@ def is_loopback(address: str) -> bool:
 
     ``ipc://`` and ``inproc://`` are local; ``tcp://`` is loopback for ``127.0.0.0/8``, ``::1``,
     ``localhost`` and the ``lo`` interface. Wildcards (``*``, ``0.0.0.0``) and other names are not
-    (hostnames are not resolved).
+    (hostnames are not resolved). Without a scheme, ``tcp://`` is assumed.
     """
     address = address.strip()
-    scheme = address.split("://", 1)[0].lower() if "://" in address else "tcp"
-    if scheme in ("ipc", "inproc"):
+    scheme, rest = address.split("://", 1) if "://" in address else ("tcp", address)
+    if scheme.lower() in ("ipc", "inproc"):
         return True
-    rest = address.split("://", 1)[-1].rsplit(";", 1)[-1]  # "src;dst" connect syntax
-    match = _HOST_RE.match(rest)
-    if match is None:
-        return False
-    host = match.group("host").strip("[]").lower()
+    rest = rest.split("/", 1)[0].rsplit(";", 1)[-1]  # "src;dst" connect syntax
+    host = _endpoint_host(rest).lower()
     if host in ("localhost", "lo", "ip6-localhost"):
         return True
     try:
