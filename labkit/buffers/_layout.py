@@ -9,7 +9,7 @@
     256     64              notify word (u32 futex, bumped after every publish and on close)
     320     64 * n_slots    slot table: seq (u64 seqlock), index, timestamp_s, exposure_ms,
                             z_um, x_um, y_um
-    ...     64 * 16         reader registry: state, pid, cursor, frames_lost, name[32]
+    ...     64 * 64         reader registry: state, pid, cursor, frames_lost, name[32]
     data    stride*n_slots  frame data, each slot page-aligned
 
 Seqlock per slot: while frame ``i`` is written into slot ``i % n_slots`` its ``seq`` is
@@ -31,7 +31,7 @@ __all__ = ["META_FIELDS", "READER_SLOTS", "RingLayout"]
 
 MAGIC = b"LABKRNG1"
 LAYOUT_VERSION = 1
-READER_SLOTS = 16
+READER_SLOTS = 64  # registered readers per ring; more readers work but are not in stats()
 MAX_NDIM = 8
 META_FIELDS = ("timestamp_s", "exposure_ms", "z_um", "x_um", "y_um")
 PAGE = 4096

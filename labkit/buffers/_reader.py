@@ -51,6 +51,7 @@ def reclaim_dead_readers(layout: RingLayout) -> None:
 
 
 def _register(layout: RingLayout, name: str, cursor: int) -> int:
+    """Claim a registry slot; -1 if all are taken by live readers."""
     encoded = name.encode()[:32]
     with layout.segment.locked():
         rows = layout.readers.tolist()
@@ -59,10 +60,14 @@ def _register(layout: RingLayout, name: str, cursor: int) -> int:
                 continue
             layout.readers[k] = (1, os.getpid(), cursor, 0, encoded)
             return k
-    raise RingError(
-        f"all {len(rows)} reader slots of ring {layout.segment.name!r} are in use; close readers you no "
-        "longer need (ring.stats()['readers'] lists them)"
+    logger.warning(
+        "all %d reader slots of ring %s are in use: reader %r works but is not listed in ring.stats(); "
+        "close readers you no longer need",
+        len(rows),
+        layout.segment.name,
+        name,
     )
+    return -1
 
 
 def _unregister(words: np.ndarray) -> None:
@@ -76,7 +81,9 @@ class RingReader:
     current ``frames_written`` (only new frames). ``frames_lost`` counts frames this reader
     wanted but the writer overwrote first (never frames it skipped on purpose with
     :meth:`latest`). Readers are registered in the ring header, so the owner's
-    ``ring.stats()`` reports their lag and losses. Not thread-safe: one thread per reader.
+    ``ring.stats()`` reports their lag and losses (``registered`` is False, with a logged
+    warning, if all 64 registry slots are taken: the reader still works). Not thread-safe: one
+    thread per reader.
     """
 
     def __init__(self, ring: FrameRing, name: str = "", _own_ring: bool = False) -> None:
@@ -85,10 +92,13 @@ class RingReader:
         self._own_ring = _own_ring
         self._cursor = int(self._layout.counters[0])
         self._slot = _register(self._layout, name, self._cursor)
-        self.name = name or f"reader{self._slot}"
-        self._words = self._layout.readers.view("<u8").reshape(len(self._layout.readers), -1)[
-            self._slot
-        ]
+        self.registered = self._slot >= 0
+        self.name = name or (f"reader{self._slot}" if self.registered else "unregistered")
+        if self.registered:
+            registry = self._layout.readers.view("<u8").reshape(len(self._layout.readers), -1)
+            self._words = registry[self._slot]
+        else:  # the ring's registry is full: keep the bookkeeping locally
+            self._words = np.zeros(8, "<u8")
         self._frames_lost = 0
         self._owner_checked_at = time.monotonic()
         self._finalizer = weakref.finalize(self, _unregister, self._words)

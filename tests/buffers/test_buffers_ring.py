@@ -212,15 +212,28 @@ def test_attached_ring_reads_but_never_writes(ring):
         FrameRing.attach("labkit_0_nothing")
 
 
-def test_reader_registry_fills_and_frees(ring):
-    readers = [ring.reader(f"r{i}") for i in range(16)]
-    with pytest.raises(RingError, match="all 16 reader slots"):
-        ring.reader("one too many")
+def test_reader_registry_fills_and_frees(ring, caplog):
+    readers = [ring.reader(f"r{i}") for i in range(64)]
+    assert ring.min_reader_cursor() == 0
+    extra = ring.reader("one too many")  # still works, just not listed
+    assert not extra.registered and "not listed in ring.stats()" in caplog.text
+    ring.write(frame_of(1))
+    assert extra.next(timeout=1).index == 0 and "one too many" not in ring.stats()["readers"]
+    assert ring.min_reader_cursor() == 0  # the registered readers have not read anything
     readers[3].close()
-    extra = ring.reader("extra")
-    assert "extra" in ring.stats()["readers"] and "r3" not in ring.stats()["readers"]
+    again = ring.reader("again")
+    assert (
+        again.registered
+        and "again" in ring.stats()["readers"]
+        and "r3" not in ring.stats()["readers"]
+    )
     del readers[5]  # a reader dropped without close() frees its slot when collected
     assert "r5" not in ring.stats()["readers"]
+    for reader in readers:
+        reader.close()
+    assert ring.min_reader_cursor() == 1  # only 'again' is left; it started after frame 0
+    again.close()
+    assert ring.min_reader_cursor() is None
     extra.close()
     with pytest.raises(RingError, match="closed"):
         extra.next(timeout=0)
