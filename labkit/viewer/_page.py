@@ -90,12 +90,20 @@ def decode_frame(frame: bytes | str) -> tuple[dict[str, Any], list[memoryview]]:
 
 
 class _Connection:
-    """One page (websocket): a controller per window; writes hop onto the page's event loop."""
+    """One page (websocket): a controller per window; writes hop onto the page's event loop.
+
+    Slices are newest-wins per window: while one is being written, a newer one replaces the
+    waiting one (``slices_coalesced`` counts those), so a slow page never builds a queue.
+    """
 
     def __init__(self, page: _PageServer, socket: Any) -> None:
         self.page, self.socket = page, socket
         self.controllers: dict[str, WindowController] = {}
         self.closed = False
+        self.slices_coalesced = 0
+        self._lock = threading.Lock()
+        self._slice_waiting: dict[str, bytes] = {}
+        self._slice_writing: set[str] = set()
 
     def write(self, header: dict[str, Any], buffers: list | tuple = ()) -> None:
         frame = encode_frame(header, buffers)  # copies the buffers now, in the caller's thread
@@ -109,6 +117,33 @@ class _Connection:
         except Exception as exc:  # closed meanwhile
             logger.debug("page write dropped: %s", exc)
 
+    def write_slice(self, uid: str, header: dict[str, Any], buffers: list) -> None:
+        frame = encode_frame(header, buffers)
+        with self._lock:
+            self.slices_coalesced += uid in self._slice_waiting
+            self._slice_waiting[uid] = frame
+            if uid in self._slice_writing:
+                return
+            self._slice_writing.add(uid)
+        self.page.loop.call_soon_threadsafe(self._next_slice, uid)
+
+    def _next_slice(self, uid: str, done: Any = None) -> None:
+        if done is not None and not done.cancelled() and done.exception() is not None:
+            logger.debug("slice write failed: %s", done.exception())
+        with self._lock:
+            frame = self._slice_waiting.pop(uid, None)
+            if frame is None or self.closed:
+                self._slice_writing.discard(uid)
+                return
+        try:
+            future = self.socket.write_message(frame, binary=True)
+        except Exception as exc:  # closed meanwhile
+            logger.debug("page slice dropped: %s", exc)
+            with self._lock:
+                self._slice_writing.discard(uid)
+            return
+        future.add_done_callback(lambda f: self._next_slice(uid, f))
+
     def open_window(self, uid: str) -> None:
         if self.closed or uid in self.controllers:
             return
@@ -117,7 +152,11 @@ class _Connection:
             self.write({"type": "update", "model_id": uid, "state": changes})
 
         def send(content: dict[str, Any], buffers: list) -> None:
-            self.write({"type": "custom", "model_id": uid, "content": content}, buffers)
+            header = {"type": "custom", "model_id": uid, "content": content}
+            if content.get("type") == "slice":
+                self.write_slice(uid, header, buffers)
+            else:
+                self.write(header, buffers)
 
         try:
             controller = WindowController(self.page.server.windows, uid, push, send)

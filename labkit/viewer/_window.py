@@ -191,13 +191,15 @@ class WindowController:
         self.closed = False
         self.slices_sent = 0
         self.last_error = ""
+        self._pushed: dict[str, Any] = {}  # what the front end has: pushes send only changes
         self._unsubscribe = registry.subscribe(self._on_event)
 
     # ---- state for a new front end
     def state(self) -> dict[str, Any]:
         """``{"uid", "info", "view"}`` for a front end that just connected."""
         window = self.registry.get(self.uid)
-        return {"uid": self.uid, "info": window_info(window), "view": view_of(window)}
+        self._pushed = {"info": window_info(window), "view": view_of(window)}
+        return {"uid": self.uid, **self._pushed}
 
     # ---- browser → kernel
     def handle_view(self, view: dict[str, Any]) -> None:
@@ -207,6 +209,8 @@ class WindowController:
         window = self.registry.get(self.uid)
         changes = {k: v for k, v in view.items() if k in VIEW_KEYS and window.view.get(k) != v}
         if changes:
+            # the front end already shows this view: do not echo it back (it may have moved on)
+            self._pushed["view"] = {**view_of(window), **changes}
             self.registry.set_view_state(self.uid, **changes)
 
     def handle_msg(self, content: dict[str, Any]) -> None:
@@ -235,32 +239,39 @@ class WindowController:
 
     # ---- kernel → browser
     def send_slice(self, force: bool = False) -> bool:
-        """Send the current 2-D slice (unless this version and slice were already sent)."""
-        try:
-            window = self.registry.get(self.uid)
-        except LookupError:
-            return False
-        slices = dict(window.view.get("slices") or {})
-        key = (window.version, tuple(sorted(slices.items())), tuple(window.data.shape))
+        """Send the current 2-D slice (unless this version and slice were already sent).
+
+        Sends are serialized, and the version is read before the data (the registry writes the
+        data first), so a slice never carries a newer version than its pixels and the slices a
+        front end receives never go back in time.
+        """
         with self._lock:
+            try:
+                window = self.registry.get(self.uid)
+            except LookupError:
+                return False
+            version = window.version
+            data = window.data
+            slices = dict(window.view.get("slices") or {})
+            key = (version, tuple(sorted(slices.items())), tuple(data.shape))
             if not force and key == self._sent_key:
                 return False
             self._sent_key = key
-        image = slice_image(window.data, slices)
-        finite = image[np.isfinite(image)] if image.dtype.kind == "f" else image
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-        content = {
-            "type": "slice",
-            "version": window.version,
-            "slices": slices,
-            "w": int(image.shape[1]),
-            "h": int(image.shape[0]),
-            "dtype": {"uint8": "u8", "uint16": "u16"}.get(str(image.dtype), "f32"),
-            "min": lo,
-            "max": hi,
-        }
-        self._send(content, [memoryview(image).cast("B")])
-        self.slices_sent += 1
+            image = slice_image(data, slices)
+            finite = image[np.isfinite(image)] if image.dtype.kind == "f" else image
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+            content = {
+                "type": "slice",
+                "version": version,
+                "slices": slices,
+                "w": int(image.shape[1]),
+                "h": int(image.shape[0]),
+                "dtype": {"uint8": "u8", "uint16": "u16"}.get(str(image.dtype), "f32"),
+                "min": lo,
+                "max": hi,
+            }
+            self._send(content, [memoryview(image).cast("B")])
+            self.slices_sent += 1
         return True
 
     def _on_event(self, event: str, window: WindowState) -> None:
@@ -271,10 +282,11 @@ class WindowController:
             self._push_state({"info": {**window_info(window), "closed": True}})
             self._unsubscribe()
             return
-        if event in ("replaced", "edited", "added"):
-            self._push_state({"info": window_info(window), "view": view_of(window)})
-        elif event == "view":
-            self._push_state({"view": view_of(window), "info": window_info(window)})
+        changes = {"info": window_info(window), "view": view_of(window)}
+        changes = {k: v for k, v in changes.items() if self._pushed.get(k) != v}
+        if changes:
+            self._pushed.update(changes)
+            self._push_state(changes)
         self.send_slice()
 
     def close(self) -> None:

@@ -197,3 +197,24 @@ def test_websocket_from_another_origin_is_refused(manager):
         assert info.value.code == 403
     finally:
         loop.close()
+
+
+def test_a_slow_page_gets_the_newest_slice_not_a_queue(manager):
+    big = np.zeros((1024, 1024), np.float32)
+    window = manager.windows.add(big, "big")
+    with PageClient(manager.url) as client:
+        client.recv_until(lambda h: h["type"] == "open")
+        client.send({"type": "custom", "model_id": window.uid, "content": {"type": "ready"}})
+        for i in range(1, 21):  # 20 new versions of 4 MB while the page reads nothing
+            manager.windows.replace(window.uid, big + i)
+        versions = []
+        while not versions or versions[-1] < 20:
+            header, buffers = client.recv_until(lambda h: h["type"] == "custom")
+            if header["content"]["type"] == "slice":
+                versions.append(header["content"]["version"])
+                value = float(np.frombuffer(buffers[0], np.float32)[0])
+                assert value >= header["content"]["version"]  # pixels never older than the label
+        assert versions == sorted(versions) and len(versions) < 21
+        assert value == 20.0
+        connection = next(iter(manager._page._state.connections))
+        assert connection.slices_coalesced >= 21 - len(versions) - 1  # the "ready" slice may race
