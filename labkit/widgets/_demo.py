@@ -27,6 +27,7 @@ __all__ = ["DEMO_NOTEBOOK", "DemoError", "demo_command", "main"]
 logger = logging.getLogger(__name__)
 
 DEMO_NOTEBOOK = Path(__file__).with_name("demo.ipynb")
+DEFAULT_PORT = 8866  # Voila's usual port
 
 
 class DemoError(RuntimeError):
@@ -86,7 +87,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve a Voila dashboard of a simulated microscope (live view, devices, traces, spool).",
     )
     parser.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port (default {DEFAULT_PORT}, or a free one if that is taken)",
+    )
     parser.add_argument("--no-browser", action="store_true", help="only print the URL")
     parser.add_argument(
         "--allow-remote",
@@ -166,8 +172,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labkit demo: {DEMO_NOTEBOOK} is missing; reinstall labkit", file=sys.stderr)
         return 1
     try:
-        port = args.port or _free_port(args.ip)
-        _check_port(args.ip, port)
+        if args.port is None:
+            try:
+                _check_port(args.ip, DEFAULT_PORT)
+                port = DEFAULT_PORT
+            except DemoError:
+                port = _free_port(args.ip)
+        else:
+            port = args.port
+            _check_port(args.ip, port)
     except DemoError as exc:
         print(f"labkit demo: {exc}", file=sys.stderr)
         return 2
