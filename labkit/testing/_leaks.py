@@ -10,6 +10,7 @@ Used by labkit's own test suite (an autouse fixture) and usable in yours::
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ SHM_PREFIX = "labkit"
 
 # threads that libraries start once per process and keep on purpose
 _IGNORED_THREAD_PREFIXES = ("asyncio_", "IPythonHistorySavingThread", "pydevd.", "Dummy-")
+_IGNORED_THREAD_CLASSES = ("GarbageCollectorThread",)  # pyzmq's process-wide zero-copy helper
+_SHM_PID = re.compile(rf"^{SHM_PREFIX}_(\d+)_")
 
 
 class ResourceLeakError(AssertionError):
@@ -49,6 +52,18 @@ def _helper_pids() -> set[int]:
     return pids
 
 
+def _ours_or_orphaned(name: str, pids: set[int]) -> bool:
+    """A labkit segment owned by this process or its children, or by a process that is gone.
+
+    Segments of other live processes (another test run, a user's engine) are not ours to count.
+    """
+    match = _SHM_PID.match(name)
+    if match is None:
+        return name.startswith(SHM_PREFIX)
+    pid = int(match.group(1))
+    return pid in pids or not psutil.pid_exists(pid)
+
+
 @dataclass(frozen=True)
 class ResourceSnapshot:
     threads: frozenset[int]
@@ -59,7 +74,13 @@ class ResourceSnapshot:
 
     @classmethod
     def take(cls) -> ResourceSnapshot:
-        threads = {t.ident: t.name for t in threading.enumerate() if t.ident is not None and t.is_alive()}
+        threads = {
+            t.ident: t.name
+            for t in threading.enumerate()
+            if t.ident is not None
+            and t.is_alive()
+            and type(t).__name__ not in _IGNORED_THREAD_CLASSES
+        }
         me = psutil.Process()
         helpers = _helper_pids()
         children = set()
@@ -73,10 +94,12 @@ class ResourceSnapshot:
         for conn in me.net_connections(kind="inet"):
             sockets.add((conn.fd, conn.type, conn.laddr, conn.status))
         try:
-            shm = {n for n in os.listdir(SHM_DIR) if n.startswith(SHM_PREFIX)}
+            shm = {n for n in os.listdir(SHM_DIR) if _ours_or_orphaned(n, {me.pid, *children})}
         except FileNotFoundError:  # pragma: no cover - not Linux
             shm = set()
-        return cls(frozenset(threads), threads, frozenset(children), frozenset(sockets), frozenset(shm))
+        return cls(
+            frozenset(threads), threads, frozenset(children), frozenset(sockets), frozenset(shm)
+        )
 
     def new_since(self, before: ResourceSnapshot) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
@@ -95,7 +118,9 @@ class ResourceSnapshot:
                 continue
         if children:
             found["child processes"] = children
-        sockets = [f"fd {s[0]} {s[2]} {s[3]}" for s in self.sockets - before.sockets if s[3] != "TIME_WAIT"]
+        sockets = [
+            f"fd {s[0]} {s[2]} {s[3]}" for s in self.sockets - before.sockets if s[3] != "TIME_WAIT"
+        ]
         if sockets:
             found["sockets"] = sorted(sockets)
         shm = sorted(self.shm - before.shm)
