@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -55,6 +55,3 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return list(__all__)
 
-
-if TYPE_CHECKING:  # pragma: no cover
-    from labkit.engine import EngineState, Scope, connect  # noqa: F401
