@@ -63,12 +63,14 @@ class EngineConnection:
         proc: subprocess.Popen | None = None,
         key: str | bytes | None = None,
         label: str = "engine",
+        death_note: Callable[[], str] | None = None,
     ) -> None:
         self.address = address
         self.key = key
         self._on_event = on_event
         self._on_died = on_died
         self._proc = proc
+        self._death_note = death_note
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
         self._lock = threading.Lock()  # the socket
@@ -202,9 +204,10 @@ class EngineConnection:
             code = self._proc.poll()
             if code is None:
                 return None
+            note = self._death_note() if self._death_note is not None else ""
             return (
                 f"the engine process (pid {self._proc.pid}) exited with code {code}; "
-                "call scope.restart() (or scope.start()) to bring up a fresh engine"
+                f"call scope.restart() (or scope.start()) to bring up a fresh engine{note}"
             )
         silence_s = _REMOTE_SILENCE_S * (12 if self._call_lock.locked() else 1)  # long commands
         if time.monotonic() - self._last_rx > silence_s:

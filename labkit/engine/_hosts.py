@@ -133,11 +133,12 @@ class RemoteHost:
         key: str | bytes | None = None,
         proc: subprocess.Popen | None = None,
         timeout_s: float = 10.0,
+        death_note: Callable[[], str] | None = None,
     ) -> None:
         self.engine_address = address
         self.engine_pid: int | None = None if proc is None else proc.pid
         self._conn = EngineConnection(
-            address, on_event, on_died, proc=proc, key=key, label=self.mode
+            address, on_event, on_died, proc=proc, key=key, label=self.mode, death_note=death_note
         )
         try:
             info = self._conn.call("hello", {"client": f"pid {os.getpid()}"}, timeout_s=timeout_s)
@@ -195,18 +196,38 @@ class ProcessHost(RemoteHost):
         paths = [p for p in sys.path if p and os.path.isdir(p)]
         extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*paths, *extra]))
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, close_fds=True, env=env)
+        # the child's stderr (crash tracebacks) goes to a file whose tail is quoted if it dies;
+        # its log records reach this process as events
+        self._stderr_path = os.path.join(self._tmpdir, "stderr.txt")
+        with open(self._stderr_path, "wb") as stderr:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stderr=stderr, close_fds=True, env=env
+            )
         try:
-            super().__init__(address, on_event, on_died, proc=self.proc, timeout_s=_SPAWN_TIMEOUT_S)
+            super().__init__(
+                address, on_event, on_died, proc=self.proc, timeout_s=_SPAWN_TIMEOUT_S,
+                death_note=self._stderr_tail,
+            )  # fmt: skip
         except BaseException as exc:
             self._kill()
+            note = self._stderr_tail()
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             if isinstance(exc, EngineDiedError):
                 raise EngineError(
-                    f"the engine process failed to start ({exc}); run 'python -m labkit.engine._child "
-                    f"--help' or use mode='thread' to see the error in this process"
+                    f"the engine process failed to start (exit code {self.proc.returncode}){note}; "
+                    "fix the cause, or try mode='thread' to see the error in this process"
                 ) from None
             raise
+
+    def _stderr_tail(self, max_chars: int = 2000) -> str:
+        try:
+            with open(self._stderr_path, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - max_chars))
+                text = fh.read().decode(errors="replace").strip()
+        except OSError:
+            return ""
+        return f"; its last output:\n{text}" if text else ""
 
     def _kill(self) -> None:
         if self.proc.poll() is None:

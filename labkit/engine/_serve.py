@@ -87,11 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         devices, args.address, key=key, parent_pid=args.parent_pid, ring_slots=args.ring_slots
     )
     root = logging.getLogger()
+    if args.parent_pid is None:  # a terminal: show the log there too (before our handler exists)
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     root.setLevel(level)
     forward = LogForwardHandler(server._emit)
     root.addHandler(forward)
-    if args.parent_pid is None:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: server.request_stop())

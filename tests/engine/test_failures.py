@@ -6,7 +6,7 @@ import pytest
 from engine_helpers import Recorder, make_scope, wait_until
 
 from labkit.devices import PropertyLimitError
-from labkit.engine import EngineDiedError, EngineState
+from labkit.engine import EngineDiedError, EngineError, EngineState
 from labkit.wire import RemoteError
 
 
@@ -82,3 +82,26 @@ def test_closed_scope_refuses_calls():
         scope.start()
     with pytest.raises(Exception, match="closed scope"):
         scope.restart()
+
+
+def test_bad_device_factory_is_reported_in_both_modes():
+    with pytest.raises(ValueError, match="cannot load device factory 'no_such_module:f'"):
+        make_scope("thread", devices="no_such_module:f")
+    with pytest.raises(
+        EngineError, match="(?s)failed to start.*cannot load device factory 'no_such_module:f'"
+    ):
+        make_scope("process", devices="no_such_module:f")
+
+
+def test_device_objects_need_thread_mode():
+    from labkit.devices.sim import default_devices
+
+    devices = default_devices(shape=(32, 32))
+    try:
+        with pytest.raises(ValueError, match="importable factory"):
+            make_scope("process", devices=devices)
+        with make_scope("thread", devices=devices) as scope:  # fine in this process
+            assert scope.camera.shape == (32, 32)
+    finally:
+        for dev in devices.values():
+            dev.close()
