@@ -117,6 +117,15 @@ def test_page_paints_the_window_and_follows_replace(manager, page):
     page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5)
     readout = page.locator(f".lk-card[data-uid='{uid}'] .lk-readout").inner_text()
     assert "x = " in readout and "y = " in readout and "µm" in readout and "counts" in readout
+    # wheel zoom at the (bright) left edge fills the canvas with the left columns
+    zoom = viewer_stats(page, uid)["zoom"]
+    page.mouse.move(box["x"] + 2, box["y"] + box["height"] * 0.5)
+    for _ in range(4):
+        page.mouse.wheel(0, -400)
+    page.wait_for_function(f"() => window.labkit_viewers['{uid}'].zoom > {zoom * 4}")
+    page.wait_for_timeout(100)
+    zoomed = gray_grid(page, canvas)
+    assert zoomed.mean() > after.mean() + 40
     assert page.console_errors == []
 
 

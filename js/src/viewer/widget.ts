@@ -6,7 +6,7 @@
 import { COLORMAP_NAMES } from "../render/colormaps";
 import { autoLimits } from "../render/histogram";
 import { createImageRenderer } from "../render/image_renderer";
-import { canvasToImage, fitView, imageToCanvas, profiles, roiFromDrag } from "../render/viewport";
+import { canvasToImage, fitView, imageToCanvas, panBy, profiles, roiFromDrag, type View, zoomAt } from "../render/viewport";
 import { coordAt, decodeSlice, fmt, label, type Slice, type SliceMsg, type ViewState, type WindowInfo } from "./data";
 import { drawProfile } from "./profile";
 import { CSS } from "./styles";
@@ -25,6 +25,7 @@ export interface ViewerStats {
   uid: string;
   slices_received: number;
   painted: number;
+  zoom: number;
   version: number;
   renderer: string;
   status: string;
@@ -48,7 +49,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""):
 export function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
   const uid: string = model.get("uid");
   const stats: ViewerStats = {
-    uid, slices_received: 0, painted: 0, version: -1, renderer: "", status: "", contrast: [0, 1, 1], roi: null,
+    uid, slices_received: 0, painted: 0, zoom: 1, version: -1, renderer: "", status: "", contrast: [0, 1, 1], roi: null,
   };
   window.labkit_viewers = window.labkit_viewers ?? {};
   window.labkit_viewers[uid] = stats;
@@ -109,7 +110,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   // ---- state ----
   let slice: Slice | null = null;
   let roi: [number, number, number, number] | null = null; // x, y, w, h in image indices
-  let drag: { x0: number; y0: number; moved: boolean; roi: boolean } | null = null;
+  let drag: { x0: number; y0: number; px: number; py: number; moved: boolean; roi: boolean } | null = null;
+  let zoomed: View | null = null; // null: fit the image to the canvas
   let roiTool = false;
   let rafId = 0;
   let destroyed = false;
@@ -153,7 +155,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       c.height = Math.round(h * dpr);
     }
   }
-  const fit = () => fitView(slice?.msg.w ?? 1, slice?.msg.h ?? 1, canvas.width, canvas.height);
+  const fit = (): View => zoomed ?? fitView(slice?.msg.w ?? 1, slice?.msg.h ?? 1, canvas.width, canvas.height);
   function eventToIndex(ev: MouseEvent): [number, number] {
     const r = overlay.getBoundingClientRect();
     const dpr = window.devicePixelRatio || 1;
@@ -229,9 +231,10 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   function paint() {
     rafId = 0;
     if (destroyed) return;
-    renderer.setView(null);
+    renderer.setView(zoomed);
     renderer.draw();
     if (slice) stats.painted++;
+    stats.zoom = fit().zoom / (window.devicePixelRatio || 1); // CSS px per data pixel
     drawOverlay();
     drawProfiles();
   }
@@ -304,6 +307,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       if (first) {
         layout();
         roi = null;
+        zoomed = null;
       }
       renderer.setImage(slice.pixels, msg.w, msg.h, undefined, slice.vs);
       syncControls();
@@ -339,31 +343,58 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     showStatus("ok", `${op}…`);
     model.send({ type: "edit", op, roi: r, value: Number(valueIn.value) });
   });
+  const dpr = () => window.devicePixelRatio || 1;
   overlay.addEventListener("pointerdown", (ev) => {
     const [x, y] = eventToIndex(ev);
-    drag = { x0: x, y0: y, moved: false, roi: roiTool || ev.shiftKey };
+    drag = { x0: x, y0: y, px: ev.clientX, py: ev.clientY, moved: false, roi: roiTool || ev.shiftKey };
     overlay.setPointerCapture(ev.pointerId);
   });
   overlay.addEventListener("pointermove", (ev) => {
     const [x, y] = eventToIndex(ev);
     showReadout(x, y);
-    if (drag && slice && drag.roi) {
+    if (!drag || !slice) return;
+    if (drag.roi) {
       drag.moved = true;
       roi = roiFromDrag(drag.x0, drag.y0, x, y, slice.msg.w, slice.msg.h);
       stats.roi = roi;
+      requestDraw();
+    } else if (drag.moved || Math.abs(ev.clientX - drag.px) + Math.abs(ev.clientY - drag.py) > 4) {
+      drag.moved = true; // a drag pans; a click moves the crosshair
+      zoomed = panBy(fit(), (ev.clientX - drag.px) * dpr(), (ev.clientY - drag.py) * dpr());
+      drag.px = ev.clientX;
+      drag.py = ev.clientY;
       requestDraw();
     }
   });
   overlay.addEventListener("pointerup", (ev) => {
     const d = drag;
     drag = null;
-    if (!d || !slice || d.roi) return;
+    if (!d || !slice || d.roi || d.moved) return;
     const [x, y] = eventToIndex(ev);
     const i = Math.floor(x);
     const j = Math.floor(y);
     if (i < 0 || j < 0 || i >= slice.msg.w || j >= slice.msg.h) return;
     const [yd, xd] = imageDims();
     setView({ cursor: yd ? { [yd]: j, [xd]: i } : { [xd]: i } });
+  });
+  overlay.addEventListener(
+    "wheel",
+    (ev) => {
+      if (!slice) return;
+      ev.preventDefault();
+      const r = overlay.getBoundingClientRect();
+      const base = fitView(slice.msg.w, slice.msg.h, canvas.width, canvas.height);
+      const factor = Math.pow(1.0015, -ev.deltaY);
+      const px = (ev.clientX - r.left) * dpr();
+      const py = (ev.clientY - r.top) * dpr();
+      zoomed = zoomAt(fit(), canvas.width, canvas.height, px, py, factor, base.zoom);
+      requestDraw();
+    },
+    { passive: false },
+  );
+  overlay.addEventListener("dblclick", () => {
+    zoomed = null; // back to fit
+    requestDraw();
   });
 
   syncControls();
