@@ -9,7 +9,8 @@ from labkit.buffers._frame import Frame
 from labkit.buffers._reader import RingReader
 from labkit.buffers._ring import FrameRing, FrameSlot
 from labkit.buffers._shm import sweep_stale_segments
-from labkit.buffers._trace import TraceBuffer, TraceReader
+from labkit.buffers._trace import TraceBuffer
+from labkit.buffers._trace_reader import TraceReader
 
 __all__ = [
     # frame ring

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 import weakref
 
@@ -13,65 +12,16 @@ from labkit.buffers import _futex
 from labkit.buffers._errors import RingError
 from labkit.buffers._frame import Frame, read_frame
 from labkit.buffers._layout import RingLayout
+from labkit.buffers._registry import CURSOR, LOST, register, unregister
 from labkit.buffers._ring import FrameRing
 from labkit.buffers._shm import pid_alive
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RingReader", "reclaim_dead_readers"]
+__all__ = ["RingReader"]
 
 _OWNER_CHECK_S = 1.0  # how often a waiting reader checks that the owner process is alive
 _LATEST_RETRIES = 100
-
-# columns of the registry viewed as 8 little-endian u64 words per reader slot
-_STATE, _PID, _CURSOR, _LOST = 0, 1, 2, 3
-
-
-def reclaim_dead_readers(layout: RingLayout) -> None:
-    """Free registry slots whose process died without closing its reader."""
-    me = os.getpid()
-    dead = [
-        k
-        for k, row in enumerate(layout.readers.tolist())
-        if row[0] and row[1] != me and not pid_alive(row[1])
-    ]
-    if not dead:
-        return
-    with layout.segment.locked():
-        words = layout.readers.view("<u8").reshape(len(layout.readers), -1)
-        for k in dead:
-            if words[k, _STATE] and not pid_alive(int(words[k, _PID])):
-                logger.info(
-                    "reclaimed reader slot %d of ring %s (pid %d is dead)",
-                    k,
-                    layout.segment.name,
-                    int(words[k, _PID]),
-                )
-                words[k, _STATE] = 0
-
-
-def _register(layout: RingLayout, name: str, cursor: int) -> int:
-    """Claim a registry slot; -1 if all are taken by live readers."""
-    encoded = name.encode()[:32]
-    with layout.segment.locked():
-        rows = layout.readers.tolist()
-        for k, (state, pid, *_rest) in enumerate(rows):
-            if state and (pid == os.getpid() or pid_alive(pid)):
-                continue
-            layout.readers[k] = (1, os.getpid(), cursor, 0, encoded)
-            return k
-    logger.warning(
-        "all %d reader slots of ring %s are in use: reader %r works but is not listed in ring.stats(); "
-        "close readers you no longer need",
-        len(rows),
-        layout.segment.name,
-        name,
-    )
-    return -1
-
-
-def _unregister(words: np.ndarray) -> None:
-    words[_STATE] = 0
 
 
 class RingReader:
@@ -91,7 +41,7 @@ class RingReader:
         self._layout = ring._live_layout()
         self._own_ring = _own_ring
         self._cursor = int(self._layout.counters[0])
-        self._slot = _register(self._layout, name, self._cursor)
+        self._slot = register(self._layout, name, self._cursor)
         self.registered = self._slot >= 0
         self.name = name or (f"reader{self._slot}" if self.registered else "unregistered")
         if self.registered:
@@ -101,7 +51,7 @@ class RingReader:
             self._words = np.zeros(8, "<u8")
         self._frames_lost = 0
         self._owner_checked_at = time.monotonic()
-        self._finalizer = weakref.finalize(self, _unregister, self._words)
+        self._finalizer = weakref.finalize(self, unregister, self._words)
 
     @classmethod
     def attach(cls, ring_name: str, name: str = "") -> RingReader:
@@ -146,10 +96,10 @@ class RingReader:
 
     def _move(self, cursor: int, lost: int = 0) -> None:
         self._cursor = cursor
-        self._words[_CURSOR] = cursor
+        self._words[CURSOR] = cursor
         if lost:
             self._frames_lost += lost
-            self._words[_LOST] = self._frames_lost
+            self._words[LOST] = self._frames_lost
 
     def _check_out(self, out: np.ndarray | None) -> None:
         if out is not None and (out.shape != self._ring.shape or out.dtype != self._ring.dtype):

@@ -23,6 +23,7 @@ from labkit.buffers._layout import (
     check_dtype,
     segment_size,
 )
+from labkit.buffers._registry import min_cursor, registry_stats
 from labkit.buffers._shm import Segment, new_segment_name, pid_alive, sweep_stale_segments
 
 if TYPE_CHECKING:
@@ -275,28 +276,9 @@ class FrameRing:
         (1.0 means a reader is losing frames). ``frames_lost`` includes frames already
         overwritten that the reader has not noticed yet. Dead readers' slots are reclaimed.
         """
-        from labkit.buffers._reader import reclaim_dead_readers
-
         layout = self._live_layout()
-        reclaim_dead_readers(layout)
         written = int(layout.counters[0])
-        readers: dict[str, dict] = {}
-        max_lag = 0
-        for k, (state, pid, cursor, lost, raw_name) in enumerate(layout.readers.tolist()):
-            if not state:
-                continue
-            lag = max(0, written - cursor)
-            max_lag = max(max_lag, lag)
-            name = raw_name.decode(errors="replace") or f"reader{k}"
-            if name in readers:
-                name = f"{name}#{k}"
-            pending = max(0, written - self.n_slots - cursor)
-            readers[name] = {
-                "lag": lag,
-                "frames_lost": lost + pending,
-                "cursor": cursor,
-                "pid": pid,
-            }
+        readers, max_lag = registry_stats(layout)
         return {
             "name": self.name,
             "frames_written": written,
@@ -311,9 +293,7 @@ class FrameRing:
         Cheap (no process checks). A producer that must not lose frames, e.g. a file replay or
         a benchmark, can wait while ``frames_written - min_reader_cursor() >= n_slots - 1``.
         """
-        layout = self._live_layout()
-        used = layout.readers["state"] != 0
-        return int(layout.readers["cursor"][used].min()) if used.any() else None
+        return min_cursor(self._live_layout())
 
     def owner_alive(self) -> bool:
         """True if the owning process is alive and has not closed the ring."""
