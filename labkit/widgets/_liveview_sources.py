@@ -118,8 +118,17 @@ class ScopeSource:
             self._close_reader()
             self._ring_name = name
             if name is not None:
-                self._reader = self.scope.open_reader(self.reader_name)
+                try:
+                    self._reader = self.scope.open_reader(self.reader_name)
+                except Exception as exc:  # noqa: BLE001 - closed/failed engine: show nothing, retry later
+                    log.info("live view: cannot open a reader on ring %s yet: %s", name, exc)
+                    self._ring_name = None
         return self._reader
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        reader = self._reader
+        return None if reader is None else tuple(reader.ring.shape)
 
     def _close_reader(self) -> None:
         if self._reader is not None:

@@ -110,9 +110,13 @@ class EncodingPolicy:
     Rule (per window of ``window`` acks of the current encoding): step down (raw16 → raw8 →
     jpeg) when the median round trip exceeds ``slow_s`` — the link, not the camera, limits
     the frame rate; step up when the median round trip, scaled by the byte ratio of the richer
-    encoding, stays under ``fast_s``. Frames at 8 bits are never stepped up to raw16 for
-    8-bit sources (``source_bits``).
+    encoding, stays under ``fast_s``. If a step down did not cut the round trip by at least 20%
+    (per-message latency, e.g. a loaded machine, not bytes, is the limit) it is undone and no
+    step down is tried for ``10 * window`` frames. 8-bit sources never use raw16.
     """
+
+    # bytes of the next richer level / bytes of this level (roughly)
+    _RICHER_RATIO = {"raw8": 2.0, "jpeg": 4.0}
 
     def __init__(
         self,
@@ -135,28 +139,34 @@ class EncodingPolicy:
             self.current = "raw8" if (mode == "raw16" and source_bits <= 8) else mode
         self._samples: deque[_Sample] = deque(maxlen=window)
         self.switches = 0
+        self._rtt_above: float | None = None  # median round trip of the level we stepped down from
+        self._cooldown = 0  # frames before another step down may be tried
 
     def record(self, rtt_s: float, nbytes: int) -> str:
         """Add one ack round trip of a frame of ``nbytes``; returns the encoding to use next."""
         self._samples.append(_Sample(self.current, rtt_s, nbytes))
         if self.mode != "auto":
             return self.current
+        self._cooldown = max(0, self._cooldown - 1)
         mine = [s for s in self._samples if s.encoding == self.current]
         if len(mine) < self.window:
             return self.current
         rtt = statistics.median(s.rtt_s for s in mine)
         level = self._levels.index(self.current)
-        if rtt > self.slow_s and level + 1 < len(self._levels):
-            self._switch(self._levels[level + 1])
+        if level > 0 and self._rtt_above is not None and rtt >= 0.8 * self._rtt_above:
+            self._switch(self._levels[level - 1], None)  # smaller frames did not help: undo
+            self._cooldown = 10 * self.window
+        elif rtt > self.slow_s and level + 1 < len(self._levels) and self._cooldown == 0:
+            self._switch(self._levels[level + 1], rtt)
         elif level > 0:
-            ratio = {"raw8": 2.0, "jpeg": 4.0}.get(
-                self.current, 1.0
-            )  # bytes of the richer level / this
-            if rtt * ratio < self.fast_s:
-                self._switch(self._levels[level - 1])
+            if rtt * self._RICHER_RATIO.get(self.current, 1.0) < self.fast_s:
+                self._switch(self._levels[level - 1], None)
+            else:
+                self._rtt_above = None  # the step down helped: stay
         return self.current
 
-    def _switch(self, encoding: str) -> None:
+    def _switch(self, encoding: str, rtt_above: float | None) -> None:
         self.current = encoding
         self.switches += 1
+        self._rtt_above = rtt_above
         self._samples.clear()

@@ -60,10 +60,10 @@ def test_auto_steps_down_on_slow_acks_and_back_up_on_fast():
         p.record(0.2, 800_000)
     assert p.current == "raw8"
     for _ in range(5):
-        p.record(0.2, 400_000)
+        p.record(0.12, 400_000)  # helped (-40%) but still slow
     assert p.current == "jpeg"
     for _ in range(5):
-        p.record(0.2, 50_000)
+        p.record(0.07, 50_000)
     assert p.current == "jpeg"  # nothing smaller
     for _ in range(5):
         p.record(0.004, 50_000)
@@ -91,3 +91,19 @@ def test_auto_under_marimo_starts_small_and_8bit_sources_skip_raw16():
 def test_bad_encoding_is_rejected():
     with pytest.raises(ValueError, match="'auto', 'raw16', 'raw8' or 'jpeg'"):
         EncodingPolicy("png")
+
+
+def test_auto_undoes_a_step_down_that_did_not_help():
+    p = EncodingPolicy("auto", window=5, slow_s=0.06)
+    for _ in range(5):
+        p.record(0.1, 800_000)
+    assert p.current == "raw8"
+    for _ in range(5):
+        p.record(0.095, 400_000)  # latency-bound, not byte-bound
+    assert p.current == "raw16"
+    for _ in range(5 * 9):
+        p.record(0.1, 800_000)
+    assert p.current == "raw16"  # cooling down: no new attempt yet
+    for _ in range(5):
+        p.record(0.1, 800_000)
+    assert p.current == "raw8"  # tries again after 10 windows

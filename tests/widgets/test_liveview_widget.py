@@ -290,3 +290,24 @@ def test_close_stops_the_pump_and_is_idempotent():
     view.close()
     with pytest.raises(RuntimeError, match="closed"):
         view.start()
+
+
+def test_scope_source_follows_the_engine_ring_and_closes_its_reader():
+    from labkit.engine import Scope
+
+    with Scope(shape=(256, 256)) as scope:
+        scope.camera.frame_rate_hz = 50
+        scope.start()
+        view, rec = make_view(scope)
+        with view:
+            browser(view, {"type": "ready"})
+            assert wait_for(lambda: len(rec.frames()) == 2, timeout=10)
+            for content, _ in rec.frames():
+                browser(view, {"type": "ack", "seq": content["seq"]})
+            assert wait_for(lambda: len(rec.frames()) >= 3, timeout=10)
+            content, buffers = rec.frames()[0]
+            assert (content["full_w"], content["full_h"], content["bin"]) == (256, 256, 1)
+            assert np.frombuffer(buffers[0], np.uint16).size == 256 * 256
+            readers = scope.health().readers
+            assert any(name.startswith("liveview-") for name in readers), readers
+        assert view._source._reader is None  # the view closed the reader it opened
