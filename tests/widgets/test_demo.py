@@ -114,3 +114,11 @@ def test_demo_serves_a_live_dashboard_and_stops_on_ctrl_c(page, tmp_path):
     assert "stopping" in log_path.read_text()
     gone, alive = psutil.wait_procs(tree[1:], timeout=10)
     assert not alive, f"left running after Ctrl-C: {[p.pid for p in alive]}"
+
+
+def test_wheel_ships_the_demo_notebook():
+    from hatchling.builders.wheel import WheelBuilder
+
+    root = _demo.DEMO_NOTEBOOK.parents[2]
+    shipped = {f.distribution_path for f in WheelBuilder(str(root)).recurse_included_files()}
+    assert "labkit/widgets/demo.ipynb" in shipped
