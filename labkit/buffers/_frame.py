@@ -44,6 +44,16 @@ class Frame:
         """True if ``data`` still holds frame ``index``; always True for copies."""
         return True if self._intact is None else self._intact()
 
+    def __repr__(self) -> str:
+        meta = ", ".join(
+            f"{k}={v:g}" for k, v in self.meta.items() if k != "timestamp_s" and v == v
+        )
+        kind = "view" if self.is_view else "copy"
+        return (
+            f"<Frame {self.index} {self.data.dtype}{list(self.data.shape)} {kind} t={self.timestamp_s:.6f} {meta}".rstrip()
+            + ">"
+        )
+
     def copy(self) -> Frame:
         """A frame owning a copy of the data. Raises ``BufferError`` if a view was already overwritten."""
         data = self.data.copy()
