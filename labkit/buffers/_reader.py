@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import weakref
 
@@ -51,7 +52,7 @@ class RingReader:
             self._words = np.zeros(8, "<u8")
         self._frames_lost = 0
         self._owner_checked_at = time.monotonic()
-        self._finalizer = weakref.finalize(self, unregister, self._words)
+        self._finalizer = weakref.finalize(self, unregister, self._words, os.getpid())
 
     @classmethod
     def attach(cls, ring_name: str, name: str = "") -> RingReader:

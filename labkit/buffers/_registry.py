@@ -74,8 +74,10 @@ def register(layout: RingLayout, name: str, cursor: int) -> int:
     return -1
 
 
-def unregister(words: np.ndarray) -> None:
-    words[STATE] = 0
+def unregister(words: np.ndarray, pid: int) -> None:
+    """Free a reader's row (only from the process that registered it, not a forked child)."""
+    if os.getpid() == pid:
+        words[STATE] = 0
 
 
 def registry_stats(layout: RingLayout) -> tuple[dict[str, dict], int]:

@@ -73,7 +73,7 @@ class FrameSlot:
 
 
 def _close_ring(layout: RingLayout, segment: Segment, owner: bool) -> None:
-    if owner and "counters" in layout.__dict__:
+    if owner and segment.owned_here and "counters" in layout.__dict__:
         layout.counters[1] = 1  # tell readers in other processes
         np.add(layout.notify, 1, out=layout.notify)  # uint32 wraps silently
         _futex.wake(layout.notify_address)
@@ -196,9 +196,10 @@ class FrameRing:
     @contextlib.contextmanager
     def _writing(self) -> Iterator[RingLayout]:
         layout = self._live_layout()
-        if not self.owner:
+        if not self._segment.owned_here:
             raise RingError(
-                f"ring {self.name!r} is attached, not owned: only its owner (pid {self.owner_pid}) writes"
+                f"ring {self.name!r} is attached, not owned (or inherited by a fork): only its owner "
+                f"(pid {self.owner_pid}) writes"
             )
         if not self._write_lock.acquire(blocking=False):
             raise RingError(

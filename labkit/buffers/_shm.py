@@ -107,7 +107,7 @@ def _release(state: dict) -> None:
     # so close() would unmap memory that live views (zero-copy frames a user holds, a thread
     # mid-copy) still point to. Dropping our reference unmaps it when the last view is freed.
     state.pop("mm", None)
-    if state.get("owner"):
+    if state.get("owner") and state.get("pid") == os.getpid():  # not in a forked child
         with contextlib.suppress(FileNotFoundError):
             _posixshmem.shm_unlink("/" + state["name"])
 
@@ -126,9 +126,17 @@ class Segment:
         self._fd = fd
         self._mm: mmap.mmap | None = mm
         self._thread_lock = threading.Lock()
+        self.creator_pid = os.getpid()
         self._finalizer = weakref.finalize(
-            self, _release, {"fd": fd, "mm": mm, "name": name, "owner": owner}
+            self,
+            _release,
+            {"fd": fd, "mm": mm, "name": name, "owner": owner, "pid": self.creator_pid},
         )
+
+    @property
+    def owned_here(self) -> bool:
+        """True in the process that created the segment (False in a forked child of it)."""
+        return self.owner and os.getpid() == self.creator_pid
 
     @classmethod
     def create(cls, name: str, size: int) -> Segment:

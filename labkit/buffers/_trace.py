@@ -86,7 +86,7 @@ class _TraceLayout:
 
 
 def _close_trace(layout: _TraceLayout, segment: Segment, owner: bool) -> None:
-    if owner and "written" in layout.__dict__:
+    if owner and segment.owned_here and "written" in layout.__dict__:
         layout.written[1] = 1
     layout.release()
     segment.close()
@@ -204,9 +204,10 @@ class TraceBuffer:
         If n exceeds the capacity only the newest ``capacity`` rows are kept.
         """
         layout = self._live()
-        if not self.owner:
+        if not self._segment.owned_here:
             raise RingError(
-                f"trace buffer {self.name!r} is attached: only its owner (pid {layout.owner_pid}) writes"
+                f"trace buffer {self.name!r} is attached (or inherited by a fork): only its owner "
+                f"(pid {layout.owner_pid}) writes"
             )
         t = np.asarray(timestamps_s, dtype=np.float64).reshape(-1)
         v = np.asarray(values, dtype=np.float64)

@@ -122,3 +122,39 @@ def test_sweep_leaves_segments_of_live_owners_alone():
     assert not os.path.exists(f"/dev/shm/{ring.name}") and not os.path.exists(
         f"/dev/shm/{trace.name}"
     )
+
+
+def test_a_forked_child_neither_unlinks_nor_closes_nor_writes_the_parents_ring():
+    with (
+        FrameRing.create((4, 4), "uint8", n_slots=2) as ring,
+        TraceBuffer.create("x", capacity=4) as trace,
+    ):
+        reader = ring.reader("parent")
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: try everything an inherited object could do, report, and leave
+            code = 0
+            try:
+                try:
+                    ring.write(np.zeros((4, 4), np.uint8))
+                    code |= 1
+                except RingError:
+                    pass
+                reader.close()
+                ring.close()
+                trace.close()
+            except BaseException:
+                code |= 2
+            os.write(write_fd, bytes([code]))
+            os._exit(0)
+        os.close(write_fd)
+        try:
+            code = os.read(read_fd, 1)
+        finally:
+            os.close(read_fd)
+            os.waitpid(pid, 0)
+        assert code == b"\x00", f"child status {code!r}: 1 = it could write, 2 = closing raised"
+        assert os.path.exists(f"/dev/shm/{ring.name}") and os.path.exists(f"/dev/shm/{trace.name}")
+        assert not ring.owner_closed and "parent" in ring.stats()["readers"]
+        assert ring.write(np.ones((4, 4), np.uint8)) == 0
+        assert reader.next(timeout=1).index == 0

@@ -34,7 +34,9 @@ def test_round_trip_with_metadata(ring):
     assert frame.index == 0
     np.testing.assert_array_equal(frame.data, data)
     assert not frame.is_view and frame.is_intact()
-    assert repr(frame).startswith("<Frame 0 uint16[16, 24] copy t=12.500000 exposure_ms=10, z_um=1.5")
+    assert repr(frame).startswith(
+        "<Frame 0 uint16[16, 24] copy t=12.500000 exposure_ms=10, z_um=1.5"
+    )
     assert frame.timestamp_s == 12.5
     assert frame.meta == {
         "timestamp_s": 12.5,
