@@ -35,7 +35,7 @@ import xarray as xr
 
 from labkit.viewer._windows import WindowRegistry, WindowState
 
-__all__ = ["EDIT_OPS", "ViewerWindow", "WindowController", "apply_edit", "slice_image"]
+__all__ = ["EDIT_OPS", "ViewerWindow", "WindowController", "apply_edit", "bin_image", "slice_image"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 EDIT_OPS = ("normalize", "crop", "fill")
 VIEW_KEYS = ("slices", "cursor", "contrast_lo", "contrast_hi", "gamma", "colormap", "link_group")
 MAX_COORD_VALUES = 65536  # longer coordinate axes are sent as start/step only
+MAX_SIDE_PX = 2048  # slices larger than this on a side are sent binned (mean) to fit
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -78,6 +79,16 @@ def slice_image(data: xr.DataArray, slices: dict[str, int] | None = None) -> np.
     elif values.dtype not in (np.uint8, np.uint16):
         values = values.astype(np.float32)
     return np.ascontiguousarray(values)
+
+
+def bin_image(image: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of ``factor`` × ``factor`` blocks as float32 (edge blocks that do not fit are cut);
+    ``factor`` 1 returns ``image`` unchanged."""
+    if factor <= 1:
+        return image
+    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
+    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor)
+    return np.ascontiguousarray(blocks.mean(axis=(1, 3), dtype=np.float32), dtype=np.float32)
 
 
 def _axis_info(data: xr.DataArray, dim: str) -> dict[str, Any]:
@@ -176,14 +187,21 @@ class WindowController:
 
     ``push_state(changes)`` sets synced traits in the browser (``info`` / ``view``);
     ``send(content, buffers)`` sends a custom message. Both may be called from any thread (the
-    registry calls subscribers in the thread that made the change). Call :meth:`close` to
-    unsubscribe from the registry.
+    registry calls subscribers in the thread that made the change). Slices larger than
+    ``max_side_px`` on a side are sent as block means (``bin`` in the message), so one slice
+    stays a few MB at most. Call :meth:`close` to unsubscribe from the registry.
     """
 
     def __init__(
-        self, registry: WindowRegistry, key: int | str, push_state: PushState, send: SendMsg
+        self,
+        registry: WindowRegistry,
+        key: int | str,
+        push_state: PushState,
+        send: SendMsg,
+        max_side_px: int = MAX_SIDE_PX,
     ) -> None:
         window = registry.get(key)
+        self.max_side_px = max(1, int(max_side_px))
         self.registry, self.uid = registry, window.uid
         self._push_state, self._send = push_state, send
         self._lock = threading.Lock()
@@ -258,6 +276,9 @@ class WindowController:
                 return False
             self._sent_key = key
             image = slice_image(data, slices)
+            full_h, full_w = image.shape
+            factor = -(-max(full_h, full_w) // self.max_side_px)  # ceil
+            image = bin_image(image, factor)
             finite = image[np.isfinite(image)] if image.dtype.kind == "f" else image
             lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
             content = {
@@ -266,6 +287,9 @@ class WindowController:
                 "slices": slices,
                 "w": int(image.shape[1]),
                 "h": int(image.shape[0]),
+                "full_w": int(full_w),
+                "full_h": int(full_h),
+                "bin": int(factor),
                 "dtype": {"uint8": "u8", "uint16": "u16"}.get(str(image.dtype), "f32"),
                 "min": lo,
                 "max": hi,

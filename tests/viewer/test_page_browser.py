@@ -170,10 +170,21 @@ def test_close_a_window_from_the_list(manager, page):
     page.wait_for_selector(f".lk-card[data-uid='{first['uid']}']", state="detached")
     assert [w.uid for w in manager.windows.list()] == [second["uid"]]
     assert page.locator("table.lk-windows tr[data-uid]").count() == 1
-    # a window added later shows up live
-    third = lv.show_in_manager(np.zeros((8, 8)), name="third")
+    # a window added later shows up live; this one is big, so it arrives binned 2x2
+    big = np.tile(np.arange(3000, dtype=np.uint16), (2500, 1))
+    third = lv.show_in_manager(big, name="third")
     page.wait_for_selector(f"tr[data-uid='{third['uid']}']")
-    page.wait_for_selector(f".lk-card[data-uid='{third['uid']}'] canvas")
+    page.wait_for_function(
+        f"() => ((window.labkit_viewers || {{}})['{third['uid']}'] || {{}}).painted > 0",
+        timeout=20000,
+    )
+    canvas = page.locator(f".lk-card[data-uid='{third['uid']}'] canvas.lk-image")
+    grid = gray_grid(page, canvas)
+    assert grid[:, -1].mean() > grid[:, 0].mean() + 100
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    readout = page.locator(f".lk-card[data-uid='{third['uid']}'] .lk-readout").inner_text()
+    assert "mean of 2×2" in readout
 
 
 def test_viewer_window_renders_in_voila(voila_server, page):

@@ -63,6 +63,24 @@ def test_slice_image_picks_extra_dims_and_wire_dtypes():
     assert slice_image(xr.DataArray(np.array(3 + 4j))).tolist() == [[5.0]]
 
 
+def test_big_slices_are_sent_as_block_means():
+    registry = WindowRegistry()
+    image = np.arange(130 * 200, dtype=np.uint16).reshape(130, 200)
+    window = registry.add(image)
+    rec = Recorder()
+    ctl = WindowController(registry, window.uid, rec.push, rec.send, max_side_px=64)
+    ctl.send_slice()
+    content, sent = rec.slices()[-1]
+    assert (content["bin"], content["full_w"], content["full_h"]) == (4, 200, 130)
+    assert sent.shape == (32, 50) and content["dtype"] == "f32"
+    assert sent[1, 2] == image[4:8, 8:12].mean()
+    ctl.close()
+    small = WindowController(registry, window.uid, rec.push, rec.send)
+    small.send_slice(force=True)
+    assert rec.slices()[-1][0]["bin"] == 1 and rec.slices()[-1][1].dtype == np.uint16
+    small.close()
+
+
 # ---- edits
 def test_apply_edit_normalize_crop_fill():
     data = cube()

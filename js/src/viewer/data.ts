@@ -9,6 +9,9 @@ export interface SliceMsg {
   slices: Record<string, number>;
   w: number;
   h: number;
+  full_w?: number; // slice size before binning (pixels)
+  full_h?: number;
+  bin?: number; // texels are means of bin x bin pixels
   dtype: "u8" | "u16" | "f32";
   min: number;
   max: number;

@@ -136,8 +136,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
 
   // ---- layout ----
   function layout() {
-    const w0 = slice?.msg.w ?? 1;
-    const h0 = slice?.msg.h ?? 1;
+    const w0 = fullW();
+    const h0 = fullH();
     const maxH: number = model.get("height_px") || 420;
     const avail = host.clientWidth > 0 ? Math.max(160, host.clientWidth - 70) : 560;
     let w = Math.min(avail, 560);
@@ -155,7 +155,17 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       c.height = Math.round(h * dpr);
     }
   }
-  const fit = (): View => zoomed ?? fitView(slice?.msg.w ?? 1, slice?.msg.h ?? 1, canvas.width, canvas.height);
+  // geometry is in full-slice pixels; a binned slice (msg.bin > 1) has fewer texels
+  const fullW = () => slice?.msg.full_w ?? slice?.msg.w ?? 1;
+  const fullH = () => slice?.msg.full_h ?? slice?.msg.h ?? 1;
+  const binOf = () => slice?.msg.bin ?? 1;
+  const fit = (): View => zoomed ?? fitView(fullW(), fullH(), canvas.width, canvas.height);
+  const texel = (i: number, j: number): number => {
+    const b = binOf();
+    const col = Math.min(slice!.msg.w - 1, Math.floor(i / b));
+    const row = Math.min(slice!.msg.h - 1, Math.floor(j / b));
+    return row * slice!.msg.w + col;
+  };
   function eventToIndex(ev: MouseEvent): [number, number] {
     const r = overlay.getBoundingClientRect();
     const dpr = window.devicePixelRatio || 1;
@@ -242,9 +252,9 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     if (!slice) return null;
     const [yd, xd] = imageDims();
     const c = view().cursor ?? {};
-    const x = c[xd] ?? Math.floor(slice.msg.w / 2);
-    const y = yd ? (c[yd] ?? Math.floor(slice.msg.h / 2)) : 0;
-    return [Math.min(slice.msg.w - 1, Math.max(0, x)), Math.min(slice.msg.h - 1, Math.max(0, y))];
+    const x = c[xd] ?? Math.floor(fullW() / 2);
+    const y = yd ? (c[yd] ?? Math.floor(fullH() / 2)) : 0;
+    return [Math.min(fullW() - 1, Math.max(0, x)), Math.min(fullH() - 1, Math.max(0, y))];
   }
   function drawOverlay() {
     const ctx = overlay.getContext("2d")!;
@@ -274,7 +284,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   function drawProfiles() {
     const cur = cursorIdx();
     if (!slice || !cur) return;
-    const p = profiles(slice.values, slice.msg.w, slice.msg.h, cur[0], cur[1]);
+    const b = binOf();
+    const p = profiles(slice.values, slice.msg.w, slice.msg.h, Math.floor(cur[0] / b), Math.floor(cur[1] / b));
     drawProfile(hprof, p.horizontal, false);
     drawProfile(vprof, p.vertical, true);
   }
@@ -282,7 +293,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     if (!slice) return;
     const i = Math.floor(ix);
     const j = Math.floor(iy);
-    if (i < 0 || j < 0 || i >= slice.msg.w || j >= slice.msg.h) {
+    if (i < 0 || j < 0 || i >= fullW() || j >= fullH()) {
       readout.textContent = "\u00a0";
       return;
     }
@@ -290,7 +301,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     const [yd, xd] = imageDims();
     const parts = [label(xd, coordAt(inf.axes?.[xd], i), inf.axes?.[xd]?.units ?? "")];
     if (yd) parts.push(label(yd, coordAt(inf.axes?.[yd], j), inf.axes?.[yd]?.units ?? ""));
-    parts.push(label(inf.name || "value", slice.values[j * slice.msg.w + i], inf.units ?? ""));
+    const value = label(inf.name || "value", slice.values[texel(i, j)], inf.units ?? "");
+    parts.push(binOf() > 1 ? `${value} (mean of ${binOf()}×${binOf()})` : value);
     readout.textContent = `${parts.join(", ")}  [${j}, ${i}]`;
   }
 
@@ -300,7 +312,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     if (content.type === "slice") {
       if (!buffers?.length) return showStatus("error", "slice message without data");
       const msg = content as SliceMsg;
-      const first = !slice || slice.msg.w !== msg.w || slice.msg.h !== msg.h;
+      const first = !slice || fullW() !== (msg.full_w ?? msg.w) || fullH() !== (msg.full_h ?? msg.h);
       slice = decodeSlice(msg, buffers[0]);
       stats.slices_received++;
       stats.version = msg.version;
@@ -309,7 +321,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
         roi = null;
         zoomed = null;
       }
-      renderer.setImage(slice.pixels, msg.w, msg.h, undefined, slice.vs);
+      const b = msg.bin ?? 1;
+      renderer.setImage(slice.pixels, msg.w, msg.h, { x: 0, y: 0, w: msg.w * b, h: msg.h * b, tw: msg.w, th: msg.h }, slice.vs);
       syncControls();
       requestDraw();
     } else if (content.type === "status") {
@@ -355,7 +368,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     if (!drag || !slice) return;
     if (drag.roi) {
       drag.moved = true;
-      roi = roiFromDrag(drag.x0, drag.y0, x, y, slice.msg.w, slice.msg.h);
+      roi = roiFromDrag(drag.x0, drag.y0, x, y, fullW(), fullH());
       stats.roi = roi;
       requestDraw();
     } else if (drag.moved || Math.abs(ev.clientX - drag.px) + Math.abs(ev.clientY - drag.py) > 4) {
@@ -373,7 +386,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     const [x, y] = eventToIndex(ev);
     const i = Math.floor(x);
     const j = Math.floor(y);
-    if (i < 0 || j < 0 || i >= slice.msg.w || j >= slice.msg.h) return;
+    if (i < 0 || j < 0 || i >= fullW() || j >= fullH()) return;
     const [yd, xd] = imageDims();
     setView({ cursor: yd ? { [yd]: j, [xd]: i } : { [xd]: i } });
   });
@@ -383,7 +396,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       if (!slice) return;
       ev.preventDefault();
       const r = overlay.getBoundingClientRect();
-      const base = fitView(slice.msg.w, slice.msg.h, canvas.width, canvas.height);
+      const base = fitView(fullW(), fullH(), canvas.width, canvas.height);
       const factor = Math.pow(1.0015, -ev.deltaY);
       const px = (ev.clientX - r.left) * dpr();
       const py = (ev.clientY - r.top) * dpr();
