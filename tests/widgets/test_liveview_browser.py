@@ -39,8 +39,10 @@ class MovingCamera:
 def mirror_state(view, path):
     def run():
         while True:
+            snap = view.last_snapshot
             state = {"roi": view.roi, "contrast": view.contrast, "stats": view.stats,
-                     "messages": view.messages_received, "error": view.error}
+                     "messages": view.messages_received, "error": view.error,
+                     "snapshot": None if snap is None else [list(snap.shape), int(snap.values[3, 5])]}
             tmp = path + ".tmp"
             with open(tmp, "w") as fh:
                 json.dump(state, fh, default=str)
@@ -161,9 +163,19 @@ def test_voila_contrast_drag_changes_pixels_without_a_kernel_frame_and_roi_reach
     page.keyboard.up("Shift")
     state = _read_state(state_path, lambda s: s["roi"] is not None)
     x, y, w, h = state["roi"]
-    assert abs(x - 40) <= 2 and abs(y - 60) <= 2 and abs(w - 200) <= 3 and abs(h - 100) <= 3, state[
-        "roi"
-    ]
+    assert max(abs(x - 40), abs(y - 60)) <= 2 and max(abs(w - 200), abs(h - 100)) <= 3, state
+
+    # a click sets the profile crosshair: both profile plots get drawn
+    vprof = page.locator(".lk-live .lk-vprof")
+    blank = vprof.screenshot()
+    page.mouse.click(box["x"] + 300, box["y"] + 300)
+    page.wait_for_timeout(200)
+    assert vprof.screenshot() != blank
+
+    # the Snapshot button keeps the full frame in Python (view.last_snapshot)
+    page.locator(".lk-live button", has_text="Snapshot").click()
+    state = _read_state(state_path, lambda s: s["snapshot"] is not None)
+    assert state["snapshot"] == [[512, 512], 5 * 8 + 3]  # base[y=3, x=5] = x * 8 + y
     assert page.console_errors == []
 
 
@@ -180,3 +192,16 @@ def test_jupyterlab_paints_frames(lab_server, page):
     assert view["renderer"] == "webgl2" and view["received"] >= 10
     state = _read_state(state_path, lambda s: s["stats"].get("painted", 0) >= 5)
     assert state["stats"]["frames_sent"] >= 10 and state["error"] is None
+
+
+def test_notebook7_paints_frames(lab_server, page):
+    _notebook(lab_server.root, "lv_nb7", "MovingCamera(fps=30), encoding='raw8'")
+    page.goto(lab_server.notebook7_url("lv_nb7.ipynb"))
+    run_all_cells(page)
+    wait_for_widget(page, ".jp-OutputArea .lk-live .lk-stage", timeout_s=60)
+    page.wait_for_function(
+        "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 10)",
+        timeout=30_000,
+    )
+    view = _one_view(page)
+    assert view["encoding"] == "raw8" and view["received"] >= 10
