@@ -33,6 +33,7 @@ class Hdf5Sink:
         self.layout = layout
         self.fsync = fsync
         self._f = None
+        self._fd: int | None = None
         self._n = 0
 
     def begin(self, ome: dict, labkit_attrs: dict) -> None:
@@ -56,6 +57,7 @@ class Hdf5Sink:
         f.attrs["ome"] = json.dumps(jsonable(ome))
         f.swmr_mode = True
         f.flush()
+        self._fd = os.dup(f.id.get_vfd_handle())  # for fsync from the flusher thread
 
     def location(self, key: tuple[int, ...]) -> str:
         return "data"
@@ -77,10 +79,15 @@ class Hdf5Sink:
             ds.resize(n0 + k, axis=0)
             ds[n0 : n0 + k] = meta[name]
         f.flush()
-        if self.fsync:
-            os.fsync(f.id.get_vfd_handle())
         self._n = n0 + k
-        return k * self.layout.frame_bytes
+        return k * self.layout.frame_bytes, None
+
+    def sync(self, token, fsync: bool) -> None:
+        if fsync and self._fd is not None:
+            os.fsync(self._fd)
+
+    def release(self, token) -> None:
+        pass
 
     def finish(self, labkit_attrs: dict, n_frames: int) -> None:
         import h5py
@@ -92,6 +99,9 @@ class Hdf5Sink:
             f.attrs["labkit"] = json.dumps(jsonable(labkit_attrs))
 
     def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         if self._f is not None:
             f, self._f = self._f, None
             f.close()
@@ -114,6 +124,7 @@ class TiffSink:
         self.layout = layout
         self.fsync = fsync
         self._tif = None
+        self._fd: int | None = None
         self._description = ""
         self._n = 0
 
@@ -123,6 +134,7 @@ class TiffSink:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # never overwrite
         os.close(fd)
         self._tif = tifffile.TiffWriter(self.path, bigtiff=True)
+        self._fd = os.dup(self._tif.filehandle.fileno())  # for fsync from the flusher thread
         self._description = json.dumps(jsonable({"labkit": labkit_attrs, "ome": ome}))
 
     def location(self, key: tuple[int, ...]) -> str:
@@ -138,11 +150,15 @@ class TiffSink:
             else:
                 tif.write(block.raw[slot], contiguous=False, metadata=None)
             self._n += 1
-        fh = tif.filehandle
-        fh.flush()
-        if self.fsync:
-            os.fsync(fh.fileno())
-        return block.n * self.layout.frame_bytes
+        tif.filehandle.flush()
+        return block.n * self.layout.frame_bytes, None
+
+    def sync(self, token, fsync: bool) -> None:
+        if fsync and self._fd is not None:
+            os.fsync(self._fd)
+
+    def release(self, token) -> None:
+        pass
 
     def finish(self, labkit_attrs: dict, n_frames: int) -> None:
         self.close()
@@ -153,6 +169,9 @@ class TiffSink:
         )
 
     def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         if self._tif is not None:
             tif, self._tif = self._tif, None
             tif.close()

@@ -57,6 +57,28 @@ def write_file_atomic(path: Path, buffers: Sequence[Any], fsync: bool) -> int:
     return n
 
 
+def write_file_renamed(path: Path, buffers: Sequence[Any]) -> int:
+    """Write to a hidden temp file, rename it into place and return the still-open descriptor.
+
+    The caller fdatasyncs and closes it later (the flusher thread), so the disk flushes one
+    shard while the next is being written. A crash leaves either no file or a complete one.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        write_all(fd, buffers)
+        os.replace(tmp, path)
+    except BaseException:
+        os.close(fd)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return fd
+
+
 def write_json_atomic(path: Path, obj: Any, fsync: bool = True) -> None:
     data = json.dumps(obj, indent=2, allow_nan=False, default=_json_default).encode()
     write_file_atomic(path, [data], fsync)

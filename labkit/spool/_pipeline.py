@@ -62,6 +62,7 @@ class Pipeline:
         final_attrs: Callable[[str, list], dict],
         n_buffers: int = 4,
         n_compress: int = 2,
+        fsync: bool = True,
     ) -> None:
         self.reader = reader
         self.layout = layout
@@ -89,6 +90,8 @@ class Pipeline:
         self._n_compress = n_compress if compressor.enabled else 0
         self._compress_q: queue.Queue[Block | None] = queue.Queue()
         self._write_q: queue.Queue[Block | None] = queue.Queue()
+        self._flush_q: queue.Queue[tuple | None] = queue.Queue(maxsize=2)
+        self.fsync = fsync
         self._frames_meta: list[np.ndarray] = []
         self._threads = [
             threading.Thread(target=self._read_loop, name="labkit-spool-reader", daemon=True)
@@ -264,44 +267,77 @@ class Pipeline:
         finished = 0
         pending: dict[int, Block] = {}
         next_seq = 0
-        last_emit = 0.0
-        while finished < producers:
-            item = self._write_q.get()
-            if item is None:
-                finished += 1
-                continue
-            pending[item.seq] = item
-            while next_seq in pending:
-                block = pending.pop(next_seq)
-                next_seq += 1
-                self._write_block(block)
-                self._free.put(block)
-                now = time.monotonic()
-                if now - last_emit > 0.25:
-                    last_emit = now
-                    self.on_progress()
-        for block in pending.values():  # only after an abort mid-way
-            c.frames_discarded += block.n
+        flusher = threading.Thread(
+            target=self._flush_loop, name="labkit-spool-flusher", daemon=True
+        )
+        flusher.start()
+        try:
+            while finished < producers:
+                item = self._write_q.get()
+                if item is None:
+                    finished += 1
+                    continue
+                pending[item.seq] = item
+                while next_seq in pending:
+                    block = pending.pop(next_seq)
+                    next_seq += 1
+                    self._write_block(block)
+                    self._free.put(block)
+            for block in pending.values():  # only after an abort mid-way
+                c.frames_discarded += block.n
+        finally:
+            self._flush_q.put(None)
+            flusher.join()
         self._finish()
 
     def _write_block(self, block: Block) -> None:
+        """Write the shard (page cache), then hand its sync + journal line to the flusher."""
         c = self.counters
         if self._abort.is_set():
             c.frames_discarded += block.n
             return
         try:
-            nbytes = self.sink.write_block(block)
+            nbytes, token = self.sink.write_block(block)
         except Exception as exc:  # OSError, h5py/tifffile errors wrapping one
-            self._fail(exc, block)
+            self._fail(exc, block.n)
             return
-        c.frames_written += block.n
         c.bytes_out += nbytes
-        self._frames_meta.append(block.frames().copy())
-        self.journal_event(block.journal_record(self.sink.location(block.key)))
+        record = block.journal_record(self.sink.location(block.key))
+        self._flush_q.put((token, record, block.frames().copy()))
 
-    def _fail(self, exc: BaseException, block: Block) -> None:
+    def _flush_loop(self) -> None:
+        """fdatasync each shard while the writer writes the next, then journal it (in order).
+
+        A frame counts as written once its shard is on disk and journaled.
+        """
         c = self.counters
-        c.frames_discarded += block.n
+        last_emit = 0.0
+        while True:
+            item = self._flush_q.get()
+            if item is None:
+                return
+            token, record, meta = item
+            n = len(meta)
+            if self._abort.is_set():
+                self.sink.release(token)
+                c.frames_discarded += n
+                continue
+            try:
+                self.sink.sync(token, self.fsync)
+            except Exception as exc:
+                self._fail(exc, n)
+                continue
+            self.journal_event(record)
+            self._frames_meta.append(meta)
+            c.frames_written += n
+            now = time.monotonic()
+            if now - last_emit > 0.25:
+                last_emit = now
+                self.on_progress()
+
+    def _fail(self, exc: BaseException, n_frames: int) -> None:
+        c = self.counters
+        c.frames_discarded += n_frames
         root: BaseException | None = exc
         while root is not None and not getattr(root, "errno", None):  # libraries wrap the OSError
             root = root.__cause__ or root.__context__

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from labkit.spool._blocks import Block, Compressor
-from labkit.spool._io import jsonable, write_file_atomic, write_json_atomic
+from labkit.spool._io import jsonable, write_file_renamed, write_json_atomic
 from labkit.spool._layout import Layout
 
 _EMPTY = np.uint64(2**64 - 1)
@@ -119,8 +119,8 @@ class ZarrSink:
     def location(self, key: tuple[int, ...]) -> str:
         return "0/c/" + "/".join(str(k) for k in key)
 
-    def write_block(self, block: Block) -> int:
-        """Write one complete shard file; returns bytes written."""
+    def write_block(self, block: Block) -> tuple[int, int]:
+        """Write one complete shard file; returns (bytes written, descriptor to ``sync``)."""
         cap = block.raw.shape[0]
         index = np.full((cap, 2), _EMPTY, dtype="<u8")
         buffers: list[Any] = []
@@ -138,9 +138,19 @@ class ZarrSink:
         if target.parent not in self._dirs:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._dirs.add(target.parent)
-        n = write_file_atomic(target, buffers, self.fsync)
-        block.nbytes_out = n
-        return n
+        fd = write_file_renamed(target, buffers)
+        block.nbytes_out = offset + index.nbytes
+        return block.nbytes_out, fd
+
+    def sync(self, token: int, fsync: bool) -> None:
+        try:
+            if fsync:
+                os.fdatasync(token)
+        finally:
+            os.close(token)
+
+    def release(self, token: int) -> None:
+        os.close(token)
 
     def finish(self, labkit_attrs: dict, n_frames: int) -> None:
         self.write_metadata(labkit_attrs, n_frames)

@@ -1,0 +1,324 @@
+"""``labkit bench spool``: spool throughput beside a raw sequential write of the same bytes.
+
+Frames are 2048² uint16 from the SimCamera (rendered once, cycled), fed through a real
+FrameRing. Every writer ends with fsync/fdatasync so the page cache cannot hide the disk.
+Sizes: 2 GB per writer (300 MB with --quick), in a temp dir that is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from labkit.bench._report import BenchResult
+from labkit.buffers import FrameRing
+from labkit.spool import SpoolController
+
+SHAPE = (2048, 2048)
+
+
+def _frames(n: int = 8) -> list[np.ndarray]:
+    from labkit.devices.sim import SimCamera
+
+    cam = SimCamera(sensor_shape=SHAPE, seed=1)
+    out = []
+    for _ in range(n):
+        a = np.empty(cam.shape, cam.dtype)
+        cam.render_into(a)
+        out.append(a)
+    cam.close()
+    return out
+
+
+def _sync_dir(path: Path) -> None:
+    os.sync()
+
+
+class _Host:
+    """A SpoolHost whose producer either paces to a frame rate or waits for the spool (lossless)."""
+
+    def __init__(self, frames: list[np.ndarray], n_slots: int) -> None:
+        self.frames = frames
+        self.ring = FrameRing.create(SHAPE, np.uint16, n_slots=n_slots)
+        self.ring_name = self.ring.name
+        self.rate_hz = 100.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def produce(self, n: int, rate_hz: float | None) -> None:
+        """Write ``n`` frames; ``rate_hz=None`` waits for the 'spool' reader instead of pacing."""
+
+        def run() -> None:
+            t_next = time.perf_counter()
+            period = 0.0 if rate_hz is None else 1.0 / rate_hz
+            for i in range(n):
+                if self._stop.is_set():
+                    return
+                if rate_hz is None:
+                    while not self._stop.is_set():
+                        lag = self.ring.stats()["readers"].get("spool", {}).get("lag", 0)
+                        if lag < self.ring.n_slots - 4:
+                            break
+                        time.sleep(0.001)
+                with self.ring.claim() as slot:
+                    np.copyto(slot.array, self.frames[i % len(self.frames)])
+                    slot.meta.update(timestamp_s=time.time(), exposure_ms=10.0, z_um=0.0)
+                if period:
+                    t_next += period
+                    d = t_next - time.perf_counter()
+                    if d > 0:
+                        time.sleep(d)
+
+        self._stop.clear()
+        self._thread = threading.Thread(target=run, name="bench-producer", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+
+    def open_reader(self, name: str):
+        return self.ring.reader(name)
+
+    def frame_rate_hz(self) -> float:
+        return self.rate_hz
+
+    def device_settings(self) -> dict:
+        return {"camera": {"shape": list(SHAPE)}}
+
+    def move_stage(self, z_um: float, wait: bool = True) -> None:
+        pass
+
+    def set_property(self, device: str, name: str, value) -> None:
+        pass
+
+    def emit(self, topic: str, payload: dict) -> None:
+        pass
+
+    def pixel_size_um(self) -> float:
+        return 0.1
+
+    def close(self) -> None:
+        self.join()
+        self.ring.close()
+
+
+def _raw(dirname: Path, frames: list[np.ndarray], n: int) -> float:
+    t0 = time.perf_counter()
+    fd = os.open(dirname / "raw.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    for i in range(n):
+        os.write(fd, frames[i % len(frames)])
+    os.fdatasync(fd)
+    os.close(fd)
+    return time.perf_counter() - t0
+
+
+def _labkit(host: _Host, ctl: SpoolController, n: int, compression, rate_hz: float | None = None):
+    host.rate_hz = rate_hz or 100.0
+    h = ctl.start(max_frames=n, compression=compression, preflight_mode="skip")
+    t0 = time.perf_counter()
+    host.produce(n + host.ring.n_slots, rate_hz)
+    p = h.wait(timeout=600)
+    dt = time.perf_counter() - t0
+    host.join()
+    return dt, p
+
+
+def _tifffile(dirname: Path, frames: list[np.ndarray], n: int) -> float:
+    import tifffile
+
+    t0 = time.perf_counter()
+    with tifffile.TiffWriter(dirname / "t.tif", bigtiff=True) as tif:
+        for i in range(n):
+            tif.write(frames[i % len(frames)], contiguous=True)
+        tif.filehandle.flush()
+        os.fsync(tif.filehandle.fileno())
+    return time.perf_counter() - t0
+
+
+def _zarr_python(dirname: Path, frames: list[np.ndarray], n: int, per_shard: int) -> float:
+    import zarr
+    from zarr.codecs import BloscCodec
+
+    t0 = time.perf_counter()
+    arr = zarr.create_array(
+        store=str(dirname / "z.zarr"),
+        shape=(n, *SHAPE),
+        dtype="uint16",
+        chunks=(1, *SHAPE),
+        shards=(per_shard, *SHAPE),
+        compressors=BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),
+    )
+    stack = np.stack([frames[i % len(frames)] for i in range(per_shard)])
+    for s in range(0, n, per_shard):
+        k = min(per_shard, n - s)
+        arr[s : s + k] = stack[:k]
+    _sync_dir(dirname)
+    return time.perf_counter() - t0
+
+
+def _tensorstore(dirname: Path, frames: list[np.ndarray], n: int, per_shard: int) -> float:
+    import tensorstore as ts
+
+    inner = [
+        {"name": "bytes", "configuration": {"endian": "little"}},
+        {
+            "name": "blosc",
+            "configuration": {"cname": "lz4", "clevel": 5, "shuffle": "shuffle", "typesize": 2},
+        },
+    ]
+    spec = {
+        "driver": "zarr3",
+        "kvstore": {"driver": "file", "path": str(dirname / "ts.zarr")},
+        "metadata": {
+            "shape": [n, *SHAPE],
+            "data_type": "uint16",
+            "chunk_grid": {
+                "name": "regular",
+                "configuration": {"chunk_shape": [per_shard, *SHAPE]},
+            },
+            "codecs": [
+                {
+                    "name": "sharding_indexed",
+                    "configuration": {"chunk_shape": [1, *SHAPE], "codecs": inner},
+                }
+            ],
+        },
+        "create": True,
+    }
+    t0 = time.perf_counter()
+    arr = ts.open(spec).result()
+    stack = np.stack([frames[i % len(frames)] for i in range(per_shard)])
+    futures = []
+    for s in range(0, n, per_shard):
+        k = min(per_shard, n - s)
+        futures.append(arr[s : s + k].write(stack[:k]))
+        if len(futures) > 2:
+            futures.pop(0).result()
+    for f in futures:
+        f.result()
+    _sync_dir(dirname)
+    return time.perf_counter() - t0
+
+
+def run(quick: bool = False) -> list[BenchResult]:
+    frames = _frames()
+    fb = frames[0].nbytes
+    n = int((300e6 if quick else 2e9) // fb)
+    mb = n * fb / 1e6
+    tmp = Path(tempfile.mkdtemp(prefix="labkit-bench-spool-"))
+    host = _Host(frames, n_slots=32 if quick else 64)
+    results: list[BenchResult] = []
+    try:
+        ctl = SpoolController(host, dir_pattern=str(tmp / "series"))
+        per_shard = 8
+        _labkit(host, ctl, 16, None)  # warm up threads, allocator, page tables
+
+        def clean() -> None:
+            for p in tmp.iterdir():
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+            os.sync()
+
+        clean()
+        raw_mb_s = mb / _raw(tmp, frames, n)
+        clean()
+        dt_unc, p_unc = _labkit(host, ctl, n, None)
+        unc_mb_s, unc_fps = mb / dt_unc, n / dt_unc
+        clean()
+        dt_lz4, p_lz4 = _labkit(host, ctl, n, "blosc-lz4")
+        lz4_fps = n / dt_lz4
+        ratio = (n * fb) / max(1, p_lz4.mb_written * 1e6)
+        clean()
+        tif_mb_s = mb / _tifffile(tmp, frames, n)
+        clean()
+        zp_mb_s = (
+            mb
+            / _zarr_python(tmp, frames, min(n, 64 if quick else 128), per_shard)
+            * min(n, 64 if quick else 128)
+            / n
+        )
+        clean()
+        ts_mb_s = mb / _tensorstore(tmp, frames, n, per_shard)
+        clean()
+        note = f"{n} frames 2048² u16 ({mb / 1e3:.2f} GB), fsync"
+        results += [
+            BenchResult("spool raw sequential write+fsync", raw_mb_s, "MB/s", note=note),
+            BenchResult(
+                "spool labkit uncompressed",
+                unc_mb_s,
+                "MB/s",
+                "raw write+fsync",
+                raw_mb_s,
+                goal=0.9,
+                note=f"dropped {p_unc.frames_dropped}",
+            ),
+            BenchResult(
+                "spool labkit blosc-lz4 frame rate",
+                lz4_fps,
+                "fps",
+                "labkit uncompressed fps",
+                unc_fps,
+                goal=1.6,
+                note=f"ratio {ratio:.2f}, dropped {p_lz4.frames_dropped}",
+            ),
+            BenchResult(
+                "spool labkit blosc-lz4 vs zarr-python",
+                lz4_fps * fb / 1e6,
+                "MB/s",
+                "zarr-python lz4 sharded",
+                zp_mb_s,
+            ),
+            BenchResult(
+                "spool labkit blosc-lz4 vs tensorstore",
+                lz4_fps * fb / 1e6,
+                "MB/s",
+                "tensorstore lz4 sharded",
+                ts_mb_s,
+            ),
+            BenchResult(
+                "spool labkit uncompressed vs tifffile",
+                unc_mb_s,
+                "MB/s",
+                "tifffile bigtiff contiguous",
+                tif_mb_s,
+            ),
+        ]
+        # highest paced camera rate with zero dropped frames (lz4), beside what the preflight accepts
+        from labkit.spool._blocks import Compressor
+        from labkit.spool._preflight import measure_codec, measure_write
+
+        speed, cratio = measure_codec(
+            Compressor({"codec": "blosc-lz4", "level": 5, "shuffle": True}), frames[0]
+        )
+        accepted = min(measure_write(tmp) * cratio, speed * 2) / fb
+        best = 0.0
+        trial_s = 1.0 if quick else 2.0
+        for factor in (0.5, 0.8, 1.0, 1.2, 1.5):
+            rate = lz4_fps * factor
+            clean()
+            _, p = _labkit(host, ctl, max(8, int(rate * trial_s)), "blosc-lz4", rate_hz=rate)
+            if p.frames_dropped == 0:
+                best = max(best, rate)
+        clean()
+        results.append(
+            BenchResult(
+                "spool max camera rate with 0 drops (lz4)",
+                best,
+                "fps",
+                "preflight-accepted rate",
+                accepted,
+                goal=1.0,
+                note=f"ring {host.ring.n_slots} slots",
+            )
+        )
+    finally:
+        host.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
