@@ -286,63 +286,80 @@ def _pct_ms(latencies_s: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(latencies_s), q) * 1e3)
 
 
+def _median(values: list[float]) -> float:
+    return float(np.median(np.asarray(values)))
+
+
 def run(quick: bool = False) -> list[BenchResult]:
-    """Measure the ring against its baselines (quick: ~15 s, full: ~50 s on 2 idle cores)."""
-    duration_s = 1.0 if quick else 4.0
-    n_wakes = 300 if quick else 2000
+    """Measure the ring against its baselines (quick: ~15 s, full: ~60 s).
+
+    Throughput is measured in rounds that interleave the ring and its baselines, so a load
+    change on a shared machine hits both; each figure is the median over the rounds.
+    """
+    rounds = 1 if quick else 3
+    duration_s = 1.0 if quick else 1.5
+    n_wakes = 300 if quick else 1500
     frame_bytes = int(np.prod(SHAPE)) * np.dtype(DTYPE).itemsize
     sources = _sources()
-    copy_bw = _copyto_bandwidth(sources, duration_s / 2)
-    ring = _ring_throughput(sources, duration_s, N_SLOTS)
-    ring_large = _ring_throughput(sources, duration_s, N_SLOTS_LARGE)
-    mpq = _queue_throughput(sources, duration_s)
-    zmq_ = _zmq_throughput(sources, duration_s)
+    copy_bw, ring_fps, dram_fps, queue_fps, zmq_fps = [], [], [], [], []
+    lost, written = 0, 0
+    for _ in range(rounds):
+        copy_bw.append(_copyto_bandwidth(sources, duration_s / 2))
+        ring = _ring_throughput(sources, duration_s, N_SLOTS)
+        ring_fps.append(_fps(ring))
+        lost, written = lost + ring["lost"], written + ring["written"]
+        queue_fps.append(_fps(_queue_throughput(sources, duration_s)))
+        dram = _ring_throughput(sources, duration_s, N_SLOTS_LARGE)
+        dram_fps.append(_fps(dram))
+        zmq_fps.append(_fps(_zmq_throughput(sources, duration_s)))
     ring_lat = _ring_latency(n_wakes)
     zmq_lat = _zmq_latency(n_wakes)
-    ring_fps = _fps(ring)
+    load = os.getloadavg()[0]
 
-    def note(result: dict, n_slots: int) -> str:
+    def note(n_slots: int) -> str:
         return (
             f"{SHAPE[0]}x{SHAPE[1]} uint16, {n_slots} slots, write() here (waits when the reader is "
-            f"{n_slots - 1} behind), next(out=) in a spawned process; lost {result['lost']} of "
-            f"{result['written']}; {os.cpu_count()} CPUs"
+            f"{n_slots - 1} behind), next(out=) in a spawned process; median of {rounds} round(s); "
+            f"lost {lost} of {written}; {os.cpu_count()} CPUs, load {load:.1f}"
         )
 
+    fps = _median(ring_fps)
+    copy = _median(copy_bw) / 1e9
     return [
         BenchResult(
             "ring.read_bandwidth",
-            ring_fps * frame_bytes / 1e9,
+            fps * frame_bytes / 1e9,
             "GB/s",
             "np.copyto same frames",
-            copy_bw / 1e9,
+            copy,
             goal=0.5,
-            note=note(ring, N_SLOTS),
+            note=note(N_SLOTS),
         ),
         BenchResult(
             "ring.read_bandwidth_dram",
-            _fps(ring_large) * frame_bytes / 1e9,
+            _median(dram_fps) * frame_bytes / 1e9,
             "GB/s",
             "np.copyto same frames",
-            copy_bw / 1e9,
-            note=note(ring_large, N_SLOTS_LARGE),
+            copy,
+            note=note(N_SLOTS_LARGE),
         ),
         BenchResult(
             "ring.fps_vs_queue",
-            ring_fps,
+            fps,
             "frames/s",
             "multiprocessing.Queue",
-            _fps(mpq),
+            _median(queue_fps),
             goal=20.0,
-            note=note(ring, N_SLOTS),
+            note=note(N_SLOTS),
         ),
         BenchResult(
             "ring.fps_vs_zmq",
-            ring_fps,
+            fps,
             "frames/s",
             "zmq PUSH/PULL ipc copy=False",
-            _fps(zmq_),
+            _median(zmq_fps),
             goal=3.0,
-            note=note(ring, N_SLOTS),
+            note=note(N_SLOTS),
         ),
         BenchResult(
             "ring.notify_p50",
@@ -362,6 +379,6 @@ def run(quick: bool = False) -> list[BenchResult]:
             higher_is_better=False,
             goal=1.0,
             goal_kind="value",
-            note=f"{n_wakes} wakes, lost {ring_lat['lost']}",
+            note=f"{n_wakes} wakes, lost {ring_lat['lost']}, load {load:.1f}",
         ),
     ]
