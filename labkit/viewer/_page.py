@@ -69,8 +69,9 @@ def decode_frame(frame: bytes | str) -> tuple[dict[str, Any], list[memoryview]]:
     Raises:
         ValueError: truncated frame, bad JSON, or buffer lengths that do not add up.
     """
+    buffers: list[memoryview] = []
     if isinstance(frame, str):
-        header, buffers = json.loads(frame), []
+        header = json.loads(frame)
     else:
         if len(frame) < _HEADER.size:
             raise ValueError("truncated frame")
@@ -78,7 +79,7 @@ def decode_frame(frame: bytes | str) -> tuple[dict[str, Any], list[memoryview]]:
         if _HEADER.size + n > len(frame):
             raise ValueError("truncated frame header")
         header = json.loads(frame[_HEADER.size : _HEADER.size + n])
-        view, pos, buffers = memoryview(frame), _HEADER.size + n, []
+        view, pos = memoryview(frame), _HEADER.size + n
         for length in header.get("buffers", []) if isinstance(header, dict) else []:
             if not isinstance(length, int) or length < 0 or pos + length > len(frame):
                 raise ValueError("buffer lengths do not match the frame")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ def bin_image(image: np.ndarray, factor: int) -> np.ndarray:
     return np.ascontiguousarray(blocks.mean(axis=(1, 3), dtype=np.float32), dtype=np.float32)
 
 
-def _axis_info(data: xr.DataArray, dim: str) -> dict[str, Any]:
+def _axis_info(data: xr.DataArray, dim: Hashable) -> dict[str, Any]:
     size = int(data.sizes[dim])
     out: dict[str, Any] = {"size": size, "units": "", "values": None, "start": 0.0, "step": 1.0}
     if dim not in data.coords:
@@ -294,7 +294,7 @@ class WindowController:
                 "min": lo,
                 "max": hi,
             }
-            self._send(content, [memoryview(image).cast("B")])
+            self._send(content, [memoryview(image).cast("B")])  # type: ignore[arg-type]
             self.slices_sent += 1
         return True
 
