@@ -1,0 +1,183 @@
+"""``labkit bench watch``: pushing xarray data to a viewer manager, beside raw pyzmq.
+
+A real ``labkit manager`` child process (no page) receives the pushes; the baseline is a child
+process with a bare ZeroMQ ROUTER that receives the same bytes zero-copy and answers a short ack
+(the same round trip a push does: request → work → reply). Figures:
+
+- ``push <size>``: ``replace_data`` of a float64 DataArray of 1 KB / 1 MB / 64 MB (encode, send,
+  decode and store in the manager, reply), p50, beside the raw round trip of the same bytes;
+- ``watch push <size>``: an in-place change of one element, detected and pushed by ``maybe_push``
+  (exact hash before and after the send + the push);
+- ``round trip 1 KB``: p50 of the 1 KB push (goal ≤ 1 ms);
+- ``unchanged check 64 MB``: ``maybe_push`` when nothing changed (goal ≤ 2 ms), beside one bare
+  xxh3_128 pass over the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import xarray as xr
+import xxhash
+import zmq
+
+from labkit.bench._report import BenchResult
+
+__all__ = ["run"]
+
+SIZES = {"1 KB": 1 << 10, "1 MB": 1 << 20, "64 MB": 64 << 20}
+
+_RAW_SERVER = """
+import sys, zmq
+ctx = zmq.Context(); s = ctx.socket(zmq.ROUTER); s.linger = 0
+port = s.bind_to_random_port("tcp://127.0.0.1"); print(port, flush=True)
+while True:
+    frames = s.recv_multipart(copy=False)
+    if frames[1].bytes == b"quit":
+        break
+    s.send_multipart([frames[0], b"ok"])
+s.close(); ctx.term()
+"""
+
+
+def _p50(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e3
+
+
+def _reps(size: int, quick: bool) -> int:
+    if size >= 32 << 20:
+        return 3 if quick else 15
+    return 30 if quick else 300
+
+
+def _raw_round_trips(port: int, payload: np.ndarray, reps: int) -> list[float]:
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.linger = 0
+    sock.connect(f"tcp://127.0.0.1:{port}")
+    view = memoryview(payload).cast("B")
+    try:
+        sock.send_multipart([b"hdr", view], copy=False)  # connect + warm up
+        sock.recv_multipart()
+        out = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            sock.send_multipart([b"hdr", view], copy=False)
+            sock.recv_multipart(copy=False)
+            out.append(time.perf_counter() - t0)
+        sock.send_multipart([b"quit"])
+        return out
+    finally:
+        sock.close()
+        ctx.term()
+
+
+def _start_manager(registry_dir: str) -> tuple[subprocess.Popen, object]:
+    from labkit.viewer import Registry
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labkit.cli", "manager", "--port", "0", "--event-port", "0",
+         "--no-page", "--no-browser", "--registry-dir", registry_dir, "--log-level", "WARNING"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        entries = [e for e in Registry(registry_dir).entries() if e.pid == proc.pid]
+        if entries:
+            return proc, entries[0]
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the manager did not start within 30 s")
+
+
+def run(quick: bool = False) -> list[BenchResult]:
+    """Run the suite; see the module docstring for what is measured."""
+    from labkit import viewer as lv
+
+    results: list[BenchResult] = []
+    raw = subprocess.Popen([sys.executable, "-c", _RAW_SERVER], stdout=subprocess.PIPE, text=True)
+    raw_port = int(raw.stdout.readline())
+    registry_dir = tempfile.mkdtemp(prefix="labkit-bench-watch-")
+    proc, entry = _start_manager(registry_dir)
+    handle = lv.ManagerHandle(entry, 0)
+    try:
+        raw_p50: dict[str, float] = {}
+        for label, nbytes in SIZES.items():
+            payload = np.random.default_rng(0).random(nbytes // 8)
+            raw_p50[label] = _p50(_raw_round_trips(raw_port, payload, _reps(nbytes, quick)))
+        raw.wait(10)
+        for label, nbytes in SIZES.items():
+            data = xr.DataArray(
+                np.random.default_rng(0).random(nbytes // 8), dims="x", name="bench"
+            )
+            uid = handle.request("show", data=data, name=label)["uid"]
+            samples = []
+            for _ in range(_reps(nbytes, quick)):
+                t0 = time.perf_counter()
+                handle.request("replace", window=uid, data=data)
+                samples.append(time.perf_counter() - t0)
+            value = _p50(samples)
+            results.append(BenchResult(
+                f"push {label} (replace_data p50)", value, "ms", f"raw pyzmq zero-copy round trip {label}",
+                raw_p50[label], higher_is_better=False, goal=1 / 1.3 if label == "64 MB" else None,
+                note="goal: ≤ 1.3× raw" if label == "64 MB" else "",
+            ))  # fmt: skip
+            if label == "1 KB":
+                results.append(BenchResult("round trip 1 KB p50", value, "ms", "raw pyzmq round trip 1 KB",
+                                           raw_p50[label], higher_is_better=False, goal=1.0, goal_kind="value"))  # fmt: skip
+            # watch: in-place change of one element, detected exactly and pushed
+            ns = {"x": data.copy(deep=True)}
+            lv.watch("x", namespace=ns, poll_interval_s=None, target=handle)
+            samples = []
+            for i in range(_reps(nbytes, quick)):
+                ns["x"].values[i % ns["x"].size] += 1.0
+                t0 = time.perf_counter()
+                pushed = lv.maybe_push()
+                samples.append(time.perf_counter() - t0)
+                assert pushed == ["x"], pushed
+            results.append(BenchResult(
+                f"watch push {label} (change → pushed, p50)", _p50(samples), "ms",
+                f"raw pyzmq zero-copy round trip {label}", raw_p50[label], higher_is_better=False,
+            ))  # fmt: skip
+            if label == "64 MB":
+                samples, bare = [], []
+                for _ in range(_reps(nbytes, quick)):
+                    t0 = time.perf_counter()
+                    assert lv.maybe_push() == []
+                    samples.append(time.perf_counter() - t0)
+                    t0 = time.perf_counter()
+                    hasher = xxhash.xxh3_128()
+                    hasher.update(memoryview(ns["x"].values).cast("B"))
+                    hasher.digest()
+                    bare.append(time.perf_counter() - t0)
+                results.append(BenchResult(
+                    "unchanged check 64 MB (maybe_push p50)", _p50(samples), "ms", "bare xxh3_128 of 64 MB",
+                    _p50(bare), higher_is_better=False, goal=2.0, goal_kind="value",
+                ))  # fmt: skip
+            lv.watch(stop_all=True, remove=True)
+            handle.request("close", all=True)
+    finally:
+        lv.shutdown()
+        proc.terminate()
+        proc.wait(10)
+        if raw.poll() is None:
+            raw.kill()
+            raw.wait()
+        raw.stdout.close()
+        import shutil
+
+        shutil.rmtree(registry_dir, ignore_errors=True)
+    return results
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from labkit.bench._report import format_table
+
+    print(format_table(run(quick="--quick" in sys.argv)))
+    os._exit(0)
