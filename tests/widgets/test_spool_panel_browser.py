@@ -1,0 +1,71 @@
+"""SpoolPanel in a real Voila page: click Start, watch progress, the series is on disk; errors red."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from labkit.testing.fixtures import wait_for_widget, write_notebook
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+RED = "rgb(198, 40, 40)"  # #c62828
+
+
+def _cells(data_dir: Path) -> list[str]:
+    return [
+        "import atexit\n"
+        "import labkit as lk\n"
+        "from labkit.widgets import SpoolPanel\n"
+        "scope = lk.Scope(shape=(128, 128))\n"
+        "atexit.register(scope.close)\n"
+        "scope.camera.frame_rate_hz = 50\n"
+        "scope.start()\n"
+        f"scope.spool.dir_pattern = {str(data_dir)!r}\n"
+        "panel = SpoolPanel(scope)\n"
+        "panel",
+    ]
+
+
+def test_click_start_shows_progress_and_writes_the_series(voila_server, page):
+    data_dir = voila_server.root / "spool-data"
+    write_notebook(voila_server.root / "spool_panel.ipynb", _cells(data_dir))
+    page.goto(voila_server.render_url("spool_panel.ipynb"))
+    wait_for_widget(page, ".labkit-spool-panel")
+    max_frames = page.locator(".labkit-spool-max-frames input")
+    max_frames.fill("100")
+    max_frames.press("Tab")
+    page.locator(".labkit-spool-start").click()
+    # progress moves: a partial count first (2 s at 50 fps), then the end state
+    frames = page.locator(".labkit-spool-frames")
+    page.wait_for_function(
+        "() => /^([1-9]\\d?) \\/ 100 frames · running/.test("
+        "document.querySelector('.labkit-spool-frames').innerText)",
+        timeout=30_000,
+    )
+    page.wait_for_function(
+        "() => document.querySelector('.labkit-spool-frames').innerText.includes('100 / 100 frames · finished')",
+        timeout=60_000,
+    )
+    assert "dropped 0" in page.locator(".labkit-spool-stats").inner_text()
+    path_text = page.locator(".labkit-spool-path").inner_text()
+    path = Path(re.search(r"(/\S+\.ome\.zarr)", path_text).group(1))
+    assert path.parent == data_dir and (path / "zarr.json").exists()
+    assert len(list((path / "0" / "c").rglob("*"))) > 1  # shards on disk
+    assert frames.inner_text().startswith("100 / 100")
+    assert page.console_errors == []
+
+
+def test_start_error_is_shown_red(voila_server, page):
+    blocker = voila_server.root / "not-a-dir"
+    blocker.write_text("x")
+    write_notebook(voila_server.root / "spool_panel_err.ipynb", _cells(blocker / "sub"))
+    page.goto(voila_server.render_url("spool_panel_err.ipynb"))
+    wait_for_widget(page, ".labkit-spool-panel")
+    page.locator(".labkit-spool-start").click()
+    error = page.locator(".labkit-spool-error pre")
+    error.wait_for(timeout=30_000)
+    assert "cannot write" in error.inner_text()
+    assert error.evaluate("e => getComputedStyle(e).color") == RED
