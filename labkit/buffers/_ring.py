@@ -16,7 +16,6 @@ import numpy as np
 from labkit.buffers import _futex
 from labkit.buffers._errors import RingError
 from labkit.buffers._layout import (
-    MAGIC,
     META_FIELDS,
     READER_SLOTS,
     RingLayout,
@@ -24,7 +23,13 @@ from labkit.buffers._layout import (
     segment_size,
 )
 from labkit.buffers._registry import min_cursor, registry_stats
-from labkit.buffers._shm import Segment, new_segment_name, pid_alive, sweep_stale_segments
+from labkit.buffers._shm import (
+    Segment,
+    attach_when_ready,
+    new_segment_name,
+    pid_alive,
+    sweep_stale_segments,
+)
 
 if TYPE_CHECKING:
     from labkit.buffers._reader import RingReader
@@ -32,8 +37,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["FrameRing", "FrameSlot"]
-
-_ATTACH_WAIT_S = 2.0
 
 
 def check_meta(meta: dict) -> dict[str, float]:
@@ -138,17 +141,7 @@ class FrameRing:
 
         Raises ``RingError`` if no such ring exists or it is not a labkit ring.
         """
-        deadline = time.monotonic() + _ATTACH_WAIT_S
-        while True:
-            segment = Segment.attach(name)
-            try:
-                return cls(segment, RingLayout(segment), owner=False)
-            except RingError:
-                magic = bytes(segment.buf[: len(MAGIC)])
-                segment.close()
-                if magic != bytes(len(MAGIC)) or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.02)  # the owner is still writing the header
+        return attach_when_ready(name, lambda seg: cls(seg, RingLayout(seg), owner=False))
 
     # --- state -----------------------------------------------------------------------------
     @property

@@ -27,8 +27,10 @@ import os
 import re
 import secrets
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import psutil
 
@@ -36,10 +38,24 @@ from labkit.buffers._errors import RingError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SHM_DIR", "Segment", "new_segment_name", "pid_alive", "sweep_stale_segments"]
+T = TypeVar("T")
+
+__all__ = [
+    "SHM_DIR",
+    "Segment",
+    "SegmentNotReady",
+    "attach_when_ready",
+    "new_segment_name",
+    "pid_alive",
+    "sweep_stale_segments",
+]
 
 SHM_DIR = "/dev/shm"
 _NAME_RE = re.compile(r"^labkit_(\d+)_[0-9A-Za-z]+$")
+
+
+class SegmentNotReady(RingError):
+    """The segment exists but its owner has not sized it yet."""
 
 
 def new_segment_name() -> str:
@@ -189,7 +205,7 @@ class Segment:
         try:
             size = os.fstat(fd).st_size
             if size == 0:
-                raise RingError(
+                raise SegmentNotReady(
                     f"segment {name!r} is empty; its owner is still creating it or crashed"
                 )
             mm = mmap.mmap(fd, size)
@@ -224,3 +240,31 @@ class Segment:
         """Release the mapping and fd; the owner also unlinks the name. Idempotent."""
         self._mm = None
         self._finalizer()
+
+
+def attach_when_ready(name: str, build: Callable[[Segment], T], wait_s: float = 2.0) -> T:
+    """Attach ``name`` and ``build(segment)``, retrying while the owner is still creating it.
+
+    A segment counts as "being created" while it is empty or its 8-byte magic is still zero;
+    any other ``RingError`` from ``build`` is raised at once. The segment is closed on failure.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            segment = Segment.attach(name)
+        except SegmentNotReady:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+            continue
+        try:
+            return build(segment)
+        except RingError:
+            fresh = bytes(segment.buf[:8]) == bytes(8)
+            segment.close()
+            if not fresh or time.monotonic() > deadline:
+                raise
+        except BaseException:
+            segment.close()
+            raise
+        time.sleep(0.02)

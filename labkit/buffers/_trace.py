@@ -13,14 +13,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from labkit.buffers._errors import RingError
-from labkit.buffers._shm import Segment, new_segment_name, pid_alive, sweep_stale_segments
+from labkit.buffers._shm import (
+    Segment,
+    attach_when_ready,
+    new_segment_name,
+    pid_alive,
+    sweep_stale_segments,
+)
 
 if TYPE_CHECKING:
     from labkit.buffers._trace_reader import TraceReader
@@ -162,17 +167,7 @@ class TraceBuffer:
     @classmethod
     def attach(cls, name: str) -> TraceBuffer:
         """Map the trace buffer ``name``; never unlinks it. Raises ``RingError`` if absent."""
-        deadline = time.monotonic() + 2.0
-        while True:
-            segment = Segment.attach(name)
-            try:
-                return cls(segment, _TraceLayout(segment), owner=False)
-            except RingError:
-                fresh = bytes(segment.buf[:8]) == bytes(8)
-                segment.close()
-                if not fresh or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.02)
+        return attach_when_ready(name, lambda seg: cls(seg, _TraceLayout(seg), owner=False))
 
     @property
     def closed(self) -> bool:

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from labkit.buffers import FrameRing, RingError, RingReader
+from labkit.buffers import FrameRing, RingError, RingReader, TraceBuffer
 
 SHAPE = (16, 24)
 
@@ -308,3 +308,26 @@ def test_readers_registered_from_many_threads_get_distinct_slots(ring):
         t.join()
     assert len(ring.stats()["readers"]) == 16
     assert len({r._slot for r in readers}) == 16
+
+
+def test_attach_waits_for_an_owner_that_is_still_writing_the_header():
+    from labkit.buffers._layout import READER_SLOTS, RingLayout, segment_size
+    from labkit.buffers._shm import Segment, new_segment_name
+
+    dtype = np.dtype("uint16")
+    segment = Segment.create(new_segment_name(), segment_size(SHAPE, dtype, 2, READER_SLOTS))
+    try:
+        timer = threading.Timer(
+            0.2, RingLayout.initialize, (segment, SHAPE, dtype, 2, READER_SLOTS)
+        )
+        timer.start()
+        with FrameRing.attach(segment.name) as attached:  # magic still zero: retried
+            assert attached.shape == SHAPE and attached.n_slots == 2
+        timer.join()
+    finally:
+        segment.close()
+    with (
+        TraceBuffer.create("x", capacity=4) as trace,
+        pytest.raises(RingError, match="not a labkit frame ring"),
+    ):
+        FrameRing.attach(trace.name)  # a different kind of segment fails at once
