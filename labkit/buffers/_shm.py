@@ -52,6 +52,7 @@ __all__ = [
 
 SHM_DIR = "/dev/shm"
 _NAME_RE = re.compile(r"^labkit_(\d+)_[0-9A-Za-z]+$")
+_VALID_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
 
 class SegmentNotReady(RingError):
@@ -159,8 +160,15 @@ class Segment:
         """Create and map a new segment of ``size`` bytes, reserving its memory up front.
 
         Raises ``RingError`` if the name exists or /dev/shm lacks the space (so a full
-        /dev/shm is an exception here instead of a SIGBUS on the first write later).
+        /dev/shm is an exception here instead of a SIGBUS on the first write later), and
+        ``ValueError`` for a name that is not 1-200 letters, digits, ``_``, ``-`` or ``.``.
+        Only names ``labkit_<pid>_<token>`` are covered by :func:`sweep_stale_segments`.
         """
+        if not _VALID_NAME_RE.match(name):
+            raise ValueError(
+                f"invalid shared-memory name {name!r}: use 1-200 letters, digits, '_', '-' or '.' "
+                "(or leave name=None for labkit_<pid>_<token>)"
+            )
         try:
             st = os.statvfs(SHM_DIR)
             free = st.f_bavail * st.f_frsize

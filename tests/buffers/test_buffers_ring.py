@@ -192,6 +192,10 @@ def test_bad_frames_and_metadata_raise_errors_that_say_what_the_ring_expects(rin
         FrameRing.create(SHAPE, "uint16", n_slots=1)
     with pytest.raises(TypeError, match="plain numeric"):
         FrameRing.create(SHAPE, object)
+    with pytest.raises(ValueError, match="invalid shared-memory name 'a/b'"):
+        FrameRing.create(SHAPE, "uint16", name="a/b")
+    with pytest.raises(RingError, match="already exists"):
+        FrameRing.create(SHAPE, "uint16", name=ring.name)
 
 
 def test_attached_ring_reads_but_never_writes(ring):
