@@ -29,12 +29,21 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labkit.viewer._window import WindowController
+import ipywidgets
+
+from labkit.viewer._window import ViewerWindow, WindowController
 
 if TYPE_CHECKING:
     from labkit.viewer._server import ManagerServer
 
-__all__ = ["PageHandle", "decode_frame", "encode_frame", "page_token", "start_page"]
+__all__ = [
+    "ManagerPanel",
+    "PageHandle",
+    "decode_frame",
+    "encode_frame",
+    "page_token",
+    "start_page",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -386,3 +395,90 @@ def start_page(server: ManagerServer, ip: str, port: int = 0) -> PageHandle:
     host = f"[{ip}]" if ":" in ip else ip
     url = f"http://{host}:{bound}/" + (f"?token={state.token}" if state.token else "")
     return PageHandle(url, state, thread, holder["http"])
+
+
+# ---------------------------------------------------------------- the page as a notebook widget
+def _row_text(summary: dict[str, Any]) -> str:
+    shape = "×".join(str(n) for n in summary["shape"])
+    watched = " · watched" if summary["watched"] else ""
+    return (
+        f"{summary['index']}: {summary['name']} · {shape} {summary['dtype']} · "
+        f"{summary['source'] or '-'}{watched} · v{summary['version']}"
+    )
+
+
+class ManagerPanel(ipywidgets.VBox):
+    """The manager page as a notebook widget, for a kernel (JupyterLab or Voila) that is the
+    manager: the window list (close buttons) and a :class:`ViewerWindow` per window, following
+    windows as they are added, replaced and closed.
+
+    ``source``: a ``ManagerServer`` or a ``WindowRegistry``; ``viewer_kw`` go to every
+    :class:`ViewerWindow`. :meth:`close` stops following (the windows stay in the manager).
+    """
+
+    def __init__(self, source: Any, **viewer_kw: Any) -> None:
+        self._registry = getattr(source, "windows", source)
+        self._viewer_kw = viewer_kw
+        self._rows = ipywidgets.VBox()
+        self._viewers = ipywidgets.Box(layout=ipywidgets.Layout(flex_flow="row wrap"))
+        self._entries: dict[str, tuple[Any, Any, Any]] = {}  # uid -> (row, label, viewer)
+        self._lock = threading.RLock()
+        title = ipywidgets.HTML(f"<b>labkit manager {getattr(source, 'uid', '')}</b>")
+        super().__init__([title, self._rows, self._viewers])
+        self.add_class("lk-manager-panel")
+        self._unsubscribe = self._registry.subscribe(self._on_event)
+        for window in self._registry.list():
+            self._add(window.uid)
+
+    @property
+    def viewers(self) -> dict[str, ViewerWindow]:
+        """The viewer widget of every window, by uid."""
+        return {uid: entry[2] for uid, entry in self._entries.items()}
+
+    def _add(self, uid: str) -> None:
+        with self._lock:
+            if uid in self._entries:
+                return
+            try:
+                window = self._registry.get(uid)
+            except LookupError:
+                return
+            label = ipywidgets.Label(_row_text(window.summary()))
+            button = ipywidgets.Button(description="Close", layout=ipywidgets.Layout(width="70px"))
+            button.on_click(lambda _b: self._registry.close(uid))
+            row = ipywidgets.HBox([label, button])
+            row.add_class("lk-manager-row")
+            viewer = ViewerWindow(self._registry, uid, **self._viewer_kw)
+            self._entries[uid] = (row, label, viewer)
+            self._rows.children = (*self._rows.children, row)
+            self._viewers.children = (*self._viewers.children, viewer)
+
+    def _remove(self, uid: str) -> None:
+        with self._lock:
+            entry = self._entries.pop(uid, None)
+            if entry is None:
+                return
+            row, _label, viewer = entry
+            self._rows.children = tuple(c for c in self._rows.children if c is not row)
+            self._viewers.children = tuple(c for c in self._viewers.children if c is not viewer)
+        viewer.close()
+        for child in row.children:
+            child.close()
+        row.close()
+
+    def _on_event(self, event: str, window: Any) -> None:
+        if event == "added":
+            self._add(window.uid)
+        elif event == "closed":
+            self._remove(window.uid)
+        elif window.uid in self._entries:
+            self._entries[window.uid][1].value = _row_text(window.summary())
+
+    def close(self) -> None:
+        """Stop following the manager and close the panel's widgets."""
+        unsubscribe = self.__dict__.pop("_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
+            for uid in list(self._entries):
+                self._remove(uid)
+        super().close()

@@ -218,3 +218,27 @@ def test_a_slow_page_gets_the_newest_slice_not_a_queue(manager):
         assert value == 20.0
         connection = next(iter(manager._page._state.connections))
         assert connection.slices_coalesced >= 21 - len(versions) - 1  # the "ready" slice may race
+
+
+def test_manager_panel_follows_the_registry():
+    from labkit.viewer._page import ManagerPanel
+    from labkit.viewer._windows import WindowRegistry
+
+    registry = WindowRegistry()
+    first = registry.add(np.zeros((4, 4)), "first", source="a.ipynb")
+    panel = ManagerPanel(registry)
+    try:
+        assert list(panel.viewers) == [first.uid]
+        second = registry.add(np.ones((2, 3, 5), np.uint16), "second")
+        assert list(panel.viewers) == [first.uid, second.uid]
+        labels = [row.children[0].value for row in panel.children[1].children]
+        assert labels[0] == "0: first · 4×4 float64 · a.ipynb · v0"
+        registry.replace(first.uid, np.zeros((4, 4)) + 1)
+        assert panel.children[1].children[0].children[0].value.endswith("v1")
+        panel.children[1].children[0].children[1].click()  # the Close button of "first"
+        assert [w.uid for w in registry.list()] == [second.uid]
+        assert list(panel.viewers) == [second.uid]
+    finally:
+        panel.close()
+    registry.add(np.zeros((2, 2)))  # a closed panel follows no more
+    assert panel.viewers == {}

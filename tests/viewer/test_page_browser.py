@@ -262,3 +262,29 @@ def test_labkit_manager_process_serves_the_page(manager_process, page):
     grid = gray_grid(page, page.locator(f".lk-card[data-uid='{window['uid']}'] canvas.lk-image"))
     assert grid[:, -1].mean() > grid[:, 0].mean() + 100
     assert "from-cli" in page.locator("table.lk-windows").inner_text()
+
+
+def test_voila_notebook_as_the_manager(voila_server, page, registry_dir):
+    cells = [
+        "from labkit.viewer import ManagerServer\nfrom labkit.viewer._page import ManagerPanel",
+        f"server = ManagerServer(request_port=0, event_port=0, page=False, "
+        f"registry_dir={str(registry_dir)!r}).start()\nManagerPanel(server)",
+    ]
+    write_notebook(voila_server.root / "as_manager.ipynb", cells)
+    page.goto(voila_server.render_url("as_manager.ipynb"))
+    wait_for_widget(page, ".lk-manager-panel", timeout_s=60)
+    wait_for(lambda: len(lv.managers()) == 1, timeout_s=20)
+    shown = lv.show_in_manager(gradient(), name="pushed-to-voila")  # from "another notebook"
+    page.wait_for_function(
+        f"() => ((window.labkit_viewers || {{}})['{shown['uid']}'] || {{}}).painted > 0",
+        timeout=20000,
+    )
+    row = page.locator(".lk-manager-row").first
+    assert "pushed-to-voila" in row.inner_text() and "64×96 float32" in row.inner_text()
+    page.wait_for_timeout(100)
+    grid = gray_grid(page, page.locator(".lk-viewer canvas.lk-image").first)
+    assert grid[:, -1].mean() > grid[:, 0].mean() + 100
+    row.locator("button").click()
+    page.wait_for_selector(".lk-viewer", state="detached")
+    with pytest.raises(lv.WindowNotFoundError):
+        lv.fetch(shown["uid"])
