@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 import labkit.viewer as lv
-from labkit.testing.fixtures import wait_for_widget, write_notebook
+from labkit.testing.fixtures import run_all_cells, wait_for_widget, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -288,3 +288,50 @@ def test_voila_notebook_as_the_manager(voila_server, page, registry_dir):
     page.wait_for_selector(".lk-viewer", state="detached")
     with pytest.raises(lv.WindowNotFoundError):
         lv.fetch(shown["uid"])
+
+
+LAB_CELLS = [
+    "import os, threading, time\nimport numpy as np\nimport ipywidgets as widgets\n"
+    "import labkit.viewer as lv\nfrom labkit.viewer._window import ViewerWindow\n"
+    "os.environ['LABKIT_RUNTIME_DIR'] = {registry!r}\n"
+    "server = lv.ManagerServer(request_port=0, event_port=0, page=False).start()\n"
+    "img = np.zeros((40, 60))\nlv.watch('img')",
+    # a probe showing the notebook variable as the kernel sees it
+    "probe = widgets.Label('max=none')\n"
+    "def follow():\n"
+    "    while True:\n"
+    "        probe.value = f\"max={{float(get_ipython().user_ns['img'].max())}}\"\n"
+    "        time.sleep(0.1)\n"
+    "threading.Thread(target=follow, daemon=True).start()\nprobe",
+    "ViewerWindow(server, 0)",
+]
+
+
+def test_viewer_window_in_jupyterlab_edits_flow_back_to_the_variable(lab_server, page, tmp_path):
+    cells = [c.format(registry=str(tmp_path / "lab-registry")) for c in LAB_CELLS]
+    write_notebook(lab_server.root / "viewer_lab.ipynb", cells)
+    page.goto(lab_server.notebook_url("viewer_lab.ipynb"))
+    run_all_cells(page)
+    viewer = wait_for_widget(page, ".jp-OutputArea .lk-viewer", timeout_s=60)
+    page.wait_for_function(
+        "() => Object.values(window.labkit_viewers || {}).some((s) => s.painted > 0)",
+        timeout=30000,
+    )
+    probe = page.locator(".jp-OutputArea .widget-label").first
+    assert probe.inner_text() == "max=0.0"
+    viewer.locator("button.lk-roi").click()
+    box = viewer.locator("canvas.lk-overlay").bounding_box()
+    page.mouse.move(box["x"] + 2, box["y"] + 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=5)
+    page.mouse.up()
+    viewer.locator("select.lk-op").select_option("fill")
+    viewer.locator("input.lk-fill-value").fill("7")
+    viewer.locator("button.lk-apply").click()
+    # widget (comm) -> manager registry -> reliable edit event -> the kernel's variable
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-OutputArea .widget-label')]"
+        ".some((e) => e.textContent === 'max=7.0')",
+        timeout=20000,
+    )
+    assert "fill applied" in viewer.locator(".lk-status").inner_text()
