@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, WireSecurityError) as exc:
         print(f"labkit manager: {exc}", file=sys.stderr)
         return 2
-    if key_file:
+    if key_file and key is not None:
         path = Path(key_file)
         path.touch(mode=0o600)
         info = {

@@ -84,7 +84,7 @@ class ManagerClient:
             sock.send_multipart(
                 pack(Request(id=rid, method=method, params=params), self.key), copy=False
             )
-            deadline_ms = timeout_s * 1000
+            deadline_ms = int(timeout_s * 1000)
             while True:
                 if not sock.poll(deadline_ms, zmq.POLLIN):
                     self._reset()  # a late reply must not be read as the next one

@@ -128,10 +128,10 @@ def _watch_update(server: ManagerServer, params: dict) -> dict:
 
 
 @handler("unwatch")
-def _unwatch(server: ManagerServer, params: dict) -> list[str]:
+def _unwatch(server: ManagerServer, params: dict) -> list[str | None]:
     client_id = str(params["client_id"])
     names = params.get("names")
-    done = []
+    done: list[str | None] = []
     for w in server.windows.list():
         if w.watched and w.client_id == client_id and (names is None or w.var_name in names):
             if params.get("remove"):

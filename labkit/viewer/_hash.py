@@ -50,7 +50,7 @@ def _update_array(h: xxhash.xxh3_128, array: np.ndarray) -> None:
         return
     if not array.flags.c_contiguous:
         array = np.ascontiguousarray(array)
-    h.update(memoryview(array).cast("B"))
+    h.update(memoryview(array).cast("B"))  # type: ignore[arg-type]
 
 
 def array_hash(array: np.ndarray) -> bytes:

@@ -106,7 +106,7 @@ class ManagerServer:
         self._closed = False
         self.started_s = time.time()
         self._unsubscribe = self.windows.subscribe(self._on_window_event)
-        self._page = None
+        self._page: Any = None
         self.url = ""
         if page:
             try:
@@ -138,10 +138,13 @@ class ManagerServer:
         its front end is not built."""
         from labkit.viewer import _webpage
 
+        start_page: Any = _webpage.start_page
         try:
-            from labkit.viewer._page import start_page
+            from labkit.viewer import _page
+
+            start_page = _page.start_page
         except ImportError:
-            start_page = _webpage.start_page
+            pass
         try:
             self._page = start_page(self, self.ip, port)
         except FileNotFoundError as exc:
@@ -168,7 +171,7 @@ class ManagerServer:
         try:
             while not self._stop.is_set():
                 timeout_ms = max(0.0, next_beat - time.monotonic()) * 1000
-                ready = dict(poller.poll(timeout_ms))
+                ready = dict(poller.poll(int(timeout_ms)))
                 if self._wake_r in ready:
                     os.read(self._wake_r, 4096)
                 if self._req in ready:
@@ -260,10 +263,10 @@ class ManagerServer:
             )
         handler = _handlers.HANDLERS.get(msg.method)
         if handler is None:
-            exc = ValueError(
+            unknown = ValueError(
                 f"unknown method {msg.method!r}; known: {', '.join(sorted(_handlers.HANDLERS))}"
             )
-            return self._reply(envelope, error_reply(msg.id, exc))
+            return self._reply(envelope, error_reply(msg.id, unknown))
         try:
             result = handler(self, dict(msg.params or {}))
         except Exception as exc:

@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from labkit.viewer._client import EventListener, new_client_id
+from labkit.viewer._errors import ManagerUnavailableError
 from labkit.viewer._hash import as_dataarray, content_hash
 from labkit.viewer._target import ManagerHandle, client_for
 
@@ -28,6 +29,7 @@ __all__ = ["Watcher", "WatchedVariable"]
 logger = logging.getLogger(__name__)
 
 _MISSING = object()
+UNAVAILABLE_BACKOFF_S = 30.0  # automatic checks pause this long after the manager did not answer
 
 
 @dataclass
@@ -84,6 +86,7 @@ class Watcher:
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         self._hooked = False
+        self._backoff_until = 0.0
         self.poll_interval_s = poll_interval_s
         if shell is not None and hasattr(shell, "events"):
             shell.events.register("post_run_cell", self._post_run_cell)
@@ -212,20 +215,34 @@ class Watcher:
             wv.last_hash = None
         return True
 
-    def check_all(self) -> list[str]:
-        """Check every watched name now; returns the names that were pushed."""
-        return [n for n in list(self.variables) if self.sync(n)]
+    def check_all(self, force: bool = True) -> list[str]:
+        """Check every watched name now; returns the names that were pushed.
+
+        After the manager did not answer, automatic checks (``force=False``: cell hook, polling)
+        pause for :data:`UNAVAILABLE_BACKOFF_S` so cells do not each wait for the timeout; the
+        changes stay pending and are pushed by the next check that runs.
+
+        Raises:
+            ManagerUnavailableError: the manager did not answer within the client timeout.
+        """
+        if not force and time.monotonic() < self._backoff_until:
+            return []
+        try:
+            return [n for n in list(self.variables) if self.sync(n)]
+        except ManagerUnavailableError:
+            self._backoff_until = time.monotonic() + UNAVAILABLE_BACKOFF_S
+            raise
 
     def _post_run_cell(self, *args: Any) -> None:
         try:
-            self.check_all()
+            self.check_all(force=False)
         except Exception as exc:  # never break the user's cell
             print(f"labkit.viewer.watch: push failed: {exc}", file=sys.stderr)
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_interval_s):
             try:
-                self.check_all()
+                self.check_all(force=False)
             except Exception as exc:
                 logger.warning("watch polling push failed: %s", exc)
 

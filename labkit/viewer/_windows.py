@@ -13,6 +13,7 @@ import itertools
 import logging
 import threading
 import time
+import typing
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -235,7 +236,7 @@ class WindowRegistry:
             self._emit("view", other)
         return window
 
-    def link(self, keys: list[int | str], group: str | None = None) -> str:
+    def link(self, keys: typing.Sequence[int | str], group: str | None = None) -> str:
         """Put windows in one link group (cursors and contrast shared); returns the group name."""
         windows = [self.get(k) for k in keys]
         group = group or uuid.uuid4().hex[:8]

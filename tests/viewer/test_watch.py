@@ -150,3 +150,34 @@ def test_workspace_save_restore_reconnects_watched_variables(manager, tmp_path):
     fresh["w"] = fresh["w"] + 1
     assert lv.maybe_push() == ["w"]
     assert float(manager.windows.get(restored[0]["uid"]).data.sum()) == 21.0
+
+
+def test_dead_manager_while_watching_raises_then_backs_off_and_keeps_the_change(registry_dir):
+    server = lv.ManagerServer(
+        request_port=0, event_port=0, registry_dir=registry_dir, page=False
+    ).start()
+    ns = {"x": np.zeros(4)}
+    lv.watch("x", namespace=ns, poll_interval_s=None)
+    watcher = next(iter(lv._api._watchers.values()))
+    watcher.client.timeout_s = 0.5
+    server.stop()
+    ns["x"][0] = 1.0
+    t0 = time.monotonic()
+    with pytest.raises(
+        lv.ManagerUnavailableError, match="did not answer 'watch_update' within 0.5 s"
+    ):
+        lv.maybe_push()
+    assert time.monotonic() - t0 < 3
+    assert watcher.check_all(force=False) == []  # the cell hook / poller do not wait again
+    assert watcher.variables["x"].pushes == 1  # the change is still pending, not marked pushed
+
+
+def test_show_with_link_links_windows(manager):
+    a = lv.show_in_manager(np.zeros((4, 4)), name="a")
+    b = lv.show_in_manager(np.ones((4, 4)), name="b", link=[a["index"]])
+    assert a["uid"] != b["uid"]
+    lv.managers[0].request(
+        "set_view", window=a["uid"], state={"cursor": {"dim_0": 1, "dim_1": 2}, "contrast_hi": 9}
+    )
+    assert manager.windows.get(b["uid"]).view["cursor"] == {"dim_0": 1, "dim_1": 2}
+    assert manager.windows.get(b["uid"]).view["contrast_hi"] == 9
