@@ -201,8 +201,9 @@ class ProcessHost(RemoteHost):
         self._stderr_path = os.path.join(self._tmpdir, "stderr.txt")
         with open(self._stderr_path, "wb") as stderr:
             self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stderr=stderr, close_fds=True, env=env
-            )
+                cmd, stdin=subprocess.DEVNULL, stderr=stderr, close_fds=True, env=env,
+                start_new_session=True,  # Ctrl-C in a terminal goes to the parent only
+            )  # fmt: skip
         try:
             super().__init__(
                 address, on_event, on_died, proc=self.proc, timeout_s=_SPAWN_TIMEOUT_S,

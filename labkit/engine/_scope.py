@@ -79,6 +79,8 @@ class Scope:
         self._lock = threading.RLock()  # lifecycle (start/stop/restart/close)
         self._event_lock = threading.Lock()
         self._seq = 0
+        self._engine_seq = 0  # last seq seen from the current engine (gaps = lost events)
+        self.events_lost = 0
         self._generation = 0
         self._state = EngineState.CREATED
         self._host: Any = None
@@ -98,6 +100,7 @@ class Scope:
 
     def _open_host(self) -> None:
         self._generation += 1
+        self._engine_seq = 0
         gen = self._generation
 
         def on_event(event: w.Event) -> None:
@@ -165,6 +168,12 @@ class Scope:
     def _on_engine_event(self, gen: int, event: w.Event) -> None:
         if gen != self._generation:
             return  # an engine this scope already left behind
+        last, self._engine_seq = self._engine_seq, event.seq
+        if last and event.seq > last + 1:
+            self.events_lost += event.seq - last - 1
+            log.warning(
+                "%d events from the engine were lost (client too slow)", event.seq - last - 1
+            )
         topic, payload = event.topic, event.payload
         if topic == "state":
             self._set_state(EngineState(payload["state"]))

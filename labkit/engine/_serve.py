@@ -93,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     forward = LogForwardHandler(server._emit)
     root.addHandler(forward)
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: server.request_stop())
+        signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
+        if args.parent_pid is None:
+            signal.signal(signal.SIGINT, lambda *_: server.request_stop())
+        else:  # Ctrl-C in the parent's terminal is for the parent, which shuts this engine down
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def ready(address: str) -> None:
         if args.parent_pid is None:
