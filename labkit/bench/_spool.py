@@ -226,13 +226,19 @@ def run(quick: bool = False) -> list[BenchResult]:
                 shutil.rmtree(p) if p.is_dir() else p.unlink()
             os.sync()
 
-        clean()
-        raw_mb_s = mb / _raw(tmp, frames, n)
-        clean()
-        dt_unc, p_unc = _labkit(host, ctl, n, None)
+        # the disk is shared and noisy: interleave rounds and keep each writer's best
+        raw_dt, unc, lz4 = [], [], []
+        for _ in range(2 if quick else 3):
+            clean()
+            raw_dt.append(_raw(tmp, frames, n))
+            clean()
+            unc.append(_labkit(host, ctl, n, None))
+            clean()
+            lz4.append(_labkit(host, ctl, n, "blosc-lz4"))
+        raw_mb_s = mb / min(raw_dt)
+        dt_unc, p_unc = min(unc, key=lambda r: r[0])
+        dt_lz4, p_lz4 = min(lz4, key=lambda r: r[0])
         unc_mb_s, unc_fps = mb / dt_unc, n / dt_unc
-        clean()
-        dt_lz4, p_lz4 = _labkit(host, ctl, n, "blosc-lz4")
         lz4_fps = n / dt_lz4
         ratio = (n * fb) / max(1, p_lz4.mb_written * 1e6)
         clean()
@@ -247,7 +253,7 @@ def run(quick: bool = False) -> list[BenchResult]:
         clean()
         ts_mb_s = mb / _tensorstore(tmp, frames, n, per_shard)
         clean()
-        note = f"{n} frames 2048² u16 ({mb / 1e3:.2f} GB), fsync"
+        note = f"{n} frames 2048² u16 ({mb / 1e3:.2f} GB), fsync, best of {len(raw_dt)} interleaved rounds"
         results += [
             BenchResult("spool raw sequential write+fsync", raw_mb_s, "MB/s", note=note),
             BenchResult(
@@ -300,8 +306,8 @@ def run(quick: bool = False) -> list[BenchResult]:
         accepted = min(measure_write(tmp) * cratio, speed * 2) / fb
         best = 0.0
         trial_s = 1.0 if quick else 2.0
-        for factor in (0.5, 0.8, 1.0, 1.2, 1.5):
-            rate = lz4_fps * factor
+        for factor in (0.5, 0.8, 1.0, 1.2):
+            rate = accepted * factor
             clean()
             _, p = _labkit(host, ctl, max(8, int(rate * trial_s)), "blosc-lz4", rate_hz=rate)
             if p.frames_dropped == 0:

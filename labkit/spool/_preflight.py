@@ -14,8 +14,9 @@ import numpy as np
 
 from labkit.spool._blocks import Compressor
 
-WRITE_TEST_MB = 32
-SAFETY = 1.1
+WRITE_TEST_MB = 64
+SAFETY = 1.1  # free space must exceed the expected size by this factor
+HEADROOM = 0.8  # required bandwidth must stay below this fraction of what was measured
 
 
 @dataclass

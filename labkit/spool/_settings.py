@@ -79,7 +79,7 @@ DEFAULTS: dict[str, Any] = {
     "subdirectory": None,
     "fsync": True,
     "shard_seconds": 1.0,
-    "shard_max_mb": 128.0,
+    "shard_max_mb": 64.0,
     "queue_shards": 4,
     "compress_threads": 2,
 }
