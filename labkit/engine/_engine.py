@@ -323,6 +323,14 @@ class Engine:
                 self._frames_acquired += 1  # before publishing: a reader never sees more than this
                 self._frame_times.append(time.monotonic())
 
+    def _frame_period_s(self) -> float:
+        """Seconds between frames: 1/frame_rate_hz, but never shorter than the exposure."""
+        period = 1.0 / max(float(self.camera.frame_rate_hz), 1e-3)
+        exposure_ms = getattr(self.camera, "exposure_ms", None)
+        if isinstance(exposure_ms, (int, float)):
+            period = max(period, float(exposure_ms) / 1000.0)
+        return period
+
     def _poll_signal(self) -> None:
         if self.signal is None or self.trace is None:
             return
@@ -341,7 +349,7 @@ class Engine:
                 if self._running and self.camera is not None:
                     if now >= next_frame:
                         self._acquire_one()
-                        period = 1.0 / max(float(self.camera.frame_rate_hz), 1e-3)
+                        period = self._frame_period_s()
                         next_frame += period
                         after = time.monotonic()
                         if next_frame < after:  # could not keep up: do not burst to catch up
