@@ -28,6 +28,7 @@ __all__ = ["EngineServer", "LogForwardHandler"]
 
 _POLL_MS = 200
 _MAX_CLIENTS = 64
+_MAX_REQUEST_BYTES = 64 * 2**20  # requests are small; replies (frames) are not limited
 
 
 class LogForwardHandler(logging.Handler):
@@ -129,6 +130,7 @@ class EngineServer:
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         sock.setsockopt(zmq.SNDHWM, 100_000)
         sock.setsockopt(zmq.RCVHWM, 100_000)
+        sock.setsockopt(zmq.MAXMSGSIZE, _MAX_REQUEST_BYTES)  # a peer sending more is disconnected
         self._server_ident = threading.get_ident()
         try:
             sock.bind(self.address)

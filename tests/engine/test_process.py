@@ -126,6 +126,20 @@ def test_garbage_gets_error_reply_and_engine_keeps_running(process_scope, frames
     assert process_scope.camera.exposure_ms == 9
 
 
+def test_oversized_message_is_refused_and_engine_keeps_running(process_scope):
+    ctx = zmq.Context()
+    big = ctx.socket(zmq.DEALER)
+    big.setsockopt(zmq.LINGER, 0)
+    try:
+        big.connect(process_scope.engine_address)
+        big.send(b"\0" * (65 * 2**20))
+        assert not big.poll(500), "the engine answered a 65 MB request instead of refusing it"
+    finally:
+        big.close()
+        ctx.term()
+    assert process_scope._call("ping") == "pong"
+
+
 def test_unknown_command_on_raw_socket(process_scope):
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
