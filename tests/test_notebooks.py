@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 from pathlib import Path
 
 import nbformat
@@ -28,6 +30,28 @@ def test_notebook_is_committed_clean(path):
             )
 
 
+def _run_in_own_thread(fn):
+    """Run ``fn`` in a thread of its own and re-raise its exception.
+
+    The Playwright fixtures leave a running event loop on the main thread, where nbclient's
+    sync wrapper would start a long-lived helper thread; a fresh thread with ``asyncio.run``
+    has its own loop and closes it.
+    """
+    errors = []
+
+    def target():
+        try:
+            fn()
+        except BaseException as exc:  # re-raised below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="nbclient-runner")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path, tmp_path):
@@ -37,7 +61,7 @@ def test_notebook_runs(path, tmp_path):
     client = NotebookClient(
         nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
-    client.execute(env=env)
+    _run_in_own_thread(lambda: asyncio.run(client.async_execute(env=env)))
     errors = [
         out
         for cell in nb.cells
