@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets
 
+from labkit.viewer._proto import is_loopback_ip
 from labkit.viewer._window import ViewerWindow, WindowController
 
 if TYPE_CHECKING:
@@ -293,7 +294,13 @@ def _handlers(state: _PageServer) -> list:
     import tornado.web
     import tornado.websocket
 
+    loopback_only = is_loopback_ip(state.server.ip)
+
     def check_token(handler: tornado.web.RequestHandler) -> None:
+        # a loopback page answers loopback host names only (no DNS-rebinding from a web site)
+        host = handler.request.host_name.strip("[]").lower()
+        if loopback_only and not is_loopback_ip(host):
+            raise tornado.web.HTTPError(403, f"host {host!r} is not loopback; use 127.0.0.1")
         if state.token and handler.get_query_argument("token", "") != state.token:
             raise tornado.web.HTTPError(403, "this manager needs ?token= (see the printed URL)")
 

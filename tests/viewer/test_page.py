@@ -161,6 +161,10 @@ def test_page_serves_its_assets_and_listing(manager):
     assert _status(base + "static/viewer.js") == 200
     with urllib.request.urlopen(base + "api/windows", timeout=5) as r:
         assert json.loads(r.read())[0]["shape"] == [2, 5]
+    port = base.rsplit(":", 1)[1].strip("/")
+    assert _status(base, {"Host": f"localhost:{port}"}) == 200
+    assert _status(base, {"Host": f"evil.example:{port}"}) == 403  # DNS rebinding
+    assert _status(base + "api/windows", {"Host": "evil.example"}) == 403
 
 
 def test_keyed_manager_page_needs_the_token(registry_dir):
