@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
 
 __all__ = ["frame_to_dataarray", "jsonable"]
 
@@ -31,6 +33,8 @@ def frame_to_dataarray(camera: Any, data: np.ndarray, meta: dict | None) -> xr.D
     ``x``/``y`` coordinates are pixel centres: the stage position (``x_um``/``y_um`` in ``meta``) plus the
     ROI offset, spaced by ``camera.pixel_size_um`` (which already includes binning).
     """
+    import xarray as xr  # lazy: half a second of start-up the engine process does not need
+
     meta = dict(meta or {})
     h, w = data.shape[-2:]
     pixel_um = float(getattr(camera, "pixel_size_um", 1.0))

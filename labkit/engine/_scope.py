@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-from labkit.buffers import RingReader, TraceReader, sweep_stale_segments
+from labkit.buffers import RingError, RingReader, TraceReader, sweep_stale_segments
 from labkit.engine import _wire as w
 from labkit.engine._devices import DevicesSpec
 from labkit.engine._events import EventBus
@@ -382,7 +382,15 @@ class Scope:
                 f"no frame ring while the engine is {self._state.value!r}; restart() it",
                 self._state,
             )
-        return RingReader.attach(self._ring_name, name)
+        try:
+            return RingReader.attach(self._ring_name, name)
+        except RingError as exc:
+            if self.mode == "remote":
+                exc.add_note(
+                    f"frames are shared through memory: open_reader() works only on the machine that runs "
+                    f"the engine at {self.engine_address}"
+                )
+            raise
 
     def open_trace_reader(self) -> TraceReader:
         """A reader of the signal's trace buffer in this process; close it when done.
