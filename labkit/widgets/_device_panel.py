@@ -13,10 +13,12 @@ from __future__ import annotations
 import html
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import ipywidgets as widgets
+import traitlets
 
 __all__ = ["DevicePanel"]
 
@@ -67,7 +69,10 @@ class _Row:
         self.spec = spec
         self.name = spec["name"]
         self._on_edit = on_edit
-        self._muted = False
+        # set while show() writes a device value into the controls; thread-local because the
+        # observers fire in the writing thread, and a user edit arriving meanwhile on the
+        # kernel's thread must still go through
+        self._local = threading.local()
         self.error = widgets.HTML(value="", layout=widgets.Layout(margin="0 0 0 8px"))
         self.error.add_class("labkit-error")
         self.controls: list[widgets.Widget] = self._build(spec, value)
@@ -138,7 +143,7 @@ class _Row:
 
     # ------------------------------------------------------------------ values
     def _changed(self, change: dict) -> None:
-        if self._muted:
+        if getattr(self._local, "muted", False):
             return
         value = change["new"]
         if self.spec["kind"] == "tuple":
@@ -151,21 +156,27 @@ class _Row:
 
     def show(self, value: Any) -> None:
         """Put ``value`` (the device's) into every control without sending it back."""
-        self._muted = True
+        self._local.muted = True
         try:
             for control in self.controls:
-                if isinstance(control, widgets.Label):
-                    control.value = _show(value, {**self.spec, "units": ""})
-                elif isinstance(control, widgets.Text):
-                    control.value = _show(value, {**self.spec, "units": ""})
-                elif isinstance(control, widgets.FloatLogSlider):
-                    control.value = min(max(float(value), 10**control.min), 10**control.max)
-                elif isinstance(control, widgets.FloatSlider):
-                    control.value = min(max(float(value), control.min), control.max)
-                else:
-                    control.value = value
+                try:
+                    self._put(control, value)
+                except (TypeError, ValueError, traitlets.TraitError):
+                    logger.debug(
+                        "cannot show %s=%r in %s", self.name, value, type(control).__name__
+                    )
         finally:
-            self._muted = False
+            self._local.muted = False
+
+    def _put(self, control: widgets.Widget, value: Any) -> None:
+        if isinstance(control, (widgets.Label, widgets.Text)):
+            control.value = _show(value, {**self.spec, "units": ""})
+        elif isinstance(control, widgets.FloatLogSlider):
+            control.value = min(max(float(value), 10**control.min), 10**control.max)
+        elif isinstance(control, widgets.FloatSlider):
+            control.value = min(max(float(value), control.min), control.max)
+        else:
+            control.value = value
 
     def show_error(self, message: str) -> None:
         self.error.value = (

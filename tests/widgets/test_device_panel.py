@@ -137,3 +137,35 @@ def test_attribute_only_proxy_is_supported():
         assert stage.x_um == 3.0
         assert isinstance(panel, widgets.VBox)
         panel.close()
+
+
+def test_bool_str_int_controls_and_odd_event_values():
+    from labkit.devices import Device, prop
+
+    class Shutter(Device):
+        kind = "shutter"
+        is_open = prop(bool, default=False, description="light path open")
+        label = prop(str, default="main")
+        count = prop(int, low=0, high=10, default=1)
+        mode = prop(str, allowed=("fast", "slow"), default="fast")
+
+    with Shutter("shutter") as dev:
+        panel = DevicePanel(dev)
+        kinds = {n: type(panel.rows[n].controls[0]).__name__ for n in panel.rows}
+        assert kinds == {
+            "is_open": "Checkbox",
+            "label": "Text",
+            "count": "IntText",
+            "mode": "Dropdown",
+        }
+        panel.rows["is_open"].controls[0].value = True
+        panel.rows["label"].controls[0].value = "side"
+        panel.rows["mode"].controls[0].value = "slow"
+        assert (dev.is_open, dev.label, dev.mode) == (True, "side", "slow")
+        panel.rows["count"].controls[0].value = 11
+        assert dev.count == 1 and "above the limit" in panel.errors["count"]
+        panel._apply_remote(
+            "mode", "turbo"
+        )  # a value the dropdown does not offer: ignored, no crash
+        assert panel.rows["mode"].controls[0].value == "slow"
+        panel.close()
