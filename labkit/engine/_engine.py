@@ -129,11 +129,14 @@ class Engine:
             self.ring = self.trace = None
             self._set_state(EngineState.CLOSED)
 
-    def _set_state(self, state: EngineState) -> None:
+    def _set_state(self, state: EngineState, reason: str = "") -> None:
         previous, self.state = self.state, state
         if previous is not state:
             log.info("engine %s -> %s", previous.value, state.value)
-            self._emit("state", {"state": state.value, "previous": previous.value})
+            payload = {"state": state.value, "previous": previous.value}
+            if reason:
+                payload["reason"] = reason
+            self._emit("state", payload)
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -379,7 +382,9 @@ class Engine:
                     {"type": type(exc).__name__, "message": str(exc), "where": "acquisition"},
                 )
                 if self.state not in (EngineState.CLOSED, EngineState.FAILED):
-                    self._set_state(EngineState.FAILED)
+                    self._set_state(
+                        EngineState.FAILED, f"acquisition failed: {type(exc).__name__}: {exc}"
+                    )
 
     def _make_listener(self, device_name: str) -> Callable[..., None]:
         def on_change(dev_name: str, prop_name: str, value: Any) -> None:

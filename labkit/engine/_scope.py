@@ -176,7 +176,8 @@ class Scope:
             )
         topic, payload = event.topic, event.payload
         if topic == "state":
-            self._set_state(EngineState(payload["state"]))
+            extra = {k: v for k, v in payload.items() if k not in ("state", "previous")}
+            self._set_state(EngineState(payload["state"]), **extra)
             return
         if topic == "ring":
             self._ring_name = payload.get("ring_name", self._ring_name)
@@ -192,7 +193,7 @@ class Scope:
         if swept:
             log.info("removed shared-memory segments of the dead engine: %s", ", ".join(swept))
         self._publish("error", {"type": "EngineDiedError", "message": reason, "where": "engine"})
-        self._set_state(EngineState.FAILED)
+        self._set_state(EngineState.FAILED, reason=reason)
 
     def _call(self, method: str, **params: Any) -> Any:
         host = self._host

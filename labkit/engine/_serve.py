@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.parent_pid is None:  # a terminal: show the log there too (before our handler exists)
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     root.setLevel(level)
+    logging.captureWarnings(True)  # warnings become log records, so they are forwarded too
     forward = LogForwardHandler(server._emit)
     root.addHandler(forward)
     if threading.current_thread() is threading.main_thread():

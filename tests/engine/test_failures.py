@@ -58,6 +58,7 @@ def _crash_and_recover(faulty_scope):
     assert error["type"] == "FlakyHardwareError" and "cable unplugged" in error["message"]
     states = [e.payload["state"] for e in rec.topic("state")]
     assert states[-2:] == ["running", "failed"]
+    assert "cable unplugged" in rec.topic("state")[-1].payload["reason"]
     assert faulty_scope.health().state is EngineState.FAILED
     faulty_scope.start()  # from failed: a fresh engine, then running
     assert faulty_scope.state is EngineState.RUNNING

@@ -58,6 +58,8 @@ def test_kill_9_during_streaming_fails_fast_and_restart_works():
             scope.camera.exposure_ms = 5
         wait_until(lambda: rec.topic("error"), what="an error event")
         assert rec.topic("error")[0].payload["type"] == "EngineDiedError"
+        failed = [e.payload for e in rec.topic("state") if e.payload["state"] == "failed"]
+        assert "exited with code -9" in failed[0]["reason"]
         assert _segments_of(pid) == []  # swept: the dead engine's ring and trace buffer are gone
         reader.close()
         scope.restart()
