@@ -333,9 +333,11 @@ class LiveView(anywidget.AnyWidget):
                 self._idle_wait()
             except Exception as exc:  # noqa: BLE001 - shown in the widget, the pump keeps going
                 self._counters["errors"] += 1
-                self.error = f"{type(exc).__name__}: {exc}"
-                log.exception("LiveView %s: sending a frame failed", self.view_id)
-                self._status("error", f"live view error: {self.error}")
+                error = f"{type(exc).__name__}: {exc}"
+                if error != self.error:  # log and show each new error once, not every retry
+                    self.error = error
+                    log.exception("LiveView %s: sending a frame failed", self.view_id)
+                    self._status("error", f"live view error: {error} (retrying)")
                 self._stop.wait(0.5)
 
     def _status(self, level: str, message: str) -> None:
@@ -449,6 +451,9 @@ class LiveView(anywidget.AnyWidget):
         self._last_index = int(frame.index)
         self._last_send = time.monotonic()
         self._counters["frames_sent"] += 1
+        if self.error is not None:  # recovered
+            self.error = None
+            self._status("ok", "")
         self._counters["bytes_sent"] += nbytes
         with self._lock:
             self._kernel_ms.append(1e3 * (time.thread_time() - cpu0))

@@ -205,3 +205,19 @@ def test_notebook7_paints_frames(lab_server, page):
     )
     view = _one_view(page)
     assert view["encoding"] == "raw8" and view["received"] >= 10
+
+
+def test_voila_canvas2d_fallback_paints(voila_server, page):
+    _notebook(voila_server.root, "lv_c2d", "MovingCamera(fps=30), encoding='raw16'")
+    page.add_init_script("window.labkitForceCanvas2D = true")
+    page.goto(voila_server.render_url("lv_c2d.ipynb"))
+    stage = wait_for_widget(page, ".lk-live .lk-stage", timeout_s=60)
+    page.wait_for_function(
+        "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 5)",
+        timeout=30_000,
+    )
+    first = stage.screenshot()
+    time.sleep(0.3)
+    assert stage.screenshot() != first
+    assert _one_view(page)["renderer"] == "canvas2d"
+    assert page.console_errors == []

@@ -311,3 +311,20 @@ def test_scope_source_follows_the_engine_ring_and_closes_its_reader():
             readers = scope.health().readers
             assert any(name.startswith("liveview-") for name in readers), readers
         assert view._source._reader is None  # the view closed the reader it opened
+
+
+class BrokenSource:
+    def latest(self):
+        raise OSError("camera unplugged")
+
+
+def test_source_errors_are_shown_in_the_widget_and_the_pump_survives():
+    view, rec = make_view(BrokenSource())
+    with view:
+        browser(view, {"type": "ready"})
+        assert wait_for(lambda: view.error is not None)
+        assert view.error == "OSError: camera unplugged"
+        assert wait_for(lambda: any(m[0].get("level") == "error" for m in rec.msgs))
+        status = next(m[0] for m in rec.msgs if m[0].get("level") == "error")
+        assert "camera unplugged" in status["message"]
+        assert view._thread.is_alive() and view.stats["errors"] >= 1

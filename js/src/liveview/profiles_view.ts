@@ -12,7 +12,24 @@ export function drawProfile(canvas: HTMLCanvasElement, values: Float64Array | nu
   const ctx = canvas.getContext("2d")!;
   ctx.fillStyle = "#1b1b1b";
   ctx.fillRect(0, 0, w, h);
-  if (!values || values.length === 0) return;
+  if (!values || values.length === 0) {
+    ctx.fillStyle = "#777777";
+    ctx.font = `${10 * dpr}px sans-serif`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    if (vertical) {
+      ctx.save();
+      ctx.translate(w / 2, h / 2);
+      ctx.rotate(-Math.PI / 2);
+      ctx.fillText("click the image for profiles", 0, 0);
+      ctx.restore();
+    } else {
+      ctx.fillText("click the image for line profiles", w / 2, h / 2);
+    }
+    ctx.textAlign = "start";
+    ctx.textBaseline = "alphabetic";
+    return;
+  }
   let mn = Infinity;
   let mx = -Infinity;
   for (const v of values) {

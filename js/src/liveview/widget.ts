@@ -54,12 +54,16 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""):
   return e;
 }
 
+let jpegCanvas: HTMLCanvasElement | null = null;
+
 async function decodeJpeg(buf: DataView): Promise<Uint8Array> {
   const blob = new Blob([new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset, buf.byteLength)], { type: "image/jpeg" });
   const bmp = await createImageBitmap(blob);
-  const c = document.createElement("canvas");
-  c.width = bmp.width;
-  c.height = bmp.height;
+  const c = (jpegCanvas ??= document.createElement("canvas"));
+  if (c.width !== bmp.width || c.height !== bmp.height) {
+    c.width = bmp.width;
+    c.height = bmp.height;
+  }
   const ctx = c.getContext("2d", { willReadFrequently: true })!;
   ctx.drawImage(bmp, 0, 0);
   bmp.close();
@@ -127,7 +131,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   root.append(style, bar, grid, hv.canvas, info, status);
   host.append(root);
 
-  const renderer = createImageRenderer(canvas);
+  // window.labkitForceCanvas2D = true (set before the widget renders) exercises the fallback
+  const renderer = createImageRenderer(canvas, { forceCanvas2D: Boolean((window as any).labkitForceCanvas2D) });
   stats.renderer = renderer.kind;
 
   // ---- state ----
@@ -583,6 +588,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   }, 500);
 
   layout();
+  updateProfiles();
   send({ type: "ready" });
 
   return () => {
