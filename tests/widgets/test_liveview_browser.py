@@ -118,6 +118,18 @@ def test_voila_paints_frames_and_the_canvas_changes(voila_server, page):
     match = re.match(r"x 10\s+y 10\s+value (\d+)$", readout)
     assert match, readout
     assert (int(match.group(1)) - 10) % 8 == 0  # frame value = column * 8 + row at full resolution
+
+    # moved out of the viewport, the view tells the kernel, which stops sending
+    page.evaluate("document.querySelector('.lk-live').style.transform = 'translateY(20000px)'")
+    state = _read_state(state_path, lambda s: s["stats"]["visible"] is False)
+    time.sleep(0.5)
+    sent = _read_state(state_path, lambda s: True)["stats"]["frames_sent"]
+    time.sleep(0.5)
+    assert _read_state(state_path, lambda s: True)["stats"]["frames_sent"] <= sent + 2
+    page.evaluate("document.querySelector('.lk-live').style.transform = ''")
+    _read_state(
+        state_path, lambda s: s["stats"]["visible"] and s["stats"]["frames_sent"] > sent + 5
+    )
     assert page.console_errors == []
 
 
