@@ -114,7 +114,7 @@ def _raw(dirname: Path, frames: list[np.ndarray], n: int) -> float:
     t0 = time.perf_counter()
     fd = os.open(dirname / "raw.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     for i in range(n):
-        os.write(fd, frames[i % len(frames)])
+        os.write(fd, frames[i % len(frames)].data)
     os.fdatasync(fd)
     os.close(fd)
     return time.perf_counter() - t0

@@ -60,7 +60,7 @@ class SpoolController:
         self.dir_pattern = dir_pattern
         self.series_pattern = series_pattern
         self._settings = validate({**DEFAULTS, **(settings or {})})
-        self._sinks: dict[str, type] = dict(SINKS)
+        self._sinks: dict[str, Any] = dict(SINKS)
         self._listeners: list = []
         self.handle: SpoolHandle | None = None
 
@@ -79,7 +79,7 @@ class SpoolController:
     def available_spool_methods(self) -> list[str]:
         return list(self._sinks)
 
-    def register_acquisition_type(self, name: str, cls: type) -> None:
+    def register_acquisition_type(self, name: str, cls: Any) -> None:
         """Add a method: ``cls(path, layout, compressor, fsync)`` with ``ext``, ``begin``, ``write_block``,
         ``location``, ``finish``, ``close`` (see ``labkit.spool._zarr.ZarrSink``)."""
         for attr in ("begin", "write_block", "finish", "close", "location"):

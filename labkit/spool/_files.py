@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class Hdf5Sink:
         self.path = Path(path)
         self.layout = layout
         self.fsync = fsync
-        self._f = None
+        self._f: Any = None
         self._fd: int | None = None
         self._n = 0
 
@@ -62,7 +63,7 @@ class Hdf5Sink:
     def location(self, key: tuple[int, ...]) -> str:
         return "data"
 
-    def write_block(self, block: Block) -> int:
+    def write_block(self, block: Block) -> tuple[int, None]:
         f = self._f
         n0, k = self._n, block.n
         data = f["data"]
@@ -123,7 +124,7 @@ class TiffSink:
         self.path = Path(path)
         self.layout = layout
         self.fsync = fsync
-        self._tif = None
+        self._tif: Any = None
         self._fd: int | None = None
         self._description = ""
         self._n = 0
@@ -140,7 +141,7 @@ class TiffSink:
     def location(self, key: tuple[int, ...]) -> str:
         return "pages"
 
-    def write_block(self, block: Block) -> int:
+    def write_block(self, block: Block) -> tuple[int, None]:
         tif = self._tif
         for slot in block.order[: block.n].tolist():
             if self._n == 0:

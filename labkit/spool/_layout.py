@@ -23,6 +23,12 @@ FRAME_META = np.dtype(
 UNBOUNDED_T = 1 << 20  # planned length of a series without max_frames (shape fixed at stop)
 
 
+def _shape2(shape: tuple[int, ...]) -> tuple[int, int]:
+    if len(shape) != 2:
+        raise ValueError(f"frames must be 2-D (y, x), got shape {shape}")
+    return int(shape[0]), int(shape[1])
+
+
 @dataclass(frozen=True)
 class Layout:
     """Geometry of a series.
@@ -60,10 +66,10 @@ class Layout:
         if max_frames is not None:
             per_shard = min(per_shard, max_frames)
         if n_z == 0:
-            return cls(tuple(frame_shape), str(np.dtype(dtype)), 0, 1, max_frames, per_shard, 1)
+            return cls(_shape2(frame_shape), str(np.dtype(dtype)), 0, 1, max_frames, per_shard, 1)
         shard_z = max(1, min(n_z, per_shard // z_dwell))
         return cls(
-            tuple(frame_shape), str(np.dtype(dtype)), n_z, z_dwell, max_frames, z_dwell, shard_z
+            _shape2(frame_shape), str(np.dtype(dtype)), n_z, z_dwell, max_frames, z_dwell, shard_z
         )
 
     # geometry -----------------------------------------------------------------------------

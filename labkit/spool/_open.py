@@ -78,7 +78,7 @@ def _read_attrs(path: Path) -> tuple[dict, Any]:
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
-            return json.loads(tif.pages[0].description)["labkit"], "tiff"
+            return json.loads(tif.pages.first.description)["labkit"], "tiff"
     raise SpoolError(f"{path} is not a labkit series (.ome.zarr directory, .h5 or .ome.tif)")
 
 

@@ -60,7 +60,7 @@ def measure_write(dirname: Path, nbytes: int = WRITE_TEST_MB << 20, fsync: bool 
         t0 = time.perf_counter()
         written = 0
         while written < nbytes:
-            written += os.write(fd, block)
+            written += os.write(fd, block.data)
         if fsync:
             os.fdatasync(fd)
         dt = time.perf_counter() - t0

@@ -90,14 +90,14 @@ def normalize_compression(value: Any) -> dict[str, Any]:
     if value is None or value is False:
         return {"codec": "none", "level": 0, "shuffle": False}
     if isinstance(value, str):
-        name, _, level = value.partition(":")
+        name, _, level_text = value.partition(":")
         name = name.strip().lower()
         name = {"lz4": "blosc-lz4", "zstd": "blosc-zstd", "blosc": "blosc-lz4", "raw": "none"}.get(
             name, name
         )
         out: dict[str, Any] = {
             "codec": name,
-            "level": int(level) if level else (1 if "zstd" in name else 5),
+            "level": int(level_text) if level_text else (1 if "zstd" in name else 5),
         }
         out["shuffle"] = name != "none"
         value = out
@@ -105,10 +105,10 @@ def normalize_compression(value: Any) -> dict[str, Any]:
         raise SpoolError(
             f"compression {value!r} not understood; use e.g. 'blosc-lz4', 'blosc-zstd:1' or None"
         )
-    codec = str(value.get("codec", "blosc-lz4")).lower()
+    codec: str = str(value.get("codec", "blosc-lz4")).lower()
     if codec not in CODECS:
         raise SpoolError(f"unknown codec {codec!r}; choose one of {', '.join(CODECS)}")
-    level = int(value.get("level", 5 if codec != "none" else 0))
+    level: int = int(value.get("level", 5 if codec != "none" else 0))
     if codec != "none" and not 0 <= level <= 9:
         raise SpoolError(f"compression level {level} out of range; use 0..9")
     return {"codec": codec, "level": level, "shuffle": bool(value.get("shuffle", codec != "none"))}
