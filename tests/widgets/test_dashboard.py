@@ -35,6 +35,7 @@ def test_dashboard_runs_the_scope(scope):
         assert dash.stop_button.disabled and not dash.start_button.disabled
         assert set(dash.panels) == {"camera", "stage", "signal"}
         assert type(dash.live).__name__ == "LiveView"
+        assert type(dash.spool_panel).__name__ == "SpoolPanel"
         dash.start_button.click()
         assert scope.state.value == "running"
         assert _wait(lambda: "labkit-state-running" in dash.state_label.value)

@@ -126,7 +126,13 @@ DASHBOARD_CELLS = [
 def _check_dashboard(page):
     wait_for_widget(page, ".labkit-dashboard", timeout_s=90)
     page.locator(".labkit-state-running").wait_for(timeout=30_000)
-    for selector in (".labkit-device-camera", ".labkit-start", ".labkit-stop", ".labkit-traceplot"):
+    for selector in (
+        ".labkit-device-camera",
+        ".labkit-start",
+        ".labkit-stop",
+        ".labkit-traceplot",
+        ".labkit-spool-panel",
+    ):
         assert page.locator(selector).count() >= 1, selector
     assert page.locator(".labkit-dashboard canvas").count() >= 1  # the live view's canvas
     page.wait_for_function(
