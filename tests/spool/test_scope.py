@@ -35,3 +35,28 @@ def test_scope_spool_roundtrip(tmp_path, mode):
         assert np.allclose(da.frame_z_um.values[:, 1], 2.0, atol=0.05)
         assert float(da.std()) > 0
     assert any(e.payload.get("event") == "finished" for e in events)
+
+
+@pytest.mark.slow
+def test_engine_killed_mid_spool_keeps_frames(tmp_path):
+    import os
+    import signal
+    import time
+
+    from labkit.buffers import sweep_stale_segments
+
+    with lk.Scope(mode="process", shape=(128, 128)) as scope:
+        scope.camera.frame_rate_hz = 100
+        scope.spool.dir_pattern = str(tmp_path)
+        scope.start()
+        h = scope.spool.start(shard_seconds=0.1, preflight_mode="skip")
+        deadline = time.monotonic() + 30
+        while h.progress.frames_written < 20:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(scope.status().engine_pid, signal.SIGKILL)
+        p = h.wait(timeout=30)  # ends by itself: the ring owner died
+        assert p.state == "finished" and p.frames_written >= 20 and "died" in (p.error or "")
+        da = lk.open_series(h.path)
+        assert da.shape[0] == p.frames_written and da.attrs["status"] == "complete"
+    sweep_stale_segments()
