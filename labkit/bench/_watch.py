@@ -10,7 +10,10 @@ process with a bare ZeroMQ ROUTER that receives the same bytes zero-copy and ans
   (exact hash before and after the send + the push);
 - ``round trip 1 KB``: p50 of the 1 KB push (goal ≤ 1 ms);
 - ``unchanged check 64 MB``: ``maybe_push`` when nothing changed (goal ≤ 2 ms), beside one bare
-  xxh3_128 pass over the same bytes.
+  xxh3_128 pass over the same bytes;
+- ``push <size> vs erlab``: when ``$LABKIT_BENCH_ERLAB_PYTHON`` names a Python with erlab and a Qt
+  binding installed (it is not a labkit dependency), the same pushes through erlab's ImageTool
+  manager (``replace_data``, Qt offscreen), run right after labkit's (goal ≥ 3× faster).
 """
 
 from __future__ import annotations
@@ -44,6 +47,55 @@ while True:
     s.send_multipart([frames[0], b"ok"])
 s.close(); ctx.term()
 """
+
+
+_ERLAB_SCRIPT = """
+import json, os, statistics, subprocess, sys, time
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+import numpy as np, xarray as xr
+os.environ["ITOOL_MANAGER_PORT"] = sys.argv[1]
+proc = subprocess.Popen([sys.executable, "-m", "erlab.interactive.imagetool.manager"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+from erlab.interactive.imagetool import manager as m
+t0 = time.time()
+while time.time() - t0 < 120 and not m.is_running():
+    time.sleep(0.5)
+out = {}
+try:
+    for label, nbytes, reps in json.loads(sys.argv[2]):
+        data = xr.DataArray(np.random.default_rng(0).random(nbytes // 8).reshape(-1, 16), dims=("y", "x"))
+        m.show_in_manager(data)
+        time.sleep(1)
+        index = max(m.manager.keys()) if hasattr(m, "manager") else 0
+        samples = []
+        for _ in range(reps):
+            t = time.perf_counter(); m.replace_data(index, data); samples.append(time.perf_counter() - t)
+        out[label] = statistics.median(samples) * 1e3
+finally:
+    proc.terminate(); proc.wait(30)
+print(json.dumps(out))
+"""
+
+
+def _erlab_p50(sizes: dict[str, int], quick: bool) -> dict[str, float]:
+    """p50 ms of erlab ``replace_data`` per size, or {} when no erlab Python is configured."""
+    python = os.environ.get("LABKIT_BENCH_ERLAB_PYTHON")
+    if not python:
+        return {}
+    import json
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    plan = [(label, n, min(_reps(n, quick), 20)) for label, n in sizes.items()]
+    try:
+        done = subprocess.run([python, "-c", _ERLAB_SCRIPT, str(port), json.dumps(plan)],
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError) as exc:
+        print(f"[bench] erlab comparison failed: {exc}", file=sys.stderr)
+        return {}
 
 
 def _p50(samples: list[float]) -> float:
@@ -174,6 +226,15 @@ def run(quick: bool = False) -> list[BenchResult]:
             handle.request("close", all=True)
         raw_client.close()
         raw.wait(10)
+        erlab = _erlab_p50(SIZES, quick)
+        labkit_push = {
+            r.name.split(" (")[0][5:]: r.value for r in results if r.name.startswith("push ")
+        }
+        for label, erlab_ms in erlab.items():
+            results.append(BenchResult(
+                f"push {label} vs erlab", labkit_push[label], "ms", f"erlab ImageTool manager replace_data {label}",
+                erlab_ms, higher_is_better=False, goal=3.0, note="erlab 3.28 + PyQt6, Qt offscreen",
+            ))  # fmt: skip
     finally:
         lv.shutdown()
         proc.terminate()
