@@ -314,9 +314,9 @@ def run(quick: bool = False) -> list[BenchResult]:
                         try:
                             lab = frontend == "jupyterlab"
                             url = (
-                                server.notebook_url(f"{kind}.ipynb")
+                                server.notebook_url(f"{kind}.ipynb")  # type: ignore[union-attr]
                                 if lab
-                                else server.render_url(f"{kind}.ipynb")
+                                else server.render_url(f"{kind}.ipynb")  # type: ignore[union-attr]
                             )
                             measured[kind] = _measure(page, url, lab, state, quick)
                         finally:

@@ -9,6 +9,7 @@ one texel per device pixel. Binning is a k x k mean computed with uint32 adds on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -112,16 +113,15 @@ def bin_mean(a: np.ndarray, k: int) -> np.ndarray:
     if h == 0 or w == 0:
         return np.zeros((h // k, w // k), a.dtype)
     acc_dtype = np.uint32 if a.dtype.itemsize <= 2 else np.float64
-    rows = a[0:h:k, :w].astype(acc_dtype)
+    rows: Any = a[0:h:k, :w].astype(acc_dtype)
     for i in range(1, k):
         rows += a[i:h:k, :w]
-    out = rows[:, 0::k].copy()
+    out: Any = rows[:, 0::k].copy()
     for j in range(1, k):
         out += rows[:, j::k]
     n = k * k
     if acc_dtype is np.uint32 and n & (n - 1) == 0:
-        out >>= n.bit_length() - 1
-        return out.astype(a.dtype)
+        return np.right_shift(out, n.bit_length() - 1).astype(a.dtype)
     res = out.astype(np.float32) * np.float32(1.0 / n)
     return res.astype(a.dtype)
 

@@ -407,6 +407,7 @@ class LiveView(anywidget.AnyWidget):
             return True
         encoding = self._policy.current
         scale, offset = 1.0, 0.0
+        payload: bytes | np.ndarray
         if encoding == "jpeg":
             payload, scale, offset = encode_jpeg(binned, self.jpeg_quality)
         elif encoding == "raw8" or binned.dtype != np.uint16:
@@ -445,7 +446,7 @@ class LiveView(anywidget.AnyWidget):
             if len(self._seq_bytes) > 64:  # acks that never came
                 for old in sorted(self._seq_bytes)[:-64]:
                     del self._seq_bytes[old]
-        self.send(content, buffers=[payload if isinstance(payload, bytes) else memoryview(payload)])
+        self.send(content, buffers=[payload if isinstance(payload, bytes) else payload.data])
         if self._last_index is not None and frame.index > self._last_index + 1:
             self._counters["frames_skipped"] += frame.index - self._last_index - 1
         self._last_index = int(frame.index)
@@ -496,7 +497,9 @@ class LiveView(anywidget.AnyWidget):
         data = np.array(frame.data, copy=True)
         coords = dict(getattr(self._source, "coords", {}) or {})
         coords = {k: v for k, v in coords.items() if len(v) == data.shape["yx".index(k)]}
-        attrs = {k: float(v) for k, v in (frame.meta or {}).items() if isinstance(v, int | float)}
+        attrs: dict[str, Any] = {
+            k: float(v) for k, v in (frame.meta or {}).items() if isinstance(v, int | float)
+        }
         attrs.update(
             index=int(frame.index),
             timestamp_s=float(frame.timestamp_s),
