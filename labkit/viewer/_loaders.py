@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -84,7 +85,7 @@ def load_tiff(path: str) -> xr.DataArray:
 def load_labkit(path: str) -> xr.DataArray:
     from labkit.spool import open_series  # type: ignore[attr-defined]
 
-    return open_series(path)
+    return open_series(path).load()  # the window holds the values (lazy arrays cannot be sent)
 
 
 LOADERS: dict[str, Callable[[str], xr.DataArray]] = {
@@ -99,9 +100,34 @@ _EXT = {".nc": "netcdf", ".nc4": "netcdf", ".cdf": "netcdf", ".zarr": "zarr", ".
         ".hdf": "hdf5", ".tif": "tiff", ".tiff": "tiff"}  # fmt: skip
 
 
+def _is_labkit_series(p: Path) -> bool:
+    """A series written by labkit's spooler (zarr dir, .h5 or .ome.tif with labkit metadata)."""
+    try:
+        if p.is_dir():
+            meta = p / "zarr.json"
+            return meta.exists() and "labkit" in json.loads(meta.read_text("utf-8")).get(
+                "attributes", {}
+            )
+        if p.with_name(p.name + ".json").exists():
+            return True
+        if p.suffix.lower() in (".h5", ".hdf5"):
+            import h5py
+
+            with h5py.File(p, "r") as f:
+                return "labkit" in f.attrs
+        if p.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(p) as tif:
+                return '"labkit"' in (tif.pages.first.description or "")[:4096]
+    except (OSError, ValueError):
+        return False
+    return False
+
+
 def _guess(path: str) -> str:
     p = Path(path)
-    if p.is_dir() and ((p / "labkit.json").exists() or (p / "series.json").exists()):
+    if _is_labkit_series(p):
         return "labkit"
     ext = p.suffix.lower()
     if ext in _EXT:

@@ -59,3 +59,18 @@ def test_load_errors_reach_the_caller(manager, tmp_path):
     with pytest.raises(ValueError, match="unknown loader"):
         lv.load_in_manager(tmp_path / "notes.txt", loader_name="csv")
     assert lv.is_running() and manager.windows.list() == []
+
+
+@pytest.mark.slow
+def test_manager_loads_a_labkit_series(manager, tmp_path):
+    import labkit as lk
+
+    with lk.Scope(shape=(32, 48)) as scope:
+        scope.start()
+        handle = scope.spool.start(tmp_path / "s.ome.zarr", max_frames=3, preflight_mode="skip")
+        handle.wait(60)
+    (summary,) = lv.load_in_manager(handle.path)
+    assert summary["shape"][0] == 3 and summary["shape"][-2:] == [32, 48]
+    np.testing.assert_array_equal(
+        lv.fetch(summary["uid"]).values, lk.open_series(handle.path).values
+    )
