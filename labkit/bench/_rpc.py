@@ -6,7 +6,9 @@ an echo server in a child process over ``ipc://`` (the transport the process eng
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -111,6 +113,24 @@ def _scope_round_trips(scope: Scope, n: int) -> tuple[list[float], float]:
     return times, n / (time.perf_counter() - t_all)
 
 
+def _startup_and_death() -> tuple[float, float, float]:
+    """Seconds to a ready process engine, to notice it killed, and for a bare interpreter start."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import numpy, zmq"], check=True)
+    bare_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with Scope(mode="process", shape=(256, 256), ring_slots=8) as scope:
+        start_s = time.perf_counter() - t0
+        pid = scope.status().engine_pid
+        assert pid is not None
+        t_kill = time.perf_counter()
+        os.kill(pid, signal.SIGKILL)
+        while scope.state != "failed" and time.perf_counter() - t_kill < 10:
+            time.sleep(0.0005)
+        death_s = time.perf_counter() - t_kill
+    return start_s, death_s, bare_s
+
+
 def run(quick: bool = False) -> list[BenchResult]:
     """Property set p50/p99 and calls/s in thread and process mode, each beside raw pyzmq."""
     n = 500 if quick else 5000
@@ -142,4 +162,11 @@ def run(quick: bool = False) -> list[BenchResult]:
                         1e6 / raw_p50 if raw_p50 else None, higher_is_better=True,
                         note="validated set + property event + reply"),
         ]  # fmt: skip
+    start_s, death_s, bare_s = _startup_and_death()
+    results += [
+        BenchResult("engine.process.start_s", start_s, "s", "python -c 'import numpy, zmq'", bare_s,
+                    higher_is_better=False, note="Scope(mode='process') until ready"),
+        BenchResult("engine.process.death_detect_ms", death_s * 1e3, "ms", "requirement", 1000.0,
+                    higher_is_better=False, goal=1000.0, goal_kind="value", note="kill -9 -> state 'failed'"),
+    ]  # fmt: skip
     return results
