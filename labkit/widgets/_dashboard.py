@@ -199,6 +199,10 @@ class Dashboard(widgets.GridBox):
             state = str(payload.get("state", _state_value(self.scope)))
             if state == "running":
                 self.last_error = None
+            if state == "ready" and payload.get("previous") in ("failed", "stopped", "running"):
+                # a restarted engine came back with its factory settings: show them
+                for panel in self.panels.values():
+                    panel.refresh()
             self._show_state(state)
         elif topic == "error":
             self.last_error = f"{payload.get('type', 'Error')}: {payload.get('message', '')}"

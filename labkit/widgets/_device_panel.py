@@ -73,6 +73,7 @@ class _Row:
         # observers fire in the writing thread, and a user edit arriving meanwhile on the
         # kernel's thread must still go through
         self._local = threading.local()
+        self.last_value = value
         self.error = widgets.HTML(value="", layout=widgets.Layout(margin="0 0 0 8px"))
         self.error.add_class("labkit-error")
         self.controls: list[widgets.Widget] = self._build(spec, value)
@@ -156,6 +157,7 @@ class _Row:
 
     def show(self, value: Any) -> None:
         """Put ``value`` (the device's) into every control without sending it back."""
+        self.last_value = value
         self._local.muted = True
         try:
             for control in self.controls:
@@ -258,7 +260,11 @@ class DevicePanel(widgets.VBox):
             logger.info("%s.%s=%r refused: %s", self.device_name, name, value, exc)
             self.errors[name] = str(exc)
             row.show_error(str(exc))
-            row.show(self._get(name))
+            try:
+                current = self._get(name)
+            except Exception:  # device unreachable (engine died): show the last known value
+                current = row.last_value
+            row.show(current)
             return
         self.errors.pop(name, None)
         row.show_error("")

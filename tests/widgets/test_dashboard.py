@@ -102,3 +102,14 @@ def test_failed_engine_shows_red_state_with_error():
         assert _wait(lambda: "labkit-state-failed" in dash.state_label.value, 20.0)
         assert "#c62828" in dash.state_label.value
         assert "EngineDiedError" in (dash.last_error or "")
+        # Start brings up a fresh engine; panels show its settings, the badge turns green
+        dash.panels["camera"].rows["exposure_ms"].controls[
+            1
+        ].value = 20.0  # refused: engine is dead
+        assert "exposure_ms" in dash.panels["camera"].errors
+        dash.start_button.click()
+        assert _wait(lambda: "labkit-state-running" in dash.state_label.value, 30.0)
+        assert dash.last_error is None
+        assert (
+            dash.panels["camera"].rows["exposure_ms"].controls[1].value == scope.camera.exposure_ms
+        )
