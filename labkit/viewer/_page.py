@@ -195,11 +195,7 @@ class _Connection:
             if isinstance(view, dict):
                 controller.handle_view(view)
         elif kind == "custom":
-            content = header.get("content") or {}
-            if isinstance(content, dict) and content.get("type") == "ready":
-                controller.send_slice(force=True)
-            else:
-                controller.handle_msg(content)
+            controller.handle_msg(header.get("content") or {})
         else:
             raise ValueError(f"unknown message type {kind!r}")
 

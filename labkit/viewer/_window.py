@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -44,6 +45,8 @@ EDIT_OPS = ("normalize", "crop", "fill")
 VIEW_KEYS = ("slices", "cursor", "contrast_lo", "contrast_hi", "gamma", "colormap", "link_group")
 MAX_COORD_VALUES = 65536  # longer coordinate axes are sent as start/step only
 MAX_SIDE_PX = 2048  # slices larger than this on a side are sent binned (mean) to fit
+MAX_UNACKED_SLICES = 2  # slices in flight per front end; newer changes wait (newest wins)
+CREDIT_TIMEOUT_S = 2.0  # after this long without an ack, send anyway (the view may be gone)
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -206,6 +209,9 @@ class WindowController:
         self._push_state, self._send = push_state, send
         self._lock = threading.Lock()
         self._sent_key: tuple | None = None  # (version, slices) of the last slice sent
+        self._unacked = 0  # slices the front end has not acknowledged yet
+        self._last_send_s = 0.0
+        self._waiting = False  # a change arrived while out of credit: send it on the next ack
         self.closed = False
         self.slices_sent = 0
         self.last_error = ""
@@ -232,12 +238,21 @@ class WindowController:
             self.registry.set_view_state(self.uid, **changes)
 
     def handle_msg(self, content: dict[str, Any]) -> None:
-        """A custom message from the browser (``request_slice`` or ``edit``)."""
+        """A custom message from the browser: ``ready`` (a view appeared: send the slice),
+        ``ack`` (a slice arrived: credit for the next), ``request_slice`` or ``edit``."""
         kind = content.get("type") if isinstance(content, dict) else None
         if self.closed:
             return
-        if kind == "request_slice":
+        if kind in ("ready", "request_slice"):
+            with self._lock:
+                self._unacked = 0
             self.send_slice(force=True)
+        elif kind == "ack":
+            with self._lock:
+                self._unacked = max(0, self._unacked - 1)
+                waiting, self._waiting = self._waiting, False
+            if waiting:
+                self.send_slice()
         elif kind == "edit":
             try:
                 window = self.registry.get(self.uid)
@@ -261,7 +276,9 @@ class WindowController:
 
         Sends are serialized, and the version is read before the data (the registry writes the
         data first), so a slice never carries a newer version than its pixels and the slices a
-        front end receives never go back in time.
+        front end receives never go back in time. At most ``MAX_UNACKED_SLICES`` are in flight
+        (the front end acks each); a change beyond that waits for the next ack (newest wins) or
+        for ``CREDIT_TIMEOUT_S`` to pass without one (a view that went away).
         """
         with self._lock:
             try:
@@ -274,7 +291,13 @@ class WindowController:
             key = (version, tuple(sorted(slices.items())), tuple(data.shape))
             if not force and key == self._sent_key:
                 return False
-            self._sent_key = key
+            now = time.monotonic()
+            out_of_credit = self._unacked >= MAX_UNACKED_SLICES
+            if not force and out_of_credit and now - self._last_send_s < CREDIT_TIMEOUT_S:
+                self._waiting = True
+                return False
+            self._sent_key, self._last_send_s = key, now
+            self._unacked += 1
             image = slice_image(data, slices)
             full_h, full_w = image.shape
             factor = -(-max(full_h, full_w) // self.max_side_px)  # ceil
@@ -406,10 +429,7 @@ class ViewerWindow(anywidget.AnyWidget):
             self._controller.handle_view(dict(change["new"]))
 
     def _on_custom(self, _widget: Any, content: Any, buffers: list) -> None:
-        if isinstance(content, dict) and content.get("type") == "ready":
-            self._controller.send_slice(force=True)
-        else:
-            self._controller.handle_msg(content)
+        self._controller.handle_msg(content)
 
     def close(self) -> None:
         """Stop following the registry and close the widget (the manager window stays open)."""

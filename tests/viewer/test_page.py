@@ -73,7 +73,12 @@ class PageClient:
     def recv(self, timeout_s: float = 5.0) -> tuple[dict, list]:
         frame = self.run(self.conn.read_message, timeout_s)
         assert frame is not None, "the page server closed the websocket"
-        return decode_frame(frame)
+        header, buffers = decode_frame(frame)
+        content = header.get("content") or {}
+        if header["type"] == "custom" and content.get("type") == "slice":  # as the viewer does
+            ack = {"type": "ack", "version": content["version"]}
+            self.send({"type": "custom", "model_id": header["model_id"], "content": ack})
+        return header, buffers
 
     def recv_until(self, predicate, timeout_s: float = 5.0) -> tuple[dict, list]:
         for _ in range(50):
@@ -204,6 +209,7 @@ def test_websocket_from_another_origin_is_refused(manager):
 
 
 def test_a_slow_page_gets_the_newest_slice_not_a_queue(manager):
+    """Credit (two unacked slices) plus newest-wins: 20 quick versions reach the page as a few."""
     big = np.zeros((1024, 1024), np.float32)
     window = manager.windows.add(big, "big")
     with PageClient(manager.url) as client:
@@ -218,10 +224,10 @@ def test_a_slow_page_gets_the_newest_slice_not_a_queue(manager):
                 versions.append(header["content"]["version"])
                 value = float(np.frombuffer(buffers[0], np.float32)[0])
                 assert value >= header["content"]["version"]  # pixels never older than the label
-        assert versions == sorted(versions) and len(versions) < 21
+        assert versions == sorted(versions) and len(versions) <= 4
         assert value == 20.0
         connection = next(iter(manager._page._state.connections))
-        assert connection.slices_coalesced >= 21 - len(versions) - 1  # the "ready" slice may race
+        assert connection.controllers[window.uid].slices_sent <= 5  # not 21
 
 
 def test_manager_panel_follows_the_registry():

@@ -137,10 +137,30 @@ def test_controller_sends_slices_on_view_and_data_changes_only_when_needed():
     n = len(rec.slices())
     ctl.handle_view({**ctl.state()["view"], "colormap": "magma"})  # no new slice for a colormap
     assert len(rec.slices()) == n and registry.get(window.uid).view["colormap"] == "magma"
+    ctl.handle_msg({"type": "ack"})  # the front end got a slice: credit for one more
     registry.replace(window.uid, cube() * 2)
     content, image = rec.slices()[-1]
     assert content["version"] == 1 and np.array_equal(image, cube().values[1] * 2)
     assert rec.states[-1]["info"]["version"] == 1
+    ctl.close()
+
+
+def test_controller_sends_at_most_two_unacked_slices_newest_wins():
+    registry = WindowRegistry()
+    window = registry.add(np.zeros((8, 8), np.float32))
+    ctl, rec = controller(registry, window.uid)
+    ctl.handle_msg({"type": "ready"})  # a view appeared
+    for i in range(1, 6):
+        registry.replace(window.uid, np.full((8, 8), i, np.float32))
+    assert [c["version"] for c, _ in rec.slices()] == [0, 1]  # out of credit after two
+    ctl.handle_msg({"type": "ack"})  # one arrived: the newest waiting change goes out
+    content, image = rec.slices()[-1]
+    assert content["version"] == 5 and float(image[0, 0]) == 5.0
+    ctl.handle_msg({"type": "ack"})
+    ctl.handle_msg({"type": "ack"})
+    assert len(rec.slices()) == 3  # nothing else was waiting
+    ctl.handle_msg({"type": "ready"})  # a (re)displayed view always gets the slice
+    assert len(rec.slices()) == 4
     ctl.close()
 
 

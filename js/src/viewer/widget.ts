@@ -314,6 +314,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       const msg = content as SliceMsg;
       const first = !slice || fullW() !== (msg.full_w ?? msg.w) || fullH() !== (msg.full_h ?? msg.h);
       slice = decodeSlice(msg, buffers[0]);
+      model.send({ type: "ack", version: msg.version }); // credit for the next slice
       stats.slices_received++;
       stats.version = msg.version;
       if (first) {
