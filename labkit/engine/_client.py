@@ -112,12 +112,19 @@ class EngineConnection:
         pending = _Pending()
         frames = w.encode_frames(w.Request(id=req_id, method=method, params=params or {}), self.key)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        with self._call_lock:
+        if not self._call_lock.acquire(timeout=-1 if timeout_s is None else max(0.0, timeout_s)):
+            raise TimeoutError(
+                f"engine at {self.address} is still busy with another call after {timeout_s} s; "
+                f"{method!r} was not sent"
+            )
+        try:
             self._pending[req_id] = pending
             try:
                 with self._lock:
                     if self._closed:
                         raise EngineDiedError("the connection to the engine was closed")
+                    if self.dead_reason is not None:
+                        raise EngineDiedError(self.dead_reason)
                     self._sock.send_multipart(frames, copy=True)
                     self._drain_locked()
                 while not pending.done.is_set():
@@ -140,6 +147,8 @@ class EngineConnection:
                         self._drain_locked()
             finally:
                 self._pending.pop(req_id, None)
+        finally:
+            self._call_lock.release()
         if not pending.done.is_set():
             raise EngineDiedError(self.dead_reason or "the connection to the engine was closed")
         if pending.error is not None:

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -245,9 +244,13 @@ class ProcessHost(RemoteHost):
                     self._conn.call("shutdown", timeout_s=10.0)
                 except (EngineError, TimeoutError, OSError) as exc:
                     log.warning("engine did not shut down cleanly (%s); killing it", exc)
-                deadline = time.monotonic() + 10.0
-                while self.proc.poll() is None and time.monotonic() < deadline:
-                    time.sleep(0.01)
+                else:  # it closes its devices and unlinks its ring, then exits
+                    try:
+                        self.proc.wait(10.0)
+                    except subprocess.TimeoutExpired:
+                        log.warning(
+                            "engine process %d did not exit in 10 s; killing it", self.proc.pid
+                        )
         finally:
             self._conn.close()
             self._kill()
