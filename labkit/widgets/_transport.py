@@ -124,7 +124,7 @@ class EncodingPolicy:
         *,
         source_bits: int = 16,
         prefer_small: bool = False,
-        slow_s: float = 0.060,
+        slow_s: float = 0.036,  # 2 frames in flight / 0.036 s = 55 fps
         fast_s: float = 0.025,
         window: int = 20,
     ) -> None:

@@ -170,13 +170,20 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     const aspect = fullW > 0 && fullH > 0 ? fullH / fullW : 1;
     return [Math.round(w), Math.round(w * aspect)];
   }
+  let laidOut = "";
   function layout() {
     const [w, h] = cssSize();
+    const dpr = window.devicePixelRatio || 1;
+    const key = `${w}x${h}@${dpr}`;
+    if (key === laidOut) {
+      scheduleViewport(); // deduplicated: sends only when the view changed
+      return; // ResizeObserver also fires for changes that do not move us
+    }
+    laidOut = key;
     stage.style.width = `${w}px`;
     stage.style.height = `${h}px`;
     grid.style.gridTemplateColumns = `${w}px 64px`;
     hv.canvas.style.width = `${w + 66}px`;
-    const dpr = window.devicePixelRatio || 1;
     for (const c of [canvas, overlay]) {
       const dw = Math.round(w * dpr);
       const dh = Math.round(h * dpr);
