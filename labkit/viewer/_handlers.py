@@ -139,6 +139,8 @@ def _unwatch(server: ManagerServer, params: dict) -> list[str | None]:
             else:
                 server.windows.set_watched(w.uid, False)
             done.append(w.var_name)
+    if not server.windows.find_watched_by(client_id):
+        server.forget_client(client_id)
     return done
 
 

@@ -95,11 +95,13 @@ class ManagerServer:
         for s in (self._req, self._evt):
             s.linger = 0
         self._evt.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self._evt.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting client takes its id over
         self.request_port = _bind(self._req, ip, request_port)
         self.event_port = _bind(self._evt, ip, event_port)
         self._wake_r, self._wake_w = os.pipe()
-        self._pending_events: collections.deque[tuple[str, str, Any]] = collections.deque()
-        self._outbox: dict[str, collections.OrderedDict[int, list]] = {}
+        self._pending_events: collections.deque[tuple[str, str, Any, Any]] = collections.deque()
+        # client id -> seq -> (coalesce key, frames), kept until acked
+        self._outbox: dict[str, collections.OrderedDict[int, tuple[Any, list]]] = {}
         self._seq = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -293,7 +295,9 @@ class ManagerServer:
         except Exception as exc:
             logger.warning("bad message on the event socket from %r dropped: %s", client, exc)
             return
-        box = self._outbox.setdefault(client, collections.OrderedDict())
+        box = self._outbox.get(client)
+        if box is None:
+            return  # nothing was ever queued for this client
         if msg.method == "ack":
             seq = int((msg.params or {}).get("seq", -1))
             for s in [s for s in box if s <= seq]:
@@ -302,17 +306,31 @@ class ManagerServer:
             last = int((msg.params or {}).get("last_seq", -1))
             for s in [s for s in box if s <= last]:
                 del box[s]
-            for s, ev in list(box.items()):
+            for s, (_, ev) in list(box.items()):
                 self._send_event(client, s, ev)
 
-    def emit_to_client(self, client_id: str, topic: str, payload: Any) -> None:
-        """Queue an event for one client (thread-safe); it is resent until acked."""
-        self._pending_events.append((client_id, topic, payload))
+    def emit_to_client(
+        self, client_id: str, topic: str, payload: Any, coalesce: Any = None
+    ) -> None:
+        """Queue an event for one client (thread-safe); it is resent until acked.
+
+        Events with the same non-None ``coalesce`` key replace older unacked ones (state events:
+        only the newest value of a variable matters).
+        """
+        self._pending_events.append((client_id, topic, payload, coalesce))
+        self._wake()
+
+    def forget_client(self, client_id: str) -> None:
+        """Drop the unacked events of a client that stopped watching (thread-safe)."""
+        self._pending_events.append((client_id, "", None, "__forget__"))
         self._wake()
 
     def _flush_events(self) -> None:
         while self._pending_events:
-            client, topic, payload = self._pending_events.popleft()
+            client, topic, payload, coalesce = self._pending_events.popleft()
+            if coalesce == "__forget__":
+                self._outbox.pop(client, None)
+                continue
             self._seq += 1
             try:
                 frames = pack(Event(topic=topic, payload=payload, seq=self._seq), self.key)
@@ -320,7 +338,10 @@ class ManagerServer:
                 logger.exception("cannot encode %s event for %s", topic, client)
                 continue
             box = self._outbox.setdefault(client, collections.OrderedDict())
-            box[self._seq] = frames
+            if coalesce is not None:
+                for s in [s for s, (k, _) in box.items() if k == coalesce]:
+                    del box[s]
+            box[self._seq] = (coalesce, frames)
             while len(box) > MAX_UNACKED_EVENTS:
                 dropped, _ = box.popitem(last=False)
                 logger.warning(
@@ -337,7 +358,9 @@ class ManagerServer:
     def _on_window_event(self, event: str, window: WindowState) -> None:
         if event == "edited" and window.watched and window.client_id:
             payload = {"var_name": window.var_name, "uid": window.uid, "data": window.data}
-            self.emit_to_client(window.client_id, "edit", payload)
+            self.emit_to_client(
+                window.client_id, "edit", payload, coalesce=("edit", window.var_name)
+            )
 
     # ---- info
     def info(self) -> dict:
