@@ -112,10 +112,14 @@ class ThreadHost:
         if self._closed:
             return
         self._closed = True
+        got_lock = self._call_lock.acquire(timeout=10.0)
+        if not got_lock:
+            log.warning("an engine call is still running after 10 s; closing the engine anyway")
         try:
-            with self._call_lock:
-                self.engine.close()
+            self.engine.close()
         finally:
+            if got_lock:
+                self._call_lock.release()
             logging.getLogger("labkit").removeHandler(self._log_handler)
 
 
