@@ -6,6 +6,7 @@ import logging
 import os
 import time
 import weakref
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -170,6 +171,19 @@ class RingReader:
             return None
         self._move(self._cursor + 1)
         return frame
+
+    def __iter__(self) -> Iterator[Frame]:
+        """``for frame in reader:`` — :meth:`next` forever; ends when the owner closes the ring.
+
+        Raises ``RingError`` if the owner dies (a crash is not a normal end).
+        """
+        while True:
+            try:
+                yield self.next()
+            except RingError:
+                if not self.closed and not self._ring.closed and self._layout.counters[1]:
+                    return
+                raise
 
     def drain(self, max_frames: int | None = None, copy: bool = True) -> tuple[list[Frame], int]:
         """All frames after the cursor (at most ``max_frames``) without waiting, and how many were lost."""

@@ -336,3 +336,17 @@ def test_attach_waits_for_an_owner_that_is_still_writing_the_header():
         pytest.raises(RingError, match="not a labkit frame ring"),
     ):
         FrameRing.attach(trace.name)  # a different kind of segment fails at once
+
+
+def test_iterating_a_reader_ends_when_the_owner_closes_the_ring():
+    ring = FrameRing.create(SHAPE, "uint16", n_slots=4)
+    reader = RingReader.attach(ring.name, "iter")
+    for i in range(3):
+        ring.write(frame_of(i))
+    ring.close()
+    assert [int(f.data[0, 0]) for f in reader] == [
+        0,
+        1,
+        2,
+    ]  # frames written before the close, then the end
+    reader.close()
