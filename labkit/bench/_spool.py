@@ -228,7 +228,7 @@ def run(quick: bool = False) -> list[BenchResult]:
 
         # the disk is shared and noisy: interleave rounds and keep each writer's best
         raw_dt, unc, lz4 = [], [], []
-        for _ in range(2 if quick else 3):
+        for _ in range(2):
             clean()
             raw_dt.append(_raw(tmp, frames, n))
             clean()

@@ -175,6 +175,8 @@ class SpoolController:
         fn: str | os.PathLike | None = None,
         settings: dict | None = None,
         preflight_mode: str = "abort",
+        *,
+        show_dialog: Any = None,
         **kw: Any,
     ) -> SpoolHandle:
         """Start a series and return its handle at once.
@@ -182,7 +184,8 @@ class SpoolController:
         ``fn``: series path or name (None: the next free name in :attr:`dirname`);
         ``settings``/``**kw``: overrides for this series only. ``preflight_mode``: "abort"
         raises ``SpoolPreflightError`` on a failed check, "warn" logs and emits it, "skip"
-        measures nothing, "interactive" shows a dialog in a notebook (abort without one).
+        measures nothing, "interactive" shows a dialog in a notebook (abort without one; the
+        handle then waits in state "waiting"); ``show_dialog(widget)`` places that dialog.
         Raises ``SeriesExistsError`` if ``fn`` exists and ``SpoolError`` if a series is running.
         """
         if preflight_mode not in PREFLIGHT_MODES:
@@ -205,8 +208,11 @@ class SpoolController:
 
                 def cancel() -> None:
                     handle._cancelled = True
+                    self._notify(handle, "cancelled")
 
-                if confirm_in_notebook(report, lambda: self._launch(handle, s), cancel):
+                if confirm_in_notebook(
+                    report, lambda: self._launch(handle, s), cancel, show_dialog
+                ):
                     self.handle = handle
                     return handle
                 preflight_mode = "abort"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from labkit.spool._preflight import PreflightReport
 
@@ -21,10 +22,16 @@ def has_frontend() -> bool:
 
 
 def confirm_in_notebook(
-    report: PreflightReport, on_confirm: Callable[[], None], on_cancel: Callable[[], None]
+    report: PreflightReport,
+    on_confirm: Callable[[], None],
+    on_cancel: Callable[[], None],
+    show: Callable[[Any], None] | None = None,
 ) -> bool:
-    """Show the failed checks with "Record anyway" / "Cancel" buttons; False when there is no front end."""
-    if not has_frontend():
+    """Show the failed checks with "Record anyway" / "Cancel" buttons; False when there is no front end.
+
+    ``show(widget)`` places the dialog (e.g. inside a panel); default: ``IPython.display``.
+    """
+    if show is None and not has_frontend():
         return False
     import ipywidgets as w
     from IPython.display import display
@@ -59,5 +66,8 @@ def confirm_in_notebook(
 
     record.on_click(_record)
     cancel.on_click(_cancel)
-    display(box)
+    box.add_class("labkit-preflight-dialog")
+    record.add_class("labkit-preflight-record")
+    cancel.add_class("labkit-preflight-cancel")
+    (show or display)(box)
     return True

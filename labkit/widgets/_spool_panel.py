@@ -79,6 +79,7 @@ class SpoolPanel(widgets.VBox):
         self.stats = widgets.HTML()
         self.path = widgets.HTML()
         self.error = widgets.HTML()
+        self.dialog = widgets.VBox()
         for w_, cls in [
             (self.start_button, "labkit-spool-start"),
             (self.stop_button, "labkit-spool-stop"),
@@ -126,6 +127,7 @@ class SpoolPanel(widgets.VBox):
             self.stats,
             self.path,
             self.error,
+            self.dialog,
         ]
         super().__init__(children, **kw)
         self.add_class("labkit-spool-panel")
@@ -154,7 +156,9 @@ class SpoolPanel(widgets.VBox):
         self.error.value = ""
         try:
             handle = self.spool.start(
-                settings=self._settings(), preflight_mode=self.preflight.value
+                settings=self._settings(),
+                preflight_mode=self.preflight.value,
+                show_dialog=self._show_dialog,
             )
         except Exception as exc:
             self._show_error(exc)
@@ -164,6 +168,10 @@ class SpoolPanel(widgets.VBox):
         self.path.value = f"→ <code>{html.escape(str(handle.path))}</code>"
         self._on_progress({"event": "started", **handle.progress.to_dict()})
         return handle
+
+    def _show_dialog(self, box: widgets.Widget) -> None:
+        """Interactive preflight: the dialog goes inside the panel (removed once answered)."""
+        self.dialog.children = (box,)
 
     def _on_start(self, _button: Any) -> None:
         self.start()
@@ -214,6 +222,14 @@ class SpoolPanel(widgets.VBox):
             )
             if p.get("error"):
                 self._show_error(p["error"])
+            if (
+                p.get("event") in ("started", "cancelled")
+                and state != "waiting"
+                and self.dialog.children
+            ):
+                for child in self.dialog.children:
+                    child.close()
+                self.dialog.children = ()
             if state in ("finished", "failed", "cancelled"):
                 self.progress_bar.bar_style = "danger" if state == "failed" else "success"
                 self.start_button.disabled = False

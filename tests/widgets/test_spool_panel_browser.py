@@ -69,3 +69,34 @@ def test_start_error_is_shown_red(voila_server, page):
     error.wait_for(timeout=30_000)
     assert "cannot write" in error.inner_text()
     assert error.evaluate("e => getComputedStyle(e).color") == RED
+
+
+def test_interactive_preflight_dialog_then_record_anyway_and_stop(voila_server, page):
+    data_dir = voila_server.root / "spool-interactive"
+    write_notebook(voila_server.root / "spool_panel_dialog.ipynb", _cells(data_dir))
+    page.goto(voila_server.render_url("spool_panel_dialog.ipynb"))
+    wait_for_widget(page, ".labkit-spool-panel")
+    max_frames = page.locator(".labkit-spool-max-frames input")
+    max_frames.fill("2000000000")  # 65 TB: the free-space check fails
+    max_frames.press("Tab")
+    page.locator(".labkit-spool-panel select").last.select_option("interactive")
+    page.locator(".labkit-spool-start").click()
+    dialog = page.locator(".labkit-preflight-dialog")
+    dialog.wait_for(timeout=60_000)
+    assert "free space" in dialog.inner_text()
+    assert not data_dir.exists() or not any(
+        data_dir.iterdir()
+    )  # nothing recorded before the answer
+    page.locator(".labkit-preflight-record").click()
+    page.wait_for_function(
+        "() => / frames · running/.test(document.querySelector('.labkit-spool-frames').innerText)"
+        " && parseInt(document.querySelector('.labkit-spool-frames').innerText) > 0",
+        timeout=60_000,
+    )
+    page.locator(".labkit-spool-stop").click()
+    page.wait_for_function(
+        "() => document.querySelector('.labkit-spool-frames').innerText.includes('finished')",
+        timeout=60_000,
+    )
+    assert [p for p in data_dir.iterdir() if p.name.endswith(".ome.zarr")]
+    assert page.locator(".labkit-preflight-dialog").count() == 0
