@@ -51,15 +51,15 @@ class _Host:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def produce(self, n: int, rate_hz: float | None) -> None:
-        """Write ``n`` frames; ``rate_hz=None`` waits for the 'spool' reader instead of pacing."""
+    def produce(self, rate_hz: float | None) -> None:
+        """Write frames until ``join()``; ``rate_hz=None`` waits for the 'spool' reader instead of pacing."""
 
         def run() -> None:
             t_next = time.perf_counter()
             period = 0.0 if rate_hz is None else 1.0 / rate_hz
-            for i in range(n):
-                if self._stop.is_set():
-                    return
+            i = -1
+            while not self._stop.is_set():
+                i += 1
                 if rate_hz is None:
                     while not self._stop.is_set():
                         lag = self.ring.stats()["readers"].get("spool", {}).get("lag", 0)
@@ -124,7 +124,7 @@ def _labkit(host: _Host, ctl: SpoolController, n: int, compression, rate_hz: flo
     host.rate_hz = rate_hz or 100.0
     h = ctl.start(max_frames=n, compression=compression, preflight_mode="skip")
     t0 = time.perf_counter()
-    host.produce(n + host.ring.n_slots, rate_hz)
+    host.produce(rate_hz)
     p = h.wait(timeout=600)
     dt = time.perf_counter() - t0
     host.join()
