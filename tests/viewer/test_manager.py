@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,3 +176,25 @@ def test_manager_in_a_background_thread_has_the_same_api(manager):
     assert lv.is_running() and lv.managers[0].uid == manager.uid
     assert manager.windows.get(0).name == "in-kernel"
     assert os.getpid() == lv.managers[0].pid
+
+
+@pytest.mark.slow
+def test_non_loopback_cli_generates_a_key_and_clients_use_the_connection_file(registry_dir):
+    proc, entry = start_manager_process(registry_dir, "--ip", "0.0.0.0", "--no-page")
+    try:
+        assert entry.key_file and os.stat(entry.key_file).st_mode & 0o077 == 0  # mode 0600
+        info = json.loads(Path(entry.key_file).read_text())
+        assert info["request_port"] == entry.request_port and len(info["key"]) == 64
+        lv.show_in_manager(np.zeros((2, 2)), name="signed")  # the key is read from the file
+        assert [w["name"] for w in lv.managers[0].windows()] == ["signed"]
+        from labkit.viewer._client import ManagerClient
+
+        unsigned = ManagerClient(entry, key=None, timeout_s=0.5)
+        try:
+            with pytest.raises(lv.ManagerUnavailableError):
+                unsigned.request("list")  # unsigned requests are dropped unanswered
+        finally:
+            unsigned.close()
+    finally:
+        stop_manager_process(proc)
+    assert not os.path.exists(entry.key_file)  # removed on exit
