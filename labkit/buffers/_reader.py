@@ -68,6 +68,7 @@ class RingReader:
     # --- state -----------------------------------------------------------------------------
     @property
     def ring(self) -> FrameRing:
+        """The ring this reader reads (shape, dtype, n_slots, stats())."""
         return self._ring
 
     @property
@@ -87,6 +88,7 @@ class RingReader:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` was called (or its ring was closed in this process)."""
         return not self._finalizer.alive
 
     def _live(self) -> RingLayout:

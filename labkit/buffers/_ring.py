@@ -146,6 +146,7 @@ class FrameRing:
     # --- state -----------------------------------------------------------------------------
     @property
     def closed(self) -> bool:
+        """True once this process closed its handle (see ``owner_closed`` for the owner)."""
         return not self._finalizer.alive
 
     @property
@@ -160,10 +161,12 @@ class FrameRing:
 
     @property
     def owner_pid(self) -> int:
+        """Pid of the process that created (and writes) the ring."""
         return self._layout.owner_pid
 
     @property
     def frame_nbytes(self) -> int:
+        """Bytes of one frame."""
         return int(math.prod(self.shape)) * self.dtype.itemsize
 
     def _live_layout(self) -> RingLayout:

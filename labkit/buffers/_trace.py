@@ -171,6 +171,7 @@ class TraceBuffer:
 
     @property
     def closed(self) -> bool:
+        """True once this process closed its handle."""
         return not self._finalizer.alive
 
     def _live(self) -> _TraceLayout:

@@ -28,10 +28,12 @@ class TraceReader:
 
     @property
     def channels(self) -> tuple[str, ...]:
+        """Channel names, in column order of the values returned."""
         return self._buffer.channels
 
     @property
     def cursor(self) -> int:
+        """Index of the next row :meth:`read_new` returns."""
         return self._cursor
 
     def _live(self) -> _TraceLayout:
