@@ -181,8 +181,8 @@ class Scope:
             return
         if topic == "ring":
             self._ring_name = payload.get("ring_name", self._ring_name)
-        elif topic == "log" and self.mode != "thread":
-            _relog(payload)
+        elif topic == "log" and self.mode != "thread" and not _relog(payload):
+            return  # not enabled in this process's logging: no event either (as in thread mode)
         self._publish(topic, payload)
 
     def _on_engine_died(self, gen: int, reason: str) -> None:
@@ -466,13 +466,16 @@ def connect(address: str, key: str | bytes | None = None, timeout_s: float = 10.
     return Scope(_address=address, _key=key, _timeout_s=timeout_s)
 
 
-def _relog(payload: dict) -> None:
-    """Hand a log record forwarded from the engine process to this process's logging."""
+def _relog(payload: dict) -> bool:
+    """Hand a log record forwarded from the engine process to this process's logging.
+
+    Returns False when this process's logging does not want the record (logger level).
+    """
     try:
         logger = logging.getLogger(str(payload.get("name", "labkit.engine")))
         levelno = int(payload.get("levelno", logging.INFO))
         if not logger.isEnabledFor(levelno):
-            return
+            return False
         fields = dict(payload)
         fields["args"] = None
         fields["exc_info"] = None
@@ -480,3 +483,4 @@ def _relog(payload: dict) -> None:
         logger.handle(record)
     except Exception:  # pragma: no cover - a bad record must not break event delivery
         log.debug("could not re-log a forwarded record", exc_info=True)
+    return True

@@ -232,3 +232,21 @@ def test_log_records_reach_notebook_logging(scope, caplog):
     assert records, "the engine's log record did not reach this process's logging"
     if scope.mode == "process":
         assert any(r.process != os.getpid() for r in records)  # forwarded from the child
+
+
+def test_log_events_follow_this_process_logging_level(scope, caplog):
+    rec = Recorder()
+    scope.subscribe(rec)
+    with caplog.at_level(logging.WARNING, logger="labkit"):
+        try:
+            scope.start()
+            scope.stop()
+            wait_until(
+                lambda: [e for e in rec.topic("state") if e.payload["state"] == "stopped"],
+                what="the stopped state event",
+            )
+        finally:
+            scope.unsubscribe(rec)
+    assert [
+        e.payload["msg"] for e in rec.topic("log") if e.payload["levelno"] < logging.WARNING
+    ] == []
