@@ -26,6 +26,7 @@ from labkit.spool._zarr import ome_attrs
 log = logging.getLogger(__name__)
 
 PREFLIGHT_MODES = ("interactive", "warn", "abort", "skip")
+MAX_FRAMES_IN_ATTRS = 100_000
 
 
 class SpoolHost(Protocol):
@@ -326,7 +327,12 @@ class SpoolController:
                 "error": None if pipeline.error is None else str(pipeline.error),
                 "source_error": pipeline.source_error,
                 "task_errors": pipeline.task_errors,
-                "frames": per_frame[0],
+                # per-frame columns in the attrs up to MAX_FRAMES_IN_ATTRS; beyond, the journal has them
+                **(
+                    {"frames": per_frame[0]}
+                    if len(per_frame[0]["frame"]) <= MAX_FRAMES_IN_ATTRS
+                    else {}
+                ),
             }
 
         move = None

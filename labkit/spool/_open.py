@@ -100,6 +100,8 @@ def open_series(path: str | Path) -> xr.DataArray:
     complete = attrs.get("status") in ("complete", "failed", "repaired")
     if complete and "frames" in attrs:
         frames = attrs["frames"]
+    elif complete:  # a long series keeps its per-frame columns in the journal only
+        frames = summarize(read_journal(journal_path(path)))["frames"]
     else:
         summary = summarize(read_journal(journal_path(path)))
         frames = summary["frames"]
