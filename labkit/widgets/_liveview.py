@@ -148,6 +148,8 @@ class LiveView(anywidget.AnyWidget):
         self.last_snapshot: Any = None
         self.error: str | None = None
         self.messages_received: dict[str, int] = {}
+        self._timeouts_seen = 0
+        self._stalled = False
         # anywidget picks _esm up from the instance: the built bundle, read now so a rebuild
         # (npm run build) shows up in the next view without restarting the kernel
         self._esm = bundle_path("liveview").read_text(encoding="utf-8")
@@ -283,6 +285,9 @@ class LiveView(anywidget.AnyWidget):
         if kind == "ack":
             seq = int(content.get("seq", -1))
             rtt = self._credit.ack(seq)
+            if self._stalled and rtt is not None:
+                self._stalled = False
+                self._status("ok", "")
             with self._lock:
                 nbytes = self._seq_bytes.pop(seq, 0)
                 if rtt is not None:
@@ -347,7 +352,17 @@ class LiveView(anywidget.AnyWidget):
             log.debug("status message not sent", exc_info=True)
 
     def _can_send(self) -> bool:
-        return self._visible and self._credit.has_credit()
+        can = self._visible and self._credit.has_credit()
+        if self._credit.timeouts > self._timeouts_seen:  # acks stopped coming: say why
+            self._timeouts_seen = self._credit.timeouts
+            if not self._stalled:
+                self._stalled = True
+                self._status(
+                    "warning",
+                    "slowed down: the browser's acks are not read — the kernel is probably busy "
+                    "running a cell (one frame per credit timeout until it is idle)",
+                )
+        return can
 
     def _idle_wait(self) -> None:
         if not self._can_send():

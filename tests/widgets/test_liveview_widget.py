@@ -113,6 +113,14 @@ def test_credit_timeout_lets_the_view_recover_without_acks():
         browser(view, {"type": "ready"})
         assert wait_for(lambda: len(rec.frames()) >= 4, timeout=5)
         assert view.stats["credit_timeouts"] >= 2
+        warnings = [m[0] for m in rec.msgs if m[0].get("level") == "warning"]
+        assert len(warnings) == 1 and "busy" in warnings[0]["message"]  # said once, not per timeout
+
+        def ack_newest_until_ok():
+            browser(view, {"type": "ack", "seq": rec.frames()[-1][0]["seq"]})
+            return any(m[0].get("level") == "ok" for m in rec.msgs)
+
+        assert wait_for(ack_newest_until_ok)  # acks flow again: the warning is cleared
 
 
 def test_viewport_zoom_resends_the_same_frame_at_full_resolution():
