@@ -24,18 +24,18 @@ def main() -> None:
         limit = int(sys.argv[3])
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     ctl = SpoolController(host, dir_pattern=dirname)
-    method = "tiff" if mode == "fsize-tiff" else "zarr"
-    comp = None if method == "tiff" else "lz4"
+    method = {"fsize-tiff": "tiff", "crash-hdf5": "hdf5", "crash-tiff": "tiff"}.get(mode, "zarr")
+    comp = "lz4" if method == "zarr" else None
     h = ctl.start(
         fn="series",
         method=method,
         compression=comp,
-        shard_seconds=0.1 if method == "zarr" else 0.02,
+        shard_seconds=0.02 if mode == "fsize-tiff" else 0.1,
         preflight_mode="skip",
-        max_frames=None if mode == "crash" else 200,
+        max_frames=None if mode.startswith("crash") else 200,
     )
     print(json.dumps({"path": str(h.path)}), flush=True)
-    if mode == "crash":
+    if mode.startswith("crash"):
         h.wait()  # until killed
     try:
         h.wait(timeout=60)

@@ -35,8 +35,9 @@ def _child(tmp_path: Path, *args: str) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_kill9_mid_spool_leaves_readable_series_and_repair_closes_it(tmp_path, capsys):
-    proc = _child(tmp_path, "crash")
+@pytest.mark.parametrize("method", ["zarr", "hdf5", "tiff"])
+def test_kill9_mid_spool_leaves_readable_series_and_repair_closes_it(tmp_path, capsys, method):
+    proc = _child(tmp_path, "crash" if method == "zarr" else f"crash-{method}")
     try:
         path = Path(json.loads(proc.stdout.readline())["path"])
         jpath = journal_path(path)
