@@ -11,6 +11,7 @@ Use them in your own widget tests::
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,6 +88,20 @@ def attach_console_errors(page: Any) -> list[str]:
     return errors
 
 
+# kernel status of the current notebook: from the app when exposed, else the toolbar indicator
+_KERNEL_STATUS_JS = """() => {
+    const app = window.jupyterapp;
+    if (app) {
+        const w = app.shell.currentWidget;
+        const ctx = w && w.sessionContext;
+        if (!ctx || !ctx.session || !ctx.session.kernel) return null;
+        return ctx.session.kernel.status;
+    }
+    const el = document.querySelector('.jp-Notebook-ExecutionIndicator[data-status]');
+    return el ? el.getAttribute('data-status') : null;
+}"""
+
+
 def wait_for_kernel_idle(page: Any, timeout_s: float = 60.0) -> None:
     """Wait until the JupyterLab / Notebook 7 kernel of the open notebook reports idle.
 
@@ -96,15 +111,7 @@ def wait_for_kernel_idle(page: Any, timeout_s: float = 60.0) -> None:
     page.wait_for_selector(".jp-Notebook", timeout=timeout_s * 1000)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        status = page.evaluate(
-            """() => {
-                const app = window.jupyterapp;
-                const w = app && app.shell.currentWidget;
-                const ctx = w && w.sessionContext;
-                if (!ctx || !ctx.session || !ctx.session.kernel) return null;
-                return ctx.session.kernel.status;
-            }"""
-        )
+        status = page.evaluate(_KERNEL_STATUS_JS)
         if status == "idle":
             return
         time.sleep(0.25)
@@ -116,35 +123,35 @@ def wait_for_kernel_idle(page: Any, timeout_s: float = 60.0) -> None:
 def run_all_cells(page: Any, timeout_s: float = 90.0, wait_done: bool = True) -> None:
     """Run every cell of the open notebook (JupyterLab or Notebook 7) and wait for the kernel.
 
-    Uses the app command ``notebook:run-all-cells`` (servers from ``labkit.testing`` expose the app as
-    ``window.jupyterapp``). With ``wait_done`` it waits until no cell shows ``[*]`` any more.
+    Uses the app command ``notebook:run-all-cells`` when the app is exposed as ``window.jupyterapp``
+    (servers from ``labkit.testing`` do that), else the Run menu. With ``wait_done`` it waits until
+    every code cell shows its execution count and the kernel is idle.
 
     Raises:
         TimeoutError: the kernel did not start or the cells did not finish in ``timeout_s`` seconds.
     """
     wait_for_kernel_idle(page, timeout_s)
-    page.evaluate(
+    ran = page.evaluate(
         """async () => {
             const app = window.jupyterapp;
+            if (!app) return false;
             await app.commands.execute('notebook:run-all-cells');
+            return true;
         }"""
     )
+    if not ran:  # app not exposed: the Run menu, as a user would
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
     if not wait_done:
         return
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        pending = page.evaluate(
-            """() => {
-                const prompts = [...document.querySelectorAll('.jp-InputArea-prompt')];
-                const busy = prompts.some(p => p.textContent.includes('*'));
-                const app = window.jupyterapp;
-                const w = app && app.shell.currentWidget;
-                const k = w && w.sessionContext && w.sessionContext.session
-                    && w.sessionContext.session.kernel;
-                return busy || !k || k.status !== 'idle';
-            }"""
+        # done when every code cell shows an execution count ("[3]:"), not "[ ]:" or "[*]:"
+        done = page.evaluate(
+            """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+                .every(p => /\\[\\d+\\]/.test(p.textContent))"""
         )
-        if not pending:
+        if done and page.evaluate(_KERNEL_STATUS_JS) == "idle":
             return
         time.sleep(0.25)
     raise TimeoutError(f"cells still running after {timeout_s:.0f} s")

@@ -52,3 +52,17 @@ def test_slider_renders_in_notebook7(lab_server, page):
     run_all_cells(page)
     slider = wait_for_widget(page, ".jp-OutputArea .widget-slider", timeout_s=60)
     assert "smoke" in slider.inner_text()
+
+
+def test_run_all_cells_without_the_exposed_app(lab_server, page):
+    """A JupyterLab that does not expose window.jupyterapp is driven through the Run menu."""
+    write_notebook(
+        lab_server.root / "menu.ipynb", ["import time\ntime.sleep(1)\nprint('ran' + '-ok')"]
+    )
+    page.goto(lab_server.notebook_url("menu.ipynb"))
+    page.wait_for_selector(".jp-Notebook")
+    page.wait_for_function("() => window.jupyterapp !== undefined")
+    page.evaluate("() => { delete window.jupyterapp; }")
+    assert page.evaluate("() => window.jupyterapp === undefined")
+    run_all_cells(page)
+    assert page.locator(".jp-OutputArea-output", has_text="ran-ok").count() == 1
