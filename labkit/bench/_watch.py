@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -124,7 +125,7 @@ class _RawClient:
         self.sock.connect(f"tcp://127.0.0.1:{port}")
 
     def round_trip(self, payload: np.ndarray) -> float:
-        view = memoryview(payload).cast("B")
+        view = memoryview(payload).cast("B")  # type: ignore[arg-type]
         t0 = time.perf_counter()
         self.sock.send_multipart([b"hdr", view], copy=False)
         _recv(self.sock)
@@ -137,7 +138,7 @@ class _RawClient:
         self.ctx.term()
 
 
-def _start_manager(registry_dir: str) -> tuple[subprocess.Popen, object]:
+def _start_manager(registry_dir: str) -> tuple[subprocess.Popen, Any]:
     from labkit.viewer import Registry
 
     proc = subprocess.Popen(
@@ -161,6 +162,7 @@ def run(quick: bool = False) -> list[BenchResult]:
 
     results: list[BenchResult] = []
     raw = subprocess.Popen([sys.executable, "-c", _RAW_SERVER], stdout=subprocess.PIPE, text=True)
+    assert raw.stdout is not None
     raw_port = int(raw.stdout.readline())
     registry_dir = tempfile.mkdtemp(prefix="labkit-bench-watch-")
     proc, entry = _start_manager(registry_dir)
@@ -215,7 +217,7 @@ def run(quick: bool = False) -> list[BenchResult]:
                     check_s.append(time.perf_counter() - t0)
                     t0 = time.perf_counter()
                     hasher = xxhash.xxh3_128()
-                    hasher.update(memoryview(ns["x"].values).cast("B"))
+                    hasher.update(memoryview(ns["x"].values).cast("B"))  # type: ignore[arg-type]
                     hasher.digest()
                     bare_s.append(time.perf_counter() - t0)
                 results.append(BenchResult(
@@ -242,7 +244,8 @@ def run(quick: bool = False) -> list[BenchResult]:
         if raw.poll() is None:
             raw.kill()
             raw.wait()
-        raw.stdout.close()
+        if raw.stdout is not None:
+            raw.stdout.close()
         import shutil
 
         shutil.rmtree(registry_dir, ignore_errors=True)

@@ -154,7 +154,7 @@ class WindowRegistry:
                     return w
         return None
 
-    def find_watched_by(self, client_id: str) -> list[WindowState]:
+    def find_watched_by(self, client_id: str) -> typing.List[WindowState]:  # noqa: UP006 (.list shadows)
         """Windows watched by ``client_id``."""
         with self._lock:
             return [w for w in self._windows.values() if w.watched and w.client_id == client_id]
