@@ -110,26 +110,26 @@ class ManagerServer:
         self._unsubscribe = self.windows.subscribe(self._on_window_event)
         self._page: Any = None
         self.url = ""
-        if page:
-            try:
+        try:
+            if page:
                 self._start_page(page_port)
-            except BaseException:
-                self._close_now()
-                raise
-        self.entry = ManagerEntry(
-            uid=self.uid,
-            pid=os.getpid(),
-            ip=ip,
-            request_port=self.request_port,
-            event_port=self.event_port,
-            url=self.url,
-            started_s=self.started_s,
-            heartbeat_s=time.time(),
-            version=_version(),
-            key_file=key_file,
-        )
-        if self.registry is not None:
-            self.registry.add(self.entry)
+            self.entry = ManagerEntry(
+                uid=self.uid,
+                pid=os.getpid(),
+                ip=ip,
+                request_port=self.request_port,
+                event_port=self.event_port,
+                url=self.url,
+                started_s=self.started_s,
+                heartbeat_s=time.time(),
+                version=_version(),
+                key_file=key_file,
+            )
+            if self.registry is not None:
+                self.registry.add(self.entry)
+        except BaseException:  # release the sockets (and page) before reporting the failure
+            self._close_now()
+            raise
         logger.info(
             "manager %s on %s ports %d/%d", self.uid, ip, self.request_port, self.event_port
         )
