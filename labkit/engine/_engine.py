@@ -104,14 +104,16 @@ class Engine:
     def close(self) -> None:
         """Stop acquisition, release the ring, trace buffer and devices (idempotent)."""
         with self._state_lock:
-            if self.state is EngineState.CLOSED:
+            if self.state is EngineState.CLOSED or self._closing:
                 return
             self._running = False
             self._closing = True
             self._wake.set()
             worker, self._worker = self._worker, None
-            if worker is not None and worker is not threading.current_thread():
-                worker.join(10.0)
+        # join outside the state lock: a crashing loop takes it to report the failure
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(10.0)
+        with self._state_lock:
             for dev, fn in self._listeners:
                 try:
                     dev.remove_listener(fn)
