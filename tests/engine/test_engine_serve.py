@@ -87,3 +87,8 @@ def test_sigterm_stops_the_server_and_unlinks_its_ring(served):
 def test_refuses_non_loopback_without_key(capsys):
     assert serve_main(["--address", "tcp://0.0.0.0:45999"]) == 2
     assert "without a key" in capsys.readouterr().err
+
+
+def test_connect_to_nothing_times_out_cleanly():
+    with pytest.raises(TimeoutError, match="did not answer 'hello'"):
+        lk.connect("tcp://127.0.0.1:9", timeout_s=0.5)
