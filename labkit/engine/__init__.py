@@ -1,7 +1,22 @@
 """The engine: owns the devices and the frame ring, runs acquisition, answers typed RPC, emits events.
 
 ``Scope(mode="thread")`` runs it in a background thread of this process, ``Scope(mode="process")`` in a
-child process reached over ZeroMQ; ``connect(address)`` reaches one served by ``labkit engine``.
+child process reached over ZeroMQ; ``connect(address)`` reaches one served by ``labkit engine``::
+
+    import labkit as lk
+
+    with lk.Scope(mode="process") as scope:       # ready: devices and ring exist
+        scope.camera.exposure_ms = 10               # one RPC; PropertyLimitError names the limit
+        frame = scope.camera.snap()                 # xr.DataArray (y, x), coords in µm
+        scope.subscribe(print)                      # state / property / health / log / error events
+        scope.start()                               # frames stream into the shared-memory ring
+        with scope.open_reader("mine") as reader:
+            print(reader.next(timeout=1).index)
+        print(scope.health())
+
+Modules: ``_state`` (states, errors, snapshots), ``_engine`` (devices, ring, acquisition loop, command
+handlers), ``_commands`` (the checked RPC table), ``_server`` / ``_client`` (ZeroMQ ROUTER/DEALER),
+``_hosts`` (thread / process / remote), ``_scope`` and ``_proxy`` (what the notebook holds).
 """
 
 from labkit.engine._commands import CommandError, UnknownCommandError
