@@ -357,6 +357,8 @@ class SpoolController:
             final_attrs=final_attrs,
             n_buffers=s["queue_shards"],
             n_compress=s["compress_threads"],
+            fsync=s["fsync"],
+            fsync_interval_s=float(s["fsync_interval_s"]),
         )
         handle._pipeline = pipeline
         handle._reader = reader

@@ -34,10 +34,15 @@ class Journal:
         self._fsync = fsync
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: dict[str, Any], sync: bool = True) -> None:
+        """One line, one ``write``; fdatasync too when ``sync`` and the journal syncs at all."""
         line = json.dumps(record, separators=(",", ":"), allow_nan=True) + "\n"
         os.write(self._fd, line.encode())
-        if self._fsync:
+        if sync and self._fsync:
+            os.fdatasync(self._fd)
+
+    def sync(self) -> None:
+        if self._fsync and self._fd >= 0:
             os.fdatasync(self._fd)
 
     def close(self) -> None:

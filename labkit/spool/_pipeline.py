@@ -35,7 +35,8 @@ class Counters:
 
     def __init__(self) -> None:
         self.frames_in = 0  # kept by the reader
-        self.frames_written = 0
+        self.frames_written = 0  # on disk (synced) and journaled
+        self.frames_out = 0  # handed to the file (page cache)
         self.frames_dropped = 0  # lost in the ring (reader too slow)
         self.frames_discarded = 0  # read but not written because of a write error
         self.frames_skipped_moving = 0  # exposed while the stage moved (z-stepping)
@@ -63,6 +64,7 @@ class Pipeline:
         n_buffers: int = 4,
         n_compress: int = 2,
         fsync: bool = True,
+        fsync_interval_s: float = 1.0,
     ) -> None:
         self.reader = reader
         self.layout = layout
@@ -92,6 +94,7 @@ class Pipeline:
         self._write_q: queue.Queue[Block | None] = queue.Queue()
         self._flush_q: queue.Queue[tuple | None] = queue.Queue(maxsize=2)
         self.fsync = fsync
+        self.fsync_interval_s = fsync_interval_s
         self._frames_meta: list[np.ndarray] = []
         self._threads = [
             threading.Thread(target=self._read_loop, name="labkit-spool-reader", daemon=True)
@@ -125,10 +128,10 @@ class Pipeline:
     def done(self) -> bool:
         return not any(t.is_alive() for t in self._threads)
 
-    def journal_event(self, record: dict[str, Any]) -> None:
+    def journal_event(self, record: dict[str, Any], sync: bool = True) -> None:
         with self._journal_lock:
             try:
-                self.journal.append(record)
+                self.journal.append(record, sync=sync)
             except OSError as exc:  # the data path reports the disk problem; keep going
                 log.warning("could not journal %s: %s", record.get("event"), exc)
 
@@ -302,38 +305,58 @@ class Pipeline:
             self._fail(exc, block.n)
             return
         c.bytes_out += nbytes
+        c.frames_out += block.n
         record = block.journal_record(self.sink.location(block.key))
         self._flush_q.put((token, record, block.frames().copy()))
 
     def _flush_loop(self) -> None:
-        """fdatasync each shard while the writer writes the next, then journal it (in order).
+        """Make shards durable in batches while the writer goes on, then journal them in order.
 
-        A frame counts as written once its shard is on disk and journaled.
+        Every ``fsync_interval_s`` (and at the end) the pending shards are fdatasynced, their
+        journal lines appended and the journal fdatasynced once: few disk flushes, and the
+        journal only ever lists frames that are on disk. A frame counts as written then.
         """
-        c = self.counters
         last_emit = 0.0
-        while True:
-            item = self._flush_q.get()
-            if item is None:
-                return
-            token, record, meta = item
-            n = len(meta)
-            if self._abort.is_set():
-                self.sink.release(token)
-                c.frames_discarded += n
-                continue
+        last_sync = time.monotonic()
+        pending: list[tuple] = []
+        done = False
+        while not done:
             try:
-                self.sink.sync(token, self.fsync)
-            except Exception as exc:
-                self._fail(exc, n)
-                continue
-            self.journal_event(record)
-            self._frames_meta.append(meta)
-            c.frames_written += n
+                item = self._flush_q.get(timeout=0.05)
+            except queue.Empty:
+                item = ()
+            if item is None:
+                done = True
+            elif item:
+                pending.append(item)
             now = time.monotonic()
+            if pending and (done or not self.fsync or now - last_sync >= self.fsync_interval_s):
+                self._flush_batch(pending)
+                pending = []
+                last_sync = now
             if now - last_emit > 0.25:
                 last_emit = now
                 self.on_progress()
+
+    def _flush_batch(self, batch: list[tuple]) -> None:
+        c = self.counters
+        for k, (token, _, meta) in enumerate(batch):  # written before any error: keep them
+            try:
+                self.sink.sync(token, self.fsync)
+            except Exception as exc:
+                self._fail(exc, len(meta))
+                for later, _, later_meta in batch[k + 1 :]:
+                    self.sink.release(later)
+                    c.frames_discarded += len(later_meta)
+                break
+            self.journal_event(batch[k][1], sync=False)
+            self._frames_meta.append(meta)
+            c.frames_written += len(meta)
+        with self._journal_lock:
+            try:
+                self.journal.sync()
+            except OSError as exc:
+                log.warning("could not sync the journal: %s", exc)
 
     def _fail(self, exc: BaseException, n_frames: int) -> None:
         c = self.counters
@@ -348,8 +371,8 @@ class Pipeline:
         )
         err = SpoolWriteError(
             errno,
-            f"writing {self.sink.path} failed after {c.frames_written} frames: {reason}. "
-            f"The {c.frames_written} frames written so far are readable with labkit.open_series; "
+            f"writing {self.sink.path} failed after {c.frames_out} frames: {reason}. "
+            f"The {c.frames_out} frames written so far are readable with labkit.open_series; "
             "free disk space or pick another directory and start a new series.",
         )
         err.__cause__ = exc

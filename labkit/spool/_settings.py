@@ -78,6 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "extra_metadata": {},
     "subdirectory": None,
     "fsync": True,
+    "fsync_interval_s": 1.0,
     "shard_seconds": 1.0,
     "shard_max_mb": 64.0,
     "queue_shards": 4,
