@@ -75,6 +75,7 @@ class Engine:
         self._running = False
         self._worker: threading.Thread | None = None
         self._t_open = time.monotonic()
+        self._t_running = self._t_open
         self._frames_acquired = 0
         self._frames_late = 0
         self._frame_times: deque[float] = deque(maxlen=512)
@@ -239,6 +240,7 @@ class Engine:
                 if self.signal is not None:
                     self.signal.read()  # drop the backlog gathered while idle
             self._frame_times.clear()
+            self._t_running = time.monotonic()
             self._running = True
             self._wake.set()
             self._set_state(EngineState.RUNNING)
@@ -284,8 +286,9 @@ class Engine:
         now = time.monotonic()
         times = [t for t in self._frame_times if now - t <= 1.0]
         fps = 0.0
-        if len(times) >= 2 and self._running:
-            fps = (len(times) - 1) / max(times[-1] - times[0], 1e-9)
+        window_s = min(1.0, now - self._t_running)  # frames in the last second (or since start)
+        if self._running and window_s > 0.05:
+            fps = len(times) / window_s
         readers = {
             str(k): {"lag": int(v.get("lag", 0)), "frames_lost": int(v.get("frames_lost", 0))}
             for k, v in stats.get("readers", {}).items()
@@ -356,10 +359,11 @@ class Engine:
                         self._acquire_one()
                         period = self._frame_period_s()
                         next_frame += period
-                        after = time.monotonic()
-                        if next_frame < after:  # could not keep up: do not burst to catch up
-                            self._frames_late += 1
-                            next_frame = after
+                        behind_s = time.monotonic() - next_frame
+                        if behind_s > period:  # a whole frame slot missed: skip it, never burst
+                            skipped = int(behind_s // period)
+                            self._frames_late += skipped
+                            next_frame += skipped * period
                 else:
                     next_frame = now
                 if self._running and now >= next_signal:

@@ -108,7 +108,8 @@ class ScopeHealth:
 
     ``fps`` is the frame rate measured over the last second (Hz); ``ring_fill`` is the largest reader lag
     as a fraction of the ring (0..1); ``readers`` maps reader names to ``{"lag", "frames_lost"}``;
-    ``frames_late`` counts frames the loop produced after their due time (the camera could not keep up).
+    ``frames_late`` counts frame slots skipped because the loop fell more than one frame period behind
+    (the camera or the machine could not keep up); smaller delays are caught up.
     """
 
     state: EngineState
