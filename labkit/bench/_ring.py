@@ -164,6 +164,18 @@ def _copyto_bandwidth(sources: list[np.ndarray], duration_s: float) -> float:
     return n * dst.nbytes / (time.perf_counter() - t0)
 
 
+def _write_bandwidth(sources: list[np.ndarray], duration_s: float) -> float:
+    """``ring.write()`` alone in this process (no reader): the cost of the shared-memory side."""
+    with FrameRing.create(SHAPE, DTYPE, n_slots=N_SLOTS) as ring:
+        for _ in range(N_SLOTS):
+            ring.write(sources[0])
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < duration_s:
+            ring.write(sources[n % len(sources)])
+            n += 1
+        return n * ring.frame_nbytes / (time.perf_counter() - t0)
+
+
 def _ring_throughput(sources: list[np.ndarray], duration_s: float, n_slots: int) -> dict:
     with (
         FrameRing.create(SHAPE, DTYPE, n_slots=n_slots) as ring,
@@ -301,10 +313,11 @@ def run(quick: bool = False) -> list[BenchResult]:
     n_wakes = 300 if quick else 1500
     frame_bytes = int(np.prod(SHAPE)) * np.dtype(DTYPE).itemsize
     sources = _sources()
-    copy_bw, ring_fps, dram_fps, queue_fps, zmq_fps = [], [], [], [], []
+    copy_bw, write_bw, ring_fps, dram_fps, queue_fps, zmq_fps = [], [], [], [], [], []
     lost, written = 0, 0
     for _ in range(rounds):
         copy_bw.append(_copyto_bandwidth(sources, duration_s / 2))
+        write_bw.append(_write_bandwidth(sources, duration_s / 2))
         ring = _ring_throughput(sources, duration_s, N_SLOTS)
         ring_fps.append(_fps(ring))
         lost, written = lost + ring["lost"], written + ring["written"]
@@ -334,6 +347,14 @@ def run(quick: bool = False) -> list[BenchResult]:
             copy,
             goal=0.5,
             note=note(N_SLOTS),
+        ),
+        BenchResult(
+            "ring.write_bandwidth",
+            _median(write_bw) / 1e9,
+            "GB/s",
+            "np.copyto same frames",
+            copy,
+            note=f"write() into a {N_SLOTS}-slot ring in one process, no reader (shared-memory cost alone)",
         ),
         BenchResult(
             "ring.read_bandwidth_dram",

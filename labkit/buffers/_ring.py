@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import threading
 import time
 import weakref
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -73,6 +71,35 @@ class FrameSlot:
         self.array = array
         self.index = index
         self.meta: dict[str, float] = _Meta()
+
+
+class _Claim:
+    """Context manager returned by ``FrameRing.claim()`` (a class: cheaper than a generator)."""
+
+    __slots__ = ("_ring", "_layout", "_slot")
+
+    def __init__(self, ring: FrameRing) -> None:
+        self._ring = ring
+
+    def __enter__(self) -> FrameSlot:
+        ring = self._ring
+        layout = self._layout = ring._acquire_write()
+        try:
+            index = ring._begin(layout)
+        except BaseException:
+            ring._write_lock.release()
+            raise
+        self._slot = FrameSlot(layout.data[index % ring.n_slots], index)
+        return self._slot
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        slot = self._slot
+        try:
+            if exc_type is None:
+                self._ring._publish(self._layout, slot.index, dict(slot.meta))
+        finally:
+            slot.array = None  # type: ignore[assignment]
+            self._ring._write_lock.release()
 
 
 def _close_ring(layout: RingLayout, segment: Segment, owner: bool) -> None:
@@ -189,8 +216,8 @@ class FrameRing:
             )
         return frame
 
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[RingLayout]:
+    def _acquire_write(self) -> RingLayout:
+        """Check this process may write, take the write lock; returns the layout."""
         layout = self._live_layout()
         if not self._segment.owned_here:
             raise RingError(
@@ -201,10 +228,7 @@ class FrameRing:
             raise RingError(
                 f"another write or claim is in progress on ring {self.name!r}; write from one thread at a time"
             )
-        try:
-            yield layout
-        finally:
-            self._write_lock.release()
+        return layout
 
     def _begin(self, layout: RingLayout) -> int:
         index = int(layout.counters[0])
@@ -225,7 +249,8 @@ class FrameRing:
         )
         layout.seq[slot] = 2 * index + 2
         layout.counters[0] = index + 1
-        np.add(layout.notify, 1, out=layout.notify)  # uint32 wraps silently
+        notify = layout.notify
+        notify[0] = (int(notify[0]) + 1) & 0xFFFFFFFF
         _futex.wake(layout.notify_address)
 
     def write(self, frame: np.ndarray, **meta: float) -> int:
@@ -237,25 +262,22 @@ class FrameRing:
         """
         values = check_meta(meta)
         frame = self._check_frame(frame)
-        with self._writing() as layout:
+        layout = self._acquire_write()
+        try:
             index = self._begin(layout)
             np.copyto(layout.data[index % self.n_slots], frame)
             self._publish(layout, index, values)
+        finally:
+            self._write_lock.release()
         return index
 
-    @contextlib.contextmanager
-    def claim(self) -> Iterator[FrameSlot]:
+    def claim(self) -> _Claim:
         """Zero-copy write: ``with ring.claim() as slot: camera.render_into(slot.array)``.
 
         The frame is published when the block ends. If the block raises, nothing is
         published and the frame that was in the slot is gone (readers count it lost).
         """
-        with self._writing() as layout:
-            index = self._begin(layout)
-            slot = FrameSlot(layout.data[index % self.n_slots], index)
-            yield slot
-            self._publish(layout, index, dict(slot.meta))
-            slot.array = None  # type: ignore[assignment]
+        return _Claim(self)
 
     # --- reading ---------------------------------------------------------------------------
     def reader(self, name: str = "") -> RingReader:
