@@ -309,8 +309,8 @@ def run(quick: bool = False) -> list[BenchResult]:
     change on a shared machine hits both; each figure is the median over the rounds.
     """
     rounds = 1 if quick else 3
-    duration_s = 1.0 if quick else 1.5
-    n_wakes = 300 if quick else 1500
+    duration_s = 0.7 if quick else 1.5
+    n_wakes = 250 if quick else 1500
     frame_bytes = int(np.prod(SHAPE)) * np.dtype(DTYPE).itemsize
     sources = _sources()
     copy_bw, write_bw, ring_fps, dram_fps, queue_fps, zmq_fps = [], [], [], [], [], []
