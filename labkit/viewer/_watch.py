@@ -48,12 +48,13 @@ class WatchedVariable:
 
 
 def _source_name(namespace: dict, shell: Any) -> str:
+    """Where the data comes from: notebook path if the kernel tells it, else marimo/script name."""
     for key in ("__session__", "__vsc_ipynb_file__", "__file__"):
         value = namespace.get(key)
         if isinstance(value, str) and value:
             return value
-    if "marimo" in sys.modules and namespace.get("__name__") == "__main__" and shell is None:
-        return "marimo" if _in_marimo() else (sys.argv[0] or "python")
+    if shell is None and "marimo" in sys.modules and _in_marimo():
+        return "marimo"
     return sys.argv[0] or "python"
 
 
