@@ -29,6 +29,7 @@ __all__ = ["Watcher", "WatchedVariable"]
 logger = logging.getLogger(__name__)
 
 _MISSING = object()
+UNWATCH_TIMEOUT_S = 2.0  # a dead manager must not make shutdown() wait the full request timeout
 UNAVAILABLE_BACKOFF_S = 30.0  # automatic checks pause this long after the manager did not answer
 
 
@@ -132,7 +133,13 @@ class Watcher:
         if targets:
             try:
                 self.client.request(
-                    "unwatch", client_id=self.client_id, names=targets, remove=remove_windows
+                    "unwatch",
+                    timeout_s=min(
+                        self.client.timeout_s, UNWATCH_TIMEOUT_S
+                    ),  # do not hang shutdown()
+                    client_id=self.client_id,
+                    names=targets,
+                    remove=remove_windows,
                 )
             except Exception as exc:  # manager gone: nothing left to unwatch
                 logger.info("unwatch on the manager failed: %s", exc)
