@@ -97,6 +97,8 @@ class LiveView(anywidget.AnyWidget):
     contrast = traitlets.Tuple(default_value=None, allow_none=True).tag(sync=True)
     roi = traitlets.Tuple(default_value=None, allow_none=True).tag(sync=True)
     width_px = traitlets.Int(640).tag(sync=True)
+    #: (level, message) shown under the image: level "ok", "warning" (yellow) or "error" (red)
+    status = traitlets.Tuple(("ok", "")).tag(sync=True)
 
     def __init__(
         self,
@@ -257,6 +259,13 @@ class LiveView(anywidget.AnyWidget):
                 )
                 self._thread.start()
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # displayed: start pumping now, so a cell that keeps the kernel busy right after the
+        # display still gets frames (one per credit timeout) before the browser's "ready" is read
+        if not self._stop.is_set():
+            self.start()
+        return super()._repr_mimebundle_(**kwargs)
+
     def close(self) -> None:
         """Stop the pump thread, close the reader this view opened, and close the widget."""
         if not hasattr(self, "_stop"):  # __init__ failed early; ipywidgets' __del__ still calls us
@@ -312,6 +321,9 @@ class LiveView(anywidget.AnyWidget):
             self._wake.set()
         elif kind == "ready":
             self._credit.reset()
+            if self._stalled:
+                self._stalled = False
+                self._status("ok", "")
             with self._lock:
                 self._dirty = True
             self.start()
@@ -346,10 +358,11 @@ class LiveView(anywidget.AnyWidget):
                 self._stop.wait(0.5)
 
     def _status(self, level: str, message: str) -> None:
+        # a synced trait, not a message: a view that renders later still shows the current state
         try:
-            self.send({"type": "status", "level": level, "message": message})
+            self.status = (level, message)
         except Exception:  # noqa: BLE001 - the comm may already be closed
-            log.debug("status message not sent", exc_info=True)
+            log.debug("status not synced", exc_info=True)
 
     def _can_send(self) -> bool:
         can = self._visible and self._credit.has_credit()

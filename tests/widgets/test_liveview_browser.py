@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from labkit.testing.fixtures import run_all_cells, wait_for_widget, write_notebook
+from labkit.testing.fixtures import (
+    run_all_cells,
+    wait_for_kernel_idle,
+    wait_for_widget,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -52,7 +57,7 @@ def mirror_state(view, path):
 '''
 
 
-def _notebook(root: Path, name: str, source_expr: str) -> str:
+def _notebook(root: Path, name: str, source_expr: str, extra_cells: tuple[str, ...] = ()) -> str:
     (root / "lv_helpers.py").write_text(HELPERS)
     state = str(root / f"{name}.state.json")
     write_notebook(
@@ -60,6 +65,7 @@ def _notebook(root: Path, name: str, source_expr: str) -> str:
         [
             "from labkit.widgets import LiveView, ArraySource\nfrom lv_helpers import MovingCamera, mirror_state\nimport numpy as np",
             f"view = LiveView({source_expr}, width_px=512)\nmirror_state(view, {state!r})\nview",
+            *extra_cells,
         ],
     )
     return state
@@ -191,14 +197,30 @@ def test_voila_contrast_drag_changes_pixels_without_a_kernel_frame_and_roi_reach
     assert page.console_errors == []
 
 
-def test_jupyterlab_paints_frames(lab_server, page):
-    state_path = _notebook(lab_server.root, "lv_lab", "MovingCamera(fps=30), encoding='raw16'")
+def test_jupyterlab_paints_frames_and_survives_a_busy_cell(lab_server, page):
+    state_path = _notebook(
+        lab_server.root,
+        "lv_lab",
+        "MovingCamera(fps=30), encoding='raw16'",
+        extra_cells=("import time\ntime.sleep(10)",),  # keeps the kernel busy right after display
+    )
     page.goto(lab_server.notebook_url("lv_lab.ipynb"))
-    run_all_cells(page)
+    wait_for_kernel_idle(page)
+    # not awaited: the command's promise resolves only when every cell has run
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     wait_for_widget(page, ".jp-OutputArea .lk-live .lk-stage", timeout_s=60)
+    # while the cell runs no ack is read: frames trickle in (credit timeouts) and the view says why
+    status = page.locator(".jp-OutputArea .lk-live .lk-status")
+    status.filter(has_text="busy").wait_for(timeout=30_000)
+    assert "lk-warning" in (status.get_attribute("class") or "")
+    # when the cell ends, acks are read again: full rate, warning cleared
     page.wait_for_function(
         "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 10)",
-        timeout=30_000,
+        timeout=40_000,
+    )
+    page.wait_for_function(
+        "() => !document.querySelector('.jp-OutputArea .lk-live .lk-status').textContent",
+        timeout=20_000,
     )
     view = _one_view(page)
     assert view["renderer"] == "webgl2" and view["received"] >= 10

@@ -541,11 +541,16 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     }
   };
   const onRoi = () => requestDraw(true);
+  const onStatus = () => {
+    const st = model.get("status");
+    if (Array.isArray(st) && st.length === 2) showStatus(String(st[0]), String(st[1]));
+  };
   const onWidth = () => layout();
   model.on("msg:custom", onMsg);
   model.on("change:contrast", onContrast);
   model.on("change:colormap", onCmap);
   model.on("change:roi", onRoi);
+  model.on("change:status", onStatus);
   model.on("change:width_px", onWidth);
 
   function showStatus(level: string, message: string) {
@@ -596,6 +601,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
 
   layout();
   updateProfiles();
+  onStatus();
   send({ type: "ready" });
 
   return () => {
@@ -611,6 +617,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     model.off("change:contrast", onContrast);
     model.off("change:colormap", onCmap);
     model.off("change:roi", onRoi);
+    model.off("change:status", onStatus);
     model.off("change:width_px", onWidth);
     renderer.destroy();
     hv.destroy();
