@@ -15,12 +15,16 @@ class Block:
     All arrays are allocated once per spool; ``reset`` reuses them for the next shard.
     """
 
-    __slots__ = ("raw", "meta", "filled", "order", "chunks", "n", "key", "seq", "nbytes_out")
+    __slots__ = ("raw", "meta", "filled", "order", "chunks", "n", "key", "seq", "nbytes_out", "fd")
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, with_pixels: bool = True) -> None:
         cap = layout.slots_per_shard
-        self.raw = np.empty((cap, *layout.frame_shape), dtype=layout.dtype)
-        self.raw.reshape(-1)[::4096] = 0  # touch pages now, not on the hot path
+        if with_pixels:
+            self.raw = np.empty((cap, *layout.frame_shape), dtype=layout.dtype)
+            self.raw.reshape(-1)[::4096] = 0  # touch pages now, not on the hot path
+        else:  # direct mode: frames go from the ring slot straight into the shard file
+            self.raw = np.empty((cap, 0, 0), dtype=layout.dtype)
+        self.fd = -1
         self.meta = np.zeros(cap, dtype=FRAME_META)
         self.filled = np.zeros(cap, dtype=bool)
         self.order = np.zeros(cap, dtype=np.int64)  # slots in acquisition order
@@ -38,6 +42,7 @@ class Block:
         self.key = key
         self.seq = seq
         self.nbytes_out = 0
+        self.fd = -1
 
     def add_slot(self, slot: int) -> np.ndarray:
         """Reserve ``slot`` for the next frame; returns the pixel array to fill."""

@@ -86,9 +86,12 @@ class Pipeline:
         self._stop = threading.Event()
         self._abort = threading.Event()
         self._journal_lock = threading.Lock()
+        self.direct = (
+            bool(getattr(sink, "supports_direct", lambda: False)()) and not compressor.enabled
+        )
         self._free: queue.Queue[Block] = queue.Queue()
         for _ in range(n_buffers):
-            self._free.put(Block(layout))
+            self._free.put(Block(layout, with_pixels=not self.direct))
         self._n_compress = n_compress if compressor.enabled else 0
         self._compress_q: queue.Queue[Block | None] = queue.Queue()
         self._write_q: queue.Queue[Block | None] = queue.Queue()
@@ -160,6 +163,11 @@ class Pipeline:
                 continue
         return None
 
+    def _discard(self, block: Block) -> None:
+        if block.fd >= 0:
+            self.sink.discard_block(block)
+        self._free.put(block)
+
     def _submit(self, block: Block) -> None:
         (self._compress_q if self._n_compress else self._write_q).put(block)
 
@@ -193,8 +201,17 @@ class Pipeline:
                         break
                     block.reset(key, seq)
                     seq += 1
-                try:  # copies straight into the shard buffer: no per-frame array allocation
-                    frame = self.reader.next(timeout=0.1, out=block.raw[slot])
+                    if self.direct:
+                        try:
+                            self.sink.open_block(block)
+                        except OSError as exc:
+                            self._fail(exc, 0)
+                            break
+                try:  # no per-frame array allocation: into the shard buffer, or a view (direct)
+                    if self.direct:
+                        frame = self.reader.next(timeout=0.1, copy=False)
+                    else:
+                        frame = self.reader.next(timeout=0.1, out=block.raw[slot])
                 except TimeoutError:
                     continue
                 except RingError as exc:  # the engine closed the ring or died: keep what we have
@@ -217,6 +234,24 @@ class Pipeline:
                 if settle_after and frame.timestamp_s < settle_after:
                     c.frames_skipped_moving += 1
                     continue
+                if self.direct:
+                    try:
+                        self.sink.write_frame(block, slot, frame.data)
+                    except OSError as exc:
+                        self._fail(exc, block.n)
+                        break
+                    if not frame.is_intact():  # the camera lapped us while we wrote it
+                        c.frames_dropped += 1
+                        self.journal_event(
+                            {
+                                "event": "dropped",
+                                "count": 1,
+                                "before_frame": n,
+                                "ring_index": [frame.index, frame.index],
+                                "torn": True,
+                            }
+                        )
+                        continue
                 block.add_slot(slot)
                 m = block.meta[slot]
                 meta = frame.meta
@@ -237,10 +272,10 @@ class Pipeline:
             self.error = self.error or exc
             self._abort.set()
         finally:
-            if block is not None and block.n:
+            if block is not None and block.n and not self._abort.is_set():
                 self._submit(block)
             elif block is not None:
-                self._free.put(block)
+                self._discard(block)
             try:
                 self._run_tasks(self.protocol.at_end, "end")
             finally:
@@ -298,6 +333,8 @@ class Pipeline:
         c = self.counters
         if self._abort.is_set():
             c.frames_discarded += block.n
+            if block.fd >= 0:
+                self.sink.discard_block(block)
             return
         try:
             nbytes, token = self.sink.write_block(block)

@@ -119,8 +119,64 @@ class ZarrSink:
     def location(self, key: tuple[int, ...]) -> str:
         return "0/c/" + "/".join(str(k) for k in key)
 
+    # direct mode (uncompressed): the reader writes each frame from the ring into the shard file
+    def supports_direct(self) -> bool:
+        return not self.compressor.enabled
+
+    def _target(self, key: tuple[int, ...]) -> Path:
+        target = self.path / self.location(key)
+        if target.parent not in self._dirs:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(target.parent)
+        return target
+
+    def open_block(self, block: Block) -> None:
+        """Open the hidden temp file of ``block``'s shard (frame k lands at k × frame bytes)."""
+        target = self._target(block.key)
+        block.fd = os.open(
+            target.with_name(f".{target.name}.tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
+        )
+
+    def write_frame(self, block: Block, slot: int, data: np.ndarray) -> None:
+        """One frame into its place in the open shard (one copy: ring slot -> page cache)."""
+        view = memoryview(data).cast("B")
+        offset = slot * self.layout.frame_bytes
+        while len(view):
+            n = os.pwrite(block.fd, view, offset)
+            view = view[n:]
+            offset += n
+
+    def discard_block(self, block: Block) -> None:
+        if block.fd >= 0:
+            os.close(block.fd)
+            block.fd = -1
+            target = self.path / self.location(block.key)
+            try:
+                os.unlink(target.with_name(f".{target.name}.tmp"))
+            except OSError:
+                pass
+
+    def _close_direct(self, block: Block) -> tuple[int, int]:
+        cap = block.raw.shape[0]
+        fb = self.layout.frame_bytes
+        index = np.full((cap, 2), _EMPTY, dtype="<u8")
+        for slot in np.flatnonzero(block.filled).tolist():
+            index[slot] = (slot * fb, fb)
+        target = self._target(block.key)
+        fd, block.fd = block.fd, -1
+        try:
+            os.pwrite(fd, index.tobytes(), cap * fb)
+            os.replace(target.with_name(f".{target.name}.tmp"), target)
+        except BaseException:
+            os.close(fd)
+            raise
+        block.nbytes_out = block.n * fb + index.nbytes
+        return block.nbytes_out, fd
+
     def write_block(self, block: Block) -> tuple[int, int]:
         """Write one complete shard file; returns (bytes written, descriptor to ``sync``)."""
+        if block.fd >= 0:
+            return self._close_direct(block)
         cap = block.raw.shape[0]
         index = np.full((cap, 2), _EMPTY, dtype="<u8")
         buffers: list[Any] = []
