@@ -70,6 +70,7 @@ def encode_frame(header: dict[str, Any], buffers: list | tuple = ()) -> bytes:
     """One websocket frame: length-prefixed JSON header, then the raw buffers."""
     views = [memoryview(b).cast("B") for b in buffers]
     head = json.dumps({**header, "buffers": [v.nbytes for v in views]}).encode()
+    head += b" " * (-(_HEADER.size + len(head)) % 8)  # buffers start 8-byte aligned (typed arrays)
     return b"".join([_HEADER.pack(len(head)), head, *views])
 
 
@@ -223,20 +224,18 @@ class _PageServer:
     def _on_window_event(self, event: str, window: Any) -> None:
         with self._lock:
             connections = list(self.connections)
-        if event == "added":
-            for c in connections:
-                c.open_window(window.uid)
-        elif event == "closed":
-            for c in connections:
-                c.close_window(window.uid)
         if event in ("added", "closed", "replaced", "edited", "view"):
-            listing = self.listing()
+            listing = self.listing()  # the list first: a page never shows a row without a window
             text = json.dumps(listing, sort_keys=True)
-            if event == "view" and text == self._last_list:
-                return
-            self._last_list = text
-            for c in connections:
-                c.write({"type": "windows", "windows": listing})
+            if event != "view" or text != self._last_list:
+                self._last_list = text
+                for c in connections:
+                    c.write({"type": "windows", "windows": listing})
+        for c in connections:
+            if event == "added":
+                c.open_window(window.uid)
+            elif event == "closed":
+                c.close_window(window.uid)
 
     def add(self, connection: _Connection) -> None:
         with self._lock:

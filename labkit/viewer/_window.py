@@ -80,7 +80,7 @@ def slice_image(data: xr.DataArray, slices: dict[str, int] | None = None) -> np.
     elif values.dtype.kind == "c":
         values = np.abs(values).astype(np.float32)
     elif values.dtype not in (np.uint8, np.uint16):
-        values = values.astype(np.float32)
+        values = values.astype(np.float32, copy=False)
     return np.ascontiguousarray(values)
 
 
@@ -92,6 +92,17 @@ def bin_image(image: np.ndarray, factor: int) -> np.ndarray:
     h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
     blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor)
     return np.ascontiguousarray(blocks.mean(axis=(1, 3), dtype=np.float32), dtype=np.float32)
+
+
+def _finite_range(image: np.ndarray) -> tuple[float, float]:
+    """(min, max) of the finite values; (0, 0) when there are none."""
+    if image.size == 0:
+        return 0.0, 0.0
+    lo, hi = float(image.min()), float(image.max())
+    if np.isfinite(lo) and np.isfinite(hi):
+        return lo, hi
+    finite = image[np.isfinite(image)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
 
 
 def _axis_info(data: xr.DataArray, dim: Hashable) -> dict[str, Any]:
@@ -302,8 +313,7 @@ class WindowController:
             full_h, full_w = image.shape
             factor = -(-max(full_h, full_w) // self.max_side_px)  # ceil
             image = bin_image(image, factor)
-            finite = image[np.isfinite(image)] if image.dtype.kind == "f" else image
-            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+            lo, hi = _finite_range(image)
             content = {
                 "type": "slice",
                 "version": version,

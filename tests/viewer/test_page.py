@@ -101,10 +101,8 @@ def test_websocket_protocol_open_slice_view_edit_close(manager):
         assert opened["state"]["info"]["shape"] == [2, 3, 4]
         client.send({"type": "custom", "model_id": window.uid, "content": {"type": "ready"}})
         msg, buffers = client.recv_until(lambda h: h["type"] == "custom")
-        assert msg["content"]["dtype"] == "u16" and (msg["content"]["w"], msg["content"]["h"]) == (
-            4,
-            3,
-        )
+        content = msg["content"]
+        assert content["dtype"] == "u16" and (content["w"], content["h"]) == (4, 3)
         assert np.array_equal(np.frombuffer(buffers[0], np.uint16), np.arange(12))
         # the page moves the slider: the registry follows and a new slice comes
         view = {**opened["state"]["view"], "slices": {"z": 1}}
@@ -119,10 +117,10 @@ def test_websocket_protocol_open_slice_view_edit_close(manager):
         assert manager.windows.get(window.uid).data.values[:, 0, :2].tolist() == [[9, 9], [9, 9]]
         # close from the page
         client.send({"type": "close_window", "uid": window.uid})
+        listing, _ = client.recv_until(lambda h: h["type"] == "windows")  # the list first
+        assert listing["windows"] == [] and len(manager.windows) == 0
         closed, _ = client.recv_until(lambda h: h["type"] == "close")
-        assert closed["model_id"] == window.uid and len(manager.windows) == 0
-        listing, _ = client.recv_until(lambda h: h["type"] == "windows")
-        assert listing["windows"] == []
+        assert closed["model_id"] == window.uid
 
 
 def test_bad_page_messages_get_errors_and_the_page_lives_on(manager):

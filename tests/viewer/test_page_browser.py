@@ -169,6 +169,7 @@ def test_close_a_window_from_the_list(manager, page):
     page.locator(f"tr[data-uid='{first['uid']}'] button.lk-close").click()
     page.wait_for_selector(f".lk-card[data-uid='{first['uid']}']", state="detached")
     assert [w.uid for w in manager.windows.list()] == [second["uid"]]
+    page.wait_for_selector(f"tr[data-uid='{first['uid']}']", state="detached", timeout=5000)
     assert page.locator("table.lk-windows tr[data-uid]").count() == 1
     # a window added later shows up live; this one is big, so it arrives binned 2x2
     big = np.tile(np.arange(3000, dtype=np.uint16), (2500, 1))

@@ -60,22 +60,25 @@ export interface Slice {
   vs: ValueScale;
 }
 
-function copyOut(buf: DataView, bytes: number): ArrayBuffer {
-  return (buf.buffer as ArrayBuffer).slice(buf.byteOffset, buf.byteOffset + bytes);
+/** The buffer's bytes as an ArrayBuffer + offset usable by a typed array of `align`-byte items
+ * (no copy when already aligned). */
+function aligned(buf: DataView, bytes: number, align: number): [ArrayBuffer, number] {
+  if (buf.byteOffset % align === 0) return [buf.buffer as ArrayBuffer, buf.byteOffset];
+  return [(buf.buffer as ArrayBuffer).slice(buf.byteOffset, buf.byteOffset + bytes), 0];
 }
 
 /** Decode a slice message; float data is quantized to uint16 over its finite range (NaN -> 0). */
 export function decodeSlice(msg: SliceMsg, buf: DataView): Slice {
   const n = msg.w * msg.h;
   if (msg.dtype === "u8") {
-    const values = new Uint8Array(copyOut(buf, n));
+    const values = new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset, n);
     return { msg, values, pixels: values, vs: { scale: 1, offset: 0 } };
   }
   if (msg.dtype === "u16") {
-    const values = new Uint16Array(copyOut(buf, n * 2));
+    const values = new Uint16Array(...aligned(buf, n * 2, 2), n);
     return { msg, values, pixels: values, vs: { scale: 1, offset: 0 } };
   }
-  const values = new Float32Array(copyOut(buf, n * 4));
+  const values = new Float32Array(...aligned(buf, n * 4, 4), n);
   const { pixels, vs } = quantize(values, msg.min, msg.max);
   return { msg, values, pixels, vs };
 }

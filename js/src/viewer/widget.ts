@@ -25,6 +25,8 @@ export interface ViewerStats {
   uid: string;
   slices_received: number;
   painted: number;
+  decode_ms: number; // last slice: decode (+ float quantization) and texture upload
+  paint_ms: number; // last paint: draw + overlay + profiles
   zoom: number;
   version: number;
   renderer: string;
@@ -49,7 +51,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""):
 export function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
   const uid: string = model.get("uid");
   const stats: ViewerStats = {
-    uid, slices_received: 0, painted: 0, zoom: 1, version: -1, renderer: "", status: "", contrast: [0, 1, 1], roi: null,
+    uid, slices_received: 0, painted: 0, decode_ms: 0, paint_ms: 0, zoom: 1, version: -1, renderer: "", status: "", contrast: [0, 1, 1], roi: null,
   };
   window.labkit_viewers = window.labkit_viewers ?? {};
   window.labkit_viewers[uid] = stats;
@@ -241,12 +243,14 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   function paint() {
     rafId = 0;
     if (destroyed) return;
+    const t0 = performance.now();
     renderer.setView(zoomed);
     renderer.draw();
     if (slice) stats.painted++;
     stats.zoom = fit().zoom / (window.devicePixelRatio || 1); // CSS px per data pixel
     drawOverlay();
     drawProfiles();
+    stats.paint_ms = performance.now() - t0;
   }
   function cursorIdx(): [number, number] | null {
     if (!slice) return null;
@@ -311,6 +315,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     if (!content || typeof content !== "object") return;
     if (content.type === "slice") {
       if (!buffers?.length) return showStatus("error", "slice message without data");
+      const t0 = performance.now();
       const msg = content as SliceMsg;
       const first = !slice || fullW() !== (msg.full_w ?? msg.w) || fullH() !== (msg.full_h ?? msg.h);
       slice = decodeSlice(msg, buffers[0]);
@@ -325,6 +330,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       const b = msg.bin ?? 1;
       renderer.setImage(slice.pixels, msg.w, msg.h, { x: 0, y: 0, w: msg.w * b, h: msg.h * b, tw: msg.w, th: msg.h }, slice.vs);
       syncControls();
+      stats.decode_ms = performance.now() - t0;
       requestDraw();
     } else if (content.type === "status") {
       showStatus(content.level, content.message);
