@@ -155,24 +155,24 @@ def watch(
         _stop_all(remove_windows=remove)
         return []
     ns, sh = _namespace_and_shell(namespace, shell, depth=2)
+    if stop or remove:
+        # no manager lookup without a target: stopping must work when the manager is gone
+        uid = resolve(target).uid if target is not None else None
+        with _watchers_lock:
+            found = [(k, w) for k, w in _watchers.items() if k[0] == id(ns) and uid in (None, k[1])]
+        remaining: set[str] = set()
+        for key, w in found:
+            w.remove(names or None, remove_windows=remove)
+            if not w.variables:
+                w.close()
+                with _watchers_lock:
+                    _watchers.pop(key, None)
+            remaining |= set(w.variables)
+        return sorted(remaining)
     handle = resolve(target)
     key = (id(ns), handle.uid)
     with _watchers_lock:
         watcher = _watchers.get(key)
-    if stop or (remove and not names):
-        if watcher is not None:
-            watcher.remove(names or None, remove_windows=remove)
-            if not watcher.variables:
-                watcher.close()
-                with _watchers_lock:
-                    _watchers.pop(key, None)
-            return sorted(watcher.variables)
-        return []
-    if remove:
-        if watcher is not None:
-            watcher.remove(names, remove_windows=True)
-            return sorted(watcher.variables)
-        return []
     if watcher is None:
         watcher = Watcher(ns, handle, shell=sh, poll_interval_s=poll_interval_s)
         with _watchers_lock:

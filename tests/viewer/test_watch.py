@@ -170,6 +170,9 @@ def test_dead_manager_while_watching_raises_then_backs_off_and_keeps_the_change(
     assert time.monotonic() - t0 < 3
     assert watcher.check_all(force=False) == []  # the cell hook / poller do not wait again
     assert watcher.variables["x"].pushes == 1  # the change is still pending, not marked pushed
+    t0 = time.monotonic()
+    assert lv.watch("x", namespace=ns, stop=True) == []  # stopping needs no live manager
+    assert time.monotonic() - t0 < 3 and lv.watched_variables() == []
 
 
 def test_show_with_link_links_windows(manager):
