@@ -102,19 +102,30 @@ _KERNEL_STATUS_JS = """() => {
 }"""
 
 
-def wait_for_kernel_idle(page: Any, timeout_s: float = 60.0) -> None:
-    """Wait until the JupyterLab / Notebook 7 kernel of the open notebook reports idle.
+_PROMPTS_JS = """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+    .map(p => p.textContent.trim())"""
+
+
+def wait_for_kernel_idle(page: Any, timeout_s: float = 60.0, steady_s: float = 1.0) -> None:
+    """Wait until the kernel of the open notebook (JupyterLab / Notebook 7) stays idle ``steady_s`` s.
+
+    A fresh page reports "idle" for a moment before its kernel connection settles
+    ("connecting", then "idle"); cells run in that moment are lost, hence the steady wait.
 
     Raises:
         TimeoutError: the kernel did not become idle in ``timeout_s`` seconds.
     """
     page.wait_for_selector(".jp-Notebook", timeout=timeout_s * 1000)
     deadline = time.monotonic() + timeout_s
+    idle_since: float | None = None
     while time.monotonic() < deadline:
-        status = page.evaluate(_KERNEL_STATUS_JS)
-        if status == "idle":
-            return
-        time.sleep(0.25)
+        if page.evaluate(_KERNEL_STATUS_JS) == "idle":
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= steady_s:
+                return
+        else:
+            idle_since = None
+        time.sleep(0.1)
     raise TimeoutError(
         f"kernel not idle after {timeout_s:.0f} s (is the kernelspec in the notebook?)"
     )
@@ -125,12 +136,14 @@ def run_all_cells(page: Any, timeout_s: float = 90.0, wait_done: bool = True) ->
 
     Uses the app command ``notebook:run-all-cells`` when the app is exposed as ``window.jupyterapp``
     (servers from ``labkit.testing`` do that), else the Run menu. With ``wait_done`` it waits until
-    every code cell shows its execution count and the kernel is idle.
+    no cell is queued or running any more and the kernel is idle
+    (after an error, the cells below it stay unrun, as in JupyterLab).
 
     Raises:
         TimeoutError: the kernel did not start or the cells did not finish in ``timeout_s`` seconds.
     """
     wait_for_kernel_idle(page, timeout_s)
+    before = page.evaluate(_PROMPTS_JS)
     ran = page.evaluate(
         """async () => {
             const app = window.jupyterapp;
@@ -144,14 +157,13 @@ def run_all_cells(page: Any, timeout_s: float = 90.0, wait_done: bool = True) ->
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
     if not wait_done:
         return
+    # queued and running cells show "[*]:"; finished ones a count; after an error the rest keep "[ ]:"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        # done when every code cell shows an execution count ("[3]:"), not "[ ]:" or "[*]:"
-        done = page.evaluate(
-            """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
-                .every(p => /\\[\\d+\\]/.test(p.textContent))"""
-        )
-        if done and page.evaluate(_KERNEL_STATUS_JS) == "idle":
+        prompts = page.evaluate(_PROMPTS_JS)
+        busy = any("*" in p for p in prompts)
+        started = busy or prompts != before
+        if started and not busy and page.evaluate(_KERNEL_STATUS_JS) == "idle":
             return
         time.sleep(0.25)
     raise TimeoutError(f"cells still running after {timeout_s:.0f} s")
@@ -161,7 +173,7 @@ def wait_for_widget(page: Any, selector: str, timeout_s: float = 60.0) -> Any:
     """Wait until an element matching ``selector`` is visible and return its locator.
 
     Typical selectors: ``.widget-slider`` (ipywidgets), ``canvas`` (LiveView),
-    ``.bqplot`` (TracePlot), ``.labkit-dashboard``.
+    ``.labkit-traceplot`` (TracePlot), ``.labkit-dashboard``.
     """
     locator = page.locator(selector).first
     locator.wait_for(state="visible", timeout=timeout_s * 1000)

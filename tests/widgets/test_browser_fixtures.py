@@ -66,3 +66,11 @@ def test_run_all_cells_without_the_exposed_app(lab_server, page):
     assert page.evaluate("() => window.jupyterapp === undefined")
     run_all_cells(page)
     assert page.locator(".jp-OutputArea-output", has_text="ran-ok").count() == 1
+
+
+def test_run_all_cells_returns_after_an_error(lab_server, page):
+    write_notebook(lab_server.root / "err.ipynb", ["1 / 0", "print('never')"])
+    page.goto(lab_server.notebook_url("err.ipynb"))
+    run_all_cells(page, timeout_s=60)
+    assert page.locator(".jp-OutputArea-output", has_text="ZeroDivisionError").count() >= 1
+    assert page.locator(".jp-OutputArea-output", has_text="never").count() == 0
