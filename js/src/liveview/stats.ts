@@ -12,6 +12,7 @@ export interface ViewStats {
   latency_ms_p50: number; // camera timestamp -> paint
   latency_ms_p95: number;
   transit_ms_p50: number; // kernel send -> browser receipt
+  paint_ms_p50: number; // texture upload + draw call (main thread)
   last_index: number;
   encoding: string;
   bin: number;
@@ -34,6 +35,7 @@ export function newStats(viewId: string): ViewStats {
     latency_ms_p50: NaN,
     latency_ms_p95: NaN,
     transit_ms_p50: NaN,
+    paint_ms_p50: NaN,
     last_index: -1,
     encoding: "",
     bin: 1,

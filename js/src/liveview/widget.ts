@@ -152,6 +152,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   let roiDraft: [number, number, number, number] | null = null;
   const latency = new Window(240);
   const transit = new Window(240);
+  const paintMs = new Window(120);
   const recvRate = new RateMeter(performance.now());
   const paintRate = new RateMeter(performance.now());
   let destroyed = false;
@@ -308,6 +309,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
         layout();
       }
       const placement: Placement = { x: m.x, y: m.y, w: m.rw, h: m.rh, tw: m.w, th: m.h };
+      const tPaint = performance.now();
       renderer.setImage(r.data, m.w, m.h, placement, r.vs);
       current = r;
       lastSeqShown = m.seq;
@@ -319,6 +321,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       }
       renderer.setView(effView());
       renderer.draw();
+      paintMs.push(performance.now() - tPaint);
       stats.painted++;
       paintRate.tick();
       latency.push(Date.now() - m.timestamp_s * 1000);
@@ -588,6 +591,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     stats.latency_ms_p50 = +latency.quantile(50).toFixed(1);
     stats.latency_ms_p95 = +latency.quantile(95).toFixed(1);
     stats.transit_ms_p50 = +transit.quantile(50).toFixed(1);
+    stats.paint_ms_p50 = +paintMs.quantile(50).toFixed(2);
     statsEl.textContent =
       `${stats.fps_painted.toFixed(0)} fps painted · ${stats.fps_received.toFixed(0)} received · ` +
       `${Number.isNaN(stats.latency_ms_p50) ? "–" : stats.latency_ms_p50.toFixed(0)} ms · ` +
