@@ -350,3 +350,10 @@ def test_iterating_a_reader_ends_when_the_owner_closes_the_ring():
         2,
     ]  # frames written before the close, then the end
     reader.close()
+
+
+def test_a_ring_larger_than_dev_shm_is_refused_up_front():
+    with pytest.raises(
+        RingError, match=r"needs .* MB but /dev/shm has only .* MB free; use fewer slots"
+    ):
+        FrameRing.create((1 << 20, 1 << 20), "uint16", n_slots=2)  # 4 TB
