@@ -338,3 +338,39 @@ def test_source_errors_are_shown_in_the_widget_and_the_pump_survives():
         assert wait_for(lambda: view.status[0] == "error")
         assert "camera unplugged" in view.status[1]
         assert view._thread.is_alive() and view.stats["errors"] >= 1
+
+
+def test_malformed_viewport_messages_are_ignored(caplog):
+    view, rec = make_view(np.zeros((64, 64), np.uint16))
+    with view:
+        for bad in (
+            {"type": "viewport"},
+            {
+                "type": "viewport",
+                "canvas_w": 1,
+                "canvas_h": 1,
+                "zoom": 0,
+                "x0": 0,
+                "y0": 0,
+                "x1": 1,
+                "y1": 1,
+            },
+            {"type": "viewport", "canvas_w": "x"},
+        ):
+            browser(view, bad)
+        assert view._viewport is None
+        assert sum("malformed viewport" in r.message for r in caplog.records) == 3
+        browser(
+            view,
+            {
+                "type": "viewport",
+                "canvas_w": 100.0,
+                "canvas_h": 100,
+                "zoom": 2,
+                "x0": 1,
+                "y0": 2,
+                "x1": 30,
+                "y1": 40,
+            },
+        )
+        assert view._viewport.x1 == 30 and isinstance(view._viewport.canvas_w, int)
