@@ -306,8 +306,10 @@ def run(quick: bool = False) -> list[BenchResult]:
         accepted = min(measure_write(tmp) * cratio, speed * 2) / fb
         best = 0.0
         trial_s = 1.0 if quick else 2.0
-        for factor in (0.5, 0.8, 1.0, 1.2):
-            rate = accepted * factor
+        ladder = sorted(
+            {round(r, 1) for r in (lz4_fps * 0.5, lz4_fps * 0.8, lz4_fps, accepted * 0.8, accepted)}
+        )
+        for rate in ladder:
             clean()
             _, p = _labkit(host, ctl, max(8, int(rate * trial_s)), "blosc-lz4", rate_hz=rate)
             if p.frames_dropped == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -77,7 +78,7 @@ class Layout:
     def ndim(self) -> int:
         return 3 if self.n_z == 0 else 4
 
-    @property
+    @functools.cached_property
     def frame_bytes(self) -> int:
         return int(np.prod(self.frame_shape)) * np.dtype(self.dtype).itemsize
 
