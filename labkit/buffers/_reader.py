@@ -105,7 +105,9 @@ class RingReader:
             self._frames_lost += lost
             self._words[LOST] = self._frames_lost
 
-    def _check_out(self, out: np.ndarray | None) -> None:
+    def _check_out(self, out: np.ndarray | None, copy: bool) -> None:
+        if out is not None and not copy:
+            raise ValueError("out= copies into your array, so it needs copy=True (the default)")
         if out is not None and (out.shape != self._ring.shape or out.dtype != self._ring.dtype):
             raise ValueError(
                 f"out must be a {self._ring.dtype} array of shape {self._ring.shape}, got {out.dtype} {out.shape}"
@@ -122,7 +124,7 @@ class RingReader:
         without knowing.
         """
         layout = self._live()
-        self._check_out(out)
+        self._check_out(out, copy)
         self._check_source(layout, time.monotonic())
         for _ in range(_LATEST_RETRIES):
             written = int(layout.counters[0])
@@ -148,7 +150,7 @@ class RingReader:
         the ring or died.
         """
         layout = self._live()
-        self._check_out(out)
+        self._check_out(out, copy)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             written = int(layout.counters[0])

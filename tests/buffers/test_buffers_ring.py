@@ -168,6 +168,8 @@ def test_out_parameter_reuses_a_buffer(ring):
     assert frame.data is out and int(out[0, 0]) == 3
     with pytest.raises(ValueError, match=r"uint16 array of shape \(16, 24\)"):
         reader.latest(out=np.zeros((2, 2), np.uint16))
+    with pytest.raises(ValueError, match="needs copy=True"):
+        reader.latest(copy=False, out=out)
 
 
 def test_bad_frames_and_metadata_raise_errors_that_say_what_the_ring_expects(ring):
