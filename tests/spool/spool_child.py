@@ -25,7 +25,7 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     ctl = SpoolController(host, dir_pattern=dirname)
     method = {"fsize-tiff": "tiff", "crash-hdf5": "hdf5", "crash-tiff": "tiff"}.get(mode, "zarr")
-    comp = "lz4" if method == "zarr" else None
+    comp = "lz4" if method == "zarr" and mode != "crash-zarr-raw" else None
     h = ctl.start(
         fn="series",
         method=method,
