@@ -17,7 +17,8 @@ JS = ROOT / "js"
 pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="node/npm not installed")
 
 
-def _npm(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+def _ensure_node_modules() -> None:
+    """`pip install -e .` installs js/node_modules; do it here when the build hook was skipped."""
     if not (JS / "node_modules" / "esbuild").exists():
         subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund"],
@@ -26,6 +27,10 @@ def _npm(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
             capture_output=True,
             timeout=300,
         )
+
+
+def _npm(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    _ensure_node_modules()
     return subprocess.run(["npm", *args], cwd=JS, capture_output=True, text=True, timeout=timeout)
 
 
@@ -54,6 +59,7 @@ def test_wheel_built_from_a_clean_tree_contains_the_bundle(tmp_path):
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, src / rel)
     assert not (src / "labkit" / "static").exists()
+    _ensure_node_modules()
     (src / "js" / "node_modules").symlink_to(
         JS / "node_modules"
     )  # offline: reuse the installed deps
