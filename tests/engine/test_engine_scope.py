@@ -19,7 +19,6 @@ from labkit.engine import (
     UnknownCommandError,
 )
 from labkit.engine._commands import CommandError
-from labkit.wire import RemoteError
 
 
 def test_ready_after_construction(scope):
@@ -205,11 +204,10 @@ def test_unknown_command_and_bad_params(scope):
     assert scope._call("ping") == "pong"  # still answering
 
 
-def test_unregistered_remote_errors_arrive_as_remote_error(scope):
-    # get_attribute of something that is not an attribute of the stage -> AttributeError is registered,
-    # so force an unregistered error type: a device factory error is out of reach, so use a bad move
-    with pytest.raises((RemoteError, TypeError, ValueError)):
+def test_wrongly_typed_parameter_names_the_field(scope):
+    with pytest.raises(CommandError, match="x_um"):
         scope._call("move_stage", device="stage", x_um="far")
+    assert scope.stage.position()[0] == pytest.approx(0.0)  # nothing moved
 
 
 def test_log_records_reach_notebook_logging(scope, caplog):
