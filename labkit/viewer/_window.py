@@ -105,6 +105,32 @@ def _finite_range(image: np.ndarray) -> tuple[float, float]:
     return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
 
 
+def _check_view(changes: dict[str, Any]) -> None:
+    """Refuse view values a front end cannot have meant.
+
+    Raises:
+        ValueError: non-integer slice/cursor indices, a non-finite or non-positive gamma, a
+            non-numeric contrast limit, or a colormap that is not a name.
+    """
+    for key in ("slices", "cursor"):
+        value = changes.get(key, {})
+        if not isinstance(value, dict) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in value.values()
+        ):
+            raise ValueError(f"view {key} must map dims to integer indices, got {value!r}")
+    for key in ("contrast_lo", "contrast_hi"):
+        value = changes.get(key)
+        if value is not None and not (
+            isinstance(value, int | float) and np.isfinite(value) and not isinstance(value, bool)
+        ):
+            raise ValueError(f"{key} must be a finite number or None (auto), got {value!r}")
+    gamma = changes.get("gamma", 1.0)
+    if not isinstance(gamma, int | float) or not np.isfinite(gamma) or gamma <= 0:
+        raise ValueError(f"gamma must be a finite number > 0, got {gamma!r}")
+    if not isinstance(changes.get("colormap", "gray"), str):
+        raise ValueError(f"colormap must be a name, got {changes['colormap']!r}")
+
+
 def _axis_info(data: xr.DataArray, dim: Hashable) -> dict[str, Any]:
     size = int(data.sizes[dim])
     out: dict[str, Any] = {"size": size, "units": "", "values": None, "start": 0.0, "step": 1.0}
@@ -243,6 +269,13 @@ class WindowController:
             return
         window = self.registry.get(self.uid)
         changes = {k: v for k, v in view.items() if k in VIEW_KEYS and window.view.get(k) != v}
+        try:
+            _check_view(changes)
+        except (TypeError, ValueError) as exc:
+            self._status("error", str(exc))
+            self._pushed.pop("view", None)  # make the next push restore the stored view
+            self._on_event("view", window)
+            return
         if changes:
             # the front end already shows this view: do not echo it back (it may have moved on)
             self._pushed["view"] = {**view_of(window), **changes}

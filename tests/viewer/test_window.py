@@ -183,6 +183,30 @@ def test_controller_edit_goes_through_edit_data_and_errors_are_shown():
     ctl.close()
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"gamma": 0},
+        {"gamma": float("nan")},
+        {"contrast_lo": "low"},
+        {"slices": {"t": 1.5}},
+        {"cursor": [1, 2]},
+        {"colormap": 3},
+    ],
+)
+def test_bad_view_values_are_refused_and_the_stored_view_restored(bad):
+    registry = WindowRegistry()
+    window = registry.add(cube())
+    ctl, rec = controller(registry, window.uid)
+    before = dict(registry.get(window.uid).view)
+    ctl.handle_view({**ctl.state()["view"], **bad})
+    assert registry.get(window.uid).view == before
+    statuses = [c for c, _ in rec.messages if c["type"] == "status"]
+    assert statuses[-1]["level"] == "error"
+    assert rec.states[-1]["view"]["gamma"] == before["gamma"]  # the front end is corrected
+    ctl.close()
+
+
 def test_linked_windows_share_cursor_and_contrast_through_controllers():
     registry = WindowRegistry()
     a = registry.add(np.zeros((10, 10)))

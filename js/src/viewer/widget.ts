@@ -201,7 +201,11 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     gamma.value = String(Math.log10(g));
     stats.contrast = [lo, hi, g];
     renderer.setContrast(lo, hi, g);
-    renderer.setColormap(v.colormap ?? "gray");
+    try {
+      renderer.setColormap(v.colormap ?? "gray");
+    } catch (err) {
+      showStatus("error", String(err instanceof Error ? err.message : err));
+    }
     buildSliders();
   }
   let sliderKey = "";
