@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 __all__ = ["main"]
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:45600"
-_SWITCH_INTERVAL_S = 0.0005
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -84,9 +83,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, WireSecurityError) as exc:
         print(f"labkit engine: {exc}", file=sys.stderr)
         return 2
-    # this process only runs the engine: hand the GIL over sooner so commands are answered quickly
-    # while the acquisition thread renders frames (default 5 ms)
-    sys.setswitchinterval(_SWITCH_INTERVAL_S)
     server = EngineServer(
         devices, args.address, key=key, parent_pid=args.parent_pid, ring_slots=args.ring_slots
     )
