@@ -77,3 +77,19 @@ test("profiles through a texel", () => {
   assert.deepEqual([...horizontal], [4, 5, 6]);
   assert.deepEqual([...vertical], [2, 5]);
 });
+
+test("profiles follow the view: zoomed in, NaN outside the data", async () => {
+  const { profileAcross } = await import("../src/render/viewport");
+  const tw = 4;
+  const th = 4;
+  const data = new Uint16Array(16).map((_, i) => i); // value = row * 4 + col
+  const p = { x: 0, y: 0, w: 4, h: 4, tw, th };
+  // canvas 8x8 device px showing the frame at zoom 2 (fills the canvas)
+  const v = { cx: 2, cy: 2, zoom: 2 };
+  assert.deepEqual([...profileAcross(v, 8, 8, p, data, 1.5, 2.5, false, 4)], [8, 9, 10, 11]);
+  assert.deepEqual([...profileAcross(v, 8, 8, p, data, 1.5, 2.5, true, 4)], [1, 5, 9, 13]);
+  // zoomed out by 2: half of the canvas has no data
+  const out = profileAcross({ cx: 2, cy: 2, zoom: 1 }, 8, 8, p, data, 0.5, 0.5, false, 4);
+  assert.ok(Number.isNaN(out[0]) && Number.isNaN(out[3]));
+  assert.deepEqual([out[1], out[2]], [1, 3]); // samples at image x = 1 and 3
+});

@@ -33,21 +33,28 @@ export function drawProfile(canvas: HTMLCanvasElement, values: Float64Array | nu
   let mn = Infinity;
   let mx = -Infinity;
   for (const v of values) {
-    if (v < mn) mn = v;
+    if (v < mn) mn = v; // NaN (no data there) fails both tests
     if (v > mx) mx = v;
   }
+  if (!Number.isFinite(mn)) return;
   const span = mx > mn ? mx - mn : 1;
   ctx.strokeStyle = vertical ? "#4fc3f7" : "#81c784";
   ctx.lineWidth = Math.max(1, dpr);
   ctx.beginPath();
   const n = values.length;
+  let penDown = false;
   for (let i = 0; i < n; i++) {
+    if (Number.isNaN(values[i])) {
+      penDown = false; // a gap where the canvas shows no data
+      continue;
+    }
     const a = (i + 0.5) / n;
     const b = (values[i] - mn) / span;
     const x = vertical ? 2 + b * (w - 4) : a * w;
     const y = vertical ? a * h : h - 2 - b * (h - 4);
-    if (i === 0) ctx.moveTo(x, y);
+    if (!penDown) ctx.moveTo(x, y);
     else ctx.lineTo(x, y);
+    penDown = true;
   }
   ctx.stroke();
   ctx.fillStyle = "#bbbbbb";

@@ -12,7 +12,7 @@ import {
   imageToTexel,
   panBy,
   type Placement,
-  profiles,
+  profileAcross,
   roiFromDrag,
   type View,
   visibleRegion,
@@ -362,9 +362,12 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     }
     const m = current.msg;
     const p: Placement = { x: m.x, y: m.y, w: m.rw, h: m.rh, tw: m.w, th: m.h };
-    const t = imageToTexel(p, crosshair[0], crosshair[1]);
-    if (!t) return;
-    const { horizontal, vertical } = profiles(current.data, m.w, m.h, t[0], t[1]);
+    // sampled as the canvas shows the image, so the plots line up with it when zoomed
+    const v = effView();
+    const [cx, cy] = crosshair;
+    const n = (c: HTMLCanvasElement, vert: boolean) => Math.max(16, Math.round((vert ? c.clientHeight : c.clientWidth) || 256));
+    const horizontal = profileAcross(v, canvas.width, canvas.height, p, current.data, cx, cy, false, n(hprof, false));
+    const vertical = profileAcross(v, canvas.width, canvas.height, p, current.data, cx, cy, true, n(vprof, true));
     const { scale, offset } = current.vs;
     for (const a of [horizontal, vertical]) for (let i = 0; i < a.length; i++) a[i] = a[i] * scale + offset;
     drawProfile(hprof, horizontal, false);

@@ -118,3 +118,30 @@ export function profiles(
   for (let j = 0; j < th; j++) vertical[j] = data[j * tw + c];
   return { horizontal, vertical };
 }
+
+/**
+ * Values along the line through full-frame point (x, y) as the canvas shows it: `n` samples
+ * spanning the canvas width (horizontal) or height (vertical) under view `v`, read from the
+ * texture `data` placed at `p`. NaN where the canvas shows no data. Aligned with the image.
+ */
+export function profileAcross(
+  v: View,
+  cw: number,
+  ch: number,
+  p: Placement,
+  data: ArrayLike<number>,
+  x: number,
+  y: number,
+  vertical: boolean,
+  n: number,
+): Float64Array {
+  const out = new Float64Array(n);
+  const len = vertical ? ch : cw;
+  for (let i = 0; i < n; i++) {
+    const c = ((i + 0.5) / n) * len;
+    const [ix, iy] = vertical ? canvasToImage(v, cw, ch, 0, c) : canvasToImage(v, cw, ch, c, 0);
+    const t = vertical ? imageToTexel(p, x, iy) : imageToTexel(p, ix, y);
+    out[i] = t ? data[t[1] * p.tw + t[0]] : NaN;
+  }
+  return out;
+}
