@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -194,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C reaches us only; we stop Voila in order
     )
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         _wait_ready(url, proc, args.timeout)
         print(f"labkit demo: dashboard at {url}  (Ctrl-C to stop)", flush=True)
@@ -211,4 +213,5 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         _stop(proc)
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
