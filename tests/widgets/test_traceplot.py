@@ -140,3 +140,24 @@ def test_decimate_minmax_keeps_extremes():
     assert len(td) <= 200
     assert vd.max() == 5.0 and vd.min() == -3.0
     assert td[-1] == 9999.0
+
+
+def test_scope_source_is_owned_and_followed_across_restart():
+    import time
+
+    import labkit as lk
+
+    with lk.Scope(shape=(64, 64)) as scope:
+        plot = TracePlot(scope, autostart=False)
+        first = plot.reader
+        assert plot.channels == ("sine", "noise", "events")
+        scope.start()
+        deadline = time.monotonic() + 10
+        while plot.update() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert plot.redraws >= 1
+        scope.restart()
+        plot.update()
+        assert plot.reader is not first and first.closed  # reads the new engine's buffer
+        plot.close()
+        assert plot.reader.closed  # the plot opened it, the plot closed it
