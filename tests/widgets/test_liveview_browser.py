@@ -125,6 +125,16 @@ def test_voila_paints_frames_and_the_canvas_changes(voila_server, page):
     assert match, readout
     assert (int(match.group(1)) - 10) % 8 == 0  # frame value = column * 8 + row at full resolution
 
+    # wheel zoom around the cursor: the kernel then sends only the visible region (plus margin)
+    page.mouse.move(box["x"] + 256, box["y"] + 256)
+    for _ in range(3):
+        page.mouse.wheel(0, -400)
+        page.wait_for_timeout(50)
+    page.wait_for_function(
+        "() => Object.values(window.labkit.views).some(v => v.zoom > 3 && v.texture[0] < 256)",
+        timeout=15_000,
+    )
+
     # moved out of the viewport, the view tells the kernel, which stops sending
     page.evaluate("document.querySelector('.lk-live').style.transform = 'translateY(20000px)'")
     state = _read_state(state_path, lambda s: s["stats"]["visible"] is False)

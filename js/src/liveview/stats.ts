@@ -13,6 +13,7 @@ export interface ViewStats {
   latency_ms_p95: number;
   transit_ms_p50: number; // kernel send -> browser receipt
   paint_ms_p50: number; // texture upload + draw call (main thread)
+  zoom: number; // device px per full-frame px
   last_index: number;
   encoding: string;
   bin: number;
@@ -36,6 +37,7 @@ export function newStats(viewId: string): ViewStats {
     latency_ms_p95: NaN,
     transit_ms_p50: NaN,
     paint_ms_p50: NaN,
+    zoom: NaN,
     last_index: -1,
     encoding: "",
     bin: 1,

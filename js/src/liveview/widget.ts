@@ -595,6 +595,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     stats.latency_ms_p95 = +latency.quantile(95).toFixed(1);
     stats.transit_ms_p50 = +transit.quantile(50).toFixed(1);
     stats.paint_ms_p50 = +paintMs.quantile(50).toFixed(2);
+    stats.zoom = +effView().zoom.toFixed(4);
     statsEl.textContent =
       `${stats.fps_painted.toFixed(0)} fps painted · ${stats.fps_received.toFixed(0)} received · ` +
       `${Number.isNaN(stats.latency_ms_p50) ? "–" : stats.latency_ms_p50.toFixed(0)} ms · ` +
