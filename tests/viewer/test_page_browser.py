@@ -182,6 +182,7 @@ def test_close_a_window_from_the_list(manager, page):
     canvas = page.locator(f".lk-card[data-uid='{third['uid']}'] canvas.lk-image")
     grid = gray_grid(page, canvas)
     assert grid[:, -1].mean() > grid[:, 0].mean() + 100
+    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     readout = page.locator(f".lk-card[data-uid='{third['uid']}'] .lk-readout").inner_text()
@@ -244,9 +245,22 @@ def test_sliders_and_linked_windows_in_the_page(manager, page):
         f"() => window.labkit_viewers['{b['uid']}'].contrast[1] === 0.75", timeout=10000
     )
     assert card_b.locator("input.lk-lo").input_value() == "0.25"
+    card_a.locator("canvas.lk-overlay").scroll_into_view_if_needed()
     box = card_a.locator("canvas.lk-overlay").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.1)
     wait_for(lambda: manager.windows.get(b["uid"]).view["cursor"].get("x", 0) >= 25)
+    # the histogram handles set the limits too (applied while dragging, stored on release)
+    card_b.locator("canvas.lk-hist").scroll_into_view_if_needed()
+    hist = card_b.locator("canvas.lk-hist").bounding_box()
+    page.mouse.move(hist["x"] + hist["width"] * 0.98, hist["y"] + hist["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(hist["x"] + hist["width"] * 0.6, hist["y"] + hist["height"] / 2, steps=5)
+    page.mouse.up()
+    wait_for(lambda: manager.windows.get(b["uid"]).view["contrast_hi"] != 0.75)
+    assert (
+        manager.windows.get(a["uid"]).view["contrast_hi"]
+        == (manager.windows.get(b["uid"]).view["contrast_hi"])
+    )
     assert (
         manager.windows.get(b["uid"]).view["cursor"] == manager.windows.get(a["uid"]).view["cursor"]
     )

@@ -17,6 +17,7 @@ export const CSS = `
 .lk-viewer .lk-stage canvas { position: absolute; left: 0; top: 0; width: 100%; height: 100%; display: block; }
 .lk-viewer .lk-overlay { cursor: crosshair; }
 .lk-viewer .lk-prof { width: 100%; height: 100%; display: block; }
+.lk-viewer .lk-hist { width: 100%; height: 56px; display: block; cursor: ew-resize; }
 .lk-viewer .lk-readout { font-variant-numeric: tabular-nums; min-height: 1.4em; }
 .lk-viewer .lk-status { min-height: 1.4em; }
 .lk-viewer .lk-status.lk-error { color: #fff; background: #c53030; padding: 1px 6px; border-radius: 3px; }

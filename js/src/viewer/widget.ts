@@ -4,10 +4,11 @@
 // a small edit tool (normalize / crop to ROI / fill ROI) whose result flows back to the kernel.
 // Counters for tests live on window.labkit_viewers[uid].
 import { COLORMAP_NAMES } from "../render/colormaps";
-import { autoLimits } from "../render/histogram";
+import { autoLimits, computeHistogram, dataRange } from "../render/histogram";
 import { createImageRenderer } from "../render/image_renderer";
 import { canvasToImage, fitView, imageToCanvas, panBy, profiles, roiFromDrag, type View, zoomAt } from "../render/viewport";
 import { coordAt, decodeSlice, fmt, label, type Slice, type SliceMsg, type ViewState, type WindowInfo } from "./data";
+import { createHistogramView } from "../liveview/histogram_view";
 import { drawProfile } from "./profile";
 import { CSS } from "./styles";
 
@@ -103,7 +104,17 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   grid.append(stage, vprof, hprof, el("div"));
   const readout = el("div", "lk-readout", "\u00a0");
   const status = el("div", "lk-status");
-  root.append(style, title, bar, sliders, grid, readout, status);
+  // histogram with draggable limits: applied locally while dragging, stored on release
+  const hv = createHistogramView(
+    (lo, hi) => {
+      renderer.setContrast(lo, hi, view().gamma ?? 1);
+      hv.setContrast({ lo, hi, gamma: view().gamma ?? 1 });
+      hv.draw();
+      requestDraw();
+    },
+    (lo, hi) => setView({ contrast_lo: lo, contrast_hi: hi }),
+  );
+  root.append(style, title, bar, sliders, grid, hv.canvas, readout, status);
   host.append(root);
 
   const renderer = createImageRenderer(canvas);
@@ -151,6 +162,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     stage.style.width = `${w}px`;
     stage.style.height = `${h}px`;
     grid.style.gridTemplateColumns = `${w}px 64px`;
+    hv.canvas.style.width = `${w + 66}px`;
     const dpr = window.devicePixelRatio || 1;
     for (const c of [canvas, overlay]) {
       c.width = Math.round(w * dpr);
@@ -201,6 +213,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     gamma.value = String(Math.log10(g));
     stats.contrast = [lo, hi, g];
     renderer.setContrast(lo, hi, g);
+    hv.setContrast({ lo, hi, gamma: g });
+    hv.draw();
     try {
       renderer.setColormap(v.colormap ?? "gray");
     } catch (err) {
@@ -238,6 +252,15 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       const axis = inf.axes?.[d];
       lab.lastElementChild!.textContent = `${fmt(coordAt(axis, i))}${axis?.units ? ` ${axis.units}` : ""} [${i}]`;
     }
+  }
+
+  function updateHistogram() {
+    if (!slice) return;
+    const d = slice.pixels;
+    const stride = d.length > 1 << 18 ? 4 : 1;
+    const h = computeHistogram(d, 128, dataRange(d, stride), stride);
+    const { scale, offset } = slice.vs;
+    hv.setHistogram({ counts: h.counts, min: h.min * scale + offset, max: h.max * scale + offset, total: h.total });
   }
 
   // ---- painting ----
@@ -333,6 +356,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       }
       const b = msg.bin ?? 1;
       renderer.setImage(slice.pixels, msg.w, msg.h, { x: 0, y: 0, w: msg.w * b, h: msg.h * b, tw: msg.w, th: msg.h }, slice.vs);
+      updateHistogram();
       syncControls();
       stats.decode_ms = performance.now() - t0;
       requestDraw();
@@ -430,6 +454,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     model.off("change:view", onInfo);
     model.off("change:info", onInfo);
     renderer.destroy();
+    hv.destroy();
     delete window.labkit_viewers?.[uid];
     root.remove();
   };
