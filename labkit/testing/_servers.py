@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -70,6 +71,9 @@ def wait_http(url: str, timeout_s: float = 60.0, proc: subprocess.Popen | None =
             pass
         time.sleep(0.2)
     raise JupyterServerError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+_KERNEL_FILE = re.compile(r"kernel-([0-9a-f-]{36})\.json")
 
 
 def _cmdline(proc: psutil.Process) -> list[str]:
@@ -219,26 +223,40 @@ class VoilaServer(_Server):
         ]
 
     def kernels(self) -> list[dict]:
-        """Kernel processes of this server (Voila has no kernels REST API): ``[{"id": pid}]``."""
+        """Kernels of this server (Voila has no kernels REST API): ``[{"id", "pid"}]`` from processes."""
         try:
             children = psutil.Process(self.proc.pid).children(recursive=True) if self.proc else []
         except psutil.Error:
             return []
-        return [{"id": c.pid} for c in children if "ipykernel" in " ".join(_cmdline(c))]
+        found = []
+        for child in children:
+            match = _KERNEL_FILE.search(" ".join(_cmdline(child)))
+            if match:
+                found.append({"id": match.group(1), "pid": child.pid})
+        return found
 
-    def shutdown_kernels(self) -> int:
-        """Voila shuts a kernel down when its page closes; wait up to 10 s, then kill stragglers."""
-        deadline = time.monotonic() + 10.0
-        while self.kernels() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        killed = 0
-        for kernel in self.kernels():
+    def shutdown_kernels(self, timeout_s: float = 10.0) -> int:
+        """Shut every kernel down the way Voila's page does on unload (``POST /voila/api/shutdown/<id>``).
+
+        The kernel gets a shutdown request, so its atexit handlers run (scopes close, shared memory
+        is unlinked). Kernels still alive after ``timeout_s`` seconds are killed. Returns the count.
+        """
+        kernels = self.kernels()
+        for kernel in kernels:
             try:
-                psutil.Process(kernel["id"]).kill()
-                killed += 1
+                _http("POST", f"{self.url}/voila/api/shutdown/{kernel['id']}", timeout_s=timeout_s)
+            except OSError:
+                logger.warning("could not ask Voila to shut down kernel %s", kernel["id"])
+        deadline = time.monotonic() + timeout_s
+        while self.kernels() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for kernel in self.kernels():
+            logger.warning("killing Voila kernel pid %s: it did not shut down", kernel["pid"])
+            try:
+                psutil.Process(kernel["pid"]).kill()
             except psutil.Error:
                 pass
-        return killed
+        return len(kernels)
 
     def render_url(self, nb_name: str) -> str:
         """URL of the Voila rendering of ``root/nb_name``."""

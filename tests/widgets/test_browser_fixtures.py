@@ -74,3 +74,20 @@ def test_run_all_cells_returns_after_an_error(lab_server, page):
     run_all_cells(page, timeout_s=60)
     assert page.locator(".jp-OutputArea-output", has_text="ZeroDivisionError").count() >= 1
     assert page.locator(".jp-OutputArea-output", has_text="never").count() == 0
+
+
+def test_voila_kernels_shut_down_gracefully(voila_server, page, tmp_path):
+    """shutdown_kernels() asks Voila (no kill): the kernel's atexit handlers run."""
+    marker = tmp_path / "atexit-ran"
+    cells = [
+        f"import atexit, pathlib\natexit.register(pathlib.Path({str(marker)!r}).touch)",
+        *CELLS,
+    ]
+    write_notebook(voila_server.root / "graceful.ipynb", cells)
+    page.goto(voila_server.render_url("graceful.ipynb"))
+    wait_for_widget(page, ".widget-slider")
+    (kernel,) = voila_server.kernels()
+    assert len(kernel["id"]) == 36 and kernel["pid"] > 0
+    assert voila_server.shutdown_kernels() == 1
+    assert voila_server.kernels() == []
+    assert marker.exists()
