@@ -12,9 +12,12 @@ Synced state (anywidget traits, mirrored by the page's minimal model):
   ``contrast_hi`` (data units, None = automatic), ``gamma``, ``colormap``, ``link_group``.
   Changes go to :meth:`WindowRegistry.set_view_state`, so linked windows follow.
 
-Custom messages: kernel → browser ``{"type": "slice", ...}`` + one buffer (the 2-D image as raw
-uint8/uint16, anything else as float32); browser → kernel ``{"type": "request_slice"}`` and
-``{"type": "edit", "op": "normalize" | "crop" | "fill", "roi": [x0, y0, x1, y1], "value": v}``;
+Custom messages, kernel → browser: ``{"type": "slice", version, slices, w, h, full_w, full_h,
+bin, dtype, min, max}`` + one buffer (the 2-D image as raw uint8/uint16, anything else as
+float32; block means when larger than ``MAX_SIDE_PX``) and ``{"type": "status", level, message}``.
+Browser → kernel: ``ready`` (a view appeared), ``ack`` (a slice arrived; at most
+``MAX_UNACKED_SLICES`` are in flight, newer changes wait and the newest wins), ``request_slice``
+and ``{"type": "edit", "op": "normalize" | "crop" | "fill", "roi": [x0, y0, x1, y1], "value": v}``;
 edits become :meth:`WindowRegistry.edit_data` (``origin="viewer"``) and flow back to a watching
 notebook.
 """
