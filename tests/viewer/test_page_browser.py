@@ -134,6 +134,8 @@ def test_edit_in_the_page_updates_the_watched_variable(manager, page):
     lv.watch("img", namespace=ns, poll_interval_s=0.05)
     uid = next(w.uid for w in manager.windows.list() if w.var_name == "img")
     open_page(page, manager, uid)
+    row = page.locator(f"tr[data-uid='{uid}']").inner_text()
+    assert "watched" in row and manager.windows.get(uid).source in row  # the source notebook
     card = page.locator(f".lk-card[data-uid='{uid}']")
     card.locator("button.lk-roi").click()
     box = card.locator("canvas.lk-overlay").bounding_box()
