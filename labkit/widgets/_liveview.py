@@ -7,8 +7,10 @@ gamma, colormap, zoom, pan, histogram, ROI drawing and profiles happen in the br
 kernel never re-renders for them.
 
 Kernel busy: ipykernel reads comm messages (acks) only between cells, so while a cell runs the
-view pauses after two frames and then sends one frame per credit timeout (1.5 s); it resumes
-at full rate when the cell ends.
+view pauses after two frames and then sends one frame per credit timeout (1.5 s), with a warning
+under the image; it resumes at full rate when the cell ends. A view whose browser pages are all
+closed (or silent for ``ORPHAN_TIMEOUTS`` credit timeouts, ~1 min) stops sending until a page
+speaks again.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ from labkit.widgets._transport import CreditWindow, EncodingPolicy
 __all__ = ["COLORMAPS", "ArraySource", "FrameSource", "LiveView", "bundle_path"]
 
 log = logging.getLogger(__name__)
+
+# After this many credit timeouts in a row without any browser message (~60 s at 1.5 s each),
+# the page is probably gone: stop sending until a browser speaks again.
+ORPHAN_TIMEOUTS = 40
 
 # Mirrors COLORMAP_NAMES in js/src/render/colormaps.ts.
 COLORMAPS = (
@@ -152,6 +158,9 @@ class LiveView(anywidget.AnyWidget):
         self.messages_received: dict[str, int] = {}
         self._timeouts_seen = 0
         self._stalled = False
+        self._views_alive = 0  # browser views rendered ("ready") and not closed
+        self._had_view = False
+        self._timeouts_at_contact = 0  # credit timeouts counted at the last browser message
         # anywidget picks _esm up from the instance: the built bundle, read now so a rebuild
         # (npm run build) shows up in the next view without restarting the kernel
         self._esm = bundle_path("liveview").read_text(encoding="utf-8")
@@ -291,6 +300,9 @@ class LiveView(anywidget.AnyWidget):
     def _on_custom_msg(self, _widget: Any, content: dict, buffers: list) -> None:
         kind = str(content.get("type", "?"))
         self.messages_received[kind] = self.messages_received.get(kind, 0) + 1
+        if self._credit.timeouts - self._timeouts_at_contact >= ORPHAN_TIMEOUTS:
+            self._wake.set()  # a browser is back: resume
+        self._timeouts_at_contact = self._credit.timeouts
         if kind == "ack":
             seq = int(content.get("seq", -1))
             rtt = self._credit.ack(seq)
@@ -322,6 +334,8 @@ class LiveView(anywidget.AnyWidget):
             self._visible = bool(content.get("visible", True))
             self._wake.set()
         elif kind == "ready":
+            self._views_alive += 1
+            self._had_view = True
             self._credit.reset()
             if self._stalled:
                 self._stalled = False
@@ -330,6 +344,8 @@ class LiveView(anywidget.AnyWidget):
                 self._dirty = True
             self.start()
             self._wake.set()
+        elif kind == "closed":
+            self._views_alive = max(0, self._views_alive - 1)
         elif kind == "stats":
             report = {k: v for k, v in content.items() if k != "type"}
             with self._lock:
@@ -367,6 +383,10 @@ class LiveView(anywidget.AnyWidget):
             log.debug("status not synced", exc_info=True)
 
     def _can_send(self) -> bool:
+        if self._had_view and self._views_alive == 0:
+            return False  # every browser view was closed: nobody to send to
+        if self._credit.timeouts - self._timeouts_at_contact >= ORPHAN_TIMEOUTS:
+            return False  # no word from any browser for a long time (page closed?): pause
         can = self._visible and self._credit.has_credit()
         if self._credit.timeouts > self._timeouts_seen:  # acks stopped coming: say why
             self._timeouts_seen = self._credit.timeouts

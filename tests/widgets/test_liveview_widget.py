@@ -374,3 +374,31 @@ def test_malformed_viewport_messages_are_ignored(caplog):
             },
         )
         assert view._viewport.x1 == 30 and isinstance(view._viewport.canvas_w, int)
+
+
+def test_no_frames_once_every_view_closed_until_a_view_is_back():
+    view, rec = make_view(CountingSource(), credit_timeout_s=30)
+    with view:
+        browser(view, {"type": "ready"})
+        assert wait_for(lambda: len(rec.frames()) == 2)
+        browser(view, {"type": "closed"})
+        for content, _ in rec.frames():
+            browser(view, {"type": "ack", "seq": content["seq"]})
+        time.sleep(0.2)
+        assert len(rec.frames()) == 2
+        browser(view, {"type": "ready"})  # the notebook is opened again
+        assert wait_for(lambda: len(rec.frames()) == 4)
+
+
+def test_a_silent_browser_is_treated_as_gone(monkeypatch):
+    monkeypatch.setattr(liveview_module, "ORPHAN_TIMEOUTS", 5)
+    view, rec = make_view(CountingSource(), credit_timeout_s=0.02)
+    with view:
+        browser(view, {"type": "ready"})
+        assert wait_for(lambda: view.stats["credit_timeouts"] >= 5)
+        time.sleep(0.1)
+        n = len(rec.frames())
+        time.sleep(0.2)
+        assert len(rec.frames()) == n  # paused instead of one frame per timeout forever
+        browser(view, {"type": "stats", "painted": 1})  # any message: a browser is there
+        assert wait_for(lambda: len(rec.frames()) > n)

@@ -614,6 +614,11 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
 
   return () => {
     destroyed = true;
+    try {
+      send({ type: "closed" }); // the kernel stops sending when no view is left
+    } catch {
+      // the comm may already be gone (page unloading)
+    }
     window.clearInterval(statsTimer);
     window.clearTimeout(commitTimer);
     window.clearTimeout(vpTimer);
