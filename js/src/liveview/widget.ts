@@ -74,7 +74,10 @@ async function decodeJpeg(buf: DataView): Promise<Uint8Array> {
 }
 
 export function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
-  const viewId: string = model.get("view_id") || Math.random().toString(36).slice(2);
+  const modelId: string = model.get("view_id") || Math.random().toString(36).slice(2);
+  // the same widget displayed twice gets two entries: <view_id>, <view_id>-2, ...
+  let viewId = modelId;
+  for (let n = 2; window.labkit?.views[viewId]; n++) viewId = `${modelId}-${n}`;
   const stats = newStats(viewId);
   window.labkit = window.labkit ?? { views: {} };
   window.labkit.views[viewId] = stats;
