@@ -306,12 +306,11 @@ def run(quick: bool = False) -> list[BenchResult]:
         ]
         # highest paced camera rate with zero dropped frames (lz4), beside what the preflight accepts
         from labkit.spool._blocks import Compressor
-        from labkit.spool._preflight import measure_codec, measure_write
+        from labkit.spool._preflight import run_preflight
 
-        speed, cratio = measure_codec(
-            Compressor({"codec": "blosc-lz4", "level": 5, "shuffle": True}), frames[0]
-        )
-        accepted = min(measure_write(tmp) * cratio, speed * 2) / fb
+        codec = Compressor({"codec": "blosc-lz4", "level": 5, "shuffle": True})
+        report = run_preflight(tmp, frames[0], codec, 100.0, None, 2, True)
+        accepted = report.measured["accepted_rate_hz"]
         best = 0.0
         trial_s = 1.0 if quick else 2.0
         ladder = sorted(

@@ -139,7 +139,7 @@ class ZarrSink:
 
     def write_frame(self, block: Block, slot: int, data: np.ndarray) -> None:
         """One frame into its place in the open shard (one copy: ring slot -> page cache)."""
-        view = memoryview(data).cast("B")
+        view = data.data.cast("B")
         offset = slot * self.layout.frame_bytes
         while len(view):
             n = os.pwrite(block.fd, view, offset)
