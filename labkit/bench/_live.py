@@ -5,7 +5,8 @@ widget's) feeds a ~640×640 LiveView in a real Voila page and a real JupyterLab;
 same run and page setup, a naive anywidget (:class:`NaiveView`) sends every full raw frame with
 the same ack window (2 in flight) and paints it with the same WebGL2 ``R16UI`` texture upload.
 Reported: painted fps (goal ≥ 55 Voila / ≥ 45 JupyterLab and ≥ 3× naive), latency p50/p95 (goal
-p50 ≤ 40 ms), and kernel CPU per frame sent.
+p50 ≤ 40 ms), and kernel CPU per frame sent; then the LiveView alone under ``marimo run`` (goal
+≥ 30 fps).
 """
 
 from __future__ import annotations
@@ -328,6 +329,70 @@ def run(quick: bool = False) -> list[BenchResult]:
                     results += _results(frontend, measured["live"], measured["naive"], goal)
                 finally:
                     server.stop()
+            results += _marimo(browser, root / "marimo", quick)
         finally:
             browser.close()
     return results
+
+
+MARIMO_APP = """import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+    from labkit.bench._live import bench_widget, mirror_state
+
+    w, scope = bench_widget("live")
+    mirror_state(w, scope, {state!r})
+    w
+    return
+
+
+if __name__ == "__main__":
+    app.run()
+"""
+
+
+def _marimo(browser: Any, root: Path, quick: bool) -> list[BenchResult]:
+    """LiveView under ``marimo run`` (buffers travel as base64 there, so auto starts with JPEG)."""
+    import signal
+    import subprocess
+    import sys
+
+    from labkit.testing._servers import free_port, wait_http
+
+    root.mkdir(parents=True, exist_ok=True)
+    state = root / "live.state.json"
+    app = root / "live_app.py"
+    app.write_text(MARIMO_APP.format(state=str(state)))
+    port = free_port()
+    with open(root / "marimo.log", "wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "marimo", "run", str(app), "--headless", "--host", "127.0.0.1",
+             "--port", str(port), "--no-token"],
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", 90, proc)
+        live = _measure(context.new_page(), f"http://127.0.0.1:{port}/", False, state, quick)
+    except Exception as exc:  # noqa: BLE001 - report the other figures even if marimo fails here
+        log.warning("marimo live benchmark failed: %s", exc)
+        return []
+    finally:
+        context.close()
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    note = f"LiveView encoding {live['encoding']}; marimo sends buffers as base64"
+    return [
+        BenchResult("live marimo painted fps", live["painted_fps"], "fps", goal=30.0, goal_kind="value", note=note),
+        BenchResult("live marimo camera->paint latency p50", live["latency_ms_p50"], "ms", higher_is_better=False),
+        BenchResult("live marimo kernel CPU per frame sent", live["kernel_cpu_ms_per_frame"], "ms",
+                    higher_is_better=False, note="marimo runs the kernel in its server process"),
+    ]  # fmt: skip
