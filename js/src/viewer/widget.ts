@@ -26,6 +26,7 @@ export interface ViewerStats {
   uid: string;
   slices_received: number;
   painted: number;
+  received_at_ms: number; // Date.now() when the last slice arrived
   decode_ms: number; // last slice: decode (+ float quantization) and texture upload
   paint_ms: number; // last paint: draw + overlay + profiles
   zoom: number;
@@ -52,7 +53,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""):
 export function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
   const uid: string = model.get("uid");
   const stats: ViewerStats = {
-    uid, slices_received: 0, painted: 0, decode_ms: 0, paint_ms: 0, zoom: 1, version: -1, renderer: "", status: "", contrast: [0, 1, 1], roi: null,
+    uid, slices_received: 0, painted: 0, received_at_ms: 0, decode_ms: 0, paint_ms: 0, zoom: 1, version: -1, renderer: "", status: "", contrast: [0, 1, 1], roi: null,
   };
   window.labkit_viewers = window.labkit_viewers ?? {};
   window.labkit_viewers[uid] = stats;
@@ -343,6 +344,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     if (content.type === "slice") {
       if (!buffers?.length) return showStatus("error", "slice message without data");
       const t0 = performance.now();
+      stats.received_at_ms = Date.now();
       const msg = content as SliceMsg;
       const first = !slice || fullW() !== (msg.full_w ?? msg.w) || fullH() !== (msg.full_h ?? msg.h);
       slice = decodeSlice(msg, buffers[0]);
