@@ -1,0 +1,59 @@
+"""The live benchmark's pieces: the naive baseline widget and the result table (the browser run
+itself is `labkit bench live`, not a test: no timing assertions here)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from labkit.bench._live import NaiveView, _results
+from labkit.buffers import FrameRing
+
+
+def test_naive_view_sends_full_raw_frames_with_two_in_flight():
+    with FrameRing.create((64, 96), np.uint16, n_slots=4) as ring:
+        view = NaiveView(ring.reader("naive"))
+        sent = []
+        view.send = lambda content, buffers=None: sent.append((content, buffers))
+        try:
+            view._on_custom(view, {"type": "ready"}, [])
+            for i in range(5):
+                ring.write(np.full((64, 96), i, np.uint16))
+                time.sleep(0.03)
+            deadline = time.monotonic() + 5
+            while len(sent) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.1)
+            assert len(sent) == 2  # no acks yet: the window is full
+            content, buffers = sent[0]
+            assert (content["w"], content["h"]) == (96, 64)
+            assert len(bytes(buffers[0])) == 64 * 96 * 2  # the whole frame, unbinned
+            view._on_custom(view, {"type": "ack", "seq": content["seq"]}, [])
+            ring.write(np.full((64, 96), 9, np.uint16))
+            deadline = time.monotonic() + 5
+            while len(sent) < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(sent) == 3 and np.frombuffer(bytes(sent[2][1][0]), np.uint16)[0] == 9
+        finally:
+            view.close()
+
+
+def test_results_put_each_figure_beside_the_naive_baseline():
+    live = {"painted_fps": 58.0, "received_fps": 70.0, "latency_ms_p50": 30.0, "latency_ms_p95": 50.0,
+            "kernel_cpu_ms_per_frame": 4.0, "pump_ms_per_frame": 2.0, "encoding": "raw16",
+            "transit_ms_p50": 10.0, "paint_ms_p50": 0.3}  # fmt: skip
+    naive = {
+        **live,
+        "painted_fps": 10.0,
+        "received_fps": 10.0,
+        "latency_ms_p50": 300.0,
+        "kernel_cpu_ms_per_frame": 20.0,
+    }
+    by_name = {r.name: r for r in _results("voila", live, naive, 55.0)}
+    fps = by_name["live voila painted fps"]
+    assert fps.ratio == 5.8 and fps.goal_met
+    assert by_name["live voila painted fps (absolute)"].goal_met
+    lat = by_name["live voila camera->paint latency p50"]
+    assert lat.ratio == 10.0 and lat.goal_met  # lower is better: 30 ms <= 40 ms
+    assert by_name["live voila kernel CPU per frame sent"].ratio == 5.0
