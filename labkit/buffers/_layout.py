@@ -16,6 +16,12 @@ Seqlock per slot: while frame ``i`` is written into slot ``i % n_slots`` its ``s
 ``2*i + 1``; once complete it is ``2*i + 2``. A reader of frame ``i`` checks ``seq == 2*i+2``
 before and after copying; anything else means the frame is being overwritten or gone.
 Every cross-process field is an aligned 8-byte word written by exactly one process.
+
+Memory ordering: the writer stores seq (odd), data, metadata, seq (even), then the counter, and
+readers load in the opposite order. On x86-64 (TSO: stores are seen in program order, loads are
+not reordered with loads) that is a correct seqlock without explicit fences. On weakly ordered
+CPUs (aarch64) fences would be needed between those steps; numpy stores have none, so a torn
+frame could go unnoticed there. Only x86-64 is supported and tested for now.
 """
 
 from __future__ import annotations
