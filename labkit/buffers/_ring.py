@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import platform
 import threading
 import time
 import weakref
@@ -160,6 +161,13 @@ class FrameRing:
             segment.close()
             raise
         logger.debug("created ring %s: %d × %s %s", segment.name, n_slots, shape, dt)
+        if platform.machine().lower() not in ("x86_64", "amd64"):
+            logger.warning(
+                "ring %s: torn-frame detection assumes x86-64 memory ordering; on %s a frame "
+                "overwritten during a read may go unnoticed (see labkit/buffers/_layout.py)",
+                segment.name,
+                platform.machine(),
+            )
         return cls(segment, layout, owner=True)
 
     @classmethod
