@@ -1,5 +1,32 @@
-"""Helpers for testing labkit and notebooks built on it (shipped, never imported by runtime code)."""
+"""Helpers for testing labkit and notebooks built on it (shipped, never imported by runtime code).
 
+- :class:`LeakCheck`: fail code that leaves threads, child processes, sockets or segments behind.
+- Jupyter servers and browser helpers for widget tests: :class:`VoilaServer`, :class:`LabServer`,
+  :func:`write_notebook`, :func:`run_all_cells`, :func:`wait_for_widget`; the pytest fixtures
+  (``chromium``, ``page``, ``voila_server``, ``lab_server``) live in ``labkit.testing.fixtures``
+  (load it with ``pytest_plugins = ["labkit.testing.fixtures"]``).
+"""
+
+from labkit.testing._jupyter import (
+    run_all_cells,
+    wait_for_kernel_idle,
+    wait_for_widget,
+    write_notebook,
+)
 from labkit.testing._leaks import LeakCheck, ResourceLeakError, ResourceSnapshot
+from labkit.testing._servers import LabServer, VoilaServer, free_port
 
-__all__ = ["LeakCheck", "ResourceLeakError", "ResourceSnapshot"]
+__all__ = [
+    # resources
+    "LeakCheck",
+    "ResourceLeakError",
+    "ResourceSnapshot",
+    # jupyter servers and browser helpers
+    "LabServer",
+    "VoilaServer",
+    "free_port",
+    "run_all_cells",
+    "wait_for_kernel_idle",
+    "wait_for_widget",
+    "write_notebook",
+]
