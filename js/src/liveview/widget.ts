@@ -22,7 +22,8 @@ import { createHistogramView } from "./histogram_view";
 import { drawProfile } from "./profiles_view";
 import { type FrameMsg, type KernelMsg, rawPixels } from "./protocol";
 import { newStats, RateMeter, type ViewStats, Window } from "./stats";
-import { CSS } from "./styles";
+import { decodeJpeg } from "./decode";
+import { buildDom } from "./dom";
 
 // Minimal anywidget model surface (see @anywidget/types).
 export interface Model {
@@ -47,32 +48,6 @@ declare global {
   }
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text) e.textContent = text;
-  return e;
-}
-
-let jpegCanvas: HTMLCanvasElement | null = null;
-
-async function decodeJpeg(buf: DataView): Promise<Uint8Array> {
-  const blob = new Blob([new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset, buf.byteLength)], { type: "image/jpeg" });
-  const bmp = await createImageBitmap(blob);
-  const c = (jpegCanvas ??= document.createElement("canvas"));
-  if (c.width !== bmp.width || c.height !== bmp.height) {
-    c.width = bmp.width;
-    c.height = bmp.height;
-  }
-  const ctx = c.getContext("2d", { willReadFrequently: true })!;
-  ctx.drawImage(bmp, 0, 0);
-  bmp.close();
-  const rgba = ctx.getImageData(0, 0, c.width, c.height).data;
-  const out = new Uint8Array(c.width * c.height);
-  for (let i = 0; i < out.length; i++) out[i] = rgba[i * 4];
-  return out;
-}
-
 export function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
   const modelId: string = model.get("view_id") || Math.random().toString(36).slice(2);
   // the same widget displayed twice gets two entries: <view_id>, <view_id>-2, ...
@@ -83,46 +58,10 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   window.labkit.views[viewId] = stats;
 
   // ---- DOM ----
-  const root = el("div", "lk-live");
-  const style = el("style");
-  style.textContent = CSS;
-  const bar = el("div", "lk-bar");
-  const cmapSel = el("select");
-  for (const name of COLORMAP_NAMES) cmapSel.append(new Option(name, name));
-  const autoBtn = el("button", "", "Auto");
-  autoBtn.title = "contrast limits at the 0.1 / 99.9 percentiles of the current frame";
-  const gammaLbl = el("label", "", "γ ");
-  const gamma = el("input");
-  gamma.type = "range";
-  gamma.min = "-1.3";
-  gamma.max = "1.3";
-  gamma.step = "0.01";
-  gamma.title = "gamma (double-click: 1)";
-  gammaLbl.append(gamma);
-  const roiBtn = el("button", "", "ROI");
-  roiBtn.title = "draw a rectangle (or shift-drag any time)";
-  const clearBtn = el("button", "", "Clear");
-  clearBtn.title = "remove the ROI and the profile crosshair";
-  const fitBtn = el("button", "", "Fit");
-  const snapBtn = el("button", "", "Snapshot");
-  snapBtn.title = "keep the current full frame in Python: view.last_snapshot";
-  bar.append(cmapSel, autoBtn, gammaLbl, roiBtn, clearBtn, fitBtn, snapBtn);
-
-  const grid = el("div", "lk-grid");
-  const stage = el("div", "lk-stage");
-  const canvas = el("canvas", "lk-image");
-  const overlay = el("canvas", "lk-overlay");
-  stage.append(canvas, overlay);
-  const vprof = el("canvas", "lk-prof lk-vprof");
-  const hprof = el("canvas", "lk-prof lk-hprof");
-  const corner = el("div");
-  grid.append(stage, vprof, hprof, corner);
-
-  const info = el("div", "lk-info");
-  const readout = el("span", "lk-readout", "\u00a0");
-  const statsEl = el("span", "lk-stats", "waiting for frames…");
-  info.append(readout, statsEl);
-  const status = el("div", "lk-status");
+  const {
+    root, style, bar, cmapSel, autoBtn, gamma, roiBtn, clearBtn, fitBtn, snapBtn, grid, stage,
+    canvas, overlay, vprof, hprof, info, readout, statsEl, status,
+  } = buildDom();
 
   let contrast: Contrast = { lo: 0, hi: 1, gamma: 1 };
   let contrastSet = false;

@@ -1,0 +1,82 @@
+// DOM of the LiveView: toolbar, image stage (image canvas + overlay), profile canvases, readout
+// and status lines. No behaviour here; widget.ts wires it up.
+import { COLORMAP_NAMES } from "../render/colormaps";
+import { CSS } from "./styles";
+
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text) e.textContent = text;
+  return e;
+}
+
+export interface LiveViewDom {
+  root: HTMLDivElement;
+  style: HTMLStyleElement;
+  bar: HTMLDivElement;
+  cmapSel: HTMLSelectElement;
+  autoBtn: HTMLButtonElement;
+  gamma: HTMLInputElement;
+  roiBtn: HTMLButtonElement;
+  clearBtn: HTMLButtonElement;
+  fitBtn: HTMLButtonElement;
+  snapBtn: HTMLButtonElement;
+  grid: HTMLDivElement;
+  stage: HTMLDivElement;
+  canvas: HTMLCanvasElement;
+  overlay: HTMLCanvasElement;
+  vprof: HTMLCanvasElement;
+  hprof: HTMLCanvasElement;
+  info: HTMLDivElement;
+  readout: HTMLSpanElement;
+  statsEl: HTMLSpanElement;
+  status: HTMLDivElement;
+}
+
+export function buildDom(): LiveViewDom {
+  const root = el("div", "lk-live");
+  const style = el("style");
+  style.textContent = CSS;
+  const bar = el("div", "lk-bar");
+  const cmapSel = el("select");
+  for (const name of COLORMAP_NAMES) cmapSel.append(new Option(name, name));
+  const autoBtn = el("button", "", "Auto");
+  autoBtn.title = "contrast limits at the 0.1 / 99.9 percentiles of the current frame";
+  const gammaLbl = el("label", "", "γ ");
+  const gamma = el("input");
+  gamma.type = "range";
+  gamma.min = "-1.3";
+  gamma.max = "1.3";
+  gamma.step = "0.01";
+  gamma.title = "gamma (double-click: 1)";
+  gammaLbl.append(gamma);
+  const roiBtn = el("button", "", "ROI");
+  roiBtn.title = "draw a rectangle (or shift-drag any time)";
+  const clearBtn = el("button", "", "Clear");
+  clearBtn.title = "remove the ROI and the profile crosshair";
+  const fitBtn = el("button", "", "Fit");
+  const snapBtn = el("button", "", "Snapshot");
+  snapBtn.title = "keep the current full frame in Python: view.last_snapshot";
+  bar.append(cmapSel, autoBtn, gammaLbl, roiBtn, clearBtn, fitBtn, snapBtn);
+
+  const grid = el("div", "lk-grid");
+  const stage = el("div", "lk-stage");
+  const canvas = el("canvas", "lk-image");
+  const overlay = el("canvas", "lk-overlay");
+  stage.append(canvas, overlay);
+  const vprof = el("canvas", "lk-prof lk-vprof");
+  const hprof = el("canvas", "lk-prof lk-hprof");
+  const corner = el("div");
+  grid.append(stage, vprof, hprof, corner);
+
+  const info = el("div", "lk-info");
+  const readout = el("span", "lk-readout", "\u00a0");
+  const statsEl = el("span", "lk-stats", "waiting for frames…");
+  info.append(readout, statsEl);
+  const status = el("div", "lk-status");
+
+  return {
+    root, style, bar, cmapSel, autoBtn, gamma, roiBtn, clearBtn, fitBtn, snapBtn, grid, stage,
+    canvas, overlay, vprof, hprof, info, readout, statsEl, status,
+  };
+}
