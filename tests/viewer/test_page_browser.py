@@ -259,13 +259,19 @@ def test_sliders_and_linked_windows_in_the_page(manager, page):
     page.mouse.move(hist["x"] + hist["width"] * 0.6, hist["y"] + hist["height"] / 2, steps=5)
     page.mouse.up()
     wait_for(lambda: manager.windows.get(b["uid"]).view["contrast_hi"] != 0.75)
-    assert (
-        manager.windows.get(a["uid"]).view["contrast_hi"]
-        == (manager.windows.get(b["uid"]).view["contrast_hi"])
-    )
-    assert (
-        manager.windows.get(b["uid"]).view["cursor"] == manager.windows.get(a["uid"]).view["cursor"]
-    )
+    view_a, view_b = manager.windows.get(a["uid"]).view, manager.windows.get(b["uid"]).view
+    assert view_a["contrast_hi"] == view_b["contrast_hi"]
+    assert view_a["cursor"] == view_b["cursor"]
+    # unlink b from the page: a's changes stay in a
+    group = view_a["link_group"]
+    assert card_b.locator("input.lk-link").input_value() == group
+    assert group in page.locator(f"tr[data-uid='{b['uid']}']").inner_text()
+    card_b.locator("input.lk-link").fill("")
+    card_b.locator("input.lk-link").press("Enter")
+    wait_for(lambda: manager.windows.get(b["uid"]).view["link_group"] is None)
+    card_a.locator("select.lk-cmap").select_option("magma")
+    wait_for(lambda: manager.windows.get(a["uid"]).view["colormap"] == "magma")
+    assert manager.windows.get(b["uid"]).view["colormap"] == "gray"
 
 
 def test_labkit_manager_process_serves_the_page(manager_process, page):

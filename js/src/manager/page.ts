@@ -65,12 +65,12 @@ export async function startPage(root: HTMLElement): Promise<void> {
   const models = new Map<string, { model: WsModel; card: HTMLElement; cleanup: (() => void) | void }>();
 
   function renderList() {
-    const head = "<tr><th>#</th><th>name</th><th>shape</th><th>dtype</th><th>source</th><th>watched</th><th>version</th><th></th></tr>";
+    const head = "<tr><th>#</th><th>name</th><th>shape</th><th>dtype</th><th>source</th><th>watched</th><th>linked</th><th>version</th><th></th></tr>";
     table.innerHTML = head;
     for (const w of state.windows) {
       const tr = document.createElement("tr");
       tr.dataset.uid = w.uid;
-      const cells = [String(w.index), w.name, `(${w.shape.join(", ")})`, w.dtype, w.source, w.watched ? "watched" : "", String(w.version)];
+      const cells = [String(w.index), w.name, `(${w.shape.join(", ")})`, w.dtype, w.source, w.watched ? "watched" : "", w.link_group ?? "", String(w.version)];
       for (const text of cells) {
         const td = document.createElement("td");
         td.textContent = text;
@@ -85,7 +85,7 @@ export async function startPage(root: HTMLElement): Promise<void> {
       tr.append(td);
       table.append(tr);
     }
-    if (state.windows.length === 0) table.insertAdjacentHTML("beforeend", "<tr><td colspan=8>no windows</td></tr>");
+    if (state.windows.length === 0) table.insertAdjacentHTML("beforeend", "<tr><td colspan=9>no windows</td></tr>");
   }
 
   function closeModel(id: string) {

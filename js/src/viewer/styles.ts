@@ -7,6 +7,7 @@ export const CSS = `
 .lk-viewer button, .lk-viewer select, .lk-viewer input[type=number] { font: inherit; padding: 1px 4px;
   border: 1px solid #888; border-radius: 3px; background: var(--jp-layout-color1, #fff); color: inherit; }
 .lk-viewer input[type=number] { width: 72px; }
+.lk-viewer input.lk-link { font: inherit; padding: 1px 4px; border: 1px solid #888; border-radius: 3px; }
 .lk-viewer button { cursor: pointer; }
 .lk-viewer button.lk-on { background: #2b6cb0; color: #fff; border-color: #2b6cb0; }
 .lk-viewer .lk-sliders { display: flex; flex-direction: column; gap: 2px; }

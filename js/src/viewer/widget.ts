@@ -91,9 +91,13 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   valueIn.type = "number";
   valueIn.step = "any";
   valueIn.value = "0";
+  const linkIn = el("input", "lk-link");
+  linkIn.placeholder = "link group";
+  linkIn.title = "windows with the same link group share cursor, slices and contrast (empty: unlinked)";
+  linkIn.size = 9;
   const applyBtn = el("button", "lk-apply", "Apply");
   applyBtn.title = "edit the data; a watched notebook variable gets the result";
-  bar.append(cmapSel, autoBtn, loIn, hiIn, gamma, roiBtn, opSel, valueIn, applyBtn);
+  bar.append(cmapSel, autoBtn, loIn, hiIn, gamma, roiBtn, opSel, valueIn, applyBtn, linkIn);
   const sliders = el("div", "lk-sliders");
   const grid = el("div", "lk-grid");
   const stage = el("div", "lk-stage");
@@ -208,6 +212,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     root.classList.toggle("lk-closed", !!inf.closed);
     root.dataset.version = String(inf.version ?? 0);
     cmapSel.value = v.colormap ?? "gray";
+    if (document.activeElement !== linkIn) linkIn.value = v.link_group ?? "";
     const [lo, hi, g] = contrast();
     if (document.activeElement !== loIn) loIn.value = fmt(lo);
     if (document.activeElement !== hiIn) hiIn.value = fmt(hi);
@@ -376,6 +381,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
 
   // ---- user input ----
   cmapSel.addEventListener("change", () => setView({ colormap: cmapSel.value }));
+  linkIn.addEventListener("change", () => setView({ link_group: linkIn.value.trim() || null }));
   autoBtn.addEventListener("click", () => setView({ contrast_lo: null, contrast_hi: null }));
   const setLimits = () => setView({ contrast_lo: Number(loIn.value), contrast_hi: Number(hiIn.value) });
   loIn.addEventListener("change", setLimits);
