@@ -256,14 +256,17 @@ class WindowController:
         self.slices_sent = 0
         self.last_error = ""
         self._pushed: dict[str, Any] = {}  # what the front end has: pushes send only changes
+        self._pushed_lock = threading.Lock()
         self._unsubscribe = registry.subscribe(self._on_event)
 
     # ---- state for a new front end
     def state(self) -> dict[str, Any]:
         """``{"uid", "info", "view"}`` for a front end that just connected."""
         window = self.registry.get(self.uid)
-        self._pushed = {"info": window_info(window), "view": view_of(window)}
-        return {"uid": self.uid, **self._pushed}
+        pushed = {"info": window_info(window), "view": view_of(window)}
+        with self._pushed_lock:
+            self._pushed = dict(pushed)
+        return {"uid": self.uid, **pushed}
 
     # ---- browser → kernel
     def handle_view(self, view: dict[str, Any]) -> None:
@@ -276,12 +279,14 @@ class WindowController:
             _check_view(changes)
         except (TypeError, ValueError) as exc:
             self._status("error", str(exc))
-            self._pushed.pop("view", None)  # make the next push restore the stored view
+            with self._pushed_lock:
+                self._pushed.pop("view", None)  # make the next push restore the stored view
             self._on_event("view", window)
             return
         if changes:
             # the front end already shows this view: do not echo it back (it may have moved on)
-            self._pushed["view"] = {**view_of(window), **changes}
+            with self._pushed_lock:
+                self._pushed["view"] = {**view_of(window), **changes}
             self.registry.set_view_state(self.uid, **changes)
 
     def handle_msg(self, content: dict[str, Any]) -> None:
@@ -376,9 +381,10 @@ class WindowController:
             self._unsubscribe()
             return
         changes = {"info": window_info(window), "view": view_of(window)}
-        changes = {k: v for k, v in changes.items() if self._pushed.get(k) != v}
-        if changes:
+        with self._pushed_lock:
+            changes = {k: v for k, v in changes.items() if self._pushed.get(k) != v}
             self._pushed.update(changes)
+        if changes:
             self._push_state(changes)
         self.send_slice()
 
