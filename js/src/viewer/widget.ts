@@ -159,7 +159,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     const maxH: number = model.get("height_px") || 420;
     const avail = host.clientWidth > 0 ? Math.max(160, host.clientWidth - 70) : 560;
     let w = Math.min(avail, 560);
-    let h = Math.round((w * h0) / w0);
+    let h = Math.max(32, Math.round((w * h0) / w0)); // 1-D data: a strip, its profile below
     if (h > maxH) {
       h = maxH;
       w = Math.max(80, Math.round((h * w0) / h0));
