@@ -15,10 +15,12 @@ import numpy as np
 
 __all__ = [
     "Crop",
+    "EncodedView",
     "Viewport",
     "bin_factor",
     "bin_mean",
     "encode_jpeg",
+    "encode_view",
     "plan_crop",
     "to_uint8",
 ]
@@ -160,3 +162,63 @@ def encode_jpeg(a: np.ndarray, quality: int = 85) -> tuple[bytes, float, float]:
         colorsubsampling="Gray",
     )
     return data, scale, offset
+
+
+@dataclass(frozen=True)
+class EncodedView:
+    """What the kernel sends for one frame: ``payload`` (raw texels or JPEG bytes) covering
+    ``crop`` of the full frame, ``shape`` texels (h, w), and ``value = stored * scale + offset``."""
+
+    payload: Any  # bytes (jpeg) or a C-contiguous np.ndarray (raw16 / raw8)
+    encoding: str
+    crop: Crop
+    shape: tuple[int, int]
+    scale: float
+    offset: float
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.payload) if isinstance(self.payload, bytes) else int(self.payload.nbytes)
+
+    @property
+    def buffer(self) -> Any:
+        """The payload as a buffer for ``widget.send(..., buffers=[...])`` (no copy)."""
+        return self.payload if isinstance(self.payload, bytes) else self.payload.data
+
+    def header(self) -> dict[str, Any]:
+        """Geometry and encoding fields of the frame message (see js/src/liveview/protocol.ts)."""
+        c = self.crop
+        return {
+            "encoding": self.encoding,
+            "w": int(self.shape[1]),
+            "h": int(self.shape[0]),
+            "x": c.x0,
+            "y": c.y0,
+            "rw": c.x1 - c.x0,
+            "rh": c.y1 - c.y0,
+            "bin": c.k,
+            "scale": float(self.scale),
+            "offset": float(self.offset),
+        }
+
+
+def encode_view(
+    data: np.ndarray, vp: Viewport, encoding: str, jpeg_quality: int = 85
+) -> EncodedView:
+    """Crop and bin a 2-D frame for viewport ``vp`` and encode it as ``raw16``, ``raw8`` or
+    ``jpeg``. Frames that are not uint16 are sent as raw8 when raw16 is asked for. Raises
+    ``ValueError`` for frames that are not 2-D."""
+    if data.ndim != 2:
+        raise ValueError(f"LiveView shows 2-D frames, the source gave shape {data.shape}")
+    crop = plan_crop((data.shape[0], data.shape[1]), vp)
+    binned = bin_mean(data[crop.y0 : crop.y1, crop.x0 : crop.x1], crop.k)
+    scale, offset = 1.0, 0.0
+    payload: Any
+    if encoding == "jpeg":
+        payload, scale, offset = encode_jpeg(binned, jpeg_quality)
+    elif encoding == "raw8" or binned.dtype != np.uint16:
+        payload, scale, offset = to_uint8(binned)
+        encoding = "raw8"
+    else:
+        payload = binned
+    return EncodedView(payload, encoding, crop, (binned.shape[0], binned.shape[1]), scale, offset)

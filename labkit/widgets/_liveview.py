@@ -30,8 +30,13 @@ import anywidget
 import numpy as np
 import traitlets
 
-from labkit.widgets._binning import Viewport, bin_mean, encode_jpeg, plan_crop, to_uint8
-from labkit.widgets._liveview_sources import ArraySource, FrameSource, as_source
+from labkit.widgets._binning import Viewport, encode_view
+from labkit.widgets._liveview_sources import (
+    ArraySource,
+    FrameSource,
+    as_source,
+    frame_to_dataarray,
+)
 from labkit.widgets._transport import CreditWindow, EncodingPolicy
 
 __all__ = ["COLORMAPS", "ArraySource", "FrameSource", "LiveView", "bundle_path"]
@@ -444,59 +449,33 @@ class LiveView(anywidget.AnyWidget):
         with self._lock:
             self._dirty = False
             vp = self._viewport
-        data = frame.data
-        if data.ndim != 2:
-            raise ValueError(f"LiveView shows 2-D frames, the source gave shape {data.shape}")
-        full_h, full_w = data.shape
+        full_h, full_w = frame.data.shape[:2]
         if vp is None:
             vp = Viewport.fit(full_h, full_w, self.width_px, self.width_px)
-        crop = plan_crop((full_h, full_w), vp)
-        binned = bin_mean(data[crop.y0 : crop.y1, crop.x0 : crop.x1], crop.k)
+        view = encode_view(frame.data, vp, self._policy.current, self.jpeg_quality)
         if hasattr(frame, "is_intact") and not frame.is_intact():
-            self._counters["torn"] += 1
+            self._counters["torn"] += 1  # the ring slot was reused while we read it: next one
             return True
-        encoding = self._policy.current
-        scale, offset = 1.0, 0.0
-        payload: bytes | np.ndarray
-        if encoding == "jpeg":
-            payload, scale, offset = encode_jpeg(binned, self.jpeg_quality)
-        elif encoding == "raw8" or binned.dtype != np.uint16:
-            payload, scale, offset = (
-                to_uint8(binned) if binned.dtype != np.uint8 else (binned, 1.0, 0.0)
-            )
-            encoding = "raw8"
-        else:
-            payload = binned
         seq = self._credit.acquire()
         if seq is None:  # an ack timeout raced us; try again later
             return False
-        h, w = binned.shape
         content = {
             "type": "frame",
             "seq": seq,
             "index": int(frame.index),
             "timestamp_s": float(frame.timestamp_s),
             "sent_s": time.time(),
-            "encoding": encoding,
-            "w": int(w),
-            "h": int(h),
-            "x": crop.x0,
-            "y": crop.y0,
-            "rw": crop.x1 - crop.x0,
-            "rh": crop.y1 - crop.y0,
             "full_w": int(full_w),
             "full_h": int(full_h),
-            "bin": crop.k,
-            "scale": float(scale),
-            "offset": float(offset),
+            **view.header(),
         }
-        nbytes = len(payload) if isinstance(payload, bytes) else int(payload.nbytes)
+        nbytes = view.nbytes
         with self._lock:
             self._seq_bytes[seq] = nbytes
             if len(self._seq_bytes) > 64:  # acks that never came
                 for old in sorted(self._seq_bytes)[:-64]:
                     del self._seq_bytes[old]
-        self.send(content, buffers=[payload if isinstance(payload, bytes) else payload.data])
+        self.send(content, buffers=[view.buffer])
         if self._last_index is not None and frame.index > self._last_index + 1:
             self._counters["frames_skipped"] += frame.index - self._last_index - 1
         self._last_index = int(frame.index)
@@ -542,21 +521,9 @@ class LiveView(anywidget.AnyWidget):
                 fut.set_exception(exc)
 
     def _to_dataarray(self, frame: Any) -> Any:
-        import xarray as xr
-
-        data = np.array(frame.data, copy=True)
-        coords = dict(getattr(self._source, "coords", {}) or {})
-        coords = {k: v for k, v in coords.items() if len(v) == data.shape["yx".index(k)]}
-        attrs: dict[str, Any] = {
-            k: float(v) for k, v in (frame.meta or {}).items() if isinstance(v, int | float)
-        }
-        attrs.update(
-            index=int(frame.index),
-            timestamp_s=float(frame.timestamp_s),
-            colormap=self.colormap,
-        )
+        attrs: dict[str, Any] = {"colormap": self.colormap}
         if self.contrast is not None:
             attrs["contrast"] = list(self.contrast)
         if self.roi is not None:
             attrs["roi"] = list(self.roi)
-        return xr.DataArray(data, dims=("y", "x"), coords=coords, attrs=attrs, name="snapshot")
+        return frame_to_dataarray(frame, getattr(self._source, "coords", None), attrs)

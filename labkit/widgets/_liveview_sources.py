@@ -11,7 +11,7 @@ import numpy as np
 
 from labkit.buffers import Frame, RingError
 
-__all__ = ["ArraySource", "FrameSource", "ScopeSource", "as_source"]
+__all__ = ["ArraySource", "FrameSource", "ScopeSource", "as_source", "frame_to_dataarray"]
 
 log = logging.getLogger(__name__)
 
@@ -183,3 +183,24 @@ def as_source(obj: Any, reader_name: str) -> tuple[Any, bool]:
         f"LiveView cannot show a {type(obj).__name__}; pass a Scope, a RingReader, an ArraySource, "
         "a 2-D numpy array / xarray.DataArray, or an object with latest() -> Frame | None"
     )
+
+
+def frame_to_dataarray(
+    frame: Any, coords: dict[str, np.ndarray] | None, attrs: dict[str, Any]
+) -> Any:
+    """A copy of ``frame`` as an ``xr.DataArray`` (y, x) named "snapshot": coords ``y``/``x``
+    when given with matching lengths, attrs = numeric frame metadata + index + timestamp_s +
+    ``attrs``."""
+    import xarray as xr
+
+    data = np.array(frame.data, copy=True)
+    kept = {
+        k: v
+        for k, v in (coords or {}).items()
+        if k in ("y", "x") and len(v) == data.shape["yx".index(k)]
+    }
+    out_attrs: dict[str, Any] = {
+        k: float(v) for k, v in (frame.meta or {}).items() if isinstance(v, int | float)
+    }
+    out_attrs.update(index=int(frame.index), timestamp_s=float(frame.timestamp_s), **attrs)
+    return xr.DataArray(data, dims=("y", "x"), coords=kept, attrs=out_attrs, name="snapshot")

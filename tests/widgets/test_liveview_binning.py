@@ -12,6 +12,7 @@ from labkit.widgets._binning import (
     bin_factor,
     bin_mean,
     encode_jpeg,
+    encode_view,
     plan_crop,
     to_uint8,
 )
@@ -118,3 +119,21 @@ def test_jpeg_round_trip_is_close():
     assert dec.shape == a.shape
     back = dec.astype(np.float64) * scale + offset
     assert np.median(np.abs(back - a)) < 3 * scale
+
+
+def test_encode_view_raw16_header_matches_the_payload():
+    a = np.arange(300 * 400, dtype=np.uint32).reshape(300, 400).astype(np.uint16)
+    view = encode_view(a, Viewport(100, 100, 0.25, 0, 0, 400, 300), "raw16")
+    head = view.header()
+    assert head["encoding"] == "raw16" and head["bin"] == 4
+    assert (head["h"], head["w"]) == view.payload.shape == (75, 100)
+    assert (head["rw"], head["rh"]) == (400, 300) and view.nbytes == 75 * 100 * 2
+    assert bytes(view.buffer) == view.payload.tobytes()
+
+
+def test_encode_view_sends_8bit_frames_as_raw8_and_rejects_3d():
+    a = np.full((10, 10), 200, np.uint8)
+    view = encode_view(a, Viewport.fit(10, 10, 10, 10), "raw16")
+    assert view.encoding == "raw8" and view.payload.dtype == np.uint8
+    with pytest.raises(ValueError, match="2-D frames"):
+        encode_view(np.zeros((2, 2, 2), np.uint16), Viewport.fit(2, 2, 2, 2), "raw16")
