@@ -321,6 +321,17 @@ def test_scope_source_follows_the_engine_ring_and_closes_its_reader():
             assert np.frombuffer(buffers[0], np.uint16).size == 256 * 256
             readers = scope.health().readers
             assert any(name.startswith("liveview-") for name in readers), readers
+            # a new camera shape means a new ring: the view follows it
+            old_ring = scope.ring_name
+            scope.camera.binning = 2
+
+            def sees_new_shape():
+                for content, _ in rec.frames()[-2:]:
+                    browser(view, {"type": "ack", "seq": content["seq"]})
+                return rec.frames()[-1][0]["full_w"] == 128
+
+            assert wait_for(sees_new_shape, timeout=15)
+            assert scope.ring_name != old_ring
         assert view._source._reader is None  # the view closed the reader it opened
 
 
