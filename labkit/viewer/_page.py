@@ -249,13 +249,15 @@ class _PageServer:
             self.connections.discard(connection)
         connection.close()
 
-    def close(self) -> None:
+    def close(self) -> list[Any]:
+        """Stop following the registry; returns the websocket handlers still open."""
         self._unsubscribe()
         with self._lock:
             connections = list(self.connections)
             self.connections.clear()
         for c in connections:
             c.close()
+        return [c.socket for c in connections]
 
 
 class PageHandle:
@@ -273,11 +275,18 @@ class PageHandle:
         """Close every page connection and stop the server thread (idempotent)."""
         if not self._thread.is_alive():
             return
-        self._state.close()
+        sockets = self._state.close()
         loop = self._state.loop
 
         async def _stop() -> None:
             self._http.stop()
+            for handler in sockets:  # websockets are not HTTP connections: close them here
+                handler.close(1001, "the manager stopped")
+            await asyncio.sleep(0.05)  # let the close frames go out
+            for handler in sockets:
+                conn = handler.ws_connection
+                if conn is not None and conn.stream is not None:
+                    conn.stream.close()
             await self._http.close_all_connections()
             loop.stop()
 

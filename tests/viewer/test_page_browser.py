@@ -358,3 +358,29 @@ def test_viewer_window_in_jupyterlab_edits_flow_back_to_the_variable(lab_server,
         timeout=20000,
     )
     assert "fill applied" in viewer.locator(".lk-status").inner_text()
+
+
+def test_page_reconnects_to_a_restarted_manager(registry_dir, page):
+    from labkit.testing.fixtures import free_port
+
+    port = free_port()
+    first = lv.ManagerServer(
+        request_port=0, event_port=0, registry_dir=registry_dir, register=False, page_port=port
+    )
+    try:
+        old = first.windows.add(np.zeros((8, 8)), "old")
+        page.goto(first.url)
+        page.wait_for_selector(f".lk-card[data-uid='{old.uid}'] canvas")
+    finally:
+        first.stop()
+    page.wait_for_function("() => window.labkit_manager.connected === false")
+    second = lv.ManagerServer(
+        request_port=0, event_port=0, registry_dir=registry_dir, register=False, page_port=port
+    )
+    try:
+        new = second.windows.add(gradient(), "new")
+        page.wait_for_selector(f".lk-card[data-uid='{new.uid}'] canvas", timeout=15000)
+        page.wait_for_selector(f".lk-card[data-uid='{old.uid}']", state="detached")
+        assert page.evaluate("() => window.labkit_manager.connected") is True
+    finally:
+        second.stop()

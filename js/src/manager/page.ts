@@ -55,11 +55,11 @@ export async function startPage(root: HTMLElement): Promise<void> {
 
   const wsUrl = new URL(`ws${query}`, location.href);
   wsUrl.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(wsUrl.href);
-  ws.binaryType = "arraybuffer";
+  let ws: WebSocket | null = null;
+  let retryMs = 500;
   const channel = {
     send(header: Record<string, unknown>, buffers: ArrayBuffer[] = []) {
-      if (ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(header, buffers));
+      if (ws && ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(header, buffers));
     },
   };
   const models = new Map<string, { model: WsModel; card: HTMLElement; cleanup: (() => void) | void }>();
@@ -97,17 +97,31 @@ export async function startPage(root: HTMLElement): Promise<void> {
     state.open = Array.from(models.keys());
   }
 
-  ws.onopen = () => {
-    state.connected = true;
-    conn.textContent = "connected";
-    conn.className = "lk-conn";
-  };
-  ws.onclose = () => {
-    state.connected = false;
-    conn.textContent = "disconnected (manager stopped?) — reload to reconnect";
-    conn.className = "lk-conn lk-down";
-  };
-  ws.onmessage = (ev) => {
+  // reconnects on its own (e.g. a manager restarted with the same --page-port); the server sends
+  // the list and every window again, so the old viewers are dropped first
+  function connect() {
+    const socket = new WebSocket(wsUrl.href);
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => {
+      for (const id of Array.from(models.keys())) closeModel(id);
+      state.connected = true;
+      retryMs = 500;
+      conn.textContent = "connected";
+      conn.className = "lk-conn";
+    };
+    socket.onclose = () => {
+      if (ws !== socket) return;
+      state.connected = false;
+      conn.textContent = `disconnected (manager stopped?) — retrying every ${Math.round(retryMs / 1000)} s`;
+      conn.className = "lk-conn lk-down";
+      window.setTimeout(connect, retryMs);
+      retryMs = Math.min(5000, retryMs * 2);
+    };
+    socket.onmessage = onMessage;
+    ws = socket;
+  }
+
+  function onMessage(ev: MessageEvent) {
     const { header, buffers } = decodeFrame(ev.data as ArrayBuffer);
     const id = header.model_id as string;
     switch (header.type) {
@@ -141,5 +155,7 @@ export async function startPage(root: HTMLElement): Promise<void> {
         console.warn("labkit manager:", header.message);
         break;
     }
-  };
+  }
+
+  connect();
 }
