@@ -24,6 +24,7 @@ def _cells(data_dir: Path) -> list[str]:
         "scope.camera.frame_rate_hz = 50\n"
         "scope.start()\n"
         f"scope.spool.dir_pattern = {str(data_dir)!r}\n"
+        "scope.spool.update_settings(shard_seconds=0.2, fsync_interval_s=0.2)  # progress in small steps\n"
         "panel = SpoolPanel(scope)\n"
         "panel",
     ]
