@@ -66,12 +66,12 @@ def strip_ext(name: str) -> str:
 
 
 def next_series_name(dirname: Path, base: str) -> str:
-    """The next unused ``<base>_<letters>`` in ``dirname`` (any method's extension counts as used)."""
+    """The next unused ``<base>_<letters>`` in ``dirname`` (any extension counts as used; bases have no dots)."""
     used = -1
     if dirname.is_dir():
         prefix = base + "_"
         for entry in os.listdir(dirname):
-            stem = strip_ext(entry)
+            stem = entry.split(".", 1)[0]  # any method's extension, sidecars and journals
             if stem.startswith(prefix):
                 try:
                     used = max(used, letters_to_num(stem[len(prefix) :]))

@@ -92,3 +92,19 @@ def spool_dir(ctl: SpoolController):
     from pathlib import Path
 
     return Path(ctl.dirname)
+
+
+def test_register_acquisition_type(spool):
+    from labkit.spool._zarr import ZarrSink
+
+    class LabeledZarr(ZarrSink):
+        ext = ".lab.zarr"
+
+    spool.register_acquisition_type("labeled", LabeledZarr)
+    assert "labeled" in spool.available_spool_methods
+    h = spool.start(max_frames=4, method="labeled", preflight_mode="skip")
+    h.wait(timeout=30)
+    assert h.path.name.endswith(".lab.zarr") and (h.path / "0" / "zarr.json").exists()
+    assert spool.series_name.endswith("_B")  # custom extensions count as used names
+    with pytest.raises(Exception, match="lacks"):
+        spool.register_acquisition_type("broken", object)
