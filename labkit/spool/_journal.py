@@ -51,6 +51,18 @@ class Journal:
             self._fd = -1
 
 
+def shard_exists(series_path: Path):
+    """``exists(location)`` for :func:`summarize`: zarr shards must be on disk; single files always pass."""
+    series_path = Path(series_path)
+
+    def exists(location: str) -> bool:
+        if not series_path.is_dir():
+            return True
+        return (series_path / location).is_file()
+
+    return exists
+
+
 def read_journal(path: Path) -> list[dict[str, Any]]:
     """All complete records; a torn or garbled line (crash mid-write) is skipped with a log line."""
     records: list[dict[str, Any]] = []
@@ -70,8 +82,12 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Frames on disk (sorted per-frame columns), dropped count, events, and whether it stopped."""
+def summarize(records: list[dict[str, Any]], exists: Any = None) -> dict[str, Any]:
+    """Frames on disk (sorted per-frame columns), dropped count, events, and whether it stopped.
+
+    ``exists(location) -> bool`` drops blocks whose shard is missing (listed, then lost in a
+    power cut before it was synced).
+    """
     frames: dict[str, list] = {
         "frame": [],
         "index": [],
@@ -85,7 +101,11 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     stopped = False
     for rec in records:
         ev = rec.get("event")
+        if ev == "synced":
+            continue
         if ev == "block":
+            if exists is not None and not exists(rec["location"]):
+                continue
             for key in frames:
                 frames[key].extend(rec[key])
         elif ev == "start":

@@ -14,7 +14,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from labkit.spool._errors import SpoolError
-from labkit.spool._journal import journal_path, read_journal, summarize
+from labkit.spool._journal import journal_path, read_journal, shard_exists, summarize
 from labkit.spool._layout import Layout
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def open_series(path: str | Path) -> xr.DataArray:
     elif complete:  # a long series keeps its per-frame columns in the journal only
         frames = summarize(read_journal(journal_path(path)))["frames"]
     else:
-        summary = summarize(read_journal(journal_path(path)))
+        summary = summarize(read_journal(journal_path(path)), shard_exists(path))
         frames = summary["frames"]
         attrs = {**attrs, "frames_dropped": summary["frames_dropped"]}
         warnings.warn(

@@ -344,14 +344,18 @@ class Pipeline:
         c.bytes_out += nbytes
         c.frames_out += block.n
         record = block.journal_record(self.sink.location(block.key))
+        # listed now (the complete shard is in the page cache: it survives a process crash);
+        # the flusher marks it synced once it is on the disk
+        self.journal_event(record, sync=False)
         self._flush_q.put((token, record, block.frames().copy()))
 
     def _flush_loop(self) -> None:
-        """Make shards durable in batches while the writer goes on, then journal them in order.
+        """Make shards durable in batches while the writer goes on.
 
-        Every ``fsync_interval_s`` (and at the end) the pending shards are fdatasynced, their
-        journal lines appended and the journal fdatasynced once: few disk flushes, and the
-        journal only ever lists frames that are on disk. A frame counts as written then.
+        The writer journals each complete shard as soon as it is in the page cache (so a
+        process crash loses at most the shard being assembled). Every ``fsync_interval_s``
+        (and at the end) the flusher fdatasyncs the pending shards, journals them ``synced``
+        and fdatasyncs the journal once: few disk flushes. A frame counts as written then.
         """
         last_emit = 0.0
         last_sync = time.monotonic()
@@ -386,9 +390,9 @@ class Pipeline:
                     self.sink.release(later)
                     c.frames_discarded += len(later_meta)
                 break
-            self.journal_event(batch[k][1], sync=False)
             self._frames_meta.append(meta)
             c.frames_written += len(meta)
+            self.journal_event({"event": "synced", "seq": batch[k][1]["seq"]}, sync=False)
         with self._journal_lock:
             try:
                 self.journal.sync()

@@ -17,7 +17,7 @@ from typing import Any
 
 from labkit.spool._errors import SpoolError
 from labkit.spool._io import jsonable, write_json_atomic
-from labkit.spool._journal import Journal, journal_path, read_journal, summarize
+from labkit.spool._journal import Journal, journal_path, read_journal, shard_exists, summarize
 from labkit.spool._layout import Layout
 
 
@@ -43,7 +43,7 @@ def repair_series(path: str | Path) -> dict[str, Any]:
     jpath = journal_path(path)
     if not jpath.exists():
         raise SpoolError(f"{path} has no journal ({jpath.name}); it cannot be repaired")
-    summary = summarize(read_journal(jpath))
+    summary = summarize(read_journal(jpath), shard_exists(path))
     frames = summary["frames"]
     n = (max(frames["frame"]) + 1) if frames["frame"] else 0
     final = {

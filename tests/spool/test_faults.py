@@ -139,3 +139,16 @@ def test_stalled_reader_never_slows_the_spool(spool, host):
     finally:
         stalled.close()
     assert p.frames_written == 150 and p.frames_dropped == 0
+
+
+def test_journaled_shard_missing_on_disk_is_left_out(spool):
+    """A shard listed in the journal but gone (power cut before its sync) is not shown."""
+    h = spool.start(max_frames=40, shard_seconds=0.05, preflight_mode="skip")  # 10-frame shards
+    h.wait(timeout=30)
+    root = json.loads((h.path / "zarr.json").read_text())
+    root["attributes"]["labkit"]["status"] = "running"  # as if the process died
+    (h.path / "zarr.json").write_text(json.dumps(root))
+    (h.path / "0" / "c" / "3" / "0" / "0").unlink()  # the last shard never reached the disk
+    with pytest.warns(IncompleteSeriesWarning):
+        da = open_series(h.path)
+    assert da.shape[0] == 30
