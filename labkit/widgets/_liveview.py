@@ -129,9 +129,9 @@ class LiveView(anywidget.AnyWidget):
             raise ValueError(f"max_fps must be > 0 frames/s or None, got {max_fps!r}")
         view_id = f"lv{uuid.uuid4().hex[:10]}"
         self._source, self._owns_source = as_source(source, reader_name=f"liveview-{view_id}")
-        dtype = np.dtype(getattr(self._source, "dtype", np.uint16))
+        self._source_bits = 8 * np.dtype(getattr(self._source, "dtype", np.uint16)).itemsize
         self._policy = EncodingPolicy(
-            encoding, source_bits=8 * dtype.itemsize, prefer_small=_in_marimo()
+            encoding, source_bits=self._source_bits, prefer_small=_in_marimo()
         )
         self._credit = CreditWindow(max_in_flight, credit_timeout_s)
         self.max_fps = max_fps
@@ -215,8 +215,18 @@ class LiveView(anywidget.AnyWidget):
     # ---- public API -------------------------------------------------------------------------
     @property
     def encoding(self) -> str:
-        """The encoding in use now (``raw16``, ``raw8`` or ``jpeg``)."""
+        """The encoding in use now (``raw16``, ``raw8`` or ``jpeg``). Set it to one of those or
+        to ``"auto"`` to change the choice (``ValueError`` for anything else)."""
         return self._policy.current
+
+    @encoding.setter
+    def encoding(self, mode: str) -> None:
+        self._policy = EncodingPolicy(
+            mode, source_bits=self._source_bits, prefer_small=_in_marimo()
+        )
+        with self._lock:
+            self._dirty = True  # show the current frame in the new encoding
+        self._wake.set()
 
     @property
     def stats(self) -> dict[str, Any]:

@@ -413,3 +413,16 @@ def test_a_silent_browser_is_treated_as_gone(monkeypatch):
         assert len(rec.frames()) == n  # paused instead of one frame per timeout forever
         browser(view, {"type": "stats", "painted": 1})  # any message: a browser is there
         assert wait_for(lambda: len(rec.frames()) > n)
+
+
+def test_encoding_can_be_changed_while_running():
+    view, rec = make_view(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64))
+    with view:
+        browser(view, {"type": "ready"})
+        assert wait_for(lambda: len(rec.frames()) == 1)
+        browser(view, {"type": "ack", "seq": 0})
+        view.encoding = "raw8"
+        assert wait_for(lambda: len(rec.frames()) == 2)  # the same frame again, now 8-bit
+        assert rec.frames()[1][0]["encoding"] == "raw8" and view.encoding == "raw8"
+        with pytest.raises(ValueError, match="'auto', 'raw16'"):
+            view.encoding = "webp"
