@@ -15,7 +15,10 @@ the header's ``"buffers"`` lists the byte length of each buffer. Messages:
   ``close_window`` (``uid``). Malformed messages are answered with an ``error`` message.
 
 When the manager has an auth key (non-loopback), every request needs ``?token=`` (printed in
-the URL). Websocket origins are checked (same origin only).
+the URL). Websocket origins are checked (same origin only), and a loopback page answers only
+loopback ``Host`` names. Slices are newest-wins per window and page; the page reconnects by
+itself. :class:`ManagerPanel` is the same page as a notebook widget, for a JupyterLab or Voila
+kernel that is itself the manager.
 """
 
 from __future__ import annotations
