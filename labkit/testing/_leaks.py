@@ -22,6 +22,9 @@ SHM_PREFIX = "labkit"
 
 # threads that libraries start once per process and keep on purpose
 _IGNORED_THREAD_PREFIXES = ("asyncio_", "IPythonHistorySavingThread", "pydevd.", "Dummy-")
+# jupyter_core's run_sync keeps one "<thread> - runner" loop thread per process when a loop is
+# already running in the caller (as Playwright's sync API leaves one on the main thread)
+_IGNORED_THREAD_SUFFIXES = (" - runner",)
 _IGNORED_THREAD_CLASSES = ("GarbageCollectorThread",)  # pyzmq's process-wide zero-copy helper
 _SHM_PID = re.compile(rf"^{SHM_PREFIX}_(\d+)_")
 
@@ -107,6 +110,7 @@ class ResourceSnapshot:
             f"{self.thread_names[i]!r}"
             for i in self.threads - before.threads
             if not self.thread_names[i].startswith(_IGNORED_THREAD_PREFIXES)
+            and not self.thread_names[i].endswith(_IGNORED_THREAD_SUFFIXES)
         ]
         if threads:
             found["threads"] = sorted(threads)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import urllib.error
 import urllib.request
 
@@ -39,12 +40,33 @@ def test_frame_codec_round_trip_and_rejects_garbage():
         decode_frame(lying)
 
 
+class LoopThread:
+    """An asyncio loop on its own thread.
+
+    Playwright's sync API keeps a loop running on the main thread once a browser test has run
+    in this session, so these clients never run a loop on the main thread themselves.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="page-client-loop")
+        self.thread.start()
+
+    def run(self, coro, timeout_s: float = 10.0):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout_s)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
 class PageClient:
     """A websocket client speaking the page protocol (what manager_page.js does)."""
 
     def __init__(self, url: str) -> None:
         self.url = url.replace("http://", "ws://").split("?")[0] + "ws"
-        self.loop = asyncio.new_event_loop()
+        self.loop = LoopThread()
         self.conn = None
 
     def __enter__(self) -> PageClient:
@@ -59,11 +81,11 @@ class PageClient:
         async def go():
             return await asyncio.wait_for(make_awaitable(), timeout_s)
 
-        return self.loop.run_until_complete(go())
+        return self.loop.run(go(), timeout_s + 5.0)
 
     def __exit__(self, *exc) -> None:
-        self.conn.close()
-        self.loop.run_until_complete(asyncio.sleep(0.05))
+        self.loop.loop.call_soon_threadsafe(self.conn.close)
+        self.loop.run(asyncio.sleep(0.05))
         self.loop.close()
 
     def send(self, header: dict | bytes) -> None:
@@ -192,7 +214,7 @@ def test_websocket_from_another_origin_is_refused(manager):
     from tornado.websocket import websocket_connect
 
     url = manager.url.replace("http://", "ws://") + "ws"
-    loop = asyncio.new_event_loop()
+    loop = LoopThread()
     try:
         request = HTTPRequest(url, headers={"Origin": "http://evil.example"})
 
@@ -200,7 +222,7 @@ def test_websocket_from_another_origin_is_refused(manager):
             return await websocket_connect(request)
 
         with pytest.raises(HTTPClientError) as info:
-            loop.run_until_complete(connect())
+            loop.run(connect())
         assert info.value.code == 403
     finally:
         loop.close()
