@@ -79,6 +79,9 @@ __all__ = [
     "Registry",
     "WindowRegistry",
     "WindowState",
+    # widgets (loaded on first use: they import anywidget/ipywidgets)
+    "ManagerPanel",
+    "ViewerWindow",
     # errors
     "ManagerAmbiguousError",
     "ManagerError",
@@ -89,3 +92,15 @@ __all__ = [
     "load_ipython_extension",
     "unload_ipython_extension",
 ]
+
+_LAZY_WIDGETS = {"ViewerWindow": "labkit.viewer._window", "ManagerPanel": "labkit.viewer._page"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY_WIDGETS:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY_WIDGETS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'labkit.viewer' has no attribute {name!r}")
