@@ -187,9 +187,7 @@ def _ring_throughput(sources: list[np.ndarray], duration_s: float, n_slots: int)
         i = 0
         while not child.done():
             # lossless like the Queue/zmq baselines: never overwrite a frame the reader has not read
-            cursor = ring.min_reader_cursor()
-            if cursor is not None and ring.frames_written - cursor >= n_slots - 1:
-                time.sleep(0.0002)
+            if not ring.wait_for_readers(max_lag=n_slots - 2, timeout=0.05):
                 continue
             ring.write(sources[i % len(sources)])
             i += 1
@@ -331,8 +329,8 @@ def run(quick: bool = False) -> list[BenchResult]:
 
     def note(n_slots: int) -> str:
         return (
-            f"{SHAPE[0]}x{SHAPE[1]} uint16, {n_slots} slots, write() here (waits when the reader is "
-            f"{n_slots - 1} behind), next(out=) in a spawned process; median of {rounds} round(s); "
+            f"{SHAPE[0]}x{SHAPE[1]} uint16, {n_slots} slots, write() here after "
+            f"wait_for_readers(max_lag={n_slots - 2}), next(out=) in a spawned process; median of {rounds} round(s); "
             f"lost {lost} of {written}; {os.cpu_count()} CPUs, load {load:.1f}"
         )
 

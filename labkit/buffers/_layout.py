@@ -5,7 +5,7 @@
     offset  size            content
     0       192             geometry: magic, layout version, n_slots, slot stride, data offset,
                             frame bytes, ndim, shape[8], dtype str, owner pid, reader slots
-    192     64              frames_written (u64, monotonic), closed flag (u64)
+    192     64              frames_written (u64, monotonic), closed flag, writer-waiting flag
     256     64              notify word (u32 futex, bumped after every publish and on close)
     320     64 * n_slots    slot table: seq (u64 seqlock), index, timestamp_s, exposure_ms,
                             z_um, x_um, y_um
@@ -140,9 +140,8 @@ class RingLayout:
             raise RingError(
                 f"ring {segment.name!r} is truncated; its owner probably crashed while creating it"
             )
-        self.counters = np.ndarray(
-            (2,), "<u8", buffer=buf, offset=_COUNTER_OFFSET
-        )  # frames_written, closed
+        # frames_written, closed, writer_waiting (set while the owner is in wait_for_readers)
+        self.counters = np.ndarray((3,), "<u8", buffer=buf, offset=_COUNTER_OFFSET)
         self.notify = np.ndarray((1,), "<u4", buffer=buf, offset=_NOTIFY_OFFSET)
         self.notify_address = self.notify.ctypes.data
         self.slots = np.ndarray((self.n_slots,), _SLOT, buffer=buf, offset=_SLOTS_OFFSET)

@@ -49,8 +49,10 @@ class RingReader:
         if self.registered:
             registry = self._layout.readers.view("<u8").reshape(len(self._layout.readers), -1)
             self._words = registry[self._slot]
+            self._cursor_address = self._words.ctypes.data + CURSOR * 8  # low half: a futex word
         else:  # the ring's registry is full: keep the bookkeeping locally
             self._words = np.zeros(8, "<u8")
+            self._cursor_address = 0
         self._frames_lost = 0
         self._owner_checked_at = time.monotonic()
         self._finalizer = weakref.finalize(self, unregister, self._words, os.getpid())
@@ -104,6 +106,8 @@ class RingReader:
         if lost:
             self._frames_lost += lost
             self._words[LOST] = self._frames_lost
+        if self._cursor_address and self._layout.counters[2]:  # the owner waits for readers
+            _futex.wake(self._cursor_address)
 
     def _check_out(self, out: np.ndarray | None, copy: bool) -> None:
         if out is not None and not copy:

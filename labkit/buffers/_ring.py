@@ -21,7 +21,7 @@ from labkit.buffers._layout import (
     check_dtype,
     segment_size,
 )
-from labkit.buffers._registry import min_cursor, registry_stats
+from labkit.buffers._registry import min_cursor, reclaim_dead_readers, registry_stats
 from labkit.buffers._shm import (
     Segment,
     attach_when_ready,
@@ -321,6 +321,41 @@ class FrameRing:
         a benchmark, can wait while ``frames_written - min_reader_cursor() >= n_slots - 1``.
         """
         return min_cursor(self._live_layout())
+
+    def wait_for_readers(self, max_lag: int, timeout: float | None = None) -> bool:
+        """Block until every registered reader is at most ``max_lag`` frames behind.
+
+        For producers that must not lose frames (file replay, tests, benchmarks): call it
+        before each write with ``max_lag <= n_slots - 2``. Sleeps on a futex on the slowest
+        reader's cursor (readers wake it as they advance). Returns True at once without
+        readers, False after ``timeout`` seconds. Readers of dead processes are reclaimed.
+        """
+        layout = self._live_layout()
+        registry = layout.readers.view("<u8").reshape(len(layout.readers), -1)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        next_reclaim = time.monotonic() + 1.0
+        layout.counters[2] = 1
+        try:
+            while True:
+                used = np.flatnonzero(registry[:, 0])
+                if used.size == 0:
+                    return True
+                slowest = int(used[np.argmin(registry[used, 2])])
+                cursor = int(registry[slowest, 2])
+                if int(layout.counters[0]) - cursor <= max_lag:
+                    return True
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    return False
+                if now >= next_reclaim:
+                    next_reclaim = now + 1.0
+                    reclaim_dead_readers(layout)
+                address = registry.ctypes.data + slowest * registry.strides[0] + 2 * 8
+                # short chunks: a wake-up missed between our flag and its cursor costs <= 5 ms
+                wait_s = 0.005 if deadline is None else min(0.005, deadline - now)
+                _futex.wait(address, cursor & 0xFFFFFFFF, wait_s)
+        finally:
+            layout.counters[2] = 0
 
     def owner_alive(self) -> bool:
         """True if the owning process is alive and has not closed the ring."""

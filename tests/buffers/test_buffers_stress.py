@@ -58,3 +58,34 @@ def test_write_and_claim_from_two_threads_at_once_is_refused():
             with pytest.raises(RingError, match="one thread at a time"):
                 ring.write(np.zeros((4, 4), np.uint8))
         assert ring.write(np.zeros((4, 4), np.uint8)) == 1
+
+
+def test_a_producer_that_waits_for_its_readers_loses_nothing():
+    total, shape = 300, (128, 128)
+    with FrameRing.create(shape, "uint16", n_slots=3) as ring:
+        assert ring.wait_for_readers(max_lag=1, timeout=0)  # no readers: nothing to wait for
+        reader = ring.reader("slow")
+        waits_ok: list[bool] = []
+
+        def produce():
+            for i in range(total):
+                waits_ok.append(ring.wait_for_readers(max_lag=ring.n_slots - 2, timeout=10))
+                ring.write(np.full(shape, i % 65536, np.uint16))
+
+        producer = threading.Thread(target=produce)
+        producer.start()
+        try:
+            got = []
+            for _ in range(total):
+                frame = reader.next(timeout=10)
+                got.append(int(frame.data[0, 0]))
+                if frame.index % 50 == 0:
+                    threading.Event().wait(0.02)  # a slow consumer now and then
+        finally:
+            producer.join()
+        assert all(waits_ok) and got == list(range(total)) and reader.frames_lost == 0
+        with pytest.raises(TimeoutError):
+            reader.next(timeout=0)
+        ring.write(np.zeros(shape, np.uint16))
+        ring.write(np.zeros(shape, np.uint16))
+        assert not ring.wait_for_readers(max_lag=1, timeout=0.05)  # the reader is 2 behind
