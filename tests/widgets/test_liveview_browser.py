@@ -3,6 +3,7 @@ browser without a kernel round trip, the ROI drawn with the mouse arriving in Py
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -264,4 +265,39 @@ def test_voila_canvas2d_fallback_paints(voila_server, page):
     time.sleep(0.3)
     assert stage.screenshot() != first
     assert _one_view(page)["renderer"] == "canvas2d"
+    assert page.console_errors == []
+
+
+def test_voila_jpeg_frames_paint_and_read_back(voila_server, page):
+    _notebook(voila_server.root, "lv_jpeg", "ArraySource(MovingCamera().base), encoding='jpeg'")
+    page.goto(voila_server.render_url("lv_jpeg.ipynb"))
+    stage = wait_for_widget(page, ".lk-live .lk-stage", timeout_s=60)
+    page.wait_for_function(
+        "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 1)",
+        timeout=30_000,
+    )
+    view = _one_view(page)
+    assert view["encoding"] == "jpeg" and view["renderer"] == "webgl2"
+    # the bitmap went to the GPU; the readout reads the gray values back: base = x * 8 + y
+    box = stage.bounding_box()
+    page.mouse.move(box["x"] + 200.5, box["y"] + 100.5)
+    readout = page.locator(".lk-live .lk-readout").inner_text()
+    match = re.match(r"x 200\s+y 100\s+value ([\d.]+)$", readout)
+    assert match, readout
+    assert abs(float(match.group(1)) - (200 * 8 + 100)) < 60  # 8-bit window of 0..4599 + JPEG
+    # and the image is a left-to-right ramp on screen: brighter on the right (decode the
+    # screenshot in the page: no image library needed here)
+    png = base64.b64encode(stage.screenshot()).decode()
+    left, right = page.evaluate(
+        """async (png) => {
+            const blob = await (await fetch('data:image/png;base64,' + png)).blob();
+            const bmp = await createImageBitmap(blob);
+            const c = document.createElement('canvas'); c.width = bmp.width; c.height = bmp.height;
+            const g = c.getContext('2d'); g.drawImage(bmp, 0, 0);
+            const y = Math.floor(bmp.height / 2);
+            return [g.getImageData(10, y, 1, 1).data[1], g.getImageData(bmp.width - 10, y, 1, 1).data[1]];
+        }""",
+        png,
+    )
+    assert right > left + 100, (left, right)
     assert page.console_errors == []

@@ -1,21 +1,27 @@
-// Decoding of JPEG frames (the slow-link / marimo encoding) into 8-bit gray pixels.
+// Decoding of JPEG frames (the slow-link / marimo encoding). The bitmap goes straight into the
+// WebGL2 texture; gray pixels for the histogram, readout and profiles are read back only when
+// those need them (a few times per second), not for every frame.
 
-let jpegCanvas: HTMLCanvasElement | null = null;
+let grayCanvas: HTMLCanvasElement | null = null;
 
-export async function decodeJpeg(buf: DataView): Promise<Uint8Array> {
-  const blob = new Blob([new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset, buf.byteLength)], { type: "image/jpeg" });
-  const bmp = await createImageBitmap(blob);
-  const c = (jpegCanvas ??= document.createElement("canvas"));
+/** Decode JPEG bytes to an ImageBitmap without color management (values stay as encoded). */
+export function decodeJpegBitmap(buf: DataView): Promise<ImageBitmap> {
+  const bytes = new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset, buf.byteLength);
+  const blob = new Blob([bytes], { type: "image/jpeg" });
+  return createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+}
+
+/** The red channel (= gray value) of a bitmap as 8-bit pixels, row-major. */
+export function bitmapToGray(bmp: ImageBitmap): Uint8Array {
+  const c = (grayCanvas ??= document.createElement("canvas"));
   if (c.width !== bmp.width || c.height !== bmp.height) {
     c.width = bmp.width;
     c.height = bmp.height;
   }
   const ctx = c.getContext("2d", { willReadFrequently: true })!;
   ctx.drawImage(bmp, 0, 0);
-  bmp.close();
   const rgba = ctx.getImageData(0, 0, c.width, c.height).data;
   const out = new Uint8Array(c.width * c.height);
   for (let i = 0; i < out.length; i++) out[i] = rgba[i * 4];
   return out;
 }
-

@@ -14,6 +14,7 @@ export interface ViewStats {
   transit_ms_p50: number; // kernel send -> browser receipt
   paint_ms_p50: number; // texture upload + draw call (main thread)
   zoom: number; // device px per full-frame px
+  decode_ms_p50: number; // JPEG frames: receipt -> decoded pixels (async)
   last_index: number;
   encoding: string;
   bin: number;
@@ -38,6 +39,7 @@ export function newStats(viewId: string): ViewStats {
     transit_ms_p50: NaN,
     paint_ms_p50: NaN,
     zoom: NaN,
+    decode_ms_p50: NaN,
     last_index: -1,
     encoding: "",
     bin: 1,

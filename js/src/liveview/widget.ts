@@ -22,7 +22,7 @@ import { createHistogramView } from "./histogram_view";
 import { drawProfile } from "./profiles_view";
 import { type FrameMsg, type KernelMsg, rawPixels } from "./protocol";
 import { newStats, RateMeter, type ViewStats, Window } from "./stats";
-import { decodeJpeg } from "./decode";
+import { bitmapToGray, decodeJpegBitmap } from "./decode";
 import { buildDom } from "./dom";
 
 // Minimal anywidget model surface (see @anywidget/types).
@@ -37,9 +37,21 @@ export interface Model {
 
 interface Received {
   msg: FrameMsg;
-  data: Pixels;
+  data: Pixels | null; // null until read back from `bitmap` (JPEG frames)
+  bitmap: ImageBitmap | null;
   vs: ValueScale;
   receivedAt: number;
+}
+
+/** The frame's pixel values on the CPU (JPEG frames are read back once, on first use). */
+function pixelsOf(r: Received): Pixels {
+  if (!r.data) r.data = r.bitmap ? bitmapToGray(r.bitmap) : new Uint8Array(r.msg.w * r.msg.h);
+  return r.data;
+}
+
+function release(r: Received | null) {
+  r?.bitmap?.close();
+  if (r) r.bitmap = null;
 }
 
 declare global {
@@ -95,6 +107,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   const latency = new Window(240);
   const transit = new Window(240);
   const paintMs = new Window(120);
+  const decodeMs = new Window(120);
   const recvRate = new RateMeter(performance.now());
   const paintRate = new RateMeter(performance.now());
   let destroyed = false;
@@ -195,7 +208,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   }
   function autoContrast(commit: boolean) {
     if (!current) return;
-    const [lo, hi] = autoLimits(current.data);
+    const [lo, hi] = autoLimits(pixelsOf(current));
     applyContrast({ ...contrast, lo: lo * current.vs.scale + current.vs.offset, hi: hi * current.vs.scale + current.vs.offset }, commit);
   }
 
@@ -213,17 +226,24 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     stats.bin = msg.bin;
     const vs = { scale: msg.scale, offset: msg.offset };
     if (msg.encoding === "jpeg") {
-      decodeJpeg(buffers[0]).then(
-        (data) => accept({ msg, data, vs, receivedAt: now }),
+      decodeJpegBitmap(buffers[0]).then(
+        (bitmap) => {
+          decodeMs.push(performance.now() - now);
+          accept({ msg, data: null, bitmap, vs, receivedAt: now });
+        },
         (err) => showStatus("error", `JPEG decode failed: ${err}`),
       );
     } else {
-      accept({ msg, data: rawPixels(buffers[0], msg.encoding, msg.w * msg.h), vs, receivedAt: now });
+      accept({ msg, data: rawPixels(buffers[0], msg.encoding, msg.w * msg.h), bitmap: null, vs, receivedAt: now });
     }
   }
   function accept(r: Received) {
-    if (destroyed || r.msg.seq < lastSeqShown) return;
+    if (destroyed || r.msg.seq < lastSeqShown) {
+      release(r);
+      return;
+    }
     if (pending) {
+      release(pending);
       stats.replaced++;
       stats.dropped++;
     }
@@ -252,7 +272,10 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       }
       const placement: Placement = { x: m.x, y: m.y, w: m.rw, h: m.rh, tw: m.w, th: m.h };
       const tPaint = performance.now();
-      renderer.setImage(r.data, m.w, m.h, placement, r.vs);
+      if (!(r.bitmap && renderer.setBitmap(r.bitmap, placement, r.vs))) {
+        renderer.setImage(pixelsOf(r), m.w, m.h, placement, r.vs);
+      }
+      if (current !== r) release(current);
       current = r;
       lastSeqShown = m.seq;
       stats.texture = [m.w, m.h];
@@ -287,7 +310,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
 
   function updateHistogram() {
     if (!current) return;
-    const d = current.data;
+    const d = pixelsOf(current);
     const stride = d.length > 1 << 18 ? 4 : 1;
     const r = dataRange(d, stride);
     const h = computeHistogram(d, 128, r, stride);
@@ -308,8 +331,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     const v = effView();
     const [cx, cy] = crosshair;
     const n = (c: HTMLCanvasElement, vert: boolean) => Math.max(16, Math.round((vert ? c.clientHeight : c.clientWidth) || 256));
-    const horizontal = profileAcross(v, canvas.width, canvas.height, p, current.data, cx, cy, false, n(hprof, false));
-    const vertical = profileAcross(v, canvas.width, canvas.height, p, current.data, cx, cy, true, n(vprof, true));
+    const horizontal = profileAcross(v, canvas.width, canvas.height, p, pixelsOf(current), cx, cy, false, n(hprof, false));
+    const vertical = profileAcross(v, canvas.width, canvas.height, p, pixelsOf(current), cx, cy, true, n(vprof, true));
     const { scale, offset } = current.vs;
     for (const a of [horizontal, vertical]) for (let i = 0; i < a.length; i++) a[i] = a[i] * scale + offset;
     drawProfile(hprof, horizontal, false);
@@ -437,7 +460,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     const t = imageToTexel({ x: m.x, y: m.y, w: m.rw, h: m.rh, tw: m.w, th: m.h }, x + 0.5, y + 0.5);
     let text = `x ${x}  y ${y}`;
     if (t) {
-      const raw = current.data[t[1] * m.w + t[0]];
+      const raw = pixelsOf(current)[t[1] * m.w + t[0]];
       const value = raw * current.vs.scale + current.vs.offset;
       const exact = m.bin === 1 && current.vs.scale === 1 && current.vs.offset === 0;
       text += `  value ${exact ? value : value.toFixed(1)}${m.bin > 1 ? ` (mean of ${m.bin}×${m.bin})` : ""}`;
@@ -537,6 +560,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     stats.latency_ms_p95 = +latency.quantile(95).toFixed(1);
     stats.transit_ms_p50 = +transit.quantile(50).toFixed(1);
     stats.paint_ms_p50 = +paintMs.quantile(50).toFixed(2);
+    stats.decode_ms_p50 = +decodeMs.quantile(50).toFixed(2);
     stats.zoom = +effView().zoom.toFixed(4);
     statsEl.textContent =
       `${stats.fps_painted.toFixed(0)} fps painted · ${stats.fps_received.toFixed(0)} received · ` +
@@ -574,6 +598,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     model.off("change:roi", onRoi);
     model.off("change:status", onStatus);
     model.off("change:width_px", onWidth);
+    release(pending);
+    release(current);
     renderer.destroy();
     hv.destroy();
     if (window.labkit?.views[viewId] === stats) delete window.labkit.views[viewId];

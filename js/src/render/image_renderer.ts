@@ -16,6 +16,11 @@ export interface ValueScale {
 export interface ImageRenderer {
   readonly kind: "webgl2" | "canvas2d";
   setImage(data: Pixels, w: number, h: number, placement?: Placement, valueScale?: ValueScale): void;
+  /**
+   * Upload an 8-bit gray bitmap (its red channel) without reading it back on the CPU. Returns
+   * false if this renderer cannot (Canvas2D, or the GPU refused): then use setImage.
+   */
+  setBitmap(bitmap: ImageBitmap, placement?: Placement, valueScale?: ValueScale): boolean;
   setContrast(lo: number, hi: number, gamma?: number): void;
   setColormap(name: string): void;
   /** View in full-frame coordinates; null fits the current placement to the canvas. */
@@ -134,6 +139,7 @@ function createWebGL2(canvas: HTMLCanvasElement, gl: WebGL2RenderingContext): Im
   gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
   const lutTex = gl.createTexture();
   let texKey = "";
+  let bitmapFailed = false;
 
   function uploadLut() {
     gl.bindTexture(gl.TEXTURE_2D, lutTex);
@@ -164,6 +170,27 @@ function createWebGL2(canvas: HTMLCanvasElement, gl: WebGL2RenderingContext): Im
       } else {
         gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, w, h, fmt, type, data);
       }
+    },
+    setBitmap(bitmap, placement, valueScale) {
+      if (bitmapFailed) return false;
+      const w = bitmap.width;
+      const h = bitmap.height;
+      gl.bindTexture(gl.TEXTURE_2D, imgTex);
+      gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+      while (gl.getError() !== gl.NO_ERROR); // clear stale errors
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.R8UI, w, h, 0, gl.RED_INTEGER, gl.UNSIGNED_BYTE, bitmap);
+      if (gl.getError() !== gl.NO_ERROR) {
+        bitmapFailed = true;
+        texKey = "";
+        return false;
+      }
+      texKey = `${w}x${h}:8`;
+      s.data = s.data instanceof Uint8Array && s.data.length === 0 ? s.data : new Uint8Array(0);
+      s.w = w;
+      s.h = h;
+      s.placement = placement ?? { x: 0, y: 0, w, h, tw: w, th: h };
+      s.vs = valueScale ?? { scale: 1, offset: 0 };
+      return true;
     },
     setContrast(lo, hi, gamma = 1) {
       s.contrast = sanitizeContrast(lo, hi, gamma);
@@ -248,6 +275,9 @@ function createCanvas2D(canvas: HTMLCanvasElement): ImageRenderer {
       s.placement = placement ?? { x: 0, y: 0, w, h, tw: w, th: h };
       s.vs = valueScale ?? { scale: 1, offset: 0 };
       dirty = true;
+    },
+    setBitmap() {
+      return false; // the LUT needs the pixel values on the CPU here
     },
     setContrast(lo, hi, gamma = 1) {
       s.contrast = sanitizeContrast(lo, hi, gamma);
