@@ -15,14 +15,14 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-JOURNAL_NAME = "labkit-journal.jsonl"
 
 
 def journal_path(series_path: Path) -> Path:
-    """Inside a zarr directory, beside a single-file series (``name.h5.journal.jsonl``)."""
+    """Beside the series: ``name.ome.zarr.journal.jsonl`` / ``name.h5.journal.jsonl``.
+
+    (Not inside the zarr directory: zarr-python warns about files it does not know there.)
+    """
     series_path = Path(series_path)
-    if series_path.suffix == ".zarr" or series_path.is_dir():
-        return series_path / JOURNAL_NAME
     return series_path.with_name(series_path.name + ".journal.jsonl")
 
 
