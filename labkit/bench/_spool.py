@@ -223,6 +223,7 @@ def run(quick: bool = False) -> list[BenchResult]:
         ctl = SpoolController(host, dir_pattern=str(tmp / "series"))
         per_shard = 8
         _labkit(host, ctl, 16, None)  # warm up threads, allocator, page tables
+        _labkit(host, ctl, 16, "blosc-lz4")
 
         def clean() -> None:
             for p in tmp.iterdir():
