@@ -142,6 +142,7 @@ class LiveView(anywidget.AnyWidget):
         self._thread: threading.Thread | None = None
         self._viewport: Viewport | None = None
         self._visible = True
+        self._view_visible: dict[str, bool] = {}  # browser view id -> visible
         self._dirty = False
         self._last_index: int | None = None
         self._last_send = 0.0
@@ -346,9 +347,13 @@ class LiveView(anywidget.AnyWidget):
                 self._dirty = True
             self._wake.set()
         elif kind == "visible":
-            self._visible = bool(content.get("visible", True))
+            # a widget shown twice has two views: send while any of them is visible
+            self._view_visible[str(content.get("view", ""))] = bool(content.get("visible", True))
+            self._visible = any(self._view_visible.values())
             self._wake.set()
         elif kind == "ready":
+            self._view_visible[str(content.get("view", ""))] = True  # until it says otherwise
+            self._visible = True
             self._views_alive += 1
             self._had_view = True
             self._credit.reset()
@@ -361,6 +366,8 @@ class LiveView(anywidget.AnyWidget):
             self._wake.set()
         elif kind == "closed":
             self._views_alive = max(0, self._views_alive - 1)
+            self._view_visible.pop(str(content.get("view", "")), None)
+            self._visible = not self._view_visible or any(self._view_visible.values())
         elif kind == "stats":
             report = {k: v for k, v in content.items() if k != "type"}
             with self._lock:

@@ -159,12 +159,17 @@ def test_viewport_zoom_resends_the_same_frame_at_full_resolution():
 def test_hidden_view_sends_nothing_until_visible_again():
     view, rec = make_view(CountingSource(), credit_timeout_s=30)
     with view:
+        browser(view, {"type": "ready"})  # the browser reports visibility after rendering
         browser(view, {"type": "visible", "visible": False})
-        browser(view, {"type": "ready"})
         time.sleep(0.2)
-        assert rec.frames() == []
+        sent = len(rec.frames())
+        assert sent <= 2  # at most what went out before the page said it is hidden
+        time.sleep(0.2)
+        assert len(rec.frames()) == sent
+        for content, _ in rec.frames():
+            browser(view, {"type": "ack", "seq": content["seq"]})
         browser(view, {"type": "visible", "visible": True})
-        assert wait_for(lambda: len(rec.frames()) == 2)
+        assert wait_for(lambda: len(rec.frames()) >= sent + 2)
 
 
 def test_contrast_change_from_the_browser_never_triggers_a_frame():
@@ -426,3 +431,22 @@ def test_encoding_can_be_changed_while_running():
         assert rec.frames()[1][0]["encoding"] == "raw8" and view.encoding == "raw8"
         with pytest.raises(ValueError, match="'auto', 'raw16'"):
             view.encoding = "webp"
+
+
+def test_a_widget_shown_twice_sends_while_any_view_is_visible():
+    view, rec = make_view(CountingSource(), credit_timeout_s=30)
+    with view:
+        browser(view, {"type": "ready", "view": "a"})
+        browser(view, {"type": "ready", "view": "b"})
+        browser(view, {"type": "visible", "visible": False, "view": "a"})
+        assert wait_for(lambda: len(rec.frames()) == 2)  # b is still visible
+        browser(view, {"type": "visible", "visible": False, "view": "b"})
+        for content, _ in rec.frames():
+            browser(view, {"type": "ack", "seq": content["seq"]})
+        time.sleep(0.2)
+        assert len(rec.frames()) == 2 and view.stats["visible"] is False
+        browser(view, {"type": "closed", "view": "b"})  # only hidden "a" is left
+        time.sleep(0.1)
+        assert len(rec.frames()) == 2
+        browser(view, {"type": "visible", "visible": True, "view": "a"})
+        assert wait_for(lambda: len(rec.frames()) == 4)

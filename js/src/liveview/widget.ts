@@ -535,7 +535,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     const visible = inViewport && document.visibilityState !== "hidden";
     if (visible !== stats.visible) {
       stats.visible = visible;
-      send({ type: "visible", visible });
+      send({ type: "visible", visible, view: viewId });
     }
   }
   const io = new IntersectionObserver((entries) => {
@@ -576,12 +576,12 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   layout();
   updateProfiles();
   onStatus();
-  send({ type: "ready" });
+  send({ type: "ready", view: viewId });
 
   return () => {
     destroyed = true;
     try {
-      send({ type: "closed" }); // the kernel stops sending when no view is left
+      send({ type: "closed", view: viewId }); // the kernel stops sending when no view is left
     } catch {
       // the comm may already be gone (page unloading)
     }
