@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { rawPixels } from "../src/liveview/protocol";
-import { quantile, RateMeter, Window } from "../src/liveview/stats";
+import { newStats, quantile, RateMeter, statsLine, Window } from "../src/liveview/stats";
 
 test("quantile uses nearest rank", () => {
   assert.equal(quantile([5, 1, 3, 2, 4], 50), 3);
@@ -33,4 +33,10 @@ test("raw pixels copy only a misaligned uint16 view", () => {
   const even = new DataView(backing, 0, 8);
   assert.equal(rawPixels(even, "raw16", 4).buffer, backing);
   assert.deepEqual([...rawPixels(even, "raw8", 3)], [0, 1, 0]);
+});
+
+test("stats line", () => {
+  const s = { ...newStats("v"), fps_painted: 59.6, fps_received: 70.2, latency_ms_p50: 21.4, dropped: 3, encoding: "raw16", bin: 3 };
+  assert.equal(statsLine(s), "60 fps painted · 70 received · 21 ms · dropped 3 · raw16 bin 3");
+  assert.match(statsLine(newStats("w")), /– ms/);
 });

@@ -95,3 +95,12 @@ export class RateMeter {
     return true;
   }
 }
+
+/** The one-line summary shown under the image. */
+export function statsLine(s: ViewStats): string {
+  const latency = Number.isNaN(s.latency_ms_p50) ? "–" : s.latency_ms_p50.toFixed(0);
+  return (
+    `${s.fps_painted.toFixed(0)} fps painted · ${s.fps_received.toFixed(0)} received · ${latency} ms · ` +
+    `dropped ${s.dropped} · ${s.encoding}${s.bin > 1 ? ` bin ${s.bin}` : ""}`
+  );
+}

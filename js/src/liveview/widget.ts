@@ -8,7 +8,6 @@ import { createImageRenderer, type Pixels, type ValueScale } from "../render/ima
 import {
   canvasToImage,
   fitView,
-  imageToCanvas,
   imageToTexel,
   panBy,
   type Placement,
@@ -21,7 +20,8 @@ import {
 import { createHistogramView } from "./histogram_view";
 import { drawProfile } from "./profiles_view";
 import { type FrameMsg, type KernelMsg, rawPixels } from "./protocol";
-import { newStats, RateMeter, type ViewStats, Window } from "./stats";
+import { paintOverlay } from "./overlay";
+import { newStats, RateMeter, statsLine, type ViewStats, Window } from "./stats";
 import { bitmapToGray, decodeJpegBitmap } from "./decode";
 import { buildDom } from "./dom";
 
@@ -340,33 +340,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   }
 
   function drawOverlay() {
-    const ctx = overlay.getContext("2d")!;
-    ctx.clearRect(0, 0, overlay.width, overlay.height);
-    const v = effView();
-    const dpr = window.devicePixelRatio || 1;
-    ctx.lineWidth = Math.max(1, dpr);
     const roi = roiDraft ?? (model.get("roi") as number[] | null);
-    if (roi && roi.length === 4) {
-      const [ax, ay] = imageToCanvas(v, overlay.width, overlay.height, roi[0], roi[1]);
-      const [bx, by] = imageToCanvas(v, overlay.width, overlay.height, roi[0] + roi[2], roi[1] + roi[3]);
-      ctx.strokeStyle = "#ffd54f";
-      ctx.setLineDash(roiDraft ? [4 * dpr, 3 * dpr] : []);
-      ctx.strokeRect(ax, ay, bx - ax, by - ay);
-      ctx.setLineDash([]);
-    }
-    if (crosshair) {
-      const [cx, cy] = imageToCanvas(v, overlay.width, overlay.height, crosshair[0], crosshair[1]);
-      ctx.strokeStyle = "rgba(129, 199, 132, 0.8)";
-      ctx.beginPath();
-      ctx.moveTo(0, cy);
-      ctx.lineTo(overlay.width, cy);
-      ctx.stroke();
-      ctx.strokeStyle = "rgba(79, 195, 247, 0.8)";
-      ctx.beginPath();
-      ctx.moveTo(cx, 0);
-      ctx.lineTo(cx, overlay.height);
-      ctx.stroke();
-    }
+    paintOverlay(overlay, effView(), roi && roi.length === 4 ? roi : null, roiDraft !== null, crosshair);
   }
 
   // ---- pointer interaction ----
@@ -562,10 +537,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     stats.paint_ms_p50 = +paintMs.quantile(50).toFixed(2);
     stats.decode_ms_p50 = +decodeMs.quantile(50).toFixed(2);
     stats.zoom = +effView().zoom.toFixed(4);
-    statsEl.textContent =
-      `${stats.fps_painted.toFixed(0)} fps painted · ${stats.fps_received.toFixed(0)} received · ` +
-      `${Number.isNaN(stats.latency_ms_p50) ? "–" : stats.latency_ms_p50.toFixed(0)} ms · ` +
-      `dropped ${stats.dropped} · ${stats.encoding}${stats.bin > 1 ? ` bin ${stats.bin}` : ""}`;
+    statsEl.textContent = statsLine(stats);
     if (now - lastReport >= 1000) {
       lastReport = now;
       const { messages_to_kernel: _m, ...report } = stats;
