@@ -16,7 +16,6 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-
 def journal_path(series_path: Path) -> Path:
     """Beside the series: ``name.ome.zarr.journal.jsonl`` / ``name.h5.journal.jsonl``.
 
