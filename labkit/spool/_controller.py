@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 PREFLIGHT_MODES = ("interactive", "warn", "abort", "skip")
 MAX_FRAMES_IN_ATTRS = 100_000
+MIN_BUFFER_S = 0.5  # preflight: ring + shard pool must hold this much time of frames
 
 
 class SpoolHost(Protocol):
@@ -236,8 +237,8 @@ class SpoolController:
         return handle
 
     def _preflight(self, dirname: Path, s: dict) -> PreflightReport:
-        sample, synthetic = self._sample_frame()
-        return run_preflight(
+        sample, synthetic, n_slots = self._sample_frame()
+        report = run_preflight(
             dirname,
             sample,
             Compressor(s["compression"]),
@@ -248,18 +249,50 @@ class SpoolController:
             s["protocol"].preflight,
             synthetic,
         )
+        # buffering between camera and disk: ring slots + the shard pool, in seconds of frames
+        rate = max(float(self.host.frame_rate_hz()), 1e-9)
+        layout = Layout.plan(
+            sample.shape,
+            str(sample.dtype),
+            rate,
+            0,
+            1,
+            s["max_frames"],
+            s["shard_seconds"],
+            s["shard_max_mb"],
+        )
+        buffer_s = (n_slots + s["queue_shards"] * layout.slots_per_shard) / rate
+        report.measured["buffer_s"] = buffer_s
+        buffer_frames = n_slots + s["queue_shards"] * layout.slots_per_shard
+        ok = buffer_s >= MIN_BUFFER_S or (
+            s["max_frames"] is not None and s["max_frames"] <= buffer_frames
+        )
+        report.checks.append(
+            (
+                ok,
+                f"buffering {buffer_s:.2f} s of frames (ring {n_slots} slots + "
+                f"{s['queue_shards']} shards of {layout.slots_per_shard})"
+                + (
+                    ""
+                    if ok
+                    else f"; below {MIN_BUFFER_S} s a disk stall drops frames: raise "
+                    "queue_shards or the scope's ring_slots, or lower the frame rate"
+                ),
+            )
+        )
+        return report
 
-    def _sample_frame(self) -> tuple[np.ndarray, bool]:
+    def _sample_frame(self) -> tuple[np.ndarray, bool, int]:
         reader = self.host.open_reader("spool-preflight")
         try:
             frame = reader.latest()
             if frame is None and reader.wait(1.0):
                 frame = reader.latest()
-            if frame is not None:
-                return frame.data, False
             ring = reader.ring
+            if frame is not None:
+                return frame.data, False, ring.n_slots
             rng = np.random.default_rng(0)
-            return rng.poisson(100, ring.shape).astype(ring.dtype), True
+            return rng.poisson(100, ring.shape).astype(ring.dtype), True, ring.n_slots
         finally:
             reader.close()
 

@@ -108,3 +108,13 @@ def test_register_acquisition_type(spool):
     assert spool.series_name.endswith("_B")  # custom extensions count as used names
     with pytest.raises(Exception, match="lacks"):
         spool.register_acquisition_type("broken", object)
+
+
+def test_preflight_checks_buffering(spool, host):
+    h = spool.start(max_frames=300)  # abort mode: every check passes
+    h.wait(timeout=30)
+    assert h.preflight.measured["buffer_s"] > 0.5 and h.preflight.ok
+    with pytest.raises(SpoolPreflightError, match="raise queue_shards"):
+        spool.start(
+            max_frames=300, queue_shards=2, shard_max_mb=0.05
+        )  # 2 one-frame shards + 32 slots
