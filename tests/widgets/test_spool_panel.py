@@ -54,3 +54,36 @@ def test_panel_shows_start_errors_in_red(tmp_path):
             assert panel.start_button.disabled is False
         finally:
             panel.close()
+
+
+def test_panel_shows_write_errors_in_red(tmp_path):
+    import subprocess
+
+    import pytest
+
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True
+    ).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        with lk.Scope(shape=(128, 128)) as scope:
+            scope.start()
+            panel = SpoolPanel(scope)
+            try:
+                panel.directory.value = str(mnt)
+                panel.compression.value = "none"
+                panel.preflight.value = "skip"
+                handle = panel.start()
+                _wait(lambda: handle.done)
+                _wait(lambda: "failed" in panel.frames.value)
+                assert "No space left" in panel.error.value and "#c62828" in panel.error.value
+                assert (
+                    panel.progress_bar.bar_style == "danger"
+                    and panel.start_button.disabled is False
+                )
+            finally:
+                panel.close()
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
