@@ -8,6 +8,7 @@ most readers lack; use the zarr method for compression).
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import numpy as np
 from labkit.spool._blocks import Block, Compressor
 from labkit.spool._io import jsonable
 from labkit.spool._layout import Layout
+
+log = logging.getLogger(__name__)
 
 _META_FIELDS = ("frame", "index", "timestamp_s", "exposure_ms", "z_um")
 
@@ -168,6 +171,34 @@ class TiffSink:
         write_json_atomic(
             self.path.with_name(self.path.name + ".json"), {"labkit": labkit_attrs}, self.fsync
         )
+        if n_frames:
+            try:  # now the frame count is known: make it an OME-TIFF (OME-XML in page 0)
+                self._write_ome_xml(labkit_attrs, n_frames)
+            except Exception as exc:  # metadata nicety: the pixels and the sidecar are written
+                log.warning("could not write OME-XML into %s: %s", self.path, exc)
+
+    def _write_ome_xml(self, labkit_attrs: dict, n_frames: int) -> None:
+        import tifffile
+
+        h, w = self.layout.frame_shape
+        lay = self.layout
+        shape: tuple[int, ...]
+        if lay.n_z and lay.z_dwell == 1 and n_frames % lay.n_z == 0:
+            shape, axes = (n_frames // lay.n_z, lay.n_z, h, w), "TZYX"
+        else:  # dwell > 1 interleaves z and t: describe the pages in acquisition order
+            shape, axes = (n_frames, h, w), "TYX"
+        px = float(labkit_attrs.get("pixel_size_um") or 1.0)
+        ome = tifffile.OmeXml()
+        ome.addimage(
+            lay.dtype,
+            shape,
+            (n_frames, 1, 1, h, w, 1),
+            axes=axes,
+            Name=str(labkit_attrs.get("series", "")),
+            PhysicalSizeX=px,  # OME's default unit is µm (TIFF strings are ASCII)
+            PhysicalSizeY=px,
+        )
+        tifffile.tiffcomment(self.path, ome.tostring())
 
     def close(self) -> None:
         if self._fd is not None:

@@ -53,6 +53,13 @@ def test_single_file_methods(spool, method):
     idx = da.values[:, 0, 0].astype(int)
     assert np.all(np.diff(idx) == 1)
     assert da.attrs["status"] == "complete" and da.attrs["method"] == method
+    if method == "tiff":  # an OME-TIFF once closed, readable by tifffile as (t, y, x)
+        import tifffile
+
+        with tifffile.TiffFile(h.path) as tif:
+            assert (
+                tif.is_ome and tif.series[0].axes == "TYX" and tif.series[0].shape == (12, 128, 128)
+            )
 
 
 def test_z_stack_moves_stage_and_records_z(spool, host):
