@@ -30,15 +30,6 @@ __all__ = ["NaiveView", "bench_widget", "mirror_state", "run"]
 
 log = logging.getLogger(__name__)
 
-CHROMIUM = os.environ.get("LABKIT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 NAIVE_ESM = r"""
 const VERT = `#version 300 es
@@ -283,17 +274,14 @@ def run(quick: bool = False) -> list[BenchResult]:
     """Measure LiveView vs the naive widget in Voila and JupyterLab (about 1.5 min; quick ~1 min)."""
     from playwright.sync_api import sync_playwright
 
+    from labkit.testing._browser import launch_chromium
     from labkit.testing._jupyter import write_notebook
     from labkit.testing._servers import LabServer, VoilaServer
 
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(
-            f"labkit bench live needs Chromium at {CHROMIUM} (apt-get install chromium or set LABKIT_CHROMIUM)"
-        )
     results: list[BenchResult] = []
     with tempfile.TemporaryDirectory(prefix="labkit-bench-live-") as tmp, sync_playwright() as pw:
         root = Path(tmp)
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         try:
             for frontend, server_cls, goal in (
                 ("voila", VoilaServer, 55.0),

@@ -15,14 +15,13 @@ Helpers (importable from this module): ``write_notebook``, ``run_all_cells``, ``
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from labkit.testing._browser import launch_chromium
 from labkit.testing._jupyter import (
     attach_console_errors,
     run_all_cells,
@@ -42,25 +41,6 @@ __all__ = [
     "wait_for_widget",
     "write_notebook",
 ]
-
-CHROMIUM_PATH = os.environ.get("LABKIT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def launch_chromium(playwright: Any, **kw: Any) -> Any:
-    """Launch Debian's Chromium through Playwright with the flags that work headless here."""
-    if not Path(CHROMIUM_PATH).exists():
-        pytest.skip(
-            f"no Chromium at {CHROMIUM_PATH} (apt-get install chromium or set LABKIT_CHROMIUM)"
-        )
-    return playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, **kw)
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 
+import jupyter_client
 import numpy as np
 import pytest
 
 from .test_watch import wait_for
-
-jupyter_client = pytest.importorskip("jupyter_client")
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import marimo  # noqa: F401
 import pytest
-
-pytest.importorskip("marimo")
 
 APP = textwrap.dedent(
     """

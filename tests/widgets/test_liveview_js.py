@@ -15,7 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "js"
 
-pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="node/npm not installed")
+if shutil.which("npm") is None:  # the install builds js/ with npm, so it is a prerequisite
+    raise RuntimeError("node/npm not found: install Node >= 18 with npm (README prerequisites)")
 
 
 def _ensure_node_modules() -> None:
