@@ -52,6 +52,11 @@ def _crash_and_recover(faulty_scope):
             lambda: faulty_scope.state is EngineState.FAILED, what="state 'failed' after the crash"
         )
         wait_until(lambda: rec.topic("error"), what="an error event")
+        # events reach subscribers on their own thread: scope.state may flip first
+        wait_until(
+            lambda: [e.payload["state"] for e in rec.topic("state")][-1:] == ["failed"],
+            what="the 'failed' state event",
+        )
     finally:
         faulty_scope.unsubscribe(rec)
     error = rec.topic("error")[0].payload
