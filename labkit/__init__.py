@@ -36,7 +36,17 @@ _LAZY: dict[str, str] = {
 
 _ALIASES = {"show": "show_in_manager"}
 
-_SUBMODULES = {"devices", "buffers", "wire", "engine", "spool", "viewer", "widgets", "testing", "bench"}
+_SUBMODULES = {
+    "devices",
+    "buffers",
+    "wire",
+    "engine",
+    "spool",
+    "viewer",
+    "widgets",
+    "testing",
+    "bench",
+}
 
 __all__ = ["__version__", *sorted(_LAZY), *sorted(_SUBMODULES)]
 
@@ -54,4 +64,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return list(__all__)
-

@@ -35,13 +35,17 @@ def test_import_has_no_side_effects():
 
 
 def test_cli_help_lists_commands():
-    out = subprocess.run([sys.executable, "-m", "labkit.cli", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "labkit.cli", "--help"], capture_output=True, text=True, check=True
+    )
     for command in ("demo", "manager", "engine", "bench", "repair"):
         assert command in out.stdout
 
 
 def test_cli_unknown_command_says_what_to_do():
-    out = subprocess.run([sys.executable, "-m", "labkit.cli", "frobnicate"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "labkit.cli", "frobnicate"], capture_output=True, text=True
+    )
     assert out.returncode == 2
     assert "unknown command 'frobnicate'" in out.stderr and "usage: labkit" in out.stderr
 
@@ -56,7 +60,9 @@ def test_public_names_resolve():
 def _tool(name: str) -> str:
     path = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if path is None:
-        pytest.fail(f"{name} is not installed: run the README install command (pip install -e '.[dev]')")
+        pytest.fail(
+            f"{name} is not installed: run the README install command (pip install -e '.[dev]')"
+        )
     return path
 
 
@@ -66,7 +72,9 @@ def test_import_layers_hold():
 
 
 def test_ruff_lint_clean():
-    out = subprocess.run([_tool("ruff"), "check", "labkit", "tests"], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [_tool("ruff"), "check", "labkit", "tests"], cwd=ROOT, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -74,7 +82,30 @@ def test_no_pickle_near_the_wire():
     offenders = []
     for path in (ROOT / "labkit").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        for needle in ("import pickle", "from pickle", "cloudpickle", "send_pyobj", "recv_pyobj", "pickle.loads"):
+        for needle in (
+            "import pickle",
+            "from pickle",
+            "cloudpickle",
+            "send_pyobj",
+            "recv_pyobj",
+            "pickle.loads",
+        ):
             if needle in text:
                 offenders.append(f"{path.relative_to(ROOT)}: {needle}")
     assert offenders == []
+
+
+def test_ruff_format_clean():
+    out = subprocess.run(
+        [_tool("ruff"), "format", "--check", "labkit", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_mypy_clean():
+    out = subprocess.run([_tool("mypy"), "labkit"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -39,8 +39,12 @@ def run_suites(names: list[str], quick: bool = False) -> list[BenchResult]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labkit bench", description=__doc__)
-    parser.add_argument("suites", nargs="*", help=f"suites to run (default: all): {', '.join(SUITES)}")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH ('-' for stdout)")
+    parser.add_argument(
+        "suites", nargs="*", help=f"suites to run (default: all): {', '.join(SUITES)}"
+    )
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write the results as JSON to PATH ('-' for stdout)"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (for smoke tests)")
     args = parser.parse_args(argv)
     names = args.suites or list(SUITES)

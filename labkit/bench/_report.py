@@ -64,11 +64,33 @@ def _fmt(x: float | None) -> str:
 def format_table(results: Iterable[BenchResult]) -> str:
     rows = [("name", "value", "unit", "baseline", "baseline value", "ratio", "goal", "met")]
     for r in results:
-        goal = "-" if r.goal is None else ((f"≥{r.goal:g}×") if r.goal_kind == "ratio" else f"{'≥' if r.higher_is_better else '≤'}{r.goal:g}")
+        goal = (
+            "-"
+            if r.goal is None
+            else (
+                (f"≥{r.goal:g}×")
+                if r.goal_kind == "ratio"
+                else f"{'≥' if r.higher_is_better else '≤'}{r.goal:g}"
+            )
+        )
         met = {None: "-", True: "yes", False: "NO"}[r.goal_met]
-        rows.append((r.name, _fmt(r.value), r.unit, r.baseline or "-", _fmt(r.baseline_value), _fmt(r.ratio), goal, met))
+        rows.append(
+            (
+                r.name,
+                _fmt(r.value),
+                r.unit,
+                r.baseline or "-",
+                _fmt(r.baseline_value),
+                _fmt(r.ratio),
+                goal,
+                met,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
