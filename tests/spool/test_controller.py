@@ -118,3 +118,26 @@ def test_preflight_checks_buffering(spool, host):
         spool.start(
             max_frames=300, queue_shards=2, shard_max_mb=0.05
         )  # 2 one-frame shards + 32 slots
+
+
+def test_preflight_accepts_only_what_the_end_to_end_test_sustained(spool, host):
+    """The accepted rate comes from an end-to-end run (copy + codec threads + write + fdatasync),
+    not from the codec alone or a burst the page cache absorbs; a rate above it is refused with
+    the measured figures in the message."""
+    h = spool.start(max_frames=5, compress_threads=2, preflight_mode="warn")
+    h.wait(timeout=30)
+    m = h.preflight.measured
+    assert m["pipeline_fps"] > 0 and m["ratio"] > 1.2
+    write_fps = m["write_bytes_s"] * m["ratio"] / (128 * 128 * 2)
+    assert 0 < m["accepted_rate_hz"] <= 0.8 * min(m["pipeline_fps"], write_fps) * 1.0001
+    text = h.preflight.text()
+    assert "end-to-end spool test (copy + blosc-lz4 on 2 thread(s) + write + fdatasync" in text
+    assert "sustained" in text  # the write test says it is a sustained figure
+
+    host.rate_hz = 1e7  # far above anything measured: must be refused, naming the figures
+    with pytest.raises(
+        SpoolPreflightError, match=r"the spool sustained \d+ fps end to end here"
+    ) as info:
+        spool.start(max_frames=10)
+    refused = [msg for ok, msg in info.value.checks if not ok and "end to end" in msg]
+    assert refused and "1e+07 fps is above 80% of it" in refused[0]
