@@ -238,17 +238,6 @@ class SpoolController:
 
     def _preflight(self, dirname: Path, s: dict) -> PreflightReport:
         sample, synthetic, n_slots = self._sample_frame()
-        report = run_preflight(
-            dirname,
-            sample,
-            Compressor(s["compression"]),
-            float(self.host.frame_rate_hz()),
-            s["max_frames"],
-            s["compress_threads"],
-            s["fsync"],
-            s["protocol"].preflight,
-            synthetic,
-        )
         # buffering between camera and disk: ring slots + the shard pool, in seconds of frames
         rate = max(float(self.host.frame_rate_hz()), 1e-9)
         layout = Layout.plan(
@@ -260,6 +249,22 @@ class SpoolController:
             s["max_frames"],
             s["shard_seconds"],
             s["shard_max_mb"],
+        )
+        n_buf = n_slots + s["queue_shards"] * layout.slots_per_shard
+        report = run_preflight(
+            dirname,
+            sample,
+            Compressor(s["compression"]),
+            float(self.host.frame_rate_hz()),
+            s["max_frames"],
+            s["compress_threads"],
+            s["fsync"],
+            s["protocol"].preflight,
+            synthetic,
+            # a series the buffers hold whole cannot drop in a stall
+            buffer_frames=None
+            if s["max_frames"] is not None and s["max_frames"] <= n_buf
+            else n_buf,
         )
         buffer_s = (n_slots + s["queue_shards"] * layout.slots_per_shard) / rate
         report.measured["buffer_s"] = buffer_s

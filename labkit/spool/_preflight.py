@@ -103,8 +103,9 @@ def measure_pipeline(
     threads: int = 2,
     fsync: bool = True,
     duration_s: float = PIPELINE_TEST_S,
-) -> tuple[float, float, float]:
-    """End-to-end spool rate on ``frame``: (frames/s sustained, compression ratio, seconds run).
+) -> tuple[float, float, float, float]:
+    """End-to-end spool rate on ``frame``: (frames/s sustained, compression ratio, seconds run,
+    longest stall in seconds between two frames reaching the file after the first).
 
     The spool's own work all at once, on the same cores: ``threads`` codec threads each copy the
     frame into a buffer (the reader's ring copy) and compress it; one writer thread appends the
@@ -180,8 +181,10 @@ def measure_pipeline(
         raise errors[0]
     dt = time.perf_counter() - t0
     if len(marks) < 2:  # not one frame in the whole run: that is the rate
-        return len(marks) / dt, ratio, dt
-    return _steady(marks), ratio, dt
+        return len(marks) / dt, ratio, dt, dt
+    stall = max(b[0] - a[0] for a, b in zip(marks, marks[1:], strict=False))
+    stall = max(stall, dt - marks[-1][0])
+    return _steady(marks), ratio, dt, stall
 
 
 def run_preflight(
@@ -194,13 +197,16 @@ def run_preflight(
     fsync: bool,
     extra: list | None = None,
     synthetic: bool = False,
+    buffer_frames: int | None = None,
 ) -> PreflightReport:
     """Measure, then check the requested series against the measurements.
 
     Runs a write test (``WRITE_TEST_S``) and an end-to-end spool test (``PIPELINE_TEST_S``,
     ``n_compress`` codec threads + a writer with fdatasync, see ``measure_pipeline``) in
     ``dirname``: about 1.5 s. The accepted camera rate (``measured["accepted_rate_hz"]``) is
-    ``HEADROOM`` × the lower of the end-to-end rate and what the write test allows. Never raises
+    ``HEADROOM`` × the lowest of the end-to-end rate, what the write test allows and (given
+    ``buffer_frames``, the ring slots + shard pool in frames) the rate whose frames the buffers
+    hold through the longest stall the end-to-end test saw. Never raises
     for a failed check: each lands in ``checks`` as (False, message naming the figures).
     """
     rep = PreflightReport()
@@ -225,12 +231,15 @@ def run_preflight(
     src = "a synthetic frame (no frame from the camera yet)" if synthetic else "a camera frame"
     if m["write_bytes_s"]:
         try:
-            fps, ratio, dt = measure_pipeline(Path(dirname), compressor, frame, threads, fsync)
+            fps, ratio, dt, stall = measure_pipeline(
+                Path(dirname), compressor, frame, threads, fsync
+            )
         except OSError as exc:
-            fps, ratio, dt = 0.0, 1.0, 0.0
+            fps, ratio, dt, stall = 0.0, 1.0, 0.0, 0.0
             rep.checks.append((False, f"spool test in {dirname} failed: {exc.strerror or exc}"))
     else:
-        fps, ratio, dt = 0.0, 1.0, 0.0
+        fps, ratio, dt, stall = 0.0, 1.0, 0.0, 0.0
+    m["stall_s"] = stall
     m["pipeline_fps"], m["ratio"] = fps, ratio
     m["codec_bytes_s"] = fps * fb if compressor.enabled else float("inf")
     what = (
@@ -244,14 +253,23 @@ def run_preflight(
                 True,
                 f"end-to-end spool test ({what}{' + fdatasync' if fsync else ''}, {dt:.1f} s on "
                 f"{src}, sharing the CPU with the camera): {fps:.0f} fps = {fps * fb / 1e6:.0f} MB/s "
-                f"in, {fps * fb / ratio / 1e6:.0f} MB/s out, ratio {ratio:.2f}",
+                f"in, {fps * fb / ratio / 1e6:.0f} MB/s out, ratio {ratio:.2f}, longest stall "
+                f"{stall * 1e3:.0f} ms"
+                + (
+                    f" (the buffers hold {buffer_frames} frames: ≤ {buffer_frames / stall:.0f} fps)"
+                    if buffer_frames and stall > 0
+                    else ""
+                ),
             )
         )
     in_rate = frame_rate_hz * fb
     out_rate = in_rate / ratio
     m["required_in_bytes_s"], m["required_out_bytes_s"] = in_rate, out_rate
     write_fps = m["write_bytes_s"] * ratio / fb
-    m["accepted_rate_hz"] = HEADROOM * min(write_fps, fps) if fps else 0.0
+    limits = [write_fps, fps]
+    if buffer_frames and stall > 0:  # a stall this long must fit in the buffers
+        limits.append(buffer_frames / stall)
+    m["accepted_rate_hz"] = HEADROOM * min(limits) if fps else 0.0
     if m["write_bytes_s"] and m["write_bytes_s"] * HEADROOM < out_rate:
         rep.checks.append(
             (
