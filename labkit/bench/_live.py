@@ -7,6 +7,11 @@ the same ack window (2 in flight) and paints it with the same WebGL2 ``R16UI`` t
 Reported: painted fps (goal ≥ 55 Voila / ≥ 45 JupyterLab and ≥ 3× naive), latency p50/p95 (goal
 p50 ≤ 40 ms), and kernel CPU per frame sent; then the LiveView alone under ``marimo run`` (goal
 ≥ 30 fps).
+
+Each page gets a fresh Chromium: Playwright (over CDP) opens it and runs the cells, then
+disconnects; the counters are sampled over a bare DevTools connection (:class:`_DevTools`), since
+an attached Playwright copies every WebSocket frame to its driver and costs the page's machine
+about half a core.
 """
 
 from __future__ import annotations
@@ -198,34 +203,156 @@ def mirror_state(widget: Any, scope: Any, path: str) -> None:
     threading.Thread(target=run, name="bench-mirror", daemon=True).start()
 
 
+_VIEWS_JS = "JSON.parse(JSON.stringify(window.labkit ? window.labkit.views : {}))"
+
+
 def _views(page: Any) -> dict:
-    return page.evaluate(
-        "() => JSON.parse(JSON.stringify(window.labkit ? window.labkit.views : {}))"
-    )
+    return page.evaluate(f"() => {_VIEWS_JS}")
 
 
-def _measure(page: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dict:
+class _DevTools:
+    """``Runtime.evaluate`` on one page over a bare DevTools websocket (own thread and loop).
+
+    The measurement reads the page through this and not through Playwright: Playwright enables
+    the Network domain, so Chromium base64-copies every WebSocket frame (~1 MB per live frame) to
+    the Playwright driver and on to Python — about half a core of this 2-core machine that a real
+    user's browser never spends. Raises ``ConnectionError`` when the page goes away.
+    """
+
+    def __init__(self, ws_url: str, timeout_s: float = 30.0) -> None:
+        import asyncio
+
+        from tornado.websocket import websocket_connect
+
+        self._timeout_s = timeout_s
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="bench-devtools", daemon=True
+        )
+        self._thread.start()
+        self._id = 0
+
+        async def connect() -> Any:
+            return await websocket_connect(ws_url, max_message_size=1 << 26)
+
+        self._ws = self._run(connect())
+
+    def _run(self, coro: Any) -> Any:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self._timeout_s)
+
+    def evaluate(self, expression: str) -> Any:
+        """The JSON value of ``expression`` (promises are awaited)."""
+        self._id += 1
+        my_id = self._id
+        params = {"expression": expression, "returnByValue": True, "awaitPromise": True}
+
+        async def call() -> Any:
+            await self._ws.write_message(
+                json.dumps({"id": my_id, "method": "Runtime.evaluate", "params": params})
+            )
+            while True:
+                raw = await self._ws.read_message()
+                if raw is None:
+                    raise ConnectionError("the DevTools connection to the page closed")
+                msg = json.loads(raw)
+                if msg.get("id") == my_id:
+                    result = msg.get("result", {})
+                    if "exceptionDetails" in result or "error" in msg:
+                        raise RuntimeError(f"page evaluation failed: {msg}")
+                    return result["result"].get("value")
+
+        return self._run(call())
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._ws.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+
+class _Chromium:
+    """Debian's Chromium with a DevTools port: Playwright connects over CDP for the set-up (open
+    the page, run the cells) and then disconnects, so the measurement runs without it."""
+
+    def __init__(self, profile_dir: Path) -> None:
+        import subprocess
+
+        from labkit.testing._browser import CHROMIUM_ARGS, CHROMIUM_PATH
+        from labkit.testing._servers import free_port, wait_http
+
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [CHROMIUM_PATH, "--headless=new", *CHROMIUM_ARGS, f"--user-data-dir={profile_dir}",
+             f"--remote-debugging-port={self.port}", "--window-size=1280,1000", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        wait_http(f"{self.endpoint}/json/version", 30, self.proc)
+
+    def page_ws_url(self, url_prefix: str) -> str:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.endpoint}/json", timeout=10) as resp:
+            targets = json.loads(resp.read())
+        for t in targets:
+            if t.get("type") == "page" and str(t.get("url", "")).startswith(url_prefix):
+                return t["webSocketDebuggerUrl"]
+        raise RuntimeError(f"no page at {url_prefix} among {[t.get('url') for t in targets]}")
+
+    def close(self) -> None:
+        import signal
+        import subprocess
+
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dict:
+    """Open ``url`` in a fresh Chromium, wait for the first paint, detach Playwright, then
+    sample the page's counters and the kernel's stats over a bare DevTools connection."""
     import psutil
 
-    page.goto(url)
-    if lab:
-        from labkit.testing._jupyter import run_all_cells
+    chromium = _Chromium(state_path.with_name(state_path.name + ".profile"))
+    devtools: _DevTools | None = None
+    try:
+        browser = pw.chromium.connect_over_cdp(chromium.endpoint)
+        try:
+            context = browser.contexts[0]
+            page = context.pages[0] if context.pages else context.new_page()
+            page.goto(url)
+            if lab:
+                from labkit.testing._jupyter import run_all_cells
 
-        run_all_cells(page, timeout_s=120)
-    page.wait_for_function(
-        "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 1)",
-        timeout=120_000,
-    )
-    time.sleep(1.5 if quick else 3.0)  # warm up: encoding choice, JIT, caches
+                run_all_cells(page, timeout_s=120)
+            page.wait_for_function(
+                "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 1)",
+                timeout=120_000,
+            )
+            page_url = page.url
+        finally:
+            browser.close()  # disconnects; the page (not made by this connection) stays open
+        devtools = _DevTools(chromium.page_ws_url(page_url.split("?")[0]))
+        time.sleep(1.5 if quick else 3.0)  # warm up: encoding choice, JIT, caches
 
-    def sample() -> tuple[float, dict, dict, float]:
-        state = json.loads(state_path.read_text())
-        cpu = psutil.Process(state["pid"]).cpu_times()
-        return time.monotonic(), next(iter(_views(page).values())), state, cpu.user + cpu.system
+        def sample() -> tuple[float, dict, dict, float]:
+            state = json.loads(state_path.read_text())
+            cpu = psutil.Process(state["pid"]).cpu_times()
+            views = devtools.evaluate(_VIEWS_JS)
+            return time.monotonic(), next(iter(views.values())), state, cpu.user + cpu.system
 
-    t0, v0, k0, c0 = sample()
-    time.sleep(3.0 if quick else 8.0)
-    t1, v1, k1, c1 = sample()
+        t0, v0, k0, c0 = sample()
+        time.sleep(3.0 if quick else 8.0)
+        t1, v1, k1, c1 = sample()
+    finally:
+        if devtools is not None:
+            devtools.close()
+        chromium.close()
     dt = t1 - t0
     sent = k1["stats"]["frames_sent"] - k0["stats"]["frames_sent"]
     out = {
@@ -236,6 +363,7 @@ def _measure(page: Any, url: str, lab: bool, state_path: Path, quick: bool) -> d
         "kernel_cpu_ms_per_frame": 1e3 * (c1 - c0) / sent if sent else float("nan"),
         "pump_ms_per_frame": k1["stats"].get("kernel_ms_per_frame", float("nan")),
         "encoding": v1.get("encoding", "raw16"),
+        "renderer": v1.get("renderer", "?"),
         "transit_ms_p50": v1.get("transit_ms_p50", float("nan")),
         "paint_ms_p50": v1.get("paint_ms_p50", float("nan")),
     }
@@ -246,13 +374,12 @@ def _measure(page: Any, url: str, lab: bool, state_path: Path, quick: bool) -> d
         and time.monotonic() < deadline
     ):
         time.sleep(0.1)
-    page.goto("about:blank")
     return out
 
 
 def _results(frontend: str, live: dict, naive: dict, fps_goal: float) -> list[BenchResult]:
     base = "naive anywidget, full raw frames, same ack window"
-    enc = f"LiveView encoding {live['encoding']}"
+    enc = f"LiveView encoding {live['encoding']}, renderer {live.get('renderer', '?')}"
     return [
         BenchResult(f"live {frontend} painted fps", live["painted_fps"], "fps", base, naive["painted_fps"],
                     goal=3.0, goal_kind="ratio", note=enc),
@@ -274,52 +401,44 @@ def run(quick: bool = False) -> list[BenchResult]:
     """Measure LiveView vs the naive widget in Voila and JupyterLab (about 1.5 min; quick ~1 min)."""
     from playwright.sync_api import sync_playwright
 
-    from labkit.testing._browser import launch_chromium
     from labkit.testing._jupyter import write_notebook
     from labkit.testing._servers import LabServer, VoilaServer
 
     results: list[BenchResult] = []
     with tempfile.TemporaryDirectory(prefix="labkit-bench-live-") as tmp, sync_playwright() as pw:
         root = Path(tmp)
-        browser = launch_chromium(pw)
-        try:
-            for frontend, server_cls, goal in (
-                ("voila", VoilaServer, 55.0),
-                ("jupyterlab", LabServer, 45.0),
-            ):
-                server = server_cls(root / frontend)
-                server.root.mkdir(parents=True, exist_ok=True)
-                server.start(timeout_s=120)
-                try:
-                    measured = {}
-                    for kind in ("live", "naive"):
-                        state = server.root / f"{kind}.state.json"
-                        write_notebook(
-                            server.root / f"{kind}.ipynb",
-                            [
-                                "from labkit.bench._live import bench_widget, mirror_state\n"
-                                f"w, scope = bench_widget({kind!r})\nmirror_state(w, scope, {str(state)!r})\nw"
-                            ],
-                        )
-                        context = browser.new_context(viewport={"width": 1280, "height": 1000})
-                        page = context.new_page()
-                        try:
-                            lab = frontend == "jupyterlab"
-                            url = (
-                                server.notebook_url(f"{kind}.ipynb")  # type: ignore[union-attr]
-                                if lab
-                                else server.render_url(f"{kind}.ipynb")  # type: ignore[union-attr]
-                            )
-                            measured[kind] = _measure(page, url, lab, state, quick)
-                        finally:
-                            context.close()
-                            server.shutdown_kernels()
-                    results += _results(frontend, measured["live"], measured["naive"], goal)
-                finally:
-                    server.stop()
-            results += _marimo(browser, root / "marimo", quick)
-        finally:
-            browser.close()
+        for frontend, server_cls, goal in (
+            ("voila", VoilaServer, 55.0),
+            ("jupyterlab", LabServer, 45.0),
+        ):
+            server = server_cls(root / frontend)
+            server.root.mkdir(parents=True, exist_ok=True)
+            server.start(timeout_s=120)
+            try:
+                measured = {}
+                for kind in ("live", "naive"):
+                    state = server.root / f"{kind}.state.json"
+                    write_notebook(
+                        server.root / f"{kind}.ipynb",
+                        [
+                            "from labkit.bench._live import bench_widget, mirror_state\n"
+                            f"w, scope = bench_widget({kind!r})\nmirror_state(w, scope, {str(state)!r})\nw"
+                        ],
+                    )
+                    lab = frontend == "jupyterlab"
+                    url = (
+                        server.notebook_url(f"{kind}.ipynb")  # type: ignore[union-attr]
+                        if lab
+                        else server.render_url(f"{kind}.ipynb")  # type: ignore[union-attr]
+                    )
+                    try:
+                        measured[kind] = _measure(pw, url, lab, state, quick)
+                    finally:
+                        server.shutdown_kernels()
+                results += _results(frontend, measured["live"], measured["naive"], goal)
+            finally:
+                server.stop()
+        results += _marimo(pw, root / "marimo", quick)
     return results
 
 
@@ -343,7 +462,7 @@ if __name__ == "__main__":
 """
 
 
-def _marimo(browser: Any, root: Path, quick: bool) -> list[BenchResult]:
+def _marimo(pw: Any, root: Path, quick: bool) -> list[BenchResult]:
     """LiveView under ``marimo run`` (buffers travel as base64 there, so auto starts with JPEG)."""
     import signal
     import subprocess
@@ -362,15 +481,13 @@ def _marimo(browser: Any, root: Path, quick: bool) -> list[BenchResult]:
              "--port", str(port), "--no-token"],
             stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
     try:
         wait_http(f"http://127.0.0.1:{port}/health", 90, proc)
-        live = _measure(context.new_page(), f"http://127.0.0.1:{port}/", False, state, quick)
+        live = _measure(pw, f"http://127.0.0.1:{port}/", False, state, quick)
     except Exception as exc:  # noqa: BLE001 - report the other figures even if marimo fails here
         log.warning("marimo live benchmark failed: %s", exc)
         return []
     finally:
-        context.close()
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=30)

@@ -149,6 +149,9 @@ class LiveView(anywidget.AnyWidget):
         self._seq_bytes: dict[int, int] = {}
         self._rtts: deque[float] = deque(maxlen=100)
         self._kernel_ms: deque[float] = deque(maxlen=100)
+        self._ack_to_send: deque[float] = deque(maxlen=100)  # s: ack read -> next frame sent
+        self._frame_age: deque[float] = deque(maxlen=100)  # s: camera timestamp -> sent
+        self._ack_t: float | None = None
         self._browser_stats: dict[str, Any] = {}
         self._counters = {
             "frames_sent": 0,
@@ -239,12 +242,16 @@ class LiveView(anywidget.AnyWidget):
             out.update(self._counters)
             rtts = sorted(self._rtts)
             kms = sorted(self._kernel_ms)
+            a2s = sorted(self._ack_to_send)
+            age = sorted(self._frame_age)
         out["credit_timeouts"] = self._credit.timeouts
         out["in_flight"] = self._credit.in_flight
         out["encoding"] = self._policy.current
         out["encoding_switches"] = self._policy.switches
         out["ack_rtt_ms_p50"] = 1e3 * rtts[len(rtts) // 2] if rtts else float("nan")
         out["kernel_ms_per_frame"] = kms[len(kms) // 2] if kms else float("nan")
+        out["ack_to_send_ms_p50"] = 1e3 * a2s[len(a2s) // 2] if a2s else float("nan")
+        out["frame_age_at_send_ms_p50"] = 1e3 * age[len(age) // 2] if age else float("nan")
         out["visible"] = self._visible
         return out
 
@@ -322,6 +329,8 @@ class LiveView(anywidget.AnyWidget):
         if kind == "ack":
             seq = int(content.get("seq", -1))
             rtt = self._credit.ack(seq)
+            if self._ack_t is None:
+                self._ack_t = time.monotonic()
             if self._stalled and rtt is not None:
                 self._stalled = False
                 self._status("ok", "")
@@ -493,6 +502,8 @@ class LiveView(anywidget.AnyWidget):
                 for old in sorted(self._seq_bytes)[:-64]:
                     del self._seq_bytes[old]
         self.send(content, buffers=[view.buffer])
+        ack_t, self._ack_t = self._ack_t, None
+        ack_to_send = None if ack_t is None else time.monotonic() - ack_t
         if self._last_index is not None and frame.index > self._last_index + 1:
             self._counters["frames_skipped"] += frame.index - self._last_index - 1
         self._last_index = int(frame.index)
@@ -504,6 +515,9 @@ class LiveView(anywidget.AnyWidget):
         self._counters["bytes_sent"] += nbytes
         with self._lock:
             self._kernel_ms.append(1e3 * (time.thread_time() - cpu0))
+            self._frame_age.append(content["sent_s"] - content["timestamp_s"])
+            if ack_to_send is not None:
+                self._ack_to_send.append(ack_to_send)
         return True
 
     # ---- snapshots ---------------------------------------------------------------------------------

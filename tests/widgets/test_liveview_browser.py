@@ -100,6 +100,7 @@ def _one_view(page) -> dict:
 
 def test_voila_paints_frames_and_the_canvas_changes(voila_server, page):
     state_path = _notebook(voila_server.root, "lv_moving", "MovingCamera(fps=30), encoding='raw16'")
+    page.add_init_script("window.labkitForceWebGL = true")  # the shader path, even on SwiftShader
     page.goto(voila_server.render_url("lv_moving.ipynb"))
     stage = wait_for_widget(page, ".lk-live .lk-stage", timeout_s=60)
     page.wait_for_function(
@@ -118,6 +119,9 @@ def test_voila_paints_frames_and_the_canvas_changes(voila_server, page):
     state = _read_state(state_path, lambda s: s["stats"].get("painted", 0) >= 5)
     assert state["messages"]["ack"] >= 5 and state["stats"]["frames_sent"] >= 10
     assert state["error"] is None
+    # the kernel's timings of the path: camera timestamp -> sent, ack read -> next frame sent
+    assert state["stats"]["frame_age_at_send_ms_p50"] >= 0
+    assert state["stats"]["ack_to_send_ms_p50"] >= 0
     # pixel readout under the cursor, in full-frame coordinates with the received value
     box = stage.bounding_box()
     page.mouse.move(box["x"] + 10, box["y"] + 10)
@@ -234,7 +238,9 @@ def test_jupyterlab_paints_frames_and_survives_a_busy_cell(lab_server, page):
         timeout=20_000,
     )
     view = _one_view(page)
-    assert view["renderer"] == "webgl2" and view["received"] >= 10
+    # CPU-emulated WebGL (headless Chromium: SwiftShader) gets the cheaper Canvas2D renderer
+    assert view["renderer"] == ("canvas2d" if view["software_gl"] else "webgl2")
+    assert view["received"] >= 10
     state = _read_state(state_path, lambda s: s["stats"].get("painted", 0) >= 5)
     assert state["stats"]["frames_sent"] >= 10 and state["error"] is None
 
@@ -270,6 +276,7 @@ def test_voila_canvas2d_fallback_paints(voila_server, page):
 
 def test_voila_jpeg_frames_paint_and_read_back(voila_server, page):
     _notebook(voila_server.root, "lv_jpeg", "ArraySource(MovingCamera().base), encoding='jpeg'")
+    page.add_init_script("window.labkitForceWebGL = true")  # bitmaps go straight to the GPU
     page.goto(voila_server.render_url("lv_jpeg.ipynb"))
     stage = wait_for_widget(page, ".lk-live .lk-stage", timeout_s=60)
     page.wait_for_function(

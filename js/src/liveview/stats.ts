@@ -3,6 +3,7 @@
 export interface ViewStats {
   view_id: string;
   renderer: string;
+  software_gl: string; // the WebGL renderer string when WebGL2 is CPU-emulated, else ""
   received: number;
   painted: number;
   dropped: number; // camera frames never painted (index gaps + received but replaced before paint)
@@ -28,6 +29,7 @@ export function newStats(viewId: string): ViewStats {
   return {
     view_id: viewId,
     renderer: "",
+    software_gl: "",
     received: 0,
     painted: 0,
     dropped: 0,

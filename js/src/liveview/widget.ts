@@ -4,7 +4,7 @@
 import { COLORMAP_NAMES } from "../render/colormaps";
 import { type Contrast, sanitizeContrast } from "../render/contrast";
 import { autoLimits, computeHistogram, dataRange } from "../render/histogram";
-import { createImageRenderer, type Pixels, type ValueScale } from "../render/image_renderer";
+import { createImageRenderer, type Pixels, softwareWebGL, type ValueScale } from "../render/image_renderer";
 import {
   canvasToImage,
   fitView,
@@ -85,9 +85,15 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   root.append(style, bar, grid, hv.canvas, info, status);
   host.append(root);
 
-  // window.labkitForceCanvas2D = true (set before the widget renders) exercises the fallback
-  const renderer = createImageRenderer(canvas, { forceCanvas2D: Boolean((window as any).labkitForceCanvas2D) });
+  // Canvas2D when WebGL2 is CPU-emulated (headless / GPU-less: cheaper there, see RendererOptions).
+  // Set before the widget renders: window.labkitForceCanvas2D = true forces the fallback,
+  // window.labkitForceWebGL = true keeps WebGL2 even when it is emulated.
+  const renderer = createImageRenderer(canvas, {
+    forceCanvas2D: Boolean((window as any).labkitForceCanvas2D),
+    canvas2DOnSoftwareGL: !(window as any).labkitForceWebGL,
+  });
   stats.renderer = renderer.kind;
+  stats.software_gl = softwareWebGL() ?? "";
 
   // ---- state ----
   let fullW = 0;

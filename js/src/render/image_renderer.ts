@@ -88,9 +88,8 @@ void main() {
   ivec2 t = ivec2(min(floor(v_uv * u_size), u_size - 1.0));
   float v = float(texelFetch(u_img, t, 0).r) * u_scale.x + u_scale.y;
   float n = clamp((v - u_contrast.x) / max(u_contrast.y - u_contrast.x, 1e-6), 0.0, 1.0);
-  n = pow(n, u_contrast.z);
-  float i = floor(n * 255.0 + 0.5);
-  color = texture(u_lut, vec2((i + 0.5) / 256.0, 0.5));
+  if (u_contrast.z != 1.0) n = pow(n, u_contrast.z); // uniform branch: no pow() per pixel at gamma 1
+  color = texelFetch(u_lut, ivec2(int(n * 255.0 + 0.5), 0), 0);
 }`;
 
 function compile(gl: WebGL2RenderingContext, type: number, src: string): WebGLShader {
@@ -241,11 +240,28 @@ function createWebGL2(canvas: HTMLCanvasElement, gl: WebGL2RenderingContext): Im
 
 function createCanvas2D(canvas: HTMLCanvasElement): ImageRenderer {
   const s = newState();
-  const ctx = canvas.getContext("2d");
+  const ctx = canvas.getContext("2d", { alpha: false });
   if (!ctx) throw new Error("labkit: this browser has neither WebGL2 nor a 2D canvas");
   const off = document.createElement("canvas");
   const offCtx = off.getContext("2d")!;
   let dirty = true;
+  let img: ImageData | null = null;
+  // value -> packed RGBA for every storable value (65536 or 256 entries), rebuilt only when the
+  // contrast, colormap, value scale or bit depth changes (not per frame)
+  let packed = new Uint32Array(0);
+  let packedKey = "";
+
+  function packedLut(n: number): Uint32Array {
+    const c = s.contrast;
+    const key = `${n}:${c.lo}:${c.hi}:${c.gamma}:${s.vs.scale}:${s.vs.offset}`;
+    if (key !== packedKey || packed.length !== n) {
+      packed = new Uint32Array(n);
+      const lut32 = new Uint32Array(s.lut.buffer, s.lut.byteOffset, 256);
+      for (let v = 0; v < n; v++) packed[v] = lut32[lutIndex(v * s.vs.scale + s.vs.offset, c)];
+      packedKey = key;
+    }
+    return packed;
+  }
 
   function rebuild() {
     if (!s.data) return;
@@ -253,15 +269,12 @@ function createCanvas2D(canvas: HTMLCanvasElement): ImageRenderer {
       off.width = s.w;
       off.height = s.h;
     }
-    const img = offCtx.createImageData(s.w, s.h);
+    if (!img || img.width !== s.w || img.height !== s.h) img = offCtx.createImageData(s.w, s.h);
     const out = new Uint32Array(img.data.buffer);
-    // value -> packed RGBA for every storable value (65536 or 256 entries)
-    const n = s.data instanceof Uint16Array ? 65536 : 256;
-    const packed = new Uint32Array(n);
-    const lut32 = new Uint32Array(s.lut.buffer, s.lut.byteOffset, 256);
-    for (let v = 0; v < n; v++) packed[v] = lut32[lutIndex(v * s.vs.scale + s.vs.offset, s.contrast)];
+    const lut = packedLut(s.data instanceof Uint16Array ? 65536 : 256);
     const d = s.data;
-    for (let i = 0; i < d.length; i++) out[i] = packed[d[i]];
+    const n = Math.min(d.length, out.length);
+    for (let i = 0; i < n; i++) out[i] = lut[d[i]];
     offCtx.putImageData(img, 0, 0);
     dirty = false;
   }
@@ -285,6 +298,7 @@ function createCanvas2D(canvas: HTMLCanvasElement): ImageRenderer {
     },
     setColormap(name) {
       s.lut = colormapLut(name);
+      packedKey = "";
       dirty = true;
     },
     setView(view) {
@@ -307,19 +321,66 @@ function createCanvas2D(canvas: HTMLCanvasElement): ImageRenderer {
     },
     destroy() {
       s.data = null;
+      img = null;
+      packed = new Uint32Array(0);
       off.width = 0;
       off.height = 0;
     },
   };
 }
 
+let softwareGL: string | null | undefined; // undefined: not probed yet; null: hardware / unknown
+
 /**
- * Create a renderer on `canvas`: WebGL2 when available (unless `forceCanvas2D`), else Canvas2D.
+ * The WebGL renderer string when WebGL2 is emulated on the CPU (SwiftShader, llvmpipe: headless
+ * or GPU-less browsers), else null. Probed once on a throwaway canvas.
+ */
+export function softwareWebGL(): string | null {
+  if (softwareGL !== undefined) return softwareGL;
+  softwareGL = null;
+  try {
+    const gl = document.createElement("canvas").getContext("webgl2");
+    if (gl) {
+      const ext = gl.getExtension("WEBGL_debug_renderer_info");
+      const name = String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? "");
+      if (/swiftshader|llvmpipe|softpipe|software/i.test(name)) softwareGL = name;
+      gl.getExtension("WEBGL_lose_context")?.loseContext();
+    }
+  } catch {
+    softwareGL = null;
+  }
+  return softwareGL;
+}
+
+export interface RendererOptions {
+  /** Always use the Canvas2D renderer. */
+  forceCanvas2D?: boolean;
+  /**
+   * Use Canvas2D when WebGL2 is only emulated on the CPU. There every WebGL frame is drawn by
+   * the GPU process in software and read back for the software compositor (~15 ms of CPU per
+   * frame for 640² in headless Chromium), where the Canvas2D LUT path costs ~2 ms.
+   */
+  canvas2DOnSoftwareGL?: boolean;
+}
+
+/**
+ * Create a renderer on `canvas`: WebGL2 when available (unless `forceCanvas2D`, or
+ * `canvas2DOnSoftwareGL` and WebGL2 is software-emulated), else Canvas2D.
  * The canvas backing size (canvas.width/height, device px) is owned by the caller.
  */
-export function createImageRenderer(canvas: HTMLCanvasElement, opts: { forceCanvas2D?: boolean } = {}): ImageRenderer {
-  if (!opts.forceCanvas2D) {
-    const gl = canvas.getContext("webgl2", { antialias: false, premultipliedAlpha: false, preserveDrawingBuffer: false });
+export function createImageRenderer(canvas: HTMLCanvasElement, opts: RendererOptions = {}): ImageRenderer {
+  const useGL = !opts.forceCanvas2D && !(opts.canvas2DOnSoftwareGL && softwareWebGL() !== null);
+  if (useGL) {
+    // opaque, no depth/stencil: the compositor neither blends the canvas nor clears buffers
+    // it does not need
+    const gl = canvas.getContext("webgl2", {
+      alpha: false,
+      antialias: false,
+      depth: false,
+      stencil: false,
+      premultipliedAlpha: true,
+      preserveDrawingBuffer: false,
+    });
     if (gl) {
       try {
         return createWebGL2(canvas, gl);
