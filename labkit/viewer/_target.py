@@ -156,11 +156,11 @@ def _lookup(target: int | str | ManagerHandle) -> ManagerHandle:
             "start one with 'labkit manager'"
         )
     if isinstance(target, str):
-        if target.lstrip("-").isdigit():
-            return _lookup(int(target))
-        for h in live:
+        for h in live:  # uids first: a hex uid can be all digits ("739259403911")
             if h.uid == target:
                 return h
+        if target.lstrip("-").isdigit():
+            return _lookup(int(target))
         if target.count(":") >= 2:
             return _from_address(target)
         raise ManagerNotFoundError(f"no live manager with uid {target!r} (live: {_describe(live)})")
