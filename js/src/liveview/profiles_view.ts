@@ -1,4 +1,5 @@
 // Line-profile canvases drawn beside the image (horizontal below, vertical to the right).
+import { strokeProfile } from "../render/profile_line";
 
 /** Draw `values` as a line; `vertical` plots along the canvas height (top = first value). */
 export function drawProfile(canvas: HTMLCanvasElement, values: Float64Array | null, vertical: boolean): void {
@@ -30,33 +31,9 @@ export function drawProfile(canvas: HTMLCanvasElement, values: Float64Array | nu
     ctx.textBaseline = "alphabetic";
     return;
   }
-  let mn = Infinity;
-  let mx = -Infinity;
-  for (const v of values) {
-    if (v < mn) mn = v; // NaN (no data there) fails both tests
-    if (v > mx) mx = v;
-  }
-  if (!Number.isFinite(mn)) return;
-  const span = mx > mn ? mx - mn : 1;
-  ctx.strokeStyle = vertical ? "#4fc3f7" : "#81c784";
-  ctx.lineWidth = Math.max(1, dpr);
-  ctx.beginPath();
-  const n = values.length;
-  let penDown = false;
-  for (let i = 0; i < n; i++) {
-    if (Number.isNaN(values[i])) {
-      penDown = false; // a gap where the canvas shows no data
-      continue;
-    }
-    const a = (i + 0.5) / n;
-    const b = (values[i] - mn) / span;
-    const x = vertical ? 2 + b * (w - 4) : a * w;
-    const y = vertical ? a * h : h - 2 - b * (h - 4);
-    if (!penDown) ctx.moveTo(x, y);
-    else ctx.lineTo(x, y);
-    penDown = true;
-  }
-  ctx.stroke();
+  const range = strokeProfile(ctx, values, w, h, vertical, Math.max(1, dpr));
+  if (!range) return;
+  const [mn, mx] = range;
   ctx.fillStyle = "#bbbbbb";
   ctx.font = `${10 * dpr}px sans-serif`;
   ctx.fillText(`${Math.round(mx)}`, 3, 11 * dpr);

@@ -9,4 +9,5 @@ export {
 export { COLORMAP_NAMES, colormapLut, LUT_SIZE, parseColor } from "./colormaps";
 export { type Contrast, lutIndex, normalize, sanitizeContrast } from "./contrast";
 export { autoLimits, computeHistogram, dataRange, type Histogram, percentile } from "./histogram";
+export { strokeProfile } from "./profile_line";
 export * from "./viewport";

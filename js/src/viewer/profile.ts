@@ -1,4 +1,5 @@
 // Line profiles beside the viewer image (horizontal below, vertical to the right).
+import { strokeProfile } from "../render/profile_line";
 import { fmt } from "./data";
 
 /** Draw `values` as a line; `vertical` plots along the canvas height (top = first value). */
@@ -13,33 +14,9 @@ export function drawProfile(canvas: HTMLCanvasElement, values: Float64Array, ver
   const ctx = canvas.getContext("2d")!;
   ctx.fillStyle = "#1b1b1b";
   ctx.fillRect(0, 0, w, h);
-  let mn = Infinity;
-  let mx = -Infinity;
-  for (const v of values) {
-    if (v < mn) mn = v;
-    if (v > mx) mx = v;
-  }
-  if (!(mx >= mn)) return;
-  const span = mx > mn ? mx - mn : 1;
-  ctx.strokeStyle = vertical ? "#4fc3f7" : "#81c784";
-  ctx.lineWidth = dpr;
-  ctx.beginPath();
-  const n = values.length;
-  let started = false;
-  for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(values[i])) {
-      started = false;
-      continue;
-    }
-    const a = (i + 0.5) / n;
-    const b = (values[i] - mn) / span;
-    const x = vertical ? 2 + b * (w - 4) : a * w;
-    const y = vertical ? a * h : h - 2 - b * (h - 4);
-    if (!started) ctx.moveTo(x, y);
-    else ctx.lineTo(x, y);
-    started = true;
-  }
-  ctx.stroke();
+  const range = strokeProfile(ctx, values, w, h, vertical, dpr);
+  if (!range) return;
+  const [mn, mx] = range;
   ctx.fillStyle = "#bbbbbb";
   ctx.font = `${10 * dpr}px sans-serif`;
   ctx.fillText(fmt(mx), 3, 11 * dpr);
