@@ -1,0 +1,254 @@
+// The TraceCanvas front end (labkit.widgets.TracePlot with renderer="canvas"): receives min/max
+// decimated float32 traces over custom messages (acked on receipt; the kernel sends only with
+// credit, so nothing queues), paints the newest on requestAnimationFrame with Canvas2D, and holds
+// the controls (window length, autoscale, pause). Counters live on window.labkitTraces[view_id].
+import { paddedRange } from "./axes";
+import { paintTraces, plotRect } from "./draw";
+import { decodeTraces, type Traces, type TracesMsg } from "./protocol";
+
+// Minimal anywidget model surface (see @anywidget/types).
+export interface Model {
+  get(name: string): any;
+  set(name: string, value: unknown): void;
+  save_changes(): void;
+  send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[]): void;
+  on(event: string, cb: (...args: any[]) => void): void;
+  off(event?: string | null, cb?: ((...args: any[]) => void) | null): void;
+}
+
+export interface TraceStats {
+  view: string;
+  received: number;
+  painted: number;
+  decode_errors: number;
+  last_seq: number;
+  t_end: number;
+  window_s: number;
+  n_points: number;
+  plot_w: number;
+  paused: boolean;
+  x_ticks: string[];
+  y_ticks: string[];
+  closed: boolean;
+}
+
+declare global {
+  interface Window {
+    labkitTraces?: Record<string, TraceStats>;
+  }
+}
+
+const CSS = `
+.lk-trace { font: 12px sans-serif; color: #222; max-width: 100%; }
+.lk-trace-title { font-weight: 600; margin: 2px 0 2px 56px; }
+.lk-trace-legend { display: flex; flex-wrap: wrap; gap: 12px; margin: 2px 0 2px 56px; }
+.lk-trace-legend span { display: inline-flex; align-items: center; gap: 4px; }
+.lk-trace-legend i { display: inline-block; width: 14px; height: 3px; }
+.lk-trace canvas { display: block; }
+.lk-trace-bar { display: flex; flex-wrap: wrap; align-items: center; gap: 10px; margin: 4px 0 0 56px; }
+.lk-trace-bar input[type=number] { width: 70px; }
+.lk-trace-status.lk-error, .lk-trace-lost { color: #c62828; }
+`;
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text) e.textContent = text;
+  return e;
+}
+
+export function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
+  const modelId: string = model.get("view_id") || Math.random().toString(36).slice(2);
+  let viewId = modelId;
+  window.labkitTraces = window.labkitTraces ?? {};
+  for (let n = 2; window.labkitTraces[viewId]; n++) viewId = `${modelId}-${n}`;
+  const stats: TraceStats = {
+    view: viewId, received: 0, painted: 0, decode_errors: 0, last_seq: -1, t_end: NaN,
+    window_s: NaN, n_points: 0, plot_w: 0, paused: false, x_ticks: [], y_ticks: [], closed: false,
+  };
+  window.labkitTraces[viewId] = stats;
+
+  // ---- DOM ----
+  const root = el("div", "lk-trace");
+  const style = el("style");
+  style.textContent = CSS;
+  const title = el("div", "lk-trace-title");
+  const legend = el("div", "lk-trace-legend");
+  const canvas = el("canvas", "lk-trace-canvas");
+  const bar = el("div", "lk-trace-bar");
+  const winLabel = el("label", "", "window (s) ");
+  const winInput = el("input", "lk-trace-window");
+  winInput.type = "number";
+  winInput.min = "0.1";
+  winInput.max = "3600";
+  winInput.step = "any";
+  winLabel.append(winInput);
+  const autoLabel = el("label");
+  const autoBox = el("input", "lk-trace-autoscale");
+  autoBox.type = "checkbox";
+  autoLabel.append(autoBox, " autoscale");
+  const pauseBtn = el("button", "lk-trace-pause");
+  const status = el("span", "lk-trace-status");
+  bar.append(winLabel, autoLabel, pauseBtn, status);
+  root.append(style, title, legend, canvas, bar);
+  host.append(root);
+  const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
+
+  let current: Traces | null = null;
+  let pending: Traces | null = null;
+  let rafId = 0;
+  let destroyed = false;
+  let yRange: [number, number] = [-1, 1];
+
+  function send(content: Record<string, unknown>) {
+    if (!destroyed) model.send(content);
+  }
+
+  // ---- model -> DOM ----
+  function syncControls() {
+    const w = Number(model.get("window_s"));
+    if (document.activeElement !== winInput) winInput.value = String(w);
+    autoBox.checked = Boolean(model.get("autoscale"));
+    stats.paused = Boolean(model.get("paused"));
+    pauseBtn.textContent = stats.paused ? "▶ resume" : "⏸ pause";
+    title.textContent = model.get("title") || "";
+    title.style.display = title.textContent ? "" : "none";
+    legend.replaceChildren();
+    const colors: string[] = model.get("colors") || [];
+    (model.get("channels") || []).forEach((name: string, k: number) => {
+      const item = el("span");
+      const swatch = el("i");
+      swatch.style.background = colors[k % colors.length] || "#1f77b4";
+      item.append(swatch, String(name));
+      legend.append(item);
+    });
+    showStatus();
+  }
+
+  function showStatus() {
+    const [level, text] = (model.get("status") as [string, string]) || ["ok", ""];
+    status.replaceChildren();
+    status.className = `lk-trace-status${level === "error" ? " lk-error" : ""}`;
+    if (text) {
+      status.textContent = text;
+      return;
+    }
+    const m = current?.msg;
+    if (!m) return;
+    status.append(`${m.n_samples} samples`);
+    if (m.rows_lost > 0) status.append("; ", el("span", "lk-trace-lost", `${m.rows_lost} rows lost`));
+  }
+
+  // ---- sizing: the kernel decimates to the plot width in device pixels ----
+  let laidOut = "";
+  function layout() {
+    const dpr = window.devicePixelRatio || 1;
+    const cssW = Math.max(200, Math.min(host.clientWidth || 640, 1600));
+    const cssH = Math.max(80, Number(model.get("height_px")) || 240);
+    const key = `${cssW}x${cssH}@${dpr}`;
+    if (key === laidOut) return;
+    laidOut = key;
+    canvas.style.width = `${cssW}px`;
+    canvas.style.height = `${cssH}px`;
+    canvas.width = Math.round(cssW * dpr);
+    canvas.height = Math.round(cssH * dpr);
+    const plotW = plotRect(canvas.width, canvas.height, dpr).w;
+    if (plotW !== stats.plot_w) {
+      stats.plot_w = plotW;
+      send({ type: "resize", plot_w: plotW });
+    }
+    requestPaint();
+  }
+
+  // ---- painting ----
+  function requestPaint() {
+    if (!rafId && !destroyed) rafId = requestAnimationFrame(paint);
+  }
+
+  function paint() {
+    rafId = 0;
+    if (destroyed) return;
+    if (pending) {
+      current = pending;
+      pending = null;
+      const m = current.msg;
+      yRange = Number.isFinite(m.y_min) && Number.isFinite(m.y_max) ? paddedRange(m.y_min, m.y_max, 0) : [-1, 1];
+      if (yRange[0] === yRange[1]) yRange = paddedRange(yRange[0], yRange[1]);
+      stats.t_end = m.t_end;
+      stats.n_points = m.n;
+      showStatus();
+    }
+    const windowS = Number(model.get("window_s")) || 10;
+    const drawn = paintTraces(ctx, window.devicePixelRatio || 1, current, windowS, yRange, model.get("colors") || []);
+    stats.window_s = windowS;
+    stats.x_ticks = drawn.xTicks;
+    stats.y_ticks = drawn.yTicks;
+    stats.painted += 1;
+  }
+
+  // ---- kernel -> browser ----
+  function onMsg(content: any, buffers: any[]) {
+    if (!content || content.type !== "traces") return;
+    const msg = content as TracesMsg;
+    send({ type: "ack", seq: msg.seq }); // on receipt: the kernel may send the next one
+    stats.received += 1;
+    stats.last_seq = msg.seq;
+    if (stats.paused) return; // a message already in flight when pause was pressed
+    try {
+      pending = decodeTraces(msg, buffers || []);
+    } catch (err) {
+      stats.decode_errors += 1;
+      console.warn("labkit trace plot: bad traces message", err);
+      return;
+    }
+    requestPaint();
+  }
+
+  // ---- controls -> model ----
+  winInput.addEventListener("change", () => {
+    const w = Number(winInput.value);
+    if (!(w >= 0.1 && w <= 3600)) {
+      winInput.value = String(model.get("window_s"));
+      return;
+    }
+    model.set("window_s", w);
+    model.save_changes();
+    requestPaint();
+  });
+  autoBox.addEventListener("change", () => {
+    model.set("autoscale", autoBox.checked);
+    model.save_changes();
+  });
+  pauseBtn.addEventListener("click", () => {
+    model.set("paused", !model.get("paused"));
+    model.save_changes();
+    syncControls();
+  });
+
+  const onChange = () => {
+    syncControls();
+    layout();
+    requestPaint();
+  };
+  model.on("msg:custom", onMsg);
+  for (const name of ["window_s", "autoscale", "paused", "status", "channels", "colors", "title", "height_px"]) {
+    model.on(`change:${name}`, onChange);
+  }
+  const observer = new ResizeObserver(() => layout());
+  observer.observe(host);
+  syncControls();
+  layout();
+  send({ type: "ready", view: viewId });
+
+  return () => {
+    send({ type: "closed", view: viewId });
+    destroyed = true;
+    stats.closed = true;
+    if (rafId) cancelAnimationFrame(rafId);
+    observer.disconnect();
+    model.off("msg:custom", onMsg);
+    for (const name of ["window_s", "autoscale", "paused", "status", "channels", "colors", "title", "height_px"]) {
+      model.off(`change:${name}`, onChange);
+    }
+  };
+}
