@@ -6,29 +6,55 @@ from typing import Any
 
 import numpy as np
 
+from labkit.spool._codecs import Codec, bound
 from labkit.spool._layout import FRAME_META, Layout
+
+#: which codecs each built-in method stores (the first is "uncompressed")
+BLOSC_CODECS = ("none", "blosc-lz4", "blosc-zstd")
 
 
 class Block:
-    """One shard being assembled: raw pixels, per-frame metadata and compressed chunks by slot.
+    """One shard being assembled: raw pixels, per-frame metadata and the compressed chunks.
 
-    All arrays are allocated once per spool; ``reset`` reuses them for the next shard.
+    All arrays are allocated once per spool; ``reset`` reuses them for the next shard. When
+    compressing, ``out`` receives every chunk back to back in acquisition order and
+    ``chunk_off``/``chunk_len`` (by slot) say where each one is.
     """
 
-    __slots__ = ("raw", "meta", "filled", "order", "chunks", "n", "key", "seq", "nbytes_out", "fd")
+    __slots__ = (
+        "raw",
+        "meta",
+        "filled",
+        "order",
+        "out",
+        "chunk_off",
+        "chunk_len",
+        "n",
+        "key",
+        "seq",
+        "nbytes_out",
+        "fd",
+        "_raw_ptr",
+        "_out_ptr",
+    )
 
-    def __init__(self, layout: Layout, with_pixels: bool = True) -> None:
+    def __init__(self, layout: Layout, with_pixels: bool = True, out_bytes: int = 0) -> None:
         cap = layout.slots_per_shard
         if with_pixels:
             self.raw = np.empty((cap, *layout.frame_shape), dtype=layout.dtype)
             self.raw.reshape(-1)[::4096] = 0  # touch pages now, not on the hot path
         else:  # direct mode: frames go from the ring slot straight into the shard file
             self.raw = np.empty((cap, 0, 0), dtype=layout.dtype)
+        self.out = np.empty(cap * out_bytes, dtype=np.uint8)
+        self.out[::4096] = 0
+        self._raw_ptr = int(self.raw.ctypes.data)
+        self._out_ptr = int(self.out.ctypes.data)
+        self.chunk_off = np.zeros(cap, dtype=np.int64)
+        self.chunk_len = np.zeros(cap, dtype=np.int64)
         self.fd = -1
         self.meta = np.zeros(cap, dtype=FRAME_META)
         self.filled = np.zeros(cap, dtype=bool)
         self.order = np.zeros(cap, dtype=np.int64)  # slots in acquisition order
-        self.chunks: list[Any] = [None] * cap
         self.n = 0
         self.key: tuple[int, ...] = ()
         self.seq = -1
@@ -36,8 +62,6 @@ class Block:
 
     def reset(self, key: tuple[int, ...], seq: int) -> None:
         self.filled[:] = False
-        for i in range(self.n):
-            self.chunks[int(self.order[i])] = None
         self.n = 0
         self.key = key
         self.seq = seq
@@ -55,6 +79,11 @@ class Block:
         """Per-frame metadata in acquisition order."""
         return self.meta[self.order[: self.n]]
 
+    def chunk(self, slot: int) -> np.ndarray:
+        """The compressed bytes of ``slot`` (a view into ``out``)."""
+        off = int(self.chunk_off[slot])
+        return self.out[off : off + int(self.chunk_len[slot])]
+
     def journal_record(self, location: str) -> dict[str, Any]:
         m = self.frames()
         return {
@@ -71,35 +100,59 @@ class Block:
 
 
 class Compressor:
-    """Blosc (c-blosc 1 via numcodecs, the format zarr's ``blosc`` codec reads) per frame.
+    """The series' codec: blosc (c-blosc 1 format, what zarr's ``blosc`` codec and HDF5's Blosc
+    filter read), zlib or zstd (TIFF), or "none".
 
-    Called from worker threads; numcodecs uses a private blosc context there and releases
-    the GIL while compressing.
+    ``compress_block`` runs in worker threads and compresses every frame of a block into the
+    block's preallocated ``out`` buffer with the GIL released (see ``_codecs``).
     """
 
-    def __init__(self, compression: dict[str, Any]) -> None:
+    def __init__(self, compression: dict[str, Any], itemsize: int = 2) -> None:
         self.codec = compression["codec"]
         self.level = int(compression["level"])
         self.shuffle = 1 if compression.get("shuffle", True) else 0
         self.cname = {"blosc-lz4": b"lz4", "blosc-zstd": b"zstd"}.get(self.codec, b"")
+        self.itemsize = int(itemsize)
+        self._codec = (
+            Codec(self.codec, self.level, bool(self.shuffle), self.itemsize)
+            if (self.enabled)
+            else None
+        )
 
     @property
     def enabled(self) -> bool:
         return self.codec != "none"
 
-    def compress_frame(self, frame: np.ndarray) -> bytes:
-        from numcodecs import blosc
+    def bound(self, nbytes: int) -> int:
+        """Output buffer bytes one frame of ``nbytes`` needs."""
+        return bound(self.codec, nbytes) if self.enabled else 0
 
-        return blosc.compress(frame, self.cname, self.level, self.shuffle, 0)
+    def compress_into(self, frame: np.ndarray, out: np.ndarray) -> int:
+        """Compress a C-contiguous ``frame`` into the uint8 array ``out``; returns the size."""
+        assert self._codec is not None
+        return self._codec.compress_into(
+            frame.ctypes.data, frame.nbytes, out.ctypes.data, out.nbytes
+        )
+
+    def compress_frame(self, frame: np.ndarray) -> bytes:
+        """One compressed frame as bytes (tests and tools; the spool uses ``compress_block``)."""
+        out = np.empty(self.bound(frame.nbytes), np.uint8)
+        return out[: self.compress_into(np.ascontiguousarray(frame), out)].tobytes()
 
     def compress_block(self, block: Block) -> None:
-        total = 0
+        codec = self._codec
+        assert codec is not None
+        fb = block.raw[0].nbytes
+        cap = block.out.nbytes
+        raw_ptr, out_ptr = block._raw_ptr, block._out_ptr
+        offset = 0
         for i in range(block.n):
             slot = int(block.order[i])
-            data = self.compress_frame(block.raw[slot])
-            block.chunks[slot] = data
-            total += len(data)
-        block.nbytes_out = total
+            n = codec.compress_into(raw_ptr + slot * fb, fb, out_ptr + offset, cap - offset)
+            block.chunk_off[slot] = offset
+            block.chunk_len[slot] = n
+            offset += n
+        block.nbytes_out = offset
 
     def zarr_codec(self, itemsize: int) -> dict[str, Any] | None:
         if not self.enabled:

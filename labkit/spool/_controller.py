@@ -254,7 +254,7 @@ class SpoolController:
         report = run_preflight(
             dirname,
             sample,
-            Compressor(s["compression"]),
+            Compressor(s["compression"], sample.dtype.itemsize),
             float(self.host.frame_rate_hz()),
             s["max_frames"],
             s["compress_threads"],
@@ -316,7 +316,7 @@ class SpoolController:
                 s["shard_seconds"],
                 s["shard_max_mb"],
             )
-            compressor = Compressor(s["compression"])
+            compressor = Compressor(s["compression"], np.dtype(ring.dtype).itemsize)
             sink = self._sinks[s["method"]](handle.path, layout, compressor, s["fsync"])
             attrs = self._attrs(handle, s, layout, zs)
             rate = float(self.host.frame_rate_hz())

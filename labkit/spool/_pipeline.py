@@ -89,8 +89,13 @@ class Pipeline(WriterStages):
             bool(getattr(sink, "supports_direct", lambda: False)()) and not compressor.enabled
         )
         self._free: queue.Queue[Block] = queue.Queue()
+        out_bytes = compressor.bound(layout.frame_bytes) if compressor.enabled else 0
         for _ in range(n_buffers):
-            self._free.put(Block(layout, with_pixels=not self.direct))
+            self._free.put(Block(layout, with_pixels=not self.direct, out_bytes=out_bytes))
+        # journal records from the reader (dropped ranges, task errors) wait here: the reader
+        # never writes or syncs the journal; the writer/flusher write them in batches
+        self._deferred: list[dict[str, Any]] = []
+        self._deferred_lock = threading.Lock()
         self._n_compress = n_compress if compressor.enabled else 0
         self._compress_q: queue.Queue[Block | None] = queue.Queue()
         self._write_q: queue.Queue[Block | None] = queue.Queue()
@@ -131,11 +136,59 @@ class Pipeline(WriterStages):
         return not any(t.is_alive() for t in self._threads)
 
     def journal_event(self, record: dict[str, Any], sync: bool = True) -> None:
-        with self._journal_lock:
+        """Append ``record`` now (writer/flusher threads; the reader uses ``_defer``)."""
+        self.journal_events([record], sync)
+
+    def journal_events(self, records: list[dict[str, Any]], sync: bool = False) -> None:
+        """The deferred reader records, then ``records``: one ``write`` for all of them."""
+        with self._journal_lock:  # taken first: records reach the file in the order taken
+            with self._deferred_lock:
+                pending, self._deferred = self._deferred, []
+            if not pending and not records:
+                return
             try:
-                self.journal.append(record, sync=sync)
+                self.journal.append_many(pending + records, sync=sync)
             except OSError as exc:  # the data path reports the disk problem; keep going
-                log.warning("could not journal %s: %s", record.get("event"), exc)
+                log.warning("could not journal %d record(s): %s", len(pending) + len(records), exc)
+
+    def flush_deferred(self) -> None:
+        """Write what the reader deferred (the flusher calls this ~20 times a second)."""
+        if self._deferred:
+            self.journal_events([], sync=False)
+
+    def _defer(self, record: dict[str, Any]) -> None:
+        with self._deferred_lock:
+            self._deferred.append(record)
+
+    def _note_drop(self, first: int, last: int, before_frame: int, torn: bool = False) -> None:
+        """Count ring frames ``first..last`` as dropped and queue one journal range for them.
+
+        Contiguous losses before the same kept frame merge into one record; the reader does no
+        I/O here (a journal write + fdatasync per drop used to stall it into more drops).
+        """
+        count = last - first + 1
+        self.counters.frames_dropped += count
+        with self._deferred_lock:
+            prev = self._deferred[-1] if self._deferred else None
+            if (
+                prev is not None
+                and prev.get("event") == "dropped"
+                and prev["ring_index"][1] + 1 == first
+                and prev["before_frame"] == before_frame
+                and bool(prev.get("torn")) == torn
+            ):
+                prev["count"] += count
+                prev["ring_index"][1] = last
+                return
+            record: dict[str, Any] = {
+                "event": "dropped",
+                "count": count,
+                "before_frame": before_frame,
+                "ring_index": [first, last],
+            }
+            if torn:
+                record["torn"] = True
+            self._deferred.append(record)
 
     # reader -------------------------------------------------------------------------------
     def _run_tasks(self, tasks: list, where: str) -> None:
@@ -146,7 +199,7 @@ class Pipeline(WriterStages):
                 msg = f"protocol task {getattr(task.fn, '__name__', task.fn)!r} at {where} failed: {exc!r}"
                 log.error(msg)
                 self.task_errors.append(msg)
-                self.journal_event({"event": "task_error", "where": where, "message": msg})
+                self._defer({"event": "task_error", "where": where, "message": msg})
 
     def _move_z(self, z_index: int) -> float:
         z = self.z_positions_um[z_index]
@@ -215,20 +268,11 @@ class Pipeline(WriterStages):
                     continue
                 except RingError as exc:  # the engine closed the ring or died: keep what we have
                     self.source_error = str(exc)
-                    self.journal_event({"event": "source_closed", "message": str(exc), "frames": n})
+                    self._defer({"event": "source_closed", "message": str(exc), "frames": n})
                     log.warning("spool source ended after %d frames: %s", n, exc)
                     break
                 if last_index >= 0 and frame.index > last_index + 1:
-                    lost = frame.index - last_index - 1
-                    c.frames_dropped += lost
-                    self.journal_event(
-                        {
-                            "event": "dropped",
-                            "count": lost,
-                            "before_frame": n,
-                            "ring_index": [last_index + 1, frame.index - 1],
-                        }
-                    )
+                    self._note_drop(last_index + 1, frame.index - 1, n)
                 last_index = frame.index
                 if settle_after and frame.timestamp_s < settle_after:
                     c.frames_skipped_moving += 1
@@ -240,16 +284,7 @@ class Pipeline(WriterStages):
                         self._fail(exc, block.n)
                         break
                     if not frame.is_intact():  # the camera lapped us while we wrote it
-                        c.frames_dropped += 1
-                        self.journal_event(
-                            {
-                                "event": "dropped",
-                                "count": 1,
-                                "before_frame": n,
-                                "ring_index": [frame.index, frame.index],
-                                "torn": True,
-                            }
-                        )
+                        self._note_drop(frame.index, frame.index, n, torn=True)
                         continue
                 block.add_slot(slot)
                 m = block.meta[slot]

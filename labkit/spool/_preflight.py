@@ -121,16 +121,22 @@ def measure_pipeline(
     test = dirname / f".labkit-spooltest-{os.getpid()}"
     fd = os.open(test, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     stop = threading.Event()
-    q: queue.Queue[bytes] = queue.Queue(maxsize=2 * max(1, threads))
+    q: queue.Queue[np.ndarray] = queue.Queue(maxsize=2 * max(1, threads))
     marks: list[tuple[float, int]] = []
     errors: list[BaseException] = []
     t0 = time.perf_counter()
 
     def codec(_k: int) -> None:
         buf = np.empty_like(frame)
+        # as in the spool: compress into preallocated buffers (enough that none is reused
+        # while the writer may still hold it in the queue)
+        outs = [np.empty(compressor.bound(frame.nbytes), np.uint8) for _ in range(q.maxsize + 2)]
+        k = 0
         while not stop.is_set():
             np.copyto(buf, frame)
-            out = compressor.compress_frame(buf)
+            dst = outs[k % len(outs)]
+            k += 1
+            out = dst[: compressor.compress_into(buf, dst)]
             while not stop.is_set():
                 try:
                     q.put(out, timeout=0.05)

@@ -49,6 +49,15 @@ class WriterStages:
     def journal_event(self, record: dict[str, Any], sync: bool = True) -> None:
         raise NotImplementedError
 
+    def journal_events(self, records: list[dict[str, Any]], sync: bool = False) -> None:
+        raise NotImplementedError
+
+    def flush_deferred(self) -> None:
+        raise NotImplementedError
+
+    def _defer(self, record: dict[str, Any]) -> None:
+        raise NotImplementedError
+
     # compressors --------------------------------------------------------------------------
     def _compress_loop(self) -> None:
         while True:
@@ -137,6 +146,7 @@ class WriterStages:
                 done = True
             elif item:
                 pending.append(item)
+            self.flush_deferred()  # dropped ranges etc. from the reader: page cache, no fsync
             now = time.monotonic()
             if pending and (done or not self.fsync or now - last_sync >= self.fsync_interval_s):
                 self._flush_batch(pending)
@@ -148,6 +158,7 @@ class WriterStages:
 
     def _flush_batch(self, batch: list[tuple]) -> None:
         c = self.counters
+        synced = []
         for k, (token, _, meta) in enumerate(batch):  # written before any error: keep them
             try:
                 self.sink.sync(token, self.fsync)
@@ -159,7 +170,8 @@ class WriterStages:
                 break
             self._frames_meta.append(meta)
             c.frames_written += len(meta)
-            self.journal_event({"event": "synced", "seq": batch[k][1]["seq"]}, sync=False)
+            synced.append({"event": "synced", "seq": batch[k][1]["seq"]})
+        self.journal_events(synced, sync=False)  # one write, then one fdatasync below
         with self._journal_lock:
             try:
                 self.journal.sync()
@@ -187,7 +199,9 @@ class WriterStages:
         self.error = err
         self._abort.set()
         log.error("%s", err)
-        self.journal_event({"event": "error", "message": str(err), "errno": errno})
+        self._defer({"event": "error", "message": str(err), "errno": errno})
+        if threading.current_thread().name != "labkit-spool-reader":  # the reader never writes
+            self.flush_deferred()
 
     def _finish(self) -> None:
         c = self.counters

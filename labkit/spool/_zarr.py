@@ -179,17 +179,21 @@ class ZarrSink:
             return self._close_direct(block)
         cap = block.raw.shape[0]
         index = np.full((cap, 2), _EMPTY, dtype="<u8")
-        buffers: list[Any] = []
-        offset = 0
-        for slot in range(cap):
-            if not block.filled[slot]:
-                continue
-            data = block.chunks[slot] if self.compressor.enabled else block.raw[slot]
-            nbytes = len(data) if isinstance(data, bytes) else data.nbytes
-            index[slot] = (offset, nbytes)
-            buffers.append(data)
-            offset += nbytes
-        buffers.append(index)
+        filled = block.filled
+        if self.compressor.enabled:  # chunks sit back to back in block.out: one buffer
+            index[filled, 0] = block.chunk_off[filled]
+            index[filled, 1] = block.chunk_len[filled]
+            offset = int(block.nbytes_out)
+            buffers: list[Any] = [block.out[:offset], index]
+        else:
+            buffers = []
+            offset = 0
+            for slot in range(cap):
+                if filled[slot]:
+                    index[slot] = (offset, self.layout.frame_bytes)
+                    buffers.append(block.raw[slot])
+                    offset += self.layout.frame_bytes
+            buffers.append(index)
         target = self.path / self.location(block.key)
         if target.parent not in self._dirs:
             target.parent.mkdir(parents=True, exist_ok=True)
