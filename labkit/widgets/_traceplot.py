@@ -1,9 +1,16 @@
-"""TracePlot: a scrolling multi-channel time series (bqplot) fed by a trace reader.
+"""TracePlot: a scrolling multi-channel time series fed by a trace reader or a signal device.
 
-The widget owns one refresh thread that calls ``source.read_new()`` about 10 times a second,
-keeps the last ``window_s`` seconds, and redraws (min/max decimated to ``max_points`` per
-channel so spikes stay visible). Pausing freezes the drawing but keeps reading, so nothing piles
-up in the shared buffer; rows the buffer overwrote before they were read are counted on screen.
+One data pump (:class:`TracePump`: reading the source, window, pause and autoscale state, min/max
+decimation) feeds one of two renderers:
+
+- ``"bqplot"``: a bqplot Figure with ipywidgets controls (JupyterLab, Notebook 7, Voila);
+- ``"canvas"``: :class:`~labkit.widgets._trace_canvas.TraceCanvas`, an anywidget drawing with
+  Canvas2D, controls in the widget, float32 buffers at a bounded rate (works in marimo too).
+
+``renderer="auto"`` picks canvas inside marimo and bqplot elsewhere. The plot's refresh thread
+reads new rows ``refresh_hz`` times a second and keeps the last ``window_s`` seconds. Pausing
+freezes the picture but keeps reading, so nothing piles up in the shared buffer; rows the buffer
+overwrote before they were read are counted on screen.
 """
 
 from __future__ import annotations
@@ -13,16 +20,18 @@ import logging
 import threading
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import ipywidgets as widgets
 import numpy as np
 
-__all__ = ["TracePlot", "TraceSource", "decimate_minmax"]
+__all__ = ["RENDERERS", "TraceFrame", "TracePlot", "TracePump", "TraceSource", "decimate_minmax"]
 
 logger = logging.getLogger(__name__)
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+RENDERERS = ("auto", "bqplot", "canvas")
 
 
 def _import_bqplot() -> Any:
@@ -42,6 +51,18 @@ class TraceSource(Protocol):
     """Anything with ``read_new() -> (timestamps_s (n,), values (n, c), rows_lost)``."""
 
     def read_new(self) -> tuple[np.ndarray, np.ndarray, int]: ...
+
+
+class _SignalSource:
+    """A Signal device (``read() -> (t, v)``, ``channels``) as a :class:`TraceSource`."""
+
+    def __init__(self, device: Any) -> None:
+        self.device = device
+        self.channels = tuple(device.channels)
+
+    def read_new(self) -> tuple[np.ndarray, np.ndarray, int]:
+        t, v = self.device.read()
+        return t, v, 0
 
 
 def decimate_minmax(t: np.ndarray, v: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,71 +87,154 @@ def decimate_minmax(t: np.ndarray, v: np.ndarray, max_points: int) -> tuple[np.n
     return t_out, v_out
 
 
-class TracePlot(widgets.VBox):
-    """Scrolling plot of the newest ``window_s`` seconds of one or more channels.
+@dataclass(frozen=True)
+class TraceFrame:
+    """One picture for a renderer: ``t_rel`` (m,) seconds before ``t_end`` (epoch s), ``values``
+    (m, c) decimated, the window (s), the y range to show (frozen range when autoscale is off,
+    the data's min/max when on; None without finite data), samples in the window, rows lost."""
 
-    Args:
-        source: a ``Scope`` (its ``open_trace_reader()`` is opened and owned by the plot), a
-            ``TraceReader``, or any :class:`TraceSource`.
-        channels: channel names for the legend; default ``source.channels`` or ``ch0, ch1, ...``.
-        window_s: visible time span in seconds (also editable in the widget).
-        refresh_hz: redraw rate of the refresh thread (capped at 30 Hz).
-        max_points: points per channel sent to the browser per redraw.
-        title: figure title.
-        autostart: start the refresh thread now (else call :meth:`start`).
+    t_rel: np.ndarray
+    values: np.ndarray
+    t_end: float
+    window_s: float
+    y_range: tuple[float, float] | None
+    autoscale: bool
+    n_samples: int
+    rows_lost: int
 
-    Raises:
-        ValueError: ``window_s`` or ``refresh_hz`` not positive.
+
+class TracePump:
+    """Reads a trace source and keeps the newest window; the state both renderers show.
+
+    ``source``: a ``Scope`` (its trace reader is opened, owned and re-opened after a restart),
+    a ``TraceReader`` or any :class:`TraceSource`, or a Signal device (``read()``, ``channels``).
+    Not thread-safe by itself: :class:`TracePlot` calls it under its lock.
     """
 
-    def __init__(
-        self,
-        source: Any,
-        *,
-        channels: tuple[str, ...] | list[str] | None = None,
-        window_s: float = 10.0,
-        refresh_hz: float = 10.0,
-        max_points: int = 2000,
-        title: str = "",
-        autostart: bool = True,
-    ) -> None:
-        bqplot = _import_bqplot()
-        if window_s <= 0 or refresh_hz <= 0:
-            raise ValueError(
-                f"window_s and refresh_hz must be > 0, got {window_s} and {refresh_hz}"
-            )
-        self._closed = True  # until built (Widget.__del__ of a failed build must do nothing)
+    def __init__(self, source: Any, channels: Any, window_s: float) -> None:
         self._owns_reader = hasattr(source, "open_trace_reader")
         self._source = source
         self._trace_name = getattr(source, "trace_name", None)
-        self.reader = source.open_trace_reader() if self._owns_reader else source
+        if self._owns_reader:
+            self.reader = source.open_trace_reader()
+        elif hasattr(source, "read_new"):
+            self.reader = source
+        elif hasattr(source, "read") and hasattr(source, "channels"):
+            self.reader = _SignalSource(source)
+        else:
+            raise TypeError(
+                f"TracePlot cannot read a {type(source).__name__}: pass a Scope, a TraceReader, "
+                "a Signal device or an object with read_new() -> (t, v, rows_lost)"
+            )
         names = channels or getattr(self.reader, "channels", None) or ()
         self.channels: tuple[str, ...] = tuple(str(c) for c in names)
-        self.refresh_hz = min(float(refresh_hz), 30.0)
-        self.max_points = int(max_points)
+        self.window_s = float(window_s)
+        self.paused = False
+        self.autoscale = True
+        self.frozen_range: tuple[float, float] | None = None
         self.rows_lost = 0
-        self.redraws = 0
-        self.error: str | None = None
-        self._t = np.empty(0)
-        self._v = np.empty((0, max(1, len(self.channels))))
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.dirty = False  # something changed since the last picture
+        self.t = np.empty(0)
+        self.v = np.empty((0, max(1, len(self.channels))))
 
-        self._x_scale = bqplot.LinearScale(min=-float(window_s), max=0.0)
-        self._y_scale = bqplot.LinearScale()
+    def read(self) -> int:
+        """Read new rows into the window; returns how many. Raises what the source raises."""
+        self._follow_scope()
+        t, v, lost = self.reader.read_new()
+        t = np.asarray(t, dtype=float).reshape(-1)
+        v = np.asarray(v, dtype=float)
+        v = v.reshape(t.shape[0], -1) if t.size else np.empty((0, self.v.shape[1]))
+        self.rows_lost += int(lost)
+        if t.size:
+            if not self.channels or v.shape[1] != self.v.shape[1]:
+                self._set_channels(v.shape[1])
+            self.t = np.concatenate([self.t, t])
+            self.v = np.concatenate([self.v, v])
+            self.dirty = True
+        self.trim()
+        return int(t.size)
+
+    def trim(self) -> None:
+        """Drop rows older than the window before the newest sample."""
+        if self.t.size:
+            keep = self.t >= self.t[-1] - self.window_s
+            self.t, self.v = self.t[keep], self.v[keep]
+
+    def _follow_scope(self) -> None:
+        """A restarted scope has a new trace buffer: read that one from now on."""
+        if not self._owns_reader:
+            return
+        name = getattr(self._source, "trace_name", None)
+        if name and name != self._trace_name:
+            old, self.reader = self.reader, self._source.open_trace_reader()
+            self._trace_name = name
+            old.close()
+            logger.info("TracePlot now reads trace buffer %s", name)
+
+    def _set_channels(self, n: int) -> None:
+        if len(self.channels) != n:
+            self.channels = tuple(f"ch{i}" for i in range(n))
+        self.v = np.empty((0, n))
+        self.t = np.empty(0)
+
+    def data_range(self) -> tuple[float, float] | None:
+        """Min and max of the values in the window (None without finite values)."""
+        finite = self.v[np.isfinite(self.v)]
+        return (float(finite.min()), float(finite.max())) if finite.size else None
+
+    def set_autoscale(self, on: bool) -> None:
+        """Autoscale on, or off freezing the current data range."""
+        self.autoscale = bool(on)
+        self.frozen_range = None if on else self.data_range()
+        self.dirty = True
+
+    def frame(self, max_points: int) -> TraceFrame | None:
+        """The current window decimated to ``max_points`` rows (None when there is no data)."""
+        if not self.t.size:
+            return None
+        t, v = decimate_minmax(self.t, self.v, max_points)
+        t_end = float(self.t[-1])
+        y_range = self.data_range() if self.autoscale else self.frozen_range
+        return TraceFrame(
+            t_rel=t - t_end,
+            values=v,
+            t_end=t_end,
+            window_s=self.window_s,
+            y_range=y_range,
+            autoscale=self.autoscale,
+            n_samples=int(self.t.size),
+            rows_lost=self.rows_lost,
+        )
+
+    def close(self) -> None:
+        """Close the reader if the pump opened it."""
+        if self._owns_reader:
+            try:
+                self.reader.close()
+            except Exception:  # noqa: BLE001 - closing must go on
+                logger.debug("closing the trace reader failed", exc_info=True)
+
+
+class _BqplotRenderer:
+    """bqplot Figure + ipywidgets controls (Jupyter front ends)."""
+
+    def __init__(self, channels: tuple[str, ...], window_s: float, title: str, max_points: int):
+        bqplot = _import_bqplot()
+        self._max_points = int(max_points)
+        self.x_scale = bqplot.LinearScale(min=-float(window_s), max=0.0)
+        self.y_scale = bqplot.LinearScale()
         self.lines = bqplot.Lines(
             x=np.zeros(0),
-            y=np.zeros((max(1, len(self.channels)), 0)),
-            scales={"x": self._x_scale, "y": self._y_scale},
-            labels=list(self.channels) or ["ch0"],
+            y=np.zeros((max(1, len(channels)), 0)),
+            scales={"x": self.x_scale, "y": self.y_scale},
+            labels=list(channels) or ["ch0"],
             colors=COLORS,
             display_legend=True,
             stroke_width=1.5,
         )
         axes = [
-            bqplot.Axis(scale=self._x_scale, label="time (s)", grid_lines="none"),
-            bqplot.Axis(scale=self._y_scale, orientation="vertical", grid_lines="dashed"),
+            bqplot.Axis(scale=self.x_scale, label="time (s)", grid_lines="none"),
+            bqplot.Axis(scale=self.y_scale, orientation="vertical", grid_lines="dashed"),
         ]
         self.figure = bqplot.Figure(
             marks=[self.lines],
@@ -151,106 +255,299 @@ class TracePlot(widgets.VBox):
         self.autoscale = widgets.Checkbox(value=True, description="autoscale", indent=False)
         self.pause = widgets.ToggleButton(value=False, description="pause", icon="pause")
         self.status = widgets.HTML(value="")
-        self.window.observe(self._on_window, names="value")
-        self.autoscale.observe(self._on_autoscale, names="value")
-        self.pause.observe(self._on_pause, names="value")
-        controls = widgets.HBox([self.window, self.autoscale, self.pause, self.status])
-        super().__init__([self.figure, controls])
+        self.controls = widgets.HBox([self.window, self.autoscale, self.pause, self.status])
+        self.children = [self.figure, self.controls]
+
+    def connect(self, on_change: Any) -> None:
+        self.window.observe(lambda c: on_change("window_s", c["new"]), names="value")
+        self.autoscale.observe(lambda c: on_change("autoscale", c["new"]), names="value")
+        self.pause.observe(lambda c: on_change("paused", c["new"]), names="value")
+
+    def ready(self) -> bool:
+        return True
+
+    def max_points(self) -> int:
+        return self._max_points
+
+    def set_channels(self, channels: tuple[str, ...]) -> None:
+        self.lines.labels = list(channels)
+
+    def show_state(self, pump: TracePump) -> None:
+        self.window.value = pump.window_s
+        self.x_scale.min = -pump.window_s
+        self.autoscale.value = pump.autoscale
+        lo, hi = (None, None) if pump.autoscale else (pump.frozen_range or (None, None))
+        self.y_scale.min, self.y_scale.max = lo, hi
+        self.pause.value = pump.paused
+        self.pause.icon = "play" if pump.paused else "pause"
+        self.pause.description = "resume" if pump.paused else "pause"
+
+    def draw(self, frame: TraceFrame) -> bool:
+        with self.lines.hold_sync():
+            self.lines.x = frame.t_rel
+            self.lines.y = np.ascontiguousarray(frame.values.T)
+        return True
+
+    def show_status(self, n_samples: int, rows_lost: int, error: str | None) -> None:
+        if error:
+            text = f'<span style="color:#c62828">{html.escape(error)}</span>'
+        else:
+            lost = (
+                f"; <span style='color:#c62828'>{rows_lost} rows lost</span>" if rows_lost else ""
+            )
+            text = f"{n_samples} samples{lost}"
+        self.status.value = text
+
+    def close(self) -> None:
+        for w in (self.window, self.autoscale, self.pause, self.status, self.lines, self.figure):
+            w.close()
+        for axis in self.figure.axes:
+            axis.close()
+        for w in (self.x_scale, self.y_scale, self.controls):
+            w.close()
+
+
+class _CanvasRenderer:
+    """The Canvas2D anywidget (controls live in the widget; marimo and Jupyter front ends)."""
+
+    def __init__(self, channels: tuple[str, ...], window_s: float, title: str, max_rate_hz: float):
+        from labkit.widgets._trace_canvas import TraceCanvas
+
+        self.canvas = TraceCanvas(
+            max_rate_hz=max_rate_hz,
+            channels=list(channels),
+            colors=COLORS,
+            title=title,
+            window_s=float(window_s),
+        )
+        self.children = [self.canvas]
+
+    def connect(self, on_change: Any) -> None:
+        for name in ("window_s", "autoscale", "paused"):
+            self.canvas.observe(lambda c: on_change(c["name"], c["new"]), names=name)
+
+    def ready(self) -> bool:
+        return self.canvas.ready()
+
+    def max_points(self) -> int:
+        return self.canvas.max_points()
+
+    def set_channels(self, channels: tuple[str, ...]) -> None:
+        self.canvas.channels = list(channels)
+
+    def show_state(self, pump: TracePump) -> None:
+        self.canvas.window_s = pump.window_s
+        self.canvas.autoscale = pump.autoscale
+        self.canvas.paused = pump.paused
+
+    def draw(self, frame: TraceFrame) -> bool:
+        return self.canvas.draw(frame)
+
+    def show_status(self, n_samples: int, rows_lost: int, error: str | None) -> None:
+        # counts travel in every update's header; only an error needs the synced trait
+        self.canvas.status = ("error", error) if error else ("ok", "")
+
+    def close(self) -> None:
+        self.canvas.close()
+
+
+class TracePlot(widgets.VBox):
+    """Scrolling plot of the newest ``window_s`` seconds of one or more channels.
+
+    Args:
+        source: a ``Scope`` (its ``open_trace_reader()`` is opened and owned by the plot), a
+            ``TraceReader``, a Signal device (``read()``, ``channels``) or any
+            :class:`TraceSource`.
+        channels: channel names for the legend; default ``source.channels`` or ``ch0, ch1, ...``.
+        window_s: visible time span in seconds (also editable in the widget).
+        refresh_hz: reads per second of the refresh thread (default 10 for bqplot, 20 for
+            canvas; capped at 30 and 20 updates/s).
+        max_points: points per channel sent per bqplot redraw (the canvas decimates to its
+            plot width in device pixels instead).
+        title: figure title.
+        autostart: start the refresh thread now (else call :meth:`start`).
+        renderer: ``"bqplot"`` (SVG, Jupyter front ends), ``"canvas"`` (Canvas2D anywidget: also
+            marimo) or ``"auto"`` (canvas when running in marimo, else bqplot).
+
+    State from code or the widget's controls: :attr:`window_s`, :attr:`paused`,
+    :attr:`autoscale_y`. In marimo the plot displays itself (``_display_``), also inside
+    ``mo.vstack``.
+
+    Raises:
+        ValueError: ``window_s`` or ``refresh_hz`` not positive, or an unknown ``renderer``.
+        TypeError: a source the plot cannot read.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        channels: tuple[str, ...] | list[str] | None = None,
+        window_s: float = 10.0,
+        refresh_hz: float | None = None,
+        max_points: int = 2000,
+        title: str = "",
+        autostart: bool = True,
+        renderer: str = "auto",
+    ) -> None:
+        self._closed = True  # until built (Widget.__del__ of a failed build must do nothing)
+        if renderer not in RENDERERS:
+            raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, got {renderer!r}")
+        if window_s <= 0 or (refresh_hz is not None and refresh_hz <= 0):
+            raise ValueError(
+                f"window_s and refresh_hz must be > 0, got {window_s} and {refresh_hz}"
+            )
+        if renderer == "auto":
+            from labkit.widgets._trace_canvas import running_in_marimo
+
+            renderer = "canvas" if running_in_marimo() else "bqplot"
+        self.renderer: str = renderer
+        cap = 20.0 if renderer == "canvas" else 30.0
+        default_hz = 20.0 if renderer == "canvas" else 10.0
+        self.refresh_hz = min(float(refresh_hz) if refresh_hz else default_hz, cap)
+        self.max_points = int(max_points)
+        self._pump = TracePump(source, channels, window_s)
+        self.redraws = 0
+        self.error: str | None = None
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._shown_channels = self._pump.channels
+        chans = self._pump.channels
+        self._renderer: _BqplotRenderer | _CanvasRenderer
+        # bqplot mode: the figure and ipywidgets controls; canvas mode: the TraceCanvas
+        self.figure = self.lines = self.window = self.autoscale = self.pause = self.status = None
+        self.canvas = None
+        if renderer == "canvas":
+            self._renderer = _CanvasRenderer(chans, window_s, title, cap)
+            self.canvas = self._renderer.canvas
+        else:
+            r = _BqplotRenderer(chans, window_s, title, self.max_points)
+            self._renderer = r
+            self.figure, self.lines = r.figure, r.lines
+            self.window, self.autoscale, self.pause, self.status = (
+                r.window,
+                r.autoscale,
+                r.pause,
+                r.status,
+            )
+            self._x_scale, self._y_scale = r.x_scale, r.y_scale
+        self._renderer.connect(self._on_change)
+        super().__init__(list(self._renderer.children))
         self.add_class("labkit-traceplot")
         self._closed = False
         if autostart:
             self.start()
 
-    # ------------------------------------------------------------------ controls
+    # ------------------------------------------------------------------ state
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Channel names (from the source, or ``ch0, ch1, ...``)."""
+        return self._pump.channels
+
+    @property
+    def reader(self) -> Any:
+        """The trace reader the plot reads (re-opened after a scope restart)."""
+        return self._pump.reader
+
+    @property
+    def rows_lost(self) -> int:
+        """Rows the shared buffer overwrote before the plot read them."""
+        return self._pump.rows_lost
+
     @property
     def window_s(self) -> float:
-        return float(self.window.value)
+        """Visible time span in seconds (settable; ``ValueError`` unless > 0)."""
+        return self._pump.window_s
 
-    def _on_window(self, change: dict) -> None:
-        self._x_scale.min = -float(change["new"])
+    @window_s.setter
+    def window_s(self, value: float) -> None:
+        self._on_change("window_s", value)
 
-    def _on_autoscale(self, change: dict) -> None:
-        if change["new"]:
-            self._y_scale.min = None
-            self._y_scale.max = None
-        else:  # freeze the current range
-            y = np.asarray(self.lines.y, dtype=float)
-            if y.size:
-                self._y_scale.min, self._y_scale.max = float(np.nanmin(y)), float(np.nanmax(y))
+    @property
+    def paused(self) -> bool:
+        """True while the picture is frozen (reading goes on)."""
+        return self._pump.paused
 
-    def _on_pause(self, change: dict) -> None:
-        self.pause.icon = "play" if change["new"] else "pause"
-        self.pause.description = "resume" if change["new"] else "pause"
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self._on_change("paused", value)
+
+    @property
+    def autoscale_y(self) -> bool:
+        """True: the y range follows the data; False: frozen at the range when it was turned off."""
+        return self._pump.autoscale
+
+    @autoscale_y.setter
+    def autoscale_y(self, value: bool) -> None:
+        self._on_change("autoscale", value)
+
+    def _on_change(self, name: str, value: Any) -> None:
+        """A control changed (browser or code): update the pump, then every control."""
+        with self._lock:
+            pump = self._pump
+            if name == "window_s":
+                if not float(value) > 0:
+                    raise ValueError(f"window_s must be > 0 s, got {value!r}")
+                pump.window_s = float(value)
+                pump.dirty = True
+            elif name == "paused":
+                pump.paused = bool(value)
+                pump.dirty = True
+            elif name == "autoscale" and bool(value) != pump.autoscale:
+                pump.set_autoscale(bool(value))
+            self._renderer.show_state(pump)
 
     # ------------------------------------------------------------------ data
     def update(self) -> int:
         """Read new rows and redraw (unless paused); returns the number of rows read.
 
-        Called by the refresh thread; call it yourself with ``autostart=False``.
+        Called by the refresh thread; call it yourself with ``autostart=False``. With the canvas
+        renderer a redraw waits for a browser view and for credit (the newest window goes then).
         """
         try:
-            self._follow_scope()
-            t, v, lost = self.reader.read_new()
+            with self._lock:
+                n = self._pump.read()
         except Exception as exc:  # closed buffer, dead engine: show it, stop refreshing
             self._fail(f"{type(exc).__name__}: {exc}")
             return 0
-        t = np.asarray(t, dtype=float).reshape(-1)
-        v = np.asarray(v, dtype=float)
-        v = v.reshape(t.shape[0], -1) if t.size else np.empty((0, self._v.shape[1]))
+        self._render()
+        return n
+
+    def _render(self) -> None:
         with self._lock:
-            self.rows_lost += int(lost)
-            if t.size:
-                if not self.channels or v.shape[1] != self._v.shape[1]:
-                    self._set_channels(v.shape[1])
-                self._t = np.concatenate([self._t, t])
-                self._v = np.concatenate([self._v, v])
-                keep = self._t >= self._t[-1] - self.window_s
-                self._t, self._v = self._t[keep], self._v[keep]
-            if not self.pause.value and self._t.size:
-                self._draw()
-        self.status.value = self._status_text()
-        return int(t.size)
-
-    def _follow_scope(self) -> None:
-        """A restarted scope has a new trace buffer: read that one from now on."""
-        if not self._owns_reader:
-            return
-        name = getattr(self._source, "trace_name", None)
-        if name and name != self._trace_name:
-            old, self.reader = self.reader, self._source.open_trace_reader()
-            self._trace_name = name
-            old.close()
-            logger.info("TracePlot now reads trace buffer %s", name)
-
-    def _set_channels(self, n: int) -> None:
-        if len(self.channels) != n:
-            self.channels = tuple(f"ch{i}" for i in range(n))
-        self._v = np.empty((0, n))
-        self._t = np.empty(0)
-        self.lines.labels = list(self.channels)
-
-    def _draw(self) -> None:
-        t, v = decimate_minmax(self._t, self._v, self.max_points)
-        with self.lines.hold_sync():
-            self.lines.x = t - self._t[-1]
-            self.lines.y = np.ascontiguousarray(v.T)
-        self.redraws += 1
-
-    def _status_text(self) -> str:
-        if self.error:
-            return f'<span style="color:#c62828">{html.escape(self.error)}</span>'
-        lost = (
-            f"; <span style='color:#c62828'>{self.rows_lost} rows lost</span>"
-            if self.rows_lost
-            else ""
-        )
-        return f"{self._t.size} samples{lost}"
+            pump, renderer = self._pump, self._renderer
+            if pump.channels != self._shown_channels:
+                self._shown_channels = pump.channels
+                renderer.set_channels(pump.channels)
+            if pump.dirty and not pump.paused and renderer.ready():
+                frame = pump.frame(renderer.max_points())
+                if frame is not None and renderer.draw(frame):
+                    pump.dirty = False
+                    self.redraws += 1
+            renderer.show_status(int(pump.t.size), pump.rows_lost, self.error)
 
     def _fail(self, message: str) -> None:
         self.error = message
-        self.status.value = self._status_text()
+        with self._lock:
+            self._renderer.show_status(int(self._pump.t.size), self._pump.rows_lost, message)
         self._stop.set()
         logger.warning("TracePlot stopped: %s", message)
+
+    # ------------------------------------------------------------------ marimo
+    def _display_(self) -> Any:
+        """marimo's display protocol: the canvas widget (marimo cannot show bqplot)."""
+        if self.canvas is not None:
+            return self.canvas
+        import marimo as mo
+
+        return mo.callout(
+            mo.md(
+                "This TracePlot uses bqplot, which marimo cannot show: create it with "
+                "`renderer='canvas'` (or the default `renderer='auto'`)."
+            ),
+            kind="warn",
+        )
 
     # ------------------------------------------------------------------ thread
     def start(self) -> None:
@@ -281,24 +578,8 @@ class TracePlot(widgets.VBox):
             return
         self._closed = True
         self.stop()
-        if self._owns_reader:
-            try:
-                self.reader.close()
-            except Exception:
-                logger.debug("closing the trace reader failed", exc_info=True)
-        for child in (
-            self.window,
-            self.autoscale,
-            self.pause,
-            self.status,
-            self.lines,
-            self.figure,
-        ):
-            child.close()
-        for axis in self.figure.axes:
-            axis.close()
-        for w in (self._x_scale, self._y_scale, *self.children):
-            w.close()
+        self._pump.close()
+        self._renderer.close()
         super().close()
 
     def __enter__(self) -> TracePlot:

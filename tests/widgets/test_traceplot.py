@@ -40,7 +40,7 @@ def test_reads_buffer_and_draws_window(trace):
         assert np.allclose(y[1], 2.0)
         assert plot.redraws == 1
         plot.window.value = 4.0
-        assert plot._x_scale.min == -4.0
+        assert plot._x_scale.min == -4.0 and plot.window_s == 4.0
     finally:
         plot.close()
 

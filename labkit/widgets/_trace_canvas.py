@@ -1,0 +1,197 @@
+"""``TraceCanvas``: the Canvas2D renderer of :class:`~labkit.widgets.TracePlot` (an anywidget).
+
+marimo renders only anywidgets (ESM), so a bqplot figure shows "Jupyter widgets are not
+supported in marimo" there; this widget draws the same plot with Canvas2D in the browser
+(front end in js/src/trace/) and works in marimo, JupyterLab, Notebook 7 and Voila.
+
+Data travels as binary buffers, never JSON lists: each update is one custom message
+``{"type": "traces", seq, n, n_channels, t_end, window_s, y_min, y_max, n_samples, rows_lost}``
+with ``buffers[0]`` = float32 ``t`` (n,) in seconds before ``t_end`` and ``buffers[1]`` = float32
+values (n_channels, n), channel-major, min/max decimated to the plot width the browser reports.
+Flow control follows the live view: at most ``max_in_flight`` updates unacknowledged (the
+browser acks on receipt, the credit is reclaimed after ``credit_timeout_s``), at most
+``max_rate_hz`` updates a second, and nothing is sent before a browser view said "ready" — so
+nothing queues when the browser is slow; the next update carries the newest window.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+import uuid
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+
+from labkit.widgets._liveview import bundle_path
+from labkit.widgets._transport import CreditWindow
+
+__all__ = ["TraceCanvas", "encode_traces", "running_in_marimo"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PLOT_W = 600  # device pixels, until the browser reports its plot width
+
+
+def running_in_marimo() -> bool:
+    """True inside a marimo notebook or app (checked lazily: marimo is never imported here)."""
+    mo = sys.modules.get("marimo")
+    if mo is None:
+        return False
+    try:
+        return bool(mo.running_in_notebook())
+    except Exception:  # noqa: BLE001 - any failure means "not marimo"
+        return False
+
+
+def encode_traces(
+    seq: int,
+    t_rel: np.ndarray,
+    values: np.ndarray,
+    *,
+    t_end: float,
+    window_s: float,
+    y_range: tuple[float, float] | None,
+    n_samples: int,
+    rows_lost: int,
+) -> tuple[dict[str, Any], list[bytes]]:
+    """Build one "traces" message: ``(content, [t float32 (n,), values float32 (c, n)])``.
+
+    ``t_rel`` (n,) is in seconds before ``t_end``; ``values`` is (n, c). ``y_range`` None or
+    non-finite is sent as NaN (the browser then uses [-1, 1]).
+
+    Raises:
+        ValueError: ``values`` rows do not match ``t_rel``.
+    """
+    t32 = np.ascontiguousarray(t_rel, dtype="<f4").reshape(-1)
+    v = np.asarray(values)
+    if v.ndim != 2 or v.shape[0] != t32.shape[0]:
+        raise ValueError(f"values must be (n, channels) with n = {t32.shape[0]}, got {v.shape}")
+    v32 = np.ascontiguousarray(v.T, dtype="<f4")
+    lo, hi = y_range if y_range is not None else (float("nan"), float("nan"))
+    content = {
+        "type": "traces",
+        "seq": int(seq),
+        "n": int(t32.shape[0]),
+        "n_channels": int(v.shape[1]),
+        "t_end": float(t_end),
+        "window_s": float(window_s),
+        "y_min": float(lo) if np.isfinite(lo) else None,
+        "y_max": float(hi) if np.isfinite(hi) else None,
+        "n_samples": int(n_samples),
+        "rows_lost": int(rows_lost),
+    }
+    return content, [t32.tobytes(), v32.tobytes()]
+
+
+class TraceCanvas(anywidget.AnyWidget):
+    """The browser half of a canvas-rendered TracePlot; the plot's pump calls :meth:`draw`.
+
+    Synced traits: ``channels``, ``colors``, ``title``, ``height_px`` (CSS px), and the controls
+    the browser edits: ``window_s`` (s), ``autoscale``, ``paused``; ``status`` is
+    ``(level, text)`` shown under the plot (level "error" in red; empty text: sample counts).
+    """
+
+    view_id = traitlets.Unicode("").tag(sync=True)
+    channels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    colors = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+    height_px = traitlets.Int(240).tag(sync=True)
+    window_s = traitlets.Float(10.0).tag(sync=True)
+    autoscale = traitlets.Bool(True).tag(sync=True)
+    paused = traitlets.Bool(False).tag(sync=True)
+    status = traitlets.Tuple(("ok", "")).tag(sync=True)
+
+    def __init__(
+        self,
+        *,
+        max_rate_hz: float = 20.0,
+        max_in_flight: int = 2,
+        credit_timeout_s: float = 1.5,
+        **kwargs: Any,
+    ) -> None:
+        if not max_rate_hz > 0:
+            raise ValueError(f"max_rate_hz must be > 0 updates/s, got {max_rate_hz!r}")
+        self._esm = bundle_path("tracecanvas").read_text(encoding="utf-8")
+        self.max_rate_hz = float(max_rate_hz)
+        self._credit = CreditWindow(max_in_flight, credit_timeout_s)
+        self._lock = threading.Lock()
+        self._views: set[str] = set()
+        self._last_send = 0.0
+        self.plot_w = DEFAULT_PLOT_W
+        self.updates_sent = 0
+        self.bytes_sent = 0
+        self.messages_received: dict[str, int] = {}
+        super().__init__(view_id=f"tc{uuid.uuid4().hex[:10]}", **kwargs)
+        self.on_msg(self._on_custom_msg)
+
+    # ---- browser -> kernel ------------------------------------------------------------------
+    def _on_custom_msg(self, _widget: Any, content: dict, buffers: list) -> None:
+        kind = str(content.get("type", "?"))
+        with self._lock:
+            self.messages_received[kind] = self.messages_received.get(kind, 0) + 1
+        if kind == "ack":
+            self._credit.ack(int(content.get("seq", -1)))
+        elif kind == "ready":
+            with self._lock:
+                self._views.add(str(content.get("view", "")))
+            self._credit.reset()
+        elif kind == "closed":
+            with self._lock:
+                self._views.discard(str(content.get("view", "")))
+        elif kind == "resize":
+            try:
+                self.plot_w = max(16, min(8192, int(content["plot_w"])))
+            except (KeyError, TypeError, ValueError):
+                logger.warning("ignoring malformed resize message %r", content)
+        else:
+            logger.debug("TraceCanvas %s: unknown message type %r", self.view_id, kind)
+
+    # ---- kernel -> browser ------------------------------------------------------------------
+    @property
+    def views(self) -> int:
+        """Browser views that said "ready" and have not closed."""
+        with self._lock:
+            return len(self._views)
+
+    def max_points(self) -> int:
+        """Rows per update: a min and a max per device pixel of the plot width."""
+        return 2 * self.plot_w
+
+    def ready(self) -> bool:
+        """True when an update may go now: a view exists, credit is left, the rate cap allows."""
+        if not self.views:
+            return False
+        if time.monotonic() - self._last_send < 1.0 / self.max_rate_hz:
+            return False
+        return self._credit.has_credit()
+
+    def draw(self, frame: Any) -> bool:
+        """Send one :class:`~labkit.widgets._traceplot.TraceFrame`; False when there is no credit."""
+        seq = self._credit.acquire()
+        if seq is None:
+            return False
+        content, buffers = encode_traces(
+            seq,
+            frame.t_rel,
+            frame.values,
+            t_end=frame.t_end,
+            window_s=frame.window_s,
+            y_range=frame.y_range,
+            n_samples=frame.n_samples,
+            rows_lost=frame.rows_lost,
+        )
+        self.send(content, buffers=buffers)
+        self._last_send = time.monotonic()
+        self.updates_sent += 1
+        self.bytes_sent += sum(len(b) for b in buffers)
+        return True
+
+    @property
+    def credit_timeouts(self) -> int:
+        """Updates whose ack never came in time (a busy kernel or a closed page)."""
+        return self._credit.timeouts
