@@ -1,9 +1,9 @@
 """Dashboard: live view, device panels, traces, spool panel and engine controls in one widget.
 
-Layout (an ipywidgets GridBox, fine in a notebook cell and as a full Voila page)::
+Layout (an ipywidgets GridBox in Jupyter and Voila; a marimo vstack/hstack in marimo)::
 
     +---------------------------------------------------------------+
-    | title | state badge | start | stop | health: fps, fill, drops |
+    | title | state badge | start | stop | health: fps, fill, drops |   controls (a Form)
     +--------------------------------------+------------------------+
     | LiveView                             | device panels (tabs)   |
     |                                      | spool panel            |
@@ -11,8 +11,11 @@ Layout (an ipywidgets GridBox, fine in a notebook cell and as a full Voila page)
     | TracePlot                                                     |
     +---------------------------------------------------------------+
 
-Everything updates from the scope's events (``state``, ``health``, ``error``, ``property``);
-``close()`` closes every child and its thread but leaves the scope open (the caller owns it).
+The controls, device panels and spool panel are :class:`Form` anywidgets and the live view is an
+anywidget, so every part renders in JupyterLab, Notebook 7, Voila and marimo. marimo renders no
+classic ipywidgets boxes: there ``_display_()`` lays the same child widgets out with marimo's
+own layout. Everything updates from the scope's events (``state``, ``health``, ``error``,
+``property``); ``close()`` closes every child and its thread but leaves the scope open.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from labkit.widgets._device_panel import DevicePanel
+from labkit.widgets._form import Form
 
 __all__ = ["Dashboard"]
 
@@ -39,15 +43,38 @@ STATE_COLORS = {
 }
 
 
-def _placeholder(what: str, exc: BaseException) -> widgets.HTML:
-    box = widgets.HTML(
-        value=(
-            f'<div style="border:1px dashed #c62828;padding:8px;color:#c62828">{html.escape(what)} '
-            f"is unavailable: {html.escape(type(exc).__name__)}: {html.escape(str(exc))}</div>"
-        )
+def _placeholder_html(what: str, exc: BaseException) -> str:
+    return (
+        f'<div class="labkit-placeholder" style="border:1px dashed #c62828;padding:8px;'
+        f'color:#c62828">{html.escape(what)} is unavailable: {html.escape(type(exc).__name__)}: '
+        f"{html.escape(str(exc))}</div>"
     )
-    box.add_class("labkit-placeholder")
-    return box
+
+
+def _controls(title: str) -> Form:
+    r = Form.row
+    return Form(
+        [
+            r("badge", "state", label="", cls="labkit-state"),
+            r(
+                "buttons",
+                "actions",
+                label="",
+                buttons=[
+                    {
+                        "name": "start",
+                        "label": "▶ Start",
+                        "style": "success",
+                        "cls": "labkit-start",
+                    },
+                    {"name": "stop", "label": "■ Stop", "style": "warning", "cls": "labkit-stop"},
+                ],
+            ),
+            r("label", "health", label="", cls="labkit-health"),
+        ],  # fmt: skip
+        title=title,
+        css_class="labkit-inline labkit-dashboard-controls",
+    )
 
 
 class Dashboard(widgets.GridBox):
@@ -61,7 +88,9 @@ class Dashboard(widgets.GridBox):
         window_s: trace window in seconds.
         devices: device names that get a panel; default every device of the scope.
 
-    Children that cannot be built (no JS bundle, no spool layer yet) are replaced by a red
+    ``dash.controls`` is the header :class:`Form` (``values["state"]``, ``values["health"]``,
+    buttons ``start``/``stop``; ``dash.controls.click("stop")`` does what the page does).
+    Children that cannot be built (no JS bundle, no spool layer) are replaced by a red
     placeholder naming the error, so the rest of the dashboard still works.
     """
 
@@ -80,23 +109,11 @@ class Dashboard(widgets.GridBox):
         self.last_error: str | None = None
         self.health: Any = None
         self._children_to_close: list[Any] = []
+        self._placeholders: dict[str, str] = {}  # part -> red HTML, for marimo
 
-        # header: state badge, buttons, health line
-        self.title = widgets.HTML(value=f"<b style='font-size:1.2em'>{html.escape(title)}</b>")
-        self.state_label = widgets.HTML()
-        self.state_label.add_class("labkit-state")
-        self.start_button = widgets.Button(description="Start", icon="play", button_style="success")
-        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="warning")
-        self.start_button.add_class("labkit-start")
-        self.stop_button.add_class("labkit-stop")
-        self.start_button.on_click(lambda _b: self._run_action("start"))
-        self.stop_button.on_click(lambda _b: self._run_action("stop"))
-        self.health_label = widgets.HTML(value="")
-        self.health_label.add_class("labkit-health")
-        header = widgets.HBox(
-            [self.title, self.state_label, self.start_button, self.stop_button, self.health_label],
-            layout=widgets.Layout(grid_area="header", align_items="center", flex_flow="row wrap"),
-        )
+        self.controls = _controls(title)
+        self.controls._on_click = self._run_action
+        self._children_to_close.append(self.controls)
 
         # live view
         self.live: Any = None
@@ -104,13 +121,13 @@ class Dashboard(widgets.GridBox):
             from labkit.widgets._liveview import LiveView
 
             self.live = LiveView(scope, **(live_kw or {}))
-            live_widget: widgets.Widget = self.live
             self._children_to_close.append(self.live)
         except Exception as exc:
             logger.exception("LiveView could not be built")
-            live_widget = _placeholder("The live view", exc)
+            self._placeholders["live"] = _placeholder_html("The live view", exc)
         live_box = widgets.Box(
-            [live_widget], layout=widgets.Layout(grid_area="live", min_width="0")
+            [self._part("live", self.live)],
+            layout=widgets.Layout(grid_area="live", min_width="0"),
         )
 
         # device panels
@@ -126,40 +143,43 @@ class Dashboard(widgets.GridBox):
         for i, name in enumerate(self.panels):
             tabs.set_title(i, name)
 
-        # spool panel (spool layer's widget)
+        # spool panel
         self.spool_panel: Any = None
         try:
             from labkit.widgets._spool_panel import SpoolPanel
 
             self.spool_panel = SpoolPanel(scope)
-            spool_widget: widgets.Widget = self.spool_panel
             self._children_to_close.append(self.spool_panel)
         except Exception as exc:
             logger.info("SpoolPanel unavailable: %s", exc)
-            spool_widget = _placeholder("The spool panel", exc)
+            self._placeholders["spool"] = _placeholder_html("The spool panel", exc)
         side = widgets.VBox(
-            [tabs, spool_widget], layout=widgets.Layout(grid_area="side", min_width="0")
+            [tabs, self._part("spool", self.spool_panel)],
+            layout=widgets.Layout(grid_area="side", min_width="0"),
         )
 
         # traces
         self.traces: Any = None
-        trace_widget: widgets.Widget = widgets.HTML("")
         if traces and getattr(scope, "trace_name", None):
             try:
                 from labkit.widgets._traceplot import TracePlot
 
                 self.traces = TracePlot(scope, window_s=window_s, title="signal")
-                trace_widget = self.traces
                 self._children_to_close.append(self.traces)
             except Exception as exc:
                 logger.exception("TracePlot could not be built")
-                trace_widget = _placeholder("The trace plot", exc)
+                self._placeholders["traces"] = _placeholder_html("The trace plot", exc)
+        trace_part = (
+            self._part("traces", self.traces)
+            if self.traces is not None or "traces" in self._placeholders
+            else widgets.HTML("")
+        )
         trace_box = widgets.Box(
-            [trace_widget], layout=widgets.Layout(grid_area="traces", min_width="0")
+            [trace_part], layout=widgets.Layout(grid_area="traces", min_width="0")
         )
 
         super().__init__(
-            children=[header, live_box, side, trace_box],
+            children=[self.controls, live_box, side, trace_box],
             layout=widgets.Layout(
                 grid_template_columns="minmax(0, 3fr) minmax(300px, 2fr)",
                 grid_template_rows="auto auto auto",
@@ -168,11 +188,41 @@ class Dashboard(widgets.GridBox):
                 width="100%",
             ),
         )
+        self.controls.layout = widgets.Layout(grid_area="header")
         self.add_class("labkit-dashboard")
-        self._boxes = [header, live_box, side, tabs, trace_box]
+        self._boxes = [live_box, side, tabs, trace_box]
         self._closed = False
         self._show_state(_state_value(scope))
         scope.subscribe(self._on_event)
+
+    def _part(self, name: str, widget: Any) -> widgets.Widget:
+        if widget is not None:
+            return widget
+        box = widgets.HTML(value=self._placeholders[name])
+        box.add_class("labkit-placeholder")
+        return box
+
+    # ------------------------------------------------------------------ marimo
+    def _display_(self) -> Any:
+        """marimo's display hook: the same child widgets in a marimo layout (marimo renders
+        anywidgets but no ipywidgets boxes)."""
+        import marimo as mo
+
+        def part(name: str, widget: Any) -> Any:
+            return widget if widget is not None else mo.Html(self._placeholders.get(name, ""))
+
+        side: list[Any] = []
+        if self.panels:
+            side.append(mo.ui.tabs(dict(self.panels)))
+        side.append(part("spool", self.spool_panel))
+        body = mo.hstack(
+            [part("live", self.live), mo.vstack(side)], widths=[3, 2], align="start", gap=1
+        )
+        rows: list[Any] = [self.controls, body]
+        if self.traces is not None or "traces" in self._placeholders:
+            traces_html = mo.as_html(part("traces", self.traces)).text
+            rows.append(mo.Html(f'<div class="labkit-dashboard-traces">{traces_html}</div>'))
+        return mo.Html(f'<div class="labkit-dashboard">{mo.vstack(rows, gap=1).text}</div>')
 
     # ------------------------------------------------------------------ actions
     def _run_action(self, action: str) -> None:
@@ -213,15 +263,14 @@ class Dashboard(widgets.GridBox):
 
     def _show_state(self, state: str) -> None:
         color = STATE_COLORS.get(state, "#757575")
-        error = ""
-        if self.last_error:
-            error = f' <span class="labkit-error" style="color:#c62828">{html.escape(self.last_error)}</span>'
-        self.state_label.value = (
-            f'<span class="labkit-state-{state}" style="background:{color};color:white;'
-            f'padding:2px 8px;border-radius:4px">{html.escape(state)}</span>{error}'
-        )
-        self.start_button.disabled = state in ("running", "closed")
-        self.stop_button.disabled = state != "running"
+        with self.controls.hold_sync():
+            self.controls.set_value(
+                "state", {"text": state, "color": color, "cls": f"labkit-state-{state}"}
+            )
+            self.controls.set_error("state", self.last_error)
+            self.controls.set_disabled(
+                start=state in ("running", "closed"), stop=state != "running"
+            )
 
     def _show_health(self, h: dict) -> None:
         lost = sum(int(r.get("frames_lost", 0)) for r in (h.get("readers") or {}).values())
@@ -229,16 +278,15 @@ class Dashboard(widgets.GridBox):
             f"{float(h.get('fps', 0.0)):.1f} fps",
             f"ring {100 * float(h.get('ring_fill', 0.0)):.0f}% full",
             f"{int(h.get('frames_acquired', 0))} frames",
+            f"{int(h.get('frames_late', 0))} late",
         ]
-        late = int(h.get("frames_late", 0))
-        drops = f"{lost} lost, {late} late"
-        style = "color:#c62828" if lost else ""
-        parts.append(f'<span style="{style}">{drops}</span>')
         if self.live is not None:
             painted = self.live.stats.get("fps_painted")
             if isinstance(painted, (int, float)):
                 parts.append(f"view {painted:.0f} fps")
-        self.health_label.value = " · ".join(parts)
+        with self.controls.hold_sync():
+            self.controls.set_value("health", " · ".join(parts))
+            self.controls.set_error("health", f"{lost} frames lost" if lost else None)
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
@@ -255,14 +303,6 @@ class Dashboard(widgets.GridBox):
                 child.close()
             except Exception:
                 logger.exception("closing %r failed", type(child).__name__)
-        for w in (
-            self.title,
-            self.state_label,
-            self.start_button,
-            self.stop_button,
-            self.health_label,
-        ):
-            w.close()
         for box in self._boxes:
             for child in box.children:
                 child.close()

@@ -1,257 +1,324 @@
 """SpoolPanel: record series from a scope — settings, start/stop, live progress, errors in red.
 
-The panel talks to ``scope.spool`` (a :class:`labkit.spool.SpoolController`) and listens to its
-progress callbacks (called from the spool's writer thread, throttled to ~4 Hz), so a running
+A :class:`Form`: the panel talks to ``scope.spool`` (a :class:`labkit.spool.SpoolController`)
+and listens to its progress callbacks (called from the spool's writer thread, ~4 Hz), so a running
 series updates the bar, rates, ring fill, time left, free space, dropped frames and last error.
+Settings typed in the panel are checked by the controller as they are edited (a refused value
+shows the controller's message in red beside the field) and used for the next series only.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 from typing import Any
 
-import ipywidgets as widgets
+from labkit.widgets._form import Form
 
 __all__ = ["SpoolPanel"]
 
 logger = logging.getLogger(__name__)
 
-ERROR_STYLE = "color: #c62828;"
-_CODECS = ["blosc-lz4", "blosc-zstd", "none"]
+_SETTING_ROWS = (
+    "method",
+    "compression",
+    "max_frames",
+    "z_stepped",
+    "z_start_um",
+    "z_stop_um",
+    "z_step_um",
+    "z_dwell",
+)
+_Z_ROWS = ("z_start_um", "z_stop_um", "z_step_um", "z_dwell")
+_DIALOG_ROWS = ("preflight_checks", "preflight_answer")
 
 
-def _num(label: str, widget: widgets.Widget, units: str = "") -> widgets.HBox:
-    return widgets.HBox(
-        [
-            widgets.HTML(f"<b>{html.escape(label)}</b>", layout=widgets.Layout(width="110px")),
-            widget,
-            widgets.HTML(html.escape(units)),
-        ]
-    )
+def _codecs(spool: Any, method: str) -> list[str]:
+    """Codecs ``method`` can store, as the controller says (``supported_compression``)."""
+    supported = getattr(spool, "supported_compression", None)
+    if supported is not None:
+        return list(supported(method))
+    return ["none", "blosc-lz4", "blosc-zstd"]  # controllers older than supported_compression
 
 
-class SpoolPanel(widgets.VBox):
+def _schema(spool: Any, method: str) -> list[dict]:
+    from labkit.spool import PREFLIGHT_MODES
+
+    modes = ["abort", *(m for m in PREFLIGHT_MODES if m != "abort")]
+    r = Form.row
+    return [
+        r("text", "directory", cls="labkit-spool-dir", width="26em"),
+        r("label", "series", label="next series", cls="labkit-spool-series"),
+        r("choice", "method", options=[(m, m) for m in spool.available_spool_methods],
+          cls="labkit-spool-method"),
+        r("choice", "compression", options=[(c, c) for c in _codecs(spool, method)],
+          cls="labkit-spool-compression"),
+        r("int", "max_frames", label="max frames", low=0, units="(0: until Stop)",
+          cls="labkit-spool-max-frames"),
+        r("bool", "z_stepped", label="z-stack", cls="labkit-spool-z"),
+        r("number", "z_start_um", label="z from", units="µm"),
+        r("number", "z_stop_um", label="z to", units="µm"),
+        r("number", "z_step_um", label="z step", units="µm"),
+        r("int", "z_dwell", label="dwell", low=1, units="frames per z"),
+        r("choice", "preflight", options=[(m, m) for m in modes], cls="labkit-spool-preflight",
+          description="what a failed preflight check does"),
+        r("buttons", "actions", label="", buttons=[
+            {"name": "start", "label": "● Start", "style": "success", "cls": "labkit-spool-start"},
+            {"name": "stop", "label": "■ Stop", "cls": "labkit-spool-stop"},
+        ]),
+        r("progress", "frames", label="", cls="labkit-spool-frames"),
+        r("label", "stats", label="", cls="labkit-spool-stats"),
+        r("label", "path", label="", cls="labkit-spool-path"),
+        r("checks", "preflight_checks", label="preflight", cls="labkit-preflight-dialog"),
+        r("buttons", "preflight_answer", label="", cls="labkit-preflight-dialog", buttons=[
+            {"name": "record_anyway", "label": "Record anyway", "style": "warning",
+             "cls": "labkit-preflight-record"},
+            {"name": "cancel", "label": "Cancel", "cls": "labkit-preflight-cancel"},
+        ]),
+    ]  # fmt: skip
+
+
+class SpoolPanel(Form):
     """``SpoolPanel(scope)`` (or any object with a ``.spool`` controller, or the controller itself).
 
-    Start uses the fields as settings for one series; the preflight mode dropdown decides what
-    a failed preflight does ("abort" shows its message in red). ``close()`` detaches from the
-    controller (a running series keeps running).
+    Start uses the fields as settings for one series; the preflight dropdown decides what a
+    failed preflight does ("abort" shows its message in red, "interactive" shows the failed
+    checks with Record anyway / Cancel in the panel). ``panel.edit(name, value)`` and
+    ``panel.click("start")`` do what the page does; ``panel.start()`` returns the handle (None
+    on error, shown in red: ``panel.error``). ``close()`` detaches from the controller (a running
+    series keeps running).
     """
 
     def __init__(self, scope: Any, **kw: Any) -> None:
         self.spool = scope.spool if hasattr(scope, "spool") else scope
         s = self.spool.get_settings()
-        lay = widgets.Layout(width="260px")
-        self.directory = widgets.Text(
-            value=self.spool.dirname, layout=widgets.Layout(width="360px")
+        self._dialog: Any = None  # the controller's preflight dialog widget while it waits
+        self._closed = True
+        values = {
+            "directory": self.spool.dir_pattern,
+            "method": s["method"],
+            "compression": s["compression"]["codec"],
+            "max_frames": s["max_frames"] or 0,
+            "z_stepped": bool(s["z_stepped"]),
+            "z_start_um": s["z_start_um"],
+            "z_stop_um": s["z_stop_um"],
+            "z_step_um": s["z_step_um"],
+            "z_dwell": s["z_dwell"],
+            "preflight": "abort",
+            "frames": {"value": 0, "max": 1, "text": "0 frames"},
+            "preflight_checks": [],
+        }
+        super().__init__(
+            _schema(self.spool, s["method"]),
+            values=values,
+            title="Spool",
+            on_edit=self._apply_edit,
+            on_click=self._on_click,
+            css_class="labkit-spool-panel",
+            **kw,
         )
-        self.series = widgets.HTML()
-        self.method = widgets.Dropdown(
-            options=self.spool.available_spool_methods, value=s["method"], layout=lay
-        )
-        self.compression = widgets.Dropdown(
-            options=_CODECS, value=s["compression"]["codec"], layout=lay
-        )
-        self.max_frames = widgets.IntText(
-            value=s["max_frames"] or 0, layout=widgets.Layout(width="120px")
-        )
-        self.z_stepped = widgets.Checkbox(
-            value=bool(s["z_stepped"]), description="z-stack", indent=False
-        )
-        self.z_start = widgets.FloatText(value=s["z_start_um"], layout=widgets.Layout(width="80px"))
-        self.z_stop = widgets.FloatText(value=s["z_stop_um"], layout=widgets.Layout(width="80px"))
-        self.z_step = widgets.FloatText(value=s["z_step_um"], layout=widgets.Layout(width="80px"))
-        self.z_dwell = widgets.IntText(value=s["z_dwell"], layout=widgets.Layout(width="60px"))
-        self.preflight = widgets.Dropdown(
-            options=["abort", "warn", "skip", "interactive"],
-            value="abort",
-            layout=widgets.Layout(width="120px"),
-        )
-        self.start_button = widgets.Button(
-            description="Start", button_style="success", icon="circle"
-        )
-        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
-        self.progress_bar = widgets.FloatProgress(
-            value=0, min=0, max=1, layout=widgets.Layout(width="360px")
-        )
-        self.frames = widgets.HTML("0 frames")
-        self.stats = widgets.HTML()
-        self.path = widgets.HTML()
-        self.error = widgets.HTML()
-        self.dialog = widgets.VBox()
-        for w_, cls in [
-            (self.start_button, "labkit-spool-start"),
-            (self.stop_button, "labkit-spool-stop"),
-            (self.frames, "labkit-spool-frames"),
-            (self.stats, "labkit-spool-stats"),
-            (self.path, "labkit-spool-path"),
-            (self.error, "labkit-spool-error"),
-            (self.directory, "labkit-spool-dir"),
-            (self.max_frames, "labkit-spool-max-frames"),
-            (self.series, "labkit-spool-series"),
-            (self.method, "labkit-spool-method"),
-        ]:
-            w_.add_class(cls)
-        z_row = widgets.HBox(
-            [
-                self.z_stepped,
-                widgets.HTML("&nbsp;from"),
-                self.z_start,
-                widgets.HTML("to"),
-                self.z_stop,
-                widgets.HTML("step"),
-                self.z_step,
-                widgets.HTML("µm, dwell"),
-                self.z_dwell,
-                widgets.HTML("frames"),
-            ]
-        )
-        children = [
-            widgets.HTML("<b>Spool</b>"),
-            _num("directory", self.directory),
-            _num("next series", self.series),
-            _num("method", self.method),
-            _num("compression", self.compression),
-            _num("max frames", self.max_frames, "(0: until Stop)"),
-            z_row,
-            widgets.HBox(
-                [
-                    self.start_button,
-                    self.stop_button,
-                    widgets.HTML("&nbsp;preflight"),
-                    self.preflight,
-                ]
-            ),
-            widgets.HBox([self.progress_bar, self.frames]),
-            self.stats,
-            self.path,
-            self.error,
-            self.dialog,
-        ]
-        super().__init__(children, **kw)
-        self.add_class("labkit-spool-panel")
-        self.start_button.on_click(self._on_start)
-        self.stop_button.on_click(self._on_stop)
-        self.directory.observe(self._on_directory, names="value")
+        self.set_disabled(stop=True)
+        self.set_hidden(**dict.fromkeys(_DIALOG_ROWS, True))
+        self._show_z_rows()
+        self._closed = False
         self.spool.add_listener(self._on_progress)
         self._refresh_idle()
 
-    # actions ------------------------------------------------------------------------------
-    def _settings(self) -> dict[str, Any]:
-        codec = self.compression.value
+    # settings ------------------------------------------------------------------------------
+    def settings(self, **overrides: Any) -> dict[str, Any]:
+        """The series settings the fields hold (``overrides`` replace fields)."""
+        v = {**self.values, **overrides}
         return {
-            "method": self.method.value,
-            "compression": None if codec == "none" else codec,
-            "max_frames": self.max_frames.value or None,
-            "z_stepped": self.z_stepped.value,
-            "z_start_um": self.z_start.value,
-            "z_stop_um": self.z_stop.value,
-            "z_step_um": self.z_step.value,
-            "z_dwell": self.z_dwell.value,
+            "method": v["method"],
+            "compression": None if v["compression"] == "none" else v["compression"],
+            "max_frames": v["max_frames"] or None,
+            "z_stepped": bool(v["z_stepped"]),
+            "z_start_um": v["z_start_um"],
+            "z_stop_um": v["z_stop_um"],
+            "z_step_um": v["z_step_um"],
+            "z_dwell": v["z_dwell"],
         }
+
+    def _apply_edit(self, name: str, value: Any) -> Any:
+        if name == "directory":
+            old = self.spool.dir_pattern
+            self.spool.dir_pattern = str(value)
+            try:
+                self.spool.series_name  # noqa: B018 - raises for a pattern it cannot expand
+            except Exception:
+                self.spool.dir_pattern = old
+                raise
+            self._refresh_idle()
+            return str(value)
+        if name == "preflight":
+            return value
+        if name not in _SETTING_ROWS:
+            raise ValueError(f"{name} is not a spool setting")
+        if name == "max_frames" and value is None:
+            value = 0
+        if name == "method":  # offer the codecs of the new method; keep the codec if it has it
+            codecs = _codecs(self.spool, value)
+            codec = self.values["compression"] if self.values["compression"] in codecs else "none"
+            self.spool.estimate_spool_time(**self.settings(method=value, compression=codec))
+            with self.hold_sync():
+                self.schema = [
+                    {**row, "options": [[c, c] for c in codecs]}
+                    if row["name"] == "compression"
+                    else row
+                    for row in self.schema
+                ]
+                self.set_value("compression", codec)
+            return value
+        # the controller validates (it raises SpoolError naming the problem)
+        self.spool.estimate_spool_time(**self.settings(**{name: value}))
+        if name == "z_stepped":
+            self._show_z_rows(bool(value))
+        return value
+
+    def _show_z_rows(self, on: bool | None = None) -> None:
+        on = bool(self.values.get("z_stepped")) if on is None else on
+        self.set_hidden(**dict.fromkeys(_Z_ROWS, not on))
+
+    @property
+    def error(self) -> str:
+        """The red error text shown under the fields ("" when none)."""
+        level, text = self.status
+        return text if level == "error" else ""
+
+    # actions -------------------------------------------------------------------------------
+    def _on_click(self, name: str) -> None:
+        if name == "start":
+            self.start()
+        elif name == "stop":
+            self.stop()
+        elif name in ("record_anyway", "cancel"):
+            self._answer_dialog(name)
 
     def start(self) -> Any:
         """What the Start button does; returns the handle (None on error, shown in red)."""
-        self.error.value = ""
+        self.set_status("")
         try:
             handle = self.spool.start(
-                settings=self._settings(),
-                preflight_mode=self.preflight.value,
+                settings=self.settings(),
+                preflight_mode=self.values["preflight"],
                 show_dialog=self._show_dialog,
             )
         except Exception as exc:
             self._show_error(exc)
             return None
-        self.start_button.disabled = True
-        self.stop_button.disabled = False
-        self.path.value = f"→ <code>{html.escape(str(handle.path))}</code>"
+        self.set_disabled(start=True, stop=False)
+        self.set_value("path", f"→ {handle.path}")
+        if str(handle.state) == "waiting" and handle.preflight is not None:
+            self.set_values(
+                preflight_checks=[[bool(ok), str(m)] for ok, m in handle.preflight.checks]
+            )
+            self.set_hidden(**dict.fromkeys(_DIALOG_ROWS, False))
+            self.set_disabled(record_anyway=False, cancel=False)
         self._on_progress({"event": "started", **handle.progress.to_dict()})
         return handle
 
-    def _show_dialog(self, box: widgets.Widget) -> None:
-        """Interactive preflight: the dialog goes inside the panel (removed once answered)."""
-        self.dialog.children = (box,)
-
-    def _on_start(self, _button: Any) -> None:
-        self.start()
-
-    def _on_stop(self, _button: Any) -> None:
-        self.stop_button.disabled = True
+    def stop(self) -> None:
+        """What the Stop button does (errors shown in red)."""
+        self.set_disabled(stop=True)
         try:
             self.spool.stop()
         except Exception as exc:
             self._show_error(exc)
 
-    def _on_directory(self, change: dict) -> None:
-        self.spool.dir_pattern = change["new"]
-        self._refresh_idle()
+    def _show_dialog(self, box: Any) -> None:
+        """Interactive preflight: keep the controller's dialog; its checks show in this form."""
+        self._dialog = box
+
+    def _answer_dialog(self, answer: str) -> None:
+        box = self._dialog
+        if box is None:
+            return
+        self.set_disabled(record_anyway=True, cancel=True)
+        wanted = (
+            "labkit-preflight-record" if answer == "record_anyway" else "labkit-preflight-cancel"
+        )
+        buttons = [w for w in _descendants(box) if wanted in getattr(w, "_dom_classes", ())]
+        if not buttons:
+            raise RuntimeError("the spool preflight dialog has no answer buttons; start again")
+        buttons[0].click()  # runs the controller's on_confirm / on_cancel
+        status = [w for w in _descendants(box) if type(w).__name__ == "HTML"]
+        text = status[-1].value if status else ""
+        if "color:#c22" in text:  # the controller could not start the series
+            self._show_error(text.split(">", 1)[-1].rsplit("<", 1)[0])
+        self._close_dialog()
+
+    def _close_dialog(self) -> None:
+        self.set_hidden(**dict.fromkeys(_DIALOG_ROWS, True))
+        box, self._dialog = self._dialog, None
+        if box is not None:
+            for w in _descendants(box):
+                w.close()
 
     def _show_error(self, exc: BaseException | str) -> None:
-        text = str(exc)
-        self.error.value = (
-            f"<pre style='{ERROR_STYLE} white-space: pre-wrap'>{html.escape(text)}</pre>"
-        )
+        self.set_status(str(exc), "error")
 
     # progress (called from the spool writer thread) ---------------------------------------
     def _refresh_idle(self) -> None:
         try:
-            self.series.value = html.escape(self.spool.series_name)
-            self.stats.value = f"free space {self.spool.get_free_space():.1f} GB"
+            series = self.spool.series_name
+            free = self.spool.get_free_space()
         except Exception as exc:  # a bad directory pattern
-            self.series.value = f"<span style='{ERROR_STYLE}'>{html.escape(str(exc))}</span>"
+            self.set_value("series", "")
+            self.set_error("series", str(exc))
+            return
+        self.set_error("series", None)
+        self.set_values(series=series, stats=f"free space {free:.1f} GB")
 
     def _on_progress(self, p: dict) -> None:
+        if self._closed:
+            return
         try:
-            expected = p.get("frames_expected")
-            written = p.get("frames_written", 0)
-            self.progress_bar.max = max(1, expected or max(written, 1))
-            self.progress_bar.value = (
-                written if expected else (written % 100) / 100 * self.progress_bar.max
-            )
-            state = p.get("state", "")
-            self.frames.value = (
-                f"{written}" + (f" / {expected}" if expected else "") + f" frames · {state}"
-            )
-            eta = p.get("eta_s")
-            free = self.spool.get_free_space()
-            self.stats.value = (
-                f"in {p.get('mb_s_in', 0):.0f} MB/s · out {p.get('mb_s_out', 0):.0f} MB/s · ring fill "
-                f"{100 * p.get('ring_fill', 0):.0f}% · left {'-' if eta is None else f'{eta:.1f} s'} · free "
-                f"{free:.1f} GB · dropped <b>{p.get('frames_dropped', 0)}</b>"
-            )
-            if p.get("error"):
-                self._show_error(p["error"])
-            if (
-                p.get("event") in ("started", "cancelled")
-                and state != "waiting"
-                and self.dialog.children
-            ):
-                for child in self.dialog.children:
-                    child.close()
-                self.dialog.children = ()
-            if state in ("finished", "failed", "cancelled"):
-                self.progress_bar.bar_style = "danger" if state == "failed" else "success"
-                self.start_button.disabled = False
-                self.stop_button.disabled = True
-                self.series.value = html.escape(self.spool.series_name)
-            else:
-                self.progress_bar.bar_style = ""
+            self._show_progress(p)
         except Exception:  # the panel must never break the writer thread
             logger.exception("updating the spool panel failed")
 
+    def _show_progress(self, p: dict) -> None:
+        expected = p.get("frames_expected")
+        written = int(p.get("frames_written", 0))
+        state = p.get("state", "")
+        done = state in ("finished", "failed", "cancelled")
+        bar_max = max(1, expected or max(written, 1))
+        bar_value = written if expected else (written % 100) / 100 * bar_max
+        text = f"{written}" + (f" / {expected}" if expected else "") + f" frames · {state}"
+        style = ("danger" if state == "failed" else "success") if done else ""
+        eta = p.get("eta_s")
+        free = self.spool.get_free_space()
+        stats = (
+            f"in {p.get('mb_s_in', 0):.0f} MB/s · out {p.get('mb_s_out', 0):.0f} MB/s · ring fill "
+            f"{100 * p.get('ring_fill', 0):.0f}% · left {'-' if eta is None else f'{eta:.1f} s'} · "
+            f"free {free:.1f} GB · dropped {p.get('frames_dropped', 0)}"
+        )
+        self.set_values(
+            frames={"value": bar_value, "max": bar_max, "style": style, "text": text}, stats=stats
+        )
+        if p.get("error"):
+            self._show_error(p["error"])
+        if p.get("event") in ("started", "cancelled") and state != "waiting" and self._dialog:
+            self._close_dialog()
+        if done:
+            self.set_disabled(start=False, stop=True)
+            self.set_value("series", self.spool.series_name)
+
     def close(self) -> None:
-        """Detach from the controller and close the widgets."""
+        """Detach from the controller and close the widget (idempotent)."""
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
         self.spool.remove_listener(self._on_progress)
-        for child in self._all_children():
-            child.close()
+        if self._dialog is not None:
+            self._close_dialog()
         super().close()
 
-    def _all_children(self) -> list[widgets.Widget]:
-        out: list[widgets.Widget] = []
-        stack = list(self.children)
-        while stack:
-            w_ = stack.pop()
-            out.append(w_)
-            stack.extend(getattr(w_, "children", ()))
-        return out
+
+def _descendants(widget: Any) -> list[Any]:
+    out: list[Any] = []
+    stack = [widget]
+    while stack:
+        w = stack.pop()
+        out.append(w)
+        stack.extend(getattr(w, "children", ()))
+    return out
