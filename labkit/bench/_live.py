@@ -8,6 +8,11 @@ Reported: painted fps (goal ≥ 55 Voila / ≥ 45 JupyterLab and ≥ 3× naive),
 p50 ≤ 40 ms), and kernel CPU per frame sent; then the LiveView alone under ``marimo run`` (goal
 ≥ 30 fps).
 
+Send cap: the LiveView paces its sends to the paint rate the page reports. Beside it, in the same
+run, the same LiveView with ``pace_to_paint=False`` (sends whenever it has credit: the behaviour
+before the cap) gives the "before" figures: frames sent per painted frame, painted fps, latency
+p50/p95 and kernel CPU seconds per second.
+
 Each page gets a fresh Chromium: Playwright (over CDP) opens it and runs the cells, then
 disconnects; the counters are sampled over a bare DevTools connection (:class:`_DevTools`), since
 an attached Playwright copies every WebSocket frame to its driver and costs the page's machine
@@ -169,7 +174,8 @@ class NaiveView(anywidget.AnyWidget):
 
 def bench_widget(kind: str, width_px: int = 640) -> tuple[Any, Any]:
     """In the kernel: a 2048² uint16 sim camera at 100 fps (engine in a child process) and the
-    widget under test (``"live"``: LiveView; ``"naive"``: NaiveView). Returns (widget, scope)."""
+    widget under test (``"live"``: LiveView; ``"uncapped"``: LiveView with ``pace_to_paint=False``;
+    ``"naive"``: NaiveView). Returns (widget, scope)."""
     from labkit.engine import Scope
     from labkit.widgets import LiveView
 
@@ -177,9 +183,13 @@ def bench_widget(kind: str, width_px: int = 640) -> tuple[Any, Any]:
     scope.camera.frame_rate_hz = 100
     scope.camera.exposure_ms = 5
     scope.start()
-    if kind == "live":
+    if kind in ("live", "uncapped"):
         return LiveView(
-            scope, width_px=width_px, encoding=os.environ.get("LABKIT_BENCH_ENCODING", "auto")
+            scope,
+            width_px=width_px,
+            encoding=os.environ.get("LABKIT_BENCH_ENCODING", "auto"),
+            pace_to_paint=kind == "live",
+            paint_headroom=float(os.environ.get("LABKIT_BENCH_PAINT_HEADROOM", "1.0")),
         ), scope
     return NaiveView(scope.open_reader("naive")), scope
 
@@ -355,8 +365,13 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
         chromium.close()
     dt = t1 - t0
     sent = k1["stats"]["frames_sent"] - k0["stats"]["frames_sent"]
+    painted = v1["painted"] - v0["painted"]
     out = {
-        "painted_fps": (v1["painted"] - v0["painted"]) / dt,
+        "sent_per_painted": sent / painted if painted else float("nan"),
+        "kernel_cpu_s_per_s": (c1 - c0) / dt,
+        "send_cap_fps": k1["stats"].get("send_cap_fps"),
+        "paint_rate_fps": v1.get("paint_rate_fps"),
+        "painted_fps": painted / dt,
         "received_fps": (v1["received"] - v0["received"]) / dt,
         "latency_ms_p50": v1["latency_ms_p50"],
         "latency_ms_p95": v1["latency_ms_p95"],
@@ -375,6 +390,25 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
     ):
         time.sleep(0.1)
     return out
+
+
+def _cap_results(frontend: str, live: dict, uncapped: dict) -> list[BenchResult]:
+    """The send cap against the same LiveView sending whenever it has credit (before the cap)."""
+    base = "same LiveView, no send cap (credit only)"
+    cap = f"send cap {live.get('send_cap_fps')} fps, page paints at {live.get('paint_rate_fps')}"
+    return [
+        BenchResult(f"live {frontend} capped: frames sent per painted frame", live["sent_per_painted"],
+                    "ratio", base, uncapped["sent_per_painted"], higher_is_better=False, note=cap),
+        BenchResult(f"live {frontend} capped: painted fps", live["painted_fps"], "fps", base,
+                    uncapped["painted_fps"]),
+        BenchResult(f"live {frontend} capped: latency p50", live["latency_ms_p50"], "ms", base,
+                    uncapped["latency_ms_p50"], higher_is_better=False),
+        BenchResult(f"live {frontend} capped: latency p95", live["latency_ms_p95"], "ms", base,
+                    uncapped["latency_ms_p95"], higher_is_better=False),
+        BenchResult(f"live {frontend} capped: kernel CPU", live["kernel_cpu_s_per_s"], "s/s", base,
+                    uncapped["kernel_cpu_s_per_s"], higher_is_better=False,
+                    note="CPU seconds of the kernel process per second (pump + comm)"),
+    ]  # fmt: skip
 
 
 def _results(frontend: str, live: dict, naive: dict, fps_goal: float) -> list[BenchResult]:
@@ -398,12 +432,15 @@ def _results(frontend: str, live: dict, naive: dict, fps_goal: float) -> list[Be
 
 
 def run(quick: bool = False) -> list[BenchResult]:
-    """Measure LiveView vs the naive widget in Voila and JupyterLab (about 1.5 min; quick ~1 min)."""
+    """Measure LiveView vs the naive widget and vs itself without the send cap, in Voila and
+    JupyterLab, then in marimo (about 3 min; quick ~2 min)."""
     from playwright.sync_api import sync_playwright
 
     from labkit.testing._jupyter import write_notebook
     from labkit.testing._servers import LabServer, VoilaServer
 
+    # LABKIT_BENCH_LIVE_FRONTENDS=voila,jupyterlab,marimo (the default) picks the front ends
+    wanted = os.environ.get("LABKIT_BENCH_LIVE_FRONTENDS", "voila,jupyterlab,marimo").split(",")
     results: list[BenchResult] = []
     with tempfile.TemporaryDirectory(prefix="labkit-bench-live-") as tmp, sync_playwright() as pw:
         root = Path(tmp)
@@ -411,12 +448,14 @@ def run(quick: bool = False) -> list[BenchResult]:
             ("voila", VoilaServer, 55.0),
             ("jupyterlab", LabServer, 45.0),
         ):
+            if frontend not in wanted:
+                continue
             server = server_cls(root / frontend)
             server.root.mkdir(parents=True, exist_ok=True)
             server.start(timeout_s=120)
             try:
                 measured = {}
-                for kind in ("live", "naive"):
+                for kind in ("live", "uncapped", "naive"):
                     state = server.root / f"{kind}.state.json"
                     write_notebook(
                         server.root / f"{kind}.ipynb",
@@ -436,9 +475,11 @@ def run(quick: bool = False) -> list[BenchResult]:
                     finally:
                         server.shutdown_kernels()
                 results += _results(frontend, measured["live"], measured["naive"], goal)
+                results += _cap_results(frontend, measured["live"], measured["uncapped"])
             finally:
                 server.stop()
-        results += _marimo(pw, root / "marimo", quick)
+        if "marimo" in wanted:
+            results += _marimo(pw, root / "marimo", quick)
     return results
 
 

@@ -11,12 +11,18 @@ view pauses after two frames and then sends one frame per credit timeout (1.5 s)
 under the image; it resumes at full rate when the cell ends. A view whose browser pages are all
 closed (or silent for ``ORPHAN_TIMEOUTS`` credit timeouts, ~1 min) stops sending until a page
 speaks again.
+
+Send rate: each browser view measures how often it really paints (its requestAnimationFrame
+rate) and reports it; the pump spaces sends to ``min(max_fps, paint rate)`` (``send_cap_fps`` in
+:attr:`LiveView.stats`), taking the newest frame when a send is due, so it does not bin, encode
+and send frames the browser would replace before painting them. Frames skipped while the cap
+held are counted in ``frames_skipped_cap``, those skipped for lack of credit in
+``frames_skipped_credit``.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 import uuid
@@ -32,12 +38,22 @@ import traitlets
 
 from labkit.widgets._binning import Viewport, encode_view
 from labkit.widgets._liveview_sources import (
+    COLORMAPS,
     ArraySource,
     FrameSource,
+    _in_marimo,
     as_source,
+    check_contrast,
+    check_roi,
     frame_to_dataarray,
 )
-from labkit.widgets._transport import CreditWindow, EncodingPolicy
+from labkit.widgets._transport import (
+    BrowserViews,
+    CreditWindow,
+    EncodingPolicy,
+    SendPacer,
+    frame_rate,
+)
 
 __all__ = ["COLORMAPS", "ArraySource", "FrameSource", "LiveView", "bundle_path"]
 
@@ -47,19 +63,6 @@ log = logging.getLogger(__name__)
 # the page is probably gone: stop sending until a browser speaks again.
 ORPHAN_TIMEOUTS = 40
 
-# Mirrors COLORMAP_NAMES in js/src/render/colormaps.ts.
-COLORMAPS = (
-    "gray",
-    "viridis",
-    "magma",
-    "inferno",
-    "plasma",
-    "cividis",
-    "turbo",
-    "hot",
-    "green",
-    "hilo",
-)
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
@@ -77,15 +80,6 @@ def bundle_path(name: str) -> Path:
     return path
 
 
-def _in_marimo() -> bool:
-    if "marimo" not in sys.modules:
-        return False
-    try:
-        return bool(sys.modules["marimo"].running_in_notebook())
-    except Exception:  # noqa: BLE001 - any failure means "not marimo"
-        return False
-
-
 class LiveView(anywidget.AnyWidget):
     """Live frames of a camera (or any frame source) in a notebook, Voila or marimo.
 
@@ -94,7 +88,9 @@ class LiveView(anywidget.AnyWidget):
     object with ``latest() -> Frame | None``.
     ``encoding``: ``"auto"`` (raw16, falling back to 8 bits or JPEG on slow links; JPEG first
     under marimo), ``"raw16"``, ``"raw8"`` or ``"jpeg"``. ``max_fps``: cap on frames sent per
-    second (None: as fast as the browser acks). ``colormap``: one of :data:`COLORMAPS`.
+    second (None: as fast as the browser paints). ``pace_to_paint``: hold sends to the paint
+    rate the browser reports (False: send whenever there is credit, as before; for
+    comparisons). ``colormap``: one of :data:`COLORMAPS`.
     ``contrast``: ``(lo, hi[, gamma])`` in data units, None for automatic (percentiles of the
     first frame). ``width_px``: maximum CSS width of the image.
 
@@ -123,10 +119,12 @@ class LiveView(anywidget.AnyWidget):
         max_in_flight: int = 2,
         credit_timeout_s: float = 1.5,
         jpeg_quality: int = 85,
+        pace_to_paint: bool = True,
+        paint_headroom: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        if max_fps is not None and not max_fps > 0:
-            raise ValueError(f"max_fps must be > 0 frames/s or None, got {max_fps!r}")
+        self._pacer = SendPacer(max_fps, headroom=paint_headroom)  # ValueError for a bad max_fps
+        self.pace_to_paint = pace_to_paint
         view_id = f"lv{uuid.uuid4().hex[:10]}"
         self._source, self._owns_source = as_source(source, reader_name=f"liveview-{view_id}")
         self._source_bits = 8 * np.dtype(getattr(self._source, "dtype", np.uint16)).itemsize
@@ -134,18 +132,17 @@ class LiveView(anywidget.AnyWidget):
             encoding, source_bits=self._source_bits, prefer_small=_in_marimo()
         )
         self._credit = CreditWindow(max_in_flight, credit_timeout_s)
-        self.max_fps = max_fps
         self.jpeg_quality = jpeg_quality
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._viewport: Viewport | None = None
-        self._visible = True
-        self._view_visible: dict[str, bool] = {}  # browser view id -> visible
+        self._views = BrowserViews()
+        self._held: str | None = None  # why the last send had to wait: "cap" or "credit"
+        self._sent_frames: deque[tuple[int, float]] = deque(maxlen=64)  # (index, camera time)
         self._dirty = False
         self._last_index: int | None = None
-        self._last_send = 0.0
         self._seq_bytes: dict[int, int] = {}
         self._rtts: deque[float] = deque(maxlen=100)
         self._kernel_ms: deque[float] = deque(maxlen=100)
@@ -157,6 +154,8 @@ class LiveView(anywidget.AnyWidget):
             "frames_sent": 0,
             "bytes_sent": 0,
             "frames_skipped": 0,
+            "frames_skipped_cap": 0,
+            "frames_skipped_credit": 0,
             "torn": 0,
             "errors": 0,
         }
@@ -167,8 +166,6 @@ class LiveView(anywidget.AnyWidget):
         self.messages_received: dict[str, int] = {}
         self._timeouts_seen = 0
         self._stalled = False
-        self._views_alive = 0  # browser views rendered ("ready") and not closed
-        self._had_view = False
         self._timeouts_at_contact = 0  # credit timeouts counted at the last browser message
         # anywidget picks _esm up from the instance: the built bundle, read now so a rebuild
         # (npm run build) shows up in the next view without restarting the kernel
@@ -190,31 +187,11 @@ class LiveView(anywidget.AnyWidget):
 
     @traitlets.validate("contrast")
     def _check_contrast(self, proposal: Any) -> tuple[float, float, float] | None:
-        value = proposal["value"]
-        if value is None:
-            return None
-        if len(value) not in (2, 3):
-            raise traitlets.TraitError(
-                f"contrast is (lo, hi) or (lo, hi, gamma) in data units, got {value!r}"
-            )
-        lo, hi = float(value[0]), float(value[1])
-        gamma = float(value[2]) if len(value) == 3 else 1.0
-        if not hi > lo:
-            raise traitlets.TraitError(f"contrast needs hi > lo, got lo={lo:g} hi={hi:g}")
-        if not 0.05 <= gamma <= 20:
-            raise traitlets.TraitError(f"gamma must be in [0.05, 20], got {gamma:g}")
-        return (lo, hi, gamma)
+        return check_contrast(proposal["value"])
 
     @traitlets.validate("roi")
     def _check_roi(self, proposal: Any) -> tuple[int, int, int, int] | None:
-        value = proposal["value"]
-        if value is None:
-            return None
-        if len(value) != 4 or min(value[2], value[3]) < 1:
-            raise traitlets.TraitError(
-                f"roi is (x, y, w, h) in full-frame pixels with w, h >= 1, got {value!r}"
-            )
-        return tuple(int(v) for v in value)  # type: ignore[return-value]
+        return check_roi(proposal["value"])
 
     # ---- public API -------------------------------------------------------------------------
     @property
@@ -236,7 +213,10 @@ class LiveView(anywidget.AnyWidget):
     def stats(self) -> dict[str, Any]:
         """Browser counters (updated ~1 Hz: received, painted, dropped, fps_painted,
         latency_ms_p50, …) merged with the kernel's (frames_sent, bytes_sent, credit_timeouts,
-        kernel_ms_per_frame, ack_rtt_ms_p50, encoding, …)."""
+        kernel_ms_per_frame, ack_rtt_ms_p50, encoding, …) and the pacing: ``paint_rate_fps``
+        (the fastest visible view's, None until measured), ``camera_fps``, ``send_cap_fps`` (min of
+        those and ``max_fps``, None if none is known), ``frames_skipped_cap`` /
+        ``frames_skipped_credit`` (frames never sent because the cap / the credit held)."""
         with self._lock:
             out = dict(self._browser_stats)
             out.update(self._counters)
@@ -244,6 +224,14 @@ class LiveView(anywidget.AnyWidget):
             kms = sorted(self._kernel_ms)
             a2s = sorted(self._ack_to_send)
             age = sorted(self._frame_age)
+            sent_frames = list(self._sent_frames)
+        camera_fps = frame_rate(sent_frames)
+        pacer_cap = self._pacer.cap_fps
+        caps = [c for c in (camera_fps, pacer_cap) if c is not None]
+        out["camera_fps"] = camera_fps
+        out["paint_rate_fps"] = self._pacer.paint_fps
+        out["max_fps"] = self._pacer.max_fps
+        out["send_cap_fps"] = round(min(caps), 2) if caps else None
         out["credit_timeouts"] = self._credit.timeouts
         out["in_flight"] = self._credit.in_flight
         out["encoding"] = self._policy.current
@@ -252,8 +240,20 @@ class LiveView(anywidget.AnyWidget):
         out["kernel_ms_per_frame"] = kms[len(kms) // 2] if kms else float("nan")
         out["ack_to_send_ms_p50"] = 1e3 * a2s[len(a2s) // 2] if a2s else float("nan")
         out["frame_age_at_send_ms_p50"] = 1e3 * age[len(age) // 2] if age else float("nan")
-        out["visible"] = self._visible
+        out["visible"] = self._views.visible
         return out
+
+    @property
+    def max_fps(self) -> float | None:
+        """Cap on frames sent per second (None: as fast as the browser paints); settable."""
+        return self._pacer.max_fps
+
+    @max_fps.setter
+    def max_fps(self, value: float | None) -> None:
+        if value is not None and not value > 0:
+            raise ValueError(f"max_fps must be > 0 frames/s or None, got {value!r}")
+        self._pacer.max_fps = value
+        self._wake.set()
 
     def on_snapshot(self, callback: Callable[[Any], None]) -> None:
         """Call ``callback(data_array)`` whenever the Snapshot button is pressed."""
@@ -357,14 +357,21 @@ class LiveView(anywidget.AnyWidget):
             self._wake.set()
         elif kind == "visible":
             # a widget shown twice has two views: send while any of them is visible
-            self._view_visible[str(content.get("view", ""))] = bool(content.get("visible", True))
-            self._visible = any(self._view_visible.values())
+            view = str(content.get("view", ""))
+            self._views.set_visible(view, bool(content.get("visible", True)))
+            self._update_paint_cap()
+            self._wake.set()
+        elif kind == "paint_rate":
+            try:
+                self._views.set_paint_fps(str(content.get("view", "")), float(content["fps"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("ignoring malformed paint_rate message %r: %s", content, exc)
+                return
+            self._update_paint_cap()
             self._wake.set()
         elif kind == "ready":
-            self._view_visible[str(content.get("view", ""))] = True  # until it says otherwise
-            self._visible = True
-            self._views_alive += 1
-            self._had_view = True
+            self._views.ready(str(content.get("view", "")))
+            self._update_paint_cap()
             self._credit.reset()
             if self._stalled:
                 self._stalled = False
@@ -374,9 +381,8 @@ class LiveView(anywidget.AnyWidget):
             self.start()
             self._wake.set()
         elif kind == "closed":
-            self._views_alive = max(0, self._views_alive - 1)
-            self._view_visible.pop(str(content.get("view", "")), None)
-            self._visible = not self._view_visible or any(self._view_visible.values())
+            self._views.closed(str(content.get("view", "")))
+            self._update_paint_cap()
         elif kind == "stats":
             report = {k: v for k, v in content.items() if k != "type"}
             with self._lock:
@@ -388,6 +394,10 @@ class LiveView(anywidget.AnyWidget):
             self._wake.set()
         else:
             log.debug("LiveView %s: unknown message type %r", self.view_id, kind)
+
+    def _update_paint_cap(self) -> None:
+        with self._lock:  # the pump reads the pacer under this lock
+            self._pacer.paint_fps = self._views.paint_fps() if self.pace_to_paint else None
 
     # ---- pump thread -----------------------------------------------------------------------------
     def _pump(self) -> None:
@@ -413,12 +423,17 @@ class LiveView(anywidget.AnyWidget):
         except Exception:  # noqa: BLE001 - the comm may already be closed
             log.debug("status not synced", exc_info=True)
 
-    def _can_send(self) -> bool:
-        if self._had_view and self._views_alive == 0:
+    def _can_send(self, now: float | None = None) -> bool:
+        views = self._views
+        if views.had_view and views.alive == 0:
             return False  # every browser view was closed: nobody to send to
         if self._credit.timeouts - self._timeouts_at_contact >= ORPHAN_TIMEOUTS:
             return False  # no word from any browser for a long time (page closed?): pause
-        can = self._visible and self._credit.has_credit()
+        if not views.visible:
+            return False
+        can = self._credit.has_credit(now)
+        if not can:
+            self._held = "credit"
         if self._credit.timeouts > self._timeouts_seen:  # acks stopped coming: say why
             self._timeouts_seen = self._credit.timeouts
             if not self._stalled:
@@ -430,6 +445,10 @@ class LiveView(anywidget.AnyWidget):
                 )
         return can
 
+    def _pace_wait_s(self, now: float) -> float:
+        with self._lock:
+            return self._pacer.wait_s(now)
+
     def _idle_wait(self) -> None:
         if not self._can_send():
             deadline = self._credit.next_deadline()
@@ -437,6 +456,11 @@ class LiveView(anywidget.AnyWidget):
                 0.25 if deadline is None else max(0.001, min(0.25, deadline - time.monotonic()))
             )
             self._wake.wait(timeout)
+            self._wake.clear()
+            return
+        pace_s = self._pace_wait_s(time.monotonic())
+        if pace_s > 0:  # the cap holds the next send: sleep until it is due (or a message)
+            self._wake.wait(min(pace_s, 0.25))
             self._wake.clear()
             return
         src = self._source
@@ -454,15 +478,15 @@ class LiveView(anywidget.AnyWidget):
             return src.latest(copy=False)
         return src.latest()
 
-    def _pump_once(self) -> bool:
-        """Send one frame if there is credit and something new; True if it did work."""
-        if not self._can_send():
+    def _pump_once(self, now: float | None = None) -> bool:
+        """Send the newest frame if there is credit, the send cap allows it and the frame is new;
+        True if it did work. ``now``: monotonic seconds (tests inject a clock)."""
+        now = time.monotonic() if now is None else now
+        if not self._can_send(now):
             return False
-        if self.max_fps:
-            wait_s = self._last_send + 1.0 / self.max_fps - time.monotonic()
-            if wait_s > 0:
-                self._stop.wait(wait_s)
-                return True
+        if self._pace_wait_s(now) > 0:
+            self._held = "cap"
+            return False
         with self._lock:
             dirty = self._dirty
         src = self._source
@@ -482,7 +506,7 @@ class LiveView(anywidget.AnyWidget):
         if hasattr(frame, "is_intact") and not frame.is_intact():
             self._counters["torn"] += 1  # the ring slot was reused while we read it: next one
             return True
-        seq = self._credit.acquire()
+        seq = self._credit.acquire(now)
         if seq is None:  # an ack timeout raced us; try again later
             return False
         content = {
@@ -493,6 +517,7 @@ class LiveView(anywidget.AnyWidget):
             "sent_s": time.time(),
             "full_w": int(full_w),
             "full_h": int(full_h),
+            "send_cap_fps": self._pacer.cap_fps,
             **view.header(),
         }
         nbytes = view.nbytes
@@ -504,10 +529,16 @@ class LiveView(anywidget.AnyWidget):
         self.send(content, buffers=[view.buffer])
         ack_t, self._ack_t = self._ack_t, None
         ack_to_send = None if ack_t is None else time.monotonic() - ack_t
+        with self._lock:
+            self._pacer.sent(now)
+            self._sent_frames.append((int(frame.index), float(frame.timestamp_s)))
         if self._last_index is not None and frame.index > self._last_index + 1:
-            self._counters["frames_skipped"] += frame.index - self._last_index - 1
+            gap = frame.index - self._last_index - 1
+            self._counters["frames_skipped"] += gap
+            if self._held is not None:  # what held the send back last, before it went out
+                self._counters[f"frames_skipped_{self._held}"] += gap
+        self._held = None
         self._last_index = int(frame.index)
-        self._last_send = time.monotonic()
         self._counters["frames_sent"] += 1
         if self.error is not None:  # recovered
             self.error = None

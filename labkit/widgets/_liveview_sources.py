@@ -3,17 +3,49 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import traitlets
 
 from labkit.buffers import Frame, RingError
 
-__all__ = ["ArraySource", "FrameSource", "ScopeSource", "as_source", "frame_to_dataarray"]
+__all__ = [
+    "COLORMAPS",
+    "ArraySource",
+    "FrameSource",
+    "ScopeSource",
+    "as_source",
+    "frame_to_dataarray",
+]
 
 log = logging.getLogger(__name__)
+
+# Mirrors COLORMAP_NAMES in js/src/render/colormaps.ts.
+COLORMAPS = (
+    "gray",
+    "viridis",
+    "magma",
+    "inferno",
+    "plasma",
+    "cividis",
+    "turbo",
+    "hot",
+    "green",
+    "hilo",
+)
+
+
+def _in_marimo() -> bool:
+    if "marimo" not in sys.modules:
+        return False
+    try:
+        return bool(sys.modules["marimo"].running_in_notebook())
+    except Exception:  # noqa: BLE001 - any failure means "not marimo"
+        return False
 
 
 @runtime_checkable
@@ -204,3 +236,31 @@ def frame_to_dataarray(
     }
     out_attrs.update(index=int(frame.index), timestamp_s=float(frame.timestamp_s), **attrs)
     return xr.DataArray(data, dims=("y", "x"), coords=kept, attrs=out_attrs, name="snapshot")
+
+
+def check_contrast(value: Any) -> tuple[float, float, float] | None:
+    """``(lo, hi[, gamma])`` validated (``traitlets.TraitError`` saying what is wrong)."""
+    if value is None:
+        return None
+    if len(value) not in (2, 3):
+        raise traitlets.TraitError(
+            f"contrast is (lo, hi) or (lo, hi, gamma) in data units, got {value!r}"
+        )
+    lo, hi = float(value[0]), float(value[1])
+    gamma = float(value[2]) if len(value) == 3 else 1.0
+    if not hi > lo:
+        raise traitlets.TraitError(f"contrast needs hi > lo, got lo={lo:g} hi={hi:g}")
+    if not 0.05 <= gamma <= 20:
+        raise traitlets.TraitError(f"gamma must be in [0.05, 20], got {gamma:g}")
+    return (lo, hi, gamma)
+
+
+def check_roi(value: Any) -> tuple[int, int, int, int] | None:
+    """``(x, y, w, h)`` in full-frame pixels validated (``traitlets.TraitError``)."""
+    if value is None:
+        return None
+    if len(value) != 4 or min(value[2], value[3]) < 1:
+        raise traitlets.TraitError(
+            f"roi is (x, y, w, h) in full-frame pixels with w, h >= 1, got {value!r}"
+        )
+    return tuple(int(v) for v in value)  # type: ignore[return-value]

@@ -5,6 +5,12 @@ receipt. ipykernel handles comm messages (acks) only when the kernel is idle, so
 runs acks pile up unread: after ``timeout_s`` without an ack the window reclaims its credit
 (counted in ``timeouts``) so the view resumes — slowly — instead of freezing for good.
 
+Pacing: the browser measures how often it can really paint (its requestAnimationFrame rate) and
+reports it; :class:`SendPacer` spaces sends to ``min(max_fps, paint rate)`` by time (a token
+bucket), so the kernel stops binning, encoding and sending frames the browser would replace
+before painting them. Newest still wins: a paced send takes the newest frame at that moment.
+:class:`BrowserViews` keeps what the kernel knows of each browser view (visible, paint rate).
+
 Encoding (``encoding="auto"``): start with raw uint16 (exact values, no kernel work); step down
 to 8 bits and then JPEG when the measured ack round trip shows the link cannot carry the frames
 fast enough, and step back up when it clearly can. marimo sends buffers as base64, so auto
@@ -19,7 +25,14 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["ENCODINGS", "CreditWindow", "EncodingPolicy"]
+__all__ = [
+    "ENCODINGS",
+    "BrowserViews",
+    "CreditWindow",
+    "EncodingPolicy",
+    "SendPacer",
+    "frame_rate",
+]
 
 ENCODINGS = ("raw16", "raw8", "jpeg")
 
@@ -170,3 +183,120 @@ class EncodingPolicy:
         self.switches += 1
         self._rtt_above = rtt_above
         self._samples.clear()
+
+
+class BrowserViews:
+    """What the kernel knows about each browser view of one widget: alive, visible, paint rate.
+
+    A widget displayed twice has two views; the kernel sends while any of them is visible, and
+    as fast as the fastest visible one paints. Message handlers run on the kernel's main thread,
+    the pump reads from its own thread: a lock keeps the two consistent.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._visible: dict[str, bool] = {}  # view id -> visible
+        self._paint_fps: dict[str, float] = {}  # view id -> reported paint rate (frames/s)
+        self.alive = 0  # views rendered ("ready") and not closed
+        self.had_view = False
+
+    def ready(self, view: str) -> None:
+        with self._lock:
+            self._visible[view] = True  # until it says otherwise
+            self.alive += 1
+            self.had_view = True
+
+    def closed(self, view: str) -> None:
+        with self._lock:
+            self.alive = max(0, self.alive - 1)
+            self._visible.pop(view, None)
+            self._paint_fps.pop(view, None)
+
+    def set_visible(self, view: str, visible: bool) -> None:
+        with self._lock:
+            self._visible[view] = visible
+
+    def set_paint_fps(self, view: str, fps: float) -> None:
+        """Record a view's measured paint rate; ``ValueError`` unless 0 < fps <= 1000."""
+        if not 0 < fps <= 1000:
+            raise ValueError(f"paint rate must be in (0, 1000] frames/s, got {fps!r}")
+        with self._lock:
+            self._paint_fps[view] = float(fps)
+
+    @property
+    def visible(self) -> bool:
+        """True while any view is visible (or none has said anything yet)."""
+        with self._lock:
+            return not self._visible or any(self._visible.values())
+
+    def paint_fps(self) -> float | None:
+        """Paint rate (frames/s) of the fastest visible view, or None while a visible view has
+        not measured its rate yet (then nothing caps the sends)."""
+        with self._lock:
+            shown = [v for v, vis in self._visible.items() if vis]
+            if not shown or any(v not in self._paint_fps for v in shown):
+                return None
+            return max(self._paint_fps[v] for v in shown)
+
+
+class SendPacer:
+    """Spaces sends to at most ``cap_fps`` frames per second, by time (a token bucket).
+
+    ``cap_fps = min(max_fps, paint_fps * headroom)``; None when neither is known (no pacing).
+    A token accrues every ``1 / cap_fps`` s up to ``burst`` tokens and a send spends one, so a
+    send that was late (the pump woke a little after its time) is made up by the next one
+    instead of lowering the rate, but sends never bunch up by more than ``burst``. ``now``
+    arguments are seconds on any monotonic clock (tests inject one).
+    """
+
+    def __init__(
+        self, max_fps: float | None = None, headroom: float = 1.0, burst: float = 1.5
+    ) -> None:
+        if max_fps is not None and not max_fps > 0:
+            raise ValueError(f"max_fps must be > 0 frames/s or None, got {max_fps!r}")
+        if not headroom > 0 or not burst >= 1:
+            raise ValueError(f"need headroom > 0 and burst >= 1, got {headroom!r}, {burst!r}")
+        self.max_fps = max_fps
+        self.headroom = headroom
+        self.burst = burst
+        self.paint_fps: float | None = None
+        self._tokens = burst
+        self._t: float | None = None
+
+    @property
+    def cap_fps(self) -> float | None:
+        """Frames per second the sends are held to now (None: not paced)."""
+        caps = [c for c in (self.max_fps, self.paint_fps) if c is not None]
+        if self.paint_fps is not None:
+            caps[-1] = self.paint_fps * self.headroom
+        return min(caps) if caps else None
+
+    def _refill(self, now: float) -> float | None:
+        cap = self.cap_fps
+        if self._t is not None and cap is not None:
+            self._tokens = min(self.burst, self._tokens + max(0.0, now - self._t) * cap)
+        elif cap is None:
+            self._tokens = self.burst
+        self._t = now
+        return cap
+
+    def wait_s(self, now: float) -> float:
+        """Seconds until the next send is allowed (0.0: send now)."""
+        cap = self._refill(now)
+        if cap is None or self._tokens >= 1.0:
+            return 0.0
+        return (1.0 - self._tokens) / cap
+
+    def sent(self, now: float) -> None:
+        """A frame was sent at ``now``: spend a token."""
+        if self._refill(now) is not None:
+            self._tokens = max(-1.0, self._tokens - 1.0)
+
+
+def frame_rate(frames: list[tuple[int, float]]) -> float | None:
+    """Camera frames per second from ``(index, timestamp_s)`` pairs in order (None when they
+    span less than 0.1 s)."""
+    if len(frames) < 2 or frames[-1][1] - frames[0][1] <= 0.1:
+        return None
+    (i0, t0), (i1, t1) = frames[0], frames[-1]
+    return round((i1 - i0) / (t1 - t0), 2)

@@ -19,6 +19,7 @@ export interface FrameMsg {
   bin: number;
   scale: number; // data = stored * scale + offset
   offset: number;
+  send_cap_fps: number | null; // frames/s the kernel holds its sends to (null: not capped)
 }
 
 export interface StatusMsg {

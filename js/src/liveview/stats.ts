@@ -23,6 +23,8 @@ export interface ViewStats {
   bytes_received: number;
   messages_to_kernel: Record<string, number>;
   visible: boolean;
+  paint_rate_fps: number; // how often this page can paint (rAF rate), as reported to the kernel
+  send_cap_fps: number; // the kernel's cap on frames sent per second (NaN: not capped)
 }
 
 export function newStats(viewId: string): ViewStats {
@@ -49,6 +51,8 @@ export function newStats(viewId: string): ViewStats {
     bytes_received: 0,
     messages_to_kernel: {},
     visible: true,
+    paint_rate_fps: NaN,
+    send_cap_fps: NaN,
   };
 }
 
@@ -103,6 +107,7 @@ export function statsLine(s: ViewStats): string {
   const latency = Number.isNaN(s.latency_ms_p50) ? "–" : s.latency_ms_p50.toFixed(0);
   return (
     `${s.fps_painted.toFixed(0)} fps painted · ${s.fps_received.toFixed(0)} received · ${latency} ms · ` +
-    `dropped ${s.dropped} · ${s.encoding}${s.bin > 1 ? ` bin ${s.bin}` : ""}`
+    `dropped ${s.dropped} · ${s.encoding}${s.bin > 1 ? ` bin ${s.bin}` : ""}` +
+    (Number.isFinite(s.send_cap_fps) ? ` · cap ${s.send_cap_fps.toFixed(0)}` : "")
   );
 }

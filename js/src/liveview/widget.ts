@@ -4,7 +4,7 @@
 import { COLORMAP_NAMES } from "../render/colormaps";
 import { type Contrast, sanitizeContrast } from "../render/contrast";
 import { autoLimits, computeHistogram, dataRange } from "../render/histogram";
-import { createImageRenderer, type Pixels, softwareWebGL, type ValueScale } from "../render/image_renderer";
+import { createImageRenderer, softwareWebGL } from "../render/image_renderer";
 import {
   canvasToImage,
   fitView,
@@ -22,7 +22,8 @@ import { drawProfile } from "./profiles_view";
 import { type FrameMsg, type KernelMsg, rawPixels } from "./protocol";
 import { paintOverlay } from "./overlay";
 import { newStats, RateMeter, statsLine, type ViewStats, Window } from "./stats";
-import { bitmapToGray, decodeJpegBitmap } from "./decode";
+import { PaintRateEstimator } from "./paint_rate";
+import { decodeJpegBitmap, pixelsOf, type Received, release } from "./decode";
 import { buildDom } from "./dom";
 
 // Minimal anywidget model surface (see @anywidget/types).
@@ -33,25 +34,6 @@ export interface Model {
   send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[]): void;
   on(event: string, cb: (...args: any[]) => void): void;
   off(event?: string | null, cb?: ((...args: any[]) => void) | null): void;
-}
-
-interface Received {
-  msg: FrameMsg;
-  data: Pixels | null; // null until read back from `bitmap` (JPEG frames)
-  bitmap: ImageBitmap | null;
-  vs: ValueScale;
-  receivedAt: number;
-}
-
-/** The frame's pixel values on the CPU (JPEG frames are read back once, on first use). */
-function pixelsOf(r: Received): Pixels {
-  if (!r.data) r.data = r.bitmap ? bitmapToGray(r.bitmap) : new Uint8Array(r.msg.w * r.msg.h);
-  return r.data;
-}
-
-function release(r: Received | null) {
-  r?.bitmap?.close();
-  if (r) r.bitmap = null;
 }
 
 declare global {
@@ -116,6 +98,9 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   const decodeMs = new Window(120);
   const recvRate = new RateMeter(performance.now());
   const paintRate = new RateMeter(performance.now());
+  // how often this page really paints (rAF rate while frames flow): the kernel paces sends to it
+  const paintClock = new PaintRateEstimator();
+  let lastFrameAt = -Infinity;
   let destroyed = false;
 
   function send(content: Record<string, unknown>) {
@@ -222,7 +207,10 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   function onFrame(msg: FrameMsg, buffers: DataView[]) {
     const now = performance.now();
     send({ type: "ack", seq: msg.seq });
+    lastFrameAt = now;
+    if (!rafId) rafId = requestAnimationFrame(paint); // (re)start the rAF loop that measures
     stats.received++;
+    stats.send_cap_fps = msg.send_cap_fps ?? NaN;
     recvRate.tick();
     stats.bytes_received += buffers[0]?.byteLength ?? 0;
     transit.push(Date.now() - msg.sent_s * 1000);
@@ -263,9 +251,18 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     if (!rafId && !destroyed) rafId = requestAnimationFrame(paint);
   }
 
-  function paint() {
+  function paint(t: number) {
     rafId = 0;
     if (destroyed) return;
+    // while frames flow, keep one rAF callback per display frame: their spacing is the paint rate
+    if (performance.now() - lastFrameAt < 1000) {
+      paintClock.tick(t);
+      rafId = requestAnimationFrame(paint);
+      if (paintClock.shouldReport()) {
+        stats.paint_rate_fps = +paintClock.fps.toFixed(2);
+        send({ type: "paint_rate", view: viewId, fps: stats.paint_rate_fps });
+      }
+    } else paintClock.pause(); // the loop stops: the next callback starts a new run
     if (pending) {
       const r = pending;
       pending = null;
