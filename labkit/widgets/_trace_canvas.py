@@ -166,7 +166,9 @@ class TraceCanvas(anywidget.AnyWidget):
         """True when an update may go now: a view exists, credit is left, the rate cap allows."""
         if not self.views:
             return False
-        if time.monotonic() - self._last_send < 1.0 / self.max_rate_hz:
+        # 10% slack: a refresh thread ticking at exactly max_rate_hz must not miss every other tick
+        # (its period bounds the average rate; this bounds bursts)
+        if time.monotonic() - self._last_send < 0.9 / self.max_rate_hz:
             return False
         return self._credit.has_credit()
 

@@ -13,8 +13,8 @@ export interface TracesMsg {
   n_channels: number;
   t_end: number; // epoch s of the newest sample
   window_s: number;
-  y_min: number;
-  y_max: number;
+  y_min: number | null; // null: no finite data
+  y_max: number | null;
   n_samples: number; // samples in the window before decimation
   rows_lost: number;
 }

@@ -46,7 +46,10 @@ const CSS = `
 .lk-trace-legend i { display: inline-block; width: 14px; height: 3px; }
 .lk-trace canvas { display: block; }
 .lk-trace-bar { display: flex; flex-wrap: wrap; align-items: center; gap: 10px; margin: 4px 0 0 56px; }
-.lk-trace-bar input[type=number] { width: 70px; }
+.lk-trace-bar input[type=number] { width: 70px; font: inherit; padding: 1px 4px; border: 1px solid #999; border-radius: 3px; background: #fff; }
+.lk-trace-bar input[type=checkbox] { margin: 0 3px 0 0; vertical-align: middle; }
+.lk-trace-bar button { font: inherit; padding: 2px 10px; border: 1px solid #999; border-radius: 3px; background: #f3f3f3; cursor: pointer; }
+.lk-trace-bar button.lk-on { background: #ffe9b3; border-color: #c9a227; }
 .lk-trace-status.lk-error, .lk-trace-lost { color: #c62828; }
 `;
 
@@ -110,7 +113,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     if (document.activeElement !== winInput) winInput.value = String(w);
     autoBox.checked = Boolean(model.get("autoscale"));
     stats.paused = Boolean(model.get("paused"));
-    pauseBtn.textContent = stats.paused ? "▶ resume" : "⏸ pause";
+    pauseBtn.textContent = stats.paused ? "resume" : "pause";
+    pauseBtn.classList.toggle("lk-on", stats.paused);
     title.textContent = model.get("title") || "";
     title.style.display = title.textContent ? "" : "none";
     legend.replaceChildren();
@@ -172,8 +176,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       current = pending;
       pending = null;
       const m = current.msg;
-      yRange = Number.isFinite(m.y_min) && Number.isFinite(m.y_max) ? paddedRange(m.y_min, m.y_max, 0) : [-1, 1];
-      if (yRange[0] === yRange[1]) yRange = paddedRange(yRange[0], yRange[1]);
+      yRange = m.y_min != null && m.y_max != null ? paddedRange(m.y_min, m.y_max, 0.05) : [-1, 1];
       stats.t_end = m.t_end;
       stats.n_points = m.n;
       showStatus();
