@@ -56,14 +56,24 @@ def test_device_panel_edits_reach_the_device_and_errors_show_in_red(voila_server
     exposure.press("Enter")
     _wait_recorded(log_path, ["exposure_ms", 25.0])
 
-    page.locator(".labkit-prop-binning select").select_option("2")
+    page.locator(".labkit-prop-binning select").select_option(label="2")
     _wait_recorded(log_path, ["binning", 2])
-    page.locator(".labkit-prop-shape .labkit-readonly", has_text="32, 32").wait_for(timeout=10_000)
+    page.locator(".labkit-prop-shape .labkit-value", has_text="32, 32").wait_for(timeout=10_000)
+
+    roi = page.locator(".labkit-prop-roi input[type=number]")
+    assert roi.count() == 4  # one small box per item
+    roi.nth(3).fill("16")
+    roi.nth(3).press("Enter")
+    _wait_recorded(log_path, ["roi", [0, 0, 64, 16]])
 
     exposure.fill("5000")
     exposure.press("Enter")
-    error = page.locator(".labkit-prop-exposure_ms .labkit-error span")
-    error.wait_for(timeout=10_000)
+    error = page.locator(".labkit-prop-exposure_ms .labkit-error")
+    page.wait_for_function(
+        "() => document.querySelector('.labkit-prop-exposure_ms .labkit-error').innerText"
+        ".includes('above the limit')",
+        timeout=10_000,
+    )
     assert "above the limit 2000 ms" in error.inner_text()
     assert error.evaluate("e => getComputedStyle(e).color") == RED
     page.wait_for_function(
@@ -71,6 +81,19 @@ def test_device_panel_edits_reach_the_device_and_errors_show_in_red(voila_server
         timeout=10_000,
     )
     assert ["exposure_ms", 5000.0] not in _recorded(log_path)
+    # the slider moves the device too (log scale: the middle of 0.01..2000 ms is ~4.5 ms)
+    slider = page.locator(".labkit-prop-exposure_ms input[type=range]")
+    slider.evaluate(
+        "e => { e.value = '500'; e.dispatchEvent(new Event('input')); "
+        "e.dispatchEvent(new Event('change')); }"
+    )
+    deadline = time.monotonic() + 15
+    while not any(n == "exposure_ms" and 4 < v < 5 for n, v in _recorded(log_path)):
+        assert time.monotonic() < deadline, _recorded(log_path)
+        time.sleep(0.1)
+    # a valid edit clears the red text
+    assert error.inner_text() == ""
+    page.screenshot(path=str(voila_server.root / "device_panel.png"))
     assert page.console_errors == []
 
 
@@ -142,14 +165,21 @@ def _check_dashboard(page):
     )
     page.locator(".labkit-health", has_text="fps").wait_for(timeout=30_000)
     # stop from the page: the engine stops and the badge follows
-    page.locator(".labkit-stop button, button.labkit-stop").first.click()
+    page.locator("button.labkit-stop").click()
     page.locator(".labkit-state-stopped").wait_for(timeout=30_000)
+    assert page.locator("button.labkit-stop").is_disabled()
+    # and start again from the page
+    page.locator("button.labkit-start").click()
+    page.locator(".labkit-state-running").wait_for(timeout=30_000)
+    assert page.locator("button.labkit-start").is_disabled()
 
 
 def test_dashboard_in_voila(voila_server, page):
     write_notebook(voila_server.root / "dash.ipynb", DASHBOARD_CELLS)
+    page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(voila_server.render_url("dash.ipynb"))
     _check_dashboard(page)
+    page.screenshot(path=str(voila_server.root / "dashboard.png"), full_page=True)
 
 
 def test_dashboard_in_jupyterlab(lab_server, page):

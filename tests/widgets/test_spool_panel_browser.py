@@ -40,14 +40,14 @@ def test_click_start_shows_progress_and_writes_the_series(voila_server, page):
     max_frames.press("Tab")
     page.locator(".labkit-spool-start").click()
     # progress moves: a partial count first (2 s at 50 fps), then the end state
-    frames = page.locator(".labkit-spool-frames")
+    frames = page.locator(".labkit-spool-frames .labkit-value")
     page.wait_for_function(
         "() => /^([1-9]\\d?) \\/ 100 frames · running/.test("
-        "document.querySelector('.labkit-spool-frames').innerText)",
+        "document.querySelector('.labkit-spool-frames .labkit-value').innerText)",
         timeout=30_000,
     )
     page.wait_for_function(
-        "() => document.querySelector('.labkit-spool-frames').innerText.includes('100 / 100 frames · finished')",
+        "() => document.querySelector('.labkit-spool-frames .labkit-value').innerText.includes('100 / 100 frames · finished')",
         timeout=60_000,
     )
     assert "dropped 0" in page.locator(".labkit-spool-stats").inner_text()
@@ -56,6 +56,11 @@ def test_click_start_shows_progress_and_writes_the_series(voila_server, page):
     assert path.parent == data_dir and (path / "zarr.json").exists()
     assert len(list((path / "0" / "c").rglob("*"))) > 1  # shards on disk
     assert frames.inner_text().startswith("100 / 100")
+    bar = page.locator(".labkit-spool-frames .labkit-bar-fill")
+    assert bar.evaluate("e => e.style.width") == "100%"
+    assert page.locator(".labkit-spool-start").is_enabled()
+    assert page.locator(".labkit-spool-stop").is_disabled()
+    page.screenshot(path=str(voila_server.root / "spool_panel.png"))
     assert page.console_errors == []
 
 
@@ -66,7 +71,7 @@ def test_start_error_is_shown_red(voila_server, page):
     page.goto(voila_server.render_url("spool_panel_err.ipynb"))
     wait_for_widget(page, ".labkit-spool-panel")
     page.locator(".labkit-spool-start").click()
-    error = page.locator(".labkit-spool-error pre")
+    error = page.locator(".labkit-spool-panel .labkit-form-status.labkit-error")
     error.wait_for(timeout=30_000)
     assert "cannot write" in error.inner_text()
     assert error.evaluate("e => getComputedStyle(e).color") == RED
@@ -80,9 +85,9 @@ def test_interactive_preflight_dialog_then_record_anyway_and_stop(voila_server, 
     max_frames = page.locator(".labkit-spool-max-frames input")
     max_frames.fill("2000000000")  # 65 TB: the free-space check fails
     max_frames.press("Tab")
-    page.locator(".labkit-spool-panel select").last.select_option("interactive")
+    page.locator(".labkit-spool-preflight select").select_option(label="interactive")
     page.locator(".labkit-spool-start").click()
-    dialog = page.locator(".labkit-preflight-dialog")
+    dialog = page.locator(".labkit-preflight-dialog").first
     dialog.wait_for(timeout=60_000)
     assert "free space" in dialog.inner_text()
     assert not data_dir.exists() or not any(
@@ -90,14 +95,15 @@ def test_interactive_preflight_dialog_then_record_anyway_and_stop(voila_server, 
     )  # nothing recorded before the answer
     page.locator(".labkit-preflight-record").click()
     page.wait_for_function(
-        "() => / frames · running/.test(document.querySelector('.labkit-spool-frames').innerText)"
-        " && parseInt(document.querySelector('.labkit-spool-frames').innerText) > 0",
+        "() => / frames · running/.test(document.querySelector('.labkit-spool-frames .labkit-value').innerText)"
+        " && parseInt(document.querySelector('.labkit-spool-frames .labkit-value').innerText) > 0",
         timeout=60_000,
     )
     page.locator(".labkit-spool-stop").click()
     page.wait_for_function(
-        "() => document.querySelector('.labkit-spool-frames').innerText.includes('finished')",
+        "() => document.querySelector('.labkit-spool-frames .labkit-value').innerText.includes('finished')",
         timeout=60_000,
     )
     assert [p for p in data_dir.iterdir() if p.name.endswith(".ome.zarr")]
-    assert page.locator(".labkit-preflight-dialog").count() == 0
+    page.locator(".labkit-preflight-dialog").first.wait_for(state="hidden", timeout=10_000)
+    assert page.locator(".labkit-preflight-record").is_hidden()
