@@ -1,0 +1,190 @@
+"""TracePlot in marimo: ``notebooks/marimo_traces.py`` served by ``marimo run`` (one server for the
+module; every page is a fresh session of the app), in headless Chromium. The canvas is read
+back pixel by pixel: the channel colours are painted, the picture scrolls, pause freezes it, and
+the window control changes the time span."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labkit.testing._jupyter import attach_console_errors
+from labkit.testing._servers import wait_http
+from labkit.testing.fixtures import free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+APP = Path(__file__).parents[2] / "notebooks" / "marimo_traces.py"
+CANVAS = "canvas.lk-trace-canvas"
+# COLORS[:3] in labkit/widgets/_traceplot.py: sine, noise, events
+LINE_COLORS = {
+    "sine": (0x1F, 0x77, 0xB4),
+    "noise": (0xD6, 0x27, 0x28),
+    "events": (0x2C, 0xA0, 0x2C),
+}
+
+# pixels of each line colour and a hash of the canvas. Antialiased lines blend with the white
+# background or a grey grid line, so a pixel counts for the colour whose direction away from
+# white it follows (cosine > 0.97), if it is saturated enough not to be grey.
+PIXELS_JS = """(c, colors) => {
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  const dirs = Object.entries(colors).map(([k, rgb]) => {
+    const u = rgb.map((x) => 255 - x);
+    const n = Math.hypot(...u);
+    return [k, u.map((x) => x / n)];
+  });
+  const counts = {};
+  for (const [k] of dirs) counts[k] = 0;
+  let hash = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    const r = d[i], g = d[i + 1], b = d[i + 2];
+    hash = (hash * 31 + r + 7 * g + 13 * b) | 0;
+    if (Math.max(r, g, b) - Math.min(r, g, b) < 25) continue;
+    const v = [255 - r, 255 - g, 255 - b];
+    const n = Math.hypot(...v);
+    if (n < 30) continue;
+    let best = null, bestCos = 0.97;
+    for (const [k, u] of dirs) {
+      const cos = (v[0] * u[0] + v[1] * u[1] + v[2] * u[2]) / n;
+      if (cos > bestCos) { best = k; bestCos = cos; }
+    }
+    if (best) counts[best]++;
+  }
+  return { counts, hash };
+}"""
+STATS_JS = "() => Object.values(window.labkitTraces || {}).find(s => !s.closed) || null"
+
+
+@pytest.fixture(scope="module")
+def marimo_url(tmp_path_factory):
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("marimo") / "marimo.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "marimo",
+                "run",
+                str(APP),
+                "--headless",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-token",
+                "--no-sandbox",
+                "--no-skew-protection",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", 90, proc)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.send_signal(signal.SIGINT)  # graceful: the app's atexit closes plot and scope
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            pytest.fail(f"marimo did not stop on SIGINT:\n{log_path.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def app_page(marimo_url, chromium):
+    """One page (one app session) for the module: each session starts a scope that lives until
+    marimo exits, so the tests share it; the server's teardown releases everything."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    attach_console_errors(page)
+    try:
+        page.goto(marimo_url)
+        page.wait_for_function(
+            f"() => {{ const s = ({STATS_JS})(); return s && s.painted >= 3 && s.received >= 3; }}",
+            timeout=90_000,
+        )
+        yield page
+    finally:
+        page.goto("about:blank", timeout=5000)
+        context.close()
+
+
+@pytest.fixture
+def canvas(app_page):
+    return app_page.locator(CANVAS)
+
+
+def _controls(canvas, selector):
+    return canvas.locator("xpath=..").locator(selector)
+
+
+def _pixels(canvas):
+    return canvas.evaluate(PIXELS_JS, LINE_COLORS)
+
+
+def _stats(page):
+    return page.evaluate(STATS_JS)
+
+
+def test_canvas_paints_every_channel_and_scrolls(app_page, canvas, tmp_path):
+    page = app_page
+    page.get_by_text("renderer: canvas").wait_for(timeout=10_000)
+    first = _pixels(canvas)
+    for name, count in first["counts"].items():
+        assert count > 50, f"channel {name} is not painted: {first['counts']}"
+    legend = _controls(canvas, ".lk-trace-legend").inner_text()
+    assert legend.split() == ["sine", "noise", "events"]
+    t0 = _stats(page)["t_end"]
+    page.wait_for_function(f"() => ({STATS_JS})().t_end > {t0} + 0.5", timeout=10_000)
+    assert _pixels(canvas)["hash"] != first["hash"]  # the lines moved
+    stats = _stats(page)
+    assert stats["x_ticks"][0] == "-5" and stats["x_ticks"][-1] == "0"
+    assert stats["decode_errors"] == 0 and stats["n_points"] <= 2 * stats["plot_w"]
+    page.screenshot(path=tmp_path / "marimo_traces.png")
+    assert page.console_errors == []
+
+
+def test_pause_freezes_the_picture_and_resume_scrolls_again(app_page, canvas):
+    page = app_page
+    pause = _controls(canvas, "button.lk-trace-pause")
+    pause.click()
+    page.wait_for_function(f"() => ({STATS_JS})().paused", timeout=5_000)
+    page.wait_for_timeout(300)  # an update already in flight is dropped, not painted
+    frozen = (_stats(page)["t_end"], _pixels(canvas)["hash"])
+    received = _stats(page)["received"]
+    page.wait_for_timeout(1500)
+    assert (_stats(page)["t_end"], _pixels(canvas)["hash"]) == frozen
+    assert _stats(page)["received"] <= received + 2  # the kernel stopped sending
+    assert pause.inner_text() == "resume"
+    pause.click()
+    page.wait_for_function(f"() => ({STATS_JS})().t_end > {frozen[0]}", timeout=10_000)
+    assert _pixels(canvas)["hash"] != frozen[1]
+
+
+def test_window_control_changes_the_time_span(app_page, canvas):
+    page = app_page
+    status = _controls(canvas, ".lk-trace-status")
+    page.wait_for_function(f"() => ({STATS_JS})().t_end > 0", timeout=10_000)
+    box = _controls(canvas, "input.lk-trace-window")
+    assert box.input_value() == "5"
+    box.fill("2")
+    box.press("Enter")
+    page.wait_for_function(
+        f"() => {{ const s = ({STATS_JS})(); return parseFloat(s.x_ticks[0]) === -2 && s.window_s === 2; }}",
+        timeout=10_000,
+    )
+    # the kernel now keeps and sends 2 s: ~2000 samples at the sim signal's 1 kHz
+    page.wait_for_function(
+        "(el) => { const n = parseInt(el.textContent); return n > 0 && n <= 2100; }",
+        arg=status.element_handle(),
+        timeout=10_000,
+    )
+    assert _pixels(canvas)["counts"]["sine"] > 50
