@@ -31,43 +31,45 @@ def scope():
 def test_dashboard_runs_the_scope(scope):
     with scope.dashboard() as dash:
         assert isinstance(dash, Dashboard)
-        assert "labkit-state-ready" in dash.state_label.value
-        assert dash.stop_button.disabled and not dash.start_button.disabled
+        c = dash.controls
+        assert c.values["state"]["cls"] == "labkit-state-ready"
+        assert c.disabled["stop"] and not c.disabled["start"]
         assert set(dash.panels) == {"camera", "stage", "signal"}
         assert type(dash.live).__name__ == "LiveView"
         assert type(dash.spool_panel).__name__ == "SpoolPanel"
-        dash.start_button.click()
+        c.click("start")
         assert scope.state.value == "running"
-        assert _wait(lambda: "labkit-state-running" in dash.state_label.value)
-        assert dash.start_button.disabled and not dash.stop_button.disabled
-        assert _wait(lambda: "fps" in dash.health_label.value), (
+        assert _wait(lambda: c.values["state"]["text"] == "running")
+        assert c.disabled["start"] and not c.disabled["stop"]
+        assert _wait(lambda: "fps" in c.values.get("health", "")), (
             "no health event reached the dashboard"
         )
         assert _wait(lambda: dash.traces is not None and dash.traces.redraws > 0)
-        dash.stop_button.click()
+        c.click("stop")
         assert scope.state.value == "stopped"
-        assert _wait(lambda: "labkit-state-stopped" in dash.state_label.value)
+        assert _wait(lambda: c.values["state"]["cls"] == "labkit-state-stopped")
+        c.click("stop")  # disabled: nothing happens, no error
+        assert "state" not in c.errors
 
 
 def test_panels_edit_the_engine_and_follow_it(scope):
     with scope.dashboard(traces=False) as dash:
         assert dash.traces is None
-        box = dash.panels["camera"].rows["exposure_ms"].controls[1]
-        box.value = 25.0
+        camera = dash.panels["camera"]
+        assert camera.edit("exposure_ms", 25.0)
         assert scope.camera.exposure_ms == 25.0
-        box.value = 5000.0
+        assert not camera.edit("exposure_ms", 5000.0)
         assert scope.camera.exposure_ms == 25.0
-        assert "above the limit" in dash.panels["camera"].rows["exposure_ms"].error.value
+        assert "above the limit" in camera.errors["exposure_ms"]
         scope.stage.z_um = 12.5  # changed elsewhere: the property event updates the panel
-        z_box = dash.panels["stage"].rows["z_um"].controls[1]
-        assert _wait(lambda: z_box.value == 12.5)
+        assert _wait(lambda: dash.panels["stage"].values["z_um"] == 12.5)
 
 
 def test_action_errors_are_shown_not_raised(scope):
     with scope.dashboard(traces=False) as dash:
         dash._run_action("stop")  # not running: the engine refuses
         assert dash.last_error and "stop" in dash.last_error
-        assert "labkit-error" in dash.state_label.value
+        assert dash.controls.errors["state"] == dash.last_error  # red beside the badge
 
 
 def test_missing_children_become_placeholders(scope, monkeypatch):
@@ -81,6 +83,7 @@ def test_missing_children_become_placeholders(scope, monkeypatch):
         assert dash.live is None
         html = dash.children[1].children[0].value
         assert "live view" in html and "npm run build" in html
+        assert dash.spool_panel is not None  # the rest still works
 
 
 def test_close_releases_threads_and_subscriptions(scope):
@@ -99,17 +102,27 @@ def test_close_releases_threads_and_subscriptions(scope):
 def test_failed_engine_shows_red_state_with_error():
     with lk.Scope(mode="process", shape=(64, 64)) as scope, Dashboard(scope, traces=False) as dash:
         os.kill(scope.status().engine_pid, signal.SIGKILL)
-        assert _wait(lambda: "labkit-state-failed" in dash.state_label.value, 20.0)
-        assert "#c62828" in dash.state_label.value
+        c = dash.controls
+        assert _wait(lambda: c.values["state"]["cls"] == "labkit-state-failed", 20.0)
+        assert c.values["state"]["color"] == "#c62828"
         assert "EngineDiedError" in (dash.last_error or "")
+        assert _wait(lambda: "EngineDiedError" in c.errors.get("state", ""))
         # Start brings up a fresh engine; panels show its settings, the badge turns green
-        dash.panels["camera"].rows["exposure_ms"].controls[
-            1
-        ].value = 20.0  # refused: engine is dead
+        assert not dash.panels["camera"].edit("exposure_ms", 20.0)  # refused: engine is dead
         assert "exposure_ms" in dash.panels["camera"].errors
-        dash.start_button.click()
-        assert _wait(lambda: "labkit-state-running" in dash.state_label.value, 30.0)
-        assert dash.last_error is None
-        assert (
-            dash.panels["camera"].rows["exposure_ms"].controls[1].value == scope.camera.exposure_ms
-        )
+        c.click("start")
+        assert _wait(lambda: c.values["state"]["text"] == "running", 30.0)
+        assert dash.last_error is None and "state" not in c.errors
+        assert dash.panels["camera"].values["exposure_ms"] == scope.camera.exposure_ms
+
+
+def test_marimo_display_lays_out_the_same_children(scope):
+    with Dashboard(scope) as dash:
+        html = dash._display_().text  # what marimo shows for the dashboard
+        assert html.startswith('<div class="labkit-dashboard">')
+        # controls, live view, 3 device panels (in marimo tabs) and the spool panel: anywidgets
+        for w in (dash.controls, dash.live, dash.spool_panel, *dash.panels.values()):
+            assert f"model-id='&quot;{w.model_id}&quot;'" in html
+        assert "labkit-dashboard-traces" in html
+        for name in ("camera", "stage", "signal"):
+            assert name in html  # tab titles

@@ -21,20 +21,27 @@ def test_panel_starts_series_and_shows_progress(tmp_path):
         scope.start()
         panel = SpoolPanel(scope)
         try:
-            panel.directory.value = str(tmp_path)
-            assert panel.series.value.endswith("_A")
-            panel.max_frames.value = 25
-            panel.compression.value = "none"
-            handle = panel.start()
-            assert handle is not None and panel.stop_button.disabled is False
+            assert panel.edit("directory", str(tmp_path))
+            assert panel.values["series"].endswith("_A")
+            assert panel.edit("max_frames", 25)
+            assert panel.edit("compression", "none")
+            assert not panel.edit("max_frames", -3)  # the controller refuses, in red
+            assert "max_frames" in panel.errors and panel.values["max_frames"] == 25
+            assert panel.hidden["z_start_um"] and panel.edit("z_stepped", True)
+            assert not panel.hidden["z_start_um"] and panel.edit("z_stepped", False)
+            panel.click("start")
+            handle = scope.spool.handle
+            assert handle is not None and panel.disabled["stop"] is False
+            assert panel.disabled["start"] is True
             handle.wait(timeout=30)
-            _wait(lambda: "finished" in panel.frames.value)
-            assert panel.frames.value.startswith("25 / 25")
-            assert panel.progress_bar.value == 25 and panel.progress_bar.bar_style == "success"
-            assert "dropped <b>0</b>" in panel.stats.value
-            assert Path(handle.path).exists() and str(handle.path) in panel.path.value
-            assert panel.series.value.endswith("_B")  # the next free name
-            assert panel.error.value == ""
+            _wait(lambda: "finished" in panel.values["frames"]["text"])
+            frames = panel.values["frames"]
+            assert frames["text"].startswith("25 / 25")
+            assert (frames["value"], frames["max"], frames["style"]) == (25, 25, "success")
+            assert "dropped 0" in panel.values["stats"]
+            assert Path(handle.path).exists() and str(handle.path) in panel.values["path"]
+            assert panel.values["series"].endswith("_B")  # the next free name
+            assert panel.error == "" and panel.disabled["start"] is False
         finally:
             panel.close()
         assert panel._on_progress not in scope.spool._listeners
@@ -47,11 +54,28 @@ def test_panel_shows_start_errors_in_red(tmp_path):
         scope.start()
         panel = SpoolPanel(scope)
         try:
-            panel.directory.value = str(blocker / "sub")
-            panel.max_frames.value = 5
+            assert panel.edit("directory", str(blocker / "sub"))
+            assert panel.edit("max_frames", 5)
             assert panel.start() is None
-            assert "cannot write" in panel.error.value and "#c62828" in panel.error.value
-            assert panel.start_button.disabled is False
+            assert "cannot write" in panel.error and panel.status[0] == "error"
+            assert not panel.disabled.get("start")
+        finally:
+            panel.close()
+
+
+def test_method_change_offers_its_codecs(tmp_path):
+    with lk.Scope(shape=(64, 64)) as scope:
+        panel = SpoolPanel(scope)
+        try:
+            (row,) = [r for r in panel.schema if r["name"] == "compression"]
+            assert ["blosc-lz4", "blosc-lz4"] in row["options"]
+            assert panel.edit("method", "tiff")
+            (row,) = [r for r in panel.schema if r["name"] == "compression"]
+            codecs = [value for _label, value in row["options"]]
+            assert codecs == scope.spool.supported_compression("tiff")
+            assert panel.values["compression"] == "none"  # blosc-lz4 is not a tiff codec
+            assert not panel.edit("compression", "blosc-lz4")
+            assert "tiff" in panel.errors["compression"]
         finally:
             panel.close()
 
@@ -75,17 +99,15 @@ def test_panel_shows_write_errors_in_red(tmp_path):
             scope.start()
             panel = SpoolPanel(scope)
             try:
-                panel.directory.value = str(mnt)
-                panel.compression.value = "none"
-                panel.preflight.value = "skip"
+                assert panel.edit("directory", str(mnt))
+                assert panel.edit("compression", "none")
+                assert panel.edit("preflight", "skip")
                 handle = panel.start()
                 _wait(lambda: handle.done)
-                _wait(lambda: "failed" in panel.frames.value)
-                assert "No space left" in panel.error.value and "#c62828" in panel.error.value
-                assert (
-                    panel.progress_bar.bar_style == "danger"
-                    and panel.start_button.disabled is False
-                )
+                _wait(lambda: "failed" in panel.values["frames"]["text"])
+                assert "No space left" in panel.error and panel.status[0] == "error"
+                assert panel.values["frames"]["style"] == "danger"
+                assert panel.disabled["start"] is False
             finally:
                 panel.close()
     finally:
