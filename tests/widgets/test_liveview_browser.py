@@ -28,12 +28,12 @@ import numpy as np
 from labkit.buffers import Frame
 
 class MovingCamera:
-    """A 512x512 uint16 camera at `fps` whose gradient moves every frame."""
-    shape = (512, 512)
+    """An n x n (default 512) uint16 camera at `fps` whose gradient moves every frame."""
     dtype = np.dtype(np.uint16)
-    def __init__(self, fps=30.0):
+    def __init__(self, fps=30.0, n=512):
         self.fps, self.t0, self.index = fps, time.monotonic(), -1
-        y, x = np.mgrid[0:512, 0:512]
+        self.shape = (n, n)
+        y, x = np.mgrid[0:n, 0:n]
         self.base = (x * 8 + y).astype(np.uint16)
     def latest(self):
         i = int((time.monotonic() - self.t0) * self.fps)
@@ -307,4 +307,42 @@ def test_voila_jpeg_frames_paint_and_read_back(voila_server, page):
         png,
     )
     assert right > left + 100, (left, right)
+    assert page.console_errors == []
+
+
+def test_voila_send_cap_follows_the_paint_rate_the_page_reports(voila_server, page):
+    # a 200 fps camera of small frames: far more frames than the page can paint (rAF: 60 Hz in
+    # headless Chromium) and cheap enough that, without the cap, credit lets most of them through
+    state_path = _notebook(
+        voila_server.root, "lv_cap", "MovingCamera(fps=200, n=256), encoding='raw16'"
+    )
+    page.goto(voila_server.render_url("lv_cap.ipynb"))
+    wait_for_widget(page, ".lk-live .lk-stage", timeout_s=60)
+    # the page measures its paint rate (rAF interval) and the kernel caps its sends to it
+    page.wait_for_function(
+        "() => Object.values(window.labkit?.views ?? {}).some(v => v.paint_rate_fps > 0 "
+        "&& v.send_cap_fps > 0 && v.painted >= 30)",
+        timeout=30_000,
+    )
+    view = _one_view(page)
+    assert 5 <= view["paint_rate_fps"] <= 250, view
+    assert view["send_cap_fps"] <= view["paint_rate_fps"] + 0.01  # min(camera, max_fps, paint)
+    state = _read_state(state_path, lambda s: s["stats"].get("send_cap_fps") is not None)
+    assert state["messages"]["paint_rate"] >= 1
+    assert state["stats"]["send_cap_fps"] <= state["stats"]["paint_rate_fps"] + 0.01
+    assert "cap " in page.locator(".lk-live .lk-stats").inner_text()
+
+    # over a few seconds the kernel sends about one frame per painted frame (without the cap it
+    # sent every frame it had credit for: 1.4-2.5 per painted frame here)
+    def counts() -> tuple[int, int]:
+        sent = _read_state(state_path, lambda s: True)["stats"]["frames_sent"]
+        return sent, _one_view(page)["painted"]
+
+    sent0, painted0 = counts()
+    time.sleep(4.0)
+    sent1, painted1 = counts()
+    assert painted1 - painted0 >= 20, (sent1 - sent0, painted1 - painted0)
+    assert (sent1 - sent0) / (painted1 - painted0) < 1.2, (sent1 - sent0, painted1 - painted0)
+    stats = _read_state(state_path, lambda s: True)["stats"]
+    assert stats["frames_skipped_cap"] > 0  # the cap, not the credit, held back frames
     assert page.console_errors == []
