@@ -508,10 +508,10 @@ class TracePlot(widgets.VBox):
         try:
             with self._lock:
                 n = self._pump.read()
-        except Exception as exc:  # closed buffer, dead engine: show it, stop refreshing
+            self._render()
+        except Exception as exc:  # closed buffer, dead engine, closed comm: show it, stop
             self._fail(f"{type(exc).__name__}: {exc}")
             return 0
-        self._render()
         return n
 
     def _render(self) -> None:
@@ -529,8 +529,11 @@ class TracePlot(widgets.VBox):
 
     def _fail(self, message: str) -> None:
         self.error = message
-        with self._lock:
-            self._renderer.show_status(int(self._pump.t.size), self._pump.rows_lost, message)
+        try:
+            with self._lock:
+                self._renderer.show_status(int(self._pump.t.size), self._pump.rows_lost, message)
+        except Exception:  # noqa: BLE001 - the widget itself may be what failed
+            logger.debug("could not show the error", exc_info=True)
         self._stop.set()
         logger.warning("TracePlot stopped: %s", message)
 
