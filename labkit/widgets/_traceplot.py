@@ -124,7 +124,8 @@ class TracePump:
         else:
             raise TypeError(
                 f"TracePlot cannot read a {type(source).__name__}: pass a Scope, a TraceReader, "
-                "a Signal device or an object with read_new() -> (t, v, rows_lost)"
+                "a Signal device or an object with read_new() -> (t, v, rows_lost); for a "
+                "scope's signal pass the Scope (its engine records the signal into a trace buffer)"
             )
         names = channels or getattr(self.reader, "channels", None) or ()
         self.channels: tuple[str, ...] = tuple(str(c) for c in names)
