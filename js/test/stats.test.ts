@@ -40,3 +40,9 @@ test("stats line", () => {
   assert.equal(statsLine(s), "60 fps painted · 70 received · 21 ms · dropped 3 · raw16 bin 3");
   assert.match(statsLine(newStats("w")), /– ms/);
 });
+
+test("stats line shows the kernel's send cap when there is one", () => {
+  const s = { ...newStats("v"), fps_painted: 60, fps_received: 61, latency_ms_p50: 20, encoding: "raw16", send_cap_fps: 59.88 };
+  assert.match(statsLine(s), / · cap 60$/);
+  assert.doesNotMatch(statsLine({ ...s, send_cap_fps: NaN }), /cap/);
+});

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from labkit.bench._live import NaiveView, _results
 from labkit.buffers import FrameRing
@@ -57,3 +58,18 @@ def test_results_put_each_figure_beside_the_naive_baseline():
     lat = by_name["live voila camera->paint latency p50"]
     assert lat.ratio == 10.0 and lat.goal_met  # lower is better: 30 ms <= 40 ms
     assert by_name["live voila kernel CPU per frame sent"].ratio == 5.0
+
+
+def test_cap_results_compare_with_the_same_view_without_the_cap():
+    from labkit.bench._live import _cap_results
+
+    capped = {"sent_per_painted": 1.05, "painted_fps": 57.0, "latency_ms_p50": 22.0,
+              "latency_ms_p95": 40.0, "kernel_cpu_s_per_s": 0.2, "send_cap_fps": 59.9,
+              "paint_rate_fps": 59.9}  # fmt: skip
+    uncapped = {**capped, "sent_per_painted": 1.45, "painted_fps": 56.0, "kernel_cpu_s_per_s": 0.3}
+    by_name = {r.name: r for r in _cap_results("voila", capped, uncapped)}
+    ratio = by_name["live voila capped: frames sent per painted frame"]
+    assert ratio.value == 1.05 and ratio.baseline_value == 1.45 and ratio.ratio > 1.3
+    assert "59.9" in ratio.note
+    assert by_name["live voila capped: kernel CPU"].ratio == pytest.approx(1.5)  # lower: better
+    assert by_name["live voila capped: painted fps"].ratio == pytest.approx(57 / 56)
