@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { PaintRateEstimator } from "../src/liveview/paint_rate";
+import { PaintRateEstimator, vsyncIn } from "../src/liveview/paint_rate";
 
 function run(est: PaintRateEstimator, t0: number, intervalMs: number, n: number): number {
   let t = t0;
@@ -86,4 +86,13 @@ test("clock glitches (non-increasing timestamps) are ignored", () => {
   const est = new PaintRateEstimator({ minSamples: 3, window: 5 });
   for (const t of [0, 16, 16, 10, 26, 42, 58]) est.tick(t);
   assert.equal(est.intervalMs, 16);
+});
+
+test("vsyncIn: time until the next rAF of the running loop", () => {
+  assert.equal(vsyncIn(16, 100, 104), 12);
+  assert.equal(vsyncIn(16, 100, 116 + 15), 1); // one rAF later, 1 ms before the next
+  assert.equal(vsyncIn(16, 100, 100), 16);
+  assert.ok(Number.isNaN(vsyncIn(NaN, 100, 104))); // rate not measured yet
+  assert.ok(Number.isNaN(vsyncIn(16, NaN, 104))); // loop not running
+  assert.ok(Number.isNaN(vsyncIn(16, 110, 104)));
 });

@@ -334,10 +334,13 @@ class LiveView(anywidget.AnyWidget):
             if self._stalled and rtt is not None:
                 self._stalled = False
                 self._status("ok", "")
+            vsync_in_ms = content.get("vsync_in_ms")
             with self._lock:
                 nbytes = self._seq_bytes.pop(seq, 0)
                 if rtt is not None:
                     self._rtts.append(rtt)
+                if isinstance(vsync_in_ms, (int, float)) and self._views.n_visible == 1:
+                    self._pacer.align(vsync_in_ms / 1e3)  # time sends to the page's paints
             if rtt is not None:
                 self._policy.record(rtt, nbytes)
             self._wake.set()

@@ -229,6 +229,11 @@ class BrowserViews:
         with self._lock:
             return not self._visible or any(self._visible.values())
 
+    @property
+    def n_visible(self) -> int:
+        with self._lock:
+            return sum(self._visible.values())
+
     def paint_fps(self) -> float | None:
         """Paint rate (frames/s) of the fastest visible view, or None while a visible view has
         not measured its rate yet (then nothing caps the sends)."""
@@ -247,7 +252,16 @@ class SendPacer:
     send that was late (the pump woke a little after its time) is made up by the next one
     instead of lowering the rate, but sends never bunch up by more than ``burst``. ``now``
     arguments are seconds on any monotonic clock (tests inject one).
+
+    Phase: sends at the paint rate that reach the page right at a display frame's edge collide
+    (two in one frame: one replaced; none in the next: a frame not painted). :meth:`align` takes
+    the page's "time until my next paint" of each received frame and nudges the schedule so
+    frames land ``target_fraction`` of a paint period before the paint (a phase-locked loop with
+    gain ``phase_gain`` per ack).
     """
+
+    target_fraction = 0.4
+    phase_gain = 0.1
 
     def __init__(
         self, max_fps: float | None = None, headroom: float = 1.0, burst: float = 1.5
@@ -286,6 +300,18 @@ class SendPacer:
         if cap is None or self._tokens >= 1.0:
             return 0.0
         return (1.0 - self._tokens) / cap
+
+    def align(self, vsync_in_s: float) -> None:
+        """A frame reached the page ``vsync_in_s`` seconds before its next paint: shift the
+        schedule by ``phase_gain`` of the error (later if it arrived too early)."""
+        cap = self.cap_fps
+        if cap is None or self.paint_fps is None:
+            return
+        period = 1.0 / self.paint_fps
+        if not 0.0 <= vsync_in_s <= period:
+            return
+        error_s = vsync_in_s - self.target_fraction * period
+        self._tokens = max(-1.0, min(self.burst, self._tokens - self.phase_gain * error_s * cap))
 
     def sent(self, now: float) -> None:
         """A frame was sent at ``now``: spend a token."""

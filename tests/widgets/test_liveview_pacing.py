@@ -244,3 +244,44 @@ def test_frame_rate_from_sent_frames():
     assert frame_rate([]) is None
     assert frame_rate([(0, 0.0), (1, 0.05)]) is None  # too short to tell
     assert frame_rate([(0, 0.0), (50, 0.5)]) == 100.0
+
+
+def test_paced_sends_lock_to_the_pages_paint_phase():
+    """The page says, per ack, how long the frame waits for its paint; the pacer shifts its
+    schedule so frames land ~0.4 period before a paint instead of on a paint's edge (where
+    transit jitter puts two frames in one display frame and none in the next)."""
+    period, transit_s, phase0 = 1 / 60, 0.004, 0.0123
+    rng = np.random.default_rng(1)
+    camera = ClockCamera(100)
+    view = LiveView(camera, encoding="raw16", credit_timeout_s=1e9)
+    view.start = lambda: None  # type: ignore[method-assign]
+    arrivals: list[float] = []
+    pending: list[tuple[float, int]] = []
+
+    def send(content, buffers=None):
+        arrival = t + transit_s + rng.uniform(-0.001, 0.001)
+        arrivals.append(arrival)
+        pending.append((arrival, content["seq"]))
+
+    view.send = send  # type: ignore[method-assign]
+    message(view, {"type": "ready", "view": "a"})
+    message(view, {"type": "paint_rate", "view": "a", "fps": 60})
+    try:
+        t = 0.0
+        while t < 4.0:
+            camera.t = t
+            for arrival, seq in [p for p in pending if p[0] <= t]:
+                pending.remove((arrival, seq))
+                vsync_in = period - ((arrival - phase0) % period)
+                message(view, {"type": "ack", "seq": seq, "vsync_in_ms": 1e3 * vsync_in})
+            view._pump_once(now=t)
+            t = round(t + 0.0005, 6)
+        late = [a for a in arrivals if a > 2.0]  # after the loop settled
+        waits = np.array([period - ((a - phase0) % period) for a in late])
+        assert abs(np.median(waits) - 0.4 * period) < 0.0015, np.median(waits)
+        # every display frame after settling gets exactly one new frame: none replaced, none missed
+        slots = np.floor((np.array(late) - phase0) / period).astype(int)
+        assert len(set(slots)) == len(slots)
+        assert len(late) >= 0.97 * 60 * 2
+    finally:
+        view.close()

@@ -72,3 +72,11 @@ export class PaintRateEstimator {
     return true;
   }
 }
+
+/** Milliseconds from `now` until the next rAF callback of a loop that last ran at `lastRafAt`
+ *  with period `intervalMs` (all in the performance.now() time base); NaN when unknown. */
+export function vsyncIn(intervalMs: number, lastRafAt: number, now: number): number {
+  if (!(intervalMs > 0) || Number.isNaN(lastRafAt) || now < lastRafAt) return NaN;
+  const since = (now - lastRafAt) % intervalMs;
+  return +(intervalMs - since).toFixed(2);
+}

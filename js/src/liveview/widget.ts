@@ -22,7 +22,7 @@ import { drawProfile } from "./profiles_view";
 import { type FrameMsg, type KernelMsg, rawPixels } from "./protocol";
 import { paintOverlay } from "./overlay";
 import { newStats, RateMeter, statsLine, type ViewStats, Window } from "./stats";
-import { PaintRateEstimator } from "./paint_rate";
+import { PaintRateEstimator, vsyncIn } from "./paint_rate";
 import { decodeJpegBitmap, pixelsOf, type Received, release } from "./decode";
 import { buildDom } from "./dom";
 
@@ -101,6 +101,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   // how often this page really paints (rAF rate while frames flow): the kernel paces sends to it
   const paintClock = new PaintRateEstimator();
   let lastFrameAt = -Infinity;
+  let lastRafAt = NaN; // timestamp of the last rAF callback of the running loop
   let destroyed = false;
 
   function send(content: Record<string, unknown>) {
@@ -206,7 +207,10 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   // ---- frames ----
   function onFrame(msg: FrameMsg, buffers: DataView[]) {
     const now = performance.now();
-    send({ type: "ack", seq: msg.seq });
+    // ack on receipt; with the time until this frame can be painted (the next rAF), so the
+    // kernel can time its paced sends to land well before a display frame, not on its edge
+    const vsyncInMs = vsyncIn(paintClock.intervalMs, lastRafAt, now);
+    send(Number.isNaN(vsyncInMs) ? { type: "ack", seq: msg.seq } : { type: "ack", seq: msg.seq, vsync_in_ms: vsyncInMs });
     lastFrameAt = now;
     if (!rafId) rafId = requestAnimationFrame(paint); // (re)start the rAF loop that measures
     stats.received++;
@@ -257,12 +261,16 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     // while frames flow, keep one rAF callback per display frame: their spacing is the paint rate
     if (performance.now() - lastFrameAt < 1000) {
       paintClock.tick(t);
+      lastRafAt = t;
       rafId = requestAnimationFrame(paint);
       if (paintClock.shouldReport()) {
         stats.paint_rate_fps = +paintClock.fps.toFixed(2);
         send({ type: "paint_rate", view: viewId, fps: stats.paint_rate_fps });
       }
-    } else paintClock.pause(); // the loop stops: the next callback starts a new run
+    } else {
+      paintClock.pause(); // the loop stops: the next callback starts a new run
+      lastRafAt = NaN;
+    }
     if (pending) {
       const r = pending;
       pending = null;
