@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import anywidget
@@ -128,6 +129,30 @@ class TraceCanvas(anywidget.AnyWidget):
         self.messages_received: dict[str, int] = {}
         super().__init__(view_id=f"tc{uuid.uuid4().hex[:10]}", **kwargs)
         self.on_msg(self._on_custom_msg)
+
+    # ---- the renderer interface TracePlot drives (see _traceplot._BqplotRenderer) ------------
+    @property
+    def children(self) -> list[Any]:
+        """What a TracePlot shows: this widget."""
+        return [self]
+
+    def connect(self, on_change: Callable[[str, Any], None]) -> None:
+        """Call ``on_change(name, value)`` when the browser edits window_s, autoscale or paused."""
+        for name in ("window_s", "autoscale", "paused"):
+            self.observe(lambda c: on_change(c["name"], c["new"]), names=name)
+
+    def set_channels(self, channels: tuple[str, ...]) -> None:
+        self.channels = list(channels)
+
+    def show_state(self, pump: Any) -> None:
+        """Show the pump's window, autoscale and pause state in the controls."""
+        self.window_s = pump.window_s
+        self.autoscale = pump.autoscale
+        self.paused = pump.paused
+
+    def show_status(self, n_samples: int, rows_lost: int, error: str | None) -> None:
+        # counts travel in every update's header; only an error needs the synced trait
+        self.status = ("error", error) if error else ("ok", "")
 
     # ---- browser -> kernel ------------------------------------------------------------------
     def _on_custom_msg(self, _widget: Any, content: dict, buffers: list) -> None:

@@ -308,50 +308,6 @@ class _BqplotRenderer:
             w.close()
 
 
-class _CanvasRenderer:
-    """The Canvas2D anywidget (controls live in the widget; marimo and Jupyter front ends)."""
-
-    def __init__(self, channels: tuple[str, ...], window_s: float, title: str, max_rate_hz: float):
-        from labkit.widgets._trace_canvas import TraceCanvas
-
-        self.canvas = TraceCanvas(
-            max_rate_hz=max_rate_hz,
-            channels=list(channels),
-            colors=COLORS,
-            title=title,
-            window_s=float(window_s),
-        )
-        self.children = [self.canvas]
-
-    def connect(self, on_change: Any) -> None:
-        for name in ("window_s", "autoscale", "paused"):
-            self.canvas.observe(lambda c: on_change(c["name"], c["new"]), names=name)
-
-    def ready(self) -> bool:
-        return self.canvas.ready()
-
-    def max_points(self) -> int:
-        return self.canvas.max_points()
-
-    def set_channels(self, channels: tuple[str, ...]) -> None:
-        self.canvas.channels = list(channels)
-
-    def show_state(self, pump: TracePump) -> None:
-        self.canvas.window_s = pump.window_s
-        self.canvas.autoscale = pump.autoscale
-        self.canvas.paused = pump.paused
-
-    def draw(self, frame: TraceFrame) -> bool:
-        return self.canvas.draw(frame)
-
-    def show_status(self, n_samples: int, rows_lost: int, error: str | None) -> None:
-        # counts travel in every update's header; only an error needs the synced trait
-        self.canvas.status = ("error", error) if error else ("ok", "")
-
-    def close(self) -> None:
-        self.canvas.close()
-
-
 class TracePlot(widgets.VBox):
     """Scrolling plot of the newest ``window_s`` seconds of one or more channels.
 
@@ -415,13 +371,21 @@ class TracePlot(widgets.VBox):
         self._thread: threading.Thread | None = None
         self._shown_channels = self._pump.channels
         chans = self._pump.channels
-        self._renderer: _BqplotRenderer | _CanvasRenderer
+        self._renderer: Any  # _BqplotRenderer or TraceCanvas: the same small renderer interface
         # bqplot mode: the figure and ipywidgets controls; canvas mode: the TraceCanvas
         self.figure = self.lines = self.window = self.autoscale = self.pause = self.status = None
         self.canvas = None
         if renderer == "canvas":
-            self._renderer = _CanvasRenderer(chans, window_s, title, cap)
-            self.canvas = self._renderer.canvas
+            from labkit.widgets._trace_canvas import TraceCanvas
+
+            self.canvas = TraceCanvas(
+                max_rate_hz=cap,
+                channels=list(chans),
+                colors=COLORS,
+                title=title,
+                window_s=float(window_s),
+            )
+            self._renderer = self.canvas
         else:
             r = _BqplotRenderer(chans, window_s, title, self.max_points)
             self._renderer = r
