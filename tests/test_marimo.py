@@ -1,4 +1,10 @@
-"""labkit widgets in marimo: ``mo.ui.anywidget(LiveView(scope))`` served by ``marimo run``, in Chromium."""
+"""labkit widgets in marimo, served by ``marimo run`` and driven in headless Chromium.
+
+- ``notebooks/marimo_live.py``: ``mo.ui.anywidget(LiveView(scope))``.
+- ``notebooks/marimo_dashboard.py``: ``scope.dashboard()`` shown in a cell. The dashboard's
+  panels are Form anywidgets and its ``_display_()`` is a marimo layout; one server and one page
+  session serve every dashboard test of this module (started before the per-test leak check).
+"""
 
 from __future__ import annotations
 
@@ -6,31 +12,26 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from labkit.testing._jupyter import attach_console_errors
 from labkit.testing._servers import wait_http
 from labkit.testing.fixtures import free_port
 
-APP = Path(__file__).parents[1] / "notebooks" / "marimo_live.py"
+NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
+APP = NOTEBOOKS / "marimo_live.py"
+DASHBOARD_APP = NOTEBOOKS / "marimo_dashboard.py"
+RED = "rgb(198, 40, 40)"  # #c62828
 
 
-def test_marimo_app_passes_marimo_check():
-    result = subprocess.run(
-        [sys.executable, "-m", "marimo", "check", str(APP)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-@pytest.mark.browser
-@pytest.mark.slow
-def test_live_view_paints_frames_in_marimo(page, tmp_path):
+@contextmanager
+def _marimo_run(app: Path, log_path: Path):
+    """``marimo run app`` on a free loopback port; yields its URL, stops it with SIGINT."""
     port = free_port()
-    log_path = tmp_path / "marimo.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [
@@ -38,7 +39,7 @@ def test_live_view_paints_frames_in_marimo(page, tmp_path):
                 "-m",
                 "marimo",
                 "run",
-                str(APP),
+                str(app),
                 "--headless",
                 "--host",
                 "127.0.0.1",
@@ -54,7 +55,33 @@ def test_live_view_paints_frames_in_marimo(page, tmp_path):
         )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", 90, proc)
-        page.goto(f"http://127.0.0.1:{port}/")
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.send_signal(signal.SIGINT)  # graceful: marimo exits, the app's atexit closes the scope
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            pytest.fail(f"marimo did not stop on SIGINT:\n{log_path.read_text()[-2000:]}")
+
+
+@pytest.mark.parametrize("app", [APP, DASHBOARD_APP], ids=["live", "dashboard"])
+def test_marimo_apps_pass_marimo_check(app):
+    result = subprocess.run(
+        [sys.executable, "-m", "marimo", "check", str(app)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_live_view_paints_frames_in_marimo(page, tmp_path):
+    with _marimo_run(APP, tmp_path / "marimo.log") as url:
+        page.goto(url)
         page.wait_for_function(
             "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 3)",
             timeout=90_000,
@@ -65,13 +92,110 @@ def test_live_view_paints_frames_in_marimo(page, tmp_path):
         assert stats["renderer"] == expected and stats["texture"] == [256, 256]
         page.get_by_text("camera exposure").wait_for(timeout=30_000)
         page.goto("about:blank")
-    finally:
-        proc.send_signal(
-            signal.SIGINT
-        )  # graceful: marimo exits and the app's atexit closes the scope
+
+
+# ---------------------------------------------------------------------------- the dashboard app
+@pytest.fixture(scope="module")
+def dashboard(chromium, tmp_path_factory):
+    """One ``marimo run`` of the dashboard app and one page on it, for the whole module."""
+    root = tmp_path_factory.mktemp("marimo-dashboard")
+    with _marimo_run(DASHBOARD_APP, root / "marimo.log") as url:
+        context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        attach_console_errors(page)
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            pytest.fail(f"marimo did not stop on SIGINT:\n{log_path.read_text()[-2000:]}")
+            page.goto(url)
+            page.locator(".labkit-dashboard .labkit-state-running").wait_for(timeout=90_000)
+            yield page, root
+        finally:
+            try:
+                page.goto("about:blank", timeout=5000)
+            finally:
+                context.close()
+
+
+def _readback(page, text: str, timeout_s: float = 20.0) -> None:
+    """Wait until the app's read-back cell (re-run every second) shows ``text``."""
+    page.get_by_text(text).first.wait_for(timeout=timeout_s * 1000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_dashboard_live_view_paints_and_buttons_work_in_marimo(dashboard):
+    page, _root = dashboard
+    page.wait_for_function(
+        "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 3)",
+        timeout=60_000,
+    )
+    page.locator(".labkit-health", has_text="fps").wait_for(timeout=30_000)
+    page.locator("button.labkit-stop").click()
+    page.locator(".labkit-state-stopped").wait_for(timeout=30_000)
+    _readback(page, "state = stopped")  # the engine itself stopped
+    page.locator("button.labkit-start").click()
+    page.locator(".labkit-state-running").wait_for(timeout=30_000)
+    _readback(page, "state = running")
+    assert page.console_errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_device_panel_edit_reaches_the_engine_and_errors_show_red_in_marimo(dashboard):
+    page, root = dashboard
+    exposure = page.locator(".labkit-device-camera .labkit-prop-exposure_ms input[type=number]")
+    exposure.fill("25")
+    exposure.press("Enter")
+    _readback(page, "camera exposure_ms = 25,")
+    gain = page.locator(".labkit-device-camera .labkit-prop-gain input[type=number]")
+    gain.fill("2.5")
+    gain.press("Enter")
+    _readback(page, "gain = 2.5")
+    # (no binning change here: a new camera shape makes the engine replace its ring segment,
+    # which the per-test leak check would count against this module-wide server)
+
+    exposure.fill("5000")
+    exposure.press("Enter")
+    error = page.locator(".labkit-device-camera .labkit-prop-exposure_ms .labkit-error")
+    error.filter(has_text="above the limit 2000 ms").wait_for(timeout=10_000)
+    assert error.evaluate("e => getComputedStyle(e).color") == RED
+    deadline = time.monotonic() + 10  # the box shows the device's value again
+    while exposure.input_value() != "25":
+        assert time.monotonic() < deadline, exposure.input_value()
+        time.sleep(0.1)
+    time.sleep(1.5)  # one more read-back tick: the engine kept 25 ms
+    _readback(page, "camera exposure_ms = 25,")
+    page.screenshot(path=str(root / "marimo_dashboard.png"), full_page=True)
+    assert page.console_errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_spool_start_in_marimo_writes_the_series(dashboard):
+    page, root = dashboard
+    data_dir = root / "spool-data"
+    directory = page.locator(".labkit-spool-dir input")
+    directory.fill(str(data_dir))
+    directory.press("Enter")
+    page.locator(".labkit-spool-series .labkit-value", has_text="_A").wait_for(timeout=10_000)
+    max_frames = page.locator(".labkit-spool-max-frames input")
+    max_frames.fill("20")
+    max_frames.press("Enter")
+    page.locator(".labkit-spool-start").click()
+    page.locator(
+        ".labkit-spool-frames .labkit-value", has_text="20 / 20 frames · finished"
+    ).wait_for(timeout=60_000)
+    (series,) = [p for p in data_dir.iterdir() if p.name.endswith(".ome.zarr")]
+    assert (series / "zarr.json").exists()
+    assert str(series) in page.locator(".labkit-spool-path .labkit-value").inner_text()
+    assert "dropped 0" in page.locator(".labkit-spool-stats .labkit-value").inner_text()
+    assert page.console_errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_trace_plot_area_is_present_in_marimo(dashboard):
+    page, _root = dashboard
+    area = page.locator(".labkit-dashboard-traces")
+    area.wait_for(timeout=30_000)
+    area.locator("canvas").first.wait_for(timeout=30_000)  # TracePlot's canvas renderer
+    tabs = [t.strip() for t in page.get_by_role("tab").all_inner_texts()]
+    assert {"camera", "stage", "signal"} <= set(tabs)
