@@ -60,6 +60,16 @@ PIXELS_JS = """(c, colors) => {
 STATS_JS = "() => Object.values(window.labkitTraces || {}).find(s => !s.closed) || null"
 
 
+def test_app_passes_marimo_check():
+    result = subprocess.run(
+        [sys.executable, "-m", "marimo", "check", str(APP)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.fixture(scope="module")
 def marimo_url(tmp_path_factory):
     port = free_port()
