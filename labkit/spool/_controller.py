@@ -19,7 +19,7 @@ from labkit.spool._journal import Journal, journal_path
 from labkit.spool._layout import Layout
 from labkit.spool._pipeline import Pipeline
 from labkit.spool._preflight import PreflightReport, free_bytes, run_preflight
-from labkit.spool._settings import DEFAULTS, copy_settings, validate, z_positions
+from labkit.spool._settings import DEFAULTS, METHOD_CODECS, copy_settings, validate, z_positions
 from labkit.spool._sinks import SINKS
 from labkit.spool._zarr import ome_attrs
 
@@ -74,12 +74,31 @@ class SpoolController:
     def update_settings(self, settings: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         """Merge and validate; raises ``SpoolError`` naming a bad key or value (nothing changes then)."""
         merged = {**self._settings, **(settings or {}), **kw}
-        self._settings = validate(merged, tuple(self._sinks))
+        self._settings = validate(merged, self._method_codecs())
         return self.get_settings()
 
     @property
     def available_spool_methods(self) -> list[str]:
         return list(self._sinks)
+
+    def _method_codecs(self) -> dict[str, tuple[str, ...]]:
+        return {
+            name: tuple(getattr(cls, "codecs", METHOD_CODECS["zarr"]))
+            for name, cls in self._sinks.items()
+        }
+
+    def supported_compression(self, method: str | None = None) -> list[str]:
+        """Codecs ``method`` (default: the current one) can store, "none" first.
+
+        zarr and hdf5: ``none``, ``blosc-lz4``, ``blosc-zstd``; tiff: ``none``, ``zlib``,
+        ``zstd``. Pass one (optionally ``"name:level"``) as the ``compression`` setting.
+        Raises ``SpoolError`` for an unknown method.
+        """
+        method = method or self._settings["method"]
+        codecs = self._method_codecs()
+        if method not in codecs:
+            raise SpoolError(f"method {method!r} unknown; choose one of {', '.join(codecs)}")
+        return list(codecs[method])
 
     def register_acquisition_type(self, name: str, cls: Any) -> None:
         """Add a method: ``cls(path, layout, compressor, fsync)`` with ``ext``, ``begin``, ``write_block``,
@@ -120,7 +139,7 @@ class SpoolController:
 
         Frames / frame rate, plus one frame interval per stage move when z-stepping.
         """
-        s = validate({**self._settings, **overrides}, tuple(self._sinks))
+        s = validate({**self._settings, **overrides}, self._method_codecs())
         if s["max_frames"] is None:
             return None
         rate = max(float(self.host.frame_rate_hz()), 1e-9)
@@ -196,7 +215,7 @@ class SpoolController:
             )
         if self.handle is not None and not self.handle.done:
             raise SpoolError(f"series {self.handle.series_name} is still running; stop() it first")
-        s = validate({**self._settings, **(settings or {}), **kw}, tuple(self._sinks))
+        s = validate({**self._settings, **(settings or {}), **kw}, self._method_codecs())
         path, name = self._series_path(fn, s)
         report = PreflightReport()
         if preflight_mode != "skip":

@@ -1,8 +1,10 @@
 """Single-file sinks: HDF5 (h5py, SWMR so it can be read while written) and BigTIFF (tifffile).
 
 Both store frames flat in acquisition order, (n, y, x); ``open_series`` restores (t, z, y, x)
-from the layout in the metadata. Both write uncompressed (blosc in HDF5/TIFF needs plugins
-most readers lack; use the zarr method for compression).
+from the layout in the metadata. Frames are compressed by the spool's codec threads and stored
+as they are: HDF5 chunks through ``write_direct_chunk`` with the HDF5 Blosc filter declared
+(h5py reads them once ``hdf5plugin`` is imported), TIFF strips with the zlib (deflate) or zstd
+compression tag (tifffile reads zlib itself, zstd with imagecodecs).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any
 import numpy as np
 
 from labkit.spool._blocks import Block, Compressor
+from labkit.spool._errors import SpoolError
 from labkit.spool._io import jsonable
 from labkit.spool._layout import Layout
+from labkit.spool._settings import METHOD_CODECS
 
 log = logging.getLogger(__name__)
 
@@ -29,25 +33,45 @@ class Hdf5Sink:
 
     method = "hdf5"
     ext = ".h5"
+    codecs = METHOD_CODECS["hdf5"]
 
     def __init__(
         self, path: Path, layout: Layout, compressor: Compressor, fsync: bool = True
     ) -> None:
         self.path = Path(path)
         self.layout = layout
+        self.compressor = compressor
         self.fsync = fsync
         self._f: Any = None
         self._fd: int | None = None
         self._n = 0
 
+    def _filter(self) -> dict[str, Any]:
+        if not self.compressor.enabled:
+            return {}
+        try:
+            import hdf5plugin
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise SpoolError(
+                "HDF5 compression needs hdf5plugin (pip install hdf5plugin), or pass compression=None"
+            ) from exc
+        c = self.compressor
+        return dict(hdf5plugin.Blosc(cname=c.cname.decode(), clevel=c.level, shuffle=c.shuffle))
+
     def begin(self, ome: dict, labkit_attrs: dict) -> None:
         import h5py
 
+        filters = self._filter()  # before creating the file: a missing plugin leaves nothing
         f = h5py.File(self.path, "w-", libver="latest")  # w-: fail if it exists
         self._f = f
         h, w = self.layout.frame_shape
         f.create_dataset(
-            "data", (0, h, w), maxshape=(None, h, w), chunks=(1, h, w), dtype=self.layout.dtype
+            "data",
+            (0, h, w),
+            maxshape=(None, h, w),
+            chunks=(1, h, w),
+            dtype=self.layout.dtype,
+            **filters,
         )
         for name in _META_FIELDS:
             f.create_dataset(
@@ -72,7 +96,11 @@ class Hdf5Sink:
         data = f["data"]
         data.resize(n0 + k, axis=0)
         order = block.order[:k]
-        if np.array_equal(order, np.arange(k)):
+        if self.compressor.enabled:  # chunks the codec threads made, stored as they are
+            dsid = data.id
+            for i, slot in enumerate(order.tolist()):
+                dsid.write_direct_chunk((n0 + i, 0, 0), block.chunk(slot))
+        elif np.array_equal(order, np.arange(k)):
             data[n0 : n0 + k] = block.raw[:k]
         else:
             for i, slot in enumerate(order.tolist()):
@@ -84,7 +112,7 @@ class Hdf5Sink:
             ds[n0 : n0 + k] = meta[name]
         f.flush()
         self._n = n0 + k
-        return k * self.layout.frame_bytes, None
+        return (block.nbytes_out if self.compressor.enabled else k * self.layout.frame_bytes), None
 
     def sync(self, token, fsync: bool) -> None:
         if fsync and self._fd is not None:
@@ -120,12 +148,14 @@ class TiffSink:
 
     method = "tiff"
     ext = ".ome.tif"
+    codecs = METHOD_CODECS["tiff"]
 
     def __init__(
         self, path: Path, layout: Layout, compressor: Compressor, fsync: bool = True
     ) -> None:
         self.path = Path(path)
         self.layout = layout
+        self.compressor = compressor
         self.fsync = fsync
         self._tif: Any = None
         self._fd: int | None = None
@@ -146,16 +176,26 @@ class TiffSink:
 
     def write_block(self, block: Block) -> tuple[int, None]:
         tif = self._tif
+        h = self.layout.frame_shape[0]
         for slot in block.order[: block.n].tolist():
-            if self._n == 0:
-                tif.write(
-                    block.raw[slot], contiguous=False, description=self._description, metadata=None
+            extra = {"description": self._description} if self._n == 0 else {}
+            if self.compressor.enabled:  # one pre-compressed strip per frame
+                tif.write(  # tifffile takes strips as bytes: the one copy TIFF needs
+                    iter([block.chunk(slot).tobytes()]),
+                    shape=self.layout.frame_shape,
+                    dtype=self.layout.dtype,
+                    compression=self.compressor.codec,
+                    rowsperstrip=h,
+                    contiguous=False,
+                    metadata=None,
+                    **extra,
                 )
             else:
-                tif.write(block.raw[slot], contiguous=False, metadata=None)
+                tif.write(block.raw[slot], contiguous=False, metadata=None, **extra)
             self._n += 1
         tif.filehandle.flush()
-        return block.n * self.layout.frame_bytes, None
+        nbytes = block.nbytes_out if self.compressor.enabled else block.n * self.layout.frame_bytes
+        return nbytes, None
 
     def sync(self, token, fsync: bool) -> None:
         if fsync and self._fd is not None:

@@ -174,6 +174,11 @@ class _Hdf5Reader:
     def __call__(self, n: int) -> np.ndarray:
         import h5py
 
+        try:  # registers the Blosc filter of compressed series (no-op for raw ones)
+            import hdf5plugin  # noqa: F401
+        except ImportError:  # pragma: no cover - a declared dependency
+            log.warning("hdf5plugin is not installed: compressed HDF5 series cannot be read")
+
         with h5py.File(self.path, "r", swmr=True) as f:
             return f["data"][n]
 

@@ -11,7 +11,14 @@ from typing import Any
 from labkit.spool._errors import SpoolError
 
 METHODS = ("zarr", "hdf5", "tiff")
-CODECS = ("none", "blosc-lz4", "blosc-zstd")
+CODECS = ("none", "blosc-lz4", "blosc-zstd", "zlib", "zstd")
+#: the codecs each built-in method stores (a registered method declares ``codecs`` too)
+METHOD_CODECS: dict[str, tuple[str, ...]] = {
+    "zarr": ("none", "blosc-lz4", "blosc-zstd"),
+    "hdf5": ("none", "blosc-lz4", "blosc-zstd"),  # HDF5 Blosc filter (hdf5plugin reads it)
+    "tiff": ("none", "zlib", "zstd"),  # TIFF Adobe deflate / zstd (50000)
+}
+_DEFAULT_LEVEL = {"none": 0, "blosc-lz4": 5, "blosc-zstd": 1, "zlib": 1, "zstd": 1}
 
 
 @dataclass
@@ -86,50 +93,67 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def normalize_compression(value: Any) -> dict[str, Any]:
-    """``None``/"none", "lz4", "blosc-zstd:1", or ``{"codec", "level", "shuffle"}`` -> dict."""
+def normalize_compression(value: Any, method: str = "zarr") -> dict[str, Any]:
+    """``None``/"none", "lz4", "blosc-zstd:1", "zlib:3", or ``{"codec", "level", "shuffle"}`` -> dict.
+
+    "zstd" means blosc-zstd for zarr/hdf5 and plain zstd for tiff; "deflate"/"gzip" mean zlib.
+    """
     if value is None or value is False:
         return {"codec": "none", "level": 0, "shuffle": False}
     if isinstance(value, str):
         name, _, level_text = value.partition(":")
-        name = name.strip().lower()
-        name = {"lz4": "blosc-lz4", "zstd": "blosc-zstd", "blosc": "blosc-lz4", "raw": "none"}.get(
-            name, name
-        )
-        out: dict[str, Any] = {
-            "codec": name,
-            "level": int(level_text) if level_text else (1 if "zstd" in name else 5),
-        }
-        out["shuffle"] = name != "none"
-        value = out
+        value = {"codec": name, **({"level": int(level_text)} if level_text else {})}
     if not isinstance(value, dict):
         raise SpoolError(
             f"compression {value!r} not understood; use e.g. 'blosc-lz4', 'blosc-zstd:1' or None"
         )
-    codec: str = str(value.get("codec", "blosc-lz4")).lower()
+    codec: str = str(value.get("codec", "blosc-lz4")).strip().lower()
+    codec = {
+        "lz4": "blosc-lz4",
+        "blosc": "blosc-lz4",
+        "raw": "none",
+        "deflate": "zlib",
+        "gzip": "zlib",
+        "zstd": "zstd" if method == "tiff" else "blosc-zstd",
+    }.get(codec, codec)
     if codec not in CODECS:
         raise SpoolError(f"unknown codec {codec!r}; choose one of {', '.join(CODECS)}")
-    level: int = int(value.get("level", 5 if codec != "none" else 0))
-    if codec != "none" and not 0 <= level <= 9:
-        raise SpoolError(f"compression level {level} out of range; use 0..9")
-    return {"codec": codec, "level": level, "shuffle": bool(value.get("shuffle", codec != "none"))}
+    level: int = int(value.get("level", _DEFAULT_LEVEL[codec]))
+    top = {"zstd": 22, "none": 0}.get(codec, 9)
+    if codec != "none" and not 0 <= level <= top:
+        raise SpoolError(f"compression level {level} out of range for {codec}; use 0..{top}")
+    shuffle = codec.startswith("blosc") and bool(value.get("shuffle", True))
+    return {"codec": codec, "level": level, "shuffle": shuffle}
 
 
-def validate(settings: dict[str, Any], methods: tuple[str, ...] = METHODS) -> dict[str, Any]:
-    """Check and normalise a full settings dict; raises ``SpoolError`` naming the bad key."""
+def validate(
+    settings: dict[str, Any], methods: tuple[str, ...] | dict[str, tuple[str, ...]] = METHODS
+) -> dict[str, Any]:
+    """Check and normalise a full settings dict; raises ``SpoolError`` naming the bad key.
+
+    ``methods``: method names, or {method: codecs it stores} (default ``METHOD_CODECS``).
+    A codec the method does not store raises ``SpoolError`` naming the ones it does.
+    """
     unknown = set(settings) - set(DEFAULTS)
     if unknown:
         raise SpoolError(
             f"unknown spool setting(s) {sorted(unknown)}; valid keys: {sorted(DEFAULTS)}"
         )
+    codecs = (
+        methods
+        if isinstance(methods, dict)
+        else {m: METHOD_CODECS.get(m, METHOD_CODECS["zarr"]) for m in methods}
+    )
     s = dict(settings)
-    if s["method"] not in methods:
-        raise SpoolError(f"method {s['method']!r} unknown; choose one of {', '.join(methods)}")
-    s["compression"] = normalize_compression(s["compression"])
-    if s["method"] in ("hdf5", "tiff") and s["compression"]["codec"] != "none":
+    if s["method"] not in codecs:
+        raise SpoolError(f"method {s['method']!r} unknown; choose one of {', '.join(codecs)}")
+    s["compression"] = normalize_compression(s["compression"], s["method"])
+    supported = codecs[s["method"]]
+    if s["compression"]["codec"] not in supported:
         raise SpoolError(
-            f"method {s['method']!r} writes uncompressed frames (blosc in {s['method']} needs plugins "
-            "most readers lack); pass compression=None or use method='zarr'"
+            f"method {s['method']!r} cannot store {s['compression']['codec']!r} compression; it "
+            f"supports {', '.join(repr(c) for c in supported)} (None = uncompressed)"
+            + ("; blosc codecs need method 'zarr' or 'hdf5'" if s["method"] == "tiff" else "")
         )
     if s["max_frames"] is not None:
         s["max_frames"] = int(s["max_frames"])

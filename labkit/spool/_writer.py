@@ -123,7 +123,7 @@ class WriterStages:
         # listed now (the complete shard is in the page cache: it survives a process crash);
         # the flusher marks it synced once it is on the disk
         self.journal_event(record, sync=False)
-        self._flush_q.put((token, record, block.frames().copy()))
+        self._flush_q.put((token, block.seq, block.frames().copy()))  # not the record: freed now
 
     def _flush_loop(self) -> None:
         """Make shards durable in batches while the writer goes on.
@@ -170,7 +170,7 @@ class WriterStages:
                 break
             self._frames_meta.append(meta)
             c.frames_written += len(meta)
-            synced.append({"event": "synced", "seq": batch[k][1]["seq"]})
+            synced.append({"event": "synced", "seq": batch[k][1]})
         self.journal_events(synced, sync=False)  # one write, then one fdatasync below
         with self._journal_lock:
             try:

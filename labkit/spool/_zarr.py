@@ -15,6 +15,7 @@ import numpy as np
 from labkit.spool._blocks import Block, Compressor
 from labkit.spool._io import jsonable, write_file_renamed, write_json_atomic
 from labkit.spool._layout import Layout
+from labkit.spool._settings import METHOD_CODECS
 
 _EMPTY = np.uint64(2**64 - 1)
 
@@ -88,6 +89,7 @@ class ZarrSink:
 
     method = "zarr"
     ext = ".ome.zarr"
+    codecs = METHOD_CODECS["zarr"]
 
     def __init__(
         self, path: Path, layout: Layout, compressor: Compressor, fsync: bool = True

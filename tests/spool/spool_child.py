@@ -11,7 +11,7 @@ import resource
 import signal
 import sys
 
-from spool_host import SimHost
+from spool_host import SimHost, slow_zarr_sink
 
 from labkit.spool import SpoolController
 
@@ -26,6 +26,10 @@ def main() -> None:
     ctl = SpoolController(host, dir_pattern=dirname)
     method = {"fsize-tiff": "tiff", "crash-hdf5": "hdf5", "crash-tiff": "tiff"}.get(mode, "zarr")
     comp = "lz4" if method == "zarr" and mode != "crash-zarr-raw" else None
+    extra = {}
+    if mode == "crash-drops":  # a disk too slow for the camera: the spool drops frames
+        ctl.register_acquisition_type("slow", slow_zarr_sink(0.15))
+        method, extra = "slow", {"queue_shards": 2}
     h = ctl.start(
         fn="series",
         method=method,
@@ -33,6 +37,7 @@ def main() -> None:
         shard_seconds=0.02 if mode == "fsize-tiff" else 0.1,
         preflight_mode="skip",
         max_frames=None if mode.startswith("crash") else 200,
+        **extra,
     )
     print(json.dumps({"path": str(h.path)}), flush=True)
     if mode.startswith("crash"):

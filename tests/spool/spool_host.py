@@ -95,3 +95,18 @@ class SimHost:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def slow_zarr_sink(delay_s: float):
+    """A zarr method whose every shard write takes ``delay_s`` longer: a disk too slow for the
+    camera (this machine's disk is too fast to make the spool drop frames on demand)."""
+    from labkit.spool._zarr import ZarrSink
+
+    class SlowZarrSink(ZarrSink):
+        ext = ".slow.zarr"
+
+        def write_block(self, block):
+            time.sleep(delay_s)
+            return super().write_block(block)
+
+    return SlowZarrSink
