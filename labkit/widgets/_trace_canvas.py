@@ -35,6 +35,10 @@ __all__ = ["TraceCanvas", "encode_traces", "running_in_marimo"]
 
 logger = logging.getLogger(__name__)
 
+STALLED = (
+    "slowed down: the browser's acks are not read — the kernel is probably busy running a cell "
+    "(one update per credit timeout until it is idle)"
+)
 DEFAULT_PLOT_W = 600  # device pixels, until the browser reports its plot width
 
 
@@ -123,6 +127,8 @@ class TraceCanvas(anywidget.AnyWidget):
         self._lock = threading.Lock()
         self._views: set[str] = set()
         self._last_send = 0.0
+        self._timeouts_seen = 0
+        self._stalled = False
         self.plot_w = DEFAULT_PLOT_W
         self.updates_sent = 0
         self.bytes_sent = 0
@@ -151,8 +157,13 @@ class TraceCanvas(anywidget.AnyWidget):
         self.paused = pump.paused
 
     def show_status(self, n_samples: int, rows_lost: int, error: str | None) -> None:
-        # counts travel in every update's header; only an error needs the synced trait
-        self.status = ("error", error) if error else ("ok", "")
+        # counts travel in every update's header; the synced trait is for errors and stalls
+        if error:
+            self.status = ("error", error)
+        elif self._stalled:
+            self.status = ("warning", STALLED)
+        else:
+            self.status = ("ok", "")
 
     # ---- browser -> kernel ------------------------------------------------------------------
     def _on_custom_msg(self, _widget: Any, content: dict, buffers: list) -> None:
@@ -160,7 +171,8 @@ class TraceCanvas(anywidget.AnyWidget):
         with self._lock:
             self.messages_received[kind] = self.messages_received.get(kind, 0) + 1
         if kind == "ack":
-            self._credit.ack(int(content.get("seq", -1)))
+            if self._credit.ack(int(content.get("seq", -1))) is not None:
+                self._stalled = False
         elif kind == "ready":
             with self._lock:
                 self._views.add(str(content.get("view", "")))
@@ -195,7 +207,11 @@ class TraceCanvas(anywidget.AnyWidget):
         # (its period bounds the average rate; this bounds bursts)
         if time.monotonic() - self._last_send < 0.9 / self.max_rate_hz:
             return False
-        return self._credit.has_credit()
+        can = self._credit.has_credit()
+        if self._credit.timeouts > self._timeouts_seen:  # acks stopped coming: say why
+            self._timeouts_seen = self._credit.timeouts
+            self._stalled = True
+        return can
 
     def draw(self, frame: Any) -> bool:
         """Send one :class:`~labkit.widgets._traceplot.TraceFrame`; False when there is no credit."""

@@ -51,6 +51,7 @@ const CSS = `
 .lk-trace-bar button { font: inherit; padding: 2px 10px; border: 1px solid #999; border-radius: 3px; background: #f3f3f3; cursor: pointer; }
 .lk-trace-bar button.lk-on { background: #ffe9b3; border-color: #c9a227; }
 .lk-trace-status.lk-error, .lk-trace-lost { color: #c62828; }
+.lk-trace-status.lk-warning { color: #8a6100; }
 `;
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
@@ -132,7 +133,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   function showStatus() {
     const [level, text] = (model.get("status") as [string, string]) || ["ok", ""];
     status.replaceChildren();
-    status.className = `lk-trace-status${level === "error" ? " lk-error" : ""}`;
+    status.className = `lk-trace-status${level === "error" ? " lk-error" : level === "warning" ? " lk-warning" : ""}`;
     if (text) {
       status.textContent = text;
       return;
