@@ -1,4 +1,4 @@
-"""Notebook widgets: live view, trace plot, device panel, spool panel, dashboard.
+"""Notebook widgets: live view, trace plot, device panel, spool panel, dashboard, form.
 
 Names are loaded lazily so importing labkit.widgets does not import anywidget/bqplot until used.
 """
@@ -16,6 +16,7 @@ _LAZY = {
     "DevicePanel": "labkit.widgets._device_panel",
     "SpoolPanel": "labkit.widgets._spool_panel",
     "Dashboard": "labkit.widgets._dashboard",
+    "Form": "labkit.widgets._form",
 }
 
 __all__ = sorted(_LAZY)
