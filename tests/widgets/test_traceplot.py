@@ -161,3 +161,20 @@ def test_scope_source_is_owned_and_followed_across_restart():
         assert plot.reader is not first and first.closed  # reads the new engine's buffer
         plot.close()
         assert plot.reader.closed  # the plot opened it, the plot closed it
+
+
+def test_state_from_code_moves_the_bqplot_controls(trace):
+    plot = TracePlot(trace.reader(), window_s=5.0, autostart=False)
+    try:
+        _write(trace, 0.0, 300)
+        plot.update()
+        plot.paused = True
+        assert plot.pause.value and plot.pause.description == "resume"
+        plot.window_s = 3.0
+        assert plot.window.value == 3.0 and plot._x_scale.min == -3.0
+        plot.autoscale_y = False
+        assert not plot.autoscale.value and plot._y_scale.max == pytest.approx(2.0)
+        plot.paused = False
+        assert not plot.pause.value and plot.pause.description == "pause"
+    finally:
+        plot.close()
