@@ -9,8 +9,15 @@ import numpy as np
 from labkit.spool._codecs import Codec, bound
 from labkit.spool._layout import FRAME_META, Layout
 
-#: which codecs each built-in method stores (the first is "uncompressed")
-BLOSC_CODECS = ("none", "blosc-lz4", "blosc-zstd")
+#: O_DIRECT alignment (bytes) of buffers, file offsets and lengths
+ALIGN = 4096
+
+
+def aligned_empty(nbytes: int) -> np.ndarray:
+    """An uninitialised uint8 array of ``nbytes`` whose first byte is ``ALIGN``-aligned."""
+    raw = np.empty(nbytes + ALIGN, np.uint8)
+    start = (-raw.ctypes.data) % ALIGN
+    return raw[start : start + nbytes]
 
 
 class Block:
@@ -34,6 +41,7 @@ class Block:
         "seq",
         "nbytes_out",
         "fd",
+        "tail",
         "_raw_ptr",
         "_out_ptr",
     )
@@ -45,8 +53,11 @@ class Block:
             self.raw.reshape(-1)[::4096] = 0  # touch pages now, not on the hot path
         else:  # direct mode: frames go from the ring slot straight into the shard file
             self.raw = np.empty((cap, 0, 0), dtype=layout.dtype)
-        self.out = np.empty(cap * out_bytes, dtype=np.uint8)
+        # compressed chunks back to back, padded to ALIGN for O_DIRECT writes
+        self.out = aligned_empty(-(-cap * out_bytes // ALIGN) * ALIGN)
         self.out[::4096] = 0
+        # the shard index at the end of the file, in an aligned tail block
+        self.tail = aligned_empty(-(-cap * 16 // ALIGN) * ALIGN)
         self._raw_ptr = int(self.raw.ctypes.data)
         self._out_ptr = int(self.out.ctypes.data)
         self.chunk_off = np.zeros(cap, dtype=np.int64)

@@ -6,18 +6,27 @@ renamed into place, so a crash leaves only complete shards; the journal line fol
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from labkit.spool._blocks import Block, Compressor
+from labkit.spool._blocks import ALIGN, Block, Compressor, aligned_empty
 from labkit.spool._io import jsonable, write_file_renamed, write_json_atomic
 from labkit.spool._layout import Layout
 from labkit.spool._settings import METHOD_CODECS
 
+log = logging.getLogger(__name__)
+
 _EMPTY = np.uint64(2**64 - 1)
+
+
+def _round_up(n: int, a: int = ALIGN) -> int:
+    return (n + a - 1) // a * a
 
 
 def array_metadata(
@@ -100,6 +109,9 @@ class ZarrSink:
         self.fsync = fsync
         self._ome: dict[str, Any] = {}
         self._dirs: set[Path] = set()
+        self._o_direct = hasattr(os, "O_DIRECT")  # until a filesystem refuses it (tmpfs)
+        self._frame_stride = _round_up(layout.frame_bytes)  # frame k of a direct-mode shard
+        self._bounce = aligned_empty(ALIGN)  # the last partial page of a frame (O_DIRECT)
 
     def begin(self, ome: dict, labkit_attrs: dict) -> None:
         os.mkdir(self.path)  # FileExistsError if the series exists: never overwrite
@@ -132,21 +144,53 @@ class ZarrSink:
             self._dirs.add(target.parent)
         return target
 
-    def open_block(self, block: Block) -> None:
-        """Open the hidden temp file of ``block``'s shard (frame k lands at k × frame bytes)."""
-        target = self._target(block.key)
-        block.fd = os.open(
-            target.with_name(f".{target.name}.tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
-        )
+    def _open_tmp(self, target: Path) -> int:
+        """The hidden temp file of a shard, with O_DIRECT where the filesystem takes it."""
+        tmp = target.with_name(f".{target.name}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        if self._o_direct:
+            try:
+                return os.open(tmp, flags | os.O_DIRECT, 0o644)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                log.info("%s: no O_DIRECT on this filesystem, writing through the page cache", tmp)
+                self._o_direct = False
+        return os.open(tmp, flags, 0o644)
 
-    def write_frame(self, block: Block, slot: int, data: np.ndarray) -> None:
-        """One frame into its place in the open shard (one copy: ring slot -> page cache)."""
-        view = data.data.cast("B")
-        offset = slot * self.layout.frame_bytes
+    def _pwrite(self, fd: int, data: Any, offset: int) -> None:
+        """Write all of ``data`` at ``offset`` (aligned buffers, see ``ALIGN``)."""
+        view = memoryview(data).cast("B")
         while len(view):
-            n = os.pwrite(block.fd, view, offset)
+            try:
+                n = os.pwrite(fd, view, offset)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL or not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+                    raise
+                # O_DIRECT refused this write (an unaligned buffer?): page cache from now on
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+                self._o_direct = False
+                continue
             view = view[n:]
             offset += n
+
+    def open_block(self, block: Block) -> None:
+        """Open the hidden temp file of ``block``'s shard (frame k lands at k × aligned frame bytes)."""
+        block.fd = self._open_tmp(self._target(block.key))
+
+    def write_frame(self, block: Block, slot: int, data: np.ndarray) -> None:
+        """One frame into its place in the open shard: the ring slot goes straight to the disk
+        (O_DIRECT: no page-cache copy; a ring slot is page aligned), the last partial page
+        through a small aligned bounce buffer."""
+        view = data.data.cast("B")
+        fb = len(view)
+        offset = slot * self._frame_stride
+        head = fb - fb % ALIGN
+        if head:
+            self._pwrite(block.fd, view[:head], offset)
+        if fb > head:
+            self._bounce[: fb - head] = view[head:]
+            self._pwrite(block.fd, self._bounce, offset + head)
 
     def discard_block(self, block: Block) -> None:
         if block.fd >= 0:
@@ -158,48 +202,59 @@ class ZarrSink:
             except OSError:
                 pass
 
-    def _close_direct(self, block: Block) -> tuple[int, int]:
-        cap = block.raw.shape[0]
-        fb = self.layout.frame_bytes
-        index = np.full((cap, 2), _EMPTY, dtype="<u8")
-        for slot in np.flatnonzero(block.filled).tolist():
-            index[slot] = (slot * fb, fb)
+    def _close_shard(self, block: Block, fd: int, data_end: int, index: np.ndarray) -> int:
+        """Write the index at the very end of the file (in an aligned tail block), rename."""
+        tail = block.tail
+        tail[: tail.nbytes - index.nbytes] = 0
+        tail[tail.nbytes - index.nbytes :] = index.view(np.uint8).reshape(-1)
         target = self._target(block.key)
-        fd, block.fd = block.fd, -1
         try:
-            os.pwrite(fd, index.tobytes(), cap * fb)
+            self._pwrite(fd, tail, data_end)
             os.replace(target.with_name(f".{target.name}.tmp"), target)
         except BaseException:
             os.close(fd)
             raise
-        block.nbytes_out = block.n * fb + index.nbytes
-        return block.nbytes_out, fd
+        return data_end + tail.nbytes
 
     def write_block(self, block: Block) -> tuple[int, int]:
-        """Write one complete shard file; returns (bytes written, descriptor to ``sync``)."""
-        if block.fd >= 0:
-            return self._close_direct(block)
-        cap = block.raw.shape[0]
+        """Write one complete shard file; returns (bytes written, descriptor to ``sync``).
+
+        Layout: chunks (frames at aligned offsets, or the compressed chunks back to back),
+        zero padding to ``ALIGN``, the shard index at the end of the file; every write aligned,
+        so O_DIRECT takes them all.
+        """
+        cap = block.filled.shape[0]
         index = np.full((cap, 2), _EMPTY, dtype="<u8")
         filled = block.filled
-        if self.compressor.enabled:  # chunks sit back to back in block.out: one buffer
+        if block.fd >= 0:  # direct mode: the frames are already in the file
+            fd, block.fd = block.fd, -1
+            index[filled, 0] = np.flatnonzero(filled) * self._frame_stride
+            index[filled, 1] = self.layout.frame_bytes
+            block.nbytes_out = self._close_shard(block, fd, cap * self._frame_stride, index)
+            return block.nbytes_out, fd
+        target = self._target(block.key)
+        if self.compressor.enabled:  # chunks sit back to back in block.out
             index[filled, 0] = block.chunk_off[filled]
             index[filled, 1] = block.chunk_len[filled]
-            offset = int(block.nbytes_out)
-            buffers: list[Any] = [block.out[:offset], index]
-        else:
-            buffers = []
-            offset = 0
-            for slot in range(cap):
-                if filled[slot]:
-                    index[slot] = (offset, self.layout.frame_bytes)
-                    buffers.append(block.raw[slot])
-                    offset += self.layout.frame_bytes
-            buffers.append(index)
-        target = self.path / self.location(block.key)
-        if target.parent not in self._dirs:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(target.parent)
+            total = int(block.nbytes_out)
+            padded = _round_up(total)
+            block.out[total:padded] = 0
+            fd = self._open_tmp(target)
+            try:
+                self._pwrite(fd, block.out[:padded], 0)
+            except BaseException:
+                os.close(fd)
+                raise
+            block.nbytes_out = self._close_shard(block, fd, padded, index)
+            return block.nbytes_out, fd
+        buffers: list[Any] = []  # uncompressed without direct mode (subclasses)
+        offset = 0
+        for slot in range(cap):
+            if filled[slot]:
+                index[slot] = (offset, self.layout.frame_bytes)
+                buffers.append(block.raw[slot])
+                offset += self.layout.frame_bytes
+        buffers.append(index)
         fd = write_file_renamed(target, buffers)
         block.nbytes_out = offset + index.nbytes
         return block.nbytes_out, fd
