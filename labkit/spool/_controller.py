@@ -284,6 +284,8 @@ class SpoolController:
             buffer_frames=None
             if s["max_frames"] is not None and s["max_frames"] <= n_buf
             else n_buf,
+            # the write path the method takes (zarr writes shards with O_DIRECT)
+            o_direct=bool(getattr(self._sinks[s["method"]], "uses_o_direct", False)),
         )
         buffer_s = (n_slots + s["queue_shards"] * layout.slots_per_shard) / rate
         report.measured["buffer_s"] = buffer_s

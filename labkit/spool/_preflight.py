@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from labkit.spool._blocks import Compressor
+from labkit.spool._blocks import ALIGN, Compressor, aligned_empty
 
 WRITE_TEST_S = 0.6  # the write test runs this long (seconds) ...
 WRITE_TEST_MAX_MB = 4096  # ... or until this much is written
@@ -65,11 +65,23 @@ def _steady(marks: list[tuple[float, int]]) -> float:
     return (b_end - b0) / (t_end - t0)
 
 
+def _open_test_file(path: Path, o_direct: bool) -> int:
+    """A test file opened like the spool opens its shards (O_DIRECT when asked and possible)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    if o_direct and hasattr(os, "O_DIRECT"):
+        try:
+            return os.open(path, flags | os.O_DIRECT, 0o644)
+        except OSError:  # e.g. tmpfs: the spool falls back to the page cache too
+            pass
+    return os.open(path, flags, 0o644)
+
+
 def measure_write(
     dirname: Path,
     nbytes: int = WRITE_TEST_MAX_MB << 20,
     fsync: bool = True,
     max_s: float = WRITE_TEST_S,
+    o_direct: bool = False,
 ) -> float:
     """Sustained sequential write speed (bytes/s) in ``dirname``; the test file is removed.
 
@@ -79,8 +91,9 @@ def measure_write(
     """
     dirname.mkdir(parents=True, exist_ok=True)
     test = dirname / f".labkit-writetest-{os.getpid()}"
-    chunk = np.random.default_rng(0).integers(0, 2**16, _CHUNK_MB << 19, dtype=np.uint16)
-    fd = os.open(test, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    chunk = aligned_empty(_CHUNK_MB << 20).view(np.uint16)
+    chunk[:] = np.random.default_rng(0).integers(0, 2**16, chunk.size, dtype=np.uint16)
+    fd = _open_test_file(test, o_direct)
     marks: list[tuple[float, int]] = []
     try:
         t0 = time.perf_counter()
@@ -103,6 +116,7 @@ def measure_pipeline(
     threads: int = 2,
     fsync: bool = True,
     duration_s: float = PIPELINE_TEST_S,
+    o_direct: bool = False,
 ) -> tuple[float, float, float, float]:
     """End-to-end spool rate on ``frame``: (frames/s sustained, compression ratio, seconds run,
     longest stall in seconds between two frames reaching the file after the first).
@@ -119,7 +133,11 @@ def measure_pipeline(
         ratio = frame.nbytes / max(1, len(compressor.compress_frame(frame)))
     dirname.mkdir(parents=True, exist_ok=True)
     test = dirname / f".labkit-spooltest-{os.getpid()}"
-    fd = os.open(test, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = _open_test_file(test, o_direct)
+    # writes as the spool makes them: aligned buffers, lengths padded to ALIGN
+    padded = -(-frame.nbytes // ALIGN) * ALIGN
+    aligned_frame = aligned_empty(padded)
+    aligned_frame[: frame.nbytes] = np.ascontiguousarray(frame).view(np.uint8).reshape(-1)
     stop = threading.Event()
     q: queue.Queue[np.ndarray] = queue.Queue(maxsize=2 * max(1, threads))
     marks: list[tuple[float, int]] = []
@@ -130,13 +148,14 @@ def measure_pipeline(
         buf = np.empty_like(frame)
         # as in the spool: compress into preallocated buffers (enough that none is reused
         # while the writer may still hold it in the queue)
-        outs = [np.empty(compressor.bound(frame.nbytes), np.uint8) for _ in range(q.maxsize + 2)]
+        size = -(-compressor.bound(frame.nbytes) // ALIGN) * ALIGN
+        outs = [aligned_empty(size) for _ in range(q.maxsize + 2)]
         k = 0
         while not stop.is_set():
             np.copyto(buf, frame)
             dst = outs[k % len(outs)]
             k += 1
-            out = dst[: compressor.compress_into(buf, dst)]
+            out = dst[: -(-compressor.compress_into(buf, dst) // ALIGN) * ALIGN]
             while not stop.is_set():
                 try:
                     q.put(out, timeout=0.05)
@@ -155,7 +174,7 @@ def measure_pipeline(
                     except queue.Empty:
                         continue
                 else:
-                    data = frame.data
+                    data = aligned_frame
                 n = os.write(fd, data)
                 unsynced += n
                 if fsync and (unsynced >= 64 << 20 or time.perf_counter() - t_sync > 0.25):
@@ -204,6 +223,7 @@ def run_preflight(
     extra: list | None = None,
     synthetic: bool = False,
     buffer_frames: int | None = None,
+    o_direct: bool = False,
 ) -> PreflightReport:
     """Measure, then check the requested series against the measurements.
 
@@ -219,12 +239,13 @@ def run_preflight(
     m = rep.measured
     fb = frame.nbytes
     try:
-        m["write_bytes_s"] = measure_write(Path(dirname), fsync=fsync)
+        m["write_bytes_s"] = measure_write(Path(dirname), fsync=fsync, o_direct=o_direct)
         rep.checks.append(
             (
                 True,
                 f"write test in {dirname}: {m['write_bytes_s'] / 1e6:.0f} MB/s sustained "
                 f"({WRITE_TEST_S:g} s of {_CHUNK_MB} MB writes"
+                + (" with O_DIRECT, as the shards" if o_direct else "")
                 + (", fdatasync each)" if fsync else ", no fsync)"),
             )
         )
@@ -238,7 +259,7 @@ def run_preflight(
     if m["write_bytes_s"]:
         try:
             fps, ratio, dt, stall = measure_pipeline(
-                Path(dirname), compressor, frame, threads, fsync
+                Path(dirname), compressor, frame, threads, fsync, o_direct=o_direct
             )
         except OSError as exc:
             fps, ratio, dt, stall = 0.0, 1.0, 0.0, 0.0

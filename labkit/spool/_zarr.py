@@ -99,6 +99,7 @@ class ZarrSink:
     method = "zarr"
     ext = ".ome.zarr"
     codecs = METHOD_CODECS["zarr"]
+    uses_o_direct = True  # shards bypass the page cache where the filesystem allows
 
     def __init__(
         self, path: Path, layout: Layout, compressor: Compressor, fsync: bool = True
