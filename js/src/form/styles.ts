@@ -27,7 +27,7 @@ body[data-jp-theme-light="false"] .labkit-form, .dark .labkit-form, [data-theme=
 .labkit-form input[type=number] { width: 7.5em; }
 .labkit-form .labkit-tuple input[type=number] { width: 5em; }
 .labkit-form input[type=text] { width: 16em; max-width: 100%; }
-.labkit-form input[type=range] { width: 11em; accent-color: #1976d2; }
+.labkit-form input[type=range] { width: 9em; accent-color: #1976d2; }
 .labkit-form input.labkit-invalid, .labkit-form select.labkit-invalid { border-color: var(--labkit-error); }
 .labkit-form button { border: 1px solid var(--labkit-border); border-radius: 3px; padding: 2px 12px; height: 26px; cursor: pointer;
   background: var(--jp-layout-color2, rgba(128,128,128,.12)); }
