@@ -112,3 +112,27 @@ def test_panel_shows_write_errors_in_red(tmp_path):
                 panel.close()
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_interactive_preflight_shows_checks_and_cancel_records_nothing(tmp_path):
+    with lk.Scope(shape=(64, 64)) as scope:
+        scope.start()
+        panel = SpoolPanel(scope)
+        try:
+            assert panel.edit("directory", str(tmp_path))
+            assert panel.edit("max_frames", 2_000_000_000)  # far more than the free space
+            assert panel.edit("preflight", "interactive")
+            assert panel.hidden["preflight_checks"]
+            handle = panel.start()
+            assert str(handle.state) == "waiting"
+            assert not panel.hidden["preflight_checks"] and not panel.hidden["preflight_answer"]
+            checks = panel.values["preflight_checks"]
+            assert any(not ok and "free space" in msg for ok, msg in checks)
+            panel.click("cancel")
+            _wait(lambda: str(handle.state) == "cancelled")
+            assert panel.hidden["preflight_checks"] and panel.hidden["preflight_answer"]
+            assert panel._dialog is None
+            _wait(lambda: panel.disabled["start"] is False)
+            assert not any(tmp_path.iterdir())  # nothing recorded
+        finally:
+            panel.close()
