@@ -256,11 +256,12 @@ class SendPacer:
     Phase: sends at the paint rate that reach the page right at a display frame's edge collide
     (two in one frame: one replaced; none in the next: a frame not painted). :meth:`align` takes
     the page's "time until my next paint" of each received frame and nudges the schedule so
-    frames land ``target_fraction`` of a paint period before the paint (a phase-locked loop with
-    gain ``phase_gain`` per ack).
+    frames land a margin before the paint (a phase-locked loop with gain ``phase_gain`` per ack).
+    The margin is 1 ms + 4 × the median absolute deviation of the recent waits (the arrival
+    jitter), within [2 ms, half a period]: as close to the paint as the jitter allows, since
+    every ms a frame waits for its paint is camera→paint latency.
     """
 
-    target_fraction = 0.4
     phase_gain = 0.1
 
     def __init__(
@@ -276,6 +277,8 @@ class SendPacer:
         self.paint_fps: float | None = None
         self._tokens = burst
         self._t: float | None = None
+        self._waits: deque[float] = deque(maxlen=32)  # recent "time until the next paint", s
+        self.target_wait_s: float | None = None
 
     @property
     def cap_fps(self) -> float | None:
@@ -310,7 +313,14 @@ class SendPacer:
         period = 1.0 / self.paint_fps
         if not 0.0 <= vsync_in_s <= period:
             return
-        error_s = vsync_in_s - self.target_fraction * period
+        self._waits.append(vsync_in_s)
+        target = 0.4 * period
+        if len(self._waits) >= 8:
+            med = statistics.median(self._waits)
+            spread = statistics.median(abs(w - med) for w in self._waits)
+            target = min(0.5 * period, max(0.002, 0.001 + 4.0 * spread))
+        self.target_wait_s = target
+        error_s = vsync_in_s - target
         self._tokens = max(-1.0, min(self.burst, self._tokens - self.phase_gain * error_s * cap))
 
     def sent(self, now: float) -> None:
