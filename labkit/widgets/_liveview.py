@@ -232,6 +232,8 @@ class LiveView(anywidget.AnyWidget):
         out["paint_rate_fps"] = self._pacer.paint_fps
         out["max_fps"] = self._pacer.max_fps
         out["send_cap_fps"] = round(min(caps), 2) if caps else None
+        target = self._pacer.target_wait_s  # phase lock: aimed wait of a frame for its paint
+        out["paint_wait_target_ms"] = None if target is None else round(1e3 * target, 2)
         out["credit_timeouts"] = self._credit.timeouts
         out["in_flight"] = self._credit.in_flight
         out["encoding"] = self._policy.current
