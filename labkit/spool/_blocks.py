@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ class Block:
         "seq",
         "nbytes_out",
         "fd",
+        "n_fast",
         "tail",
         "_raw_ptr",
         "_out_ptr",
@@ -63,6 +65,7 @@ class Block:
         self.chunk_off = np.zeros(cap, dtype=np.int64)
         self.chunk_len = np.zeros(cap, dtype=np.int64)
         self.fd = -1
+        self.n_fast = 0  # frames compressed at the codec's fast level (the codecs fell behind)
         self.meta = np.zeros(cap, dtype=FRAME_META)
         self.filled = np.zeros(cap, dtype=bool)
         self.order = np.zeros(cap, dtype=np.int64)  # slots in acquisition order
@@ -78,6 +81,7 @@ class Block:
         self.seq = seq
         self.nbytes_out = 0
         self.fd = -1
+        self.n_fast = 0
 
     def add_slot(self, slot: int) -> np.ndarray:
         """Reserve ``slot`` for the next frame; returns the pixel array to fill."""
@@ -107,6 +111,7 @@ class Block:
             "timestamp_s": m["timestamp_s"].tolist(),
             "exposure_ms": m["exposure_ms"].tolist(),
             "z_um": m["z_um"].tolist(),
+            **({"fast_codec": self.n_fast} if self.n_fast else {}),
         }
 
 
@@ -150,20 +155,31 @@ class Compressor:
         out = np.empty(self.bound(frame.nbytes), np.uint8)
         return out[: self.compress_into(np.ascontiguousarray(frame), out)].tobytes()
 
-    def compress_block(self, block: Block) -> None:
+    def compress_block(self, block: Block, behind: Callable[[], bool] | None = None) -> None:
+        """Every frame of ``block`` into ``block.out``.
+
+        ``behind()`` is asked before each frame; while it says True the frame goes at the
+        codec's fast level (blosc/zlib: stored as a copy in the codec's framing, which every
+        reader decodes), so codecs that fall behind cost ratio, not frames.
+        """
         codec = self._codec
         assert codec is not None
         fb = block.raw[0].nbytes
         cap = block.out.nbytes
         raw_ptr, out_ptr = block._raw_ptr, block._out_ptr
         offset = 0
+        n_fast = 0
         for i in range(block.n):
             slot = int(block.order[i])
-            n = codec.compress_into(raw_ptr + slot * fb, fb, out_ptr + offset, cap - offset)
+            fast = behind is not None and behind()
+            level = codec.fast_level if fast else codec.level
+            n_fast += fast
+            n = codec.compress_into(raw_ptr + slot * fb, fb, out_ptr + offset, cap - offset, level)
             block.chunk_off[slot] = offset
             block.chunk_len[slot] = n
             offset += n
         block.nbytes_out = offset
+        block.n_fast = n_fast
 
     def zarr_codec(self, itemsize: int) -> dict[str, Any] | None:
         if not self.enabled:

@@ -121,30 +121,40 @@ class Codec:
         elif codec == "zlib":
             self._lib = _zlib()
 
-    def compress_into(self, src: int, nbytes: int, dst: int, cap: int) -> int:
+    @property
+    def fast_level(self) -> int:
+        """The cheapest level of this codec: blosc 0 and zlib 0 store (a copy in the codec's
+        framing, any reader decodes it), zstd -5 (its fastest usual level)."""
+        return -5 if self.codec == "zstd" else 0
+
+    def compress_into(
+        self, src: int, nbytes: int, dst: int, cap: int, level: int | None = None
+    ) -> int:
         """Compress ``nbytes`` at address ``src`` into ``cap`` bytes at ``dst``; returns the size.
 
-        Raises ``CodecError`` when the codec reports an error (e.g. ``cap`` too small).
+        ``level`` overrides the configured level (e.g. ``fast_level``). Raises ``CodecError``
+        when the codec reports an error (e.g. ``cap`` too small).
         """
+        level = self.level if level is None else level
         if self.cname:
             n = self._lib.blosc_compress_ctx(
-                self.level, self.shuffle, self.typesize, nbytes, src, dst, cap, self.cname, 0, 1
+                level, self.shuffle, self.typesize, nbytes, src, dst, cap, self.cname, 0, 1
             )
             if n <= 0:
                 raise CodecError(f"blosc compression failed (code {n})")
             return int(n)
         if self.codec == "zstd":
-            n = self._lib.ZSTD_compress(dst, cap, src, nbytes, self.level)
+            n = self._lib.ZSTD_compress(dst, cap, src, nbytes, level)
             if self._lib.ZSTD_isError(n):
                 raise CodecError(f"zstd compression failed (code {n})")
             return int(n)
         if self.codec == "zlib":
             if self._lib is None:  # pragma: no cover - no shared libz
-                data = zlib.compress(ctypes.string_at(src, nbytes), self.level)
+                data = zlib.compress(ctypes.string_at(src, nbytes), level)
                 ctypes.memmove(dst, data, len(data))
                 return len(data)
             out_len = ctypes.c_ulong(cap)
-            rc = self._lib.compress2(dst, ctypes.byref(out_len), src, nbytes, self.level)
+            rc = self._lib.compress2(dst, ctypes.byref(out_len), src, nbytes, level)
             if rc != 0:
                 raise CodecError(f"zlib compression failed (code {rc})")
             return int(out_len.value)

@@ -383,6 +383,7 @@ class SpoolController:
                 "frames_dropped": p.frames_dropped,
                 "frames_discarded": p.frames_discarded,
                 "frames_skipped_moving": p.frames_skipped_moving,
+                "frames_fast_codec": p.frames_fast_codec,
                 "error": None if pipeline.error is None else str(pipeline.error),
                 "source_error": pipeline.source_error,
                 "task_errors": pipeline.task_errors,

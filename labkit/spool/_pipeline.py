@@ -39,6 +39,7 @@ class Counters:
         self.frames_dropped = 0  # lost in the ring (reader too slow)
         self.frames_discarded = 0  # read but not written because of a write error
         self.frames_skipped_moving = 0  # exposed while the stage moved (z-stepping)
+        self.frames_fast_codec = 0  # stored at the codec's fast level (codecs fell behind)
         self.bytes_in = 0
         self.bytes_out = 0
         self.t_start = time.monotonic()

@@ -67,12 +67,19 @@ class WriterStages:
                 return
             if not self._abort.is_set():
                 try:
-                    self.compressor.compress_block(block)
+                    self.compressor.compress_block(block, self._codecs_behind)
+                    self.counters.frames_fast_codec += block.n_fast
                 except Exception as exc:  # pragma: no cover - codec bug
                     log.exception("compression failed")
                     self.error = self.error or exc
                     self._abort.set()
             self._write_q.put(block)
+
+    def _codecs_behind(self) -> bool:
+        """Every buffer is in use and a shard waits for a codec thread: the codecs are the
+        bottleneck (a CPU shared with other work) and the reader is about to wait while the
+        ring overwrites frames. Frames then go at the codec's fast level."""
+        return self._free.qsize() == 0 and self._compress_q.qsize() > 0
 
     # writer -------------------------------------------------------------------------------
     def _write_loop(self) -> None:
@@ -235,6 +242,7 @@ class WriterStages:
                 "frames": c.frames_written,
                 "dropped": c.frames_dropped,
                 "discarded": c.frames_discarded,
+                "fast_codec": c.frames_fast_codec,
                 "time": time.time(),
             }
         )

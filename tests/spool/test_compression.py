@@ -132,3 +132,35 @@ def _spool_blocks() -> int:
     time.sleep(0.02)
     snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, "*labkit/spool/*")])
     return sum(s.count for s in snap.statistics("filename"))
+
+
+def test_codecs_behind_store_shards_at_the_fast_level_instead_of_dropping(spool, host, monkeypatch):
+    """When every buffer is in use and a shard waits for a codec thread (a CPU shared with
+    other work), that shard is stored at blosc level 0 (a copy in blosc framing) rather than
+    letting the ring overwrite frames; zarr-python reads it like any other shard."""
+    import zarr
+
+    from labkit.spool._codecs import Codec
+
+    real = Codec.compress_into
+
+    def slow_at_full_level(self, src, nbytes, dst, cap, level=None):
+        if level is None or level != self.fast_level:
+            time.sleep(0.02)  # 2 threads: 100 fps, half the camera rate
+        return real(self, src, nbytes, dst, cap, level)
+
+    monkeypatch.setattr(Codec, "compress_into", slow_at_full_level)
+    h = spool.start(
+        max_frames=300, compression="lz4", shard_seconds=0.05, queue_shards=4, preflight_mode="skip"
+    )
+    p = h.wait(timeout=60)
+    assert p.frames_written == 300 and p.frames_dropped == 0
+    da = open_series(h.path)
+    assert da.attrs["frames_fast_codec"] > 0
+    _check_pixels(da, host)
+    assert np.array_equal(zarr.open_array(str(h.path / "0"), mode="r")[:], da.values)
+    from labkit.spool._journal import journal_path, read_journal
+
+    records = read_journal(journal_path(h.path))
+    fast = [r for r in records if r.get("event") == "block" and r.get("fast_codec")]
+    assert fast and sum(r["fast_codec"] for r in fast) == da.attrs["frames_fast_codec"]
