@@ -26,6 +26,8 @@ def main() -> None:
     ctl = SpoolController(host, dir_pattern=dirname)
     method = {"fsize-tiff": "tiff", "crash-hdf5": "hdf5", "crash-tiff": "tiff"}.get(mode, "zarr")
     comp = "lz4" if method == "zarr" and mode != "crash-zarr-raw" else None
+    if mode in ("crash-hdf5-lz4", "crash-tiff-zstd"):  # compressed single-file series
+        method, comp = mode.split("-")[1:]
     extra = {}
     if mode == "crash-drops":  # a disk too slow for the camera: the spool drops frames
         ctl.register_acquisition_type("slow", slow_zarr_sink(0.15))

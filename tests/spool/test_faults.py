@@ -35,7 +35,7 @@ def _child(tmp_path: Path, *args: str) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["zarr", "zarr-raw", "hdf5", "tiff"])
+@pytest.mark.parametrize("method", ["zarr", "zarr-raw", "hdf5", "tiff", "hdf5-lz4", "tiff-zstd"])
 def test_kill9_mid_spool_leaves_readable_series_and_repair_closes_it(tmp_path, capsys, method):
     proc = _child(
         tmp_path, "crash" if method == "zarr" else f"crash-{method}"
