@@ -15,6 +15,7 @@ import functools
 import glob
 import os
 import zlib
+from typing import Any
 
 BLOSC_MAX_OVERHEAD = 16
 
@@ -114,6 +115,7 @@ class Codec:
         self.shuffle = 1 if shuffle else 0
         self.typesize = int(typesize)
         self.cname = {"blosc-lz4": b"lz4", "blosc-zstd": b"zstd"}.get(codec, b"")
+        self._lib: Any = None
         if codec.startswith("blosc"):
             self._lib = _blosc()
         elif codec == "zstd":

@@ -56,7 +56,8 @@ class Hdf5Sink:
                 "HDF5 compression needs hdf5plugin (pip install hdf5plugin), or pass compression=None"
             ) from exc
         c = self.compressor
-        return dict(hdf5plugin.Blosc(cname=c.cname.decode(), clevel=c.level, shuffle=c.shuffle))
+        cname: Any = c.cname.decode()  # "lz4" or "zstd"
+        return dict(hdf5plugin.Blosc(cname=cname, clevel=c.level, shuffle=c.shuffle))
 
     def begin(self, ome: dict, labkit_attrs: dict) -> None:
         import h5py
