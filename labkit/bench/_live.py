@@ -184,13 +184,16 @@ def bench_widget(kind: str, width_px: int = 640) -> tuple[Any, Any]:
     scope.camera.exposure_ms = 5
     scope.start()
     if kind in ("live", "uncapped"):
-        return LiveView(
+        view = LiveView(
             scope,
             width_px=width_px,
             encoding=os.environ.get("LABKIT_BENCH_ENCODING", "auto"),
             pace_to_paint=kind == "live",
             paint_headroom=float(os.environ.get("LABKIT_BENCH_PAINT_HEADROOM", "1.0")),
-        ), scope
+        )
+        if "LABKIT_BENCH_PACE_BURST" in os.environ:  # experiments with the token bucket
+            view._pacer.burst = float(os.environ["LABKIT_BENCH_PACE_BURST"])
+        return view, scope
     return NaiveView(scope.open_reader("naive")), scope
 
 
