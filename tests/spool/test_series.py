@@ -164,3 +164,33 @@ def test_hdf5_is_readable_while_written(spool, host):
     finally:
         h.stop()
     assert open_series(h.path).shape[0] >= n
+
+
+@pytest.mark.parametrize("compression", [None, "lz4"])
+def test_o_direct_refused_mid_write_falls_back_to_the_page_cache(
+    spool, host, monkeypatch, compression
+):
+    """Some filesystems open with O_DIRECT but refuse the writes (EINVAL): the shard goes on
+    through the page cache, nothing is lost (this machine's ext4 takes O_DIRECT, tmpfs refuses
+    it at open, which the disk-full test covers)."""
+    import errno
+    import fcntl
+    import os
+
+    real = os.pwrite
+    refused = []
+
+    def pwrite(fd, data, offset):
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            refused.append(fd)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    h = spool.start(max_frames=30, compression=compression, preflight_mode="skip")
+    p = h.wait(timeout=30)
+    assert refused, "the shard file was opened with O_DIRECT"
+    assert p.frames_written == 30 and p.frames_dropped == 0
+    da = open_series(h.path)
+    assert np.all(np.diff(da.values[:, 0, 0].astype(int)) == 1)
+    assert np.array_equal(zarr.open_array(str(h.path / "0"), mode="r")[:], da.values)
