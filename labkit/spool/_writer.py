@@ -68,7 +68,6 @@ class WriterStages:
             if not self._abort.is_set():
                 try:
                     self.compressor.compress_block(block, self._codecs_behind)
-                    self.counters.frames_fast_codec += block.n_fast
                 except Exception as exc:  # pragma: no cover - codec bug
                     log.exception("compression failed")
                     self.error = self.error or exc
@@ -126,6 +125,7 @@ class WriterStages:
             return
         c.bytes_out += nbytes
         c.frames_out += block.n
+        c.frames_fast_codec += block.n_fast  # counted here: one thread, written blocks only
         record = block.journal_record(self.sink.location(block.key))
         # listed now (the complete shard is in the page cache: it survives a process crash);
         # the flusher marks it synced once it is on the disk
