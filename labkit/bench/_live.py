@@ -373,6 +373,8 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
         "sent_per_painted": sent / painted if painted else float("nan"),
         "kernel_cpu_s_per_s": (c1 - c0) / dt,
         "send_cap_fps": k1["stats"].get("send_cap_fps"),
+        "frame_age_at_send_ms_p50": k1["stats"].get("frame_age_at_send_ms_p50"),
+        "paint_wait_target_ms": k1["stats"].get("paint_wait_target_ms"),
         "paint_rate_fps": v1.get("paint_rate_fps"),
         "painted_fps": painted / dt,
         "received_fps": (v1["received"] - v0["received"]) / dt,
@@ -395,6 +397,10 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
     return out
 
 
+def _ms(value: Any) -> str:
+    return "-" if not isinstance(value, (int, float)) else f"{value:.1f}"
+
+
 def _cap_results(frontend: str, live: dict, uncapped: dict) -> list[BenchResult]:
     """The send cap against the same LiveView sending whenever it has credit (before the cap)."""
     base = "same LiveView, no send cap (credit only)"
@@ -405,7 +411,11 @@ def _cap_results(frontend: str, live: dict, uncapped: dict) -> list[BenchResult]
         BenchResult(f"live {frontend} capped: painted fps", live["painted_fps"], "fps", base,
                     uncapped["painted_fps"]),
         BenchResult(f"live {frontend} capped: latency p50", live["latency_ms_p50"], "ms", base,
-                    uncapped["latency_ms_p50"], higher_is_better=False),
+                    uncapped["latency_ms_p50"], higher_is_better=False,
+                    note=f"frame age at send p50 {_ms(live.get('frame_age_at_send_ms_p50'))} ms "
+                    f"(uncapped {_ms(uncapped.get('frame_age_at_send_ms_p50'))}), transit p50 "
+                    f"{live.get('transit_ms_p50')} ms ({uncapped.get('transit_ms_p50')}), "
+                    f"phase lock aims {live.get('paint_wait_target_ms')} ms before the paint"),
         BenchResult(f"live {frontend} capped: latency p95", live["latency_ms_p95"], "ms", base,
                     uncapped["latency_ms_p95"], higher_is_better=False),
         BenchResult(f"live {frontend} capped: kernel CPU", live["kernel_cpu_s_per_s"], "s/s", base,

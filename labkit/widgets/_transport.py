@@ -257,8 +257,8 @@ class SendPacer:
     (two in one frame: one replaced; none in the next: a frame not painted). :meth:`align` takes
     the page's "time until my next paint" of each received frame and nudges the schedule so
     frames land a margin before the paint (a phase-locked loop with gain ``phase_gain`` per ack).
-    The margin is 1 ms + 4 × the median absolute deviation of the recent waits (the arrival
-    jitter), within [2 ms, half a period]: as close to the paint as the jitter allows, since
+    The margin is 0.5 ms + 3 × the median absolute deviation of the recent waits (the arrival
+    jitter), within [1.5 ms, 0.4 period]: as close to the paint as the jitter allows, since
     every ms a frame waits for its paint is camera→paint latency.
     """
 
@@ -306,21 +306,25 @@ class SendPacer:
 
     def align(self, vsync_in_s: float) -> None:
         """A frame reached the page ``vsync_in_s`` seconds before its next paint: shift the
-        schedule by ``phase_gain`` of the error (later if it arrived too early)."""
+        schedule by ``phase_gain`` of the error (later if it arrived too early).
+
+        A wait longer than 3/4 of a period is read as "just after a paint" (late: it missed
+        that paint, or the page had not run that paint's callback yet), not as very early."""
         cap = self.cap_fps
         if cap is None or self.paint_fps is None:
             return
         period = 1.0 / self.paint_fps
         if not 0.0 <= vsync_in_s <= period:
             return
-        self._waits.append(vsync_in_s)
-        target = 0.4 * period
+        lead_s = vsync_in_s - period if vsync_in_s > 0.75 * period else vsync_in_s
+        self._waits.append(lead_s)
+        target = 0.3 * period
         if len(self._waits) >= 8:
             med = statistics.median(self._waits)
             spread = statistics.median(abs(w - med) for w in self._waits)
-            target = min(0.5 * period, max(0.002, 0.001 + 4.0 * spread))
+            target = min(0.4 * period, max(0.0015, 0.0005 + 3.0 * spread))
         self.target_wait_s = target
-        error_s = vsync_in_s - target
+        error_s = lead_s - target
         self._tokens = max(-1.0, min(self.burst, self._tokens - self.phase_gain * error_s * cap))
 
     def sent(self, now: float) -> None:
