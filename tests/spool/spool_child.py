@@ -30,7 +30,7 @@ def main() -> None:
         method, comp = mode.split("-")[1:]
     extra = {}
     if mode == "crash-drops":  # a disk too slow for the camera: the spool drops frames
-        ctl.register_acquisition_type("slow", slow_zarr_sink(0.15))
+        ctl.register_acquisition_type("slow", slow_zarr_sink(0.25))
         method, extra = "slow", {"queue_shards": 2}
     h = ctl.start(
         fn="series",

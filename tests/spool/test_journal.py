@@ -99,7 +99,7 @@ def test_journal_is_exact_after_kill9_with_drops(tmp_path):
             recs = read_journal(jpath)
             blocks = sum(r.get("event") == "block" for r in recs)
             drops = sum(r.get("event") == "dropped" for r in recs)
-            if blocks >= 4 and drops >= 2:
+            if blocks >= 4 and drops >= 1:
                 break
             assert time.monotonic() < deadline, f"child journaled {blocks} blocks, {drops} drops"
             time.sleep(0.02)
