@@ -159,7 +159,20 @@ def _labkit(host: _Host, ctl: SpoolController, n: int, compression, rate_hz: flo
     p = h.wait(timeout=600)
     dt = time.perf_counter() - t0
     host.join()
-    return dt, p
+    return dt, p, h.path
+
+
+def _timings(path: Path) -> str:
+    """Where a series' time went, from its final attrs (reader waiting for a buffer, codecs
+    summed over threads, writer, fdatasync)."""
+    import json
+
+    attrs = json.loads((path / "zarr.json").read_text())["attributes"]["labkit"]
+    t = attrs.get("timings_s", {})
+    fast = attrs.get("frames_fast_codec", 0)
+    return ", ".join(f"{k} {v:.2f} s" for k, v in t.items()) + (
+        f"; {fast} frames at the codec's fast level" if fast else ""
+    )
 
 
 def _tifffile(dirname: Path, frames: list[np.ndarray], n: int) -> float:
@@ -271,9 +284,11 @@ def run(quick: bool = False) -> list[BenchResult]:
             clean()  # and with O_DIRECT, as the labkit zarr writer writes its shards
             raw_dt.append(_raw(tmp, frames, n, o_direct=True))
             clean()
-            unc.append(_labkit(host, ctl, n, None))
+            dt, p, path = _labkit(host, ctl, n, None)
+            unc.append((dt, p, _timings(path)))
             clean()
-            lz4.append(_labkit(host, ctl, n, "blosc-lz4"))
+            dt, p, path = _labkit(host, ctl, n, "blosc-lz4")
+            lz4.append((dt, p, _timings(path)))
         load.append(os.getloadavg()[0])
         raw_mb_s = mb / min(raw_dt)
         raw_kinds = ["end-only fdatasync", "fdatasync every 256 MB", "O_DIRECT"]
@@ -281,8 +296,8 @@ def run(quick: bool = False) -> list[BenchResult]:
         raw_each = ", ".join(
             f"{k} {mb / min(raw_dt[i::3]):.0f} MB/s" for i, k in enumerate(raw_kinds)
         )
-        dt_unc, p_unc = min(unc, key=lambda r: r[0])
-        dt_lz4, p_lz4 = min(lz4, key=lambda r: r[0])
+        dt_unc, p_unc, t_unc = min(unc, key=lambda r: r[0])
+        dt_lz4, p_lz4, t_lz4 = min(lz4, key=lambda r: r[0])
         unc_mb_s, unc_fps = mb / dt_unc, n / dt_unc
         lz4_fps = n / dt_lz4
         ratio = (n * fb) / max(1, p_lz4.mb_written * 1e6)
@@ -312,7 +327,7 @@ def run(quick: bool = False) -> list[BenchResult]:
                 "raw write+fsync",
                 raw_mb_s,
                 goal=0.9,
-                note=f"dropped {p_unc.frames_dropped}",
+                note=f"dropped {p_unc.frames_dropped}; {dt_unc:.2f} s: {t_unc}",
             ),
             BenchResult(
                 "spool labkit uncompressed vs raw from the ring's slots",
@@ -329,7 +344,7 @@ def run(quick: bool = False) -> list[BenchResult]:
                 "labkit uncompressed fps",
                 unc_fps,
                 goal=1.6,
-                note=f"ratio {ratio:.2f}, dropped {p_lz4.frames_dropped}",
+                note=f"ratio {ratio:.2f}, dropped {p_lz4.frames_dropped}; {dt_lz4:.2f} s: {t_lz4}",
             ),
             BenchResult(
                 "spool labkit blosc-lz4 vs zarr-python",
@@ -368,7 +383,7 @@ def run(quick: bool = False) -> list[BenchResult]:
 
         def trial(rate: float) -> int:
             clean()
-            _, p = _labkit(host, ctl, max(8, int(rate * trial_s)), "blosc-lz4", rate_hz=rate)
+            _, p, _ = _labkit(host, ctl, max(8, int(rate * trial_s)), "blosc-lz4", rate_hz=rate)
             return p.frames_dropped
 
         n_trials = 3 if quick else 5

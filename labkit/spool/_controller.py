@@ -384,6 +384,13 @@ class SpoolController:
                 "frames_discarded": p.frames_discarded,
                 "frames_skipped_moving": p.frames_skipped_moving,
                 "frames_fast_codec": p.frames_fast_codec,
+                # seconds: reader waiting for a buffer, codecs (summed), writer, fdatasync
+                "timings_s": {
+                    "wait_buffer": round(p.wait_buffer_s, 4),
+                    "codec": round(p.codec_s, 4),
+                    "write": round(p.write_s, 4),
+                    "sync": round(p.sync_s, 4),
+                },
                 "error": None if pipeline.error is None else str(pipeline.error),
                 "source_error": pipeline.source_error,
                 "task_errors": pipeline.task_errors,

@@ -42,6 +42,13 @@ class Counters:
         self.frames_fast_codec = 0  # stored at the codec's fast level (codecs fell behind)
         self.bytes_in = 0
         self.bytes_out = 0
+        # where the time went (s), timed per shard, not per frame: the reader waiting for a free
+        # buffer (backpressure), codec threads compressing (summed), the writer writing shards,
+        # the flusher in fdatasync
+        self.wait_buffer_s = 0.0
+        self.codec_s = 0.0
+        self.write_s = 0.0
+        self.sync_s = 0.0
         self.t_start = time.monotonic()
         self.t_end: float | None = None
 
@@ -86,6 +93,7 @@ class Pipeline(WriterStages):
         self._stop = threading.Event()
         self._abort = threading.Event()
         self._journal_lock = threading.Lock()
+        self._counter_lock = threading.Lock()
         self.direct = (
             bool(getattr(sink, "supports_direct", lambda: False)()) and not compressor.enabled
         )
@@ -249,7 +257,9 @@ class Pipeline(WriterStages):
                     if block is not None:
                         self._submit(block)
                         block = None
+                    t_wait = time.perf_counter()
                     block = self._next_free_block()
+                    c.wait_buffer_s += time.perf_counter() - t_wait
                     if block is None:
                         break
                     block.reset(key, seq)
@@ -280,7 +290,9 @@ class Pipeline(WriterStages):
                     continue
                 if self.direct:
                     try:
+                        t_write = time.perf_counter()
                         self.sink.write_frame(block, slot, frame.data)
+                        c.write_s += time.perf_counter() - t_write
                     except OSError as exc:
                         self._fail(exc, block.n)
                         break

@@ -39,6 +39,7 @@ class WriterStages:
     final_attrs: Any
     _abort: threading.Event
     _journal_lock: threading.Lock
+    _counter_lock: threading.Lock
     _free: queue.Queue
     _compress_q: queue.Queue
     _write_q: queue.Queue
@@ -67,7 +68,10 @@ class WriterStages:
                 return
             if not self._abort.is_set():
                 try:
+                    t0 = time.perf_counter()
                     self.compressor.compress_block(block, self._codecs_behind)
+                    with self._counter_lock:  # codec threads add up concurrently
+                        self.counters.codec_s += time.perf_counter() - t0
                 except Exception as exc:  # pragma: no cover - codec bug
                     log.exception("compression failed")
                     self.error = self.error or exc
@@ -119,7 +123,9 @@ class WriterStages:
                 self.sink.discard_block(block)
             return
         try:
+            t0 = time.perf_counter()
             nbytes, token = self.sink.write_block(block)
+            c.write_s += time.perf_counter() - t0
         except Exception as exc:  # OSError, h5py/tifffile errors wrapping one
             self._fail(exc, block.n)
             return
@@ -168,7 +174,9 @@ class WriterStages:
         synced = []
         for k, (token, _, meta) in enumerate(batch):  # written before any error: keep them
             try:
+                t0 = time.perf_counter()
                 self.sink.sync(token, self.fsync)
+                c.sync_s += time.perf_counter() - t0
             except Exception as exc:
                 self._fail(exc, len(meta))
                 for later, _, later_meta in batch[k + 1 :]:
