@@ -15,6 +15,7 @@ from labkit.spool import _naming
 from labkit.spool._blocks import Compressor
 from labkit.spool._errors import SeriesExistsError, SpoolError, SpoolPreflightError
 from labkit.spool._handle import SpoolHandle, SpoolState
+from labkit.spool._interactive import Confirm
 from labkit.spool._journal import Journal, journal_path
 from labkit.spool._layout import Layout
 from labkit.spool._pipeline import Pipeline
@@ -197,7 +198,7 @@ class SpoolController:
         settings: dict | None = None,
         preflight_mode: str = "abort",
         *,
-        show_dialog: Any = None,
+        confirm: Confirm | None = None,
         **kw: Any,
     ) -> SpoolHandle:
         """Start a series and return its handle at once.
@@ -205,8 +206,11 @@ class SpoolController:
         ``fn``: series path or name (None: the next free name in :attr:`dirname`);
         ``settings``/``**kw``: overrides for this series only. ``preflight_mode``: "abort"
         raises ``SpoolPreflightError`` on a failed check, "warn" logs and emits it, "skip"
-        measures nothing, "interactive" shows a dialog in a notebook (abort without one; the
-        handle then waits in state "waiting"); ``show_dialog(widget)`` places that dialog.
+        measures nothing, "interactive" asks the user (abort when it cannot; the handle waits in
+        state "waiting" meanwhile). ``confirm(report, on_confirm, on_cancel) -> bool`` is how it
+        asks: show ``report.checks``, later call ``on_confirm()`` (records; may raise) or
+        ``on_cancel()``, and return False at once if nobody can be asked. Default: a dialog
+        in the Jupyter notebook (:func:`labkit.spool._interactive.confirm_in_notebook`).
         Raises ``SeriesExistsError`` if ``fn`` exists and ``SpoolError`` if a series is running.
         """
         if preflight_mode not in PREFLIGHT_MODES:
@@ -224,6 +228,7 @@ class SpoolController:
             if preflight_mode == "interactive":
                 from labkit.spool._interactive import confirm_in_notebook
 
+                ask = confirm or confirm_in_notebook
                 handle = SpoolHandle(path, name, s["method"], None, None)
                 handle.preflight = report
 
@@ -231,9 +236,7 @@ class SpoolController:
                     handle._cancelled = True
                     self._notify(handle, "cancelled")
 
-                if confirm_in_notebook(
-                    report, lambda: self._launch(handle, s), cancel, show_dialog
-                ):
+                if ask(report, lambda: self._launch(handle, s), cancel):
                     self.handle = handle
                     return handle
                 preflight_mode = "abort"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from labkit.spool._preflight import PreflightReport
 
 log = logging.getLogger(__name__)
+
+#: ``confirm(report, on_confirm, on_cancel) -> bool``: ask the user about a failed preflight; call
+#: ``on_confirm()`` to record (it may raise) or ``on_cancel()``; return False if nobody can be asked.
+Confirm = Callable[[PreflightReport, Callable[[], None], Callable[[], None]], bool]
 
 
 def has_frontend() -> bool:
@@ -25,13 +28,13 @@ def confirm_in_notebook(
     report: PreflightReport,
     on_confirm: Callable[[], None],
     on_cancel: Callable[[], None],
-    show: Callable[[Any], None] | None = None,
 ) -> bool:
-    """Show the failed checks with "Record anyway" / "Cancel" buttons; False when there is no front end.
+    """Show the failed checks with "Record anyway" / "Cancel" buttons; False without a Jupyter front end.
 
-    ``show(widget)`` places the dialog (e.g. inside a panel); default: ``IPython.display``.
+    The default :data:`Confirm` of ``SpoolController.start(preflight_mode="interactive")``; the
+    SpoolPanel passes its own that shows the checks inside the panel.
     """
-    if show is None and not has_frontend():
+    if not has_frontend():
         return False
     import ipywidgets as w
     from IPython.display import display
@@ -69,5 +72,5 @@ def confirm_in_notebook(
     box.add_class("labkit-preflight-dialog")
     record.add_class("labkit-preflight-record")
     cancel.add_class("labkit-preflight-cancel")
-    (show or display)(box)
+    display(box)
     return True

@@ -91,7 +91,9 @@ class SpoolPanel(Form):
     def __init__(self, scope: Any, **kw: Any) -> None:
         self.spool = scope.spool if hasattr(scope, "spool") else scope
         s = self.spool.get_settings()
-        self._dialog: Any = None  # the controller's preflight dialog widget while it waits
+        self._answers: dict[str, Any] | None = (
+            None  # Record anyway / Cancel while a preflight waits
+        )
         self._closed = True
         values = {
             "directory": self.spool.dir_pattern,
@@ -200,19 +202,14 @@ class SpoolPanel(Form):
             handle = self.spool.start(
                 settings=self.settings(),
                 preflight_mode=self.values["preflight"],
-                show_dialog=self._show_dialog,
+                confirm=self._confirm,
             )
         except Exception as exc:
+            self._answers = None
             self._show_error(exc)
             return None
         self.set_disabled(start=True, stop=False)
         self.set_value("path", f"→ {handle.path}")
-        if str(handle.state) == "waiting" and handle.preflight is not None:
-            self.set_values(
-                preflight_checks=[[bool(ok), str(m)] for ok, m in handle.preflight.checks]
-            )
-            self.set_hidden(**dict.fromkeys(_DIALOG_ROWS, False))
-            self.set_disabled(record_anyway=False, cancel=False)
         self._on_progress({"event": "started", **handle.progress.to_dict()})
         return handle
 
@@ -224,34 +221,28 @@ class SpoolPanel(Form):
         except Exception as exc:
             self._show_error(exc)
 
-    def _show_dialog(self, box: Any) -> None:
-        """Interactive preflight: keep the controller's dialog; its checks show in this form."""
-        self._dialog = box
+    def _confirm(self, report: Any, on_confirm: Any, on_cancel: Any) -> bool:
+        """Interactive preflight: the failed checks and Record anyway / Cancel show in this form."""
+        self._answers = {"record_anyway": on_confirm, "cancel": on_cancel}
+        self.set_values(preflight_checks=[[bool(ok), str(m)] for ok, m in report.checks])
+        self.set_hidden(**dict.fromkeys(_DIALOG_ROWS, False))
+        self.set_disabled(record_anyway=False, cancel=False)
+        return True
 
     def _answer_dialog(self, answer: str) -> None:
-        box = self._dialog
-        if box is None:
+        answers, self._answers = self._answers, None
+        if answers is None:
             return
-        self.set_disabled(record_anyway=True, cancel=True)
-        wanted = (
-            "labkit-preflight-record" if answer == "record_anyway" else "labkit-preflight-cancel"
-        )
-        buttons = [w for w in _descendants(box) if wanted in getattr(w, "_dom_classes", ())]
-        if not buttons:
-            raise RuntimeError("the spool preflight dialog has no answer buttons; start again")
-        buttons[0].click()  # runs the controller's on_confirm / on_cancel
-        status = [w for w in _descendants(box) if type(w).__name__ == "HTML"]
-        text = status[-1].value if status else ""
-        if "color:#c22" in text:  # the controller could not start the series
-            self._show_error(text.split(">", 1)[-1].rsplit("<", 1)[0])
         self._close_dialog()
+        try:
+            answers[answer]()  # the controller's on_confirm (starts the series) or on_cancel
+        except Exception as exc:  # the controller could not start the series
+            self._show_error(exc)
+            self.set_disabled(start=False, stop=True)
 
     def _close_dialog(self) -> None:
+        self.set_disabled(record_anyway=True, cancel=True)
         self.set_hidden(**dict.fromkeys(_DIALOG_ROWS, True))
-        box, self._dialog = self._dialog, None
-        if box is not None:
-            for w in _descendants(box):
-                w.close()
 
     def _show_error(self, exc: BaseException | str) -> None:
         self.set_status(str(exc), "error")
@@ -297,7 +288,8 @@ class SpoolPanel(Form):
         )
         if p.get("error"):
             self._show_error(p["error"])
-        if p.get("event") in ("started", "cancelled") and state != "waiting" and self._dialog:
+        if p.get("event") in ("started", "cancelled") and state != "waiting" and self._answers:
+            self._answers = None
             self._close_dialog()
         if done:
             self.set_disabled(start=False, stop=True)
@@ -309,16 +301,5 @@ class SpoolPanel(Form):
             return
         self._closed = True
         self.spool.remove_listener(self._on_progress)
-        if self._dialog is not None:
-            self._close_dialog()
+        self._answers = None
         super().close()
-
-
-def _descendants(widget: Any) -> list[Any]:
-    out: list[Any] = []
-    stack = [widget]
-    while stack:
-        w = stack.pop()
-        out.append(w)
-        stack.extend(getattr(w, "children", ()))
-    return out

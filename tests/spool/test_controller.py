@@ -75,6 +75,31 @@ def test_preflight_free_space_and_custom_checks(spool, host):
         spool.start(max_frames=5, protocol=_protocol_with_check(), preflight_mode="interactive")
 
 
+def test_interactive_preflight_asks_through_a_confirm_callable(spool):
+    asked = []
+
+    def confirm(report, on_confirm, on_cancel):
+        asked.append(report)
+        on_confirm()  # "Record anyway", as a front end would after a click
+        return True
+
+    h = spool.start(
+        max_frames=5, protocol=_protocol_with_check(), preflight_mode="interactive", confirm=confirm
+    )
+    assert h.wait(timeout=30).frames_written == 5
+    (report,) = asked
+    assert (False, "laser is off") in [(ok, msg) for ok, msg in report.checks]
+
+    # a confirm that cannot ask falls back to abort
+    with pytest.raises(SpoolPreflightError, match="laser is off"):
+        spool.start(
+            max_frames=5,
+            protocol=_protocol_with_check(),
+            preflight_mode="interactive",
+            confirm=lambda *a: False,
+        )
+
+
 def test_preflight_warn_records_anyway(spool, host):
     h = spool.start(max_frames=5, protocol=_protocol_with_check(), preflight_mode="warn")
     assert h.wait(timeout=30).frames_written == 5

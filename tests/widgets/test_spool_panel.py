@@ -131,7 +131,7 @@ def test_interactive_preflight_shows_checks_and_cancel_records_nothing(tmp_path)
             panel.click("cancel")
             _wait(lambda: str(handle.state) == "cancelled")
             assert panel.hidden["preflight_checks"] and panel.hidden["preflight_answer"]
-            assert panel._dialog is None
+            assert panel._answers is None
             _wait(lambda: panel.disabled["start"] is False)
             assert not any(tmp_path.iterdir())  # nothing recorded
         finally:
