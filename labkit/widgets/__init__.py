@@ -13,6 +13,7 @@ _LAZY = {
     "FrameSource": "labkit.widgets._liveview",
     "ArraySource": "labkit.widgets._liveview",
     "TracePlot": "labkit.widgets._traceplot",
+    "TraceCanvas": "labkit.widgets._trace_canvas",
     "DevicePanel": "labkit.widgets._device_panel",
     "SpoolPanel": "labkit.widgets._spool_panel",
     "Dashboard": "labkit.widgets._dashboard",
