@@ -12,7 +12,7 @@ import numpy as np
 
 from labkit.buffers import _futex
 from labkit.buffers._errors import RingError
-from labkit.buffers._frame import Frame, read_frame
+from labkit.buffers._frame import META_DTYPE, Frame, SlotAccess
 from labkit.buffers._layout import RingLayout
 from labkit.buffers._registry import CURSOR, LOST, register, unregister
 from labkit.buffers._ring import FrameRing
@@ -24,6 +24,8 @@ __all__ = ["RingReader"]
 
 _OWNER_CHECK_S = 1.0  # how often a waiting reader checks that the owner process is alive
 _LATEST_RETRIES = 100
+_TARGET_CACHE = 8  # validated out/meta arrays of next_into remembered (per kind)
+_NO_WAIT = -1.0
 
 
 class RingReader:
@@ -54,6 +56,10 @@ class RingReader:
             self._words = np.zeros(8, "<u8")
             self._cursor_address = 0
         self._frames_lost = 0
+        self._slots: SlotAccess | None = SlotAccess(self._layout)
+        # next_into targets validated once: id -> (array, address, row bytes, rows)
+        self._out_targets: dict[int, tuple[np.ndarray, int, int, int]] = {}
+        self._meta_targets: dict[int, tuple[np.ndarray, int, int, int]] = {}
         self._owner_checked_at = time.monotonic()
         self._finalizer = weakref.finalize(self, unregister, self._words, os.getpid())
 
@@ -118,6 +124,10 @@ class RingReader:
             )
 
     # --- reading ---------------------------------------------------------------------------
+    #: dtype of one metadata row as ``next_into`` writes it (any structured dtype with these
+    #: fields at consecutive offsets works too, e.g. the spool's per-frame records)
+    meta_dtype = META_DTYPE
+
     def latest(self, copy: bool = True, out: np.ndarray | None = None) -> Frame | None:
         """The newest complete frame (None if none was written yet); moves the cursor past it.
 
@@ -128,13 +138,15 @@ class RingReader:
         without knowing.
         """
         layout = self._live()
+        slots = self._slots
+        assert slots is not None
         self._check_out(out, copy)
         self._check_source(layout, time.monotonic())
         for _ in range(_LATEST_RETRIES):
             written = int(layout.counters[0])
             if written == 0:
                 return None
-            frame = read_frame(layout, written - 1, copy=copy, out=out)
+            frame = slots.frame(written - 1, copy=copy, out=out)
             if frame is not None:
                 if written > self._cursor:
                     self._move(written)
@@ -151,34 +163,212 @@ class RingReader:
         If the reader fell behind, it skips to the oldest frame still present and adds the
         skipped count to ``frames_lost``. Waiting sleeps on a futex (no busy-spin). Raises
         ``TimeoutError`` when nothing arrives in time and ``RingError`` when the owner closed
-        the ring or died.
+        the ring or died. For a loop that must not allocate per frame see :meth:`next_into`.
         """
         layout = self._live()
+        slots = self._slots
+        assert slots is not None
         self._check_out(out, copy)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            index = self._due(layout, deadline, timeout)
+            frame = slots.frame(index, copy=copy, out=out)
+            self._consumed(index, frame is not None)
+            if frame is not None:
+                return frame
+
+    def next_into(
+        self,
+        out: np.ndarray,
+        meta: np.ndarray | None = None,
+        timeout: float | None = None,
+        *,
+        row: int | None = None,
+    ) -> int:
+        """Copy the frame at the cursor into ``out`` and its metadata into ``meta``; its index.
+
+        Same waiting, skipping, ``frames_lost`` and errors as :meth:`next`, without creating a
+        ``Frame``, a dict or an array per call: pixels and the slot header are copied with
+        ``memmove`` to addresses worked out once per ``out``/``meta`` array (the reader keeps
+        a reference to the last few arrays it was given, until ``close()``).
+
+        ``out``: a writable C-contiguous array of the ring's shape and dtype, or a flat
+        ``uint8`` array of ``ring.frame_nbytes``. With ``row=k``, ``out`` is a stack of such
+        frames (shape ``(n, *ring.shape)`` or ``(n, frame_nbytes)`` uint8) and ``out[k]`` is
+        filled. ``meta``: None, or a structured array with fields ``index`` (int64),
+        ``timestamp_s``, ``exposure_ms``, ``z_um``, ``x_um``, ``y_um`` (float64) at consecutive
+        offsets (``RingReader.meta_dtype``, or a wider record such as the spool's) — one
+        record, or ``meta[k]`` with ``row=k``. On a torn read both may hold garbage; the next
+        frame overwrites it before this returns. Raises ``ValueError`` (naming the expected
+        shape and dtype) for a wrong ``out``/``meta``, ``IndexError`` for a ``row`` outside
+        them, ``TimeoutError`` and ``RingError`` as :meth:`next`.
+        """
+        layout = self._live()
+        slots = self._slots
+        assert slots is not None
+        dst = self._out_address(out, row)
+        meta_dst = 0 if meta is None else self._meta_address(meta, row)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            index = self._due(layout, deadline, timeout)
+            ok = slots.read(index, dst, meta_dst)
+            self._consumed(index, ok)
+            if ok:
+                return index
+
+    def next_meta_into(
+        self,
+        meta: np.ndarray | None = None,
+        timeout: float | None = None,
+        *,
+        row: int | None = None,
+    ) -> int:
+        """:meth:`next_into` without the pixel copy: the frame stays in its ring slot.
+
+        Returns the frame index; ``frame_view(index)`` is the zero-copy pixels and
+        ``is_intact(index)`` says, after you used them (e.g. wrote them to an O_DIRECT file),
+        whether the writer overwrote the slot meanwhile (then discard what you made of them).
+        """
+        layout = self._live()
+        slots = self._slots
+        assert slots is not None
+        meta_dst = 0 if meta is None else self._meta_address(meta, row)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            index = self._due(layout, deadline, timeout)
+            ok = slots.read(index, 0, meta_dst)
+            self._consumed(index, ok)
+            if ok:
+                return index
+
+    def frame_view(self, index: int) -> np.ndarray:
+        """Read-only zero-copy view of the ring slot of frame ``index`` (made once per slot,
+        no allocation). Its content is frame ``index`` only while ``is_intact(index)``."""
+        slots = self._slots
+        if slots is None:
+            raise RingError(f"reader {self.name!r} is closed; open a new reader")
+        return slots.views[index % slots.n_slots]
+
+    def is_intact(self, index: int) -> bool:
+        """True if the ring slot of frame ``index`` still holds that frame, complete."""
+        slots = self._slots
+        return slots is not None and slots.holds(index)
+
+    def _due(self, layout: RingLayout, deadline: float | None, timeout: float | None) -> int:
+        """The index to read at the cursor (after skipping frames already overwritten, counted
+        as lost), waiting until ``deadline`` for one; -1 if ``deadline`` is ``_NO_WAIT``."""
+        while True:
             written = int(layout.counters[0])
-            if self._cursor < written:
-                frame = self._read_at_cursor(layout, written, copy, out)
-                if frame is not None:
-                    return frame
-                continue
+            cursor = self._cursor
+            if cursor < written:
+                oldest = written - self._ring.n_slots
+                if cursor < oldest:
+                    self._move(oldest, lost=oldest - cursor)
+                    return oldest
+                return cursor
+            if deadline == _NO_WAIT:
+                return -1
             if not self._wait(layout, deadline):
                 raise TimeoutError(
                     f"reader {self.name!r}: no new frame within {timeout} s (ring {self._ring.name!r} has "
                     f"{written} frames); is acquisition running?"
                 )
 
-    def _read_at_cursor(self, layout: RingLayout, written: int, copy: bool, out) -> Frame | None:
-        oldest = max(0, written - self._ring.n_slots)
-        if self._cursor < oldest:
-            self._move(oldest, lost=oldest - self._cursor)
-        frame = read_frame(layout, self._cursor, copy=copy, out=out)
-        if frame is None:  # overwritten before or during the copy
-            self._move(self._cursor + 1, lost=1)
-            return None
-        self._move(self._cursor + 1)
-        return frame
+    def _consumed(self, index: int, ok: bool) -> None:
+        """Move the cursor past ``index``; a failed (torn or overwritten) read counts as lost."""
+        self._move(index + 1, lost=0 if ok else 1)
+
+    def _out_address(self, out: np.ndarray, row: int | None) -> int:
+        entry = self._out_targets.get(id(out))
+        if entry is None or entry[0] is not out:
+            entry = self._remember(self._out_targets, out, self._check_out_target(out))
+        _, address, row_nbytes, rows = entry
+        if row is None:
+            if rows:
+                raise ValueError(
+                    f"out holds a stack of {rows} frames: pass row= to say which one to fill"
+                )
+            return address
+        if not rows:
+            raise ValueError(
+                f"row={row} needs out of shape (n, *{self._ring.shape}); got one frame {out.shape}"
+            )
+        if not 0 <= row < rows:
+            raise IndexError(f"row={row} is outside out's {rows} frames")
+        return address + row * row_nbytes
+
+    def _meta_address(self, meta: np.ndarray, row: int | None) -> int:
+        entry = self._meta_targets.get(id(meta))
+        if entry is None or entry[0] is not meta:
+            entry = self._remember(self._meta_targets, meta, self._check_meta_target(meta))
+        _, address, itemsize, rows = entry
+        if row is None:
+            if rows != 1:
+                raise ValueError(f"meta holds {rows} records: pass row= to say which one to fill")
+            return address
+        if not 0 <= row < rows:
+            raise IndexError(f"row={row} is outside meta's {rows} records")
+        return address + row * itemsize
+
+    @staticmethod
+    def _remember(cache: dict, array: np.ndarray, geometry: tuple[int, int, int]) -> tuple:
+        if len(cache) >= _TARGET_CACHE:
+            del cache[next(iter(cache))]
+        entry = (array, *geometry)
+        cache[id(array)] = entry
+        return entry
+
+    def _check_out_target(self, out: np.ndarray) -> tuple[int, int, int]:
+        """(address, bytes per frame, frames in the stack or 0 for one frame) of a valid ``out``."""
+        ring = self._ring
+        nbytes = ring.frame_nbytes
+        flat = (nbytes,)
+        expected = (
+            f"a writable C-contiguous {ring.dtype} array of shape {ring.shape} (or uint8 of shape "
+            f"{flat}); with row=, a stack of shape (n, *{ring.shape})"
+        )
+        if not isinstance(out, np.ndarray):
+            raise ValueError(f"out must be {expected}; got {type(out).__name__}")
+        if not (out.flags.c_contiguous and out.flags.writeable):
+            raise ValueError(f"out must be {expected}; got a read-only or non-contiguous array")
+        if out.dtype == ring.dtype and out.shape == ring.shape:
+            rows = 0
+        elif out.dtype == np.uint8 and out.shape == flat:
+            rows = 0
+        elif out.ndim >= 1 and out.dtype == ring.dtype and out.shape[1:] == ring.shape:
+            rows = out.shape[0]
+        elif out.dtype == np.uint8 and out.ndim == 2 and out.shape[1:] == flat:
+            rows = out.shape[0]
+        else:
+            raise ValueError(f"out must be {expected}; got {out.dtype} {out.shape}")
+        return int(out.ctypes.data), nbytes, rows
+
+    @staticmethod
+    def _check_meta_target(meta: np.ndarray) -> tuple[int, int, int]:
+        """(address of the first record's ``index``, record size, records) of a valid ``meta``."""
+        expected = (
+            "a writable C-contiguous structured array with fields index (int64), timestamp_s, "
+            "exposure_ms, z_um, x_um, y_um (float64) at consecutive offsets, e.g. "
+            "np.zeros(n, RingReader.meta_dtype)"
+        )
+        if not isinstance(meta, np.ndarray):
+            raise ValueError(f"meta must be {expected}; got {type(meta).__name__}")
+        fields = meta.dtype.fields
+        base = fields["index"][1] if fields and "index" in fields else -1
+        for k, name in enumerate(META_DTYPE.names or ()):
+            field = fields.get(name) if fields else None
+            if (
+                base < 0
+                or field is None
+                or field[0] != META_DTYPE.fields[name][0]
+                or field[1] != base + 8 * k
+            ):  # type: ignore[index]
+                raise ValueError(f"meta must be {expected}; got dtype {meta.dtype}")
+        if meta.ndim > 1 or meta.size == 0:
+            raise ValueError(f"meta must be {expected}, 0-d or 1-d; got shape {meta.shape}")
+        if not (meta.flags.c_contiguous and meta.flags.writeable):
+            raise ValueError(f"meta must be {expected}; got a read-only or non-contiguous array")
+        return int(meta.ctypes.data) + base, meta.dtype.itemsize, meta.size
 
     def __iter__(self) -> Iterator[Frame]:
         """``for frame in reader:`` — :meth:`next` forever; ends when the owner closes the ring.
@@ -196,13 +386,16 @@ class RingReader:
     def drain(self, max_frames: int | None = None, copy: bool = True) -> tuple[list[Frame], int]:
         """All frames after the cursor (at most ``max_frames``) without waiting, and how many were lost."""
         layout = self._live()
+        slots = self._slots
+        assert slots is not None
         frames: list[Frame] = []
         lost_before = self._frames_lost
         while max_frames is None or len(frames) < max_frames:
-            written = int(layout.counters[0])
-            if self._cursor >= written:
+            index = self._due(layout, _NO_WAIT, 0)
+            if index < 0:
                 break
-            frame = self._read_at_cursor(layout, written, copy, None)
+            frame = slots.frame(index, copy=copy)
+            self._consumed(index, frame is not None)
             if frame is not None:
                 frames.append(frame)
         return frames, self._frames_lost - lost_before
@@ -216,11 +409,13 @@ class RingReader:
         if start < 0 or stop < start:
             raise ValueError(f"read(start, stop) needs 0 <= start <= stop, got ({start}, {stop})")
         layout = self._live()
+        slots = self._slots
+        assert slots is not None
         stop = min(stop, int(layout.counters[0]))
         frames: list[Frame] = []
         lost = 0
         for index in range(start, stop):
-            frame = read_frame(layout, index, copy=copy)
+            frame = slots.frame(index, copy=copy)
             if frame is None:
                 lost += 1
             else:
@@ -273,6 +468,9 @@ class RingReader:
         else:
             self._finalizer.detach()
         self._words = None  # type: ignore[assignment]
+        self._slots = None
+        self._out_targets.clear()
+        self._meta_targets.clear()
         if self._own_ring:
             self._ring.close()
 

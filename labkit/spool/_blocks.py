@@ -46,6 +46,8 @@ class Block:
         "tail",
         "_raw_ptr",
         "_out_ptr",
+        "meta_frame",
+        "meta_timestamp_s",
     )
 
     def __init__(self, layout: Layout, with_pixels: bool = True, out_bytes: int = 0) -> None:
@@ -67,6 +69,10 @@ class Block:
         self.fd = -1
         self.n_fast = 0  # frames compressed at the codec's fast level (the codecs fell behind)
         self.meta = np.zeros(cap, dtype=FRAME_META)
+        # field views made once: the reader sets ``meta_frame[slot]`` per frame, the ring
+        # reader fills index..y_um of ``meta[slot]`` (``RingReader.next_into(..., row=slot)``)
+        self.meta_frame = self.meta["frame"]
+        self.meta_timestamp_s = self.meta["timestamp_s"]
         self.filled = np.zeros(cap, dtype=bool)
         self.order = np.zeros(cap, dtype=np.int64)  # slots in acquisition order
         self.n = 0
@@ -83,12 +89,11 @@ class Block:
         self.fd = -1
         self.n_fast = 0
 
-    def add_slot(self, slot: int) -> np.ndarray:
-        """Reserve ``slot`` for the next frame; returns the pixel array to fill."""
+    def add_slot(self, slot: int) -> None:
+        """Count ``slot`` (already filled) as the next frame of the shard."""
         self.order[self.n] = slot
         self.filled[slot] = True
         self.n += 1
-        return self.raw[slot]
 
     def frames(self) -> np.ndarray:
         """Per-frame metadata in acquisition order."""

@@ -26,8 +26,6 @@ from labkit.spool._writer import WriterStages
 
 log = logging.getLogger(__name__)
 
-_NAN = float("nan")
-
 
 class Counters:
     """Plain counters, each written by one thread and read by anyone."""
@@ -235,6 +233,7 @@ class Pipeline(WriterStages):
     def _read_loop(self) -> None:
         c = self.counters
         layout = self.layout
+        reader = self.reader
         tasks = sorted(self.protocol.tasks, key=lambda t: t.frame)
         next_task = 0
         block: Block | None = None
@@ -270,11 +269,11 @@ class Pipeline(WriterStages):
                         except OSError as exc:
                             self._fail(exc, 0)
                             break
-                try:  # no per-frame array allocation: into the shard buffer, or a view (direct)
-                    if self.direct:
-                        frame = self.reader.next(timeout=0.1, copy=False)
+                try:  # no Frame, dict or view per frame: pixels and header copied by address
+                    if self.direct:  # pixels stay in the ring slot, written to disk from there
+                        index = reader.next_meta_into(block.meta, timeout=0.1, row=slot)
                     else:
-                        frame = self.reader.next(timeout=0.1, out=block.raw[slot])
+                        index = reader.next_into(block.raw, block.meta, timeout=0.1, row=slot)
                 except TimeoutError:
                     continue
                 except RingError as exc:  # the engine closed the ring or died: keep what we have
@@ -282,33 +281,25 @@ class Pipeline(WriterStages):
                     self._defer({"event": "source_closed", "message": str(exc), "frames": n})
                     log.warning("spool source ended after %d frames: %s", n, exc)
                     break
-                if last_index >= 0 and frame.index > last_index + 1:
-                    self._note_drop(last_index + 1, frame.index - 1, n)
-                last_index = frame.index
-                if settle_after and frame.timestamp_s < settle_after:
+                if last_index >= 0 and index > last_index + 1:
+                    self._note_drop(last_index + 1, index - 1, n)
+                last_index = index
+                if settle_after and block.meta_timestamp_s[slot] < settle_after:
                     c.frames_skipped_moving += 1
                     continue
                 if self.direct:
                     try:
                         t_write = time.perf_counter()
-                        self.sink.write_frame(block, slot, frame.data)
+                        self.sink.write_frame(block, slot, reader.frame_view(index))
                         c.write_s += time.perf_counter() - t_write
                     except OSError as exc:
                         self._fail(exc, block.n)
                         break
-                    if not frame.is_intact():  # the camera lapped us while we wrote it
-                        self._note_drop(frame.index, frame.index, n, torn=True)
+                    if not reader.is_intact(index):  # the camera lapped us while we wrote it
+                        self._note_drop(index, index, n, torn=True)
                         continue
                 block.add_slot(slot)
-                m = block.meta[slot]
-                meta = frame.meta
-                m["frame"] = n
-                m["index"] = frame.index
-                m["timestamp_s"] = frame.timestamp_s
-                m["exposure_ms"] = meta.get("exposure_ms", _NAN)
-                m["z_um"] = meta.get("z_um", _NAN)
-                m["x_um"] = meta.get("x_um", _NAN)
-                m["y_um"] = meta.get("y_um", _NAN)
+                block.meta_frame[slot] = n  # index..y_um came with the frame
                 c.frames_in = n + 1
                 c.bytes_in += layout.frame_bytes
                 if layout.n_z and (n + 1) % layout.z_dwell == 0:
