@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from ctypes import memmove
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from labkit.buffers._layout import META_FIELDS, RingLayout
 
-__all__ = ["META_DTYPE", "Frame", "SlotAccess", "read_frame"]
+__all__ = ["META_DTYPE", "Frame", "SlotAccess", "meta_rows", "out_rows", "read_frame"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,15 +74,21 @@ META_DTYPE = np.dtype(
         "itemsize": 48,
     }
 )
+META_FIELDS_ALL = ("index", *META_FIELDS)
 _META_OFFSET = 8  # bytes from the start of a slot header to its ``index`` word
 
 
-class SlotAccess:
-    """Raw access to the slots of one ring mapping: the seqlock read, shared by every read.
+def _as_bytes(array: np.ndarray) -> np.ndarray:
+    """A flat uint8 view of a C-contiguous array."""
+    return array.reshape(-1).view(np.uint8)
 
-    Holds numpy views of the mapping, so the memory stays mapped (never a dangling address)
-    for as long as this object lives, even after the ring is closed; its content is then
-    meaningless. ``read`` takes raw addresses so a hot loop creates no array per frame.
+
+class SlotAccess:
+    """The slots of one ring mapping as byte views, and the seqlock read every read goes through.
+
+    The views (made once) keep the memory mapped for as long as this object lives, even after
+    the ring is closed (the content is then meaningless). ``read`` copies between views with
+    ``np.copyto``, so a hot loop creates no array, dict or Frame per frame.
     """
 
     __slots__ = (
@@ -91,42 +96,44 @@ class SlotAccess:
         "frame_nbytes",
         "views",
         "_seq",
+        "_bytes",
+        "_headers",
         "_data",
-        "_slots",
-        "_data_addr",
-        "_stride",
-        "_meta_addr",
         "_scratch",
+        "_scratch_bytes",
     )
 
     def __init__(self, layout: RingLayout) -> None:
         self.n_slots = layout.n_slots
         self._data = layout.data
-        self._slots = layout.slots
         self.frame_nbytes = int(np.prod(layout.shape, dtype=np.int64)) * layout.dtype.itemsize
         self._seq = memoryview(layout.seq)  # item access gives a Python int, no numpy scalar
-        self._data_addr = int(self._data.ctypes.data)
-        self._stride = layout.slot_stride
-        self._meta_addr = int(self._slots.ctypes.data) + _META_OFFSET
-        self.views = [self._data[k] for k in range(self.n_slots)]  # zero-copy, made once
+        self.views = [self._data[k] for k in range(self.n_slots)]
         for view in self.views:
             view.flags.writeable = False  # handed out by ``frame_view``: nobody writes the ring
+        self._bytes = [_as_bytes(view) for view in self.views]
+        headers = layout.slots.view(np.uint8).reshape(self.n_slots, -1)
+        self._headers = [
+            headers[k, _META_OFFSET : _META_OFFSET + META_DTYPE.itemsize]
+            for k in range(self.n_slots)
+        ]
         self._scratch = np.zeros((), META_DTYPE)
+        self._scratch_bytes = _as_bytes(self._scratch)
 
-    def read(self, index: int, dst: int, meta_dst: int) -> bool:
-        """The seqlock read of frame ``index``: its 48 metadata bytes (``META_DTYPE``) to
-        address ``meta_dst`` and its pixels (``frame_nbytes``) to address ``dst``; 0 skips
-        either. True if the slot held frame ``index`` before and after the copy (with
-        ``dst == 0`` the caller checks :meth:`holds` again once it is done with the slot)."""
+    def read(self, index: int, dst: np.ndarray | None, meta_dst: np.ndarray | None) -> bool:
+        """The seqlock read of frame ``index``: its header (``META_DTYPE``, 48 bytes) into the
+        uint8 array ``meta_dst`` and its pixels into the uint8 array ``dst`` (``frame_nbytes``);
+        None skips either. True if the slot held frame ``index`` before and after the copy
+        (with ``dst`` None the caller checks :meth:`holds` again once done with the slot)."""
         slot = index % self.n_slots
         want = 2 * index + 2
         seq = self._seq
         if seq[slot] != want:
             return False
-        if meta_dst:
-            memmove(meta_dst, self._meta_addr + slot * 64, 48)
-        if dst:
-            memmove(dst, self._data_addr + slot * self._stride, self.frame_nbytes)
+        if meta_dst is not None:
+            np.copyto(meta_dst, self._headers[slot])
+        if dst is not None:
+            np.copyto(dst, self._bytes[slot])
         return seq[slot] == want
 
     def holds(self, index: int) -> bool:
@@ -136,25 +143,23 @@ class SlotAccess:
     def frame(self, index: int, copy: bool = True, out: np.ndarray | None = None) -> Frame | None:
         """Frame ``index`` as a :class:`Frame` (a copy, ``out``, or a view with ``copy=False``);
         None if it is not (or no longer) intact."""
-        scratch = self._scratch
-        meta_dst = scratch.ctypes.data
         if not copy:
-            if not self.read(index, 0, meta_dst):
+            if not self.read(index, None, self._scratch_bytes):
                 return None
-            data = self._data[index % self.n_slots]  # a fresh view per Frame
+            data = self._data[index % self.n_slots]  # a fresh (writable) view per Frame
             intact: Callable[[], bool] | None = functools.partial(self.holds, index)
         else:
             if out is None or not out.flags.c_contiguous:
                 data = np.empty(self._data.shape[1:], self._data.dtype)
             else:
                 data = out
-            if not self.read(index, data.ctypes.data, meta_dst):
+            if not self.read(index, _as_bytes(data), self._scratch_bytes):
                 return None
             if out is not None and data is not out:  # a strided out: copied from our copy
                 np.copyto(out, data)
                 data = out
             intact = None
-        row = scratch.item()  # (index, timestamp_s, exposure_ms, z_um, x_um, y_um)
+        row = self._scratch.item()  # (index, timestamp_s, exposure_ms, z_um, x_um, y_um)
         meta = dict(zip(META_FIELDS, row[1:], strict=True))
         return Frame(data, index, meta["timestamp_s"], meta, intact)
 
@@ -167,3 +172,59 @@ def read_frame(
     One-off convenience; readers keep a :class:`SlotAccess` and call ``frame`` on it.
     """
     return SlotAccess(layout).frame(index, copy, out)
+
+
+def out_rows(
+    out: np.ndarray, shape: tuple[int, ...], dtype: np.dtype
+) -> tuple[list[np.ndarray], bool]:
+    """Byte views of the frames ``out`` can receive, and whether it is a stack (needs ``row``).
+
+    ``out`` is one frame (``shape``/``dtype``, or flat uint8 of the frame's bytes) or a stack
+    of them along a new first axis, writable and C-contiguous. Raises ``ValueError`` naming
+    the expected shape and dtype otherwise.
+    """
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    flat = (nbytes,)
+    expected = (
+        f"a writable C-contiguous {dtype} array of shape {shape} (or uint8 of shape {flat}); "
+        f"with row=, a stack of them, e.g. shape (n, *{shape})"
+    )
+    if not isinstance(out, np.ndarray):
+        raise ValueError(f"out must be {expected}; got {type(out).__name__}")
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError(f"out must be {expected}; got a read-only or non-contiguous array")
+    if (out.dtype == dtype and out.shape == shape) or (out.dtype == np.uint8 and out.shape == flat):
+        return [_as_bytes(out)], False
+    stack_of_frames = out.dtype == dtype and out.shape[1:] == shape
+    stack_of_bytes = out.dtype == np.uint8 and out.shape[1:] == flat
+    if out.ndim >= 1 and (stack_of_frames or stack_of_bytes):
+        return list(out.view(np.uint8).reshape(len(out), nbytes)), True
+    raise ValueError(f"out must be {expected}; got {out.dtype} {out.shape}")
+
+
+def meta_rows(meta: np.ndarray) -> list[np.ndarray]:
+    """Byte views of the 48 bytes ``index``..``y_um`` of each record of ``meta``.
+
+    ``meta`` is a writable C-contiguous 0-d or 1-d structured array with the fields of
+    ``META_DTYPE`` (same types) at consecutive offsets, possibly among others (the spool's
+    records add ``frame`` before them). Raises ``ValueError`` otherwise.
+    """
+    expected = (
+        "a writable C-contiguous structured array with fields index (int64), timestamp_s, "
+        "exposure_ms, z_um, x_um, y_um (float64) at consecutive offsets, e.g. "
+        "np.zeros(n, RingReader.meta_dtype)"
+    )
+    if not isinstance(meta, np.ndarray):
+        raise ValueError(f"meta must be {expected}; got {type(meta).__name__}")
+    fields = meta.dtype.fields or {}
+    base = fields["index"][1] if "index" in fields else -1
+    for k, name in enumerate(META_FIELDS_ALL):
+        field = fields.get(name)
+        if base < 0 or field is None or field[0] != META_DTYPE[name] or field[1] != base + 8 * k:
+            raise ValueError(f"meta must be {expected}; got dtype {meta.dtype}")
+    if meta.ndim > 1 or meta.size == 0:
+        raise ValueError(f"meta must be {expected}, 0-d or 1-d; got shape {meta.shape}")
+    if not (meta.flags.c_contiguous and meta.flags.writeable):
+        raise ValueError(f"meta must be {expected}; got a read-only or non-contiguous array")
+    records = meta.reshape(-1).view(np.uint8).reshape(meta.size, meta.dtype.itemsize)
+    return list(records[:, base : base + META_DTYPE.itemsize])

@@ -12,7 +12,7 @@ import numpy as np
 
 from labkit.buffers import _futex
 from labkit.buffers._errors import RingError
-from labkit.buffers._frame import META_DTYPE, Frame, SlotAccess
+from labkit.buffers._frame import META_DTYPE, Frame, SlotAccess, meta_rows, out_rows
 from labkit.buffers._layout import RingLayout
 from labkit.buffers._registry import CURSOR, LOST, register, unregister
 from labkit.buffers._ring import FrameRing
@@ -57,9 +57,9 @@ class RingReader:
             self._cursor_address = 0
         self._frames_lost = 0
         self._slots: SlotAccess | None = SlotAccess(self._layout)
-        # next_into targets validated once: id -> (array, address, row bytes, rows)
-        self._out_targets: dict[int, tuple[np.ndarray, int, int, int]] = {}
-        self._meta_targets: dict[int, tuple[np.ndarray, int, int, int]] = {}
+        # next_into targets validated once: id -> (array, byte view of each row, stacked)
+        self._out_targets: dict[int, tuple[np.ndarray, list[np.ndarray], bool]] = {}
+        self._meta_targets: dict[int, tuple[np.ndarray, list[np.ndarray], bool]] = {}
         self._owner_checked_at = time.monotonic()
         self._finalizer = weakref.finalize(self, unregister, self._words, os.getpid())
 
@@ -188,9 +188,9 @@ class RingReader:
         """Copy the frame at the cursor into ``out`` and its metadata into ``meta``; its index.
 
         Same waiting, skipping, ``frames_lost`` and errors as :meth:`next`, without creating a
-        ``Frame``, a dict or an array per call: pixels and the slot header are copied with
-        ``memmove`` to addresses worked out once per ``out``/``meta`` array (the reader keeps
-        a reference to the last few arrays it was given, until ``close()``).
+        ``Frame``, a dict or an array per call: pixels and the slot header are copied between
+        byte views made once per ``out``/``meta`` array (the reader keeps a reference to the
+        last few arrays it was given, until ``close()``).
 
         ``out``: a writable C-contiguous array of the ring's shape and dtype, or a flat
         ``uint8`` array of ``ring.frame_nbytes``. With ``row=k``, ``out`` is a stack of such
@@ -206,8 +206,8 @@ class RingReader:
         layout = self._live()
         slots = self._slots
         assert slots is not None
-        dst = self._out_address(out, row)
-        meta_dst = 0 if meta is None else self._meta_address(meta, row)
+        dst = self._out_view(out, row)
+        meta_dst = None if meta is None else self._meta_view(meta, row)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             index = self._due(layout, deadline, timeout)
@@ -232,11 +232,11 @@ class RingReader:
         layout = self._live()
         slots = self._slots
         assert slots is not None
-        meta_dst = 0 if meta is None else self._meta_address(meta, row)
+        meta_dst = None if meta is None else self._meta_view(meta, row)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             index = self._due(layout, deadline, timeout)
-            ok = slots.read(index, 0, meta_dst)
+            ok = slots.read(index, None, meta_dst)
             self._consumed(index, ok)
             if ok:
                 return index
@@ -278,97 +278,48 @@ class RingReader:
         """Move the cursor past ``index``; a failed (torn or overwritten) read counts as lost."""
         self._move(index + 1, lost=0 if ok else 1)
 
-    def _out_address(self, out: np.ndarray, row: int | None) -> int:
+    def _out_view(self, out: np.ndarray, row: int | None) -> np.ndarray:
         entry = self._out_targets.get(id(out))
         if entry is None or entry[0] is not out:
-            entry = self._remember(self._out_targets, out, self._check_out_target(out))
-        _, address, row_nbytes, rows = entry
+            rows, stacked = out_rows(out, self._ring.shape, self._ring.dtype)
+            entry = self._remember(self._out_targets, out, rows, stacked)
+        _, rows, stacked = entry
         if row is None:
-            if rows:
+            if stacked:
                 raise ValueError(
-                    f"out holds a stack of {rows} frames: pass row= to say which one to fill"
+                    f"out is a stack of {len(rows)} frames: pass row= to say which one to fill"
                 )
-            return address
-        if not rows:
+            return rows[0]
+        if not stacked:
             raise ValueError(
-                f"row={row} needs out of shape (n, *{self._ring.shape}); got one frame {out.shape}"
+                f"row={row} needs a stack of frames, shape (n, *{self._ring.shape}); got one frame {out.shape}"
             )
-        if not 0 <= row < rows:
-            raise IndexError(f"row={row} is outside out's {rows} frames")
-        return address + row * row_nbytes
+        if not 0 <= row < len(rows):
+            raise IndexError(f"row={row} is outside out's {len(rows)} frames")
+        return rows[row]
 
-    def _meta_address(self, meta: np.ndarray, row: int | None) -> int:
+    def _meta_view(self, meta: np.ndarray, row: int | None) -> np.ndarray:
         entry = self._meta_targets.get(id(meta))
         if entry is None or entry[0] is not meta:
-            entry = self._remember(self._meta_targets, meta, self._check_meta_target(meta))
-        _, address, itemsize, rows = entry
+            entry = self._remember(self._meta_targets, meta, meta_rows(meta), True)
+        rows = entry[1]
         if row is None:
-            if rows != 1:
-                raise ValueError(f"meta holds {rows} records: pass row= to say which one to fill")
-            return address
-        if not 0 <= row < rows:
-            raise IndexError(f"row={row} is outside meta's {rows} records")
-        return address + row * itemsize
+            if len(rows) != 1:
+                raise ValueError(
+                    f"meta holds {len(rows)} records: pass row= to say which one to fill"
+                )
+            return rows[0]
+        if not 0 <= row < len(rows):
+            raise IndexError(f"row={row} is outside meta's {len(rows)} records")
+        return rows[row]
 
     @staticmethod
-    def _remember(cache: dict, array: np.ndarray, geometry: tuple[int, int, int]) -> tuple:
+    def _remember(cache: dict, array: np.ndarray, rows: list[np.ndarray], stacked: bool) -> tuple:
         if len(cache) >= _TARGET_CACHE:
             del cache[next(iter(cache))]
-        entry = (array, *geometry)
+        entry = (array, rows, stacked)
         cache[id(array)] = entry
         return entry
-
-    def _check_out_target(self, out: np.ndarray) -> tuple[int, int, int]:
-        """(address, bytes per frame, frames in the stack or 0 for one frame) of a valid ``out``."""
-        ring = self._ring
-        nbytes = ring.frame_nbytes
-        flat = (nbytes,)
-        expected = (
-            f"a writable C-contiguous {ring.dtype} array of shape {ring.shape} (or uint8 of shape "
-            f"{flat}); with row=, a stack of shape (n, *{ring.shape})"
-        )
-        if not isinstance(out, np.ndarray):
-            raise ValueError(f"out must be {expected}; got {type(out).__name__}")
-        if not (out.flags.c_contiguous and out.flags.writeable):
-            raise ValueError(f"out must be {expected}; got a read-only or non-contiguous array")
-        if out.dtype == ring.dtype and out.shape == ring.shape:
-            rows = 0
-        elif out.dtype == np.uint8 and out.shape == flat:
-            rows = 0
-        elif out.ndim >= 1 and out.dtype == ring.dtype and out.shape[1:] == ring.shape:
-            rows = out.shape[0]
-        elif out.dtype == np.uint8 and out.ndim == 2 and out.shape[1:] == flat:
-            rows = out.shape[0]
-        else:
-            raise ValueError(f"out must be {expected}; got {out.dtype} {out.shape}")
-        return int(out.ctypes.data), nbytes, rows
-
-    @staticmethod
-    def _check_meta_target(meta: np.ndarray) -> tuple[int, int, int]:
-        """(address of the first record's ``index``, record size, records) of a valid ``meta``."""
-        expected = (
-            "a writable C-contiguous structured array with fields index (int64), timestamp_s, "
-            "exposure_ms, z_um, x_um, y_um (float64) at consecutive offsets, e.g. "
-            "np.zeros(n, RingReader.meta_dtype)"
-        )
-        if not isinstance(meta, np.ndarray):
-            raise ValueError(f"meta must be {expected}; got {type(meta).__name__}")
-        fields = meta.dtype.fields
-        base = fields["index"][1] if fields and "index" in fields else -1
-        for k, name in enumerate(META_DTYPE.names or ()):
-            field = fields.get(name) if fields else None
-            if (
-                base < 0
-                or field is None
-                or field[0] != META_DTYPE.fields[name][0]
-                or field[1] != base + 8 * k
-            ):  # type: ignore[index]
-                raise ValueError(f"meta must be {expected}; got dtype {meta.dtype}")
-        if meta.ndim > 1 or meta.size == 0:
-            raise ValueError(f"meta must be {expected}, 0-d or 1-d; got shape {meta.shape}")
-        if not (meta.flags.c_contiguous and meta.flags.writeable):
-            raise ValueError(f"meta must be {expected}; got a read-only or non-contiguous array")
-        return int(meta.ctypes.data) + base, meta.dtype.itemsize, meta.size
 
     def __iter__(self) -> Iterator[Frame]:
         """``for frame in reader:`` — :meth:`next` forever; ends when the owner closes the ring.
