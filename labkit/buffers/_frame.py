@@ -187,7 +187,7 @@ def out_rows(
     flat = (nbytes,)
     expected = (
         f"a writable C-contiguous {dtype} array of shape {shape} (or uint8 of shape {flat}); "
-        f"with row=, a stack of them, e.g. shape (n, *{shape})"
+        f"with row=, a stack of them, shape (n, {', '.join(map(str, shape))})"
     )
     if not isinstance(out, np.ndarray):
         raise ValueError(f"out must be {expected}; got {type(out).__name__}")

@@ -292,7 +292,7 @@ class RingReader:
             return rows[0]
         if not stacked:
             raise ValueError(
-                f"row={row} needs a stack of frames, shape (n, *{self._ring.shape}); got one frame {out.shape}"
+                f"row={row} needs a stack of frames, shape (n, {', '.join(map(str, self._ring.shape))}); got one frame {out.shape}"
             )
         if not 0 <= row < len(rows):
             raise IndexError(f"row={row} is outside out's {len(rows)} frames")

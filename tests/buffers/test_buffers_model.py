@@ -15,6 +15,7 @@ ops = st.lists(
         st.tuples(st.just("write"), st.integers(1, 6)),
         st.tuples(st.just("abort"), st.just(0)),
         st.tuples(st.just("next"), st.integers(0, 1)),  # reader 0 or 1
+        st.tuples(st.just("next_into"), st.integers(0, 1)),
         st.tuples(st.just("latest"), st.integers(0, 1)),
         st.tuples(st.just("drain"), st.integers(0, 1)),
         st.tuples(st.just("read"), st.integers(0, 40)),
@@ -84,6 +85,20 @@ def test_ring_matches_model(n_slots, operations):
                     frame = readers[arg].next(timeout=0)
                     assert frame.index == want and frame.meta["z_um"] == want
                     assert np.array_equal(frame.data, value(want))
+            elif op == "next_into":
+                want = model.next(arg)
+                out, meta = np.zeros(SHAPE, np.uint8), np.zeros((), readers[arg].meta_dtype)
+                if want is None:
+                    try:
+                        readers[arg].next_into(out, meta, timeout=0)
+                    except TimeoutError:
+                        pass
+                    else:
+                        raise AssertionError("next_into() read a frame the model does not have")
+                else:
+                    assert readers[arg].next_into(out, meta, timeout=0) == want
+                    assert meta["index"] == want and meta["z_um"] == want
+                    assert np.array_equal(out, value(want))
             elif op == "latest":
                 frame = readers[arg].latest()
                 if model.written == 0:

@@ -52,6 +52,49 @@ def test_concurrent_writer_never_yields_a_torn_frame_and_counts_every_loss(copy)
             reader.next(timeout=0)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["next_into", "next_meta_into"])
+def test_next_into_under_a_concurrent_writer_never_keeps_a_torn_frame(method):
+    """The same race for the allocation-free reads: next_into only returns frames copied
+    whole, next_meta_into frames whose ring slot ``is_intact`` confirms after use."""
+    total = 1000
+    shape = (512, 512)
+    with FrameRing.create(shape, "uint16", n_slots=2) as ring:
+        reader = ring.reader("stress")
+        frames = [np.full(shape, i % 65536, np.uint16) for i in range(8)]
+        out = np.zeros((2, *shape), np.uint16)
+        meta = np.zeros(2, reader.meta_dtype)
+        writer = threading.Thread(
+            target=lambda: [ring.write(frames[i % 8], z_um=i) for i in range(total)]
+        )
+        writer.start()
+        seen: list[int] = []
+        bad: list[tuple[int, int, int]] = []
+        discarded = 0
+        try:
+            while len(seen) + discarded + reader.frames_lost < total:
+                row = len(seen) % 2
+                if method == "next_into":
+                    index = reader.next_into(out, meta, timeout=10, row=row)
+                    data = out[row]
+                else:
+                    index = reader.next_meta_into(meta, timeout=10, row=row)
+                    data = reader.frame_view(index)
+                lo, hi = int(data.min()), int(data.max())
+                if method == "next_meta_into" and not reader.is_intact(index):
+                    discarded += 1
+                    continue
+                kept_meta = (int(meta["index"][row]), float(meta["z_um"][row]))
+                if lo != hi or lo != index % 8 or kept_meta != (index, index):
+                    bad.append((index, lo, hi))
+                seen.append(index)
+        finally:
+            writer.join()
+        assert not bad, f"torn frames kept: {bad[:5]}"
+        assert seen == sorted(set(seen)) and len(seen) + discarded + reader.frames_lost == total
+        assert ring.stats()["readers"]["stress"]["frames_lost"] == reader.frames_lost
+
+
 def test_write_and_claim_from_two_threads_at_once_is_refused():
     with FrameRing.create((4, 4), "uint8", n_slots=2) as ring:
         with ring.claim():
