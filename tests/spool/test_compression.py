@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 
 import numpy as np
 import pytest
 
+from labkit.buffers import Frame
 from labkit.spool import SpoolError, open_series
 
 
@@ -97,10 +99,24 @@ def test_unsupported_codec_names_the_supported_ones(spool):
     assert spool.handle is None  # nothing started
 
 
-def test_no_per_frame_allocation_on_the_hot_path(spool, host):
+@pytest.mark.parametrize("compression", ["lz4", "none"])  # "none": the O_DIRECT (direct) path
+def test_no_per_frame_allocation_on_the_hot_path(spool, host, compression):
     """tracemalloc over N frames: no buffer per frame (the compressed chunks go into
-    preallocated shard buffers) and nothing kept per frame beyond the per-shard metadata."""
-    h = spool.start(compression="lz4", shard_seconds=0.5, preflight_mode="skip")  # 100 / shard
+    preallocated shard buffers) and nothing kept per frame beyond the per-shard metadata;
+    and no Frame object per frame: the spool threads read the ring with ``next_into`` /
+    ``next_meta_into`` (``next()`` built a Frame, a metadata dict and a view per frame)."""
+    frame_init = Frame.__init__.__code__
+    frames_built = [0]
+
+    def count_frames(frame, event, arg):  # runs in every thread the spool starts
+        if event == "call" and frame.f_code is frame_init:
+            frames_built[0] += 1
+
+    threading.setprofile(count_frames)
+    try:
+        h = spool.start(compression=compression, shard_seconds=0.5, preflight_mode="skip")
+    finally:
+        threading.setprofile(None)  # threads started from now on are not watched
     try:
         while h.progress.frames_written < 60:  # threads, pools and first shards warmed up
             time.sleep(0.01)
@@ -108,7 +124,7 @@ def test_no_per_frame_allocation_on_the_hot_path(spool, host):
         try:
             base_mem = tracemalloc.get_traced_memory()[0]
             tracemalloc.reset_peak()
-            n0 = h.progress.frames_read
+            n0, built0 = h.progress.frames_read, frames_built[0]
             counts = []
             for extra in (100, 700):
                 while h.progress.frames_read < n0 + extra:
@@ -116,11 +132,13 @@ def test_no_per_frame_allocation_on_the_hot_path(spool, host):
                 host.events.clear()  # the test host keeps every progress event (~4 Hz)
                 counts.append(min(_spool_blocks() for _ in range(5)))  # min: skip transients
             peak = tracemalloc.get_traced_memory()[1] - base_mem
+            frames_read, built = h.progress.frames_read - n0, frames_built[0] - built0
         finally:
             tracemalloc.stop()
     finally:
         h.stop()
     frame_bytes = 128 * 128 * 2
+    assert frames_read >= 700 and built == 0, f"{built} Frame objects for {frames_read} frames"
     # before: a bytes object per compressed frame, held until its 100-frame shard was written
     assert peak < 8 * frame_bytes, f"peak {peak} B over 700 frames"
     # blocks still allocated grow with shards (per-shard metadata for the final attrs) and
