@@ -288,6 +288,36 @@ def _zmq_latency(n: int) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _read_cost_us(shape: tuple[int, int], n_frames: int, rounds: int) -> tuple[float, float]:
+    """Per-frame cost (µs) of ``next_into`` and of ``next(out=)`` beside it, in one process.
+
+    Bursts of frames are written, then each reader reads them (only the reads are timed); the
+    two readers take turns burst by burst so a load change hits both. Medians over bursts.
+    """
+    n_slots = 8
+    burst = n_slots - 1
+    src = np.ones(shape, DTYPE)
+    cost: dict[str, list[float]] = {"into": [], "next": []}
+    with FrameRing.create(shape, DTYPE, n_slots=n_slots) as ring:
+        into, by_next = ring.reader("bench-into"), ring.reader("bench-next")
+        out_into, out_next = np.empty(shape, DTYPE), np.empty(shape, DTYPE)
+        meta = np.zeros((), into.meta_dtype)
+        for _ in range(max(1, rounds * n_frames // burst)):
+            for _ in range(burst):
+                ring.write(src)
+            t0 = time.perf_counter()
+            for _ in range(burst):
+                into.next_into(out_into, meta, timeout=0)
+            t1 = time.perf_counter()
+            for _ in range(burst):
+                by_next.next(timeout=0, out=out_next)
+            t2 = time.perf_counter()
+            cost["into"].append((t1 - t0) / burst * 1e6)
+            cost["next"].append((t2 - t1) / burst * 1e6)
+        assert into.frames_lost == by_next.frames_lost == 0
+    return _median(cost["into"]), _median(cost["next"])
+
+
 def _fps(result: dict) -> float:
     return result["frames"] / result["seconds"]
 
@@ -323,6 +353,8 @@ def run(quick: bool = False) -> list[BenchResult]:
         dram = _ring_throughput(sources, duration_s, N_SLOTS_LARGE)
         dram_fps.append(_fps(dram))
         zmq_fps.append(_fps(_zmq_throughput(sources, duration_s)))
+    small_into, small_next = _read_cost_us((64, 64), 2000 if quick else 20000, rounds)
+    big_into, big_next = _read_cost_us(SHAPE, 50 if quick else 300, rounds)
     ring_lat = _ring_latency(n_wakes)
     zmq_lat = _zmq_latency(n_wakes)
     load = os.getloadavg()[0]
@@ -379,6 +411,24 @@ def run(quick: bool = False) -> list[BenchResult]:
             _median(zmq_fps),
             goal=3.0,
             note=note(N_SLOTS),
+        ),
+        BenchResult(
+            "ring.next_into_64",
+            small_into,
+            "us/frame",
+            "next(out=) same ring",
+            small_next,
+            higher_is_better=False,
+            note="64x64 uint16, one process, reads of bursts of 7 frames timed (no Frame, dict or view per read)",
+        ),
+        BenchResult(
+            "ring.next_into_2048",
+            big_into,
+            "us/frame",
+            "next(out=) same ring",
+            big_next,
+            higher_is_better=False,
+            note=f"{SHAPE[0]}x{SHAPE[1]} uint16 (copy-bound), one process, bursts of 7 frames",
         ),
         BenchResult(
             "ring.notify_p50",
