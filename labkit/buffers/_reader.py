@@ -204,17 +204,10 @@ class RingReader:
         them, ``TimeoutError`` and ``RingError`` as :meth:`next`.
         """
         layout = self._live()
-        slots = self._slots
-        assert slots is not None
         dst = self._out_view(out, row)
-        meta_dst = None if meta is None else self._meta_view(meta, row)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            index = self._due(layout, deadline, timeout)
-            ok = slots.read(index, dst, meta_dst)
-            self._consumed(index, ok)
-            if ok:
-                return index
+        return self._next_raw(
+            layout, dst, None if meta is None else self._meta_view(meta, row), timeout
+        )
 
     def next_meta_into(
         self,
@@ -230,13 +223,23 @@ class RingReader:
         whether the writer overwrote the slot meanwhile (then discard what you made of them).
         """
         layout = self._live()
+        return self._next_raw(
+            layout, None, None if meta is None else self._meta_view(meta, row), timeout
+        )
+
+    def _next_raw(
+        self,
+        layout: RingLayout,
+        dst: np.ndarray | None,
+        meta_dst: np.ndarray | None,
+        timeout: float | None,
+    ) -> int:
         slots = self._slots
         assert slots is not None
-        meta_dst = None if meta is None else self._meta_view(meta, row)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             index = self._due(layout, deadline, timeout)
-            ok = slots.read(index, None, meta_dst)
+            ok = slots.read(index, dst, meta_dst)
             self._consumed(index, ok)
             if ok:
                 return index
