@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,7 +107,7 @@ class SlotAccess:
         self.n_slots = layout.n_slots
         self._data = layout.data
         self.frame_nbytes = int(np.prod(layout.shape, dtype=np.int64)) * layout.dtype.itemsize
-        self._seq = memoryview(layout.seq)  # item access gives a Python int, no numpy scalar
+        self._seq = memoryview(layout.seq.data)  # item access gives a Python int, no numpy scalar
         self.views = [self._data[k] for k in range(self.n_slots)]
         for view in self.views:
             view.flags.writeable = False  # handed out by ``frame_view``: nobody writes the ring
@@ -216,7 +216,7 @@ def meta_rows(meta: np.ndarray) -> list[np.ndarray]:
     )
     if not isinstance(meta, np.ndarray):
         raise ValueError(f"meta must be {expected}; got {type(meta).__name__}")
-    fields = meta.dtype.fields or {}
+    fields: Mapping[str, tuple] = meta.dtype.fields or {}
     base = fields["index"][1] if "index" in fields else -1
     for k, name in enumerate(META_FIELDS_ALL):
         field = fields.get(name)
