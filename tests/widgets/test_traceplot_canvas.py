@@ -11,7 +11,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import types
 
 import numpy as np
 import pytest
@@ -75,9 +74,11 @@ def test_renderer_choice_outside_and_inside_marimo(trace, monkeypatch):
     assert plot._display_() is plot.canvas  # what marimo shows, also inside mo.vstack
     plot.close()
     # what marimo.running_in_notebook() answers inside a marimo kernel
-    monkeypatch.setitem(
-        sys.modules, "marimo", types.SimpleNamespace(running_in_notebook=lambda: True)
-    )
+    # (patch the real module: other tests may have imported marimo and installed its widget hooks,
+    # which a stand-in module would break)
+    import marimo
+
+    monkeypatch.setattr(marimo, "running_in_notebook", lambda: True)
     assert running_in_marimo()
     plot = TracePlot(trace.reader(), autostart=False)
     assert plot.renderer == "canvas"
