@@ -214,7 +214,7 @@ class TraceCanvas(anywidget.AnyWidget):
         return can
 
     def draw(self, frame: Any) -> bool:
-        """Send one :class:`~labkit.widgets._traceplot.TraceFrame`; False when there is no credit."""
+        """Send one :class:`~labkit.widgets._trace_pump.TraceFrame`; False when there is no credit."""
         seq = self._credit.acquire()
         if seq is None:
             return False
