@@ -79,7 +79,10 @@ def test_wheel_built_from_a_clean_tree_contains_the_bundle(tmp_path):
     (wheel,) = out.glob("labkit-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
-        assert "labkit/static/liveview.js" in names
+        entries = sorted(f.stem for f in (JS / "src" / "entries").glob("*.ts"))
+        assert {"liveview", "form", "tracecanvas", "viewer"} <= set(entries)
+        missing = [e for e in entries if f"labkit/static/{e}.js" not in names]
+        assert not missing, f"bundles missing from the wheel: {missing}"
         bundle = zf.read("labkit/static/liveview.js").decode()
     assert "usampler2D" in bundle and "R16UI" in bundle  # the WebGL2 integer-texture renderer
     assert "export" in bundle  # an ES module anywidget can import
