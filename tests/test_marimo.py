@@ -8,19 +8,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from labkit.testing._jupyter import attach_console_errors
-from labkit.testing._servers import wait_http
-from labkit.testing.fixtures import free_port
+from labkit.testing._servers import marimo_run
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 APP = NOTEBOOKS / "marimo_live.py"
@@ -28,45 +24,7 @@ DASHBOARD_APP = NOTEBOOKS / "marimo_dashboard.py"
 RED = "rgb(198, 40, 40)"  # #c62828
 
 
-@contextmanager
-def _marimo_run(app: Path, log_path: Path):
-    """``marimo run app`` on a free loopback port; yields its URL, stops it with SIGINT."""
-    port = free_port()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "marimo",
-                "run",
-                str(app),
-                "--headless",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-token",
-                "--no-sandbox",
-                "--no-skew-protection",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/health", 90, proc)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.send_signal(signal.SIGINT)  # graceful: marimo exits, the app's atexit closes the scope
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            pytest.fail(f"marimo did not stop on SIGINT:\n{log_path.read_text()[-2000:]}")
-
-
-@pytest.mark.parametrize("app", [APP, DASHBOARD_APP], ids=["live", "dashboard"])
+@pytest.mark.parametrize("app", sorted(NOTEBOOKS.glob("marimo_*.py")), ids=lambda p: p.stem)
 def test_marimo_apps_pass_marimo_check(app):
     result = subprocess.run(
         [sys.executable, "-m", "marimo", "check", str(app)],
@@ -80,7 +38,7 @@ def test_marimo_apps_pass_marimo_check(app):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_live_view_paints_frames_in_marimo(page, tmp_path):
-    with _marimo_run(APP, tmp_path / "marimo.log") as url:
+    with marimo_run(APP, tmp_path / "marimo.log") as url:
         page.goto(url)
         page.wait_for_function(
             "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 3)",
@@ -99,7 +57,7 @@ def test_live_view_paints_frames_in_marimo(page, tmp_path):
 def dashboard(chromium, tmp_path_factory):
     """One ``marimo run`` of the dashboard app and one page on it, for the whole module."""
     root = tmp_path_factory.mktemp("marimo-dashboard")
-    with _marimo_run(DASHBOARD_APP, root / "marimo.log") as url:
+    with marimo_run(DASHBOARD_APP, root / "marimo.log") as url:
         context = chromium.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         attach_console_errors(page)

@@ -7,6 +7,7 @@ server's state directory and their tail is quoted in every startup error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -26,7 +28,14 @@ import psutil
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["JupyterServerError", "LabServer", "VoilaServer", "free_port", "wait_http"]
+__all__ = [
+    "JupyterServerError",
+    "LabServer",
+    "VoilaServer",
+    "free_port",
+    "marimo_run",
+    "wait_http",
+]
 
 
 class JupyterServerError(RuntimeError):
@@ -314,3 +323,35 @@ class LabServer(_Server):
             except OSError:
                 logger.warning("could not delete session %s", session.get("id"))
         return len(sessions) + super().shutdown_kernels()
+
+
+@contextlib.contextmanager
+def marimo_run(app: Path, log_path: Path, timeout_s: float = 90.0) -> Iterator[str]:
+    """``marimo run app`` headless on a free loopback port; yields its URL.
+
+    Stops it with SIGINT (marimo exits and the app's ``atexit`` hooks release its scope), then
+    SIGKILL to the process group after 30 s. Raises ``JupyterServerError`` when it does not
+    stop on SIGINT, quoting the log.
+    """
+    port = free_port()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "marimo", "run", str(app), "--headless", "--host", "127.0.0.1",
+             "--port", str(port), "--no-token", "--no-sandbox", "--no-skew-protection"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", timeout_s, proc)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise JupyterServerError(
+                f"marimo did not stop on SIGINT:\n{log_path.read_text()[-2000:]}"
+            ) from None

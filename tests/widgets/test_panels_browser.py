@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from labkit.testing._traces import trace_feed_cells
 from labkit.testing.fixtures import run_all_cells, wait_for_widget, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -98,25 +99,7 @@ def test_device_panel_edits_reach_the_device_and_errors_show_in_red(voila_server
 
 
 def test_traceplot_draws_moving_lines(voila_server, page):
-    cells = [
-        "import atexit, threading, time\n"
-        "import numpy as np\n"
-        "from labkit.buffers import TraceBuffer\n"
-        "from labkit.widgets import TracePlot\n"
-        "buf = TraceBuffer.create(('sine', 'cosine'), capacity=20_000)\n"
-        "stop = threading.Event()\n"
-        "def feed():\n"
-        "    while not stop.wait(0.02):\n"
-        "        t = time.time() - np.arange(4)[::-1] * 0.005\n"
-        "        buf.write(t, np.column_stack([np.sin(3 * t), np.cos(3 * t)]))\n"
-        "feeder = threading.Thread(target=feed, daemon=True)\n"
-        "feeder.start()\n"
-        "plot = TracePlot(buf.reader(), window_s=5)\n"
-        "def cleanup():\n"
-        "    plot.close(); stop.set(); feeder.join(); buf.close()\n"
-        "atexit.register(cleanup)\n"
-        "plot",
-    ]
+    cells = trace_feed_cells("TracePlot(buf.reader(), window_s=5)")
     write_notebook(voila_server.root / "traces.ipynb", cells)
     page.goto(voila_server.render_url("traces.ipynb"))
     wait_for_widget(page, ".labkit-traceplot")

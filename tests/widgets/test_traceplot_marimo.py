@@ -5,17 +5,14 @@ the window control changes the time span."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from labkit.testing._jupyter import attach_console_errors
-from labkit.testing._servers import wait_http
-from labkit.testing.fixtures import free_port
+from labkit.testing._servers import marimo_run
+from labkit.testing._traces import TRACE_PIXELS_JS as PIXELS_JS
+from labkit.testing._traces import TRACE_STATS_JS as STATS_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -28,84 +25,11 @@ LINE_COLORS = {
     "events": (0x2C, 0xA0, 0x2C),
 }
 
-# pixels of each line colour and a hash of the canvas. Antialiased lines blend with the white
-# background or a grey grid line, so a pixel counts for the colour whose direction away from
-# white it follows (cosine > 0.97), if it is saturated enough not to be grey.
-PIXELS_JS = """(c, colors) => {
-  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-  const dirs = Object.entries(colors).map(([k, rgb]) => {
-    const u = rgb.map((x) => 255 - x);
-    const n = Math.hypot(...u);
-    return [k, u.map((x) => x / n)];
-  });
-  const counts = {};
-  for (const [k] of dirs) counts[k] = 0;
-  let hash = 0;
-  for (let i = 0; i < d.length; i += 4) {
-    const r = d[i], g = d[i + 1], b = d[i + 2];
-    hash = (hash * 31 + r + 7 * g + 13 * b) | 0;
-    if (Math.max(r, g, b) - Math.min(r, g, b) < 25) continue;
-    const v = [255 - r, 255 - g, 255 - b];
-    const n = Math.hypot(...v);
-    if (n < 30) continue;
-    let best = null, bestCos = 0.97;
-    for (const [k, u] of dirs) {
-      const cos = (v[0] * u[0] + v[1] * u[1] + v[2] * u[2]) / n;
-      if (cos > bestCos) { best = k; bestCos = cos; }
-    }
-    if (best) counts[best]++;
-  }
-  return { counts, hash };
-}"""
-STATS_JS = "() => Object.values(window.labkitTraces || {}).find(s => !s.closed) || null"
-
-
-def test_app_passes_marimo_check():
-    result = subprocess.run(
-        [sys.executable, "-m", "marimo", "check", str(APP)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
 
 @pytest.fixture(scope="module")
 def marimo_url(tmp_path_factory):
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("marimo") / "marimo.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "marimo",
-                "run",
-                str(APP),
-                "--headless",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-token",
-                "--no-sandbox",
-                "--no-skew-protection",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/health", 90, proc)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.send_signal(signal.SIGINT)  # graceful: the app's atexit closes plot and scope
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            pytest.fail(f"marimo did not stop on SIGINT:\n{log_path.read_text()[-2000:]}")
+    with marimo_run(APP, tmp_path_factory.mktemp("marimo") / "marimo.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from test_traceplot_marimo import PIXELS_JS, STATS_JS  # tests/widgets is on sys.path (rootdir)
 
+from labkit.testing._traces import TRACE_PIXELS_JS as PIXELS_JS
+from labkit.testing._traces import TRACE_STATS_JS as STATS_JS
+from labkit.testing._traces import trace_feed_cells
 from labkit.testing.fixtures import wait_for_widget, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CELLS = [
-    "import atexit, threading, time\n"
-    "import numpy as np\n"
-    "from labkit.buffers import TraceBuffer\n"
-    "from labkit.widgets import TracePlot\n"
-    "buf = TraceBuffer.create(('sine', 'cosine'), capacity=20_000)\n"
-    "stop = threading.Event()\n"
-    "def feed():\n"
-    "    while not stop.wait(0.02):\n"
-    "        t = time.time() - np.arange(4)[::-1] * 0.005\n"
-    "        buf.write(t, np.column_stack([np.sin(3 * t), np.cos(3 * t)]))\n"
-    "feeder = threading.Thread(target=feed, daemon=True)\n"
-    "feeder.start()\n"
-    "plot = TracePlot(buf.reader(), window_s=4, renderer='canvas', title='voila canvas')\n"
-    "def cleanup():\n"
-    "    plot.close(); stop.set(); feeder.join(); buf.close()\n"
-    "atexit.register(cleanup)\n"
-    "plot",
-]
+CELLS = trace_feed_cells(
+    "TracePlot(buf.reader(), window_s=4, renderer='canvas', title='voila canvas')"
+)
 COLORS = {"sine": (0x1F, 0x77, 0xB4), "cosine": (0xD6, 0x27, 0x28)}
 
 
