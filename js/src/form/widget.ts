@@ -4,13 +4,8 @@ import { buildRow, type RowView } from "./rows";
 import type { AppliedMsg, FormEvent, RowSpec } from "./schema";
 import { CSS } from "./styles";
 
-// Minimal anywidget model surface (see @anywidget/types).
-export interface Model {
-  get(name: string): any;
-  send(content: unknown): void;
-  on(event: string, cb: (...args: any[]) => void): void;
-  off(event?: string | null, cb?: ((...args: any[]) => void) | null): void;
-}
+import type { Model } from "../render/model";
+export type { Model };
 
 /** True when the text colour the page gives us is light (a dark theme). */
 function darkTheme(el: HTMLElement): boolean {

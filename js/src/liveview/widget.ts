@@ -26,15 +26,8 @@ import { PaintRateEstimator, vsyncIn } from "./paint_rate";
 import { decodeJpegBitmap, pixelsOf, type Received, release } from "./decode";
 import { buildDom } from "./dom";
 
-// Minimal anywidget model surface (see @anywidget/types).
-export interface Model {
-  get(name: string): any;
-  set(name: string, value: unknown): void;
-  save_changes(): void;
-  send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[]): void;
-  on(event: string, cb: (...args: any[]) => void): void;
-  off(event?: string | null, cb?: ((...args: any[]) => void) | null): void;
-}
+import type { Model } from "../render/model";
+export type { Model };
 
 declare global {
   interface Window {

@@ -6,15 +6,8 @@ import { paddedRange } from "./axes";
 import { paintTraces, plotRect } from "./draw";
 import { decodeTraces, type Traces, type TracesMsg } from "./protocol";
 
-// Minimal anywidget model surface (see @anywidget/types).
-export interface Model {
-  get(name: string): any;
-  set(name: string, value: unknown): void;
-  save_changes(): void;
-  send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[]): void;
-  on(event: string, cb: (...args: any[]) => void): void;
-  off(event?: string | null, cb?: ((...args: any[]) => void) | null): void;
-}
+import type { Model } from "../render/model";
+export type { Model };
 
 export interface TraceStats {
   view: string;

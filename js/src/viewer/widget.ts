@@ -12,15 +12,8 @@ import { createHistogramView } from "../liveview/histogram_view";
 import { drawProfile } from "./profile";
 import { CSS } from "./styles";
 
-/** The anywidget model surface the viewer uses (the manager page implements the same). */
-export interface Model {
-  get(name: string): any;
-  set(name: string, value: unknown): void;
-  save_changes(): void;
-  send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[]): void;
-  on(event: string, cb: (...args: any[]) => void): void;
-  off(event?: string | null, cb?: ((...args: any[]) => void) | null): void;
-}
+import type { Model } from "../render/model";
+export type { Model };
 
 export interface ViewerStats {
   uid: string;
