@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -75,6 +76,8 @@ META_DTYPE = np.dtype(
     }
 )
 META_FIELDS_ALL = ("index", *META_FIELDS)
+_SMALL_COPY_BYTES = 64 * 1024  # frames up to this size are copied holding the GIL (a few µs)
+_ALL = slice(None)  # made once: ``x[_ALL] = y`` allocates nothing
 _META_OFFSET = 8  # bytes from the start of a slot header to its ``index`` word
 
 
@@ -101,29 +104,37 @@ class SlotAccess:
         "_data",
         "_scratch",
         "_scratch_bytes",
+        "_small",
     )
 
     def __init__(self, layout: RingLayout) -> None:
         self.n_slots = layout.n_slots
         self._data = layout.data
         self.frame_nbytes = int(np.prod(layout.shape, dtype=np.int64)) * layout.dtype.itemsize
-        self._seq = memoryview(layout.seq.data)  # item access gives a Python int, no numpy scalar
+        self._seq = layout.seq.data  # item access gives a Python int, no numpy scalar
         self.views = [self._data[k] for k in range(self.n_slots)]
         for view in self.views:
             view.flags.writeable = False  # handed out by ``frame_view``: nobody writes the ring
-        self._bytes = [_as_bytes(view) for view in self.views]
+        # small frames are copied by memoryview assignment (fastest, holds the GIL), larger
+        # ones by np.copyto (releases the GIL during the copy); see ``target``
+        self._small = self.frame_nbytes <= _SMALL_COPY_BYTES
+        self._bytes = [self.target(_as_bytes(view)) for view in self.views]
         headers = layout.slots.view(np.uint8).reshape(self.n_slots, -1)
         self._headers = [
-            headers[k, _META_OFFSET : _META_OFFSET + META_DTYPE.itemsize]
+            headers[k, _META_OFFSET : _META_OFFSET + META_DTYPE.itemsize].data
             for k in range(self.n_slots)
         ]
         self._scratch = np.zeros((), META_DTYPE)
-        self._scratch_bytes = _as_bytes(self._scratch)
+        self._scratch_bytes = _as_bytes(self._scratch).data
 
-    def read(self, index: int, dst: np.ndarray | None, meta_dst: np.ndarray | None) -> bool:
+    def target(self, frame_bytes: np.ndarray) -> np.ndarray | memoryview:
+        """What :meth:`read` copies pixels into, made once from a flat uint8 view of a frame."""
+        return frame_bytes.data if self._small else frame_bytes
+
+    def read(self, index: int, dst: Any, meta_dst: memoryview | None) -> bool:
         """The seqlock read of frame ``index``: its header (``META_DTYPE``, 48 bytes) into the
-        uint8 array ``meta_dst`` and its pixels into the uint8 array ``dst`` (``frame_nbytes``);
-        None skips either. True if the slot held frame ``index`` before and after the copy
+        byte memoryview ``meta_dst`` and its pixels into ``dst`` (``frame_nbytes``, made by
+        :meth:`target`); None skips either. True if the slot held frame ``index`` before and after the copy
         (with ``dst`` None the caller checks :meth:`holds` again once done with the slot)."""
         slot = index % self.n_slots
         want = 2 * index + 2
@@ -131,9 +142,12 @@ class SlotAccess:
         if seq[slot] != want:
             return False
         if meta_dst is not None:
-            np.copyto(meta_dst, self._headers[slot])
+            meta_dst[_ALL] = self._headers[slot]
         if dst is not None:
-            np.copyto(dst, self._bytes[slot])
+            if self._small:
+                dst[_ALL] = self._bytes[slot]
+            else:
+                np.copyto(dst, self._bytes[slot])
         return seq[slot] == want
 
     def holds(self, index: int) -> bool:
@@ -153,7 +167,7 @@ class SlotAccess:
                 data = np.empty(self._data.shape[1:], self._data.dtype)
             else:
                 data = out
-            if not self.read(index, _as_bytes(data), self._scratch_bytes):
+            if not self.read(index, self.target(_as_bytes(data)), self._scratch_bytes):
                 return None
             if out is not None and data is not out:  # a strided out: copied from our copy
                 np.copyto(out, data)
@@ -202,7 +216,7 @@ def out_rows(
     raise ValueError(f"out must be {expected}; got {out.dtype} {out.shape}")
 
 
-def meta_rows(meta: np.ndarray) -> list[np.ndarray]:
+def meta_rows(meta: np.ndarray) -> list[memoryview]:
     """Byte views of the 48 bytes ``index``..``y_um`` of each record of ``meta``.
 
     ``meta`` is a writable C-contiguous 0-d or 1-d structured array with the fields of
@@ -227,4 +241,4 @@ def meta_rows(meta: np.ndarray) -> list[np.ndarray]:
     if not (meta.flags.c_contiguous and meta.flags.writeable):
         raise ValueError(f"meta must be {expected}; got a read-only or non-contiguous array")
     records = meta.reshape(-1).view(np.uint8).reshape(meta.size, meta.dtype.itemsize)
-    return list(records[:, base : base + META_DTYPE.itemsize])
+    return [r.data for r in records[:, base : base + META_DTYPE.itemsize]]

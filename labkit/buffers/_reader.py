@@ -7,6 +7,7 @@ import os
 import time
 import weakref
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -58,8 +59,8 @@ class RingReader:
         self._frames_lost = 0
         self._slots: SlotAccess | None = SlotAccess(self._layout)
         # next_into targets validated once: id -> (array, byte view of each row, stacked)
-        self._out_targets: dict[int, tuple[np.ndarray, list[np.ndarray], bool]] = {}
-        self._meta_targets: dict[int, tuple[np.ndarray, list[np.ndarray], bool]] = {}
+        self._out_targets: dict[int, tuple[np.ndarray, list[Any], bool]] = {}
+        self._meta_targets: dict[int, tuple[np.ndarray, list[Any], bool]] = {}
         self._owner_checked_at = time.monotonic()
         self._finalizer = weakref.finalize(self, unregister, self._words, os.getpid())
 
@@ -230,8 +231,8 @@ class RingReader:
     def _next_raw(
         self,
         layout: RingLayout,
-        dst: np.ndarray | None,
-        meta_dst: np.ndarray | None,
+        dst: Any,
+        meta_dst: memoryview | None,
         timeout: float | None,
     ) -> int:
         slots = self._slots
@@ -281,11 +282,14 @@ class RingReader:
         """Move the cursor past ``index``; a failed (torn or overwritten) read counts as lost."""
         self._move(index + 1, lost=0 if ok else 1)
 
-    def _out_view(self, out: np.ndarray, row: int | None) -> np.ndarray:
+    def _out_view(self, out: np.ndarray, row: int | None) -> Any:
         entry = self._out_targets.get(id(out))
         if entry is None or entry[0] is not out:
             rows, stacked = out_rows(out, self._ring.shape, self._ring.dtype)
-            entry = self._remember(self._out_targets, out, rows, stacked)
+            slots = self._slots
+            assert slots is not None
+            targets = [slots.target(r) for r in rows]
+            entry = self._remember(self._out_targets, out, targets, stacked)
         _, rows, stacked = entry
         if row is None:
             if stacked:
@@ -301,7 +305,7 @@ class RingReader:
             raise IndexError(f"row={row} is outside out's {len(rows)} frames")
         return rows[row]
 
-    def _meta_view(self, meta: np.ndarray, row: int | None) -> np.ndarray:
+    def _meta_view(self, meta: np.ndarray, row: int | None) -> memoryview:
         entry = self._meta_targets.get(id(meta))
         if entry is None or entry[0] is not meta:
             entry = self._remember(self._meta_targets, meta, meta_rows(meta), True)
@@ -317,7 +321,7 @@ class RingReader:
         return rows[row]
 
     @staticmethod
-    def _remember(cache: dict, array: np.ndarray, rows: list[np.ndarray], stacked: bool) -> tuple:
+    def _remember(cache: dict, array: np.ndarray, rows: list[Any], stacked: bool) -> tuple:
         if len(cache) >= _TARGET_CACHE:
             del cache[next(iter(cache))]
         entry = (array, rows, stacked)
