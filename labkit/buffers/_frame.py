@@ -90,8 +90,9 @@ class SlotAccess:
     """The slots of one ring mapping as byte views, and the seqlock read every read goes through.
 
     The views (made once) keep the memory mapped for as long as this object lives, even after
-    the ring is closed (the content is then meaningless). ``read`` copies between views with
-    ``np.copyto``, so a hot loop creates no array, dict or Frame per frame.
+    the ring is closed (the content is then meaningless). ``read`` copies between views made
+    once (memoryview assignment, or ``np.copyto`` for frames over 64 KiB so the GIL is released
+    during the copy), so a hot loop creates no array, dict or Frame per frame.
     """
 
     __slots__ = (
@@ -134,8 +135,8 @@ class SlotAccess:
     def read(self, index: int, dst: Any, meta_dst: memoryview | None) -> bool:
         """The seqlock read of frame ``index``: its header (``META_DTYPE``, 48 bytes) into the
         byte memoryview ``meta_dst`` and its pixels into ``dst`` (``frame_nbytes``, made by
-        :meth:`target`); None skips either. True if the slot held frame ``index`` before and after the copy
-        (with ``dst`` None the caller checks :meth:`holds` again once done with the slot)."""
+        :meth:`target`); None skips either. True if the slot held frame ``index`` before and
+        after the copy (with ``dst`` None the caller checks :meth:`holds` again once done)."""
         slot = index % self.n_slots
         want = 2 * index + 2
         seq = self._seq

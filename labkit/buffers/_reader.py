@@ -123,6 +123,8 @@ class RingReader:
             raise ValueError(
                 f"out must be a {self._ring.dtype} array of shape {self._ring.shape}, got {out.dtype} {out.shape}"
             )
+        if out is not None and not out.flags.writeable:
+            raise ValueError("out is read-only; pass a writable array")
 
     # --- reading ---------------------------------------------------------------------------
     #: dtype of one metadata row as ``next_into`` writes it (any structured dtype with these

@@ -170,6 +170,11 @@ def test_out_parameter_reuses_a_buffer(ring):
         reader.latest(out=np.zeros((2, 2), np.uint16))
     with pytest.raises(ValueError, match="needs copy=True"):
         reader.latest(copy=False, out=out)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="out is read-only"):
+        reader.latest(out=out)
+    strided = np.zeros((SHAPE[0], 2 * SHAPE[1]), np.uint16)[:, ::2]  # any layout still works
+    assert reader.latest(out=strided).data is strided and int(strided[-1, -1]) == 3
 
 
 def test_bad_frames_and_metadata_raise_errors_that_say_what_the_ring_expects(ring):
