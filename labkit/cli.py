@@ -7,7 +7,9 @@ this module only dispatches, so ``labkit --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 
 # subcommand -> (module with main(argv), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -26,6 +28,10 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help", "help"}:
@@ -40,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"labkit: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (``kill``, ``timeout``, a service manager) shuts down like Ctrl-C, so servers,
+        # browsers and kernels a command started are stopped too; manager/engine install their own
+        signal.signal(signal.SIGTERM, _interrupt)
     module = importlib.import_module(COMMANDS[name][0])
     return int(module.main(rest) or 0)
 

@@ -116,6 +116,30 @@ def test_demo_serves_a_live_dashboard_and_stops_on_ctrl_c(page, tmp_path):
     assert not alive, f"left running after Ctrl-C: {[p.pid for p in alive]}"
 
 
+def test_demo_stops_everything_on_sigterm(tmp_path):
+    log_path = tmp_path / "demo.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labkit.cli", "demo", "--no-browser", "--port", str(free_port()),
+             "--size", "128"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        _wait_for_url(log_path, proc)
+        tree = [proc, *psutil.Process(proc.pid).children(recursive=True)]
+        assert len(tree) > 1, "the demo started no server process"
+        proc.terminate()
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0, log_path.read_text()[-3000:]
+    gone, alive = psutil.wait_procs(tree[1:], timeout=10)
+    assert not alive, f"left running after SIGTERM: {[p.cmdline()[:3] for p in alive]}"
+
+
 def test_wheel_ships_the_demo_notebook():
     from hatchling.builders.wheel import WheelBuilder
 
