@@ -59,6 +59,9 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   );
   root.append(style, bar, grid, hv.canvas, info, status);
   host.append(root);
+  // fill the cell we are given (ipywidgets boxes and output areas shrink-wrap their children,
+  // which would size the image from its own previous size); the image is capped at width_px
+  host.style.width = "100%";
 
   // Canvas2D when WebGL2 is CPU-emulated (headless / GPU-less: cheaper there, see RendererOptions).
   // Set before the widget renders: window.labkitForceCanvas2D = true forces the fallback,
@@ -124,6 +127,9 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     stage.style.width = `${w}px`;
     stage.style.height = `${h}px`;
     grid.style.gridTemplateColumns = `${w}px 64px`;
+    // explicit rows: the profile canvases size their pixels from their box, so an "auto" row would
+    // keep the height of an earlier, larger layout forever
+    grid.style.gridTemplateRows = `${h}px 56px`;
     hv.canvas.style.width = `${w + 66}px`;
     for (const c of [canvas, overlay]) {
       const dw = Math.round(w * dpr);
