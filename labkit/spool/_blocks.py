@@ -53,8 +53,10 @@ class Block:
     def __init__(self, layout: Layout, with_pixels: bool = True, out_bytes: int = 0) -> None:
         cap = layout.slots_per_shard
         if with_pixels:
-            self.raw = np.empty((cap, *layout.frame_shape), dtype=layout.dtype)
-            self.raw.reshape(-1)[::4096] = 0  # touch pages now, not on the hot path
+            # aligned, so a shard of page-multiple frames goes to disk in one O_DIRECT write
+            flat = aligned_empty(cap * layout.frame_bytes)
+            flat[::4096] = 0  # touch pages now, not on the hot path
+            self.raw = flat.view(layout.dtype).reshape(cap, *layout.frame_shape)
         else:  # direct mode: frames go from the ring slot straight into the shard file
             self.raw = np.empty((cap, 0, 0), dtype=layout.dtype)
         # compressed chunks back to back, padded to ALIGN for O_DIRECT writes

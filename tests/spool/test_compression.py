@@ -99,7 +99,7 @@ def test_unsupported_codec_names_the_supported_ones(spool):
     assert spool.handle is None  # nothing started
 
 
-@pytest.mark.parametrize("compression", ["lz4", "none"])  # "none": the O_DIRECT (direct) path
+@pytest.mark.parametrize("compression", ["lz4", "none"])  # "none": aligned shard buffers
 def test_no_per_frame_allocation_on_the_hot_path(spool, host, compression):
     """tracemalloc over N frames: no buffer per frame (the compressed chunks go into
     preallocated shard buffers) and nothing kept per frame beyond the per-shard metadata;
