@@ -518,36 +518,18 @@ if __name__ == "__main__":
 
 def _marimo(pw: Any, root: Path, quick: bool) -> list[BenchResult]:
     """LiveView under ``marimo run`` (buffers travel as base64 there, so auto starts with JPEG)."""
-    import signal
-    import subprocess
-    import sys
-
-    from labkit.testing._servers import free_port, wait_http
+    from labkit.testing._servers import marimo_run
 
     root.mkdir(parents=True, exist_ok=True)
     state = root / "live.state.json"
     app = root / "live_app.py"
     app.write_text(MARIMO_APP.format(state=str(state)))
-    port = free_port()
-    with open(root / "marimo.log", "wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "marimo", "run", str(app), "--headless", "--host", "127.0.0.1",
-             "--port", str(port), "--no-token"],
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
     try:
-        wait_http(f"http://127.0.0.1:{port}/health", 90, proc)
-        live = _measure(pw, f"http://127.0.0.1:{port}/", False, state, quick)
+        with marimo_run(app, root / "marimo.log") as url:
+            live = _measure(pw, url, False, state, quick)
     except Exception as exc:  # noqa: BLE001 - report the other figures even if marimo fails here
         log.warning("marimo live benchmark failed: %s", exc)
         return []
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     note = f"LiveView encoding {live['encoding']}; marimo sends buffers as base64"
     return [
         BenchResult("live marimo painted fps", live["painted_fps"], "fps", goal=30.0, goal_kind="value", note=note),
