@@ -1,4 +1,5 @@
 // One DOM row per schema row: label, controls, units and a red error slot.
+import { el as h } from "../render/dom";
 import {
   type FormEvent,
   formatNumber,
@@ -21,13 +22,6 @@ export interface RowView {
 }
 
 type Emit = (ev: FormEvent) => void;
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text) e.textContent = text;
-  return e;
-}
 
 /** A text-like input committed on Enter or blur, never overwritten while the user edits it. */
 function committedInput(type: string, onCommit: (text: string) => void) {

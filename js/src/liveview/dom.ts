@@ -1,14 +1,8 @@
 // DOM of the LiveView: toolbar, image stage (image canvas + overlay), profile canvases, readout
 // and status lines. No behaviour here; widget.ts wires it up.
 import { COLORMAP_NAMES } from "../render/colormaps";
+import { el, imageGrid } from "../render/dom";
 import { CSS } from "./styles";
-
-export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text) e.textContent = text;
-  return e;
-}
 
 export interface LiveViewDom {
   root: HTMLDivElement;
@@ -59,15 +53,7 @@ export function buildDom(): LiveViewDom {
   snapBtn.title = "keep the current full frame in Python: view.last_snapshot";
   bar.append(cmapSel, autoBtn, gammaLbl, roiBtn, clearBtn, fitBtn, snapBtn);
 
-  const grid = el("div", "lk-grid");
-  const stage = el("div", "lk-stage");
-  const canvas = el("canvas", "lk-image");
-  const overlay = el("canvas", "lk-overlay");
-  stage.append(canvas, overlay);
-  const vprof = el("canvas", "lk-prof lk-vprof");
-  const hprof = el("canvas", "lk-prof lk-hprof");
-  const corner = el("div");
-  grid.append(stage, vprof, hprof, corner);
+  const { grid, stage, canvas, overlay, vprof, hprof } = imageGrid();
 
   const info = el("div", "lk-info");
   const readout = el("span", "lk-readout", "\u00a0");

@@ -2,6 +2,7 @@
 // decimated float32 traces over custom messages (acked on receipt; the kernel sends only with
 // credit, so nothing queues), paints the newest on requestAnimationFrame with Canvas2D, and holds
 // the controls (window length, autoscale, pause). Counters live on window.labkitTraces[view_id].
+import { el } from "../render/dom";
 import { paddedRange } from "./axes";
 import { paintTraces, plotRect } from "./draw";
 import { decodeTraces, type Traces, type TracesMsg } from "./protocol";
@@ -46,13 +47,6 @@ const CSS = `
 .lk-trace-status.lk-error, .lk-trace-lost { color: #c62828; }
 .lk-trace-status.lk-warning { color: #8a6100; }
 `;
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text) e.textContent = text;
-  return e;
-}
 
 export function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
   const modelId: string = model.get("view_id") || Math.random().toString(36).slice(2);

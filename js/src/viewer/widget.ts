@@ -3,6 +3,7 @@
 // extra dims, a crosshair with line profiles, contrast/colormap controls, a coordinate readout and
 // a small edit tool (normalize / crop to ROI / fill ROI) whose result flows back to the kernel.
 // Counters for tests live on window.labkit_viewers[uid].
+import { el, imageGrid } from "../render/dom";
 import { COLORMAP_NAMES } from "../render/colormaps";
 import { autoLimits, computeHistogram, dataRange } from "../render/histogram";
 import { createImageRenderer } from "../render/image_renderer";
@@ -34,13 +35,6 @@ declare global {
   interface Window {
     labkit_viewers?: Record<string, ViewerStats>;
   }
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text) e.textContent = text;
-  return e;
 }
 
 export function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
@@ -92,14 +86,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   applyBtn.title = "edit the data; a watched notebook variable gets the result";
   bar.append(cmapSel, autoBtn, loIn, hiIn, gamma, roiBtn, opSel, valueIn, applyBtn, linkIn);
   const sliders = el("div", "lk-sliders");
-  const grid = el("div", "lk-grid");
-  const stage = el("div", "lk-stage");
-  const canvas = el("canvas", "lk-image");
-  const overlay = el("canvas", "lk-overlay");
-  stage.append(canvas, overlay);
-  const vprof = el("canvas", "lk-prof lk-vprof");
-  const hprof = el("canvas", "lk-prof lk-hprof");
-  grid.append(stage, vprof, hprof, el("div"));
+  const { grid, stage, canvas, overlay, vprof, hprof } = imageGrid();
   const readout = el("div", "lk-readout", "\u00a0");
   const status = el("div", "lk-status");
   // histogram with draggable limits: applied locally while dragging, stored on release
