@@ -138,29 +138,35 @@ def test_xarray_open_zarr_reads_the_series_without_warnings(spool):
     assert np.array_equal(ds["0"].values, open_series(h.path).values)
 
 
-def test_hdf5_is_readable_while_written(spool, host):
-    """SWMR: another process reads the frames of a series that is still recording."""
+@pytest.mark.parametrize("compression", [None, "lz4"])
+def test_hdf5_is_readable_while_written(spool, host, compression):
+    """SWMR (also with the Blosc filter): another process reads the frames of a series that is
+    still recording."""
     import subprocess
     import sys
     import time
 
-    h = spool.start(method="hdf5", compression=None, shard_seconds=0.05, preflight_mode="skip")
+    h = spool.start(
+        method="hdf5", compression=compression, shard_seconds=0.05, preflight_mode="skip"
+    )
     try:
         deadline = time.monotonic() + 30
         while h.progress.frames_written < 20:
             assert time.monotonic() < deadline
             time.sleep(0.02)
         code = (
-            "import h5py, sys\n"
+            "import h5py, hdf5plugin, sys\n"
             "with h5py.File(sys.argv[1], 'r', swmr=True) as f:\n"
-            "    d = f['data']; d.refresh(); print(d.shape[0], int(d[d.shape[0] - 1, 0, 0]))\n"
+            "    d = f['data']; d.refresh(); n = d.shape[0]\n"
+            "    print(n, int(d[n - 1, 0, 0]), int(d[0, 0, 0]), int(d[n - 1].std() > 1))\n"
         )
         out = subprocess.run(
             [sys.executable, "-c", code, str(h.path)], capture_output=True, text=True, timeout=60
         )
         assert out.returncode == 0, out.stderr
-        n, last_index = (int(x) for x in out.stdout.split())
+        n, last, first, textured = (int(x) for x in out.stdout.split())
         assert n >= 20 and h.state == "running"
+        assert last - first == n - 1 and textured == 1  # real decoded frames, in order
     finally:
         h.stop()
     assert open_series(h.path).shape[0] >= n
