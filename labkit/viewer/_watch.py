@@ -23,6 +23,7 @@ from labkit.viewer._client import EventListener, new_client_id
 from labkit.viewer._errors import ManagerUnavailableError
 from labkit.viewer._hash import as_dataarray, content_hash
 from labkit.viewer._target import ManagerHandle, client_for
+from labkit.widgets._frontends import running_in_marimo
 
 __all__ = ["Watcher", "WatchedVariable"]
 
@@ -54,18 +55,9 @@ def _source_name(namespace: dict, shell: Any) -> str:
         value = namespace.get(key)
         if isinstance(value, str) and value:
             return value
-    if shell is None and "marimo" in sys.modules and _in_marimo():
+    if shell is None and running_in_marimo():
         return "marimo"
     return sys.argv[0] or "python"
-
-
-def _in_marimo() -> bool:
-    try:
-        import marimo
-
-        return bool(marimo.running_in_notebook())
-    except Exception:
-        return False
 
 
 class Watcher:

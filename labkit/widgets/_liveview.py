@@ -37,11 +37,11 @@ import numpy as np
 import traitlets
 
 from labkit.widgets._binning import Viewport, encode_view
+from labkit.widgets._frontends import running_in_marimo
 from labkit.widgets._liveview_sources import (
     COLORMAPS,
     ArraySource,
     FrameSource,
-    _in_marimo,
     as_source,
     check_contrast,
     check_roi,
@@ -129,7 +129,7 @@ class LiveView(anywidget.AnyWidget):
         self._source, self._owns_source = as_source(source, reader_name=f"liveview-{view_id}")
         self._source_bits = 8 * np.dtype(getattr(self._source, "dtype", np.uint16)).itemsize
         self._policy = EncodingPolicy(
-            encoding, source_bits=self._source_bits, prefer_small=_in_marimo()
+            encoding, source_bits=self._source_bits, prefer_small=running_in_marimo()
         )
         self._credit = CreditWindow(max_in_flight, credit_timeout_s)
         self.jpeg_quality = jpeg_quality
@@ -203,7 +203,7 @@ class LiveView(anywidget.AnyWidget):
     @encoding.setter
     def encoding(self, mode: str) -> None:
         self._policy = EncodingPolicy(
-            mode, source_bits=self._source_bits, prefer_small=_in_marimo()
+            mode, source_bits=self._source_bits, prefer_small=running_in_marimo()
         )
         with self._lock:
             self._dirty = True  # show the current frame in the new encoding

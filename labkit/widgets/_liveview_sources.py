@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from typing import Any, Protocol, runtime_checkable
@@ -37,15 +36,6 @@ COLORMAPS = (
     "green",
     "hilo",
 )
-
-
-def _in_marimo() -> bool:
-    if "marimo" not in sys.modules:
-        return False
-    try:
-        return bool(sys.modules["marimo"].running_in_notebook())
-    except Exception:  # noqa: BLE001 - any failure means "not marimo"
-        return False
 
 
 @runtime_checkable

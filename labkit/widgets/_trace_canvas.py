@@ -17,7 +17,6 @@ nothing queues when the browser is slow; the next update carries the newest wind
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 import uuid
@@ -28,6 +27,7 @@ import anywidget
 import numpy as np
 import traitlets
 
+from labkit.widgets._frontends import running_in_marimo
 from labkit.widgets._liveview import bundle_path
 from labkit.widgets._transport import CreditWindow
 
@@ -40,17 +40,6 @@ STALLED = (
     "(one update per credit timeout until it is idle)"
 )
 DEFAULT_PLOT_W = 600  # device pixels, until the browser reports its plot width
-
-
-def running_in_marimo() -> bool:
-    """True inside a marimo notebook or app (checked lazily: marimo is never imported here)."""
-    mo = sys.modules.get("marimo")
-    if mo is None:
-        return False
-    try:
-        return bool(mo.running_in_notebook())
-    except Exception:  # noqa: BLE001 - any failure means "not marimo"
-        return False
 
 
 def encode_traces(
