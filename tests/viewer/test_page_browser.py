@@ -357,7 +357,8 @@ def test_viewer_window_in_jupyterlab_edits_flow_back_to_the_variable(lab_server,
         ".some((e) => e.textContent === 'max=7.0')",
         timeout=20000,
     )
-    assert "fill applied" in viewer.locator(".lk-status").inner_text()
+    # the status is sent beside the edit event, not ordered with it: wait for it too
+    viewer.locator(".lk-status", has_text="fill applied").wait_for(timeout=10_000)
 
 
 def test_page_reconnects_to_a_restarted_manager(registry_dir, page):

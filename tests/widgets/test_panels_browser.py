@@ -92,8 +92,12 @@ def test_device_panel_edits_reach_the_device_and_errors_show_in_red(voila_server
     while not any(n == "exposure_ms" and 4 < v < 5 for n, v in _recorded(log_path)):
         assert time.monotonic() < deadline, _recorded(log_path)
         time.sleep(0.1)
-    # a valid edit clears the red text
-    assert error.inner_text() == ""
+    # a valid edit clears the red text once the kernel's reply arrives (the device records the
+    # value before the reply is sent, so wait for it rather than read the text at once)
+    page.wait_for_function(
+        "() => document.querySelector('.labkit-prop-exposure_ms .labkit-error').innerText === ''",
+        timeout=10_000,
+    )
     page.screenshot(path=str(voila_server.root / "device_panel.png"))
     assert page.console_errors == []
 
