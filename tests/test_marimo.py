@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.testing._jupyter import attach_console_errors
+from labkit.testing._browser import app_page
 from labkit.testing._servers import marimo_run
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
@@ -57,19 +57,9 @@ def test_live_view_paints_frames_in_marimo(page, tmp_path):
 def dashboard(chromium, tmp_path_factory):
     """One ``marimo run`` of the dashboard app and one page on it, for the whole module."""
     root = tmp_path_factory.mktemp("marimo-dashboard")
-    with marimo_run(DASHBOARD_APP, root / "marimo.log") as url:
-        context = chromium.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        attach_console_errors(page)
-        try:
-            page.goto(url)
-            page.locator(".labkit-dashboard .labkit-state-running").wait_for(timeout=90_000)
-            yield page, root
-        finally:
-            try:
-                page.goto("about:blank", timeout=5000)
-            finally:
-                context.close()
+    with marimo_run(DASHBOARD_APP, root / "marimo.log") as url, app_page(chromium, url) as page:
+        page.locator(".labkit-dashboard .labkit-state-running").wait_for(timeout=90_000)
+        yield page, root
 
 
 def _readback(page, text: str, timeout_s: float = 20.0) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from labkit.testing._jupyter import attach_console_errors
 
 CHROMIUM_PATH = os.environ.get("LABKIT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -28,3 +32,23 @@ def launch_chromium(playwright: Any, **kw: Any) -> Any:
             "chromium) or set LABKIT_CHROMIUM to a Chromium binary"
         )
     return playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, **kw)
+
+
+@contextmanager
+def app_page(browser: Any, url: str, width: int = 1400, height: int = 1000) -> Iterator[Any]:
+    """A page in a fresh browser context, opened at ``url``, with ``page.console_errors``.
+
+    For app servers a module shares (``marimo run``): on exit the page leaves for about:blank,
+    so the app session ends, and the context closes even if leaving fails.
+    """
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    attach_console_errors(page)
+    try:
+        page.goto(url)
+        yield page
+    finally:
+        try:
+            page.goto("about:blank", timeout=5000)
+        finally:
+            context.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.testing._jupyter import attach_console_errors
+from labkit.testing._browser import app_page
 from labkit.testing._servers import marimo_run
 from labkit.testing._traces import TRACE_PIXELS_JS as PIXELS_JS
 from labkit.testing._traces import TRACE_STATS_JS as STATS_JS
@@ -33,27 +33,20 @@ def marimo_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app_page(marimo_url, chromium):
+def trace_page(marimo_url, chromium):
     """One page (one app session) for the module: each session starts a scope that lives until
     marimo exits, so the tests share it; the server's teardown releases everything."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    attach_console_errors(page)
-    try:
-        page.goto(marimo_url)
+    with app_page(chromium, marimo_url, width=1280, height=900) as page:
         page.wait_for_function(
             f"() => {{ const s = ({STATS_JS})(); return s && s.painted >= 3 && s.received >= 3; }}",
             timeout=90_000,
         )
         yield page
-    finally:
-        page.goto("about:blank", timeout=5000)
-        context.close()
 
 
 @pytest.fixture
-def canvas(app_page):
-    return app_page.locator(CANVAS)
+def canvas(trace_page):
+    return trace_page.locator(CANVAS)
 
 
 def _controls(canvas, selector):
@@ -68,8 +61,8 @@ def _stats(page):
     return page.evaluate(STATS_JS)
 
 
-def test_canvas_paints_every_channel_and_scrolls(app_page, canvas, tmp_path):
-    page = app_page
+def test_canvas_paints_every_channel_and_scrolls(trace_page, canvas, tmp_path):
+    page = trace_page
     page.get_by_text("renderer: canvas").wait_for(timeout=10_000)
     first = _pixels(canvas)
     for name, count in first["counts"].items():
@@ -86,8 +79,8 @@ def test_canvas_paints_every_channel_and_scrolls(app_page, canvas, tmp_path):
     assert page.console_errors == []
 
 
-def test_pause_freezes_the_picture_and_resume_scrolls_again(app_page, canvas):
-    page = app_page
+def test_pause_freezes_the_picture_and_resume_scrolls_again(trace_page, canvas):
+    page = trace_page
     pause = _controls(canvas, "button.lk-trace-pause")
     pause.click()
     page.wait_for_function(f"() => ({STATS_JS})().paused", timeout=5_000)
@@ -103,8 +96,8 @@ def test_pause_freezes_the_picture_and_resume_scrolls_again(app_page, canvas):
     assert _pixels(canvas)["hash"] != frozen[1]
 
 
-def test_window_control_changes_the_time_span(app_page, canvas):
-    page = app_page
+def test_window_control_changes_the_time_span(trace_page, canvas):
+    page = trace_page
     status = _controls(canvas, ".lk-trace-status")
     page.wait_for_function(f"() => ({STATS_JS})().t_end > 0", timeout=10_000)
     box = _controls(canvas, "input.lk-trace-window")
