@@ -28,6 +28,7 @@ import ipywidgets as widgets
 
 from labkit.widgets._device_panel import DevicePanel
 from labkit.widgets._form import Form
+from labkit.widgets._frontends import close_with_comm
 
 __all__ = ["Dashboard"]
 
@@ -194,6 +195,7 @@ class Dashboard(widgets.GridBox):
         self._closed = False
         self._show_state(_state_value(scope))
         scope.subscribe(self._on_event)
+        close_with_comm(self)  # marimo re-running the cell closes the comm: close the children too
 
     def _part(self, name: str, widget: Any) -> widgets.Widget:
         if widget is not None:

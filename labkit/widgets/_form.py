@@ -43,6 +43,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from labkit.widgets._frontends import close_with_comm
 from labkit.widgets._liveview import bundle_path
 
 __all__ = ["ROW_KINDS", "Form"]
@@ -141,6 +142,7 @@ class Form(anywidget.AnyWidget):
             **kwargs,
         )
         self.on_msg(self._on_custom_msg)
+        close_with_comm(self)  # a panel's device listeners end with its comm (marimo cell re-run)
 
     # ------------------------------------------------------------------ schema
     @staticmethod

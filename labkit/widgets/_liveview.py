@@ -37,7 +37,7 @@ import numpy as np
 import traitlets
 
 from labkit.widgets._binning import Viewport, encode_view
-from labkit.widgets._frontends import running_in_marimo
+from labkit.widgets._frontends import close_with_comm, running_in_marimo
 from labkit.widgets._liveview_sources import (
     COLORMAPS,
     ArraySource,
@@ -136,6 +136,7 @@ class LiveView(anywidget.AnyWidget):
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._closed = False
         self._thread: threading.Thread | None = None
         self._viewport: Viewport | None = None
         self._views = BrowserViews()
@@ -174,6 +175,7 @@ class LiveView(anywidget.AnyWidget):
         if contrast is not None:
             self.contrast = contrast
         self.on_msg(self._on_custom_msg)
+        close_with_comm(self)  # marimo re-running the cell closes the comm: stop the pump too
 
     # ---- validation -------------------------------------------------------------------------
     @traitlets.validate("colormap")
@@ -305,6 +307,9 @@ class LiveView(anywidget.AnyWidget):
         if not hasattr(self, "_stop"):  # __init__ failed early; ipywidgets' __del__ still calls us
             super().close()
             return
+        if self._closed:  # idempotent: super().close() closes the comm, which calls us again
+            return
+        self._closed = True
         self._stop.set()
         self._wake.set()
         thread = self._thread

@@ -25,6 +25,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
+from labkit.widgets._frontends import close_with_comm, running_in_marimo
 from labkit.widgets._trace_pump import TraceFrame, TracePump, TraceSource, decimate_minmax
 
 __all__ = ["RENDERERS", "TraceFrame", "TracePlot", "TracePump", "TraceSource", "decimate_minmax"]
@@ -187,8 +188,6 @@ class TracePlot(widgets.VBox):
                 f"window_s and refresh_hz must be > 0, got {window_s} and {refresh_hz}"
             )
         if renderer == "auto":
-            from labkit.widgets._trace_canvas import running_in_marimo
-
             renderer = "canvas" if running_in_marimo() else "bqplot"
         self.renderer: str = renderer
         cap = 20.0 if renderer == "canvas" else 30.0
@@ -233,6 +232,7 @@ class TracePlot(widgets.VBox):
         super().__init__(list(self._renderer.children))
         self.add_class("labkit-traceplot")
         self._closed = False
+        close_with_comm(self)  # marimo re-running the cell closes the comm: stop the thread too
         if autostart:
             self.start()
 
