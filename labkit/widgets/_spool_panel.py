@@ -263,7 +263,8 @@ class SpoolPanel(Form):
         if self._closed:
             return
         try:
-            self._show_progress(p)
+            with self.hold_sync():  # one message: text, bar, buttons and dialog change together
+                self._show_progress(p)
         except Exception:  # the panel must never break the writer thread
             logger.exception("updating the spool panel failed")
 
