@@ -225,6 +225,7 @@ class SpoolController:
         if preflight_mode != "skip":
             report = self._preflight(path.parent, s)
         if not report.ok:
+            unasked = ""
             if preflight_mode == "interactive":
                 from labkit.spool._interactive import confirm_in_notebook
 
@@ -240,10 +241,15 @@ class SpoolController:
                     self.handle = handle
                     return handle
                 preflight_mode = "abort"
+                unasked = (
+                    "Nobody could be asked: preflight_mode='interactive' shows its dialog in a "
+                    "Jupyter notebook (in marimo, start from the SpoolPanel of scope.dashboard(), "
+                    "which asks in the panel).\n"
+                )
             if preflight_mode == "abort":
                 raise SpoolPreflightError(
-                    f"preflight for {path.name} failed:\n{report.text()}\nFix the problems above, or pass "
-                    "preflight_mode='warn' to record anyway",
+                    f"preflight for {path.name} failed:\n{report.text()}\n{unasked}Fix the problems "
+                    "above, or pass preflight_mode='warn' to record anyway",
                     report.checks,
                 )
             for msg in report.problems():

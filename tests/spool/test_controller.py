@@ -70,8 +70,8 @@ def test_preflight_free_space_and_custom_checks(spool, host):
         spool.start(max_frames=10**12)
     with pytest.raises(SpoolPreflightError, match="laser is off"):
         spool.start(max_frames=5, protocol=_protocol_with_check())
-    # "interactive" without a notebook front end falls back to abort
-    with pytest.raises(SpoolPreflightError):
+    # "interactive" without a notebook front end falls back to abort, and says so
+    with pytest.raises(SpoolPreflightError, match="(?s)Nobody could be asked.*SpoolPanel"):
         spool.start(max_frames=5, protocol=_protocol_with_check(), preflight_mode="interactive")
 
 
