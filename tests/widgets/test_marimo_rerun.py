@@ -4,7 +4,8 @@ marimo closes the comm of every widget a cell created when the cell re-runs, wit
 widget; labkit widgets close themselves then (``close_with_comm``). The app below makes a live
 view, a trace plot, a device panel and a whole dashboard in a cell that depends on a slider, and
 shows the labkit threads and the ring readers of its process every second. Moving the slider
-re-runs the cell: the old views' threads and readers must be gone, the new ones running.
+re-runs the cell: the old views' threads and readers must be gone, the new ones running. A live
+view made in another cell and only displayed by the re-run cell is not closed: it keeps painting.
 """
 
 from __future__ import annotations
@@ -55,12 +56,22 @@ APP = textwrap.dedent(
 
 
     @app.cell
-    def _(knob, lk, mo, scope):
+    def _(lk, scope):
+        kept = lk.LiveView(scope, max_fps=10)  # made here, displayed by the re-run cell
+        return (kept,)
+
+
+    @app.cell
+    def _(kept, knob, lk, mo, scope):
         live = lk.LiveView(scope, max_fps=10)
         plot = lk.TracePlot(scope)
         panel = lk.DevicePanel(scope.camera)
         dash = scope.dashboard()
-        mo.vstack([mo.md(f"knob {knob.value}"), mo.ui.anywidget(live), plot, panel, dash])
+        mo.vstack([
+            mo.md(f"knob {knob.value}"),
+            mo.ui.anywidget(live), plot, panel, dash,
+            mo.md(f"kept view: {kept.view_id}"), mo.ui.anywidget(kept),
+        ])
         return
 
 
@@ -115,11 +126,16 @@ def test_rerunning_a_cell_releases_its_widgets_threads_and_readers(chromium, tmp
     app.write_text(APP)
     with marimo_run(app, tmp_path / "marimo.log") as url, app_page(chromium, url) as page:
         page.get_by_text("threads:").wait_for(timeout=90_000)
-        # the standalone live view and the dashboard's, each pumping from its own reader
+        kept = re.search(r"kept view: (lv\w+)", page.get_by_text("kept view:").inner_text())[1]
+
+        def made(threads: list[str]) -> set[str]:
+            return _views(threads) - {kept}
+
+        # the re-run cell's live view and its dashboard's, and the kept one: each with a reader
         threads, readers = _wait_probe(
-            page, lambda t, r: len(_views(t)) == 2 and r == _views(t), timeout_s=60
+            page, lambda t, r: len(made(t)) == 2 and kept in _views(t) and r == _views(t), 60
         )
-        views = _views(threads)
+        views = made(threads)
         others = sorted(t for t in threads if not t.startswith("labkit-lv"))
         assert others.count("labkit-traceplot") == 2
         slider = page.locator("[role=slider]").first
@@ -131,11 +147,23 @@ def test_rerunning_a_cell_releases_its_widgets_threads_and_readers(chromium, tmp
             threads, readers = _wait_probe(
                 page,
                 lambda t, r, old=views: (
-                    len(_views(t)) == 2 and not (_views(t) & old) and r == _views(t)
+                    len(made(t)) == 2
+                    and not (made(t) & old)
+                    and kept in _views(t)
+                    and r == _views(t)
                 ),
             )
             assert sorted(t for t in threads if not t.startswith("labkit-lv")) == others
-            views = _views(threads)
+            views = made(threads)
+        # the kept view, only re-displayed, still paints new frames (once scrolled into sight:
+        # a view out of sight gets no frames)
+        page.locator(".lk-live").last.scroll_into_view_if_needed()
+        painted = (
+            "(id) => Object.entries(window.labkit.views)"
+            ".filter(([k]) => k.startsWith(id)).reduce((a, [, v]) => a + v.painted, 0)"
+        )
+        before = page.evaluate(painted, kept)
+        page.wait_for_function(f"(id) => ({painted})(id) > {before} + 5", arg=kept, timeout=30_000)
         assert page.console_errors == []
     log = (tmp_path / "marimo.log").read_text()
     assert "Traceback" not in log, log[-3000:]
