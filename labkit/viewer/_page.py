@@ -29,13 +29,13 @@ import json
 import logging
 import struct
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets
 
 from labkit.viewer._proto import is_loopback_ip
 from labkit.viewer._window import ViewerWindow, WindowController
+from labkit.widgets._static import STATIC_DIR, bundle_path
 
 if TYPE_CHECKING:
     from labkit.viewer._server import ManagerServer
@@ -51,7 +51,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_STATIC = Path(__file__).resolve().parent.parent / "static"
 _HEADER = struct.Struct("<I")
 
 _HTML = """<!doctype html>
@@ -362,7 +361,7 @@ def _handlers(state: _PageServer) -> list:
         (r"/favicon.ico", Favicon),
         (r"/api/windows", Windows),
         (r"/ws", Socket),
-        (r"/static/(.*)", Static, {"path": str(_STATIC)}),
+        (r"/static/(.*)", Static, {"path": str(STATIC_DIR)}),
     ]
 
 
@@ -378,11 +377,7 @@ def start_page(server: ManagerServer, ip: str, port: int = 0) -> PageHandle:
     import tornado.netutil
     import tornado.web
 
-    if not (_STATIC / "manager_page.js").is_file():
-        raise FileNotFoundError(
-            f"the manager page front end is not built ({_STATIC / 'manager_page.js'} is missing): "
-            "run `npm --prefix js install && npm --prefix js run build` in the labkit checkout"
-        )
+    bundle_path("manager_page")  # FileNotFoundError saying how to build the front end
     sockets = tornado.netutil.bind_sockets(port, address=ip)
     bound = sockets[0].getsockname()[1]
     loop = asyncio.new_event_loop()

@@ -38,6 +38,7 @@ import traitlets
 import xarray as xr
 
 from labkit.viewer._windows import WindowRegistry, WindowState
+from labkit.widgets._static import STATIC_DIR
 
 __all__ = ["EDIT_OPS", "ViewerWindow", "WindowController", "apply_edit", "bin_image", "slice_image"]
 
@@ -50,8 +51,6 @@ MAX_COORD_VALUES = 65536  # longer coordinate axes are sent as start/step only
 MAX_SIDE_PX = 2048  # slices larger than this on a side are sent binned (mean) to fit
 MAX_UNACKED_SLICES = 2  # slices in flight per front end; newer changes wait (newest wins)
 CREDIT_TIMEOUT_S = 2.0  # after this long without an ack, send anyway (the view may be gone)
-
-_STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -396,7 +395,7 @@ class WindowController:
 
 # ---------------------------------------------------------------- the notebook widget
 def _viewer_esm() -> Path | str:
-    path = _STATIC / "viewer.js"
+    path = STATIC_DIR / "viewer.js"
     if path.is_file():
         return path
     return (

@@ -44,7 +44,7 @@ import anywidget
 import traitlets
 
 from labkit.widgets._frontends import close_with_comm
-from labkit.widgets._liveview import bundle_path
+from labkit.widgets._static import bundle_path
 
 __all__ = ["ROW_KINDS", "Form"]
 

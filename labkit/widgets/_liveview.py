@@ -29,7 +29,6 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -47,6 +46,7 @@ from labkit.widgets._liveview_sources import (
     check_roi,
     frame_to_dataarray,
 )
+from labkit.widgets._static import bundle_path
 from labkit.widgets._transport import (
     BrowserViews,
     CreditWindow,
@@ -55,29 +55,13 @@ from labkit.widgets._transport import (
     frame_rate,
 )
 
-__all__ = ["COLORMAPS", "ArraySource", "FrameSource", "LiveView", "bundle_path"]
+__all__ = ["COLORMAPS", "ArraySource", "FrameSource", "LiveView"]
 
 log = logging.getLogger(__name__)
 
 # After this many credit timeouts in a row without any browser message (~60 s at 1.5 s each),
 # the page is probably gone: stop sending until a browser speaks again.
 ORPHAN_TIMEOUTS = 40
-
-_STATIC = Path(__file__).resolve().parent.parent / "static"
-
-
-def bundle_path(name: str) -> Path:
-    """Path of the built front-end bundle ``labkit/static/<name>.js``.
-
-    Raises ``FileNotFoundError`` saying how to build it when it is missing.
-    """
-    path = _STATIC / f"{name}.js"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"labkit's front end is not built ({path} is missing). Run `pip install -e .` in the "
-            "labkit checkout (needs node + npm), or `npm --prefix js install && npm --prefix js run build`"
-        )
-    return path
 
 
 class LiveView(anywidget.AnyWidget):

@@ -28,7 +28,7 @@ import numpy as np
 import traitlets
 
 from labkit.widgets._frontends import running_in_marimo
-from labkit.widgets._liveview import bundle_path
+from labkit.widgets._static import bundle_path
 from labkit.widgets._transport import CreditWindow
 
 __all__ = ["TraceCanvas", "encode_traces", "running_in_marimo"]

@@ -15,6 +15,7 @@ import xarray as xr
 from labkit.buffers import Frame, FrameRing
 from labkit.widgets import ArraySource, FrameSource, LiveView
 from labkit.widgets import _liveview as liveview_module
+from labkit.widgets import _static as static_module
 from labkit.widgets._binning import bin_mean
 
 
@@ -292,7 +293,7 @@ def test_protocol_and_errors():
 
 
 def test_missing_bundle_says_how_to_build(monkeypatch, tmp_path):
-    monkeypatch.setattr(liveview_module, "_STATIC", tmp_path)
+    monkeypatch.setattr(static_module, "STATIC_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="npm --prefix js"):
         LiveView(np.zeros((2, 2), np.uint16))
 
