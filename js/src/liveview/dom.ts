@@ -1,10 +1,11 @@
 // DOM of the LiveView: toolbar, image stage (image canvas + overlay), profile canvases, readout
 // and status lines. No behaviour here; widget.ts wires it up.
 import { COLORMAP_NAMES } from "../render/colormaps";
-import { el, imageGrid } from "../render/dom";
+import { el, imageGrid, type ImageGrid } from "../render/dom";
 import { CSS } from "./styles";
 
-export interface LiveViewDom {
+/** The toolbar and info lines around the shared image grid. */
+export interface LiveViewDom extends ImageGrid {
   root: HTMLDivElement;
   style: HTMLStyleElement;
   bar: HTMLDivElement;
@@ -15,12 +16,6 @@ export interface LiveViewDom {
   clearBtn: HTMLButtonElement;
   fitBtn: HTMLButtonElement;
   snapBtn: HTMLButtonElement;
-  grid: HTMLDivElement;
-  stage: HTMLDivElement;
-  canvas: HTMLCanvasElement;
-  overlay: HTMLCanvasElement;
-  vprof: HTMLCanvasElement;
-  hprof: HTMLCanvasElement;
   info: HTMLDivElement;
   readout: HTMLSpanElement;
   statsEl: HTMLSpanElement;
@@ -53,7 +48,7 @@ export function buildDom(): LiveViewDom {
   snapBtn.title = "keep the current full frame in Python: view.last_snapshot";
   bar.append(cmapSel, autoBtn, gammaLbl, roiBtn, clearBtn, fitBtn, snapBtn);
 
-  const { grid, stage, canvas, overlay, vprof, hprof } = imageGrid();
+  const image = imageGrid();
 
   const info = el("div", "lk-info");
   const readout = el("span", "lk-readout", "\u00a0");
@@ -62,7 +57,7 @@ export function buildDom(): LiveViewDom {
   const status = el("div", "lk-status");
 
   return {
-    root, style, bar, cmapSel, autoBtn, gamma, roiBtn, clearBtn, fitBtn, snapBtn, grid, stage,
-    canvas, overlay, vprof, hprof, info, readout, statsEl, status,
+    ...image, root, style, bar, cmapSel, autoBtn, gamma, roiBtn, clearBtn, fitBtn, snapBtn, info,
+    readout, statsEl, status,
   };
 }
