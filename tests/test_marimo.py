@@ -115,18 +115,24 @@ def test_device_panel_edit_reaches_the_engine_and_errors_show_red_in_marimo(dash
     assert page.console_errors == []
 
 
+def _spool_into(page, data_dir: Path, max_frames: int) -> None:
+    """Point the dashboard's spool panel at a new directory (its first series is ``…_A``) and
+    set the frame count."""
+    directory = page.locator(".labkit-spool-dir input")
+    directory.fill(str(data_dir))
+    directory.press("Enter")
+    page.locator(".labkit-spool-series .labkit-value", has_text="_A").wait_for(timeout=10_000)
+    box = page.locator(".labkit-spool-max-frames input")
+    box.fill(str(max_frames))
+    box.press("Enter")
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_spool_start_in_marimo_writes_the_series(dashboard):
     page, root = dashboard
     data_dir = root / "spool-data"
-    directory = page.locator(".labkit-spool-dir input")
-    directory.fill(str(data_dir))
-    directory.press("Enter")
-    page.locator(".labkit-spool-series .labkit-value", has_text="_A").wait_for(timeout=10_000)
-    max_frames = page.locator(".labkit-spool-max-frames input")
-    max_frames.fill("20")
-    max_frames.press("Enter")
+    _spool_into(page, data_dir, 20)
     page.locator(".labkit-spool-start").click()
     page.locator(
         ".labkit-spool-frames .labkit-value", has_text="20 / 20 frames · finished"
@@ -143,13 +149,7 @@ def test_spool_start_in_marimo_writes_the_series(dashboard):
 def test_spool_interactive_preflight_in_marimo_cancel_then_record_anyway(dashboard):
     page, root = dashboard
     data_dir = root / "spool-preflight"
-    directory = page.locator(".labkit-spool-dir input")
-    directory.fill(str(data_dir))
-    directory.press("Enter")
-    page.locator(".labkit-spool-series .labkit-value", has_text="_A").wait_for(timeout=10_000)
-    max_frames = page.locator(".labkit-spool-max-frames input")
-    max_frames.fill("2000000000")  # 4 PB at 128² uint16: the free-space check fails
-    max_frames.press("Enter")
+    _spool_into(page, data_dir, 2_000_000_000)  # 262 TB at 256² uint16: free space fails
     preflight = page.locator(".labkit-spool-preflight select")
     preflight.select_option(label="interactive")
     frames = page.locator(".labkit-spool-frames .labkit-value")
@@ -175,8 +175,9 @@ def test_spool_interactive_preflight_in_marimo_cancel_then_record_anyway(dashboa
         assert page.console_errors == []
     finally:  # the module shares this page: leave the panel as the other tests expect it
         preflight.select_option(label="abort")
-        max_frames.fill("20")
-        max_frames.press("Enter")
+        box = page.locator(".labkit-spool-max-frames input")
+        box.fill("20")
+        box.press("Enter")
 
 
 @pytest.mark.browser

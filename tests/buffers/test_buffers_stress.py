@@ -9,47 +9,60 @@ import pytest
 
 from labkit.buffers import FrameRing, RingError
 
+TOTAL = 1000
+SHAPE = (512, 512)  # 512 KiB per frame: copies take long enough to be overwritten mid-copy
 
-@pytest.mark.slow
-@pytest.mark.parametrize("copy", [True, False])
-def test_concurrent_writer_never_yields_a_torn_frame_and_counts_every_loss(copy):
-    total = 1000
-    shape = (512, 512)  # 512 KiB per frame: copies take long enough to be overwritten mid-copy
-    with FrameRing.create(shape, "uint16", n_slots=2) as ring:
+
+def _race_a_writer(reading) -> None:
+    """A writer thread writes TOTAL frames flat out into a 2-slot ring (frame i is all ``i % 8``,
+    z_um = i) while ``read = reading(reader)`` reads: ``read(row) -> (index, data, (meta_index,
+    meta_z), intact)``.
+    ``intact()`` is asked after the data was used; a frame it rejects is thrown away. No frame
+    kept may be torn, and kept + thrown away + counted losses must be every frame written."""
+    with FrameRing.create(SHAPE, "uint16", n_slots=2) as ring:
         reader = ring.reader("stress")
-        frames = [np.full(shape, i % 65536, np.uint16) for i in range(8)]
-        done = threading.Event()
-
-        def write():
-            try:
-                for i in range(total):
-                    ring.write(frames[i % 8], z_um=i)
-            finally:
-                done.set()
-
-        writer = threading.Thread(target=write)
+        read = reading(reader)
+        frames = [np.full(SHAPE, i % 65536, np.uint16) for i in range(8)]
+        writer = threading.Thread(
+            target=lambda: [ring.write(frames[i % 8], z_um=i) for i in range(TOTAL)]
+        )
         writer.start()
         seen: list[int] = []
         bad: list[tuple[int, int, int]] = []
         discarded = 0
         try:
-            while len(seen) + discarded + reader.frames_lost < total:
-                frame = reader.next(timeout=10, copy=copy)
-                lo, hi = int(frame.data.min()), int(frame.data.max())
-                if not copy and not frame.is_intact():
-                    discarded += 1  # a view overwritten while we looked at it: must be thrown away
+            while len(seen) + discarded + reader.frames_lost < TOTAL:
+                index, data, meta, intact = read(len(seen) % 2)
+                lo, hi = int(data.min()), int(data.max())
+                if not intact():
+                    discarded += 1  # overwritten while we looked at it: must be thrown away
                     continue
-                if lo != hi or lo != frame.index % 8 or frame.meta["z_um"] != frame.index:
-                    bad.append((frame.index, lo, hi))
-                seen.append(frame.index)
+                if lo != hi or lo != index % 8 or meta != (index, index):
+                    bad.append((index, lo, hi))
+                seen.append(index)
         finally:
             writer.join()
-        assert done.is_set() and not bad, f"torn frames returned: {bad[:5]}"
-        assert seen == sorted(set(seen)) and seen[-1] <= total - 1
-        assert len(seen) + discarded + reader.frames_lost == total
+        assert ring.stats()["frames_written"] == TOTAL
+        assert not bad, f"torn frames kept: {bad[:5]}"
+        assert seen == sorted(set(seen)) and seen[-1] <= TOTAL - 1
+        assert len(seen) + discarded + reader.frames_lost == TOTAL
         assert ring.stats()["readers"]["stress"]["frames_lost"] == reader.frames_lost
         with pytest.raises(TimeoutError):
             reader.next(timeout=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("copy", [True, False])
+def test_concurrent_writer_never_yields_a_torn_frame_and_counts_every_loss(copy):
+    def reading(reader):
+        def read(_row):
+            frame = reader.next(timeout=10, copy=copy)
+            meta = (frame.index, frame.meta["z_um"])
+            return frame.index, frame.data, meta, (lambda: copy or frame.is_intact())
+
+        return read
+
+    _race_a_writer(reading)
 
 
 @pytest.mark.slow
@@ -57,42 +70,23 @@ def test_concurrent_writer_never_yields_a_torn_frame_and_counts_every_loss(copy)
 def test_next_into_under_a_concurrent_writer_never_keeps_a_torn_frame(method):
     """The same race for the allocation-free reads: next_into only returns frames copied
     whole, next_meta_into frames whose ring slot ``is_intact`` confirms after use."""
-    total = 1000
-    shape = (512, 512)
-    with FrameRing.create(shape, "uint16", n_slots=2) as ring:
-        reader = ring.reader("stress")
-        frames = [np.full(shape, i % 65536, np.uint16) for i in range(8)]
-        out = np.zeros((2, *shape), np.uint16)
+
+    def reading(reader):
+        out = np.zeros((2, *SHAPE), np.uint16)
         meta = np.zeros(2, reader.meta_dtype)
-        writer = threading.Thread(
-            target=lambda: [ring.write(frames[i % 8], z_um=i) for i in range(total)]
-        )
-        writer.start()
-        seen: list[int] = []
-        bad: list[tuple[int, int, int]] = []
-        discarded = 0
-        try:
-            while len(seen) + discarded + reader.frames_lost < total:
-                row = len(seen) % 2
-                if method == "next_into":
-                    index = reader.next_into(out, meta, timeout=10, row=row)
-                    data = out[row]
-                else:
-                    index = reader.next_meta_into(meta, timeout=10, row=row)
-                    data = reader.frame_view(index)
-                lo, hi = int(data.min()), int(data.max())
-                if method == "next_meta_into" and not reader.is_intact(index):
-                    discarded += 1
-                    continue
-                kept_meta = (int(meta["index"][row]), float(meta["z_um"][row]))
-                if lo != hi or lo != index % 8 or kept_meta != (index, index):
-                    bad.append((index, lo, hi))
-                seen.append(index)
-        finally:
-            writer.join()
-        assert not bad, f"torn frames kept: {bad[:5]}"
-        assert seen == sorted(set(seen)) and len(seen) + discarded + reader.frames_lost == total
-        assert ring.stats()["readers"]["stress"]["frames_lost"] == reader.frames_lost
+
+        def read(row):
+            if method == "next_into":
+                index = reader.next_into(out, meta, timeout=10, row=row)
+                data, intact = out[row], (lambda: True)
+            else:
+                index = reader.next_meta_into(meta, timeout=10, row=row)
+                data, intact = reader.frame_view(index), (lambda: reader.is_intact(index))
+            return index, data, (int(meta["index"][row]), float(meta["z_um"][row])), intact
+
+        return read
+
+    _race_a_writer(reading)
 
 
 def test_write_and_claim_from_two_threads_at_once_is_refused():
