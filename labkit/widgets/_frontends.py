@@ -4,7 +4,6 @@ renderers), and how a widget learns that its front end let it go."""
 from __future__ import annotations
 
 import sys
-import threading
 from typing import Any
 
 __all__ = ["close_with_comm", "running_in_marimo"]
@@ -36,13 +35,14 @@ def close_with_comm(widget: Any) -> None:
     if comm is None:
         return
     original = comm.close
-    fired = threading.Event()
+    fired = False
 
     def close(*args: Any, **kwargs: Any) -> None:
+        nonlocal fired
         original(*args, **kwargs)
-        if kwargs.get("deleting", False) or fired.is_set():
+        if kwargs.get("deleting", False) or fired:
             return
-        fired.set()
+        fired = True
         widget.close()
 
     comm.close = close
