@@ -40,6 +40,7 @@ _SUBMODULES = {
     "devices",
     "buffers",
     "wire",
+    "rpc",
     "engine",
     "spool",
     "viewer",

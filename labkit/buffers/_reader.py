@@ -17,7 +17,6 @@ from labkit.buffers._frame import META_DTYPE, Frame, SlotAccess, meta_rows, out_
 from labkit.buffers._layout import RingLayout
 from labkit.buffers._registry import CURSOR, LOST, register, unregister
 from labkit.buffers._ring import FrameRing
-from labkit.buffers._shm import pid_alive
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +61,9 @@ class RingReader:
         self._out_targets: dict[int, tuple[np.ndarray, list[Any], bool]] = {}
         self._meta_targets: dict[int, tuple[np.ndarray, list[Any], bool]] = {}
         self._owner_checked_at = time.monotonic()
-        self._finalizer = weakref.finalize(self, unregister, self._words, os.getpid())
+        self._finalizer = weakref.finalize(
+            self, unregister, self._words, os.getpid(), self._layout, self._slot
+        )
 
     @classmethod
     def attach(cls, ring_name: str, name: str = "") -> RingReader:
@@ -396,7 +397,7 @@ class RingReader:
             )
         if not self._ring.owner and now - self._owner_checked_at >= _OWNER_CHECK_S:
             self._owner_checked_at = now
-            if not pid_alive(self._ring.owner_pid):
+            if not self._ring.owner_alive():
                 raise RingError(
                     f"the owner (pid {self._ring.owner_pid}) of ring {self._ring.name!r} died; "
                     "restart the engine and open a new reader"

@@ -2,7 +2,9 @@
 
 Each registered reader owns one 64-byte row (state, pid, cursor, frames_lost, name[32]) and is
 the only writer of its cursor and loss words; rows are claimed and freed under the segment
-lock. Rows of readers whose process died are reclaimed.
+lock. A reader also holds the lock on its row's byte of the segment (``_locks``) while it is
+open, so a row whose lock nobody holds belongs to a reader that is gone (killed, or in a process
+that exited) and is reclaimed, whatever PID namespace the reader ran in.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import os
 
 import numpy as np
 
+from labkit.buffers import _locks
 from labkit.buffers._layout import RingLayout
-from labkit.buffers._shm import pid_alive
 
 logger = logging.getLogger(__name__)
 
@@ -31,22 +33,23 @@ __all__ = [
 STATE, PID, CURSOR, LOST = 0, 1, 2, 3
 
 
+def _row_alive(layout: RingLayout, row: int) -> bool:
+    return layout.segment.is_held(_locks.reader_byte(row))
+
+
 def reclaim_dead_readers(layout: RingLayout) -> None:
-    """Free registry slots whose process died without closing its reader."""
-    me = os.getpid()
+    """Free registry slots whose reader is gone (nobody holds the row's lock)."""
     dead = [
-        k
-        for k, row in enumerate(layout.readers.tolist())
-        if row[0] and row[1] != me and not pid_alive(row[1])
+        k for k, row in enumerate(layout.readers.tolist()) if row[0] and not _row_alive(layout, k)
     ]
     if not dead:
         return
     with layout.segment.locked():
         words = layout.readers.view("<u8").reshape(len(layout.readers), -1)
         for k in dead:
-            if words[k, STATE] and not pid_alive(int(words[k, PID])):
+            if words[k, STATE] and not _row_alive(layout, k):
                 logger.info(
-                    "reclaimed reader slot %d of ring %s (pid %d is dead)",
+                    "reclaimed reader slot %d of ring %s (its reader, pid %d, is gone)",
                     k,
                     layout.segment.name,
                     int(words[k, PID]),
@@ -55,12 +58,16 @@ def reclaim_dead_readers(layout: RingLayout) -> None:
 
 
 def register(layout: RingLayout, name: str, cursor: int) -> int:
-    """Claim a registry slot; -1 if all are taken by live readers."""
+    """Claim a registry slot (and its lock); -1 if all are taken by live readers."""
     encoded = name.encode()[:32]
     with layout.segment.locked():
         rows = layout.readers.tolist()
-        for k, (state, pid, *_rest) in enumerate(rows):
-            if state and (pid == os.getpid() or pid_alive(pid)):
+        for k, (state, *_rest) in enumerate(rows):
+            if state and _row_alive(layout, k):
+                continue
+            try:
+                _locks.hold(layout.segment.fd, _locks.reader_byte(k))
+            except BlockingIOError:  # a reader between claiming its lock and its row
                 continue
             layout.readers[k] = (1, os.getpid(), cursor, 0, encoded)
             return k
@@ -74,10 +81,15 @@ def register(layout: RingLayout, name: str, cursor: int) -> int:
     return -1
 
 
-def unregister(words: np.ndarray, pid: int) -> None:
-    """Free a reader's row (only from the process that registered it, not a forked child)."""
-    if os.getpid() == pid:
-        words[STATE] = 0
+def unregister(
+    words: np.ndarray, pid: int, layout: RingLayout | None = None, row: int = -1
+) -> None:
+    """Free a reader's row and its lock (only from the process that registered it, not a fork)."""
+    if os.getpid() != pid:
+        return
+    words[STATE] = 0
+    if layout is not None and row >= 0 and not layout.segment.closed:
+        _locks.release(layout.segment.fd, _locks.reader_byte(row))
 
 
 def registry_stats(layout: RingLayout) -> tuple[dict[str, dict], int]:

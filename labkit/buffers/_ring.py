@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from labkit.buffers import _futex
+from labkit.buffers import _futex, _locks
 from labkit.buffers._errors import RingError
 from labkit.buffers._layout import (
     META_FIELDS,
@@ -26,7 +26,6 @@ from labkit.buffers._shm import (
     Segment,
     attach_when_ready,
     new_segment_name,
-    pid_alive,
     sweep_stale_segments,
 )
 
@@ -358,10 +357,10 @@ class FrameRing:
             layout.counters[2] = 0
 
     def owner_alive(self) -> bool:
-        """True if the owning process is alive and has not closed the ring."""
+        """True if the owner still holds the ring (its lock on the segment) and did not close it."""
         if self.owner:
             return not self.closed
-        return not self.owner_closed and pid_alive(self.owner_pid)
+        return not self.owner_closed and self._segment.is_held(_locks.OWNER_BYTE)
 
     # --- closing ---------------------------------------------------------------------------
     def close(self) -> None:

@@ -8,7 +8,9 @@ so touching such an array afterwards is a segfault. Here segments are opened wit
 ``_posixshmem.shm_open`` call, but never registered with a resource tracker, so no process
 other than the owner ever unlinks a segment. The owner unlinks on ``close()`` (or when the
 object is garbage-collected or the interpreter exits, via ``weakref.finalize``), and
-:func:`sweep_stale_segments` removes what a killed owner (``kill -9``) left behind.
+:func:`sweep_stale_segments` removes what a killed owner (``kill -9``) left behind. Whether an owner
+is alive is read from the lock it holds on its segment (``_locks``), never from the PID in the
+name, so an owner in another PID namespace (a container) is never mistaken for a dead one.
 
 Closing never unmaps memory that a numpy view still points to: the mapping is not closed
 explicitly but dropped, and CPython unmaps it when the last array referring to it is freed
@@ -34,6 +36,7 @@ from typing import TypeVar
 
 import psutil
 
+from labkit.buffers import _locks
 from labkit.buffers._errors import RingError
 
 logger = logging.getLogger(__name__)
@@ -87,8 +90,28 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+_CREATING_GRACE_S = 30.0  # an empty, unlocked segment this young is still being created
+
+
+def _owner_gone(name: str) -> bool:
+    """True if segment ``name`` is ours (this uid) and nobody holds its owner lock."""
+    try:
+        fd = _posixshmem.shm_open("/" + name, os.O_RDWR, mode=0o600)
+    except OSError:  # gone meanwhile, or another user's segment: not ours to judge
+        return False
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.getuid():
+            return False
+        if st.st_size == 0 and time.time() - st.st_mtime < _CREATING_GRACE_S:
+            return False  # its owner is between shm_open and taking its lock
+        return not _locks.is_held(fd, _locks.OWNER_BYTE)
+    finally:
+        os.close(fd)
+
+
 def sweep_stale_segments() -> list[str]:
-    """Unlink ``labkit_<pid>_*`` segments whose owner process is dead.
+    """Unlink ``labkit_*`` segments of this user whose owner is gone (its lock is released).
 
     Returns the names removed. Processes still attached to a removed segment keep their
     mapping (unlinking only removes the name). Called by ``FrameRing.create`` and
@@ -100,8 +123,7 @@ def sweep_stale_segments() -> list[str]:
     except FileNotFoundError:  # pragma: no cover - not Linux
         return removed
     for name in sorted(names):
-        pid = _owner_pid(name)
-        if pid is None or pid_alive(pid):
+        if _owner_pid(name) is None or not _owner_gone(name):
             continue
         try:
             _posixshmem.shm_unlink("/" + name)
@@ -110,16 +132,17 @@ def sweep_stale_segments() -> list[str]:
         except OSError as exc:  # pragma: no cover - permissions
             logger.warning("could not remove stale segment %s: %s", name, exc)
             continue
-        logger.info("removed stale shared-memory segment %s (owner pid %d is dead)", name, pid)
+        logger.info("removed stale shared-memory segment %s (its owner is gone)", name)
         removed.append(name)
     return removed
 
 
 def _release(state: dict) -> None:
-    """Close fd and mapping, unlink the name if owner. Runs once (close, GC or exit)."""
-    fd = state.pop("fd", -1)
-    if fd >= 0:
-        os.close(fd)
+    """Close fds and mapping, unlink the name if owner. Runs once (close, GC or exit)."""
+    for key in ("probe_fd", "fd"):
+        fd = state.pop(key, -1)
+        if fd >= 0:
+            os.close(fd)  # closing the owner's fd drops its lock
     # Never mm.close(): numpy arrays over an mmap keep a reference to it but no buffer export,
     # so close() would unmap memory that live views (zero-copy frames a user holds, a thread
     # mid-copy) still point to. Dropping our reference unmaps it when the last view is freed.
@@ -144,11 +167,25 @@ class Segment:
         self._mm: mmap.mmap | None = mm
         self._thread_lock = threading.Lock()
         self.creator_pid = os.getpid()
-        self._finalizer = weakref.finalize(
-            self,
-            _release,
-            {"fd": fd, "mm": mm, "name": name, "owner": owner, "pid": self.creator_pid},
-        )
+        # a second open file description, to see the locks held through ``fd`` (own ones included)
+        probe = os.open(f"/proc/self/fd/{fd}", os.O_RDWR)  # a new description, even if unlinked
+        self._probe_fd = probe
+        self._state = {"fd": fd, "probe_fd": probe, "mm": mm, "name": name, "owner": owner,
+                       "pid": self.creator_pid}  # fmt: skip
+        self._finalizer = weakref.finalize(self, _release, self._state)
+
+    @property
+    def fd(self) -> int:
+        """The descriptor this process's locks on the segment are held through."""
+        if self._mm is None:
+            raise RingError(f"segment {self.name!r} is closed")
+        return self._fd
+
+    def is_held(self, byte: int) -> bool:
+        """True if a live holder (any process, this one included) holds the lock on ``byte``."""
+        if self._mm is None:
+            raise RingError(f"segment {self.name!r} is closed")
+        return _locks.is_held(self._probe_fd, byte)
 
     @property
     def owned_here(self) -> bool:
@@ -187,6 +224,7 @@ class Segment:
                 f"a shared-memory segment named {name!r} already exists; pick another name"
             ) from exc
         try:
+            _locks.hold(fd, _locks.OWNER_BYTE)  # before sizing it: "alive" from the first byte
             os.ftruncate(fd, size)
             if hasattr(os, "posix_fallocate"):
                 os.posix_fallocate(fd, 0, size)

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from labkit.buffers import _locks
 from labkit.buffers._errors import RingError
 from labkit.buffers._shm import (
     Segment,
     attach_when_ready,
     new_segment_name,
-    pid_alive,
     sweep_stale_segments,
 )
 
@@ -187,11 +187,9 @@ class TraceBuffer:
     def owner_alive(self) -> bool:
         """True if the owning process is alive and has not closed the buffer."""
         layout = self._live()
-        return (
-            (not self.closed)
-            if self.owner
-            else (not layout.written[1] and pid_alive(layout.owner_pid))
-        )
+        if self.owner:
+            return not self.closed
+        return not layout.written[1] and self._segment.is_held(_locks.OWNER_BYTE)
 
     def write(self, timestamps_s, values) -> int:
         """Append rows: ``timestamps_s`` shape (n,), ``values`` shape (n, n_channels); returns rows_written.

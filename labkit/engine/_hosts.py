@@ -17,19 +17,19 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from labkit.engine import _wire as w
-from labkit.engine._client import EngineConnection
 from labkit.engine._devices import DevicesSpec, build_devices, factory_path
 from labkit.engine._engine import Engine
 from labkit.engine._server import LogForwardHandler
 from labkit.engine._state import EngineDiedError, EngineError
+from labkit.rpc import ConnectionInfo, RpcClient
+from labkit.wire import ErrorReply, Event
 from labkit.wire._errors import registered_error, type_name
 
 log = logging.getLogger(__name__)
 
 __all__ = ["EngineHost", "ProcessHost", "RemoteHost", "ThreadHost"]
 
-OnEvent = Callable[[w.Event], None]
+OnEvent = Callable[[Event], None]
 OnDied = Callable[[str], None]
 
 _SPAWN_TIMEOUT_S = 60.0
@@ -49,10 +49,12 @@ class EngineHost(Protocol):
 
 
 class ThreadHost:
-    """The engine lives in this process; calls go directly into it under a lock.
+    """The engine lives in this process; calls go directly into it, from any thread at once.
 
     Exceptions whose type is registered with :func:`labkit.wire.register_error` are raised as they are;
     others become :class:`labkit.wire.RemoteError`, exactly as they would across a process boundary.
+    As in the other modes, a long command (a stage move with ``wait=True``) on one thread does not
+    hold up commands from other threads.
     """
 
     mode = "thread"
@@ -69,10 +71,10 @@ class ThreadHost:
         self.engine_pid = os.getpid()
         self._on_event = on_event
         self._emit_lock = threading.Lock()
-        self._call_lock = threading.RLock()
+        self._calls = threading.Condition()
+        self._in_flight: dict[int, int] = {}  # thread ident -> nested calls in progress
         self._seq = 0
         self._closed = False
-        self._callers: set[int] = set()
         self.engine = Engine(build_devices(devices, seed=seed, shape=shape), self._emit, ring_slots)
         self._log_handler = LogForwardHandler(self._emit)
         self._log_handler.addFilter(self._from_engine)
@@ -84,42 +86,47 @@ class ThreadHost:
             raise
 
     def _from_engine(self, record: logging.LogRecord) -> bool:
-        return record.thread == self.engine.worker_ident or record.thread in self._callers
+        return record.thread == self.engine.worker_ident or record.thread in self._in_flight
 
     def _emit(self, topic: str, payload: Any) -> None:
         with self._emit_lock:
             self._seq += 1
-            self._on_event(w.Event(topic=topic, payload=payload, seq=self._seq))
+            self._on_event(Event(topic=topic, payload=payload, seq=self._seq))
 
     def call(self, method: str, params: dict | None = None, timeout_s: float | None = None) -> Any:
-        if self._closed:
-            raise EngineDiedError(
-                "this engine is closed; call scope.restart() or create a new Scope"
-            )
         ident = threading.get_ident()
-        with self._call_lock:
-            self._callers.add(ident)
-            try:
-                return self.engine.dispatch(method, params or {})
-            except Exception as exc:
-                if registered_error(type_name(type(exc))) is type(exc):
-                    raise
-                raise w.ErrorReply.from_exception(0, exc).to_exception() from None
-            finally:
-                self._callers.discard(ident)
+        with self._calls:
+            if self._closed:
+                raise EngineDiedError(
+                    "this engine is closed; call scope.restart() or create a new Scope"
+                )
+            self._in_flight[ident] = self._in_flight.get(ident, 0) + 1
+        try:
+            return self.engine.dispatch(method, params or {})
+        except Exception as exc:
+            if registered_error(type_name(type(exc))) is type(exc):
+                raise
+            raise ErrorReply.from_exception(0, exc).to_exception() from None
+        finally:
+            with self._calls:
+                left = self._in_flight[ident] - 1
+                if left:
+                    self._in_flight[ident] = left
+                else:
+                    del self._in_flight[ident]
+                self._calls.notify_all()
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        got_lock = self._call_lock.acquire(timeout=10.0)
-        if not got_lock:
-            log.warning("an engine call is still running after 10 s; closing the engine anyway")
+        with self._calls:
+            if self._closed:
+                return
+            self._closed = True
+            mine = self._in_flight.get(threading.get_ident(), 0)
+            if not self._calls.wait_for(lambda: sum(self._in_flight.values()) <= mine, 10.0):
+                log.warning("an engine call is still running after 10 s; closing the engine anyway")
         try:
             self.engine.close()
         finally:
-            if got_lock:
-                self._call_lock.release()
             logging.getLogger("labkit").removeHandler(self._log_handler)
 
 
@@ -130,25 +137,34 @@ class RemoteHost:
 
     def __init__(
         self,
-        address: str,
+        connection: str | os.PathLike | ConnectionInfo,
         on_event: OnEvent,
         on_died: OnDied,
-        key: str | bytes | None = None,
-        proc: subprocess.Popen | None = None,
+        key: Any = None,
+        pid: int | None = None,
         timeout_s: float = 10.0,
-        death_note: Callable[[], str] | None = None,
+        explain_death: Callable[[str], str] | None = None,
     ) -> None:
-        self.engine_address = address
-        self.engine_pid: int | None = None if proc is None else proc.pid
-        self._conn = EngineConnection(
-            address, on_event, on_died, proc=proc, key=key, label=self.mode, death_note=death_note
+        self._conn = RpcClient(
+            connection,
+            key,
+            on_event=on_event,
+            on_died=on_died,
+            explain_death=explain_death,
+            subscribe=True,
+            name=f"scope in pid {os.getpid()}",
+            pid=pid,
+            unavailable_error=EngineDiedError,
+            connect_timeout_s=timeout_s,
+            label=f"engine-{self.mode}",
         )
+        self.engine_address = self._conn.address
         try:
             info = self._conn.call("hello", {"client": f"pid {os.getpid()}"}, timeout_s=timeout_s)
         except BaseException:
             self._conn.close()
             raise
-        self.engine_pid = info.get("pid", self.engine_pid)
+        self.engine_pid: int | None = info.get("pid", pid)
         self.hello = info
 
     def call(self, method: str, params: dict | None = None, timeout_s: float | None = None) -> Any:
@@ -157,6 +173,10 @@ class RemoteHost:
     @property
     def alive(self) -> bool:
         return self._conn.alive
+
+    @property
+    def events_lost(self) -> int:
+        return self._conn.events_lost
 
     def close(self) -> None:
         self._conn.close()
@@ -209,8 +229,8 @@ class ProcessHost(RemoteHost):
             )  # fmt: skip
         try:
             super().__init__(
-                address, on_event, on_died, proc=self.proc, timeout_s=_SPAWN_TIMEOUT_S,
-                death_note=self._stderr_tail,
+                address, on_event, on_died, pid=self.proc.pid, timeout_s=_SPAWN_TIMEOUT_S,
+                explain_death=self._explain_death,
             )  # fmt: skip
         except BaseException as exc:
             self._kill()
@@ -222,6 +242,16 @@ class ProcessHost(RemoteHost):
                     "fix the cause, or try mode='thread' to see the error in this process"
                 ) from None
             raise
+
+    def _explain_death(self, reason: str) -> str:
+        try:
+            code = self.proc.wait(1.0)  # the pidfd said it exited: reap it
+        except subprocess.TimeoutExpired:  # silent but alive: hung
+            return f"{reason}; the engine process (pid {self.proc.pid}) seems hung"
+        return (
+            f"the engine process (pid {self.proc.pid}) exited with code {code}; call "
+            f"scope.restart() (or scope.start()) to bring up a fresh engine{self._stderr_tail()}"
+        )
 
     def _stderr_tail(self, max_chars: int = 2000) -> str:
         try:
@@ -246,7 +276,7 @@ class ProcessHost(RemoteHost):
             if self.alive and self.proc.poll() is None:
                 try:
                     self._conn.call("shutdown", timeout_s=10.0)
-                except (EngineError, TimeoutError, OSError) as exc:
+                except (EngineError, TimeoutError, OSError) as exc:  # OSError: RpcError kinds
                     log.warning("engine did not shut down cleanly (%s); killing it", exc)
                 else:  # it closes its devices and unlinks its ring, then exits
                     try:

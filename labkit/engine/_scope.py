@@ -10,11 +10,12 @@ from __future__ import annotations
 import importlib
 import itertools
 import logging
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from labkit.buffers import RingError, RingReader, TraceReader, sweep_stale_segments
-from labkit.engine import _wire as w
 from labkit.engine._devices import DevicesSpec
 from labkit.engine._events import EventBus
 from labkit.engine._hosts import ProcessHost, RemoteHost, ThreadHost
@@ -27,6 +28,8 @@ from labkit.engine._state import (
     ScopeHealth,
     check_transition,
 )
+from labkit.rpc import ConnectionInfo, read_connection_file, runtime_dir
+from labkit.wire import Event
 
 log = logging.getLogger(__name__)
 
@@ -64,23 +67,22 @@ class Scope:
         seed: int = 0,
         shape: tuple[int, int] = (2048, 2048),
         *,
-        _address: str | None = None,
-        _key: str | bytes | None = None,
+        _connection: str | os.PathLike | ConnectionInfo | None = None,
+        _key: Any = None,
         _timeout_s: float = 10.0,
     ) -> None:
-        if _address is None and mode not in _MODES:
+        if _connection is None and mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-        self.mode = "remote" if _address is not None else mode
+        self.mode = "remote" if _connection is not None else mode
         self._devices_spec = devices
         self._ring_slots, self._seed = int(ring_slots), int(seed)
         self._shape = (int(shape[0]), int(shape[1]))
-        self._address, self._key, self._connect_timeout_s = _address, _key, _timeout_s
+        self._connection, self._key, self._connect_timeout_s = _connection, _key, _timeout_s
         self._label = f"scope{next(_labels)}"
         self._lock = threading.RLock()  # lifecycle (start/stop/restart/close)
         self._event_lock = threading.Lock()
         self._seq = 0
-        self._engine_seq = 0  # last seq seen from the current engine (gaps = lost events)
-        self.events_lost = 0
+        self._events_lost_before = 0  # by engines this scope already left behind
         self._generation = 0
         self._state = EngineState.CREATED
         self._host: Any = None
@@ -100,10 +102,9 @@ class Scope:
 
     def _open_host(self) -> None:
         self._generation += 1
-        self._engine_seq = 0
         gen = self._generation
 
-        def on_event(event: w.Event) -> None:
+        def on_event(event: Event) -> None:
             self._on_engine_event(gen, event)
 
         def on_died(reason: str) -> None:
@@ -121,9 +122,13 @@ class Scope:
             )
             info = host.hello
         else:
-            assert self._address is not None
+            assert self._connection is not None
             host = RemoteHost(
-                self._address, on_event, on_died, key=self._key, timeout_s=self._connect_timeout_s
+                self._connection,
+                on_event,
+                on_died,
+                key=self._key,
+                timeout_s=self._connect_timeout_s,
             )
             info = host.hello
         self._host = host
@@ -159,21 +164,15 @@ class Scope:
 
     def _publish_locked(self, topic: str, payload: Any) -> None:
         self._seq += 1
-        self._bus.publish(w.Event(topic=topic, payload=payload, seq=self._seq))
+        self._bus.publish(Event(topic=topic, payload=payload, seq=self._seq))
 
     def _publish(self, topic: str, payload: Any) -> None:
         with self._event_lock:
             self._publish_locked(topic, payload)
 
-    def _on_engine_event(self, gen: int, event: w.Event) -> None:
+    def _on_engine_event(self, gen: int, event: Event) -> None:
         if gen != self._generation:
             return  # an engine this scope already left behind
-        last, self._engine_seq = self._engine_seq, event.seq
-        if last and event.seq > last + 1:
-            self.events_lost += event.seq - last - 1
-            log.warning(
-                "%d events from the engine were lost (client too slow)", event.seq - last - 1
-            )
         topic, payload = event.topic, event.payload
         if topic == "state":
             extra = {k: v for k, v in payload.items() if k not in ("state", "previous")}
@@ -208,6 +207,11 @@ class Scope:
         return host.call(method, params)
 
     # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def events_lost(self) -> int:
+        """Events the engine had to drop for this scope because it read them too slowly."""
+        return self._events_lost_before + getattr(self._host, "events_lost", 0)
 
     @property
     def state(self) -> EngineState:
@@ -267,6 +271,7 @@ class Scope:
                 )
             old, self._host = self._host, None
             self._generation += 1  # ignore whatever the old engine still says
+            self._events_lost_before += getattr(old, "events_lost", 0)
             if old is not None:
                 try:
                     old.close()
@@ -455,15 +460,51 @@ class Scope:
         return importlib.import_module("labkit.widgets").Dashboard(self, **kw)
 
 
-def connect(address: str, key: str | bytes | None = None, timeout_s: float = 10.0) -> Scope:
-    """Connect to an engine served by ``labkit engine --address ADDRESS`` (this side does not own it).
+def connect(
+    target: str | os.PathLike | ConnectionInfo | None = None,
+    key: str | os.PathLike | ConnectionInfo | None = None,
+    timeout_s: float = 10.0,
+) -> Scope:
+    """Connect to an engine served by ``labkit engine`` (this side does not own it).
 
-    The returned Scope works like a local one; ``close()`` only disconnects.
+    ``target`` is the engine's connection file (printed by ``labkit engine``; copy it from the rig
+    for a remote engine), its ``ipc://`` address, or its ``tcp://host:port`` address with ``key=``
+    the connection file. With no target, the one engine running on this machine for this user is
+    used. The returned Scope works like a local one; ``close()`` only disconnects.
 
     Raises:
-        TimeoutError: nothing answered at ``address`` within ``timeout_s`` (not running, wrong key).
+        EngineDiedError: nothing answered within ``timeout_s`` (not running there).
+        RpcAuthError: the engine refused the keys (an old connection file).
+        ConnectionFileError: the connection file is missing, readable by others or malformed.
+        ValueError: a TCP address without its connection file, or no / several local engines.
     """
-    return Scope(_address=address, _key=key, _timeout_s=timeout_s)
+    if target is None:
+        target = _only_local_engine()
+    return Scope(_connection=target, _key=key, _timeout_s=timeout_s)
+
+
+def _only_local_engine() -> Path:
+    from labkit.buffers._shm import pid_alive
+
+    found = []
+    for path in sorted(runtime_dir().glob("engine-*.json")):
+        try:
+            info = read_connection_file(path)
+        except (OSError, ValueError):
+            continue
+        if info.pid and pid_alive(info.pid):
+            found.append(path)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ValueError(
+            f"no engine is running for you on this machine (no live connection file in "
+            f"{runtime_dir()}); start one with 'labkit engine', or pass its connection file"
+        )
+    raise ValueError(
+        f"{len(found)} engines are running: pass the connection file of the one you want: "
+        + ", ".join(str(p) for p in found)
+    )
 
 
 def _relog(payload: dict) -> bool:

@@ -1,9 +1,14 @@
-"""``labkit engine``: serve an engine so notebooks can ``lk.connect(address)`` to it.
+"""``labkit engine``: serve an engine so notebooks can ``lk.connect(...)`` to it.
 
-Example::
+Examples::
 
-    labkit engine --address tcp://127.0.0.1:45600            # loopback, no key needed
-    labkit engine --address tcp://0.0.0.0:45600 --key-file k  # other hosts: an HMAC key is required
+    labkit engine                                   # this machine: a private ipc socket
+    labkit engine --address tcp://0.0.0.0:45600     # other machines: CURVE keys, see below
+    labkit engine --address tcp://0.0.0.0:45600 --keys-file ~/rig-keys.json   # same keys each run
+
+Every engine writes a connection file (mode 0600) and prints its path: ``lk.connect(path)`` reaches
+it. For TCP the file holds the keys a client needs; copy it to the notebook machine (``scp``) and
+keep it private. With ``--keys-file`` the keys survive restarts, so the copy stays valid.
 
 The same loop runs the child process of ``Scope(mode="process")`` (``--parent-pid``).
 """
@@ -19,13 +24,11 @@ import threading
 
 from labkit.engine._devices import build_devices
 from labkit.engine._server import EngineServer, LogForwardHandler
-from labkit.wire import WireSecurityError, check_bind_address
+from labkit.rpc import RpcError, ServerKeys
 
 log = logging.getLogger(__name__)
 
 __all__ = ["main"]
-
-DEFAULT_ADDRESS = "tcp://127.0.0.1:45600"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -36,13 +39,26 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--address",
-        default=DEFAULT_ADDRESS,
-        help=f"ZeroMQ endpoint to bind (default {DEFAULT_ADDRESS})",
+        default=None,
+        help="ZeroMQ endpoint to bind: tcp://HOST:PORT (always CURVE-authenticated) or ipc://PATH "
+        "(default: a private ipc socket in the runtime directory)",
     )
     p.add_argument(
-        "--key", help="HMAC key (text); prefer --key-file so it stays out of the process list"
+        "--keys-file",
+        default=None,
+        help="TCP only: the server's keys (read, or created with mode 0600), so the connection "
+        "file stays valid across restarts; never give this file to clients",
     )
-    p.add_argument("--key-file", help="file holding the HMAC key")
+    p.add_argument(
+        "--connection-file",
+        default=None,
+        help="where to write the connection file (default: the runtime directory)",
+    )
+    p.add_argument(
+        "--public-host",
+        default=None,
+        help="host name clients use, written in the connection file (default: this machine's)",
+    )
     p.add_argument(
         "--devices",
         default=None,
@@ -60,13 +76,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _key(args: argparse.Namespace) -> bytes | None:
-    if args.key_file:
-        with open(args.key_file, "rb") as fh:
-            return fh.read().strip()
-    return args.key.encode() if args.key else None
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the engine server in the foreground until Ctrl-C / SIGTERM (or the parent dies)."""
     args = _parse(argv)
@@ -75,19 +84,27 @@ def main(argv: list[str] | None = None) -> int:
         if str(args.log_level).isdigit()
         else getattr(logging, args.log_level.upper())
     )
-    key = _key(args)
+    child = args.parent_pid is not None
     try:
-        check_bind_address(args.address, key)
+        if args.keys_file and not str(args.address or "").startswith("tcp://"):
+            raise ValueError("--keys-file is for TCP servers: add --address tcp://HOST:PORT")
+        keys = ServerKeys.load_or_create(args.keys_file) if args.keys_file else None
         shape = tuple(int(v) for v in args.shape.split(","))
         devices = build_devices(args.devices, seed=args.seed, shape=shape)  # type: ignore[arg-type]
-    except (ValueError, WireSecurityError) as exc:
+        server = EngineServer(
+            devices,
+            args.address,
+            keys=keys,
+            connection_file=False if child else (args.connection_file or True),
+            public_host=args.public_host,
+            parent_pid=args.parent_pid,
+            ring_slots=args.ring_slots,
+        )
+    except (ValueError, RpcError, OSError) as exc:
         print(f"labkit engine: {exc}", file=sys.stderr)
         return 2
-    server = EngineServer(
-        devices, args.address, key=key, parent_pid=args.parent_pid, ring_slots=args.ring_slots
-    )
     root = logging.getLogger()
-    if args.parent_pid is None:  # a terminal: show the log there too (before our handler exists)
+    if not child:  # a terminal: show the log there too (before our handler exists)
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     root.setLevel(level)
     logging.captureWarnings(True)  # warnings become log records, so they are forwarded too
@@ -95,15 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     root.addHandler(forward)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
-        if args.parent_pid is None:
+        if not child:
             signal.signal(signal.SIGINT, lambda *_: server.request_stop())
         else:  # Ctrl-C in the parent's terminal is for the parent, which shuts this engine down
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def ready(address: str) -> None:
-        if args.parent_pid is None:
+        if not child:
             print(
-                f"labkit engine serving on {address} (pid {os.getpid()}); Ctrl-C to stop",
+                f"labkit engine serving on {address} (pid {os.getpid()}); connection file "
+                f"{server.rpc.connection_file}; Ctrl-C to stop",
                 flush=True,
             )
 

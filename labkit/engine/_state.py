@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from labkit.rpc import RpcUnavailableError
+
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "EngineDiedError",
@@ -62,7 +64,7 @@ class EngineStateError(EngineError):
         self.state = None if state is None else EngineState(state)
 
 
-class EngineDiedError(EngineError):
+class EngineDiedError(EngineError, RpcUnavailableError):
     """The engine process (or thread) died while a call was pending or before it was made.
 
     Call ``scope.restart()`` (or ``scope.start()``) to bring up a fresh engine.

@@ -32,8 +32,10 @@ from labkit.viewer._errors import (
     ManagerError,
     ManagerNotFoundError,
     ManagerUnavailableError,
+    UnknownMethodError,
     WindowNotFoundError,
 )
+from labkit.viewer._loaders import load_budget_bytes, loaders, register_loader
 from labkit.viewer._magic import load_ipython_extension, unload_ipython_extension
 from labkit.viewer._registry import ManagerEntry, Registry
 from labkit.viewer._server import ManagerServer
@@ -65,6 +67,10 @@ __all__ = [
     "watched_variables",
     "save_workspace",
     "load_workspace",
+    # file loaders (run in the client)
+    "loaders",
+    "register_loader",
+    "load_budget_bytes",
     # manager selection
     "ManagerHandle",
     "clear_default_manager",
@@ -87,6 +93,7 @@ __all__ = [
     "ManagerError",
     "ManagerNotFoundError",
     "ManagerUnavailableError",
+    "UnknownMethodError",
     "WindowNotFoundError",
     # IPython
     "load_ipython_extension",

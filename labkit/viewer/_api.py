@@ -54,22 +54,31 @@ def show_in_manager(data: Any, target: Target = None, link: bool | list = False,
 
 
 def load_in_manager(
-    paths: str | os.PathLike | Iterable, loader_name: str | None = None, target: Target = None
+    paths: str | os.PathLike | Iterable,
+    loader_name: str | None = None,
+    target: Target = None,
+    **load_kwargs: Any,
 ) -> list[dict]:
-    """Ask the manager to load files (netCDF, Zarr, HDF5, TIFF, labkit series) into windows.
+    """Load files (netCDF, Zarr, HDF5, TIFF, labkit series) here and show each in a window.
 
-    Paths are made absolute here; the manager reads them itself. ``loader_name`` forces a loader
-    (``"netcdf" | "zarr" | "hdf5" | "tiff" | "labkit"``). Returns one summary per window.
+    The files are read by this process (the manager never opens paths a client names), checked
+    against :data:`labkit.viewer.LOAD_BUDGET_BYTES` before anything is allocated, and sent as data.
+    ``loader_name`` forces a loader (see :func:`labkit.viewer.loaders`); ``load_kwargs`` go to it.
+    Returns one summary per window.
 
     Raises:
-        FileNotFoundError, ValueError: re-raised from the manager (missing file, unknown format).
+        FileNotFoundError: a path does not exist.  ValueError: unknown format or loader, or a file
+            whose arrays exceed the memory budget.  TypeError: keywords the loader does not take.
     """
+    from labkit.viewer._loaders import load_paths
+
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
-    absolute = [os.path.abspath(os.fspath(p)) for p in paths]
-    return resolve(target).request(
-        "load", paths=absolute, loader_name=loader_name, source=_source()
-    )
+    handle = resolve(target)
+    return [
+        handle.request("show", data=data, name=name, source=_source())
+        for name, data in load_paths([os.fspath(p) for p in paths], loader_name, **load_kwargs)
+    ]
 
 
 def replace_data(index_or_uid: int | str, data: Any, target: Target = None) -> dict:
@@ -97,13 +106,32 @@ def is_running(target: Target = None, timeout_s: float = 1.0) -> bool:
 
 
 def save_workspace(path: str | os.PathLike, target: Target = None) -> dict:
-    """Save all windows (data, view state, watch links) to an HDF5 file written by the manager."""
-    return resolve(target).request("save_workspace", path=os.path.abspath(os.fspath(path)))
+    """Save all windows (data, view state, watch links) to an HDF5 file written by this process.
+
+    Returns ``{"path", "windows"}``. An existing file is replaced only if it is a labkit workspace.
+
+    Raises:
+        FileExistsError: ``path`` exists and is not a labkit workspace (nothing is written).
+    """
+    from labkit.viewer._workspace import write_workspace
+
+    windows = resolve(target).request("export")
+    return write_workspace(os.fspath(path), windows)
 
 
 def load_workspace(path: str | os.PathLike, target: Target = None) -> list[dict]:
-    """Restore windows saved by :func:`save_workspace`; ``watch(restore=True)`` reconnects them."""
-    return resolve(target).request("load_workspace", path=os.path.abspath(os.fspath(path)))
+    """Restore windows saved by :func:`save_workspace`; ``watch(restore=True)`` reconnects them.
+
+    The file is read here and the windows sent to the manager.
+
+    Raises:
+        FileNotFoundError: no such file.  ValueError: not a labkit workspace, or larger than the
+            memory budget.
+    """
+    from labkit.viewer._workspace import read_workspace
+
+    handle = resolve(target)
+    return [handle.request("restore", **window) for window in read_workspace(os.fspath(path))]
 
 
 def _source() -> str:
@@ -135,6 +163,7 @@ def watch(
     remove: bool = False,
     stop_all: bool = False,
     restore: bool = False,
+    shadow_builtins: bool = False,
     target: Target = None,
     poll_interval_s: float | None = 0.25,
 ) -> list[str]:
@@ -143,7 +172,8 @@ def watch(
     ``watch("x", "y")`` starts watching (and pushes now); ``stop=True`` stops watching the names
     (all when none given), ``remove=True`` also closes their windows; ``stop_all=True`` stops every
     watcher of this process; ``restore=True`` reconnects watched windows restored from a workspace,
-    by name. Without ``namespace``/``shell`` it uses the IPython kernel's namespace (checked after
+    by name (creating the variables; a name that would shadow a builtin is refused unless
+    ``shadow_builtins=True``). Without ``namespace``/``shell`` it uses the IPython kernel's namespace (checked after
     each cell) or else the caller's globals (polled every ``poll_interval_s`` by a thread).
     Returns the names now watched in that namespace.
 
@@ -179,7 +209,7 @@ def watch(
             _watchers[key] = watcher
     try:
         if restore:
-            watcher.restore()
+            watcher.restore(shadow_builtins=shadow_builtins)
         if names:
             watcher.add(names)
     finally:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from labkit.rpc import RpcUnavailableError
+from labkit.wire import register_error
+
 __all__ = [
     "ManagerAmbiguousError",
     "ManagerError",
     "ManagerNotFoundError",
     "ManagerUnavailableError",
+    "UnknownMethodError",
     "WindowNotFoundError",
 ]
 
@@ -29,9 +33,26 @@ class ManagerAmbiguousError(ManagerError):
     """
 
 
-class ManagerUnavailableError(ManagerError, TimeoutError):
-    """The manager did not answer within the timeout (it died, hangs or the address is wrong)."""
+class ManagerUnavailableError(ManagerError, RpcUnavailableError):
+    """The manager did not answer (it died, hangs, or the address or connection file is wrong)."""
 
 
 class WindowNotFoundError(ManagerError, LookupError):
     """No window with that index or uid exists in the manager."""
+
+
+class UnknownMethodError(ManagerError, LookupError):
+    """A request named a method the manager does not have (the message lists those it has)."""
+
+
+# manager-side viewer errors are re-raised by class in the client (looked up by name, never imported)
+for _cls in (
+    ManagerError,
+    ManagerNotFoundError,
+    ManagerAmbiguousError,
+    ManagerUnavailableError,
+    UnknownMethodError,
+    WindowNotFoundError,
+):
+    register_error(_cls)
+del _cls

@@ -14,26 +14,29 @@ the header's ``"buffers"`` lists the byte length of each buffer. Messages:
 - page → server: ``update`` (``view`` changes), ``custom`` (``ready``, ``edit`` ...),
   ``close_window`` (``uid``). Malformed messages are answered with an ``error`` message.
 
-When the manager has an auth key (non-loopback), every request needs ``?token=`` (printed in
-the URL). Websocket origins are checked (same origin only), and a loopback page answers only
-loopback ``Host`` names. Slices are newest-wins per window and page; the page reconnects by
-itself. :class:`ManagerPanel` is the same page as a notebook widget, for a JupyterLab or Voila
+Every request needs the page's ``?token=`` (random per manager, in the printed URL, compared in
+constant time). The ``Host`` header must name this server (loopback names for a loopback page:
+no DNS rebinding), a request carrying an ``Origin`` must come from the page's own origin (so
+other web sites cannot script it, websocket included), and every response forbids framing and
+referrers. Slices are newest-wins per window and page; the page reconnects by itself. :class:`ManagerPanel` is the same page as a notebook widget, for a JupyterLab or Voila
 kernel that is itself the manager.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import hmac
 import json
 import logging
+import secrets
+import socket
 import struct
 import threading
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import ipywidgets
 
-from labkit.viewer._proto import is_loopback_ip
 from labkit.viewer._window import ViewerWindow, WindowController
 from labkit.widgets._static import STATIC_DIR, bundle_path
 
@@ -45,7 +48,6 @@ __all__ = [
     "PageHandle",
     "decode_frame",
     "encode_frame",
-    "page_token",
     "start_page",
 ]
 
@@ -61,11 +63,32 @@ _HTML = """<!doctype html>
 """
 
 
-def page_token(key: bytes | None) -> str:
-    """Access token of the page for a manager with HMAC ``key`` ("" without a key)."""
-    if not key:
-        return ""
-    return hashlib.sha256(b"labkit-page:" + bytes(key)).hexdigest()[:32]
+_SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # the token is in the URL: never send it elsewhere
+}
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "ip6-localhost"})
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def allowed_hosts(ip: str) -> frozenset[str]:
+    """Host names a page bound to ``ip`` answers to (loopback ones only for a loopback page)."""
+    if _is_loopback(ip):
+        return _LOOPBACK_NAMES | {ip}
+    names = {ip, socket.gethostname().lower(), socket.getfqdn().lower()}
+    return _LOOPBACK_NAMES | frozenset(n for n in names if n)
 
 
 def encode_frame(header: dict[str, Any], buffers: list | tuple = ()) -> bytes:
@@ -214,7 +237,7 @@ class _PageServer:
 
     def __init__(self, server: ManagerServer, loop: asyncio.AbstractEventLoop) -> None:
         self.server, self.loop = server, loop
-        self.token = page_token(getattr(server, "key", None))
+        self.token = secrets.token_urlsafe(24)
         self.connections: set[_Connection] = set()
         self._lock = threading.Lock()
         self._last_list = ""
@@ -296,35 +319,48 @@ class PageHandle:
         self._thread.join(5)
 
 
-def _handlers(state: _PageServer) -> list:
+def _handlers(state: _PageServer, ip: str) -> list:
     import tornado.web
     import tornado.websocket
 
-    loopback_only = is_loopback_ip(state.server.ip)
+    hosts = allowed_hosts(ip)
 
-    def check_token(handler: tornado.web.RequestHandler) -> None:
-        # a loopback page answers loopback host names only (no DNS-rebinding from a web site)
+    def check_request(handler: tornado.web.RequestHandler) -> None:
+        """Host, Origin and token, before anything is served."""
         host = handler.request.host_name.strip("[]").lower()
-        if loopback_only and not is_loopback_ip(host):
-            raise tornado.web.HTTPError(403, f"host {host!r} is not loopback; use 127.0.0.1")
-        if state.token and handler.get_query_argument("token", "") != state.token:
-            raise tornado.web.HTTPError(403, "this manager needs ?token= (see the printed URL)")
+        if host not in hosts and not (_is_loopback(host) and _is_loopback(ip)):
+            raise tornado.web.HTTPError(403, f"host {host!r} is not this manager's page")
+        origin = handler.request.headers.get("Origin")
+        if origin is not None and not _same_origin(origin, handler.request):
+            raise tornado.web.HTTPError(403, "cross-origin request refused")
+        token = handler.get_query_argument("token", "")
+        if not hmac.compare_digest(token.encode(), state.token.encode()):
+            raise tornado.web.HTTPError(403, "this page needs its ?token= (see the printed URL)")
 
-    class Index(tornado.web.RequestHandler):
-        def get(self) -> None:
-            check_token(self)
-            query = f"?token={state.token}" if state.token else ""
-            self.write(_HTML.format(uid=state.server.uid, query=query))
+    class Base(tornado.web.RequestHandler):
+        def set_default_headers(self) -> None:
+            for name, value in _SECURITY_HEADERS.items():
+                self.set_header(name, value)
 
-    class Windows(tornado.web.RequestHandler):
+        def prepare(self) -> None:
+            check_request(self)
+
+    class Index(Base):
         def get(self) -> None:
-            check_token(self)
+            self.set_header("Cache-Control", "no-store")
+            self.write(_HTML.format(uid=state.server.uid, query=f"?token={state.token}"))
+
+    class Windows(Base):
+        def get(self) -> None:
             self.set_header("Content-Type", "application/json")
             self.write(json.dumps(state.listing()))
 
     class Static(tornado.web.StaticFileHandler):
+        def set_default_headers(self) -> None:
+            Base.set_default_headers(self)  # type: ignore[arg-type]
+
         def prepare(self) -> None:
-            check_token(self)
+            check_request(self)
 
         def set_extra_headers(self, path: str) -> None:
             self.set_header("Cache-Control", "no-cache")
@@ -332,8 +368,14 @@ def _handlers(state: _PageServer) -> list:
     class Socket(tornado.websocket.WebSocketHandler):
         connection: _Connection | None = None
 
+        def set_default_headers(self) -> None:
+            Base.set_default_headers(self)  # type: ignore[arg-type]
+
         def prepare(self) -> None:
-            check_token(self)
+            check_request(self)
+
+        def check_origin(self, origin: str) -> bool:
+            return _same_origin(origin, self.request)
 
         def open(self) -> None:
             self.connection = _Connection(state, self)
@@ -353,6 +395,9 @@ def _handlers(state: _PageServer) -> list:
                 state.remove(self.connection)
 
     class Favicon(tornado.web.RequestHandler):
+        def set_default_headers(self) -> None:
+            Base.set_default_headers(self)  # type: ignore[arg-type]
+
         def get(self) -> None:
             self.set_status(204)
 
@@ -363,6 +408,14 @@ def _handlers(state: _PageServer) -> list:
         (r"/ws", Socket),
         (r"/static/(.*)", Static, {"path": str(STATIC_DIR)}),
     ]
+
+
+def _same_origin(origin: str, request: Any) -> bool:
+    """True when ``origin`` (scheme://host:port) is the page's own (the request's Host)."""
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    return parts.netloc.lower() == request.host.lower()
 
 
 def start_page(server: ManagerServer, ip: str, port: int = 0) -> PageHandle:
@@ -388,7 +441,7 @@ def start_page(server: ManagerServer, ip: str, port: int = 0) -> PageHandle:
     def run() -> None:
         asyncio.set_event_loop(loop)
         http = tornado.httpserver.HTTPServer(
-            tornado.web.Application(_handlers(state), websocket_max_message_size=64 << 20)
+            tornado.web.Application(_handlers(state, ip), websocket_max_message_size=64 << 20)
         )
         http.add_sockets(sockets)
         holder["http"] = http
@@ -402,7 +455,7 @@ def start_page(server: ManagerServer, ip: str, port: int = 0) -> PageHandle:
     thread.start()
     ready.wait(5)
     host = f"[{ip}]" if ":" in ip else ip
-    url = f"http://{host}:{bound}/" + (f"?token={state.token}" if state.token else "")
+    url = f"http://{host}:{bound}/?token={state.token}"
     return PageHandle(url, state, thread, holder["http"])
 
 

@@ -1,9 +1,11 @@
-"""Registry of live managers: one JSON file in the user's runtime dir, locked with fcntl.
+"""Registry of live managers: one JSON file in the user's private runtime dir, locked with fcntl.
 
-Each entry: ``uid, pid, ip, request_port, event_port, url, started_s, heartbeat_s, version,
-key_file``. Managers are addressed by 0-based index in start order. Entries whose process is dead
-or whose heartbeat is older than :data:`STALE_AFTER_S` are removed whenever the file is read.
-The directory is ``$LABKIT_RUNTIME_DIR`` if set, else ``<jupyter runtime dir>/labkit``.
+Each entry: ``uid, pid, address, connection_file, url, started_s, heartbeat_s, version``.
+Managers are addressed by 0-based index in start order. Entries whose process is dead or whose
+heartbeat is older than :data:`STALE_AFTER_S` are removed whenever the file is read. The directory
+is the runtime directory of :mod:`labkit.rpc` (``$LABKIT_RUNTIME_DIR`` or
+``<jupyter runtime dir>/labkit``, mode 0700); it also holds the managers' sockets and connection
+files.
 """
 
 from __future__ import annotations
@@ -20,28 +22,19 @@ from pathlib import Path
 
 import psutil
 
+from labkit.rpc import ConnectionInfo, check_private_dir, read_connection_file, runtime_dir
+
 __all__ = ["ManagerEntry", "Registry", "STALE_AFTER_S", "default_registry_dir"]
 
 logger = logging.getLogger(__name__)
 
 STALE_AFTER_S = 30.0  # heartbeats are written every HEARTBEAT_S
 HEARTBEAT_S = 2.0
-REGISTRY_ENV = "LABKIT_RUNTIME_DIR"
 
 
 def default_registry_dir() -> Path:
-    """``$LABKIT_RUNTIME_DIR`` or ``jupyter_runtime_dir()/labkit``."""
-    env = os.environ.get(REGISTRY_ENV)
-    if env:
-        return Path(env)
-    try:
-        from jupyter_core.paths import jupyter_runtime_dir
-
-        return Path(jupyter_runtime_dir()) / "labkit"
-    except ImportError:  # pragma: no cover - jupyter_core is a dependency
-        import platformdirs
-
-        return Path(platformdirs.user_runtime_dir("labkit"))
+    """The private runtime dir: ``$LABKIT_RUNTIME_DIR`` or ``jupyter_runtime_dir()/labkit``."""
+    return runtime_dir(create=False)
 
 
 @dataclass
@@ -50,22 +43,18 @@ class ManagerEntry:
 
     uid: str
     pid: int
-    ip: str
-    request_port: int
-    event_port: int
-    url: str = ""
+    address: str  # ipc://... (this machine) or tcp://host:port (CURVE: needs connection_file)
+    connection_file: str = ""
+    url: str = ""  # the manager page, with its token
     started_s: float = 0.0
     heartbeat_s: float = 0.0
     version: str = ""
-    key_file: str = ""  # connection file with the HMAC key (non-loopback managers)
 
-    @property
-    def request_address(self) -> str:
-        return f"tcp://{self.ip}:{self.request_port}"
-
-    @property
-    def event_address(self) -> str:
-        return f"tcp://{self.ip}:{self.event_port}"
+    def connection(self) -> ConnectionInfo | str:
+        """What :class:`labkit.rpc.RpcClient` needs to reach this manager."""
+        if self.connection_file:
+            return read_connection_file(self.connection_file)
+        return self.address
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -87,12 +76,18 @@ class Registry:
 
     def __init__(self, directory: str | os.PathLike | None = None) -> None:
         self.directory = Path(directory) if directory is not None else default_registry_dir()
+        self.checked = False
         self.path = self.directory / "managers.json"
         self._lock_path = self.directory / "managers.lock"
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[list[ManagerEntry]]:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.checked:
+            if not self.directory.exists():
+                self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.chmod(self.directory, 0o700)
+            check_private_dir(self.directory)
+            self.checked = True
         with open(self._lock_path, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:

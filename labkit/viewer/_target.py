@@ -2,8 +2,8 @@
 
 Resolution order for ``target=None``: the innermost ``use_manager(...)`` block, then
 ``set_default_manager(...)``, then ``$LABKIT_MANAGER``, then the only live manager. ``target`` may be
-a 0-based index into :data:`managers`, a manager uid, a :class:`ManagerHandle`, or an address
-``"host:request_port:event_port"`` (registry-less, e.g. a manager on another machine).
+a 0-based index into :data:`managers`, a manager uid, a :class:`ManagerHandle`, a manager's
+connection file (registry-less, e.g. one copied from another machine) or its ``ipc://`` address.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+from labkit.rpc import read_connection_file
 from labkit.viewer._client import ManagerClient
 from labkit.viewer._errors import (
     ManagerAmbiguousError,
@@ -77,26 +77,15 @@ class ManagerHandle:
 
     def __repr__(self) -> str:
         e = self.entry
-        return f"<ManagerHandle {self.index}: uid={e.uid} pid={e.pid} {e.ip}:{e.request_port}/{e.event_port} {e.url}>"
-
-
-def _key_of(entry: ManagerEntry) -> bytes | None:
-    if not entry.key_file:
-        return None
-    try:
-        return json.loads(Path(entry.key_file).read_text("utf-8"))["key"].encode()
-    except (OSError, KeyError, ValueError) as exc:
-        raise ManagerNotFoundError(
-            f"cannot read the key of manager {entry.uid} from {entry.key_file}: {exc}"
-        ) from exc
+        return f"<ManagerHandle {self.index}: uid={e.uid} pid={e.pid} {e.address} {e.url}>"
 
 
 def client_for(handle: ManagerHandle) -> ManagerClient:
-    """The cached request client for a manager (one socket per manager per process)."""
+    """The cached request client for a manager (one connection per manager per process)."""
     with _clients_lock:
         client = _clients.get(handle.uid)
         if client is None:
-            client = ManagerClient(handle.entry, key=_key_of(handle.entry))
+            client = ManagerClient(handle.entry)
             _clients[handle.uid] = client
         return client
 
@@ -131,15 +120,25 @@ class _Managers:
 managers = _Managers()
 
 
-def _from_address(address: str) -> ManagerHandle:
-    parts = address.replace("tcp://", "").split(":")
-    if len(parts) != 3:
+def _from_connection(target: str) -> ManagerHandle:
+    """A manager outside the registry: its connection file, or its ``ipc://`` address."""
+    if target.startswith("ipc://"):
+        return ManagerHandle(ManagerEntry(uid=target, pid=0, address=target), None)
+    if target.startswith("tcp://"):
         raise ManagerNotFoundError(
-            f"manager address {address!r} must be 'host:request_port:event_port'"
+            f"{target} is a TCP address: pass the manager's connection file instead (it holds "
+            "the keys; the manager prints its path)"
         )
-    host, req, evt = parts[0], int(parts[1]), int(parts[2])
+    try:
+        info = read_connection_file(target)
+    except ValueError as exc:  # ConnectionFileError: missing, loose permissions, malformed
+        raise ManagerNotFoundError(str(exc)) from None
     entry = ManagerEntry(
-        uid=f"{host}:{req}:{evt}", pid=0, ip=host, request_port=req, event_port=evt
+        uid=f"file:{target}",
+        pid=info.pid,
+        address=info.address,
+        connection_file=os.path.abspath(target),
+        url=info.url,
     )
     return ManagerHandle(entry, None)
 
@@ -161,8 +160,8 @@ def _lookup(target: int | str | ManagerHandle) -> ManagerHandle:
                 return h
         if target.lstrip("-").isdigit():
             return _lookup(int(target))
-        if target.count(":") >= 2:
-            return _from_address(target)
+        if "://" in target or os.sep in target or target.endswith(".json"):
+            return _from_connection(target)
         raise ManagerNotFoundError(f"no live manager with uid {target!r} (live: {_describe(live)})")
     raise TypeError(
         f"target must be an index, uid, address or ManagerHandle, not {type(target).__name__}"
@@ -206,11 +205,9 @@ def set_default_manager(target: int | str | ManagerHandle) -> ManagerHandle:
     """Make ``target`` this process's default manager (stored by uid, so indices may shift)."""
     global _default
     handle = _lookup(target)
-    _default = (
-        handle.uid
-        if handle.entry.pid
-        else f"{handle.entry.ip}:{handle.entry.request_port}:{handle.entry.event_port}"
-    )
+    _default = handle.entry.connection_file if handle.index is None else handle.uid
+    if handle.index is None and not _default:
+        _default = handle.entry.address
     return handle
 
 

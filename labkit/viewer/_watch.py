@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from labkit.viewer._client import EventListener, new_client_id
+from labkit.viewer._client import ManagerClient, new_client_id
 from labkit.viewer._errors import ManagerUnavailableError
 from labkit.viewer._hash import as_dataarray, content_hash
-from labkit.viewer._target import ManagerHandle, client_for
+from labkit.viewer._target import ManagerHandle
 from labkit.widgets._frontends import running_in_marimo
 
 __all__ = ["Watcher", "WatchedVariable"]
@@ -71,12 +71,12 @@ class Watcher:
         poll_interval_s: float | None = 0.25,
     ) -> None:
         self.namespace, self.handle, self.shell = namespace, handle, shell
-        self.client = client_for(handle)
         self.client_id = new_client_id()
+        # its own connection: the manager sends the edits of its windows to this client id
+        self.client = ManagerClient(handle.entry, client_id=self.client_id, on_event=self._on_event)
         self.source = _source_name(namespace, shell)
         self.variables: dict[str, WatchedVariable] = {}
         self._lock = threading.RLock()
-        self._listener: EventListener | None = None
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         self._hooked = False
@@ -104,10 +104,7 @@ class Watcher:
             if value is _MISSING:
                 raise NameError(f"name {name!r} is not defined; assign it before watching it")
             as_dataarray(value, name)  # TypeError with a clear message
-        if self._listener is None:
-            self._listener = EventListener(
-                self.handle.entry, self.client_id, self._on_event, key=self.client.key
-            )
+        self.client.connect()
         with self._lock:
             for name in names:
                 self.variables.setdefault(name, WatchedVariable(name))
@@ -126,10 +123,7 @@ class Watcher:
             try:
                 self.client.request(
                     "unwatch",
-                    timeout_s=min(
-                        self.client.timeout_s, UNWATCH_TIMEOUT_S
-                    ),  # do not hang shutdown()
-                    client_id=self.client_id,
+                    timeout_s=min(self.client.timeout_s, UNWATCH_TIMEOUT_S),  # not hang shutdown()
                     names=targets,
                     remove=remove_windows,
                 )
@@ -137,13 +131,28 @@ class Watcher:
                 logger.info("unwatch on the manager failed: %s", exc)
         return targets
 
-    def restore(self) -> list[str]:
-        """Reconnect watched windows restored from a workspace, by variable name."""
-        claimed = self.client.request("claim", client_id=self.client_id, names=None)
-        if claimed and self._listener is None:
-            self._listener = EventListener(
-                self.handle.entry, self.client_id, self._on_event, key=self.client.key
+    def restore(self, shadow_builtins: bool = False) -> list[str]:
+        """Reconnect watched windows restored from a workspace (or left by a notebook that is
+        gone), by variable name; names not defined here are created.
+
+        Raises:
+            ValueError: a window's variable name is not a valid identifier, or would shadow a
+                Python builtin (``list``, ``print``...) and ``shadow_builtins`` is False; nothing
+                is claimed then.
+        """
+        candidates = self.client.request("claim", names=None, dry_run=True)
+        unsafe = [
+            item["var_name"]
+            for item in candidates
+            if _unsafe_name(item["var_name"], self.namespace, shadow_builtins)
+        ]
+        if unsafe:
+            raise ValueError(
+                f"restoring would create variables {sorted(unsafe)}, which are not identifiers or "
+                "shadow Python builtins; rename those windows' variables, or pass "
+                "shadow_builtins=True to watch(restore=True, ...) if you mean it"
             )
+        claimed = self.client.request("claim", names=[item["var_name"] for item in candidates])
         names = []
         for item in claimed:
             name = item["var_name"]
@@ -303,9 +312,17 @@ class Watcher:
             self._hooked = False
         if self._poller is not None and self._poller is not threading.current_thread():
             self._poller.join(5)
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
+        self.client.close()
+
+
+def _unsafe_name(name: str, namespace: dict, shadow_builtins: bool) -> bool:
+    """A restored name that must not be created: not an identifier, or a builtin not yet bound."""
+    import builtins
+    import keyword
+
+    if not name.isidentifier() or keyword.iskeyword(name):
+        return True
+    return not shadow_builtins and name not in namespace and hasattr(builtins, name)
 
 
 def is_array_like(value: Any) -> bool:

@@ -257,6 +257,35 @@ class WindowRegistry:
         self._emit("view", window)
         return window
 
+    def claim_unbound(
+        self,
+        client_id: str,
+        names: typing.Collection[str] | None,
+        is_live: Callable[[str], bool] = lambda client: False,
+        dry_run: bool = False,
+    ) -> typing.List[WindowState]:  # noqa: UP006 (.list shadows)
+        """Bind watched windows that no live client watches (restored from a workspace, or left
+        by a notebook that is gone) to ``client_id``, by variable name; returns them
+        (``dry_run``: only says which it would bind).
+
+        A window still bound to a live client (``is_live(its client id)``) is never taken.
+        """
+        claimed = []
+        with self._lock:
+            taken = {w.var_name for w in self._windows.values() if w.client_id == client_id}
+            for w in sorted(self._windows.values(), key=lambda w: w.index):
+                if not (w.watched and w.var_name) or (
+                    names is not None and w.var_name not in names
+                ):
+                    continue
+                if w.var_name in taken or (w.client_id and is_live(w.client_id)):
+                    continue
+                if not dry_run:
+                    w.client_id = client_id
+                taken.add(w.var_name)
+                claimed.append(w)
+        return claimed
+
     def close(self, key: int | str) -> WindowState:
         """Close a window; emits ``"closed"``."""
         window = self.get(key)

@@ -1,29 +1,27 @@
-"""The safe wire: typed messages, a zero-copy array/xarray codec, HMAC auth. Never pickle.
+"""The safe wire: typed messages and a zero-copy array/xarray codec. Never pickle.
 
 ::
 
-    from labkit.wire import send, recv, Request, Reply
+    from labkit.wire import encode, decode, Request
 
-    send(sock, Request(id=1, method="snap", params={"exposure_ms": 10}))
-    reply = recv(sock)            # Reply / ErrorReply; ErrorReply.raise_() re-raises locally
+    frames = encode(Request(id=1, method="snap", params={"exposure_ms": 10}))
+    sock.send_multipart(frames, copy=False)          # arrays travel as their own frames
+    request = decode(sock.recv_multipart(copy=False))
 
-See ``docs/internals.md`` (section wire) for the frame format and the contracts.
+Transport, authentication and delivery are :mod:`labkit.rpc`'s job. See ``docs/internals.md``
+(section wire) for the frame format and the contracts.
 """
 
-from labkit.wire._auth import check_bind_address, is_loopback, new_key, sign_frames, verify_frames
 from labkit.wire._codec import MAX_FRAME_BYTES, encode
 from labkit.wire._decode import decode
 from labkit.wire._errors import (
     RemoteError,
-    WireAuthError,
     WireDecodeError,
     WireEncodeError,
     WireError,
-    WireSecurityError,
     register_error,
 )
 from labkit.wire._messages import ErrorReply, Event, Message, Reply, Request, register_message
-from labkit.wire._socket import recv, recv_frames, send
 from labkit.wire._xarray import MAX_ATTR_ARRAY_SIZE
 
 __all__ = [
@@ -32,10 +30,6 @@ __all__ = [
     "decode",
     "MAX_FRAME_BYTES",
     "MAX_ATTR_ARRAY_SIZE",
-    # sockets
-    "send",
-    "recv",
-    "recv_frames",
     # messages
     "Message",
     "Request",
@@ -47,14 +41,6 @@ __all__ = [
     "WireError",
     "WireDecodeError",
     "WireEncodeError",
-    "WireAuthError",
-    "WireSecurityError",
     "RemoteError",
     "register_error",
-    # auth and address policy
-    "sign_frames",
-    "verify_frames",
-    "new_key",
-    "is_loopback",
-    "check_bind_address",
 ]

@@ -100,10 +100,14 @@ class _Decoder:
             raise WireDecodeError(f"unknown array dtype {dtype_str!r}") from None
         if dtype.kind not in _codec._ARRAY_KINDS or dtype.fields is not None:
             raise WireDecodeError(f"array dtype {dtype_str!r} is not allowed on the wire")
+        if dtype.itemsize == 0:  # S0/U0 would let a tiny message declare any element count
+            raise WireDecodeError(
+                f"array dtype {dtype_str!r} has items of size 0; send a sized dtype (e.g. 'S1')"
+            )
         if (
             type(shape) is not list
             or len(shape) > _codec.MAX_NDIM
-            or any(type(n) is not int or n < 0 for n in shape)
+            or any(type(n) is not int or not 0 <= n < 1 << 62 for n in shape)
         ):
             raise WireDecodeError(f"array shape must be a list of non-negative ints, got {shape!r}")
         shape_t = tuple(shape)

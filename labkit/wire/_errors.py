@@ -40,14 +40,6 @@ class WireEncodeError(WireError, TypeError):
     """
 
 
-class WireAuthError(WireDecodeError):
-    """The HMAC signature of a message is missing or wrong (different key, tampered or unsigned)."""
-
-
-class WireSecurityError(WireError):
-    """Refused to expose a socket on a non-loopback address without an authentication key."""
-
-
 class RemoteError(Exception):
     """An exception raised in another process (engine, viewer manager) whose type is not registered.
 
@@ -137,7 +129,7 @@ def _load_defaults() -> None:
 
 
 def _register_defaults() -> None:
-    wire_errors = (WireError, WireDecodeError, WireEncodeError, WireAuthError, WireSecurityError)
+    wire_errors = (WireError, WireDecodeError, WireEncodeError)
     for cls in (*_BUILTIN_ERRORS, *wire_errors):
         _REGISTRY.setdefault(type_name(cls), cls)
     for module_name, names in _LABKIT_ERRORS:

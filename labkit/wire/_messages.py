@@ -70,15 +70,20 @@ class ErrorReply(Message):
         raise self.to_exception()
 
 
-class Event(Message):
+class Event(Message, kw_only=True):
     """A notification on ``topic`` (state, health, log, error, property, spool, ...).
 
-    ``seq`` increases by one per event from one source, so a receiver can count lost events.
+    ``seq`` increases by one per event from one source to one receiver; ``lost`` is the running
+    total of events that source had to drop for this receiver (it never blocks on a slow one);
+    ``epoch`` changes when the source starts counting afresh (a restarted server).
     """
 
+    v: int = 2
     topic: str
     payload: Any = None
     seq: int = 0
+    lost: int = 0
+    epoch: int = 0
 
 
 _MESSAGE_TYPES: dict[str, type[Message]] = {}

@@ -1,4 +1,4 @@
-"""``labkit engine`` serving over TCP and ``lk.connect`` reaching it (with an HMAC key)."""
+"""``labkit engine`` serving over TCP (CURVE) and ipc, and ``lk.connect`` reaching it."""
 
 from __future__ import annotations
 
@@ -6,40 +6,63 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from engine_helpers import Recorder, wait_until
 
 import labkit as lk
-from labkit.engine import EngineState
+from labkit.engine import EngineDiedError, EngineState
 from labkit.engine._serve import main as serve_main
+from labkit.rpc import (
+    ConnectionFileError,
+    RpcAuthError,
+    ServerKeys,
+    read_connection_file,
+    write_connection_file,
+)
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    key = lk.wire.new_key()
-    key_file = tmp_path_factory.mktemp("engine") / "key"
-    key_file.write_text(key)
+def _serve(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, str, str]:
+    """Start ``labkit engine ARGS``; returns (process, address, connection file)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "labkit.cli", "engine", "--address", "tcp://127.0.0.1:0",
-         "--key-file", str(key_file), "--shape", "64,80", "--log-level", "WARNING"],
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "labkit.cli", "engine", *args, "--shape", "64,80",
+         "--log-level", "WARNING"],
+        stdout=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     line = proc.stdout.readline()
-    assert "serving on tcp://127.0.0.1:" in line, line
+    assert "serving on " in line, line
     address = line.split("serving on ")[1].split()[0]
-    yield address, key, proc
+    connection_file = line.split("connection file ")[1].split(";")[0]
+    return proc, address, connection_file
+
+
+def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
     proc.stdout.close()
 
 
-def test_connect_with_key_controls_the_remote_engine(served):
-    address, key, proc = served
-    with lk.connect(address, key=key) as scope:
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    runtime = tmp_path_factory.mktemp("runtime")
+    os.chmod(runtime, 0o700)
+    proc, address, connection_file = _serve(
+        "--address", "tcp://127.0.0.1:0", env={**os.environ, "LABKIT_RUNTIME_DIR": str(runtime)}
+    )
+    yield address, connection_file, proc
+    _stop(proc)
+
+
+def test_connect_with_the_connection_file_controls_the_remote_engine(served):
+    address, connection_file, proc = served
+    assert address.startswith("tcp://127.0.0.1:")
+    assert os.stat(connection_file).st_mode & 0o777 == 0o600
+    assert read_connection_file(connection_file).server_key
+    with lk.connect(connection_file) as scope:
         assert scope.mode == "remote"
         assert scope.engine_address == address
         assert scope.status().engine_pid == proc.pid
@@ -49,9 +72,7 @@ def test_connect_with_key_controls_the_remote_engine(served):
         assert scope.camera.exposure_ms == 21
         assert scope.camera.snap().shape == (64, 80)
         scope.start()
-        with scope.open_reader(
-            "remote-reader"
-        ) as reader:  # same machine: the ring is shared memory
+        with scope.open_reader("remote-reader") as reader:  # same machine: shared memory
             assert reader.next(timeout=5).data.shape == (64, 80)
         scope.stop()
         wait_until(
@@ -60,35 +81,110 @@ def test_connect_with_key_controls_the_remote_engine(served):
         )
         scope.unsubscribe(rec)
     assert proc.poll() is None  # closing a connected scope leaves the engine running
-    with lk.connect(address, key=key) as again:
+    with lk.connect(address, key=connection_file) as again:  # the address plus its keys
         assert again.camera.exposure_ms == 21
         assert again.state is EngineState.STOPPED
 
 
-def test_wrong_key_is_refused(served):
-    address, _, proc = served
-    with pytest.raises(TimeoutError, match="did not answer"):
-        lk.connect(address, key=lk.wire.new_key(), timeout_s=1.0)
-    with lk.connect(address, key=served[1]) as scope:  # still serving others
+def test_other_keys_are_refused_with_a_clear_error(served, tmp_path):
+    address, connection_file, proc = served
+    good = read_connection_file(connection_file)
+    stranger = ServerKeys.generate()
+    forged = write_connection_file(
+        tmp_path / "forged.json",
+        type(good)(
+            kind="engine",
+            address=address,
+            server_key=good.server_key,
+            client_public=stranger.client_public,
+            client_secret=stranger.client_secret,
+        ),
+    )
+    with pytest.raises(RpcAuthError, match="refused this client's keys"):
+        lk.connect(forged, timeout_s=10.0)
+    with lk.connect(connection_file) as scope:  # still serving the right keys
         assert scope._call("ping") == "pong"
     assert proc.poll() is None
 
 
-def test_sigterm_stops_the_server_and_unlinks_its_ring(served):
-    address, key, proc = served
-    with lk.connect(address, key=key) as scope:
-        ring = scope.ring_name
-    assert os.path.exists(f"/dev/shm/{ring}")
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(10) == 0
-    assert not os.path.exists(f"/dev/shm/{ring}")
+def test_a_tcp_address_needs_its_connection_file(served):
+    with pytest.raises(ValueError, match="connection file"):
+        lk.connect(served[0])
 
 
-def test_refuses_non_loopback_without_key(capsys):
-    assert serve_main(["--address", "tcp://0.0.0.0:45999"]) == 2
-    assert "without a key" in capsys.readouterr().err
+def test_connection_file_readable_by_others_is_refused(served, tmp_path):
+    loose = tmp_path / "loose.json"
+    loose.write_bytes(Path(served[1]).read_bytes())
+    loose.chmod(0o644)
+    with pytest.raises(ConnectionFileError, match="chmod 600"):
+        lk.connect(loose)
+    empty = tmp_path / "empty.json"
+    empty.touch(mode=0o600)
+    with pytest.raises(ConnectionFileError, match="is empty"):
+        lk.connect(empty)
 
 
-def test_connect_to_nothing_times_out_cleanly():
-    with pytest.raises(TimeoutError, match="did not answer 'hello'"):
-        lk.connect("tcp://127.0.0.1:9", timeout_s=0.5)
+def test_sigterm_stops_the_server_and_unlinks_its_ring_and_files(tmp_path):
+    runtime = tmp_path / "rt"
+    runtime.mkdir(mode=0o700)
+    proc, address, connection_file = _serve(env={**os.environ, "LABKIT_RUNTIME_DIR": str(runtime)})
+    try:
+        assert address.startswith(f"ipc://{runtime}/")  # the default: a private ipc socket
+        with lk.connect(connection_file) as scope:
+            ring = scope.ring_name
+        assert os.path.exists(f"/dev/shm/{ring}")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert not os.path.exists(f"/dev/shm/{ring}")
+        assert not os.path.exists(connection_file)
+        assert not os.path.exists(address[len("ipc://") :])
+    finally:
+        _stop(proc)
+
+
+def test_connect_without_a_target_finds_the_one_local_engine(tmp_path, monkeypatch):
+    runtime = tmp_path / "rt"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("LABKIT_RUNTIME_DIR", str(runtime))
+    with pytest.raises(ValueError, match="no engine is running"):
+        lk.connect()
+    proc, address, _ = _serve(env={**os.environ})
+    try:
+        with lk.connect() as scope:
+            assert scope.engine_address == address
+    finally:
+        _stop(proc)
+
+
+def test_keys_file_keeps_the_connection_file_valid_across_restarts(tmp_path, monkeypatch):
+    runtime = tmp_path / "rt"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("LABKIT_RUNTIME_DIR", str(runtime))
+    keys = tmp_path / "keys.json"
+    proc, _, first = _serve("--address", "tcp://127.0.0.1:0", "--keys-file", str(keys))
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(Path(first).read_bytes())
+    copy.chmod(0o600)
+    _stop(proc)
+    assert os.stat(keys).st_mode & 0o777 == 0o600
+    proc, address, _ = _serve("--address", "tcp://127.0.0.1:0", "--keys-file", str(keys))
+    try:
+        with lk.connect(address, key=copy) as scope:  # old file, new port: same keys
+            assert scope._call("ping") == "pong"
+    finally:
+        _stop(proc)
+
+
+def test_bad_options_exit_2_with_a_message(capsys, tmp_path):
+    assert serve_main(["--keys-file", str(tmp_path / "k.json")]) == 2
+    assert "--keys-file is for TCP" in capsys.readouterr().err
+    loose = tmp_path / "loose-keys.json"
+    loose.write_text("{}")
+    loose.chmod(0o644)
+    assert serve_main(["--address", "tcp://127.0.0.1:0", "--keys-file", str(loose)]) == 2
+    assert "chmod 600" in capsys.readouterr().err
+
+
+def test_connect_to_nothing_fails_cleanly(tmp_path):
+    with pytest.raises(EngineDiedError, match="nothing answered"):
+        lk.connect(f"ipc://{tmp_path}/nobody.sock", timeout_s=0.5)
