@@ -84,9 +84,10 @@ def resolve_connection(
 
 
 class _Pending:
-    __slots__ = ("done", "error", "result")
+    __slots__ = ("done", "error", "method", "result")
 
-    def __init__(self) -> None:
+    def __init__(self, method: str) -> None:
+        self.method = method
         self.done = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
@@ -217,7 +218,7 @@ class RpcClient:
                 "thread that would deliver the reply); hand the work to another thread"
             )
         req_id = next(self._ids)
-        pending = _Pending()
+        pending = _Pending(method)
         self._pending[req_id] = pending
         try:
             self._send(encode(Request(id=req_id, method=method, params=params or {})))
@@ -370,6 +371,16 @@ class RpcClient:
                 )
                 self._fail_pending(RpcAuthError(reason))
                 self._die(reason)
+            elif kind == zmq.EVENT_DISCONNECTED:
+                # what was in flight on that connection is lost; libzmq reconnects by itself
+                for pending in list(self._pending.values()):
+                    if not pending.done.is_set():
+                        pending.error = RpcUnavailableError(
+                            f"the connection to {self.address} broke while {pending.method!r} "
+                            "was pending (a message over the server's size limit, or a network "
+                            "fault); it may or may not have run: check, then call again"
+                        )
+                        pending.done.set()
             elif kind == zmq.EVENT_CONNECTED:
                 self._connects += 1
                 if self._connects > 1:  # reconnected: ask for what we missed
@@ -401,11 +412,16 @@ class RpcClient:
             except Exception:  # pragma: no cover
                 logger.exception("on_died handler failed")
 
-    def close(self) -> None:
-        """Say goodbye, stop the I/O thread, close the socket (pending calls fail). Idempotent."""
+    def close(self, goodbye: bool = True) -> None:
+        """Say goodbye (the server then forgets this client and its unacked events), stop the
+        I/O thread, close the socket (pending calls fail). Idempotent.
+
+        ``goodbye=False`` leaves without telling the server, as a broken link would: events sent
+        meanwhile wait for a client with the same id.
+        """
         if self._closed:
             return
-        if self.alive:
+        if self.alive and goodbye:
             self.notify("rpc.bye")
         self._closing = True
         try:

@@ -1,7 +1,8 @@
 """``labkit demo``: a Voila dashboard of a simulated scope, served on loopback.
 
-Runs ``voila`` on the notebook shipped with the package (``labkit/widgets/demo.ipynb``), prints
-the URL, opens a browser unless ``--no-browser``, and on Ctrl-C (SIGINT) or SIGTERM stops Voila,
+Runs Voila (``_voila_app``: Host check, XSRF, anti-framing headers) on the notebook shipped with
+the package (``labkit/widgets/demo.ipynb``) with a fresh random token, prints the URL (with the
+token), opens a browser unless ``--no-browser``, and on Ctrl-C (SIGINT) or SIGTERM stops Voila,
 which shuts its kernels down (their scopes close and release their shared memory); anything
 still alive after a grace period is killed. Exit code 0 after Ctrl-C, 2 for bad options.
 """
@@ -9,9 +10,9 @@ still alive after a grace period is killed. Exit code 0 after Ctrl-C, 2 for bad 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -23,6 +24,8 @@ import urllib.request
 import webbrowser
 from pathlib import Path
 
+from labkit.widgets._voila_app import TOKEN_ENV, is_loopback
+
 __all__ = ["DEMO_NOTEBOOK", "DemoError", "demo_command", "main"]
 
 logger = logging.getLogger(__name__)
@@ -33,15 +36,6 @@ DEFAULT_PORT = 8866  # Voila's usual port
 
 class DemoError(RuntimeError):
     """The demo server could not start; the message says why and what to try."""
-
-
-def _is_loopback(ip: str) -> bool:
-    if ip == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(ip).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_port(ip: str, port: int) -> None:
@@ -68,7 +62,7 @@ def demo_command(notebook: Path, ip: str, port: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "voila",
+        "labkit.widgets._voila_app",
         str(notebook),
         "--no-browser",
         f"--port={port}",
@@ -76,9 +70,6 @@ def demo_command(notebook: Path, ip: str, port: int) -> list[str]:
         "--Voila.port_retries=0",
         # a lab-only extension that fails to load in Voila and logs a console error
         "--VoilaConfiguration.extension_denylist=@jupyter-notebook/lab-extension",
-        # Voila's page shuts its kernel down on unload with a POST lacking the _xsrf field;
-        # without this every closed tab would leave a kernel (and its scope) running
-        "--Voila.tornado_settings=disable_check_xsrf=True",
     ]
 
 
@@ -98,7 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--allow-remote",
         action="store_true",
-        help="allow a non-loopback --ip (the dashboard has no login: anyone who can reach it controls the scope)",
+        help="allow a non-loopback --ip (anyone who gets the URL with its token controls the scope; "
+        "the page is plain HTTP, so only on a trusted network)",
     )
     parser.add_argument(
         "--size", type=int, default=1024, help="simulated camera size in pixels (default 1024)"
@@ -117,7 +109,7 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float) -> None:
                 f"Voila exited with code {proc.returncode} before serving {url}; see its log above"
             )
         try:
-            with urllib.request.urlopen(url + "voila/static/extension.js", timeout=2.0) as response:  # noqa: S310
+            with urllib.request.urlopen(url + "voila/static/voila.js", timeout=2.0) as response:  # noqa: S310
                 if response.status < 500:
                     return
         except urllib.error.HTTPError as exc:
@@ -161,11 +153,11 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the demo until Ctrl-C. Returns the exit code (0 after Ctrl-C, 2 for bad options, 1 on failure)."""
     args = _parser().parse_args(argv)
-    if not _is_loopback(args.ip) and not args.allow_remote:
+    if not is_loopback(args.ip) and not args.allow_remote:
         print(
-            f"labkit demo: refusing to serve on {args.ip}: the dashboard has no login, so anyone who can "
-            "reach it could run the scope. Use the default 127.0.0.1 (and an SSH tunnel), or pass "
-            "--allow-remote if this network is trusted.",
+            f"labkit demo: refusing to serve on {args.ip}: the page travels unencrypted, so anyone "
+            "on the network who sees its URL could run the scope. Use the default 127.0.0.1 (and an "
+            "SSH tunnel), or pass --allow-remote if this network is trusted.",
             file=sys.stderr,
         )
         return 2
@@ -187,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     host = f"[{args.ip}]" if ":" in args.ip else args.ip
     url = f"http://{host}:{port}/"
+    token = secrets.token_urlsafe(32)
     env = dict(os.environ, LABKIT_DEMO_SIZE=str(args.size), JUPYTER_PLATFORM_DIRS="1")
+    env[TOKEN_ENV] = token  # not on the command line: other users can read process lists
     proc = subprocess.Popen(
         demo_command(DEMO_NOTEBOOK, args.ip, port),
         cwd=DEMO_NOTEBOOK.parent,
@@ -199,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         _wait_ready(url, proc, args.timeout)
+        url = f"{url}?token={token}"
         print(f"labkit demo: dashboard at {url}  (Ctrl-C to stop)", flush=True)
         if not args.no_browser:
             webbrowser.open(url)

@@ -17,11 +17,11 @@ from labkit.viewer._registry import Registry
 def start_manager_process(
     registry_dir: Path, *extra: str, timeout_s: float = 20.0
 ) -> tuple[subprocess.Popen, lv.ManagerEntry]:
-    """``labkit manager`` as a real child process on free ports; returns (process, registry entry)."""
+    """``labkit manager`` as a real child process; returns (process, registry entry)."""
     before = {e.uid for e in Registry(registry_dir).entries()}
     env = {**os.environ, "LABKIT_RUNTIME_DIR": str(registry_dir)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "labkit.cli", "manager", "--port", "0", "--event-port", "0", "--no-browser",
+        [sys.executable, "-m", "labkit.cli", "manager", "--no-browser",
          "--registry-dir", str(registry_dir), "--log-level", "WARNING", *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
@@ -54,6 +54,7 @@ def stop_manager_process(proc: subprocess.Popen) -> None:
 
 @pytest.fixture
 def registry_dir(tmp_path, monkeypatch) -> Path:
+    """The private runtime dir (registry, sockets, connection files) of this test."""
     d = tmp_path / "registry"
     monkeypatch.setenv("LABKIT_RUNTIME_DIR", str(d))
     monkeypatch.delenv("LABKIT_MANAGER", raising=False)
@@ -70,10 +71,8 @@ def _viewer_clean():
 
 @pytest.fixture
 def manager(registry_dir):
-    """An in-process manager (background thread) on free ports, registered in the isolated registry."""
-    server = lv.ManagerServer(
-        request_port=0, event_port=0, registry_dir=registry_dir, page=False
-    ).start()
+    """An in-process manager (background thread), registered in the isolated registry."""
+    server = lv.ManagerServer(registry_dir=registry_dir, page=False).start()
     yield server
     lv.shutdown()
     server.stop()

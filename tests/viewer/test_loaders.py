@@ -1,4 +1,4 @@
-"""load_in_manager: the manager reads netCDF, Zarr, HDF5 and TIFF files itself."""
+"""load_in_manager: files are read here (never by the manager), within a memory budget."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _da():
                         coords={"x": np.linspace(0, 1, 4)})  # fmt: skip
 
 
-def test_manager_loads_each_format(manager, tmp_path):
+def test_each_format_is_loaded_and_shown(manager, tmp_path):
     da = _da()
     _write_all(tmp_path, da)
     paths = _paths(tmp_path)
@@ -74,3 +74,61 @@ def test_manager_loads_a_labkit_series(manager, tmp_path):
     np.testing.assert_array_equal(
         lv.fetch(summary["uid"]).values, lk.open_series(handle.path).values
     )
+
+
+def _bomb(path, shape=(1 << 18, 1 << 18)) -> None:
+    """A tiny HDF5 file declaring a huge compressed dataset (all fill value)."""
+    with h5py.File(path, "w") as f:
+        chunks = tuple(min(n, 1024) for n in shape)
+        f.create_dataset("huge", shape=shape, dtype="u1", chunks=chunks, compression="gzip")
+
+
+def test_a_small_file_declaring_a_huge_array_is_refused_before_allocating(
+    manager, tmp_path, monkeypatch
+):
+    import tracemalloc
+
+    path = tmp_path / "bomb.h5"
+    _bomb(path)
+    assert path.stat().st_size < 10_000  # 64 GiB declared in a few KB
+    monkeypatch.setenv("LABKIT_LOAD_BUDGET_BYTES", str(1 << 30))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"declares 68.72 GB .* load budget of 1.07 GB"):
+            lv.load_in_manager(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 << 20
+    assert manager.windows.list() == []
+    small = tmp_path / "small.h5"
+    _bomb(small, shape=(64, 64))
+    with pytest.raises(ValueError, match="max_bytes"):
+        lv.load_in_manager(small, max_bytes=1000)
+    assert lv.load_in_manager(small, max_bytes=1 << 20)[0]["shape"] == [64, 64]
+
+
+def test_loader_keywords_go_to_the_loader_and_unknown_ones_raise(manager, tmp_path):
+    with h5py.File(tmp_path / "two.h5", "w") as f:
+        f.create_dataset("a", data=np.zeros(3))
+        f.create_dataset("b", data=np.ones(5))
+    (summary,) = lv.load_in_manager(tmp_path / "two.h5", dataset="b")
+    assert summary["shape"] == [5] and summary["name"] == "b"
+    with pytest.raises(TypeError, match="frobnicate"):
+        lv.load_in_manager(tmp_path / "two.h5", frobnicate=True)
+
+
+def test_registered_loaders_are_used_by_name_and_extension(manager, tmp_path):
+    calls = []
+
+    def load_csv(path, delimiter=","):
+        calls.append(path)
+        return xr.DataArray(np.loadtxt(path, delimiter=delimiter, ndmin=2), name="csv")
+
+    lv.register_loader("csv-test", load_csv, extensions=(".csvt",))
+    (tmp_path / "a.csvt").write_text("1,2\n3,4\n")
+    (summary,) = lv.load_in_manager(tmp_path / "a.csvt")
+    assert summary["shape"] == [2, 2] and calls == [str(tmp_path / "a.csvt")]
+    assert "csv-test" in lv.loaders()
+    with pytest.raises(ValueError, match="exists already"):
+        lv.register_loader("hdf5", load_csv)

@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
 import labkit.viewer as lv
-from labkit.wire import WireSecurityError
+from labkit.rpc import (
+    ConnectionInfo,
+    RpcAuthError,
+    RuntimeDirError,
+    ServerKeys,
+    read_connection_file,
+    write_connection_file,
+)
 
 from .conftest import start_manager_process, stop_manager_process
 
@@ -42,55 +46,57 @@ def test_show_fetch_replace_list_close_through_a_real_process(manager_process):
         lv.show_in_manager({"not": "array"})
     with pytest.raises(TypeError, match="window must be"):  # raised in the manager, after the work
         lv.managers[0].request("fetch", window=[1])
-    with pytest.raises(ValueError, match="unknown method 'format_disk'"):
+    with pytest.raises(lv.UnknownMethodError, match="unknown manager method .format_disk."):
         lv.managers[0].request("format_disk")
     assert lv.managers[0].request("close", window=0) == {"closed": 1}
     assert lv.managers[0].windows() == []
     assert lv.is_running()
 
 
-def test_ports_fall_back_when_taken_and_non_loopback_needs_a_key(registry_dir):
-    taken = socket.socket()
-    taken.bind(("127.0.0.1", 0))
-    taken.listen()
-    port = taken.getsockname()[1]
+def test_manager_listens_on_a_private_ipc_socket_by_default(registry_dir):
+    server = lv.ManagerServer(registry_dir=registry_dir, page=False).start()
     try:
-        server = lv.ManagerServer(
-            request_port=port, event_port=0, registry_dir=registry_dir, page=False
-        )
-        try:
-            assert server.request_port != port and server.request_port > 0
-        finally:
-            server.stop()
+        path = server.address[len("ipc://") :]
+        assert server.address.startswith("ipc://") and path.startswith(str(registry_dir))
+        assert registry_dir.stat().st_mode & 0o777 == 0o700  # file permissions are the gate
+        entry = lv.managers[0].entry
+        assert entry.address == server.address and entry.connection_file == server.connection_file
+        assert lv.show_in_manager(np.zeros(3), name="ipc")["name"] == "ipc"
     finally:
-        taken.close()
-    with pytest.raises(WireSecurityError, match="without a key"):
-        lv.ManagerServer(
-            ip="0.0.0.0", request_port=0, event_port=0, registry_dir=registry_dir, page=False
-        )
+        server.stop()
+    assert not os.path.exists(path) and not os.path.exists(entry.connection_file)
 
 
-def test_key_protected_manager_answers_signed_requests_only(registry_dir):
-    server = lv.ManagerServer(
-        request_port=0, event_port=0, key=b"s3cret", registry_dir=registry_dir, page=False
-    ).start()
+def test_manager_refuses_a_runtime_dir_others_can_enter(registry_dir):
+    registry_dir.mkdir(mode=0o755, exist_ok=True)
+    registry_dir.chmod(0o755)
+    with pytest.raises(RuntimeDirError, match="chmod 700"):
+        lv.ManagerServer(registry_dir=registry_dir, page=False)
+
+
+def test_tcp_manager_admits_only_clients_with_its_connection_file(registry_dir, tmp_path):
+    server = lv.ManagerServer("tcp://127.0.0.1:0", registry_dir=registry_dir, page=False).start()
     try:
         entry = lv.managers[0].entry
-        good = lv.ManagerHandle(entry)
-        from labkit.viewer._client import ManagerClient
-
-        signed = ManagerClient(entry, key=b"s3cret", timeout_s=5)
-        wrong = ManagerClient(entry, key=b"other", timeout_s=0.5)
-        unsigned = ManagerClient(entry, key=None, timeout_s=0.5)
-        try:
-            assert signed.request("ping", echo=3)["echo"] == 3
-            for client in (wrong, unsigned):
-                with pytest.raises(lv.ManagerUnavailableError):
-                    client.request("ping")
-            assert signed.request("ping")["uid"] == good.uid
-        finally:
-            for c in (signed, wrong, unsigned):
-                c.close()
+        assert entry.address.startswith("tcp://127.0.0.1:")
+        assert os.stat(entry.connection_file).st_mode & 0o777 == 0o600
+        lv.show_in_manager(np.zeros((2, 2)), name="curve")  # keys read from the file
+        good = read_connection_file(entry.connection_file)
+        stranger = ServerKeys.generate()
+        forged = write_connection_file(
+            tmp_path / "forged.json",
+            ConnectionInfo(kind="manager", address=entry.address, server_key=good.server_key,
+                           client_public=stranger.client_public,
+                           client_secret=stranger.client_secret),
+        )  # fmt: skip
+        with pytest.raises(RpcAuthError, match="refused this client's keys"):
+            lv.show_in_manager(np.ones(2), target=str(forged))
+        assert [w["name"] for w in lv.managers[0].windows()] == ["curve"]
+        # a copy of the real file works from anywhere, registry or not
+        copy = write_connection_file(tmp_path / "copy.json", good)
+        assert lv.show_in_manager(np.ones(2), target=str(copy), name="via file")["index"] == 1
+        with pytest.raises(lv.ManagerNotFoundError, match="connection file instead"):
+            lv.show_in_manager(np.ones(2), target=entry.address)
     finally:
         server.stop()
 
@@ -103,12 +109,8 @@ def test_dead_manager_gives_a_clear_error_within_the_timeout(registry_dir):
         assert handle.request("ping")["uid"] == entry.uid
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        t0 = time.monotonic()
-        with pytest.raises(
-            lv.ManagerUnavailableError, match="did not answer 'ping' within 1 s; it may have died"
-        ):
-            handle.request("ping", timeout_s=1.0)
-        assert time.monotonic() - t0 < 5
+        with pytest.raises(lv.ManagerUnavailableError, match="broke|no answer"):
+            handle.request("ping", timeout_s=30.0)  # noticed by the client, not by the timeout
         assert not lv.is_running(entry.uid)  # the dead pid is cleaned from the registry
         with pytest.raises(lv.ManagerNotFoundError, match="no viewer manager is running"):
             lv.show_in_manager(np.zeros(3))
@@ -160,7 +162,8 @@ def test_cli_prints_the_url_serves_the_page_and_cleans_up_on_sigterm(registry_di
         lv.show_in_manager(_image(), name="paged")
         page = urllib.request.urlopen(entry.url, timeout=5).read().decode()
         assert entry.uid in page  # the page (or its placeholder) of this manager
-        listing = json.loads(urllib.request.urlopen(entry.url + "api/windows", timeout=5).read())
+        base, query = entry.url.split("?")
+        listing = json.loads(urllib.request.urlopen(f"{base}api/windows?{query}", timeout=5).read())
         assert [(w["name"], w["shape"]) for w in listing] == [("paged", [32, 48])]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
@@ -179,22 +182,14 @@ def test_manager_in_a_background_thread_has_the_same_api(manager):
 
 
 @pytest.mark.slow
-def test_non_loopback_cli_generates_a_key_and_clients_use_the_connection_file(registry_dir):
-    proc, entry = start_manager_process(registry_dir, "--ip", "0.0.0.0", "--no-page")
+def test_tcp_cli_writes_a_private_connection_file_that_clients_use(registry_dir):
+    proc, entry = start_manager_process(registry_dir, "--address", "tcp://127.0.0.1:0", "--no-page")
     try:
-        assert entry.key_file and os.stat(entry.key_file).st_mode & 0o077 == 0  # mode 0600
-        info = json.loads(Path(entry.key_file).read_text())
-        assert info["request_port"] == entry.request_port and len(info["key"]) == 64
-        lv.show_in_manager(np.zeros((2, 2)), name="signed")  # the key is read from the file
-        assert [w["name"] for w in lv.managers[0].windows()] == ["signed"]
-        from labkit.viewer._client import ManagerClient
-
-        unsigned = ManagerClient(entry, key=None, timeout_s=0.5)
-        try:
-            with pytest.raises(lv.ManagerUnavailableError):
-                unsigned.request("list")  # unsigned requests are dropped unanswered
-        finally:
-            unsigned.close()
+        assert entry.connection_file and os.stat(entry.connection_file).st_mode & 0o777 == 0o600
+        info = read_connection_file(entry.connection_file)
+        assert info.address == entry.address and len(info.client_secret) == 40
+        lv.show_in_manager(np.zeros((2, 2)), name="curve")  # the keys are read from the file
+        assert [w["name"] for w in lv.managers[0].windows()] == ["curve"]
     finally:
         stop_manager_process(proc)
-    assert not os.path.exists(entry.key_file)  # removed on exit
+    assert not os.path.exists(entry.connection_file)  # removed on exit

@@ -49,7 +49,7 @@ APP = textwrap.dedent(
 
 @pytest.mark.slow
 def test_marimo_app_watch_pushes_by_polling(manager, tmp_path):
-    target = f"127.0.0.1:{manager.request_port}:{manager.event_port}"
+    target = manager.connection_file
     app = tmp_path / "watch_app.py"
     app.write_text(APP.replace("TARGET", repr(target)))
     done = subprocess.run(

@@ -13,13 +13,13 @@ import pytest
 import xarray as xr
 
 import labkit.viewer as lv
-from labkit.viewer._page import decode_frame, encode_frame, page_token
+from labkit.viewer._page import decode_frame, encode_frame
 
 
 @pytest.fixture
 def manager(registry_dir):
     """An in-process manager with its web page."""
-    server = lv.ManagerServer(request_port=0, event_port=0, registry_dir=registry_dir).start()
+    server = lv.ManagerServer(registry_dir=registry_dir).start()
     yield server
     server.stop()
 
@@ -65,7 +65,8 @@ class PageClient:
     """A websocket client speaking the page protocol (what manager_page.js does)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url.replace("http://", "ws://").split("?")[0] + "ws"
+        base, query = url.split("?")
+        self.url = f"{base.replace('http://', 'ws://')}ws?{query}"
         self.loop = LoopThread()
         self.conn = None
 
@@ -178,52 +179,65 @@ def _status(url: str, headers: dict | None = None) -> int:
         return exc.code
 
 
-def test_page_serves_its_assets_and_listing(manager):
+def _at(url: str, path: str, token: bool = True) -> str:
+    """``path`` under the page whose URL (with its token) is ``url``."""
+    base, query = url.split("?")
+    return f"{base}{path}?{query}" if token else f"{base}{path}"
+
+
+def test_page_serves_its_assets_and_listing_with_its_token(manager):
     manager.windows.add(np.zeros((2, 5)), "listed")
-    base = manager.url
-    assert _status(base) == 200
-    assert _status(base + "static/manager_page.js") == 200
-    assert _status(base + "static/viewer.js") == 200
-    with urllib.request.urlopen(base + "api/windows", timeout=5) as r:
+    assert "?token=" in manager.url and len(manager.url.split("token=")[1]) >= 32
+    assert _status(manager.url) == 200
+    assert _status(_at(manager.url, "static/manager_page.js")) == 200
+    assert _status(_at(manager.url, "static/viewer.js")) == 200
+    with urllib.request.urlopen(_at(manager.url, "api/windows"), timeout=5) as r:
         assert json.loads(r.read())[0]["shape"] == [2, 5]
-    port = base.rsplit(":", 1)[1].strip("/")
-    assert _status(base, {"Host": f"localhost:{port}"}) == 200
-    assert _status(base, {"Host": f"evil.example:{port}"}) == 403  # DNS rebinding
-    assert _status(base + "api/windows", {"Host": "evil.example"}) == 403
 
 
-def test_keyed_manager_page_needs_the_token(registry_dir):
-    key = b"k" * 32
-    server = lv.ManagerServer(
-        request_port=0, event_port=0, registry_dir=registry_dir, key=key, register=False
-    )
-    try:
-        token = page_token(key)
-        assert server.url.endswith(f"?token={token}")
-        base = server.url.split("?")[0]
-        assert _status(base) == 403
-        assert _status(base + "api/windows") == 403
-        assert _status(base + f"api/windows?token={token}") == 200
-        assert _status(server.url) == 200
-    finally:
-        server.stop()
+def test_page_refuses_no_token_wrong_token_foreign_hosts_and_origins(manager):
+    for path in ("", "api/windows", "static/manager_page.js", "ws"):
+        assert _status(_at(manager.url, path, token=False)) == 403
+        assert _status(_at(manager.url, path, token=False) + "?token=wrong") == 403
+    port = manager.url.split(":")[2].split("/")[0]
+    assert _status(manager.url, {"Host": f"localhost:{port}"}) == 200
+    assert _status(manager.url, {"Host": f"evil.example:{port}"}) == 403  # DNS rebinding
+    assert _status(_at(manager.url, "api/windows"), {"Host": "evil.example"}) == 403
+    assert _status(manager.url, {"Origin": "http://evil.example"}) == 403
+    assert _status(manager.url, {"Origin": f"http://127.0.0.1:{port}"}) == 200
 
 
-def test_websocket_from_another_origin_is_refused(manager):
+def test_every_response_forbids_framing_and_referrers(manager):
+    for url in (manager.url, _at(manager.url, "api/windows"), _at(manager.url, "", token=False)):
+        try:
+            response = urllib.request.urlopen(url, timeout=5)
+        except urllib.error.HTTPError as exc:
+            response = exc
+        with response:
+            assert response.headers["X-Frame-Options"] == "DENY"
+            assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+            assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_websocket_from_another_origin_or_without_token_is_refused(manager):
     from tornado.httpclient import HTTPClientError, HTTPRequest
     from tornado.websocket import websocket_connect
 
-    url = manager.url.replace("http://", "ws://") + "ws"
+    base, query = manager.url.split("?")
+    url = f"{base.replace('http://', 'ws://')}ws"
     loop = LoopThread()
     try:
-        request = HTTPRequest(url, headers={"Origin": "http://evil.example"})
+        for request in (
+            HTTPRequest(f"{url}?{query}", headers={"Origin": "http://evil.example"}),
+            HTTPRequest(url),
+        ):
 
-        async def connect():
-            return await websocket_connect(request)
+            async def connect(request=request):
+                return await websocket_connect(request)
 
-        with pytest.raises(HTTPClientError) as info:
-            loop.run(connect())
-        assert info.value.code == 403
+            with pytest.raises(HTTPClientError) as info:
+                loop.run(connect())
+            assert info.value.code == 403
     finally:
         loop.close()
 

@@ -49,7 +49,7 @@ def gray_grid(page, locator) -> np.ndarray:
 @pytest.fixture
 def manager(registry_dir):
     """An in-process manager with its web page, on free ports, in the isolated registry."""
-    server = lv.ManagerServer(request_port=0, event_port=0, registry_dir=registry_dir).start()
+    server = lv.ManagerServer(registry_dir=registry_dir).start()
     yield server
     lv.shutdown()
     server.stop()
@@ -197,7 +197,7 @@ def test_viewer_window_renders_in_voila(voila_server, page):
         "from labkit.viewer._window import ViewerWindow",
         "data = np.tile(np.linspace(0, 1, 80), (50, 1))\nw = ViewerWindow(data)\nw",
         # the kernel as the manager: a window of its own registry
-        "server = ManagerServer(request_port=0, event_port=0, register=False, page=False).start()\n"
+        "server = ManagerServer(register=False, page=False).start()\n"
         "server.windows.add(data[:, ::-1], name='kernel-manager')\nViewerWindow(server)",
     ]
     write_notebook(voila_server.root / "viewer.ipynb", cells)
@@ -290,7 +290,7 @@ def test_labkit_manager_process_serves_the_page(manager_process, page):
 def test_voila_notebook_as_the_manager(voila_server, page, registry_dir):
     cells = [
         "from labkit.viewer import ManagerServer\nfrom labkit.viewer._page import ManagerPanel",
-        f"server = ManagerServer(request_port=0, event_port=0, page=False, "
+        f"server = ManagerServer(page=False, "
         f"registry_dir={str(registry_dir)!r}).start()\nManagerPanel(server)",
     ]
     write_notebook(voila_server.root / "as_manager.ipynb", cells)
@@ -317,7 +317,7 @@ LAB_CELLS = [
     "import os, threading, time\nimport numpy as np\nimport ipywidgets as widgets\n"
     "import labkit.viewer as lv\nfrom labkit.viewer._window import ViewerWindow\n"
     "os.environ['LABKIT_RUNTIME_DIR'] = {registry!r}\n"
-    "server = lv.ManagerServer(request_port=0, event_port=0, page=False).start()\n"
+    "server = lv.ManagerServer(page=False).start()\n"
     "img = np.zeros((40, 60))\nlv.watch('img')",
     # a probe showing the notebook variable as the kernel sees it
     "probe = widgets.Label('max=none')\n"
@@ -366,7 +366,7 @@ def test_page_reconnects_to_a_restarted_manager(registry_dir, page):
 
     port = free_port()
     first = lv.ManagerServer(
-        request_port=0, event_port=0, registry_dir=registry_dir, register=False, page_port=port
+        registry_dir=registry_dir, register=False, page_port=port
     )
     try:
         old = first.windows.add(np.zeros((8, 8)), "old")
@@ -376,7 +376,7 @@ def test_page_reconnects_to_a_restarted_manager(registry_dir, page):
         first.stop()
     page.wait_for_function("() => window.labkit_manager.connected === false")
     second = lv.ManagerServer(
-        request_port=0, event_port=0, registry_dir=registry_dir, register=False, page_port=port
+        registry_dir=registry_dir, register=False, page_port=port
     )
     try:
         new = second.windows.add(gradient(), "new")

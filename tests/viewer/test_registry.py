@@ -11,7 +11,7 @@ from labkit.viewer import ManagerEntry, Registry
 
 
 def _entry(uid, pid, started, heartbeat=None):
-    return ManagerEntry(uid=uid, pid=pid, ip="127.0.0.1", request_port=1, event_port=2, started_s=started,
+    return ManagerEntry(uid=uid, pid=pid, address="ipc:///nowhere.sock", started_s=started,
                         heartbeat_s=time.time() if heartbeat is None else heartbeat)  # fmt: skip
 
 

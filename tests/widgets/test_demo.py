@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -31,6 +32,18 @@ def test_refuses_non_loopback_ip_without_allow_remote(capsys):
     assert "refusing to serve on 0.0.0.0" in err and "--allow-remote" in err
 
 
+def test_voila_app_requires_a_token_and_restores_the_host_check():
+    from labkit.widgets import _voila_app
+
+    assert _voila_app.SECURITY_HEADERS["X-Frame-Options"] == "DENY"
+    done = subprocess.run(
+        [sys.executable, "-m", "labkit.widgets._voila_app", str(_demo.DEMO_NOTEBOOK)],
+        capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if k != _voila_app.TOKEN_ENV},
+    )  # fmt: skip
+    assert done.returncode != 0 and "LABKIT_DEMO_TOKEN must hold the page token" in done.stderr
+
+
 def test_port_in_use_is_a_clear_error(capsys):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -46,6 +59,7 @@ def test_command_binds_loopback_and_never_retries_other_ports():
     assert (
         "--Voila.ip=127.0.0.1" in cmd and "--port=8123" in cmd and "--Voila.port_retries=0" in cmd
     )
+    assert "labkit.widgets._voila_app" in cmd and not any("xsrf" in a or "token" in a for a in cmd)
 
 
 def _wait_for_url(log_path, proc, timeout_s=90.0):
@@ -59,6 +73,28 @@ def _wait_for_url(log_path, proc, timeout_s=90.0):
             pytest.fail(f"labkit demo exited with {proc.returncode}:\n{text[-3000:]}")
         time.sleep(0.2)
     pytest.fail(f"labkit demo printed no URL in {timeout_s} s:\n{log_path.read_text()[-3000:]}")
+
+
+def _status(url: str, headers: dict | None = None) -> tuple[int, dict]:
+    """Status and headers of a GET, without following redirects."""
+    import urllib.error
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kw):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers or {}), timeout=60) as r:
+            return r.status, dict(r.headers)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return exc.code, dict(exc.headers)
+
+
+def _segments_of(pids: set[int]) -> list[str]:
+    return [n for n in os.listdir("/dev/shm") if n.startswith("labkit_") and int(n.split("_")[1]) in pids]
 
 
 @pytest.mark.browser
@@ -82,9 +118,16 @@ def test_demo_serves_a_live_dashboard_and_stops_on_ctrl_c(page, tmp_path):
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    kernel_pids: set[int] = set()
     try:
         url = _wait_for_url(log_path, proc)
-        assert url == f"http://127.0.0.1:{port}/"
+        base = f"http://127.0.0.1:{port}/"
+        assert url.startswith(f"{base}?token=") and len(url.split("token=")[1]) >= 32
+        # no token: the login page, no kernel; a foreign Host: refused (no DNS rebinding)
+        status, headers = _status(base)
+        assert status == 302 and _status(f"{base}?token=wrong")[0] == 302
+        assert headers["X-Frame-Options"] == "DENY" and headers["Referrer-Policy"] == "no-referrer"
+        assert _status(url, {"Host": f"evil.example:{port}"})[0] == 403
         page.goto(url)
         page.locator(".labkit-dashboard").wait_for(timeout=90_000)
         page.locator(".labkit-state-running").wait_for(timeout=30_000)
@@ -100,7 +143,20 @@ def test_demo_serves_a_live_dashboard_and_stops_on_ctrl_c(page, tmp_path):
             timeout=30_000,
         )
         tree = [proc, *psutil.Process(proc.pid).children(recursive=True)]
-        assert any("ipykernel" in " ".join(p.cmdline()) for p in tree[1:]), "no kernel was started"
+        kernels = [p for p in tree[1:] if "ipykernel" in " ".join(p.cmdline())]
+        assert kernels, "no kernel was started"
+        kernel_pids = {p.pid for p in kernels}
+        assert _segments_of(kernel_pids)  # the kernel's scope owns its ring and trace buffer
+        # leaving the page shuts its kernel down (Voila's unload request passes the XSRF check)
+        page.goto("about:blank")
+        gone, alive = psutil.wait_procs(kernels, timeout=60)
+        assert not alive, "closing the page left its kernel running"
+        assert not _segments_of(kernel_pids), "the closed page's kernel left its segments"
+        page.goto(url)  # a second view: its kernel is stopped with the demo below
+        page.locator(".labkit-state-running").wait_for(timeout=90_000)
+        tree = [proc, *psutil.Process(proc.pid).children(recursive=True)]
+        kernel_pids = {p.pid for p in tree[1:] if "ipykernel" in " ".join(p.cmdline())}
+        assert _segments_of(kernel_pids)
         page.goto("about:blank")
     finally:
         proc.send_signal(signal.SIGINT)
@@ -114,6 +170,7 @@ def test_demo_serves_a_live_dashboard_and_stops_on_ctrl_c(page, tmp_path):
     assert "stopping" in log_path.read_text()
     gone, alive = psutil.wait_procs(tree[1:], timeout=10)
     assert not alive, f"left running after Ctrl-C: {[p.pid for p in alive]}"
+    assert not _segments_of(kernel_pids), "kernels left their shared memory behind on stop"
 
 
 def test_demo_stops_everything_on_sigterm(tmp_path):

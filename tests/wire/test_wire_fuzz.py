@@ -110,6 +110,38 @@ def test_malformed_messages_say_what_is_wrong(frames, match):
         decode(frames)
 
 
+@pytest.mark.parametrize("dtype", ["|S0", "<U0", "S", "U", "|V0"])
+def test_item_size_zero_dtypes_are_rejected_without_allocating(dtype):
+    import tracemalloc
+
+    frames = [_header(_array_ext(_meta(dtype=dtype, shape=[2**31, 2**20], strides=[0, 0])), 1), b""]
+    assert sum(len(f) for f in frames) < 200  # the 174-byte bomb of the security report
+    tracemalloc.start()
+    try:
+        with pytest.raises(WireDecodeError, match="size 0|not allowed"):
+            decode(frames)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+def test_declared_sizes_beyond_the_bytes_received_are_rejected_without_allocating():
+    import tracemalloc
+
+    huge = _header(_array_ext(_meta(dtype="<f8", shape=[2**30, 2**10], strides=[2**13, 8])), 1)
+    tracemalloc.start()
+    try:
+        with pytest.raises(WireDecodeError, match="needs 8796093022208 bytes .* hold 8 bytes"):
+            decode([huge, b"\0" * 8])
+        with pytest.raises(WireDecodeError, match="non-negative"):
+            decode([_header(_array_ext(_meta(shape=[0, 2**63], strides=[8, 8])), 1), b""])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
 def test_unreferenced_buffer_frames_are_rejected():
     header = _header([1, 2], 1)
     with pytest.raises(WireDecodeError, match="not referenced"):
