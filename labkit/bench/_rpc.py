@@ -1,7 +1,9 @@
 """RPC benchmark: property-set round trips through a Scope, beside raw pyzmq REQ/REP round trips.
 
 Thread mode is compared with a REQ/REP echo between two threads over ``inproc://``; process mode with
-an echo server in a child process over ``ipc://`` (the transport the process engine uses).
+an echo server in a child process over ``ipc://`` (the transport the process engine uses). The
+``stalled peer`` figures: calls to a server in a child process that publishes 64 KB events, while a
+subscriber stops reading, beside the same calls with no stalled subscriber (goal: p99 ≤ 50 ms).
 """
 
 from __future__ import annotations
@@ -131,6 +133,79 @@ def _startup_and_death() -> tuple[float, float, float]:
     return start_s, death_s, bare_s
 
 
+_PUBLISHER = """
+import sys, threading, numpy as np
+from labkit.rpc import RpcServer
+server = RpcServer(sys.argv[1], kind="bench", dispatch=lambda m, p, c: "pong", stop_after=("quit",))
+blob = np.zeros(64 * 1024, np.uint8)
+stop = threading.Event()
+def pump():
+    while not stop.wait(0.002):
+        server.publish("blob", {"b": blob})
+threading.Thread(target=pump, daemon=True).start()
+server.serve(ready=lambda address: print(address, flush=True))
+stop.set()
+"""
+
+
+def _stalled_peer(n: int) -> list[BenchResult]:
+    """Call latency while another subscriber has stopped reading, beside none stalled."""
+    from labkit.rpc import RpcClient
+    from labkit.wire import Request, encode
+
+    tmp = tempfile.mkdtemp(prefix="labkit-bench-")
+    os.chmod(tmp, 0o700)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PUBLISHER, f"ipc://{tmp}/pub.sock"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    address = proc.stdout.readline().strip()
+    ctx = zmq.Context()
+    stalled = ctx.socket(zmq.DEALER)
+    stalled.setsockopt(zmq.LINGER, 0)
+    stalled.setsockopt(zmq.RCVHWM, 1)
+    try:
+        with RpcClient(address) as client:
+
+            def calls(method: str) -> list[float]:
+                times = []
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    client.call(method, {}, 30.0)
+                    times.append(time.perf_counter() - t0)
+                return times
+
+            idle = {m: calls(m) for m in ("echo", "rpc.ping")}
+            stalled.connect(address)  # subscribes, then never reads again
+            stalled.send_multipart(
+                encode(Request(id=1, method="rpc.hello", params={"subscribe": True}))
+            )
+            time.sleep(1.0)  # let its backlog fill (64 KB events every 2 ms)
+            busy = {m: calls(m) for m in ("echo", "rpc.ping")}
+            client.call("quit", {}, 30.0)
+        proc.wait(30)
+    finally:
+        stalled.close(0)
+        ctx.term()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    results = []
+    for method, label in (("echo", "call"), ("rpc.ping", "ping")):
+        _, idle_p99 = _percentiles(idle[method])
+        _, busy_p99 = _percentiles(busy[method])
+        results.append(BenchResult(
+            f"rpc.stalled_peer.{label}.p99", busy_p99 / 1e3, "ms", "same calls, no stalled peer p99",
+            idle_p99 / 1e3, higher_is_better=False, goal=50.0, goal_kind="value",
+            note="a subscriber stopped reading while the server publishes 64 KB events every 2 ms",
+        ))  # fmt: skip
+    return results
+
+
 def run(quick: bool = False) -> list[BenchResult]:
     """Property set p50/p99 and calls/s in thread and process mode, each beside raw pyzmq."""
     n = 500 if quick else 5000
@@ -162,6 +237,7 @@ def run(quick: bool = False) -> list[BenchResult]:
                         1e6 / raw_p50 if raw_p50 else None, higher_is_better=True,
                         note="validated set + property event + reply"),
         ]  # fmt: skip
+    results += _stalled_peer(300 if quick else 3000)
     start_s, death_s, bare_s = _startup_and_death()
     results += [
         BenchResult("engine.process.start_s", start_s, "s", "python -c 'import numpy, zmq'", bare_s,

@@ -1,11 +1,14 @@
 """``labkit bench watch``: pushing xarray data to a viewer manager, beside raw pyzmq.
 
 A real ``labkit manager`` child process (no page) receives the pushes; the baseline is a child
-process with a bare ZeroMQ ROUTER that receives the same bytes zero-copy and answers a short ack
-(the same round trip a push does: request → work → reply). Figures:
+process with a bare ZeroMQ ROUTER on the same transport that receives the same bytes zero-copy and
+answers a short ack (the same round trip a push does: request → work → reply). Figures:
 
 - ``push <size>``: ``replace_data`` of a float64 DataArray of 1 KB / 1 MB / 64 MB (encode, send,
-  decode and store in the manager, reply), p50, beside the raw round trip of the same bytes;
+  decode and store in the manager, reply), p50, beside the raw round trip of the same bytes, over
+  the default transport (``ipc://`` in the private runtime directory);
+- ``push <size> over TCP+CURVE``: the same to a manager bound to ``tcp://127.0.0.1``, beside a raw
+  ROUTER with the same CURVE encryption (goal ≤ 1.3× raw on both transports);
 - ``watch push <size>``: an in-place change of one element, detected and pushed by ``maybe_push``
   (exact hash before and after the send + the push);
 - ``round trip 1 KB``: p50 of the 1 KB push (goal ≤ 1 ms);
@@ -36,11 +39,16 @@ from labkit.bench._report import BenchResult
 __all__ = ["run"]
 
 SIZES = {"1 KB": 1 << 10, "1 MB": 1 << 20, "64 MB": 64 << 20}
+TCP_SIZES = {"1 MB": 1 << 20, "64 MB": 64 << 20}
 
+# argv: address, [CURVE server secret]; prints the bound address
 _RAW_SERVER = """
 import sys, zmq
 ctx = zmq.Context(); s = ctx.socket(zmq.ROUTER); s.linger = 0
-port = s.bind_to_random_port("tcp://127.0.0.1"); print(port, flush=True)
+if len(sys.argv) > 2:
+    s.curve_server = True; s.curve_secretkey = sys.argv[2].encode()
+    s.curve_publickey = zmq.curve_public(sys.argv[2].encode())
+s.bind(sys.argv[1]); print(s.getsockopt_string(zmq.LAST_ENDPOINT), flush=True)
 while True:
     frames = s.recv_multipart(copy=False)
     if frames[1].bytes == b"quit":
@@ -122,13 +130,26 @@ def _recv(sock: zmq.Socket, timeout_s: float = 60.0) -> None:
 
 
 class _RawClient:
-    """A DEALER to the raw baseline server: one zero-copy round trip per call."""
+    """A DEALER to the raw baseline server (a child process): one zero-copy round trip per call."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, address: str, curve: bool) -> None:
+        from labkit.rpc import ServerKeys
+
+        keys = ServerKeys.generate() if curve else None
+        argv = [address, keys.server_secret] if keys else [address]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _RAW_SERVER, *argv], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        bound = self.proc.stdout.readline().strip()
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.linger = 0
-        self.sock.connect(f"tcp://127.0.0.1:{port}")
+        if keys is not None:
+            self.sock.curve_serverkey = keys.server_public.encode()
+            self.sock.curve_publickey = keys.client_public.encode()
+            self.sock.curve_secretkey = keys.client_secret.encode()
+        self.sock.connect(bound)
 
     def round_trip(self, payload: np.ndarray) -> float:
         view = memoryview(payload).cast("B")  # type: ignore[arg-type]
@@ -139,18 +160,25 @@ class _RawClient:
 
     def close(self) -> None:
         self.sock.send_multipart([b"quit"])
-        time.sleep(0.1)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         self.sock.close()
         self.ctx.term()
 
 
-def _start_manager(registry_dir: str) -> tuple[subprocess.Popen, Any]:
+def _start_manager(registry_dir: str, *extra: str) -> tuple[subprocess.Popen, Any]:
     from labkit.viewer import Registry
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "labkit.cli", "manager", "--port", "0", "--event-port", "0",
-         "--no-page", "--no-browser", "--registry-dir", registry_dir, "--log-level", "WARNING"],
+        [sys.executable, "-m", "labkit.cli", "manager", "--no-page", "--no-browser",
+         "--registry-dir", registry_dir, "--log-level", "WARNING", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "LABKIT_RUNTIME_DIR": registry_dir},
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -162,49 +190,86 @@ def _start_manager(registry_dir: str) -> tuple[subprocess.Popen, Any]:
     raise RuntimeError("the manager did not start within 30 s")
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _push_p50(handle: Any, raw: _RawClient, data: xr.DataArray, reps: int) -> tuple[float, float]:
+    """(labkit replace_data p50 ms, raw round trip p50 ms), samples alternated under one load."""
+    uid = handle.request("show", data=data, name="bench")["uid"]
+    raw.round_trip(data.values)  # connect and warm up both paths
+    handle.request("replace", window=uid, data=data)
+    raw_s, push_s = [], []
+    for _ in range(reps):
+        raw_s.append(raw.round_trip(data.values))
+        t0 = time.perf_counter()
+        handle.request("replace", window=uid, data=data)
+        push_s.append(time.perf_counter() - t0)
+    return _p50(push_s), _p50(raw_s)
+
+
+def _tcp_curve(registry_dir: str, quick: bool) -> list[BenchResult]:
+    """Pushes to a manager on TCP+CURVE beside raw pyzmq with the same encryption."""
+    from labkit import viewer as lv
+
+    results = []
+    proc, entry = _start_manager(registry_dir, "--address", "tcp://127.0.0.1:0")
+    raw = _RawClient("tcp://127.0.0.1:0", curve=True)
+    try:
+        handle = lv.ManagerHandle(entry, None)
+        for label, nbytes in TCP_SIZES.items():
+            data = xr.DataArray(np.random.default_rng(0).random(nbytes // 8), dims="x")
+            push_ms, raw_ms = _push_p50(handle, raw, data, _reps(nbytes, quick))
+            results.append(BenchResult(
+                f"push {label} over TCP+CURVE (replace_data p50)", push_ms, "ms",
+                f"raw pyzmq zero-copy round trip {label}, TCP+CURVE", raw_ms,
+                higher_is_better=False, goal=1 / 1.3 if label == "64 MB" else None,
+                note="goal: ≤ 1.3× raw" if label == "64 MB" else "",
+            ))  # fmt: skip
+            handle.request("close", all=True)
+    finally:
+        lv.shutdown()
+        raw.close()
+        _stop(proc)
+    return results
+
+
 def run(quick: bool = False) -> list[BenchResult]:
     """Run the suite; see the module docstring for what is measured."""
     from labkit import viewer as lv
 
     results: list[BenchResult] = []
-    raw = subprocess.Popen([sys.executable, "-c", _RAW_SERVER], stdout=subprocess.PIPE, text=True)
-    assert raw.stdout is not None
-    raw_port = int(raw.stdout.readline())
-    registry_dir = tempfile.mkdtemp(prefix="labkit-bench-watch-")
+    registry_dir = tempfile.mkdtemp(prefix="labkit-bench-watch-")  # 0700: the runtime dir
     proc, entry = _start_manager(registry_dir)
     handle = lv.ManagerHandle(entry, 0)
-    raw_client = _RawClient(raw_port)
+    raw = _RawClient(f"ipc://{registry_dir}/raw.sock", curve=False)
     try:
         for label, nbytes in SIZES.items():
             reps = _reps(nbytes, quick)
             data = xr.DataArray(
                 np.random.default_rng(0).random(nbytes // 8), dims="x", name="bench"
             )
-            uid = handle.request("show", data=data, name=label)["uid"]
-            raw_client.round_trip(data.values)  # connect and warm up both paths
-            handle.request("replace", window=uid, data=data)
-            # samples alternate with the baseline so both see the same machine load
-            raw_s, push_s = [], []
-            for _ in range(reps):
-                raw_s.append(raw_client.round_trip(data.values))
-                t0 = time.perf_counter()
-                handle.request("replace", window=uid, data=data)
-                push_s.append(time.perf_counter() - t0)
-            raw_ms = _p50(raw_s)
+            push_ms, raw_ms = _push_p50(handle, raw, data, reps)
             results.append(BenchResult(
-                f"push {label} (replace_data p50)", _p50(push_s), "ms", f"raw pyzmq zero-copy round trip {label}",
-                raw_ms, higher_is_better=False, goal=1 / 1.3 if label == "64 MB" else None,
+                f"push {label} (replace_data p50)", push_ms, "ms",
+                f"raw pyzmq zero-copy round trip {label}, ipc", raw_ms, higher_is_better=False,
+                goal=1 / 1.3 if label == "64 MB" else None,
                 note="goal: ≤ 1.3× raw" if label == "64 MB" else "",
             ))  # fmt: skip
             if label == "1 KB":
-                results.append(BenchResult("round trip 1 KB p50", _p50(push_s), "ms", "raw pyzmq round trip 1 KB",
+                results.append(BenchResult("round trip 1 KB p50", push_ms, "ms", "raw pyzmq round trip 1 KB, ipc",
                                            raw_ms, higher_is_better=False, goal=1.0, goal_kind="value"))  # fmt: skip
             # watch: in-place change of one element, detected exactly and pushed
             ns = {"x": data.copy(deep=True)}
             lv.watch("x", namespace=ns, poll_interval_s=None, target=handle)
             raw_s, push_s = [], []
             for i in range(reps):
-                raw_s.append(raw_client.round_trip(data.values))
+                raw_s.append(raw.round_trip(data.values))
                 ns["x"].values[i % ns["x"].size] += 1.0
                 t0 = time.perf_counter()
                 pushed = lv.maybe_push()
@@ -212,7 +277,7 @@ def run(quick: bool = False) -> list[BenchResult]:
                 assert pushed == ["x"], pushed
             results.append(BenchResult(
                 f"watch push {label} (change → pushed, p50)", _p50(push_s), "ms",
-                f"raw pyzmq zero-copy round trip {label}", _p50(raw_s), higher_is_better=False,
+                f"raw pyzmq zero-copy round trip {label}, ipc", _p50(raw_s), higher_is_better=False,
                 note="includes the exact hash before and after the send",
             ))  # fmt: skip
             if label == "64 MB":
@@ -232,9 +297,7 @@ def run(quick: bool = False) -> list[BenchResult]:
                 ))  # fmt: skip
             lv.watch(stop_all=True, remove=True)
             handle.request("close", all=True)
-        raw_client.close()
-        raw.wait(10)
-        erlab = _erlab_p50(SIZES, quick, f"127.0.0.1:{entry.request_port}:{entry.event_port}")
+        erlab = _erlab_p50(SIZES, quick, entry.connection_file)
         for label, (erlab_ms, labkit_ms) in erlab.items():
             results.append(BenchResult(
                 f"push {label} vs erlab", labkit_ms, "ms", f"erlab ImageTool manager replace_data {label}",
@@ -243,13 +306,11 @@ def run(quick: bool = False) -> list[BenchResult]:
             ))  # fmt: skip
     finally:
         lv.shutdown()
-        proc.terminate()
-        proc.wait(10)
-        if raw.poll() is None:
-            raw.kill()
-            raw.wait()
-        if raw.stdout is not None:
-            raw.stdout.close()
+        raw.close()
+        _stop(proc)
+    try:
+        results += _tcp_curve(registry_dir, quick)
+    finally:
         import shutil
 
         shutil.rmtree(registry_dir, ignore_errors=True)

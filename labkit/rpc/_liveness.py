@@ -19,6 +19,7 @@ class Liveness:
         self.ping_s, self.liveness_s = ping_s, liveness_s
         self.last_rx: float | None = None
         self.last_ping: float | None = None
+        self.pings_sent = 0
 
     def received(self, now: float) -> None:
         self.last_rx = now
@@ -45,5 +46,6 @@ class Liveness:
             or now - self.last_ping >= self.ping_s
         ):
             self.last_ping = now
+            self.pings_sent += 1
             return "ping"
         return "ok"

@@ -33,6 +33,7 @@ __all__ = [
     "ConnectionInfo",
     "ServerKeys",
     "check_private_dir",
+    "load_or_create_token",
     "ipc_path",
     "read_connection_file",
     "runtime_dir",
@@ -112,6 +113,22 @@ class ServerKeys(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         for field in ("server_secret", "client_public", "client_secret"):
             _check_key(getattr(keys, field), field, path)
         return keys
+
+
+def load_or_create_token(path: str | os.PathLike) -> str:
+    """A page token kept in ``path`` (mode 0600): read it, or make a new one and write it.
+
+    Raises:
+        ConnectionFileError: the file is readable by others or empty.
+    """
+    path = Path(path)
+    if not path.exists():
+        import secrets
+
+        token = secrets.token_urlsafe(32)
+        _write_private(path, token.encode())
+        return token
+    return _read_private(path, what="token file").decode().strip()
 
 
 def runtime_dir(create: bool = True) -> Path:

@@ -200,8 +200,7 @@ class ZapHandler:
         curve: bool,
         authorized: set[str],
         max_connections: int,
-        live_connections: Callable[[], int],
-        on_refused: Callable[[str], None],
+        tracker: ConnectionTracker,
     ) -> None:
         self.socket = ctx.socket(zmq.REP)
         self.socket.setsockopt(zmq.LINGER, 0)
@@ -209,12 +208,11 @@ class ZapHandler:
         self.curve = curve
         self.authorized = {zmq.utils.z85.decode(k.encode("ascii")) for k in authorized}
         self.max_connections = max_connections
-        self._live = live_connections
-        self._on_refused = on_refused
+        self._tracker = tracker
 
     def decide(self, mechanism: bytes, credentials: list[bytes]) -> tuple[bytes, str]:
         """``(status code, text)`` for one connection attempt."""
-        if self._live() > self.max_connections:
+        if self._tracker.live > self.max_connections:
             return b"300", f"too many connections (limit {self.max_connections})"
         if self.curve:
             if mechanism != b"CURVE":
@@ -231,6 +229,9 @@ class ZapHandler:
 
     def handle(self) -> None:
         """Answer every ZAP request waiting (non-blocking)."""
+        # libzmq reports a connection on the monitor before its handshake asks us: read those
+        # first so the connection being decided is counted
+        self._tracker.handle()
         while True:
             try:
                 request = self.socket.recv_multipart(zmq.NOBLOCK)
@@ -241,7 +242,7 @@ class ZapHandler:
             version, request_id, _domain, address, _identity, mechanism = request[:6]
             status, text = self.decide(mechanism, request[6:])
             if status != b"200":
-                self._on_refused(f"{address.decode(errors='replace')}: {text}")
+                self._tracker.note_refusal(f"{address.decode(errors='replace')}: {text}")
             self.socket.send_multipart([version, request_id, status, text.encode(), b"", b""])
 
     def close(self) -> None:

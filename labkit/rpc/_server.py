@@ -158,14 +158,13 @@ class RpcServer:
         self._workers = Workers(workers, f"labkit-rpc-{kind}")
         try:
             self.connection = self._bind(address, keys, public_host, max_message_bytes)
-            tracker = self._tracker = ConnectionTracker(self._sock, self._refused)
+            self._tracker = ConnectionTracker(self._sock, self._refused)
             self._zap = ZapHandler(
                 self._ctx,
                 curve=self.connection.is_tcp,
                 authorized={self.connection.client_public} if self.connection.is_tcp else set(),
                 max_connections=max_connections,
-                live_connections=lambda: tracker.live,
-                on_refused=tracker.note_refusal,
+                tracker=self._tracker,
             )
             if connection_file is None:
                 connection_file = self.connection.is_tcp
@@ -377,12 +376,14 @@ class RpcServer:
             shutil.rmtree(self._private_dir, ignore_errors=True)
 
     def _drain_wake(self) -> None:
-        self._wake_pending.clear()
+        # read the pipe first, then clear the flag: a post between the two finds the flag set and
+        # writes nothing, but its item is in the queue, which is flushed after this
         try:
             while os.read(self._wake_r, 4096):
                 pass
         except BlockingIOError:
             pass
+        self._wake_pending.clear()
 
     # -- receiving -------------------------------------------------------------------------------
 

@@ -15,12 +15,15 @@ from labkit.testing._jupyter import (
 )
 from labkit.testing._leaks import LeakCheck, ResourceLeakError, ResourceSnapshot
 from labkit.testing._servers import LabServer, VoilaServer, free_port
+from labkit.testing._wait import wait_until
 
 __all__ = [
     # resources
     "LeakCheck",
     "ResourceLeakError",
     "ResourceSnapshot",
+    # waiting
+    "wait_until",
     # jupyter servers and browser helpers
     "LabServer",
     "VoilaServer",

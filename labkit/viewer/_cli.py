@@ -9,6 +9,7 @@ import signal
 import sys
 
 from labkit.rpc import RpcError, ServerKeys
+from labkit.rpc._runtime import load_or_create_token
 from labkit.viewer._server import ManagerServer
 
 __all__ = ["main"]
@@ -47,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="web page address (default loopback; the page always needs its token)",
     )
+    p.add_argument(
+        "--page-token-file",
+        default=None,
+        help="keep the page's token in this file (read, or created with mode 0600), so the URL "
+        "and open pages stay valid across restarts",
+    )
     p.add_argument("--no-page", action="store_true", help="do not serve the web page")
     p.add_argument(
         "--no-browser", action="store_true", help="print the page URL instead of opening a browser"
@@ -64,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.keys_file and not str(args.address or "").startswith("tcp://"):
             raise ValueError("--keys-file is for TCP managers: add --address tcp://HOST:PORT")
         keys = ServerKeys.load_or_create(args.keys_file) if args.keys_file else None
+        token = load_or_create_token(args.page_token_file) if args.page_token_file else None
         server = ManagerServer(
             args.address, keys=keys, registry_dir=args.registry_dir, page=not args.no_page,
-            page_port=args.page_port, page_ip=args.page_ip, public_host=args.public_host,
+            page_port=args.page_port, page_ip=args.page_ip, page_token=token,
+            public_host=args.public_host,
         )  # fmt: skip
     except (ValueError, RpcError, OSError) as exc:
         print(f"labkit manager: {exc}", file=sys.stderr)

@@ -84,6 +84,12 @@ class ManagerClient:
         assert self._on_event is not None
         self._on_event(event.topic, event.payload)
 
+    @property
+    def events_lost(self) -> int:
+        """Events the manager had to drop for this client (it read them too slowly)."""
+        rpc = self._rpc
+        return 0 if rpc is None else rpc.events_lost
+
     def connect(self) -> None:
         """Connect now (a watcher does, so edit events flow before its first push)."""
         self._connect()

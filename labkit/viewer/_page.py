@@ -235,9 +235,13 @@ class _Connection:
 class _PageServer:
     """State shared by the handlers: the manager, the loop and the open connections."""
 
-    def __init__(self, server: ManagerServer, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, server: ManagerServer, loop: asyncio.AbstractEventLoop, token: str | None
+    ) -> None:
         self.server, self.loop = server, loop
-        self.token = secrets.token_urlsafe(24)
+        if token is not None and len(token) < 32:
+            raise ValueError("a page token needs at least 32 characters (secrets.token_urlsafe())")
+        self.token = token or secrets.token_urlsafe(32)
         self.connections: set[_Connection] = set()
         self._lock = threading.Lock()
         self._last_list = ""
@@ -418,8 +422,11 @@ def _same_origin(origin: str, request: Any) -> bool:
     return parts.netloc.lower() == request.host.lower()
 
 
-def start_page(server: ManagerServer, ip: str, port: int = 0) -> PageHandle:
-    """Serve the manager page for ``server`` on ``ip:port`` (0 = a free port) in a thread.
+def start_page(
+    server: ManagerServer, ip: str, port: int = 0, token: str | None = None
+) -> PageHandle:
+    """Serve the manager page for ``server`` on ``ip:port`` (0 = a free port) in a thread, with
+    ``token`` (default: a new random one).
 
     Raises:
         FileNotFoundError: the front end is not built (``labkit/static/manager_page.js``
@@ -431,10 +438,14 @@ def start_page(server: ManagerServer, ip: str, port: int = 0) -> PageHandle:
     import tornado.web
 
     bundle_path("manager_page")  # FileNotFoundError saying how to build the front end
-    sockets = tornado.netutil.bind_sockets(port, address=ip)
-    bound = sockets[0].getsockname()[1]
     loop = asyncio.new_event_loop()
-    state = _PageServer(server, loop)
+    try:
+        state = _PageServer(server, loop, token)
+        sockets = tornado.netutil.bind_sockets(port, address=ip)
+    except BaseException:
+        loop.close()
+        raise
+    bound = sockets[0].getsockname()[1]
     ready = threading.Event()
     holder: dict[str, Any] = {}
 

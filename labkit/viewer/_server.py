@@ -41,10 +41,12 @@ class ManagerServer:
         registry_dir: where the registry of live managers lives (default: the runtime dir).
         register: add this manager to the registry (tests may skip it).
         page: serve the manager web page (always with a token); ``page_port`` 0 picks a free
-            port, ``page_ip`` is loopback unless you need the page elsewhere.
+            port, ``page_ip`` is loopback unless you need the page elsewhere, ``page_token``
+            keeps the page's token across restarts (open pages reconnect; default: a new one).
         max_message_bytes: largest frame a client may send.
 
     Raises:
+        ValueError: ``page_token`` is shorter than 32 characters.
         RuntimeDirError: the runtime directory is not private.
         zmq.ZMQError: the address cannot be bound.
     """
@@ -59,6 +61,7 @@ class ManagerServer:
         page: bool = True,
         page_port: int = 0,
         page_ip: str = "127.0.0.1",
+        page_token: str | None = None,
         public_host: str | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
@@ -85,7 +88,7 @@ class ManagerServer:
             if page:
                 from labkit.viewer._page import start_page
 
-                self._page = start_page(self, page_ip, page_port)
+                self._page = start_page(self, page_ip, page_port, token=page_token)
                 self.url = self._page.url
             self.entry = ManagerEntry(
                 uid=self.uid,

@@ -287,6 +287,7 @@ class Watcher:
             "source": self.source,
             "mode": "post_run_cell" if self._hooked else ("polling" if self._poller else "manual"),
             "poll_interval_s": self.poll_interval_s,
+            "events_lost": self.client.events_lost,
             "variables": {
                 n: {
                     "uid": v.uid,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 
@@ -73,12 +71,3 @@ def make_server(dispatch):
     dispatch.release.set()
     for server in servers:
         server.stop()
-
-
-def wait_for(predicate: Callable[[], object], timeout_s: float = 10.0, what: str = "") -> None:
-    """Poll ``predicate`` until it is true; fail after ``timeout_s`` (a deadline, not a pause)."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what or predicate}")
-        time.sleep(0.005)

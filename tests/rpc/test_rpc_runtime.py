@@ -81,7 +81,9 @@ def test_missing_connection_file_says_where_to_find_one(tmp_path):
 
 
 def test_symlinked_connection_file_is_not_followed(tmp_path):
-    real = write_connection_file(tmp_path / "real.json", ConnectionInfo(kind="e", address="ipc:///x"))
+    real = write_connection_file(
+        tmp_path / "real.json", ConnectionInfo(kind="e", address="ipc:///x")
+    )
     link = tmp_path / "link.json"
     link.symlink_to(real)
     with pytest.raises(ConnectionFileError, match="cannot open"):

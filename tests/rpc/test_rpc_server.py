@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 import zmq
 
-from labkit.rpc import RpcClient, RpcServer, ServerBusyError
-from labkit.rpc import RpcTimeoutError, RpcUnavailableError
+from labkit.rpc import RpcClient, RpcServer, RpcTimeoutError, RpcUnavailableError, ServerBusyError
+from labkit.testing import wait_until
+from labkit.testing import wait_until as wait_for
 from labkit.wire import Event, RemoteError, Request, decode, encode
-
-from .conftest import wait_for
 
 
 def test_calls_reply_and_errors_arrive_as_their_types(make_server):
@@ -63,9 +62,10 @@ def test_events_reach_subscribers_only_in_order(make_server):
     server = make_server()
     got: list = []
     other: list = []
-    with RpcClient(server.address, on_event=got.append, subscribe=True), RpcClient(
-        server.address, on_event=other.append
-    ) as quiet:
+    with (
+        RpcClient(server.address, on_event=got.append, subscribe=True),
+        RpcClient(server.address, on_event=other.append) as quiet,
+    ):
         for n in range(50):
             server.publish("tick", {"n": n})
         wait_for(lambda: len(got) == 50, what="50 events")
@@ -232,3 +232,44 @@ def test_tcp_server_refuses_zmtp1_peers_and_unknown_keys_and_logs_it(make_server
         with RpcClient(server.connection_file) as good:
             assert good.call("echo", {"k": 1}) == {"k": 1}
     assert any("refused a connection" in r.getMessage() for r in caplog.records)
+
+
+def test_a_call_longer_than_the_liveness_window_is_not_death(make_server, dispatch):
+    server = make_server()
+    with RpcClient(server.address, ping_s=0.1, liveness_s=2.0) as client:
+        outcome: dict = {}
+        caller = threading.Thread(target=lambda: outcome.setdefault("r", client.call("block")))
+        caller.start()
+        assert dispatch.blocked.wait(10)
+        pings_before = sum(1 for m, _ in dispatch.calls if m == "rpc.ping")
+        # 30 pings (more than a liveness window of quiet) while the call runs: still alive
+        wait_until(lambda: client._liveness.pings_sent >= 30, timeout_s=60, what="30 pings")
+        assert client.alive and client.dead_reason is None and caller.is_alive()
+        dispatch.release.set()
+        caller.join(10)
+        assert outcome["r"] == "released"
+        assert pings_before == 0  # pings never reach dispatch: answered on the socket thread
+
+
+def test_replies_are_never_stranded_by_concurrent_wake_ups(make_server):
+    """Workers and publishers wake the socket thread at once; every reply still goes out at once.
+
+    (A wake-up flag cleared after reading the pipe left a reply in the queue until the next
+    timer: a stuck call here, rescued only by the idle ping, which this client never sends.)
+    """
+    server = make_server()
+    stop = threading.Event()
+
+    def publish_forever() -> None:  # thousands of wake-ups a second, not a flood
+        while not stop.wait(0.0002):
+            server.publish("noise", None)
+
+    publisher = threading.Thread(target=publish_forever)
+    publisher.start()
+    try:
+        with RpcClient(server.address, ping_s=30, liveness_s=60) as client:
+            for n in range(1500):
+                assert client.call("echo", {"n": n}, timeout_s=5.0) == {"n": n}
+    finally:
+        stop.set()
+        publisher.join(10)

@@ -33,7 +33,9 @@ def start_manager_process(
         if new:
             return proc, new[0]
         if proc.poll() is not None:
-            raise RuntimeError(f"manager exited early: {proc.stdout.read()}")
+            output = proc.stdout.read()
+            proc.stdout.close()
+            raise RuntimeError(f"manager exited early: {output}")
         time.sleep(0.05)
     proc.kill()
     proc.wait()

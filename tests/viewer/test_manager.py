@@ -193,3 +193,21 @@ def test_tcp_cli_writes_a_private_connection_file_that_clients_use(registry_dir)
     finally:
         stop_manager_process(proc)
     assert not os.path.exists(entry.connection_file)  # removed on exit
+
+
+@pytest.mark.slow
+def test_cli_page_token_file_keeps_the_url_across_restarts(registry_dir, tmp_path):
+    token_file = tmp_path / "page-token"
+    proc, first = start_manager_process(registry_dir, "--page-token-file", str(token_file))
+    stop_manager_process(proc)
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    proc, second = start_manager_process(registry_dir, "--page-token-file", str(token_file))
+    try:
+        assert (
+            first.url.split("?")[1] == second.url.split("?")[1] == f"token={token_file.read_text()}"
+        )
+    finally:
+        stop_manager_process(proc)
+    token_file.chmod(0o644)
+    with pytest.raises(RuntimeError, match="chmod 600"):
+        start_manager_process(registry_dir, "--page-token-file", str(token_file))

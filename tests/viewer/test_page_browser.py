@@ -365,8 +365,9 @@ def test_page_reconnects_to_a_restarted_manager(registry_dir, page):
     from labkit.testing.fixtures import free_port
 
     port = free_port()
+    token = "t" * 40  # kept across the restart, so the open page may come back
     first = lv.ManagerServer(
-        registry_dir=registry_dir, register=False, page_port=port
+        registry_dir=registry_dir, register=False, page_port=port, page_token=token
     )
     try:
         old = first.windows.add(np.zeros((8, 8)), "old")
@@ -376,7 +377,7 @@ def test_page_reconnects_to_a_restarted_manager(registry_dir, page):
         first.stop()
     page.wait_for_function("() => window.labkit_manager.connected === false")
     second = lv.ManagerServer(
-        registry_dir=registry_dir, register=False, page_port=port
+        registry_dir=registry_dir, register=False, page_port=port, page_token=token
     )
     try:
         new = second.windows.add(gradient(), "new")

@@ -153,9 +153,7 @@ def test_workspace_save_restore_reconnects_watched_variables(manager, tmp_path):
 
 
 def test_dead_manager_while_watching_raises_then_backs_off_and_keeps_the_change(registry_dir):
-    server = lv.ManagerServer(
-        registry_dir=registry_dir, page=False
-    ).start()
+    server = lv.ManagerServer(registry_dir=registry_dir, page=False).start()
     ns = {"x": np.zeros(4)}
     lv.watch("x", namespace=ns, poll_interval_s=None)
     watcher = next(iter(lv._api._watchers.values()))

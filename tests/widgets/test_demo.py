@@ -94,7 +94,11 @@ def _status(url: str, headers: dict | None = None) -> tuple[int, dict]:
 
 
 def _segments_of(pids: set[int]) -> list[str]:
-    return [n for n in os.listdir("/dev/shm") if n.startswith("labkit_") and int(n.split("_")[1]) in pids]
+    return [
+        n
+        for n in os.listdir("/dev/shm")
+        if n.startswith("labkit_") and int(n.split("_")[1]) in pids
+    ]
 
 
 @pytest.mark.browser
