@@ -15,7 +15,6 @@ request's reply, since both travel through the same ordered queue.
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
 import queue
@@ -32,12 +31,12 @@ from typing import Any
 import zmq
 
 from labkit.rpc import _runtime
-from labkit.rpc._backlog import EventBacklog
+from labkit.rpc._clients import Client, ClientTable
 from labkit.rpc._errors import ServerBusyError
 from labkit.rpc._runtime import ServerKeys
 from labkit.rpc._security import ConnectionTracker, RateLimitedLog, ZapHandler, configure_server
 from labkit.rpc._workers import Workers
-from labkit.wire import ErrorReply, Event, Reply, Request, WireDecodeError, decode, encode
+from labkit.wire import ErrorReply, Reply, Request, WireDecodeError, decode
 
 __all__ = ["CallInfo", "RpcServer"]
 
@@ -59,24 +58,6 @@ class CallInfo:
     client_id: str
     method: str
     request_id: int
-
-
-class _Client:
-    __slots__ = (
-        "backlog", "blocked", "connected", "fd", "ident", "last_seen", "name", "replies",
-        "subscribed",
-    )  # fmt: skip
-
-    def __init__(self, ident: bytes, backlog: EventBacklog, now: float) -> None:
-        self.ident = ident
-        self.backlog = backlog
-        self.replies: collections.deque[list[Any]] = collections.deque()
-        self.blocked = False  # a send hit the high-water mark: retried on the timer
-        self.connected = True  # False after the socket said the peer is gone
-        self.last_seen = now
-        self.name = ""
-        self.subscribed = False  # publish() reaches it (hello(subscribe=True))
-        self.fd = -1  # the connection its last message came through
 
 
 class RpcServer:
@@ -131,11 +112,7 @@ class RpcServer:
         self._dispatch = dispatch
         self._inline = frozenset(inline)
         self._stop_after = frozenset(stop_after)
-        self.max_clients = max_clients
-        self._backlog_bounds = (backlog_events, backlog_bytes)
-        self._ttl_s = client_ttl_s
         self._clock = clock
-        self._clients: dict[bytes, _Client] = {}
         self._out: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -149,10 +126,18 @@ class RpcServer:
         self._ipc_file: Path | None = None
         self.connection_file: Path | None = None
         self.garbage_received = 0
-        self.events_dropped = 0
         self._warn = RateLimitedLog(logger)
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.ROUTER)
+        self._clients = ClientTable(
+            self._sock,
+            kind,
+            max_clients=max_clients,
+            backlog_bounds=(backlog_events, backlog_bytes),
+            ttl_s=client_ttl_s,
+            clock=clock,
+            warn=self._warn,
+        )
         self._zap: ZapHandler | None = None
         self._tracker: ConnectionTracker | None = None
         self._workers = Workers(workers, f"labkit-rpc-{kind}")
@@ -320,7 +305,7 @@ class RpcServer:
             while not self._stop.is_set():
                 now = self._clock()
                 due = [next_gc, *(t[1] for t in self._timers)]
-                if any(c.blocked for c in self._clients.values()):
+                if self._clients.any_blocked:
                     due.append(now + _RETRY_S)
                 timeout_ms = int(max(0.0, min(due) - now) * 1000) + 1
                 ready_socks = dict(poller.poll(timeout_ms))
@@ -333,7 +318,7 @@ class RpcServer:
                 if self._tracker.monitor in ready_socks:
                     self._tracker.handle()
                 self._flush_out()
-                self._retry_blocked()
+                self._clients.retry_blocked()
                 now = self._clock()
                 for timer in self._timers:
                     if now >= timer[1]:
@@ -346,7 +331,7 @@ class RpcServer:
                             )
                 if now >= next_gc:
                     next_gc = now + _GC_S
-                    self._gc(now)
+                    self._clients.gc(now)
         finally:
             try:
                 if before_close is not None:
@@ -414,25 +399,25 @@ class RpcServer:
                 )
         except WireDecodeError as exc:
             self._garbage(ident, f"an undecodable message ({exc})")
-            self._reply(ident, ErrorReply(id=0, type=_type_name(exc), message=str(exc)))
+            self._clients.reply(ident, ErrorReply(id=0, type=_type_name(exc), message=str(exc)))
             return
-        client = self._client(ident, create=True)
+        client = self._clients.get(ident)
         if client is None:
             busy = ServerBusyError(
-                f"the {self.kind} server already serves {self.max_clients} clients; close some "
-                "(scope.close(), lv.shutdown()) or start the server with a higher limit"
+                f"the {self.kind} server already serves {self._clients.max_clients} clients; close "
+                "some (scope.close(), lv.shutdown()) or start the server with a higher limit"
             )
-            self._reply(ident, ErrorReply.from_exception(msg.id, busy))
+            self._clients.reply(ident, ErrorReply.from_exception(msg.id, busy))
             return
         client.last_seen = self._clock()
         client.fd = fd
         if not client.connected:  # it is back (reconnected): send what waited for it
             client.connected = True
-            self._flush_client(client)
+            self._clients.flush(client)
         if msg.method in _CONTROL:
             self._control(client, msg)
         elif msg.method in self._inline:
-            self._reply(ident, self._run(ident, msg))
+            self._clients.reply(ident, self._run(ident, msg))
         else:
             self._workers.submit(lambda: self._reply_later(ident, msg))
 
@@ -450,16 +435,16 @@ class RpcServer:
             return ErrorReply.from_exception(msg.id, exc)
         return Reply(id=msg.id, result=result)
 
-    def _control(self, client: _Client, msg: Request) -> None:
+    def _control(self, client: Client, msg: Request) -> None:
         params = msg.params or {}
         if msg.method == "rpc.ack":
             client.backlog.ack(_int(params.get("seq")))
             return
         if msg.method == "rpc.bye":
-            self._clients.pop(client.ident, None)
+            self._clients.forget(client.ident)
             return
         if msg.method == "rpc.ping":
-            self._reply(client.ident, Reply(id=msg.id, result={"t": time.time()}))
+            self._clients.reply(client.ident, Reply(id=msg.id, result={"t": time.time()}))
             return
         # rpc.hello: (re)announce; replay what the client has not applied
         client.name = str(params.get("name", ""))[:200]
@@ -477,32 +462,10 @@ class RpcServer:
             "client_id": client.ident.decode(errors="replace"),
             "resumed": resumed,
         }
-        self._reply(client.ident, Reply(id=msg.id, result=info))
-
-    # -- clients ---------------------------------------------------------------------------------
-
-    def _client(self, ident: bytes, create: bool) -> _Client | None:
-        client = self._clients.get(ident)
-        if client is not None or not create:
-            return client
-        if len(self._clients) >= self.max_clients:
-            self._gc(self._clock(), idle_s=0.0)
-            if len(self._clients) >= self.max_clients:
-                return None
-        client = _Client(ident, EventBacklog(*self._backlog_bounds), self._clock())
-        self._clients[ident] = client
-        return client
-
-    def _gc(self, now: float, idle_s: float | None = None) -> None:
-        """Forget clients silent for the TTL (or, when full, disconnected idle ones)."""
-        idle = self._ttl_s if idle_s is None else idle_s
-        for ident, client in list(self._clients.items()):
-            if now - client.last_seen >= idle and (idle_s is None or not client.connected):
-                del self._clients[ident]
-
-    # -- sending ---------------------------------------------------------------------------------
+        self._clients.reply(client.ident, Reply(id=msg.id, result=info))
 
     def _flush_out(self) -> None:
+        """Hand what other threads posted to the clients (in the order it was posted)."""
         while True:
             try:
                 item = self._out.get_nowait()
@@ -510,108 +473,36 @@ class RpcServer:
                 return
             kind = item[0]
             if kind == "reply":
-                self._reply(item[1], item[2])
+                self._clients.reply(item[1], item[2])
             elif kind == "pub":
-                for client in [c for c in self._clients.values() if c.subscribed]:
-                    self._event(client, item[1], item[2], None)
+                self._clients.publish(item[1], item[2])
             elif kind == "evt":
-                target = self._client(item[1], create=True)
+                target = self._clients.get(item[1])
                 if target is None:
-                    self.events_dropped += 1
+                    self._clients.events_dropped += 1
                     self._warn(
                         "%s server: no room for client %r; event dropped", self.kind, item[1]
                     )
                 else:
-                    self._event(target, item[2], item[3], item[4])
+                    self._clients.event(target, item[2], item[3], item[4])
             elif kind == "forget":
-                self._clients.pop(item[1], None)
+                self._clients.forget(item[1])
             elif kind == "stop":
                 self._stop.set()
-
-    def _event(self, client: _Client, topic: str, payload: Any, coalesce: Any) -> None:
-        epoch = client.backlog.epoch
-
-        def frames(seq: int, lost: int) -> list[Any]:
-            return encode(Event(topic=topic, payload=payload, seq=seq, lost=lost, epoch=epoch))
-
-        try:
-            probe = frames(0, 0)
-        except Exception:
-            logger.exception("%s server: cannot encode a %r event; dropped", self.kind, topic)
-            return
-        nbytes = sum(memoryview(f).nbytes for f in probe)
-        lost_before = client.backlog.lost
-        client.backlog.push(frames, nbytes, coalesce)
-        if client.backlog.lost > lost_before:
-            self.events_dropped += client.backlog.lost - lost_before
-            self._warn(
-                "%s server: client %r does not read its events; %d dropped so far",
-                self.kind,
-                client.name or client.ident[:32],
-                client.backlog.lost,
-            )
-        if not client.blocked and client.connected:
-            self._flush_client(client)
-
-    def _reply(self, ident: bytes, msg: Any) -> None:
-        try:
-            frames = encode(msg)
-        except Exception as exc:  # a result the codec cannot encode: tell the caller why
-            frames = encode(ErrorReply.from_exception(getattr(msg, "id", 0), exc))
-        client = self._clients.get(ident)
-        if client is None:
-            self._send(ident, frames)
-            return
-        client.replies.append(frames)
-        if not client.blocked:
-            self._flush_client(client)
-
-    def _flush_client(self, client: _Client) -> None:
-        """Send what is waiting for ``client``: events first, then replies; stop at the HWM."""
-        for entry in client.backlog.unsent():
-            status = self._send(client.ident, entry.frames)
-            if status != "sent":
-                return self._blocked(client, status)
-            entry.sent = True
-        while client.replies:
-            status = self._send(client.ident, client.replies[0])
-            if status != "sent":
-                return self._blocked(client, status)
-            client.replies.popleft()
-        client.blocked = False
-
-    def _blocked(self, client: _Client, status: str) -> None:
-        if status == "gone":
-            client.connected = False
-            client.blocked = False
-            client.replies.clear()  # the caller timed out or will resend after reconnecting
-        else:
-            client.blocked = True
-
-    def _retry_blocked(self) -> None:
-        for client in list(self._clients.values()):
-            if client.blocked:
-                self._flush_client(client)
-
-    def _send(self, ident: bytes, frames: list[Any]) -> str:
-        try:
-            self._sock.send_multipart([ident, *frames], zmq.NOBLOCK, copy=False)
-            return "sent"
-        except zmq.Again:
-            return "full"
-        except zmq.ZMQError as exc:
-            if exc.errno == zmq.EHOSTUNREACH:
-                return "gone"
-            raise
 
     def _refused(self, text: str) -> None:
         self._warn("%s server refused a connection: %s", self.kind, text)
 
     # -- introspection -----------------------------------------------------------------------------
 
+    @property
+    def events_dropped(self) -> int:
+        """Events dropped, over all clients, because a client did not read them."""
+        return self._clients.events_dropped
+
     def client_connected(self, client_id: str) -> bool:
         """True while ``client_id`` has a live connection to this server (thread-safe read)."""
-        client = self._clients.get(client_id.encode())
+        client = self._clients.find(client_id.encode())
         return client is not None and self._tracker is not None and self._tracker.is_live(client.fd)
 
     def stats(self) -> dict[str, Any]:

@@ -87,7 +87,7 @@ def test_events_for_a_client_wait_for_it_and_the_newest_edit_wins(make_server):
         client.call("echo", {})  # a round trip after: no fourth event arrives
         assert [e.payload for e in got] == [{"x": 3.0}, {"y": 0.0}, {"n": 1}]
         assert client.events_lost == 0  # superseded edits are not losses
-        wait_for(lambda: not server._clients[b"c1"].backlog, what="acks")
+        wait_for(lambda: not server._clients.find(b"c1").backlog, what="acks")
 
 
 def test_a_client_that_comes_back_gets_only_what_it_missed(make_server):
@@ -96,7 +96,7 @@ def test_a_client_that_comes_back_gets_only_what_it_missed(make_server):
     first = RpcClient(server.address, client_id="c2", on_event=lambda e: got.append(e.payload))
     server.send_event("c2", "tick", {"n": 1})
     wait_for(lambda: got == [{"n": 1}], what="first event")
-    wait_for(lambda: not server._clients[b"c2"].backlog, what="the ack")
+    wait_for(lambda: not server._clients.find(b"c2").backlog, what="the ack")
     first.close(goodbye=False)  # a broken link: the server keeps its events
     server.send_event("c2", "tick", {"n": 2})
     with RpcClient(server.address, client_id="c2", on_event=lambda e: got.append(e.payload)) as c:
@@ -116,7 +116,7 @@ def test_a_restarted_server_at_the_same_address_is_reached_again(runtime, dispat
         server.stop()
         server = RpcServer(address, kind="test", dispatch=dispatch).start()
         # the client reconnects by itself and says hello again; the new server numbers afresh
-        wait_for(lambda: server._clients, what="the client's new hello")
+        wait_for(lambda: len(server._clients), what="the client's new hello")
         server.publish("tick", {"n": 2})
         wait_for(lambda: len(got) == 2, what="event from the new server")
         assert got[1].seq == 1 and got[1].epoch != got[0].epoch

@@ -45,7 +45,7 @@ def test_a_stopped_watcher_does_not_stall_the_manager_and_catches_up(runtime):
                 assert lv.managers[0].request("ping", echo=n, timeout_s=30)["echo"] == n
                 answered += 1
         assert answered == 30
-        state = wait_until(lambda: manager.rpc._clients.get(client_id.encode()), what="state")
+        state = wait_until(lambda: manager.rpc._clients.find(client_id.encode()), what="state")
         wait_until(lambda: state.backlog.lost > 0, what="events dropped for the stopped client")
         lost_so_far = state.backlog.lost
         assert lv.managers[0].request("list", timeout_s=30)[0]["uid"] == window.uid
