@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import secrets
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -224,14 +225,23 @@ class RpcClient:
             self._send(encode(Request(id=req_id, method=method, params=params or {})))
             if not pending.done.wait(timeout_s):
                 raise RpcTimeoutError(
-                    f"{method!r} got no reply from {self.address} within {timeout_s:g} s; the "
-                    "server still answers pings, so it is busy (a long command on it?)"
+                    f"{method!r} got no reply from {self.address} within {timeout_s:g} s; "
+                    + self._heard_from()
                 )
         finally:
             self._pending.pop(req_id, None)
         if pending.error is not None:
             raise pending.error
         return pending.result
+
+    def _heard_from(self) -> str:
+        last = self._liveness.last_rx
+        if last is None:
+            return "the server has not answered anything yet (is it running there?)"
+        quiet_s = self._clock() - last
+        if quiet_s < 2 * self._liveness.ping_s:
+            return "the server still answers pings, so it is busy (a long command on it?)"
+        return f"nothing has come from the server for {quiet_s:.1f} s"
 
     def notify(self, method: str, params: dict | None = None) -> None:
         """Send a request without waiting for (or getting) a reply (id 0)."""
@@ -372,6 +382,8 @@ class RpcClient:
                 self._fail_pending(RpcAuthError(reason))
                 self._die(reason)
             elif kind == zmq.EVENT_DISCONNECTED:
+                if self._pidfd is not None and select.select([self._pidfd], [], [], 0.5)[0]:
+                    return self._die("the server process exited")  # its exit closed the socket
                 # what was in flight on that connection is lost; libzmq reconnects by itself
                 for pending in list(self._pending.values()):
                     if not pending.done.is_set():

@@ -76,6 +76,8 @@ class RpcServer:
             runtime dir), False (none); default: True for TCP, False for ipc.
         public_host: the host name written in the connection file (default: the bound address,
             or this machine's name for a wildcard bind).
+        runtime: the private directory for the ipc socket and the connection file (default:
+            :func:`labkit.rpc.runtime_dir`; it must be mode 0700 and yours).
         max_message_bytes: a bigger frame disconnects its sender (ZMQ_MAXMSGSIZE).
         max_clients, max_connections: limits on client states and simultaneous connections.
         workers: threads running requests.
@@ -99,6 +101,7 @@ class RpcServer:
         keys: ServerKeys | None = None,
         connection_file: str | os.PathLike | bool | None = None,
         public_host: str | None = None,
+        runtime: str | os.PathLike | None = None,
         max_message_bytes: int = 64 << 20,
         max_clients: int = 64,
         max_connections: int = 64,
@@ -113,6 +116,7 @@ class RpcServer:
         self._inline = frozenset(inline)
         self._stop_after = frozenset(stop_after)
         self._clock = clock
+        self._runtime = Path(runtime) if runtime is not None else None
         self._out: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -155,7 +159,7 @@ class RpcServer:
                 connection_file = self.connection.is_tcp
             if connection_file is True:
                 name = f"{kind}-{os.getpid()}-{secrets.token_hex(3)}.json"
-                connection_file = _runtime.runtime_dir() / name
+                connection_file = self._runtime_dir() / name
             if connection_file:
                 self.connection_file = _runtime.write_connection_file(
                     Path(connection_file), self.connection
@@ -175,7 +179,7 @@ class RpcServer:
     ) -> _runtime.ConnectionInfo:
         if address is None:
             name = f"{self.kind}-{os.getpid()}-{secrets.token_hex(4)}"
-            address, self._private_dir = _runtime.ipc_path(_runtime.runtime_dir(), name)
+            address, self._private_dir = _runtime.ipc_path(self._runtime_dir(), name)
         if address.startswith("ipc://"):
             path = Path(address[len("ipc://") :])
             _runtime.check_private_dir(path.parent)
@@ -206,6 +210,12 @@ class RpcServer:
             client_public=keys.client_public,
             client_secret=keys.client_secret,
         )
+
+    def _runtime_dir(self) -> Path:
+        if self._runtime is None:
+            return _runtime.runtime_dir()
+        _runtime.check_private_dir(self._runtime)
+        return self._runtime
 
     @property
     def address(self) -> str:

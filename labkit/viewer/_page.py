@@ -343,8 +343,7 @@ def _handlers(state: _PageServer, ip: str) -> list:
 
     class Base(tornado.web.RequestHandler):
         def set_default_headers(self) -> None:
-            for name, value in _SECURITY_HEADERS.items():
-                self.set_header(name, value)
+            _secure(self)
 
         def prepare(self) -> None:
             check_request(self)
@@ -361,7 +360,7 @@ def _handlers(state: _PageServer, ip: str) -> list:
 
     class Static(tornado.web.StaticFileHandler):
         def set_default_headers(self) -> None:
-            Base.set_default_headers(self)  # type: ignore[arg-type]
+            _secure(self)
 
         def prepare(self) -> None:
             check_request(self)
@@ -373,7 +372,7 @@ def _handlers(state: _PageServer, ip: str) -> list:
         connection: _Connection | None = None
 
         def set_default_headers(self) -> None:
-            Base.set_default_headers(self)  # type: ignore[arg-type]
+            _secure(self)
 
         def prepare(self) -> None:
             check_request(self)
@@ -400,7 +399,7 @@ def _handlers(state: _PageServer, ip: str) -> list:
 
     class Favicon(tornado.web.RequestHandler):
         def set_default_headers(self) -> None:
-            Base.set_default_headers(self)  # type: ignore[arg-type]
+            _secure(self)
 
         def get(self) -> None:
             self.set_status(204)
@@ -412,6 +411,12 @@ def _handlers(state: _PageServer, ip: str) -> list:
         (r"/ws", Socket),
         (r"/static/(.*)", Static, {"path": str(STATIC_DIR)}),
     ]
+
+
+def _secure(handler: Any) -> None:
+    """Headers every response carries: no framing, no sniffing, no referrer."""
+    for name, value in _SECURITY_HEADERS.items():
+        handler.set_header(name, value)
 
 
 def _same_origin(origin: str, request: Any) -> bool:

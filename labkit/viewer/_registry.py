@@ -80,14 +80,22 @@ class Registry:
         self.path = self.directory / "managers.json"
         self._lock_path = self.directory / "managers.lock"
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[list[ManagerEntry]]:
+    def ensure_directory(self) -> None:
+        """Create the directory (mode 0700) if needed and check it is private.
+
+        Raises:
+            RuntimeDirError: it belongs to another user or others can enter it.
+        """
         if not self.checked:
             if not self.directory.exists():
                 self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
                 os.chmod(self.directory, 0o700)
             check_private_dir(self.directory)
             self.checked = True
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[list[ManagerEntry]]:
+        self.ensure_directory()
         with open(self._lock_path, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:

@@ -68,6 +68,8 @@ class ManagerServer:
         self.uid = uuid.uuid4().hex[:12]
         self.windows = WindowRegistry()
         self.registry = Registry(registry_dir) if register else None
+        if self.registry is not None:
+            self.registry.ensure_directory()  # private, before the socket is made there
         self.started_s = time.time()
         self._page: Any = None
         self.url = ""
@@ -80,6 +82,7 @@ class ManagerServer:
             keys=keys,
             connection_file=True,
             public_host=public_host,
+            runtime=self.registry.directory if self.registry is not None else None,
             max_message_bytes=max_message_bytes,
             backlog_bytes=EVENT_BACKLOG_BYTES,
         )

@@ -17,6 +17,7 @@ def test_bench_watch_quick_reports_all_figures(monkeypatch, tmp_path):
         "push 1 MB (replace_data p50)", "watch push 1 MB (change → pushed, p50)",
         "push 64 MB (replace_data p50)", "watch push 64 MB (change → pushed, p50)",
         "unchanged check 64 MB (maybe_push p50)",
+        "push 1 MB over TCP+CURVE (replace_data p50)", "push 64 MB over TCP+CURVE (replace_data p50)",
     }  # fmt: skip
     for r in results.values():
         assert r.value > 0 and r.baseline_value and r.baseline_value > 0 and r.ratio is not None
