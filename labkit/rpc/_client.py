@@ -271,12 +271,12 @@ class RpcClient:
                 ready = dict(poller.poll(None if timeout_s is None else int(timeout_s * 1000) + 1))
                 if self._pidfd is not None and self._pidfd in ready:
                     return self._die("the server process exited")
-                if self._monitor in ready:
-                    self._on_monitor()
-                if self._wake_r in ready:
-                    _drain(self._wake_r)
                 if self._sock in ready:
                     self._receive()
+                if self._monitor in ready:  # after the messages: a reply sent just before a
+                    self._on_monitor()  # server stopped is read before its disconnect
+                if self._wake_r in ready:
+                    _drain(self._wake_r)
                 waiting = self._flush_sends(waiting)
                 now = self._clock()
                 verdict = self._liveness.check(now)
@@ -382,6 +382,7 @@ class RpcClient:
                 self._fail_pending(RpcAuthError(reason))
                 self._die(reason)
             elif kind == zmq.EVENT_DISCONNECTED:
+                self._receive()  # what arrived before the connection closed
                 if self._pidfd is not None and select.select([self._pidfd], [], [], 0.5)[0]:
                     return self._die("the server process exited")  # its exit closed the socket
                 # what was in flight on that connection is lost; libzmq reconnects by itself

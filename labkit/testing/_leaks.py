@@ -96,6 +96,9 @@ class ResourceSnapshot:
         sockets = set()
         for conn in me.net_connections(kind="inet"):
             sockets.add((conn.fd, conn.type, conn.laddr, conn.status))
+        for conn in me.net_connections(kind="unix"):  # ipc:// sockets of ZeroMQ
+            if conn.laddr or conn.raddr:  # unnamed pairs belong to libraries' own plumbing
+                sockets.add((conn.fd, conn.type, conn.laddr or conn.raddr, conn.status))
         try:
             shm = {n for n in os.listdir(SHM_DIR) if _ours_or_orphaned(n, {me.pid, *children})}
         except FileNotFoundError:  # pragma: no cover - not Linux

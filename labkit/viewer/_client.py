@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from labkit.rpc import RpcClient, RpcTimeoutError
+from labkit.rpc import RpcClient, RpcTimeoutError, RpcUnavailableError
 from labkit.viewer._errors import ManagerUnavailableError
 from labkit.viewer._registry import ManagerEntry
 from labkit.wire import Event
@@ -99,12 +99,16 @@ class ManagerClient:
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         try:
             return self._connect().call(method, params, timeout_s)
-        except RpcTimeoutError:
+        except RpcTimeoutError as exc:
             raise ManagerUnavailableError(
                 f"viewer manager at {self.entry.address} (pid {self.entry.pid}) did not answer "
-                f"{method!r} within {timeout_s:g} s; it is alive but busy or hung: wait, or pick "
-                "another manager with use_manager(i)"
+                f"{method!r} within {timeout_s:g} s ({exc}); wait, or pick another manager with "
+                "use_manager(i)"
             ) from None
+        except RpcUnavailableError as exc:
+            if isinstance(exc, ManagerUnavailableError):
+                raise
+            raise ManagerUnavailableError(f"viewer manager at {self.entry.address}: {exc}") from None
 
     def close(self) -> None:
         with self._lock:
