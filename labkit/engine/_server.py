@@ -17,13 +17,22 @@ from collections.abc import Callable
 from typing import Any
 
 from labkit.engine._engine import Engine
-from labkit.rpc import CallInfo, RpcServer, ServerKeys
+from labkit.rpc import CallInfo, InlinePolicy, RpcServer, ServerKeys
 
 log = logging.getLogger(__name__)
 
 __all__ = ["EngineServer", "LogForwardHandler", "record_to_json"]
 
 _INLINE = ("ping", "status", "health")  # answered on the socket thread: quick reads only
+# answered on the socket thread once they proved quick for that device property (a device whose
+# property access is slow is seen after its first slow call and stays on the workers)
+_LEARN_INLINE = (
+    "get_property",
+    "set_property",
+    "get_attribute",
+    "stage_position",
+    "stage_is_moving",
+)
 _PARENT_CHECK_S = 0.2
 
 
@@ -98,6 +107,7 @@ class EngineServer:
             kind="engine",
             dispatch=self._dispatch,
             inline=_INLINE,
+            learn_inline=InlinePolicy(_LEARN_INLINE),
             stop_after=("shutdown",),
             keys=keys,
             connection_file=connection_file,

@@ -28,6 +28,7 @@ from labkit.rpc._errors import (
     RuntimeDirError,
     ServerBusyError,
 )
+from labkit.rpc._inline import InlinePolicy
 from labkit.rpc._liveness import Liveness
 from labkit.rpc._runtime import (
     ConnectionInfo,
@@ -55,6 +56,7 @@ __all__ = [
     "resolve_connection",
     # building blocks (tested on their own)
     "EventBacklog",
+    "InlinePolicy",
     "Liveness",
     "RateLimitedLog",
     # errors

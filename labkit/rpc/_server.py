@@ -33,6 +33,7 @@ import zmq
 from labkit.rpc import _runtime
 from labkit.rpc._clients import Client, ClientTable
 from labkit.rpc._errors import ServerBusyError
+from labkit.rpc._inline import InlinePolicy
 from labkit.rpc._runtime import ServerKeys
 from labkit.rpc._security import ConnectionTracker, RateLimitedLog, ZapHandler, configure_server
 from labkit.rpc._workers import Workers
@@ -70,6 +71,8 @@ class RpcServer:
         kind: what is served ("engine", "manager"): names the socket and the connection file.
         dispatch: runs a request; raise to answer with an error.
         inline: methods answered on the socket thread (must return in microseconds).
+        learn_inline: methods (and keys) answered on the socket thread once they proved quick
+            (:class:`~labkit.rpc.InlinePolicy`); the rest run on workers.
         stop_after: methods after whose successful reply the server stops ("shutdown").
         keys: the TCP server's CURVE identity (:class:`ServerKeys`, e.g. from a keys file).
         connection_file: where to write the connection file clients read: a path, True (the
@@ -97,6 +100,7 @@ class RpcServer:
         kind: str,
         dispatch: Dispatch,
         inline: Collection[str] = (),
+        learn_inline: InlinePolicy | None = None,
         stop_after: Collection[str] = (),
         keys: ServerKeys | None = None,
         connection_file: str | os.PathLike | bool | None = None,
@@ -114,6 +118,7 @@ class RpcServer:
         self.kind = kind
         self._dispatch = dispatch
         self._inline = frozenset(inline)
+        self._learn = learn_inline
         self._stop_after = frozenset(stop_after)
         self._clock = clock
         self._runtime = Path(runtime) if runtime is not None else None
@@ -429,20 +434,28 @@ class RpcServer:
         elif msg.method in self._inline:
             self._clients.reply(ident, self._run(ident, msg))
         else:
-            self._workers.submit(lambda: self._reply_later(ident, msg))
+            key = self._learn.key(msg.method, msg.params) if self._learn is not None else None
+            if key is not None and self._learn is not None and self._learn.inline(key):
+                self._clients.reply(ident, self._run(ident, msg, key))
+            else:
+                self._workers.submit(lambda: self._reply_later(ident, msg, key))
 
-    def _reply_later(self, ident: bytes, msg: Request) -> None:
-        reply = self._run(ident, msg)
+    def _reply_later(self, ident: bytes, msg: Request, key: Any = None) -> None:
+        reply = self._run(ident, msg, key)
         self._post(("reply", ident, reply))
         if msg.method in self._stop_after and isinstance(reply, Reply):
             self._post(("stop",))  # after the reply: the queue keeps the order
 
-    def _run(self, ident: bytes, msg: Request) -> Any:
+    def _run(self, ident: bytes, msg: Request, key: Any = None) -> Any:
         call = CallInfo(ident.decode(errors="replace"), msg.method, msg.id)
+        t0 = time.perf_counter()
         try:
             result = self._dispatch(msg.method, dict(msg.params or {}), call)
         except Exception as exc:
             return ErrorReply.from_exception(msg.id, exc)
+        finally:
+            if key is not None and self._learn is not None:
+                self._learn.record(key, time.perf_counter() - t0)
         return Reply(id=msg.id, result=result)
 
     def _control(self, client: Client, msg: Request) -> None:

@@ -108,7 +108,9 @@ class ManagerClient:
         except RpcUnavailableError as exc:
             if isinstance(exc, ManagerUnavailableError):
                 raise
-            raise ManagerUnavailableError(f"viewer manager at {self.entry.address}: {exc}") from None
+            raise ManagerUnavailableError(
+                f"viewer manager at {self.entry.address}: {exc}"
+            ) from None
 
     def close(self) -> None:
         with self._lock:

@@ -114,3 +114,26 @@ def test_workers_run_tasks_concurrently_up_to_their_size_and_join_on_close():
     assert not [t for t in threading.enumerate() if t.name.startswith("labkit-test-pool")]
     with pytest.raises(RuntimeError, match="closed"):
         pool.submit(done.set)
+
+
+def test_inline_policy_learns_quick_keys_and_demotes_a_slow_one_at_once():
+    from labkit.rpc import InlinePolicy
+
+    policy = InlinePolicy(["get_property"], budget_s=0.002, history=3)
+    assert policy.key("move_stage", {"device": "stage"}) is None  # not a candidate: worker
+    key = policy.key("get_property", {"device": "camera", "name": "exposure_ms"})
+    other = policy.key("get_property", {"device": "camera", "name": "roi"})
+    assert key != other
+    assert not policy.inline(key)  # never seen: worker first
+    for _ in range(2):
+        policy.record(key, 0.0001)
+    assert not policy.inline(key)  # not enough history yet
+    policy.record(key, 0.0001)
+    assert policy.inline(key) and not policy.inline(other)
+    policy.record(key, 0.150)  # one slow run (a device hiccup): back to the workers
+    assert not policy.inline(key)
+    for _ in range(3):
+        policy.record(key, 0.0001)
+    assert policy.inline(key)
+    with pytest.raises(ValueError, match="budget_s"):
+        InlinePolicy(["x"], budget_s=0)

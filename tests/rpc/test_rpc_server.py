@@ -273,3 +273,29 @@ def test_replies_are_never_stranded_by_concurrent_wake_ups(make_server):
     finally:
         stop.set()
         publisher.join(10)
+
+
+def test_learned_quick_calls_run_on_the_socket_thread_and_slow_ones_on_workers(runtime):
+    from labkit.rpc import InlinePolicy
+
+    threads: list[str] = []
+
+    def dispatch(method, params, call):
+        threads.append(threading.current_thread().name)
+        return params
+
+    policy = InlinePolicy(["get_property"], history=3)
+    server = RpcServer(None, kind="learn", dispatch=dispatch, learn_inline=policy).start()
+    try:
+        with RpcClient(server.address) as client:
+            for _ in range(6):
+                client.call("get_property", {"device": "cam", "name": "x"})
+            assert threads[0].startswith("labkit-rpc-learn-")  # a worker while unknown
+            assert threads[-1] == "labkit-rpc-learn"  # the socket thread once learned quick
+            policy.record(("get_property", "cam", "x"), 1.0)  # it turned slow once
+            client.call("get_property", {"device": "cam", "name": "x"})
+            assert threads[-1].startswith("labkit-rpc-learn-")
+            client.call("echo", {})  # not a candidate: always a worker
+            assert threads[-1].startswith("labkit-rpc-learn-")
+    finally:
+        server.stop()
