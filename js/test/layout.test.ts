@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CHROME_H, imageBox, MIN_IMAGE_PX, PROFILE_STRIP_H, PROFILE_STRIP_W } from "../src/liveview/layout";
+import { type Model, sendIfConnected } from "../src/render/model";
 
 test("the image takes the width it is given and grows with it", () => {
   // a tall window: width decides
@@ -29,4 +30,13 @@ test("width_px caps the width; tiny spaces keep a usable minimum; no frame yet i
   assert.equal(imageBox(1400, 3000, 1024, 1024, 512, false).w, 512);
   assert.equal(imageBox(50, 100, 1024, 1024, 0, false).w, MIN_IMAGE_PX);
   assert.deepEqual(imageBox(300, 3000, 0, 0, 0, false), { w: 300, h: 300, profiles: false });
+});
+
+test("a send after the kernel connection is gone reports it instead of throwing", () => {
+  const sent: unknown[] = [];
+  const model = { send: (c: unknown) => sent.push(c) } as unknown as Model;
+  assert.equal(sendIfConnected(model, { type: "stats" }), true);
+  const gone = { send: () => { throw new Error("Cannot send"); } } as unknown as Model;
+  assert.equal(sendIfConnected(gone, { type: "stats" }), false);
+  assert.deepEqual(sent, [{ type: "stats" }]);
 });

@@ -27,7 +27,7 @@ import { decodeJpegBitmap, pixelsOf, type Received, release } from "./decode";
 import { buildDom } from "./dom";
 import { imageBox, PROFILE_STRIP_W, visibleHeight } from "./layout";
 
-import type { Model } from "../render/model";
+import { type Model, sendIfConnected } from "../render/model";
 export type { Model };
 
 declare global {
@@ -105,8 +105,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
 
   function send(content: Record<string, unknown>) {
     const t = String(content.type);
-    stats.messages_to_kernel[t] = (stats.messages_to_kernel[t] ?? 0) + 1;
-    model.send(content);
+    if (sendIfConnected(model, content)) stats.messages_to_kernel[t] = (stats.messages_to_kernel[t] ?? 0) + 1;
   }
 
   // ---- sizing ----
