@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from labkit.testing import log_problems, wait_painting
 from labkit.testing._browser import app_page
-from labkit.testing._notebooks import log_problems, wait_painting
 from labkit.testing._servers import marimo_run
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"

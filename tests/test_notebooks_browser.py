@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.testing._notebooks import run_in_lab, wait_painting
+from labkit.testing import run_in_lab, wait_painting
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

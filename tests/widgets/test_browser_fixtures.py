@@ -99,7 +99,7 @@ def test_run_in_lab_sees_what_a_person_would_see_as_broken(lab_server, page, tmp
     """``LabRun.check_clean`` fails on a background thread's traceback (ipykernel shows it as
     stderr output of the cell that started the thread) and on a traceback written to the kernel
     process's own stderr (C extensions, faulthandler), which only the server log has."""
-    from labkit.testing._notebooks import log_problems, output_errors, run_in_lab
+    from labkit.testing import log_problems, output_errors, run_in_lab
 
     clean = run_in_lab(
         lab_server, page, write_notebook(tmp_path / "clean.ipynb", ["print('fine')"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from labkit.testing._notebooks import log_problems, wait_painting
+from labkit.testing import log_problems, wait_painting
 from labkit.testing.fixtures import free_port
 from labkit.widgets import _demo
 

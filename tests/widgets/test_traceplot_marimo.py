@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from labkit.testing import log_problems
 from labkit.testing._browser import app_page
-from labkit.testing._notebooks import log_problems
 from labkit.testing._servers import marimo_run
 from labkit.testing._traces import TRACE_PIXELS_JS as PIXELS_JS
 from labkit.testing._traces import TRACE_STATS_JS as STATS_JS
