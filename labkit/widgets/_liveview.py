@@ -44,6 +44,7 @@ from labkit.widgets._liveview_sources import (
     as_source,
     check_contrast,
     check_roi,
+    check_width,
     frame_to_dataarray,
 )
 from labkit.widgets._static import bundle_path
@@ -179,6 +180,10 @@ class LiveView(anywidget.AnyWidget):
     @traitlets.validate("roi")
     def _check_roi(self, proposal: Any) -> tuple[int, int, int, int] | None:
         return check_roi(proposal["value"])
+
+    @traitlets.validate("width_px")
+    def _check_width(self, proposal: Any) -> int:
+        return check_width(proposal["value"])
 
     # ---- public API -------------------------------------------------------------------------
     @property
