@@ -6,7 +6,7 @@
   (``chromium``, ``page``, ``voila_server``, ``lab_server``) live in ``labkit.testing.fixtures``
   (load it with ``pytest_plugins = ["labkit.testing.fixtures"]``).
 - Notebooks run as a person runs them: :func:`run_in_lab` (Run All in JupyterLab; then
-  :meth:`LabRun.check_clean`), :func:`wait_painting`, :func:`log_problems`.
+  :meth:`LabRun.check_clean`), :func:`wait_painting`, :func:`log_problems`, :func:`output_errors`.
 """
 
 from labkit.testing._jupyter import (
@@ -16,7 +16,13 @@ from labkit.testing._jupyter import (
     write_notebook,
 )
 from labkit.testing._leaks import LeakCheck, ResourceLeakError, ResourceSnapshot
-from labkit.testing._notebooks import LabRun, log_problems, run_in_lab, wait_painting
+from labkit.testing._notebooks import (
+    LabRun,
+    log_problems,
+    output_errors,
+    run_in_lab,
+    wait_painting,
+)
 from labkit.testing._servers import LabServer, VoilaServer, free_port
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     # notebooks run as a person runs them
     "LabRun",
     "log_problems",
+    "output_errors",
     "run_in_lab",
     "wait_painting",
 ]
