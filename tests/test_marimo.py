@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit.testing import log_problems, wait_painting
 from labkit.testing._browser import app_page
 from labkit.testing._servers import marimo_run
 
@@ -38,7 +39,8 @@ def test_marimo_apps_pass_marimo_check(app):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_live_view_paints_frames_in_marimo(page, tmp_path):
-    with marimo_run(APP, tmp_path / "marimo.log") as url:
+    log = tmp_path / "marimo.log"
+    with marimo_run(APP, log) as url:
         page.goto(url)
         page.wait_for_function(
             "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 3)",
@@ -48,7 +50,9 @@ def test_live_view_paints_frames_in_marimo(page, tmp_path):
         # WebGL2 on a real GPU; Canvas2D where WebGL2 is only CPU-emulated (headless Chromium here)
         expected = "canvas2d" if stats["software_gl"] else "webgl2"
         assert stats["renderer"] == expected and stats["texture"] == [256, 256]
-        page.get_by_text("camera exposure").wait_for(timeout=30_000)
+        page.get_by_text("camera exposure: 10.0 ms, state: running").wait_for(timeout=30_000)
+        wait_painting(page, frames=20)  # the app, left open, stays live
+        assert log_problems(log.read_text()) == [] and page.console_errors == []
         page.goto("about:blank")
 
 
@@ -60,6 +64,19 @@ def dashboard(chromium, tmp_path_factory):
     with marimo_run(DASHBOARD_APP, root / "marimo.log") as url, app_page(chromium, url) as page:
         page.locator(".labkit-dashboard .labkit-state-running").wait_for(timeout=90_000)
         yield page, root
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_dashboard_app_left_open_stays_live_with_values_and_no_errors(dashboard):
+    page, root = dashboard
+    wait_painting(page, frames=20)
+    page.locator(".labkit-health", has_text="fps").wait_for(timeout=30_000)
+    exposure = page.locator(".labkit-device-camera .labkit-prop-exposure_ms input[type=number]")
+    assert float(exposure.input_value()) > 0
+    _readback(page, "state = running")
+    assert log_problems((root / "marimo.log").read_text()) == []
+    assert page.console_errors == []
 
 
 def _readback(page, text: str, timeout_s: float = 20.0) -> None:

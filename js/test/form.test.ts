@@ -9,7 +9,9 @@ import {
   SLIDER_STEPS,
   sliderToValue,
   valueToSlider,
+  type FormEvent,
 } from "../src/form/schema";
+import { EditsBeforeClicks } from "../src/form/ordering";
 
 test("linear slider maps limits to the ends and clamps", () => {
   assert.equal(valueToSlider(0, 0, 10, false), 0);
@@ -74,4 +76,34 @@ test("row classes carry kind, name and the row's own classes, sanitised", () => 
     "labkit-prop-exposure_ms",
   ]);
   assert.equal(rowClasses({ kind: "text", name: "a b<" })[2], "labkit-field-a_b_");
+});
+
+test("a click waits for the replies to the edits made before it", () => {
+  const sent: FormEvent[] = [];
+  const o = new EditsBeforeClicks((ev) => sent.push(ev));
+  o.send({ type: "click", name: "start" }); // nothing pending: at once
+  o.send({ type: "edit", name: "max_frames", value: 20 });
+  o.send({ type: "edit", name: "max_frames", value: 25 });
+  o.send({ type: "click", name: "start" });
+  assert.deepEqual(sent.map((e) => e.type), ["click", "edit", "edit"]);
+  assert.equal(o.waiting, 1);
+  o.applied("max_frames");
+  assert.equal(sent.length, 3); // one reply still due
+  o.applied("max_frames");
+  assert.deepEqual(sent.map((e) => e.type), ["click", "edit", "edit", "click"]);
+  assert.equal(o.waiting, 0);
+});
+
+test("held clicks keep their order and a flush sends them without replies", () => {
+  const sent: FormEvent[] = [];
+  const o = new EditsBeforeClicks((ev) => sent.push(ev));
+  o.send({ type: "edit", name: "directory", value: "/d" });
+  o.send({ type: "click", name: "start" });
+  o.send({ type: "click", name: "stop" });
+  o.flush();
+  assert.deepEqual(sent.map((e) => (e.type === "click" ? e.name : e.type)), ["edit", "start", "stop"]);
+  o.applied("directory"); // a late reply changes nothing
+  assert.equal(sent.length, 3);
+  o.send({ type: "click", name: "start" });
+  assert.equal(sent.length, 4);
 });

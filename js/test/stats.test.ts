@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { rawPixels } from "../src/liveview/protocol";
-import { newStats, quantile, RateMeter, statsLine, Window } from "../src/liveview/stats";
+import { displayRate, newStats, quantile, RateMeter, statsLine, Window } from "../src/liveview/stats";
 
 test("quantile uses nearest rank", () => {
   assert.equal(quantile([5, 1, 3, 2, 4], 50), 3);
@@ -35,14 +35,17 @@ test("raw pixels copy only a misaligned uint16 view", () => {
   assert.deepEqual([...rawPixels(even, "raw8", 3)], [0, 1, 0]);
 });
 
-test("stats line", () => {
-  const s = { ...newStats("v"), fps_painted: 59.6, fps_received: 70.2, latency_ms_p50: 21.4, dropped: 3, encoding: "raw16", bin: 3 };
-  assert.equal(statsLine(s), "60 fps painted · 70 received · 21 ms · dropped 3 · raw16 bin 3");
+test("stats line names display skips as skips, with the display rate", () => {
+  const s = { ...newStats("v"), fps_painted: 59.6, fps_received: 70.2, latency_ms_p50: 21.4, skipped: 3, encoding: "raw16", bin: 3 };
+  assert.equal(statsLine(s), "60 fps painted · 70 received · 21 ms · skipped 3 · raw16 bin 3");
   assert.match(statsLine(newStats("w")), /– ms/);
+  assert.doesNotMatch(statsLine(s), /drop|lost/);
 });
 
-test("stats line shows the kernel's send cap when there is one", () => {
-  const s = { ...newStats("v"), fps_painted: 60, fps_received: 61, latency_ms_p50: 20, encoding: "raw16", send_cap_fps: 59.88 };
-  assert.match(statsLine(s), / · cap 60$/);
-  assert.doesNotMatch(statsLine({ ...s, send_cap_fps: NaN }), /cap/);
+test("the display rate is the kernel's send cap, else the page's paint rate", () => {
+  const s = { ...newStats("v"), fps_painted: 60, fps_received: 61, latency_ms_p50: 20, skipped: 640, encoding: "raw16", send_cap_fps: 59.88 };
+  assert.match(statsLine(s), / · skipped 640, display at 60 Hz · raw16$/);
+  assert.equal(displayRate({ ...s, send_cap_fps: NaN, paint_rate_fps: 30.2 }), 30.2);
+  assert.match(statsLine({ ...s, send_cap_fps: NaN, paint_rate_fps: 30.2 }), /skipped 640, display at 30 Hz/);
+  assert.match(statsLine({ ...s, send_cap_fps: NaN }), /skipped 640 · raw16$/);
 });

@@ -22,7 +22,7 @@ Frames are copies by default. ``copy=False`` gives a zero-copy view: use it, the
 ``frame.is_intact()``; False means the writer overwrote the slot meanwhile. Every slot has a
 sequence number (odd while being written), so a torn frame is never returned silently.
 
-Segments are named ``labkit_<pid>_<token>`` after their owner, unlinked by the owner on close
+Segments are named ``labkit-<pid>-<token>`` after their owner, unlinked by the owner on close
 (or at exit), and removed by :func:`sweep_stale_segments` (called by ``create``) when the
 owner was killed. See ``docs/internals.md`` for the full contract.
 """

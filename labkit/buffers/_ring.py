@@ -138,7 +138,7 @@ class FrameRing:
         """Create a ring owned by this process (first sweeping segments of dead owners).
 
         ``shape`` is the frame shape (e.g. ``(2048, 2048)``), ``dtype`` a numeric dtype,
-        ``n_slots`` ≥ 2. ``name`` defaults to ``labkit_<pid>_<token>``. Raises ``ValueError``
+        ``n_slots`` ≥ 2. ``name`` defaults to ``labkit-<pid>-<token>``. Raises ``ValueError``
         for a bad geometry, ``TypeError`` for a non-numeric dtype, ``RingError`` if /dev/shm is
         too small or the name is taken.
         """

@@ -54,7 +54,10 @@ __all__ = [
 ]
 
 SHM_DIR = "/dev/shm"
-_NAME_RE = re.compile(r"^labkit_(\d+)_[0-9A-Za-z]+$")
+# "labkit-<pid>-<token>": owners hold a lock on their segment. Earlier labkit versions named
+# segments "labkit_<pid>_<token>" and judged liveness by the pid; the two schemes never match
+# each other's names, so versions running side by side never sweep each other's segments.
+_NAME_RE = re.compile(r"^labkit-(\d+)-[0-9a-f]+$")
 _VALID_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
 
@@ -63,8 +66,8 @@ class SegmentNotReady(RingError):
 
 
 def new_segment_name() -> str:
-    """A fresh segment name ``labkit_<pid>_<token>`` carrying this process's pid."""
-    return f"labkit_{os.getpid()}_{secrets.token_hex(6)}"
+    """A fresh segment name ``labkit-<pid>-<token>`` carrying this process's pid."""
+    return f"labkit-{os.getpid()}-{secrets.token_hex(6)}"
 
 
 def _owner_pid(name: str) -> int | None:
@@ -111,7 +114,7 @@ def _owner_gone(name: str) -> bool:
 
 
 def sweep_stale_segments() -> list[str]:
-    """Unlink ``labkit_*`` segments of this user whose owner is gone (its lock is released).
+    """Unlink ``labkit-*`` segments of this user whose owner is gone (its lock is released).
 
     Returns the names removed. Processes still attached to a removed segment keep their
     mapping (unlinking only removes the name). Called by ``FrameRing.create`` and
@@ -199,12 +202,12 @@ class Segment:
         Raises ``RingError`` if the name exists or /dev/shm lacks the space (so a full
         /dev/shm is an exception here instead of a SIGBUS on the first write later), and
         ``ValueError`` for a name that is not 1-200 letters, digits, ``_``, ``-`` or ``.``.
-        Only names ``labkit_<pid>_<token>`` are covered by :func:`sweep_stale_segments`.
+        Only names ``labkit-<pid>-<token>`` are covered by :func:`sweep_stale_segments`.
         """
         if not _VALID_NAME_RE.match(name):
             raise ValueError(
                 f"invalid shared-memory name {name!r}: use 1-200 letters, digits, '_', '-' or '.' "
-                "(or leave name=None for labkit_<pid>_<token>)"
+                "(or leave name=None for labkit-<pid>-<token>)"
             )
         try:
             st = os.statvfs(SHM_DIR)

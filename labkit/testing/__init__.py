@@ -5,6 +5,8 @@
   :func:`write_notebook`, :func:`run_all_cells`, :func:`wait_for_widget`; the pytest fixtures
   (``chromium``, ``page``, ``voila_server``, ``lab_server``) live in ``labkit.testing.fixtures``
   (load it with ``pytest_plugins = ["labkit.testing.fixtures"]``).
+- Notebooks run as a person runs them: :func:`run_in_lab` (Run All in JupyterLab; then
+  :meth:`LabRun.check_clean`), :func:`wait_painting`, :func:`log_problems`, :func:`output_errors`.
 """
 
 from labkit.testing._jupyter import (
@@ -14,6 +16,13 @@ from labkit.testing._jupyter import (
     write_notebook,
 )
 from labkit.testing._leaks import LeakCheck, ResourceLeakError, ResourceSnapshot
+from labkit.testing._notebooks import (
+    LabRun,
+    log_problems,
+    output_errors,
+    run_in_lab,
+    wait_painting,
+)
 from labkit.testing._servers import LabServer, VoilaServer, free_port
 from labkit.testing._wait import wait_until
 
@@ -32,4 +41,10 @@ __all__ = [
     "wait_for_kernel_idle",
     "wait_for_widget",
     "write_notebook",
+    # notebooks run as a person runs them
+    "LabRun",
+    "log_problems",
+    "output_errors",
+    "run_in_lab",
+    "wait_painting",
 ]

@@ -26,7 +26,7 @@ _IGNORED_THREAD_PREFIXES = ("asyncio_", "IPythonHistorySavingThread", "pydevd.",
 # already running in the caller (as Playwright's sync API leaves one on the main thread)
 _IGNORED_THREAD_SUFFIXES = (" - runner",)
 _IGNORED_THREAD_CLASSES = ("GarbageCollectorThread",)  # pyzmq's process-wide zero-copy helper
-_SHM_PID = re.compile(rf"^{SHM_PREFIX}_(\d+)_")
+_SHM_PID = re.compile(rf"^{SHM_PREFIX}[-_](\d+)[-_]")
 
 
 class ResourceLeakError(AssertionError):

@@ -2,7 +2,10 @@
 
 Each server runs in its own session (process group) so that ``stop()`` reaches the kernels it
 spawned too: SIGTERM to the group, a grace period, then SIGKILL. Logs go to a file in the
-server's state directory and their tail is quoted in every startup error.
+server's state directory (kernels write their stderr there too: tracebacks of background
+threads land in it) and their tail is quoted in every startup error. The server and its kernels
+get a home directory of their own (``server.home``), so a notebook that records to
+``~/labkit-data`` writes below it, not into the user's home.
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ class _Server:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.state_dir / "server.log"
+        self.home = self.state_dir / "home"
         self.proc: subprocess.Popen | None = None
 
     def _command(self) -> list[str]:  # pragma: no cover - abstract
@@ -117,6 +121,8 @@ class _Server:
         env["JUPYTER_PLATFORM_DIRS"] = "1"
         env["JUPYTER_RUNTIME_DIR"] = str(self.state_dir / "runtime")
         env["PYTHONUNBUFFERED"] = "1"
+        self.home.mkdir(parents=True, exist_ok=True)
+        env["HOME"] = str(self.home)
         return env
 
     def log_tail(self, n_chars: int = 3000) -> str:
@@ -125,6 +131,22 @@ class _Server:
             return self.log_path.read_text(errors="replace")[-n_chars:]
         except OSError:
             return "<no log>"
+
+    def log_size(self) -> int:
+        """Bytes in the server log now: pass it to :meth:`log_since` to read what came after."""
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, offset: int) -> str:
+        """What the server and its kernels logged after ``offset`` (from :meth:`log_size`)."""
+        try:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(offset)
+                return fh.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def start(self, timeout_s: float = 90.0) -> _Server:
         """Start the server and wait until it answers HTTP.

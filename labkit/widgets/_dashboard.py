@@ -3,13 +3,17 @@
 Layout (an ipywidgets GridBox in Jupyter and Voila; a marimo vstack/hstack in marimo)::
 
     +---------------------------------------------------------------+
-    | title | state badge | start | stop | health: fps, fill, drops |   controls (a Form)
+    | title | state badge | start | stop | health: fps, fill, losses|   controls (a Form)
     +--------------------------------------+------------------------+
     | LiveView                             | device panels (tabs)   |
     |                                      | spool panel            |
+    |                                      +------------------------+
+    |                                      | TracePlot              |
     +--------------------------------------+------------------------+
-    | TracePlot                                                     |
-    +---------------------------------------------------------------+
+
+The live image is as big as the window's height allows (and no wider than leaves the side
+column its minimum); the side column takes the rest of the width, with the device tabs and the
+spool panel side by side when it is wide enough.
 
 The controls, device panels and spool panel are :class:`Form` anywidgets and the live view is an
 anywidget, so every part renders in JupyterLab, Notebook 7, Voila and marimo. marimo renders no
@@ -33,6 +37,13 @@ from labkit.widgets._frontends import close_with_comm
 __all__ = ["Dashboard"]
 
 logger = logging.getLogger(__name__)
+
+#: CSS px the side column (device panels, spool panel) needs at least; it takes what the live
+#: image leaves over
+SIDE_MIN_PX = 440
+#: CSS px of the window height the live view keeps for its toolbar and histogram, and of its
+#: profile strip (``js/src/liveview/layout.ts``: CHROME_H, PROFILE_STRIP_W)
+_LIVE_CHROME_PX, _LIVE_STRIP_PX = 170, 66
 
 STATE_COLORS = {
     "created": "#757575",
@@ -109,6 +120,9 @@ class Dashboard(widgets.GridBox):
         self.scope = scope
         self.last_error: str | None = None
         self.health: Any = None
+        #: frames each ring reader lost (the most seen): kept after the reader is gone, so a
+        #: loss stays on screen in red after the series that had it has finished
+        self.frames_lost: dict[str, int] = {}
         self._children_to_close: list[Any] = []
         self._placeholders: dict[str, str] = {}  # part -> red HTML, for marimo
 
@@ -154,9 +168,15 @@ class Dashboard(widgets.GridBox):
         except Exception as exc:
             logger.info("SpoolPanel unavailable: %s", exc)
             self._placeholders["spool"] = _placeholder_html("The spool panel", exc)
-        side = widgets.VBox(
-            [tabs, self._part("spool", self.spool_panel)],
-            layout=widgets.Layout(grid_area="side", min_width="0"),
+        spool_part = self._part("spool", self.spool_panel)
+        for part in (tabs, spool_part):  # side by side when the column is wide enough for both
+            part.layout.flex = f"1 1 {SIDE_MIN_PX - 10}px"
+            part.layout.min_width = "0"
+        side = widgets.Box(
+            [tabs, spool_part],
+            layout=widgets.Layout(
+                grid_area="side", min_width="0", flex_flow="row wrap", align_items="flex-start"
+            ),
         )
 
         # traces
@@ -166,6 +186,7 @@ class Dashboard(widgets.GridBox):
                 from labkit.widgets._traceplot import TracePlot
 
                 self.traces = TracePlot(scope, window_s=window_s, title="signal")
+                self.traces.layout.width = "100%"  # the whole row, not the plot's own size
                 self._children_to_close.append(self.traces)
             except Exception as exc:
                 logger.exception("TracePlot could not be built")
@@ -176,15 +197,18 @@ class Dashboard(widgets.GridBox):
             else widgets.HTML("")
         )
         trace_box = widgets.Box(
-            [trace_part], layout=widgets.Layout(grid_area="traces", min_width="0")
+            [trace_part],
+            layout=widgets.Layout(
+                grid_area="traces", min_width="0", width="100%", align_self="flex-start"
+            ),
         )
 
         super().__init__(
             children=[self.controls, live_box, side, trace_box],
             layout=widgets.Layout(
-                grid_template_columns="minmax(0, 3fr) minmax(300px, 2fr)",
-                grid_template_rows="auto auto auto",
-                grid_template_areas='"header header" "live side" "traces traces"',
+                grid_template_columns=_grid_columns(scope),
+                grid_template_rows="auto auto 1fr",
+                grid_template_areas='"header header" "live side" "live traces"',
                 grid_gap="8px",
                 width="100%",
             ),
@@ -275,7 +299,10 @@ class Dashboard(widgets.GridBox):
             )
 
     def _show_health(self, h: dict) -> None:
-        lost = sum(int(r.get("frames_lost", 0)) for r in (h.get("readers") or {}).values())
+        for name, reader in (h.get("readers") or {}).items():
+            lost = int(reader.get("frames_lost", 0))
+            if lost > self.frames_lost.get(name, 0):
+                self.frames_lost[name] = lost
         parts = [
             f"{float(h.get('fps', 0.0)):.1f} fps",
             f"ring {100 * float(h.get('ring_fill', 0.0)):.0f}% full",
@@ -285,10 +312,10 @@ class Dashboard(widgets.GridBox):
         if self.live is not None:
             painted = self.live.stats.get("fps_painted")
             if isinstance(painted, (int, float)):
-                parts.append(f"view {painted:.0f} fps")
+                parts.append(f"display {painted:.0f} fps")
         with self.controls.hold_sync():
             self.controls.set_value("health", " · ".join(parts))
-            self.controls.set_error("health", f"{lost} frames lost" if lost else None)
+            self.controls.set_error("health", _lost_text(self.frames_lost))
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
@@ -316,6 +343,29 @@ class Dashboard(widgets.GridBox):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _lost_text(frames_lost: dict[str, int]) -> str | None:
+    """``"frames lost: spool 12, tracker 3"`` (readers that lost frames), None if none did."""
+    lost = [f"{name} {n}" for name, n in sorted(frames_lost.items()) if n > 0]
+    return f"frames lost: {', '.join(lost)}" if lost else None
+
+
+def _grid_columns(scope: Any) -> str:
+    """The live column is as wide as an image that fits the window's height needs (the camera's
+    aspect at build time, plus the profile strip), and never leaves the side column less than
+    :data:`SIDE_MIN_PX`; the side column takes the rest. So a wide window gives the image its
+    height and the panels the width that is left, instead of an empty area beside the image."""
+    try:
+        height, width = (int(n) for n in scope.camera.shape)
+        aspect = height / width if height > 0 and width > 0 else 1.0
+    except Exception:  # noqa: BLE001 - no camera: a square guess
+        aspect = 1.0
+    live = (
+        f"min(calc(100% - {SIDE_MIN_PX + 8}px), "
+        f"calc((100vh - {_LIVE_CHROME_PX}px) / {aspect:.4f} + {_LIVE_STRIP_PX}px))"
+    )
+    return f"minmax(0, {live}) minmax({SIDE_MIN_PX}px, 1fr)"
 
 
 def _state_value(scope: Any) -> str:

@@ -44,6 +44,7 @@ from labkit.widgets._liveview_sources import (
     as_source,
     check_contrast,
     check_roi,
+    check_width,
     frame_to_dataarray,
 )
 from labkit.widgets._static import bundle_path
@@ -76,7 +77,8 @@ class LiveView(anywidget.AnyWidget):
     rate the browser reports (False: send whenever there is credit, as before; for
     comparisons). ``colormap``: one of :data:`COLORMAPS`.
     ``contrast``: ``(lo, hi[, gamma])`` in data units, None for automatic (percentiles of the
-    first frame). ``width_px``: maximum CSS width of the image.
+    first frame). ``width_px``: maximum CSS width of the image (0, the default: as wide as the
+    page gives the widget, and no taller than the window shows).
 
     Use as a context manager or call :meth:`close`: it stops the pump thread and closes the
     reader the view opened. Raises ``TypeError`` for a source it cannot show and ``ValueError``
@@ -87,7 +89,7 @@ class LiveView(anywidget.AnyWidget):
     colormap = traitlets.Unicode("gray").tag(sync=True)
     contrast = traitlets.Tuple(default_value=None, allow_none=True).tag(sync=True)
     roi = traitlets.Tuple(default_value=None, allow_none=True).tag(sync=True)
-    width_px = traitlets.Int(640).tag(sync=True)
+    width_px = traitlets.Int(0).tag(sync=True)
     #: (level, message) shown under the image: level "ok", "warning" (yellow) or "error" (red)
     status = traitlets.Tuple(("ok", "")).tag(sync=True)
 
@@ -98,7 +100,7 @@ class LiveView(anywidget.AnyWidget):
         max_fps: float | None = None,
         colormap: str = "gray",
         contrast: tuple[float, ...] | None = None,
-        width_px: int = 640,
+        width_px: int = 0,
         *,
         max_in_flight: int = 2,
         credit_timeout_s: float = 1.5,
@@ -178,6 +180,10 @@ class LiveView(anywidget.AnyWidget):
     @traitlets.validate("roi")
     def _check_roi(self, proposal: Any) -> tuple[int, int, int, int] | None:
         return check_roi(proposal["value"])
+
+    @traitlets.validate("width_px")
+    def _check_width(self, proposal: Any) -> int:
+        return check_width(proposal["value"])
 
     # ---- public API -------------------------------------------------------------------------
     @property
@@ -495,7 +501,8 @@ class LiveView(anywidget.AnyWidget):
             vp = self._viewport
         full_h, full_w = frame.data.shape[:2]
         if vp is None:
-            vp = Viewport.fit(full_h, full_w, self.width_px, self.width_px)
+            side = self.width_px or 640  # until the page reports its canvas
+            vp = Viewport.fit(full_h, full_w, side, side)
         view = encode_view(frame.data, vp, self._policy.current, self.jpeg_quality)
         if hasattr(frame, "is_intact") and not frame.is_intact():
             self._counters["torn"] += 1  # the ring slot was reused while we read it: next one

@@ -254,3 +254,14 @@ def check_roi(value: Any) -> tuple[int, int, int, int] | None:
             f"roi is (x, y, w, h) in full-frame pixels with w, h >= 1, got {value!r}"
         )
     return tuple(int(v) for v in value)  # type: ignore[return-value]
+
+
+def check_width(value: Any) -> int:
+    """``width_px``: a maximum CSS width of at least 16 px, or 0 for none (``TraitError``)."""
+    width = int(value)
+    if width != 0 and width < 16:
+        raise traitlets.TraitError(
+            f"width_px is the image's maximum width in CSS px (>= 16), or 0 for as wide as the "
+            f"page allows; got {value!r}"
+        )
+    return width

@@ -284,9 +284,13 @@ class SpoolPanel(Form):
             f"{100 * p.get('ring_fill', 0):.0f}% · left {'-' if eta is None else f'{eta:.1f} s'} · "
             f"free {free:.1f} GB · dropped {p.get('frames_dropped', 0)}"
         )
-        self.set_values(
-            frames={"value": bar_value, "max": bar_max, "style": style, "text": text}, stats=stats
-        )
+        frames = {"value": bar_value, "max": bar_max, "style": style, "text": text}
+        shown: dict[str, Any] = {"frames": frames, "stats": stats}
+        if p.get("path"):  # a series started from code too shows where it goes
+            shown["path"] = f"→ {p['path']}"
+        self.set_values(**shown)
+        if state == "running":  # started here or from code: Stop works, Start waits for the end
+            self.set_disabled(start=True, stop=False)
         if p.get("error"):
             self._show_error(p["error"])
         if p.get("event") in ("started", "cancelled") and state != "waiting" and self._answers:

@@ -50,7 +50,7 @@ def test_a_ring_owned_in_another_pid_namespace_survives_sweeps_until_its_owner_d
     owner = _owner_in_new_pid_namespace(pid)
     try:
         name = owner.stdout.readline().strip()
-        assert name.startswith(f"labkit_{pid}_"), name  # named after a PID dead on this side
+        assert name.startswith(f"labkit-{pid}-"), name  # named after a PID dead on this side
         assert not pid_alive(pid)  # so a PID-based sweep would have deleted a live ring
         assert name not in sweep_stale_segments()
         assert os.path.exists(f"/dev/shm/{name}")
@@ -88,3 +88,19 @@ def test_a_killed_owner_is_seen_dead_by_its_readers_at_once(tmp_path):
             owner.wait()
         owner.stdin.close()
         owner.stdout.close()
+
+
+def test_segments_of_the_older_naming_scheme_are_never_swept():
+    """labkit versions before owner locks named segments labkit_<pid>_<token> and had no lock:
+    such a segment from a version still running must not be taken for a dead owner's."""
+    import _posixshmem
+
+    name = f"labkit_{_dead_pid_here()}_0123456789ab"
+    fd = _posixshmem.shm_open("/" + name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
+    try:
+        os.ftruncate(fd, 4096)
+        assert name not in sweep_stale_segments()
+        assert os.path.exists(f"/dev/shm/{name}")
+    finally:
+        os.close(fd)
+        _posixshmem.shm_unlink("/" + name)

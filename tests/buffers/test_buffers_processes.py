@@ -116,7 +116,7 @@ def test_sweep_leaves_segments_of_live_owners_alone():
         FrameRing.create((4, 4), "uint8", n_slots=2) as ring,
         TraceBuffer.create("x", capacity=4) as trace,
     ):
-        assert ring.name.startswith(f"labkit_{os.getpid()}_")
+        assert ring.name.startswith(f"labkit-{os.getpid()}-")
         assert not {ring.name, trace.name} & set(sweep_stale_segments())
         assert os.path.exists(f"/dev/shm/{ring.name}") and os.path.exists(f"/dev/shm/{trace.name}")
     assert not os.path.exists(f"/dev/shm/{ring.name}") and not os.path.exists(

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def _segments_of(pid: int) -> list[str]:
-    return [n for n in os.listdir("/dev/shm") if n.startswith(f"labkit_{pid}_")]
+    return [n for n in os.listdir("/dev/shm") if n.startswith(f"labkit-{pid}-")]
 
 
 def test_kill_9_during_streaming_fails_fast_and_restart_works():

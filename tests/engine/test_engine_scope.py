@@ -25,7 +25,7 @@ def test_ready_after_construction(scope):
     assert scope.state in (EngineState.READY, EngineState.STOPPED)
     status = scope.status()
     assert status.mode == scope.mode
-    assert status.ring_name and status.ring_name.startswith("labkit_")
+    assert status.ring_name and status.ring_name.startswith("labkit-")
     assert set(status.devices) == {"camera", "stage", "signal"}
     if scope.mode == "process":
         assert status.engine_pid != os.getpid()

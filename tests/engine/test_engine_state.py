@@ -62,6 +62,6 @@ def test_every_state_has_a_way_out_except_closed():
 
 def test_health_json_round_trip():
     h = ScopeHealth(
-        S.RUNNING, 12, 30.5, 0.25, {"live": {"lag": 3, "frames_lost": 1}}, 2.0, 1, "labkit_1_x"
+        S.RUNNING, 12, 30.5, 0.25, {"live": {"lag": 3, "frames_lost": 1}}, 2.0, 1, "labkit-1-x"
     )
     assert ScopeHealth.from_json(h.to_json()) == h

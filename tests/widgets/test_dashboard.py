@@ -126,3 +126,32 @@ def test_marimo_display_lays_out_the_same_children(scope):
         assert "labkit-dashboard-traces" in html
         for name in ("camera", "stage", "signal"):
             assert name in html  # tab titles
+
+
+def test_frames_a_ring_reader_lost_stay_red_after_the_reader_is_gone(scope):
+    """Display skips are not loss; a reader of the ring that falls behind loses frames, and the
+    header says so in its red error slot, still after that reader closed."""
+    scope.camera.frame_rate_hz = 400  # wraps the 64-slot ring in a fraction of a second
+    with scope.dashboard(traces=False) as dash:
+        c = dash.controls
+        reader = scope.open_reader("slow-reader")  # never reads: everything it wanted is lost
+        try:
+            scope.start()
+            assert _wait(lambda: "slow-reader" in (c.errors.get("health") or ""))
+            assert c.errors["health"].startswith("frames lost: slow-reader ")
+            lost = dash.frames_lost["slow-reader"]
+            assert lost > 0
+        finally:
+            reader.close()
+        seen = int(dash.health["frames_acquired"])
+        # a later health event (the counter moved) no longer lists the reader ...
+        assert _wait(
+            lambda: (
+                int(dash.health["frames_acquired"]) > seen
+                and "slow-reader" not in (dash.health.get("readers") or {})
+            )
+        )
+        # ... and the loss is still shown in red
+        assert "slow-reader" in c.errors["health"]
+        assert dash.frames_lost["slow-reader"] >= lost
+        assert "lost" not in c.values["health"]  # the grey line has rates and counts only

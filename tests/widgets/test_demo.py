@@ -10,10 +10,12 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
+from labkit.testing import log_problems, wait_painting
 from labkit.testing.fixtures import free_port
 from labkit.widgets import _demo
 
@@ -97,28 +99,69 @@ def _segments_of(pids: set[int]) -> list[str]:
     return [
         n
         for n in os.listdir("/dev/shm")
-        if n.startswith("labkit_") and int(n.split("_")[1]) in pids
+        if n.startswith("labkit-") and int(n.split("-")[1]) in pids
     ]
+
+
+# the window sizes the demo is checked (and photographed for docs/) at
+WINDOW_SIZES = [(1400, 1000), (1920, 1080)]
+# where the screenshots go: the test's tmp_path, or LABKIT_SCREENSHOT_DIR (docs/ to refresh them)
+SCREENSHOT_DIR_ENV = "LABKIT_SCREENSHOT_DIR"
+
+# CSS boxes of the parts of the page the layout checks look at
+_BOXES_JS = """() => {
+  const box = (sel) => { const e = document.querySelector(sel); if (!e) return null;
+    const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height,
+      visible: getComputedStyle(e).display !== "none" && r.width > 0}; };
+  return {stage: box(".lk-live .lk-stage"), hist: box(".lk-live .lk-hist"),
+          vprof: box(".lk-live .lk-vprof"), hprof: box(".lk-live .lk-hprof"),
+          side: box(".labkit-dashboard .widget-tab"), stats: document.querySelector(".lk-live .lk-stats").textContent};
+}"""
+
+
+def _check_demo_page(page, url, size, shots) -> dict:
+    """Open the demo at ``size``, check what a person sees, save a screenshot; returns the boxes."""
+    width, height = size
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(url)
+    page.locator(".labkit-dashboard").wait_for(timeout=90_000)
+    page.locator(".labkit-state-running").wait_for(timeout=30_000)
+    # the signal trace draws (bqplot lines get a path per channel)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.labkit-traceplot path.line')]"
+        ".some(p => (p.getAttribute('d') || '').length > 100)",
+        timeout=30_000,
+    )
+    wait_painting(page, frames=60)  # the live view painted camera frames, and keeps painting
+    page.locator(".labkit-health", has_text="display").wait_for(timeout=30_000)
+    boxes = page.evaluate(_BOXES_JS)
+    stage, side = boxes["stage"], boxes["side"]
+    # the image uses its page: as tall as the window allows, fully in view, no empty area
+    # beside it (only the room the profile strip takes when there is a profile)
+    assert stage["h"] >= 0.75 * height and stage["y"] + stage["h"] <= height, boxes
+    assert 0 <= side["x"] - (stage["x"] + stage["w"]) <= 90, boxes
+    # no profile yet: no profile strips
+    assert not boxes["vprof"]["visible"] and not boxes["hprof"]["visible"], boxes
+    # skips are named as skips at the display's rate; loss is never shown here
+    page.wait_for_function(
+        "() => /skipped \\d+, display at \\d+ Hz/.test(document.querySelector('.lk-live .lk-stats').textContent)",
+        timeout=10_000,
+    )
+    assert "drop" not in page.locator(".lk-live .lk-stats").inner_text()
+    page.screenshot(path=str(shots / f"demo_{width}x{height}.png"))
+    assert page.console_errors == []
+    return boxes
 
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_demo_serves_a_live_dashboard_and_stops_on_ctrl_c(page, tmp_path):
+def test_demo_serves_a_live_dashboard_that_uses_its_page_and_stops_on_ctrl_c(page, tmp_path):
     port = free_port()
     log_path = tmp_path / "demo.log"
+    shots = Path(os.environ.get(SCREENSHOT_DIR_ENV) or tmp_path)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "labkit.cli",
-                "demo",
-                "--no-browser",
-                "--port",
-                str(port),
-                "--size",
-                "256",
-            ],
+            [sys.executable, "-m", "labkit.cli", "demo", "--no-browser", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -132,20 +175,24 @@ def test_demo_serves_a_live_dashboard_and_stops_on_ctrl_c(page, tmp_path):
         assert status == 302 and _status(f"{base}?token=wrong")[0] == 302
         assert headers["X-Frame-Options"] == "DENY" and headers["Referrer-Policy"] == "no-referrer"
         assert _status(url, {"Host": f"evil.example:{port}"})[0] == 403
-        page.goto(url)
-        page.locator(".labkit-dashboard").wait_for(timeout=90_000)
-        page.locator(".labkit-state-running").wait_for(timeout=30_000)
-        # the signal trace draws (bqplot lines get a path per channel)
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.labkit-traceplot path.line')]"
-            ".some(p => (p.getAttribute('d') || '').length > 100)",
-            timeout=30_000,
-        )
-        # the live view painted camera frames
-        page.wait_for_function(
-            "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 3)",
-            timeout=30_000,
-        )
+        small, large = (_check_demo_page(page, url, size, shots) for size in WINDOW_SIZES)
+        # the image grows with the window
+        assert large["stage"]["w"] > small["stage"]["w"] + 40, (small, large)
+
+        # a click on the image makes a profile: the strips appear (the image makes room for
+        # them, still fully in view) and are drawn; Clear takes them away again
+        stage = page.locator(".lk-live .lk-stage")
+        box = stage.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 3, box["y"] + box["height"] / 3)
+        for strip in (".lk-live .lk-vprof", ".lk-live .lk-hprof"):
+            page.locator(strip).wait_for(state="visible", timeout=5000)
+        boxes = page.evaluate(_BOXES_JS)
+        assert boxes["hprof"]["y"] + boxes["hprof"]["h"] <= WINDOW_SIZES[1][1], boxes
+        assert boxes["stage"]["w"] < large["stage"]["w"]
+        page.screenshot(path=str(shots / "demo_profiles.png"))
+        page.locator(".lk-live button", has_text="Clear").click()
+        page.locator(".lk-live .lk-vprof").wait_for(state="hidden", timeout=5000)
+
         tree = [proc, *psutil.Process(proc.pid).children(recursive=True)]
         kernels = [p for p in tree[1:] if "ipykernel" in " ".join(p.cmdline())]
         assert kernels, "no kernel was started"
@@ -172,6 +219,7 @@ def test_demo_serves_a_live_dashboard_and_stops_on_ctrl_c(page, tmp_path):
             raise
     assert code == 0, log_path.read_text()[-3000:]
     assert "stopping" in log_path.read_text()
+    assert log_problems(log_path.read_text()) == []  # no traceback in the kernels' log
     gone, alive = psutil.wait_procs(tree[1:], timeout=10)
     assert not alive, f"left running after Ctrl-C: {[p.pid for p in alive]}"
     assert not _segments_of(kernel_pids), "kernels left their shared memory behind on stop"

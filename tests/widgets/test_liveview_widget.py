@@ -290,6 +290,12 @@ def test_protocol_and_errors():
             view.roi = (1, 2, 0, 3)
         view.roi = [1.0, 2.0, 3.0, 4.0]
         assert view.roi == (1, 2, 3, 4)
+        assert view.width_px == 0  # default: as wide as the page gives it
+        with pytest.raises(traitlets.TraitError, match="or 0 for as wide as"):
+            view.width_px = -5
+        view.width_px = 640
+    with pytest.raises(traitlets.TraitError, match="width_px"):
+        LiveView(np.zeros((2, 2), np.uint16), width_px=3)
 
 
 def test_missing_bundle_says_how_to_build(monkeypatch, tmp_path):

@@ -143,7 +143,7 @@ def _check_dashboard(page):
         ".labkit-traceplot",
         ".labkit-spool-panel",
     ):
-        assert page.locator(selector).count() >= 1, selector
+        page.locator(selector).first.wait_for(state="attached", timeout=30_000)
     assert page.locator(".labkit-dashboard canvas").count() >= 1  # the live view's canvas
     page.wait_for_function(
         "() => [...document.querySelectorAll('.labkit-traceplot path.line')]"

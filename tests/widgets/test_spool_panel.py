@@ -136,3 +136,22 @@ def test_interactive_preflight_shows_checks_and_cancel_records_nothing(tmp_path)
             assert not any(tmp_path.iterdir())  # nothing recorded
         finally:
             panel.close()
+
+
+def test_panel_follows_a_series_started_from_code(tmp_path):
+    with lk.Scope(shape=(64, 64)) as scope:
+        scope.start()
+        panel = SpoolPanel(scope)
+        try:
+            assert panel.disabled["stop"] is True
+            handle = scope.spool.start(tmp_path / "from_code", max_frames=None)
+            _wait(lambda: "running" in panel.values["frames"]["text"])
+            # where it goes, and Stop (not Start) while it runs, as if started from the panel
+            assert panel.values["path"] == f"→ {handle.path}"
+            assert panel.disabled["stop"] is False and panel.disabled["start"] is True
+            panel.click("stop")
+            handle.wait(timeout=30)
+            _wait(lambda: "finished" in panel.values["frames"]["text"])
+            assert panel.disabled["start"] is False and panel.disabled["stop"] is True
+        finally:
+            panel.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit.testing import log_problems
 from labkit.testing._browser import app_page
 from labkit.testing._servers import marimo_run
 from labkit.testing._traces import TRACE_PIXELS_JS as PIXELS_JS
@@ -27,8 +28,13 @@ LINE_COLORS = {
 
 
 @pytest.fixture(scope="module")
-def marimo_url(tmp_path_factory):
-    with marimo_run(APP, tmp_path_factory.mktemp("marimo") / "marimo.log") as url:
+def marimo_log(tmp_path_factory):
+    return tmp_path_factory.mktemp("marimo") / "marimo.log"
+
+
+@pytest.fixture(scope="module")
+def marimo_url(marimo_log):
+    with marimo_run(APP, marimo_log) as url:
         yield url
 
 
@@ -61,7 +67,7 @@ def _stats(page):
     return page.evaluate(STATS_JS)
 
 
-def test_canvas_paints_every_channel_and_scrolls(trace_page, canvas, tmp_path):
+def test_canvas_paints_every_channel_and_scrolls(trace_page, canvas, tmp_path, marimo_log):
     page = trace_page
     page.get_by_text("renderer: canvas").wait_for(timeout=10_000)
     first = _pixels(canvas)
@@ -77,6 +83,7 @@ def test_canvas_paints_every_channel_and_scrolls(trace_page, canvas, tmp_path):
     assert stats["decode_errors"] == 0 and stats["n_points"] <= 2 * stats["plot_w"]
     page.screenshot(path=tmp_path / "marimo_traces.png")
     assert page.console_errors == []
+    assert log_problems(marimo_log.read_text()) == []  # no traceback in the app's log
 
 
 def test_pause_freezes_the_picture_and_resume_scrolls_again(trace_page, canvas):

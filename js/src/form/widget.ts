@@ -1,11 +1,15 @@
 // The Form front end: renders the kernel's schema as plain HTML controls, sends edits and clicks
 // as custom messages, and shows what the kernel accepted (or its error, in red) per row.
+import { EditsBeforeClicks } from "./ordering";
 import { buildRow, type RowView } from "./rows";
 import type { AppliedMsg, FormEvent, RowSpec } from "./schema";
 import { CSS } from "./styles";
 
 import type { Model } from "../render/model";
 export type { Model };
+
+/** Longest a click waits for the replies to the edits made before it (ms). */
+const HOLD_MS = 5000;
 
 /** True when the text colour the page gives us is light (a dark theme). */
 function darkTheme(el: HTMLElement): boolean {
@@ -29,7 +33,19 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   el.append(root);
   let rows: Record<string, RowView> = {};
 
-  const send = (ev: FormEvent) => model.send(ev);
+  // clicks reach the kernel after the edits made before them (marimo does not keep the order);
+  // a click held longer than HOLD_MS (no reply: the kernel is busy or gone) goes anyway
+  const ordered = new EditsBeforeClicks((ev) => model.send(ev));
+  let holdTimer = 0;
+  const send = (ev: FormEvent) => {
+    ordered.send(ev);
+    if (ordered.waiting > 0 && !holdTimer) {
+      holdTimer = window.setTimeout(() => {
+        holdTimer = 0;
+        ordered.flush();
+      }, HOLD_MS);
+    }
+  };
 
   function applyClass() {
     root.className = `labkit-form ${model.get("css_class") || ""}`.trim();
@@ -76,6 +92,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   }
   function onMsg(msg: AppliedMsg) {
     if (!msg || msg.type !== "applied") return;
+    ordered.applied(msg.name);
     const row = rows[msg.name];
     if (!row) return;
     row.setValue(msg.value, true);
@@ -100,6 +117,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   for (const [event, fn] of handlers) model.on(event, fn);
   model.on("msg:custom", onMsg);
   return () => {
+    window.clearTimeout(holdTimer);
     for (const [event, fn] of handlers) model.off(event, fn);
     model.off("msg:custom", onMsg);
     root.remove();

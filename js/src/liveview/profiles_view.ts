@@ -1,8 +1,9 @@
-// Line-profile canvases drawn beside the image (horizontal below, vertical to the right).
+// Line-profile canvases drawn beside the image (horizontal below, vertical to the right); they
+// are shown only while there is a profile (a click on the image), so nothing is drawn without one.
 import { strokeProfile } from "../render/profile_line";
 
 /** Draw `values` as a line; `vertical` plots along the canvas height (top = first value). */
-export function drawProfile(canvas: HTMLCanvasElement, values: Float64Array | null, vertical: boolean): void {
+export function drawProfile(canvas: HTMLCanvasElement, values: Float64Array, vertical: boolean): void {
   const dpr = window.devicePixelRatio || 1;
   const w = Math.max(1, Math.round(canvas.clientWidth * dpr));
   const h = Math.max(1, Math.round(canvas.clientHeight * dpr));
@@ -13,24 +14,7 @@ export function drawProfile(canvas: HTMLCanvasElement, values: Float64Array | nu
   const ctx = canvas.getContext("2d")!;
   ctx.fillStyle = "#1b1b1b";
   ctx.fillRect(0, 0, w, h);
-  if (!values || values.length === 0) {
-    ctx.fillStyle = "#777777";
-    ctx.font = `${10 * dpr}px sans-serif`;
-    ctx.textAlign = "center";
-    ctx.textBaseline = "middle";
-    if (vertical) {
-      ctx.save();
-      ctx.translate(w / 2, h / 2);
-      ctx.rotate(-Math.PI / 2);
-      ctx.fillText("click the image for profiles", 0, 0);
-      ctx.restore();
-    } else {
-      ctx.fillText("click the image for line profiles", w / 2, h / 2);
-    }
-    ctx.textAlign = "start";
-    ctx.textBaseline = "alphabetic";
-    return;
-  }
+  if (values.length === 0) return;
   const range = strokeProfile(ctx, values, w, h, vertical, Math.max(1, dpr));
   if (!range) return;
   const [mn, mx] = range;

@@ -6,7 +6,10 @@ export interface ViewStats {
   software_gl: string; // the WebGL renderer string when WebGL2 is CPU-emulated, else ""
   received: number;
   painted: number;
-  dropped: number; // camera frames never painted (index gaps + received but replaced before paint)
+  // camera frames the display skipped on purpose: never sent (the kernel sends the newest frame
+  // at the rate the page paints) or received but replaced by a newer one before a paint. Not
+  // data loss: every frame is still in the ring for the readers that record it.
+  skipped: number;
   replaced: number; // received but replaced by a newer frame before paint
   fps_received: number;
   fps_painted: number;
@@ -25,6 +28,7 @@ export interface ViewStats {
   visible: boolean;
   paint_rate_fps: number; // how often this page can paint (rAF rate), as reported to the kernel
   send_cap_fps: number; // the kernel's cap on frames sent per second (NaN: not capped)
+  image_css: [number, number]; // CSS px the image is drawn at
 }
 
 export function newStats(viewId: string): ViewStats {
@@ -34,7 +38,7 @@ export function newStats(viewId: string): ViewStats {
     software_gl: "",
     received: 0,
     painted: 0,
-    dropped: 0,
+    skipped: 0,
     replaced: 0,
     fps_received: 0,
     fps_painted: 0,
@@ -53,6 +57,7 @@ export function newStats(viewId: string): ViewStats {
     visible: true,
     paint_rate_fps: NaN,
     send_cap_fps: NaN,
+    image_css: [0, 0],
   };
 }
 
@@ -102,12 +107,21 @@ export class RateMeter {
   }
 }
 
-/** The one-line summary shown under the image. */
+/** The rate the display shows frames at: the kernel's send cap (min of max_fps and the page's
+ * paint rate), else the measured paint rate; NaN when neither is known yet. */
+export function displayRate(s: ViewStats): number {
+  return Number.isFinite(s.send_cap_fps) ? s.send_cap_fps : s.paint_rate_fps;
+}
+
+/** The one-line summary shown under the image. Frames the display skips on purpose are named
+ * as such ("skipped N, display at 60 Hz"); data loss is not a display matter (a ring reader that
+ * falls behind counts it, and the dashboard shows it in red). */
 export function statsLine(s: ViewStats): string {
   const latency = Number.isNaN(s.latency_ms_p50) ? "–" : s.latency_ms_p50.toFixed(0);
+  const rate = displayRate(s);
+  const skipped = `skipped ${s.skipped}` + (Number.isFinite(rate) ? `, display at ${rate.toFixed(0)} Hz` : "");
   return (
     `${s.fps_painted.toFixed(0)} fps painted · ${s.fps_received.toFixed(0)} received · ${latency} ms · ` +
-    `dropped ${s.dropped} · ${s.encoding}${s.bin > 1 ? ` bin ${s.bin}` : ""}` +
-    (Number.isFinite(s.send_cap_fps) ? ` · cap ${s.send_cap_fps.toFixed(0)}` : "")
+    `${skipped} · ${s.encoding}${s.bin > 1 ? ` bin ${s.bin}` : ""}`
   );
 }

@@ -1,4 +1,5 @@
 export const CSS = `
+.lk-live-host { display: block; width: 100%; min-width: 0; box-sizing: border-box; }
 .lk-live { font: 12px/1.4 var(--jp-ui-font-family, system-ui, sans-serif); color: var(--jp-ui-font-color1, #222);
   display: inline-flex; flex-direction: column; gap: 4px; max-width: 100%; }
 .lk-live .lk-bar { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; }
@@ -6,6 +7,7 @@ export const CSS = `
   background: var(--jp-layout-color1, #fff); color: inherit; cursor: pointer; }
 .lk-live button.lk-on { background: #2b6cb0; color: #fff; border-color: #2b6cb0; }
 .lk-live .lk-grid { display: grid; grid-template-columns: auto 64px; grid-template-rows: auto 56px; gap: 2px; }
+.lk-live .lk-grid.lk-noprof > :not(.lk-stage) { display: none; }
 .lk-live .lk-stage { position: relative; background: #141414; overflow: hidden; touch-action: none; }
 .lk-live .lk-stage canvas { position: absolute; left: 0; top: 0; width: 100%; height: 100%; display: block; }
 .lk-live .lk-overlay { cursor: crosshair; }

@@ -25,8 +25,9 @@ import { newStats, RateMeter, statsLine, type ViewStats, Window } from "./stats"
 import { PaintRateEstimator, vsyncIn } from "./paint_rate";
 import { decodeJpegBitmap, pixelsOf, type Received, release } from "./decode";
 import { buildDom } from "./dom";
+import { imageBox, PROFILE_STRIP_W, visibleHeight } from "./layout";
 
-import type { Model } from "../render/model";
+import { type Model, sendIfConnected } from "../render/model";
 export type { Model };
 
 declare global {
@@ -59,8 +60,10 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   );
   root.append(style, bar, grid, hv.canvas, info, status);
   host.append(root);
-  // fill the cell we are given (ipywidgets boxes and output areas shrink-wrap their children,
-  // which would size the image from its own previous size); the image is capped at width_px
+  // fill the cell we are given: ipywidgets boxes and output areas shrink-wrap their children,
+  // which would size the image from its own previous size. A class, not an inline style: the
+  // ipywidgets layout of the view removes inline styles it does not set.
+  host.classList.add("lk-live-host");
   host.style.width = "100%";
 
   // Canvas2D when WebGL2 is CPU-emulated (headless / GPU-less: cheaper there, see RendererOptions).
@@ -102,35 +105,33 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
 
   function send(content: Record<string, unknown>) {
     const t = String(content.type);
-    stats.messages_to_kernel[t] = (stats.messages_to_kernel[t] ?? 0) + 1;
-    model.send(content);
+    if (sendIfConnected(model, content)) stats.messages_to_kernel[t] = (stats.messages_to_kernel[t] ?? 0) + 1;
   }
 
   // ---- sizing ----
-  function cssSize(): [number, number] {
-    const maxW: number = model.get("width_px") || 640;
-    const avail = host.clientWidth > 0 ? Math.max(160, host.clientWidth - 70) : maxW;
-    const w = Math.min(maxW, avail);
-    const aspect = fullW > 0 && fullH > 0 ? fullH / fullW : 1;
-    return [Math.round(w), Math.round(w * aspect)];
-  }
+  // the image takes the width the page gives the widget (capped at width_px when set), no more
+  // height than the window shows; the profile strips take room only while there is a profile
   let laidOut = "";
   function layout() {
-    const [w, h] = cssSize();
+    const avail = host.clientWidth > 0 ? host.clientWidth : 640;
+    const box = imageBox(avail, visibleHeight(host), fullW, fullH, model.get("width_px") || 0, crosshair !== null);
+    const { w, h } = box;
     const dpr = window.devicePixelRatio || 1;
-    const key = `${w}x${h}@${dpr}`;
+    const key = `${w}x${h}@${dpr}:${box.profiles}`;
     if (key === laidOut) {
       scheduleViewport(); // deduplicated: sends only when the view changed
       return; // ResizeObserver also fires for changes that do not move us
     }
     laidOut = key;
+    stats.image_css = [w, h];
     stage.style.width = `${w}px`;
     stage.style.height = `${h}px`;
-    grid.style.gridTemplateColumns = `${w}px 64px`;
+    grid.classList.toggle("lk-noprof", !box.profiles);
+    grid.style.gridTemplateColumns = box.profiles ? `${w}px 64px` : `${w}px`;
     // explicit rows: the profile canvases size their pixels from their box, so an "auto" row would
     // keep the height of an earlier, larger layout forever
-    grid.style.gridTemplateRows = `${h}px 56px`;
-    hv.canvas.style.width = `${w + 66}px`;
+    grid.style.gridTemplateRows = box.profiles ? `${h}px 56px` : `${h}px`;
+    hv.canvas.style.width = `${w + (box.profiles ? PROFILE_STRIP_W : 0)}px`;
     for (const c of [canvas, overlay]) {
       const dw = Math.round(w * dpr);
       const dh = Math.round(h * dpr);
@@ -141,6 +142,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     }
     scheduleViewport();
     requestDraw(true);
+    hv.draw();
   }
   const effView = (): View => view ?? fitView(fullW || 1, fullH || 1, canvas.width, canvas.height);
 
@@ -217,7 +219,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     recvRate.tick();
     stats.bytes_received += buffers[0]?.byteLength ?? 0;
     transit.push(Date.now() - msg.sent_s * 1000);
-    if (stats.last_index >= 0 && msg.index > stats.last_index + 1) stats.dropped += msg.index - stats.last_index - 1;
+    // frames the display skipped on purpose (the kernel sent a newer one): not lost, the ring has them
+    if (stats.last_index >= 0 && msg.index > stats.last_index + 1) stats.skipped += msg.index - stats.last_index - 1;
     stats.last_index = Math.max(stats.last_index, msg.index);
     stats.encoding = msg.encoding;
     stats.bin = msg.bin;
@@ -242,7 +245,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     if (pending) {
       release(pending);
       stats.replaced++;
-      stats.dropped++;
+      stats.skipped++;
     }
     pending = r;
     requestDraw(false);
@@ -330,11 +333,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   }
 
   function updateProfiles() {
-    if (!current || !crosshair) {
-      drawProfile(hprof, null, false);
-      drawProfile(vprof, null, true);
-      return;
-    }
+    if (!current || !crosshair) return; // no profile: the strips are hidden
     const m = current.msg;
     const p: Placement = { x: m.x, y: m.y, w: m.rw, h: m.rh, tw: m.w, th: m.h };
     // sampled as the canvas shows the image, so the plots line up with it when zoomed
@@ -406,8 +405,9 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     const d = drag;
     drag = null;
     if (!d.moved) {
-      // a click: move the profile crosshair there
+      // a click: move the profile crosshair there (the strips appear with the first profile)
       crosshair = [d.ix, d.iy];
+      layout();
       updateProfiles();
       requestDraw(true);
       return;
@@ -473,10 +473,10 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   gamma.addEventListener("dblclick", () => applyContrast({ ...contrast, gamma: 1 }, true));
   roiBtn.addEventListener("click", () => setRoiTool(!roiTool));
   clearBtn.addEventListener("click", () => {
-    crosshair = null;
+    crosshair = null; // no profile: the strips go and the image takes their room
     model.set("roi", null);
     model.save_changes();
-    updateProfiles();
+    layout();
     requestDraw(true);
   });
   fitBtn.addEventListener("click", () => setView(null));
@@ -531,6 +531,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   document.addEventListener("visibilitychange", reportVisible);
   const ro = new ResizeObserver(() => layout());
   ro.observe(host);
+  window.addEventListener("resize", layout); // a taller window lets the image grow
 
   // ---- stats: on the page every 0.5 s, to the kernel every 1 s ----
   let lastReport = 0;
@@ -556,7 +557,6 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   }, 500);
 
   layout();
-  updateProfiles();
   onStatus();
   send({ type: "ready", view: viewId });
 
@@ -573,6 +573,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     if (rafId) cancelAnimationFrame(rafId);
     io.disconnect();
     ro.disconnect();
+    window.removeEventListener("resize", layout);
     document.removeEventListener("visibilitychange", reportVisible);
     model.off("msg:custom", onMsg);
     model.off("change:contrast", onContrast);

@@ -8,3 +8,16 @@ export interface Model {
   on(event: string, cb: (...args: any[]) => void): void;
   off(event?: string | null, cb?: ((...args: any[]) => void) | null): void;
 }
+
+/** `model.send`, for messages sent on a timer or a frame rather than on a user's action:
+ * returns false instead of throwing when the kernel connection is gone (Voila shuts its kernel
+ * down when the page unloads, while the page's timers and animation frames still fire, and
+ * the comm then throws "Cannot send"). Nothing can be delivered then, so nothing is lost. */
+export function sendIfConnected(model: Model, content: unknown, buffers?: ArrayBuffer[]): boolean {
+  try {
+    model.send(content, undefined, buffers);
+    return true;
+  } catch {
+    return false;
+  }
+}

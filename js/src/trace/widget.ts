@@ -7,7 +7,7 @@ import { paddedRange } from "./axes";
 import { paintTraces, plotRect } from "./draw";
 import { decodeTraces, type Traces, type TracesMsg } from "./protocol";
 
-import type { Model } from "../render/model";
+import { type Model, sendIfConnected } from "../render/model";
 export type { Model };
 
 export interface TraceStats {
@@ -92,7 +92,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   let yRange: [number, number] = [-1, 1];
 
   function send(content: Record<string, unknown>) {
-    if (!destroyed) model.send(content);
+    if (!destroyed) sendIfConnected(model, content);
   }
 
   // ---- model -> DOM ----
