@@ -194,7 +194,7 @@ def bench_widget(kind: str, width_px: int = 640) -> tuple[Any, Any]:
         if "LABKIT_BENCH_PACE_BURST" in os.environ:  # experiments with the token bucket
             view._pacer.burst = float(os.environ["LABKIT_BENCH_PACE_BURST"])
         return view, scope
-    return NaiveView(scope.open_reader("naive")), scope
+    return NaiveView(scope.open_reader(name="naive")), scope
 
 
 def mirror_state(widget: Any, scope: Any, path: str) -> None:

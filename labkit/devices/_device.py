@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from labkit.devices._action import ActionSpec, UnknownActionError, spec_of_callable
 from labkit.devices._property import (
     PropertyReadOnlyError,
     PropertySpec,
@@ -42,17 +43,25 @@ class Device:
     #: what the device is, for ``describe()`` ("camera", "stage", "signal", ...)
     kind: ClassVar[str] = "device"
     _props: ClassVar[dict[str, prop]] = {}
+    _actions: ClassVar[dict[str, ActionSpec]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         found: dict[str, prop] = {}
+        actions: dict[str, ActionSpec] = {}
         for klass in reversed(cls.__mro__):
             for attr, value in vars(klass).items():
                 if isinstance(value, prop):
                     found[attr] = value
                 elif attr in found:  # overridden by a plain attribute
                     del found[attr]
+                description = getattr(value, "__labkit_action__", None)
+                if description is not None:
+                    actions[attr] = spec_of_callable(value, attr, description)
+                elif attr in actions:  # overridden by a method that is not an action
+                    del actions[attr]
         cls._props = found
+        cls._actions = actions
 
     def __init__(self, name: str, **values: Any) -> None:
         if not isinstance(name, str) or not name:
@@ -174,6 +183,32 @@ class Device:
             except Exception:  # a broken listener must not break the device
                 logger.exception("listener %r of %s failed for %s=%r", fn, self.label, name, value)
 
+    # ------------------------------------------------------------------ actions
+    def action_specs(self) -> dict[str, ActionSpec]:
+        """``{name: ActionSpec}`` of every method marked with :func:`~labkit.devices.action`."""
+        return dict(self._actions)
+
+    def call_action(
+        self, name: str, args: dict[str, Any] | None = None, progress: Any = None
+    ) -> Any:
+        """Check ``args`` against the action's spec and run it; returns what it returns.
+
+        ``progress(fraction, message="")`` is handed to actions that take a ``progress`` argument.
+
+        Raises:
+            UnknownActionError: no such action (the message lists the device's actions).
+            ActionArgumentError: an unknown or missing argument.
+            PropertyValueError, PropertyLimitError: a bad argument value.
+        """
+        spec = self._actions.get(name)
+        if spec is None:
+            known = ", ".join(self._actions) or "none"
+            raise UnknownActionError(f"{self.label} has no action {name!r}; its actions: {known}")
+        kwargs = spec.check(dict(args or {}), owner=self.label)
+        if spec.progress:
+            kwargs["progress"] = progress if progress is not None else _no_progress
+        return getattr(self, name)(**kwargs)
+
     # ------------------------------------------------------------------ description
     def values(self) -> dict[str, Any]:
         """``{name: value}`` of every property (JSON-able: tuples become lists)."""
@@ -181,12 +216,13 @@ class Device:
             return {n: _to_jsonable(self.get(n)) for n in self._specs}
 
     def describe(self) -> dict[str, Any]:
-        """JSON-able description: ``{"name", "kind", "type", "properties", "values"}``."""
+        """JSON-able description: ``{"name", "kind", "type", "properties", "actions", "values"}``."""
         return {
             "name": self.name,
             "kind": self.kind,
             "type": type(self).__name__,
             "properties": {n: s.to_json() for n, s in self._specs.items()},
+            "actions": {n: a.to_json() for n, a in self._actions.items()},
             "values": self.values(),
         }
 
@@ -205,3 +241,7 @@ class Device:
 
     def __repr__(self) -> str:
         return f"<{self.label}>"
+
+
+def _no_progress(fraction: float, message: str = "") -> None:
+    """The progress callback of an action nobody follows."""

@@ -10,7 +10,7 @@ child process reached over ZeroMQ; ``connect(address)`` reaches one served by ``
         frame = scope.camera.snap()                 # xr.DataArray (y, x), coords in µm
         scope.subscribe(print)                      # state / property / health / log / error events
         scope.start()                               # frames stream into the shared-memory ring
-        with scope.open_reader("mine") as reader:
+        with scope.open_reader(name="mine") as reader:
             print(reader.next(timeout=1).index)
         print(scope.health())
 
@@ -23,6 +23,8 @@ from labkit.engine._commands import CommandError, UnknownCommandError
 from labkit.engine._engine import UnknownDeviceError
 from labkit.engine._proxy import DeviceProxy
 from labkit.engine._scope import Scope, connect
+from labkit.engine._streams import StreamInfo
+from labkit.engine._user_commands import UnknownUserCommandError
 from labkit.engine._state import (
     EngineDiedError,
     EngineError,
@@ -40,6 +42,7 @@ for _cls in (
     CommandError,
     UnknownCommandError,
     UnknownDeviceError,
+    UnknownUserCommandError,
 ):
     _register_error(_cls)
 del _cls
@@ -49,6 +52,7 @@ __all__ = [
     "Scope",
     "connect",
     "DeviceProxy",
+    "StreamInfo",
     # state and health
     "EngineState",
     "EngineStatus",
@@ -60,4 +64,5 @@ __all__ = [
     "CommandError",
     "UnknownCommandError",
     "UnknownDeviceError",
+    "UnknownUserCommandError",
 ]

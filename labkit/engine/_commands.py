@@ -75,6 +75,23 @@ class StageCall(_Params):
     timeout_s: float = 30.0
 
 
+class CallAction(_Params):
+    device: str
+    action: str
+    args: dict[str, Any] = {}
+    call_id: str = ""  # names the progress events of this call
+
+
+class AddCommand(_Params):
+    path: str
+    name: str = ""
+
+
+class RunCommand(_Params):
+    name: str
+    args: dict[str, Any] = {}
+
+
 COMMANDS: dict[str, type[_Params]] = {
     "hello": Hello,
     "ping": NoParams,
@@ -92,6 +109,11 @@ COMMANDS: dict[str, type[_Params]] = {
     "stage_position": StageCall,
     "stage_wait": StageCall,
     "stage_is_moving": StageCall,
+    "call_action": CallAction,
+    "streams": NoParams,
+    "commands": NoParams,
+    "add_command": AddCommand,
+    "run_command": RunCommand,
     "shutdown": NoParams,
 }
 

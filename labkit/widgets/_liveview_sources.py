@@ -141,7 +141,7 @@ class ScopeSource:
             self._ring_name = name
             if name is not None:
                 try:
-                    self._reader = self.scope.open_reader(self.reader_name)
+                    self._reader = self.scope.open_reader(name=self.reader_name)
                 except Exception as exc:  # noqa: BLE001 - closed/failed engine: show nothing, retry later
                     log.info("live view: cannot open a reader on ring %s yet: %s", name, exc)
                     self._ring_name = None
