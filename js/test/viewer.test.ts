@@ -117,3 +117,36 @@ test("cursors are added beside the active one, removed, stepped and nudged withi
   assert.equal(addCursor(full, ["y", "x"], [10, 10]).cursors.length, MAX_CURSORS);
   assert.deepEqual(nudgeCursor(cursorView([{ x: 3 }]), ["", "x"], [10, 1], 100, 5).cursor, { x: 9 });
 });
+
+// ---- axes and colorbar placement (the pure parts of axes.ts / colorbar.ts)
+import { axisTicks } from "../src/viewer/axes";
+import { colorbarTicks } from "../src/viewer/colorbar";
+
+test("axis ticks sit where the image shows their coordinate, under zoom too", () => {
+  const kx: AxisInfo = { size: 60, units: "1/Å", values: null, start: 0, step: 0.02 };
+  // the whole image over 600 px: coordinate c is at position c / 0.02 + 0.5, 10 px per pixel
+  const t = axisTicks(kx, 0, 60, 600, 8);
+  assert.deepEqual(t.map((x) => x.text), ["0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
+  close(t[1].at, (0.2 / 0.02 + 0.5) * 10, 1e-6);
+  // zoomed to pixels 20..30: ticks every 0.05 from 0.4
+  const z = axisTicks(kx, 20, 30, 600, 8);
+  assert.equal(z[0].text, "0.40");
+  close(z[0].at, (0.4 / 0.02 + 0.5 - 20) * 60, 1e-6);
+  // no coordinate (index axis, step 1) and a text axis: whole indices
+  const idx = axisTicks(undefined, 0, 40, 400, 5);
+  assert.deepEqual(idx.map((x) => x.text), ["0", "10", "20", "30"]);
+  const text: AxisInfo = { size: 3, units: "", values: ["a", "b", "c"], start: 0, step: 1 };
+  assert.deepEqual(axisTicks(text, 0, 3, 300, 5).map((x) => x.text), ["0", "1", "2"]);
+});
+
+test("colorbar ticks follow the colour scale", () => {
+  const lin = colorbarTicks({ lo: 0, hi: 100, gamma: 1 }, 200);
+  assert.equal(lin[0].text, "0");
+  close(lin[0].at, 200);
+  close(lin.find((x) => x.text === "40")!.at, 120); // ticks every 20 in 200 px
+  const log = colorbarTicks({ lo: 1, hi: 1000, gamma: 1, log: true }, 300);
+  assert.deepEqual(log.map((x) => x.text), ["1", "10", "100", "1000"]);
+  assert.deepEqual(log.map((x) => Math.round(x.at)), [300, 200, 100, 0]);
+  const power = colorbarTicks({ lo: 0, hi: 1, gamma: 0.5 }, 100);
+  close(power.find((x) => x.text === "0.5")!.at, 100 * (1 - Math.sqrt(0.5)), 1e-6); // gamma 0.5
+});

@@ -117,11 +117,13 @@ def auto_limits(
     about 65536 pixels: a front end showing a zoomed crop keeps the contrast of the whole image.
     A flat image gives ``[v, v + 1]`` (``[v, 10 v]`` when positive); None when nothing counts."""
     step = max(1, int(np.sqrt(plane.size / 65536)))
-    sample = np.asarray(plane[::step, ::step], dtype=np.float64).ravel()
-    sample = sample[np.isfinite(sample) & (sample > 0)] if positive else sample[np.isfinite(sample)]
+    sample = np.ravel(plane[::step, ::step])
+    keep = np.isfinite(sample) & (sample > 0) if positive else np.isfinite(sample)
+    sample = sample if keep.all() else sample[keep]
     if sample.size == 0:
         return None
-    lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
+    ranks = [round(p / 100 * (sample.size - 1)) for p in (low, high)]
+    lo, hi = (float(v) for v in np.partition(sample, ranks)[ranks])  # one O(n) pass for both
     if hi <= lo:
         hi = lo * 10 if positive else lo + 1
     return [lo, hi]

@@ -31,7 +31,7 @@ export const SHORTCUTS: readonly (readonly [readonly string[], Action, string])[
   [["PageUp", "]"], "slice-next", "next index of the first slider dim (Shift: 10)"],
   [["PageDown", "["], "slice-prev", "previous index of the first slider dim (Shift: 10)"],
   [["a"], "auto-contrast", "automatic contrast (0.1–99.9 percentiles)"],
-  [["t"], "transpose", "swap the x and y dims of the image"],
+  [["t"], "transpose", "transpose: swap the x and y dims of the image"],
   [["l"], "toggle-log", "log / linear colour scale"],
   [["c"], "add-cursor", "add a cursor (it becomes the active one)"],
   [["Delete", "Backspace"], "remove-cursor", "remove the active cursor"],

@@ -51,7 +51,8 @@ export interface ViewerDom {
   cursors: HTMLDivElement;
   panel: HTMLDivElement;
   panelText: HTMLDivElement;
-  panelPlot: HTMLCanvasElement;
+  panelPlot: HTMLCanvasElement; // the ROI mean along the first slider dim
+  linePlot: HTMLCanvasElement; // the profile along the line
   help: HTMLDivElement;
   status: HTMLDivElement;
 }
@@ -149,8 +150,9 @@ export function buildDom(): ViewerDom {
   const panel = el("div", "lk-panel");
   panel.hidden = true;
   const panelText = el("div", "lk-panel-text");
-  const panelPlot = el("canvas", "lk-panel-plot");
-  panel.append(panelText, panelPlot);
+  const panelPlot = el("canvas", "lk-panel-plot lk-roi-plot");
+  const linePlot = el("canvas", "lk-panel-plot lk-line-plot");
+  panel.append(panelText, panelPlot, linePlot);
   const help = el("div", "lk-help");
   help.hidden = true;
   const rows = SHORTCUTS.map(([keys, , what]) => `<tr><td>${keys.map((k) => `<kbd>${k === " " ? "Space" : k}</kbd>`).join(" ")}</td><td>${what}</td></tr>`);
@@ -161,7 +163,7 @@ export function buildDom(): ViewerDom {
     root, title, titleText, meta, linkInfo, ydimSel, xdimSel, swapBtn, cmapSel, normSel, gamma, gammaVal,
     autoBtn, loIn, hiIn, addCursorBtn, delCursorBtn, cursorLabel, binsBox, roiBtn, lineBtn, clearBtn, opSel,
     valueIn, applyBtn, linkIn, pngBtn, helpBtn, sliders, fig, stage, canvas, overlay, vprof, hprof, xaxis,
-    yaxis, colorbar, readout, cursors, panel, panelText, panelPlot, help, status,
+    yaxis, colorbar, readout, cursors, panel, panelText, panelPlot, linePlot, help, status,
   }; // prettier-ignore
 }
 

@@ -43,6 +43,7 @@ export interface ViewerStats {
   decode_ms: number;
   paint_ms: number;
   input_to_paint_ms: number[]; // slider / key -> the slice painted (last 200)
+  input_to_receive_ms: number[]; // slider / key -> the slice arrived (same inputs)
   exports: number;
   export_bytes: number;
 }
@@ -61,12 +62,14 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   const stats: ViewerStats = {
     uid, slices_received: 0, profiles_received: 0, painted: 0, version: -1, renderer: "", status: "",
     contrast: [0, 1, 1], norm: "linear", zoom: 1, bin: 1, texels: [0, 0], slices: {}, image_dims: [],
-    roi: null, decode_ms: 0, paint_ms: 0, input_to_paint_ms: [], exports: 0, export_bytes: 0,
+    roi: null, decode_ms: 0, paint_ms: 0, input_to_paint_ms: [], input_to_receive_ms: [], exports: 0,
+    export_bytes: 0,
   }; // prettier-ignore
   window.labkit_viewers = window.labkit_viewers ?? {};
   window.labkit_viewers[uid] = stats;
 
   const dom = buildDom();
+  dom.root.dataset.uid = uid;
   const hv = createHistogramView(
     (lo, hi) => {
       localContrast = sanitizeContrast(lo, hi, ctx.view().gamma ?? 1, ctx.view().norm === "log");
@@ -89,6 +92,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   let auto: { slice: unknown; log: boolean; limits: [number, number] | null } | null = null;
   let pendingInput: { slices: Record<string, number>; t: number } | null = null;
   let lastRemote = "";
+  let localChange = false;
   const cleanups: (() => void)[] = [];
   const preview: Preview = { roi: null, line: null };
 
@@ -113,7 +117,12 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     zoomed: null,
     tool: "none",
     setView(changes) {
-      model.set("view", { ...ctx.view(), ...changes });
+      localChange = true; // model.set fires change:view at once: not a remote change
+      try {
+        model.set("view", { ...ctx.view(), ...changes });
+      } finally {
+        localChange = false;
+      }
       model.save_changes();
       onView();
     },
@@ -292,25 +301,20 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     const msg = ctx.profilesMsg;
     const v = ctx.view();
     const lines: string[] = [];
-    let series: Float32Array | undefined;
-    let marker: number | null = null;
+    const roiSeries = msg?.roi?.dim ? ctx.profiles.get("roi") : undefined;
+    const lineSeries = msg?.line ? ctx.profiles.get("line") : undefined;
     if (msg?.roi) {
       const r = msg.roi;
       lines.push(`ROI: mean ${fmt(r.mean)}, sum ${fmt(r.sum)}, min ${fmt(r.min)}, max ${fmt(r.max)}, n ${r.count}`);
-      if (r.dim) {
-        series = ctx.profiles.get("roi");
-        marker = v.slices?.[r.dim] ?? null;
-        lines.push(`ROI mean along ${r.dim}`);
-      } else if (r.skipped) lines.push(r.skipped);
+      lines.push(r.dim ? `ROI mean along ${r.dim} (blue)` : (r.skipped ?? ""));
     }
-    if (msg?.line) {
-      const l = msg.line;
-      lines.push(`line: length ${fmt(l.length)} ${l.units}, width ${l.width} px`);
-      series = series ?? ctx.profiles.get("line");
-    }
+    if (msg?.line) lines.push(`line: length ${fmt(msg.line.length)} ${msg.line.units}, width ${msg.line.width} px (pink)`);
     dom.panel.hidden = lines.length === 0;
     dom.panelText.textContent = lines.join("\n");
-    if (series) drawSeries(dom.panelPlot, series, msg?.line && !msg.roi?.dim ? "#f06292" : "#4fc3f7", marker);
+    dom.panelPlot.hidden = !roiSeries;
+    dom.linePlot.hidden = !lineSeries;
+    if (roiSeries && msg?.roi?.dim) drawSeries(dom.panelPlot, roiSeries, "#4fc3f7", v.slices?.[msg.roi.dim] ?? null);
+    if (lineSeries) drawSeries(dom.linePlot, lineSeries, "#f06292", null);
   }
 
   function showReadout(x: number, y: number): void {
@@ -344,6 +348,10 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       stats.slices_received++;
       stats.version = msg.version;
       if (JSON.stringify(msg.image_dims) !== JSON.stringify(ctx.view().image_dims)) return; // stale
+      if (pendingInput && sameSlices(pendingInput.slices, msg.slices)) {
+        stats.input_to_receive_ms.push(t0 - pendingInput.t);
+        if (stats.input_to_receive_ms.length > 200) stats.input_to_receive_ms.shift();
+      }
       ctx.slice = decodeSlice(msg, buffers[0]);
       const s = ctx.slice;
       renderer.setImage(s.values, msg.w, msg.h, s.placement, s.vs);
@@ -366,6 +374,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     }
   }
   const onRemoteView = () => {
+    if (localChange) return;
     // a change that did not start here (another window of the link group, the kernel): flash
     const key = JSON.stringify(ctx.view());
     if (key !== lastRemote && (ctx.info().linked_with ?? []).length) {
