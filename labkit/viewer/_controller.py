@@ -15,6 +15,8 @@ Custom messages, kernel → browser:
   uint8/uint16, else float32). Only what the front end's viewport shows, about one texel per
   device pixel. ``auto`` / ``auto_log``: the automatic contrast limits of the whole image
   (0.1 / 99.9 percentiles; of the values > 0 for a log scale), so zooming keeps the contrast.
+  ``kernel_ms`` (after a view change from this front end): the kernel's time from that change
+  to this send.
 - ``profiles``: ``{values, roi, line, arrays}`` + one float32 buffer per name in ``arrays``
   (``c<i>.h`` / ``c<i>.v`` row and column through cursor i, ``dim.<name>`` along an extra dim at
   the active cursor, ``roi`` the ROI mean along the first extra dim, ``line``), full resolution.
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -154,6 +157,7 @@ class WindowController:
         self._profiles_key: tuple | None = None
         self._credits = self._new_credits()
         self._waiting: set[str] = set()  # kinds that changed while out of credit: sent on an ack
+        self._view_t0: float | None = None  # when the last view change from the front end came
         self._axes: tuple[int, dict] | None = None  # (version, axes): coords converted once
         self.closed = False
         self.slices_sent = 0
@@ -194,6 +198,7 @@ class WindowController:
         changes = {k: v for k, v in view.items() if window.view.get(k) != v}
         if not changes:
             return
+        self._view_t0 = time.perf_counter()
         with self._pushed_lock:  # the front end shows this already: do not echo it back
             self._pushed["view"] = {**view_of(window), **changes}
         try:
@@ -329,6 +334,9 @@ class WindowController:
                 "auto": self._auto_limits(plane, window, positive=False),
                 "auto_log": self._auto_limits(plane, window, positive=True),
             }
+            if self._view_t0 is not None:  # kernel time from the front end's change to this send
+                content["kernel_ms"] = round(1e3 * (time.perf_counter() - self._view_t0), 2)
+                self._view_t0 = None
             self._send(content, [memoryview(texels).cast("B")])  # type: ignore[arg-type]
             self.slices_sent += 1
         return True

@@ -104,7 +104,8 @@ def test_edit_in_the_page_updates_the_watched_variable(manager, page):
     page.mouse.up()
     page.wait_for_function(f"() => window.labkit_viewers['{uid}'].roi !== null")
     roi = viewer_stats(page, uid)["roi"]
-    assert manager.windows.get(uid).view["roi"] == {"dim_0": [0, roi[3]], "dim_1": [0, roi[2]]}
+    stored = wait_until(lambda: manager.windows.get(uid).view["roi"], what="the ROI in the kernel")
+    assert stored == {"dim_0": [0, roi[3]], "dim_1": [0, roi[2]]}
     assert roi is not None and roi[0] == 0 and roi[1] == 0 and 25 <= roi[2] <= 35
     card.locator("select.lk-op").select_option("fill")
     card.locator("input.lk-fill-value").fill("7")

@@ -52,13 +52,14 @@ def test_viewer_window_widget_in_jupyterlab(lab_server, page, tmp_path):
     page.keyboard.press("t")
     wait_painted(page, uid, image_dims=["kx", "ky"])
     assert card.locator(".lk-yaxis .lk-axis-title").inner_text() == "kx (1/Å)"
+    page.keyboard.press("a")  # in JupyterLab's command mode "a" would insert a cell above
     page.keyboard.press("c")
     page.wait_for_function(
         "(uid) => document.querySelectorAll(`.lk-viewer[data-uid='${uid}'] .lk-cursor-row`)"
         ".length === 2",
         arg=uid,
     )
-    assert page.locator(".jp-Notebook .jp-Cell").count() == len(CELLS)  # no cell was added
+    assert page.locator(".jp-Notebook .jp-Cell").count() == len(CELLS)  # "a" added no cell
     with page.expect_download() as download:
         card.locator("button.lk-png").click()
     png = png_rgb(Path(download.value.path()).read_bytes())

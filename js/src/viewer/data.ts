@@ -27,6 +27,7 @@ export interface SliceMsg {
   max: number;
   auto: [number, number] | null; // automatic contrast limits of the whole image
   auto_log: [number, number] | null; // the same over the values > 0 (log scale)
+  kernel_ms?: number; // after a view change from here: the kernel's time from it to this send
 }
 
 export interface RoiStats {

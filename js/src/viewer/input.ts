@@ -149,8 +149,10 @@ export function wireInput(ctx: ViewerContext, preview: Preview, showReadout: (x:
     if (target.closest("input, select, textarea")) return;
     const hit = keyAction(ev);
     if (!hit) return;
+    // JupyterLab would take letters and arrows as notebook commands: Lumino skips keydown
+    // events whose default was prevented (tests/viewer/test_window_lab.py checks it)
     ev.preventDefault();
-    ev.stopPropagation(); // JupyterLab would take arrows and letters as notebook commands
+    ev.stopPropagation();
     const v = ctx.view();
     const dims = ctx.dims();
     const size = ctx.planeSize();

@@ -44,6 +44,7 @@ export interface ViewerStats {
   paint_ms: number;
   input_to_paint_ms: number[]; // slider / key -> the slice painted (last 200)
   input_to_receive_ms: number[]; // slider / key -> the slice arrived (same inputs)
+  kernel_ms: number[]; // of those: the kernel's part (view change in -> slice out)
   exports: number;
   export_bytes: number;
 }
@@ -62,7 +63,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   const stats: ViewerStats = {
     uid, slices_received: 0, profiles_received: 0, painted: 0, version: -1, renderer: "", status: "",
     contrast: [0, 1, 1], norm: "linear", zoom: 1, bin: 1, texels: [0, 0], slices: {}, image_dims: [],
-    roi: null, decode_ms: 0, paint_ms: 0, input_to_paint_ms: [], input_to_receive_ms: [], exports: 0,
+    roi: null, decode_ms: 0, paint_ms: 0, input_to_paint_ms: [], input_to_receive_ms: [], kernel_ms: [], exports: 0,
     export_bytes: 0,
   }; // prettier-ignore
   window.labkit_viewers = window.labkit_viewers ?? {};
@@ -93,6 +94,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   let pendingInput: { slices: Record<string, number>; t: number } | null = null;
   let lastRemote = "";
   let localChange = false;
+  let imageVersion = 0; // bumped with every texture upload
+  let drawnImage = ""; // what the WebGL canvas shows (see paint)
   const cleanups: (() => void)[] = [];
   const preview: Preview = { roi: null, line: null };
 
@@ -124,7 +127,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
         localChange = false;
       }
       model.save_changes();
-      onView();
+      // a new slice index shows when its slice arrives: nothing to repaint before that
+      onView(Object.keys(changes).some((k) => k !== "slices"));
     },
     setCursor(pos, index) {
       ctx.setView(moveCursor(ctx.view(), index ?? ctx.view().active_cursor ?? 0, pos));
@@ -205,13 +209,13 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     return sanitizeContrast(lo ?? 0, hi ?? 1, v.gamma ?? 1, log);
   }
 
-  function onView(): void {
+  function onView(draw = true): void {
     layout();
     syncControls(ctx);
     const c = contrast();
     if (document.activeElement !== dom.loIn) dom.loIn.value = fmt(c.lo);
     if (document.activeElement !== dom.hiIn) dom.hiIn.value = fmt(c.hi);
-    requestDraw();
+    if (draw) requestDraw();
   }
 
   // ---- painting ----
@@ -226,16 +230,22 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     const c = contrast();
     stats.contrast = [c.lo, c.hi, c.gamma];
     stats.norm = c.log ? "log" : "linear";
-    renderer.setContrast(c.lo, c.hi, c.gamma, !!c.log);
     hv.setContrast(c);
     hv.draw();
-    try {
-      renderer.setColormap(v.colormap ?? "gray");
-    } catch (err) {
-      ctx.showStatus("error", String(err instanceof Error ? err.message : err));
+    // the WebGL image only when what it shows changed (a canvas not drawn keeps its pixels;
+    // a software-GL draw costs several ms of CPU): cursors and profiles move on the overlay
+    const imageKey = JSON.stringify([imageVersion, c, v.colormap, ctx.zoomed, dom.canvas.width, dom.canvas.height]);
+    if (imageKey !== drawnImage) {
+      drawnImage = imageKey;
+      renderer.setContrast(c.lo, c.hi, c.gamma, !!c.log);
+      try {
+        renderer.setColormap(v.colormap ?? "gray");
+      } catch (err) {
+        ctx.showStatus("error", String(err instanceof Error ? err.message : err));
+      }
+      renderer.setView(ctx.zoomed);
+      renderer.draw();
     }
-    renderer.setView(ctx.zoomed);
-    renderer.draw();
     const g = geometry(ctx);
     drawOverlay(dom.overlay.getContext("2d")!, v, g, preview);
     drawFrame(g.view, c);
@@ -350,11 +360,14 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       if (JSON.stringify(msg.image_dims) !== JSON.stringify(ctx.view().image_dims)) return; // stale
       if (pendingInput && sameSlices(pendingInput.slices, msg.slices)) {
         stats.input_to_receive_ms.push(t0 - pendingInput.t);
+        stats.kernel_ms.push(msg.kernel_ms ?? NaN);
         if (stats.input_to_receive_ms.length > 200) stats.input_to_receive_ms.shift();
+        if (stats.kernel_ms.length > 200) stats.kernel_ms.shift();
       }
       ctx.slice = decodeSlice(msg, buffers[0]);
       const s = ctx.slice;
       renderer.setImage(s.values, msg.w, msg.h, s.placement, s.vs);
+      imageVersion++;
       const range = finiteRange(s.values, s.values.length > 1 << 18 ? 4 : 1);
       const hist = range ? valueHistogram(s.values, 128, range, s.values.length > 1 << 18 ? 4 : 1) : null;
       hv.setHistogram(hist);
