@@ -109,3 +109,17 @@ def test_line_profile_samples_along_the_segment():
     content, arrays = profiles(data, view, image_plane(data, view))
     assert content["line"] == {"length": pytest.approx(0.8), "units": "µm", "width": 1}
     assert np.allclose(dict(zip(content["arrays"], arrays, strict=True))["line"], data.values[0, 0])
+
+
+def test_auto_limits_are_percentiles_of_the_whole_image():
+    from labkit.viewer._slicing import auto_limits
+
+    plane = np.tile(np.arange(1000, dtype=np.float32), (1000, 1))  # 0 .. 999 along x
+    plane[0, 0] = 1e9  # one hot pixel
+    plane[5, :10] = np.nan
+    lo, hi = auto_limits(plane)
+    assert abs(lo - 1) < 3 and abs(hi - 998) < 3  # the hot pixel and NaN do not count
+    pos_lo, _ = auto_limits(plane - 500, positive=True)  # a log scale: values > 0 only
+    assert 0 < pos_lo < 3
+    assert auto_limits(np.full((4, 4), 7.0)) == [7.0, 8.0]
+    assert auto_limits(np.full((4, 4), -1.0), positive=True) is None

@@ -182,3 +182,30 @@ def test_joining_a_group_takes_its_state_and_members_hear_about_it():
     events.clear()
     reg.close(b.uid)
     assert ("view", "a") in events and reg.linked_with(a.uid) == []
+
+
+# ---- through the manager: set_view over the wire and workspace files
+def test_set_view_over_the_wire_validates_and_workspaces_keep_the_view(manager, tmp_path):
+    import labkit.viewer as lv
+
+    shown = lv.show_in_manager(arpes(), name="cube")
+    handle = lv.managers[0]
+    with pytest.raises(ValueError, match=r"unknown view key\(s\) 'zoom'; accepted: image_dims"):
+        handle.request("set_view", window=shown["uid"], state={"zoom": 2})
+    with pytest.raises(ValueError, match=r"slices\['energy'\] = 9 is outside 0..5"):
+        handle.request("set_view", window=shown["uid"], state={"slices": {"energy": 9}})
+    state = {
+        "image_dims": ["energy", "kx"], "cursors": [{"energy": 1, "kx": 2}, {"energy": 4}],
+        "active_cursor": 1, "bins": {"kx": 3}, "norm": "log", "gamma": 0.5,
+        "colormap": "magma", "roi": {"energy": [0, 3], "kx": [1, 5]},
+        "line": [{"energy": 0.5, "kx": 0.5}, {"energy": 5.5, "kx": 9.5}],
+    }  # fmt: skip
+    view = handle.request("set_view", window=shown["uid"], state=state)
+    # the second cursor gets kx from the cursor that was active (at the centre, 5)
+    assert view["cursor"] == {"energy": 4, "kx": 5} and view["slices"] == {"ky": 4}
+    path = tmp_path / "ws.h5"
+    lv.save_workspace(path)
+    manager.windows.close_all()
+    [restored] = lv.load_workspace(path)
+    again = manager.windows.get(restored["uid"]).view
+    assert again == view

@@ -351,3 +351,19 @@ def test_png_export_of_the_figure(manager, page):
     axis = png[y0 + h + 6 : y0 + h + 20, x0 : x0 + w].mean(axis=2)
     assert (axis < 100).sum() > 30
     page.wait_for_function("(uid) => window.labkit_viewers[uid].exports === 1", arg=window.uid)
+
+
+def test_nan_is_painted_as_background_and_read_as_nan(manager, page):
+    values = np.tile(np.linspace(0, 1, 60, dtype=np.float32), (40, 1))
+    values[:, :30] = np.nan  # the left half has no data
+    data = xr.DataArray(values, dims=("y", "x"), name="gap")
+    window, card = show(page, manager, data, cursor={"y": 35, "x": 55})
+    stage = card.locator(".lk-stage")
+    rgb = screenshot_rgb(stage).astype(int)
+    h, w = rgb.shape[:2]
+    assert np.abs(rgb[h // 4, w // 8] - 20).max() <= 3  # the background grey (0.08)
+    assert rgb[h // 4, w - 3].mean() > 200  # auto contrast of the finite values: white
+    assert rgb[h // 4, w // 2 + 3].mean() < 10  # their lowest: black, not the NaN grey
+    box = stage.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+    assert "gap = NaN" in card.locator(".lk-readout").inner_text()
