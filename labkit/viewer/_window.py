@@ -36,14 +36,17 @@ def _viewer_esm() -> Path | str:
 
 
 class ViewerWindow(anywidget.AnyWidget):
-    """A viewer window in a notebook: 2-D image of N-d data with sliders, cursors, profiles.
+    """A viewer window in a notebook: two dims of N-d data as an image, the others as sliders.
 
     ``source``: a :class:`WindowRegistry` or a ``ManagerServer`` (then ``key`` = window index
     or uid; default the newest window), or a DataArray / numeric ndarray (opens a private window
-    on it). The image is drawn by the live view's WebGL2 renderer (contrast lo/hi/gamma and
-    colormap in the shader); sliders pick extra dims, a click moves the crosshair (line
-    profiles), the readout shows coordinates in the data's units. Linked windows share cursor
-    and contrast. ``height_px``: CSS height of the image area.
+    on it). The image is drawn by the WebGL2 renderer with axes in coordinate units, a colorbar,
+    a linear or log colour scale with a power law (γ), several cursors with row/column profiles
+    and exact values, profile widths, ROI and line profiles, dim selectors and transpose,
+    keyboard shortcuts and PNG export (docs/viewer.md lists them). What the controls change is
+    the window's view state in the registry (``set_view_state``), so linked windows follow and
+    workspaces keep it. Slices are cut and binned to the canvas on the kernel side.
+    ``height_px``: the largest CSS height of the image.
 
     Call :meth:`close` (or use it as a context manager) to stop following the registry.
 

@@ -198,9 +198,7 @@ export function wireControls(ctx: ViewerContext): void {
   });
 }
 
-export { toggleToolFor };
-
 /** Toggle a tool from the keyboard the way the buttons do. */
-function toggleToolFor(ctx: ViewerContext, tool: "roi" | "line"): void {
+export function toggleToolFor(ctx: ViewerContext, tool: "roi" | "line"): void {
   (tool === "roi" ? ctx.dom.roiBtn : ctx.dom.lineBtn).click();
 }
