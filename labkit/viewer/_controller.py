@@ -153,6 +153,7 @@ class WindowController:
         self._viewport: Viewport | None = None
         self._plane: tuple[tuple, np.ndarray] | None = None  # (key, full-resolution image)
         self._auto: dict[tuple, Any] = {}  # (plane key, positive) -> auto contrast limits
+        self._profile_cache: dict[str, Any] = {}  # the last ROI profile (slicing.profiles)
         self._sent_key: tuple | None = None  # what the last slice showed
         self._profiles_key: tuple | None = None
         self._credits = self._new_credits()
@@ -362,7 +363,8 @@ class WindowController:
             if seq is None:
                 return False
             self._profiles_key = key
-            content, arrays = profiles(window.data, window.view, self._current_plane(window))
+            plane = self._current_plane(window)
+            content, arrays = profiles(window.data, window.view, plane, self._profile_cache)
             content.update(seq=seq, version=window.version)
             self._send(content, [memoryview(a).cast("B") for a in arrays])  # type: ignore[arg-type]
             self.profiles_sent += 1

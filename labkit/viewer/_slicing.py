@@ -187,11 +187,33 @@ def _line_length(data: xr.DataArray, dims: list[str], line: list[dict]) -> tuple
     return float(np.hypot(*delta)), "px"
 
 
+def _roi_profile(
+    data: xr.DataArray, view: dict[str, Any], extra: list[str], cache: dict | None
+) -> np.ndarray:
+    """The ROI mean along ``extra[0]`` (the other extra dims at their slices and bins). It
+    reads ROI area × dim size values, so ``cache`` keeps the last one: cursor moves and moves
+    along that dim do not change it."""
+    roi, bins, dim = view["roi"], view["bins"], extra[0]
+    sel: dict[str, Any] = {d: slice(*span) for d, span in roi.items()}
+    for other in extra[1:]:
+        sel[other] = bin_window(view["slices"][other], bins.get(other, 1), data.sizes[other])
+    key = (dim, repr(sel))
+    hit = cache.get("roi") if cache is not None else None
+    if hit is not None and hit[0] is data and hit[1] == key:
+        return hit[2]
+    sub = data.isel(sel).transpose(dim, ...)
+    series = _mean(np.asarray(sub.values).reshape(sub.shape[0], -1), axis=1)
+    if cache is not None:
+        cache["roi"] = (data, key, series)
+    return series
+
+
 def profiles(
-    data: xr.DataArray, view: dict[str, Any], plane: np.ndarray
+    data: xr.DataArray, view: dict[str, Any], plane: np.ndarray, cache: dict | None = None
 ) -> tuple[dict, list[np.ndarray]]:
     """The ``profiles`` message content and its float32 arrays (one buffer per name in
-    ``content["arrays"]``, same order). ``plane`` is :func:`image_plane` of the same view."""
+    ``content["arrays"]``, same order). ``plane`` is :func:`image_plane` of the same view;
+    ``cache`` (a dict the caller keeps) saves recomputing the ROI profile."""
     image_dims = list(view["image_dims"])
     ydim = image_dims[0] if len(image_dims) == 2 else None
     xdim = image_dims[-1] if image_dims else None
@@ -248,13 +270,7 @@ def profiles(
             dim = extra[0]
             n = region.size * data.sizes[dim]
             if n <= ROI_PROFILE_MAX_ELEMENTS:
-                sel = {ydim: slice(*roi[ydim]), xdim: slice(*roi[xdim])}
-                for other in extra[1:]:
-                    sel[other] = bin_window(
-                        view["slices"][other], bins.get(other, 1), data.sizes[other]
-                    )
-                sub = data.isel(sel).transpose(dim, ...)
-                add("roi", _mean(np.asarray(sub.values).reshape(sub.shape[0], -1), axis=1))
+                add("roi", _roi_profile(data, view, extra, cache))
                 stats["dim"] = dim
             else:
                 stats["skipped"] = (

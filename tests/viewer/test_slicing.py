@@ -123,3 +123,20 @@ def test_auto_limits_are_percentiles_of_the_whole_image():
     assert 0 < pos_lo < 3
     assert auto_limits(np.full((4, 4), 7.0)) == [7.0, 8.0]
     assert auto_limits(np.full((4, 4), -1.0), positive=True) is None
+
+
+def test_the_roi_profile_is_reused_while_only_cursors_or_its_own_dim_move():
+    data = cube()
+    view = view_of(data, roi={"y": [0, 2], "x": [1, 3]})
+    cache: dict = {}
+    profiles(data, view, image_plane(data, view), cache)
+    kept = cache["roi"][2]
+    moved = update_view(data, view, {"cursor": {"y": 3}, "slices": {"t": 2}})
+    content, arrays = profiles(data, moved, image_plane(data, moved), cache)
+    got = dict(zip(content["arrays"], arrays, strict=True))
+    assert cache["roi"][2] is kept  # not read again
+    assert np.allclose(got["roi"], data.values[:, 0:2, 1:3].mean(axis=(1, 2)))
+    assert content["roi"]["mean"] == pytest.approx(data.values[2, 0:2, 1:3].mean())  # new slice
+    other = data + 1  # new data: read again
+    profiles(other, moved, image_plane(other, moved), cache)
+    assert cache["roi"][0] is other and cache["roi"][2] is not kept
