@@ -114,18 +114,18 @@ PushState = Callable[[dict[str, Any]], None]
 SendMsg = Callable[[dict[str, Any], list[bytes | memoryview]], None]
 
 
-def _plane_key(window: WindowState) -> tuple:
-    view = window.view
+Snapshot = tuple[int, xr.DataArray, dict[str, Any]]  # (version, data, view) read together
+
+
+def _plane_key(snap: Snapshot) -> tuple:
+    version, data, view = snap
     extra = tuple(sorted((d, i, view["bins"].get(d, 1)) for d, i in view["slices"].items()))
-    return (window.version, tuple(window.data.shape), tuple(view["image_dims"]), extra)
+    return (version, tuple(data.shape), tuple(view["image_dims"]), extra)
 
 
-def _profiles_key(window: WindowState) -> tuple:
-    view = window.view
-    return (
-        _plane_key(window),
-        repr((view["cursors"], view["bins"], view["roi"], view["line"])),
-    )
+def _profiles_key(snap: Snapshot) -> tuple:
+    view = snap[2]
+    return (_plane_key(snap), repr((view["cursors"], view["bins"], view["roi"], view["line"])))
 
 
 class WindowController:
@@ -277,34 +277,37 @@ class WindowController:
         self._send({"type": "status", "level": level, "message": message}, [])
 
     # ---- kernel → browser
-    def _window(self) -> WindowState | None:
-        """The window, or None once it is closed."""
+    def _snapshot(self) -> Snapshot | None:
+        """``(version, data, view)`` of the window, or None once it is closed."""
         try:
-            return self.registry.get(self.uid)
+            return self.registry.snapshot(self.uid)
         except LookupError:
             return None
 
-    def _current_plane(self, window: WindowState) -> np.ndarray:
-        """The full-resolution image (cached while version, dims, slices and slice bins stay)."""
-        key = _plane_key(window)
+    def _current_plane(self, snap: Snapshot) -> tuple[tuple, np.ndarray]:
+        """``(key, full-resolution image)``, cached while version, dims, slices and slice bins
+        stay; the key's version is that of the pixels."""
+        key = _plane_key(snap)
         if self._plane is None or self._plane[0] != key:
-            self._plane = (key, image_plane(window.data, window.view))
-        return self._plane[1]
+            self._plane = (key, image_plane(snap[1], snap[2]))
+        return self._plane
 
     def send_slice(self, force: bool = False) -> bool:
         """Send the part of the current image the viewport shows (unless already sent).
 
-        Sends are serialized and read the window under the registry's data order (data before
-        version), so slices a front end receives never go back in time. At most ``MAX_UNACKED``
-        are in flight; a change beyond that is sent on the next ack (newest wins).
+        Sends are serialized and read version, data and view together (``snapshot``), so a
+        slice is labelled with the version of its pixels and slices a front end receives never go
+        back in time. At most ``MAX_UNACKED`` are in flight; a change beyond that is sent on the
+        next ack (newest wins).
         """
         with self._lock:
-            window = self._window()
-            if window is None:
+            snap = self._snapshot()
+            if snap is None:
                 return False
-            plane = self._current_plane(window)
+            version, _data, view = snap
+            plane_key, plane = self._current_plane(snap)
             crop = viewport_crop(plane.shape, self._viewport, self.max_side_px)
-            key = (_plane_key(window), crop)
+            key = (plane_key, crop)
             if not force and key == self._sent_key:
                 return False
             seq = self._take_credit("slice", force)
@@ -313,11 +316,10 @@ class WindowController:
             self._sent_key = key
             texels = crop_texels(plane, crop)
             lo, hi = finite_range(texels)
-            view = window.view
             content = {
                 "type": "slice",
                 "seq": seq,
-                "version": window.version,
+                "version": version,
                 "image_dims": list(view["image_dims"]),
                 "slices": dict(view["slices"]),
                 "x": crop.x0,
@@ -332,8 +334,8 @@ class WindowController:
                 "dtype": {"uint8": "u8", "uint16": "u16"}.get(str(texels.dtype), "f32"),
                 "min": lo,
                 "max": hi,
-                "auto": self._auto_limits(plane, window, positive=False),
-                "auto_log": self._auto_limits(plane, window, positive=True),
+                "auto": self._auto_limits(plane, plane_key, positive=False),
+                "auto_log": self._auto_limits(plane, plane_key, positive=True),
             }
             if self._view_t0 is not None:  # kernel time from the front end's change to this send
                 content["kernel_ms"] = round(1e3 * (time.perf_counter() - self._view_t0), 2)
@@ -342,9 +344,9 @@ class WindowController:
             self.slices_sent += 1
         return True
 
-    def _auto_limits(self, plane: np.ndarray, window: WindowState, positive: bool) -> Any:
+    def _auto_limits(self, plane: np.ndarray, plane_key: tuple, positive: bool) -> Any:
         """Percentile limits of the whole image (cached with the plane)."""
-        key = (_plane_key(window), positive)
+        key = (plane_key, positive)
         if key not in self._auto:
             self._auto = {k: v for k, v in self._auto.items() if k[0] == key[0]}
             self._auto[key] = auto_limits(plane, positive=positive)
@@ -353,19 +355,20 @@ class WindowController:
     def send_profiles(self, force: bool = False) -> bool:
         """Send the cursor, extra-dim, ROI and line profiles (unless these were sent already)."""
         with self._lock:
-            window = self._window()
-            if window is None:
+            snap = self._snapshot()
+            if snap is None:
                 return False
-            key = _profiles_key(window)
+            key = _profiles_key(snap)
             if not force and key == self._profiles_key:
                 return False
             seq = self._take_credit("profiles", force)
             if seq is None:
                 return False
             self._profiles_key = key
-            plane = self._current_plane(window)
-            content, arrays = profiles(window.data, window.view, plane, self._profile_cache)
-            content.update(seq=seq, version=window.version)
+            version, data, view = snap
+            _, plane = self._current_plane(snap)
+            content, arrays = profiles(data, view, plane, self._profile_cache)
+            content.update(seq=seq, version=version)
             self._send(content, [memoryview(a).cast("B") for a in arrays])  # type: ignore[arg-type]
             self.profiles_sent += 1
         return True

@@ -129,6 +129,17 @@ class WindowRegistry:
             open_ = ", ".join(f"{w.index}:{w.name}" for w in self.list()) or "none"
         raise WindowNotFoundError(f"no window {key!r} in this manager (open windows: {open_})")
 
+    def snapshot(self, key: int | str) -> tuple[int, xr.DataArray, dict[str, Any]]:
+        """``(version, data, view)`` of a window, read together (a sender that labels what it
+        sends with the version never mixes two updates).
+
+        Raises:
+            WindowNotFoundError: no such window.
+        """
+        with self._lock:
+            window = self.get(key)
+            return window.version, window.data, window.view
+
     def find_watched(self, client_id: str, var_name: str) -> WindowState | None:
         """The window watching ``var_name`` of ``client_id``, if any."""
         with self._lock:

@@ -8,7 +8,7 @@ import pytest
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_bench_viewer_quick_reports_all_figures(lab_server):
+def test_bench_viewer_quick_reports_all_figures():
     from labkit.bench import _viewer
 
     results = {r.name: r for r in _viewer.run(quick=True)}

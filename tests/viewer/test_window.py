@@ -314,3 +314,34 @@ def test_cursor_moves_send_profiles_not_slices_and_profiles_have_their_own_credi
     newest = [c for c, _ in rec.messages if c["type"] == "profiles"][-1]
     assert newest["values"] == [cube().values[0, 3, 4]]
     ctl.close()
+
+
+def test_a_slice_is_labelled_with_the_version_of_its_pixels(monkeypatch):
+    """A replace from another thread lands while the controller cuts the image: the slice
+    still says the version its pixels come from, and the new version follows."""
+    import threading
+
+    from labkit.testing import wait_until
+    from labkit.viewer import _controller
+
+    registry = WindowRegistry()
+    window = registry.add(np.zeros((8, 8), np.float32))
+    ctl, rec = controller(registry, window.uid)
+    real, replacer = _controller.image_plane, []
+
+    def cut_while_replaced(data, view):
+        plane = real(data, view)
+        if not replacer:
+            new = np.ones((8, 8), np.float32)
+            replacer.append(threading.Thread(target=registry.replace, args=(window.uid, new)))
+            replacer[0].start()
+            wait_until(lambda: registry.get(window.uid).version == 1, what="the replace")
+        return plane
+
+    monkeypatch.setattr(_controller, "image_plane", cut_while_replaced)
+    ctl.handle_msg({"type": "ready"})
+    replacer[0].join(5)
+    sent = rec.slices()
+    assert [c["version"] for c, _ in sent] == [0, 1]
+    assert all(float(image[0, 0]) == c["version"] for c, image in sent)
+    ctl.close()
