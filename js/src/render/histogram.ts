@@ -125,31 +125,3 @@ export function valueHistogram(
   }
   return { counts, min: a, max: b > a ? b : a + 1, total };
 }
-
-/**
- * Contrast limits [lo, hi] at percentiles pLow / pHigh of any numeric values (floats with NaN,
- * integers): exact percentiles of an evenly strided sample of at most 65536 finite values (a
- * sort; immune to outliers). With `positive` (a log scale) only values > 0 count. A flat sample
- * gives [v, v + 1] ([v, 10 v] when positive); null when no value counts.
- */
-export function percentileLimits(
-  values: ArrayLike<number>,
-  pLow = 0.1,
-  pHigh = 99.9,
-  positive = false,
-): [number, number] | null {
-  const stride = Math.max(1, Math.floor(values.length / 65536));
-  const sample = new Float64Array(Math.ceil(values.length / stride));
-  let n = 0;
-  for (let i = 0; i < values.length; i += stride) {
-    const v = values[i];
-    if (v - v === 0 && (!positive || v > 0)) sample[n++] = v;
-  }
-  if (n === 0) return null;
-  const sorted = sample.subarray(0, n).sort();
-  const at = (p: number) => sorted[Math.min(n - 1, Math.max(0, Math.round((p / 100) * (n - 1))))];
-  const lo = at(pLow);
-  let hi = at(pHigh);
-  if (hi <= lo) hi = positive ? lo * 10 : lo + 1;
-  return [lo, hi];
-}

@@ -7,7 +7,7 @@
 // live on window.labkit_viewers[uid].
 import { createHistogramView } from "../liveview/histogram_view";
 import { type Contrast, sanitizeContrast } from "../render/contrast";
-import { finiteRange, percentileLimits, valueHistogram } from "../render/histogram";
+import { finiteRange, valueHistogram } from "../render/histogram";
 import { createImageRenderer } from "../render/image_renderer";
 import type { Model } from "../render/model";
 import { canvasToImage, fitView, imageToCanvas, type View, viewportReport } from "../render/viewport";
@@ -90,7 +90,6 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   let destroyed = false;
   let layoutKey = "";
   let localContrast: Contrast | null = null; // while a histogram handle is dragged
-  let auto: { slice: unknown; log: boolean; limits: [number, number] | null } | null = null;
   let pendingInput: { slices: Record<string, number>; t: number } | null = null;
   let lastRemote = "";
   let localChange = false;
@@ -196,15 +195,11 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     const log = v.norm === "log";
     let lo = v.contrast_lo;
     let hi = v.contrast_hi;
-    if ((lo === null || lo === undefined || hi === null || hi === undefined) && ctx.slice) {
-      // the kernel's limits of the whole image; those of the received texels when it has none
-      const msg = ctx.slice.msg;
-      if (!auto || auto.slice !== ctx.slice || auto.log !== log) {
-        const sent = log ? msg.auto_log : msg.auto;
-        auto = { slice: ctx.slice, log, limits: sent ?? percentileLimits(ctx.slice.values, 0.1, 99.9, log) };
-      }
-      lo = lo ?? auto.limits?.[0] ?? null;
-      hi = hi ?? auto.limits?.[1] ?? null;
+    if (ctx.slice) {
+      // automatic: the kernel's limits of the whole image (null: nothing finite to show)
+      const limits = log ? ctx.slice.msg.auto_log : ctx.slice.msg.auto;
+      lo = lo ?? limits?.[0] ?? null;
+      hi = hi ?? limits?.[1] ?? null;
     }
     return sanitizeContrast(lo ?? 0, hi ?? 1, v.gamma ?? 1, log);
   }
