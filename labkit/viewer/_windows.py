@@ -241,7 +241,7 @@ class WindowRegistry:
 
         Changes of :data:`LINKED_VIEW_KEYS` reach the other windows of the link group, positions
         by coordinate value (``_link.py``). A window that joins a group takes the group's shared
-        state from its first member. Emits ``"view"`` for every window that changed and for the
+        state from its first member; other changes in the same call apply after that. Emits ``"view"`` for every window that changed and for the
         members of a group that gained or lost a window.
 
         Raises:
@@ -249,6 +249,11 @@ class WindowRegistry:
                 view is left as it was.
         """
         window = self.get(key)
+        if "link_group" in state and len(state) > 1:  # join (or leave) first, then the rest
+            update_view(window.data, window.view, state)  # refuse before changing anything
+            group = state.pop("link_group")
+            self.set_view_state(key, link_group=group)
+            return self.set_view_state(key, **state)
         with self._lock:
             old = window.view
             window.view = update_view(window.data, old, state)

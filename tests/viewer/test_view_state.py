@@ -209,3 +209,15 @@ def test_set_view_over_the_wire_validates_and_workspaces_keep_the_view(manager, 
     [restored] = lv.load_workspace(path)
     again = manager.windows.get(restored["uid"]).view
     assert again == view
+
+
+def test_changes_made_while_joining_a_group_win_over_the_group_state():
+    reg = WindowRegistry()
+    a, b = reg.add(arpes(), "a"), reg.add(arpes(), "b")
+    reg.set_view_state(a.uid, link_group="g", colormap="hot")
+    reg.set_view_state(b.uid, link_group="g", colormap="magma", cursor={"kx": 1})
+    assert (a.view["colormap"], b.view["colormap"]) == ("magma", "magma")
+    assert a.view["cursor"]["kx"] == 1
+    with pytest.raises(ValueError, match="unknown colormap"):
+        reg.set_view_state(b.uid, link_group=None, colormap="jet")
+    assert b.view["link_group"] == "g"  # refused as a whole
