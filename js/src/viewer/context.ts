@@ -33,5 +33,4 @@ export interface ViewerContext {
   fit(): View;
   scheduleViewport(): void;
   exportPng(): void;
-  onDestroy(fn: () => void): void;
 }

@@ -95,7 +95,6 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   let localChange = false;
   let imageVersion = 0; // bumped with every texture upload
   let drawnImage = ""; // what the WebGL canvas shows (see paint)
-  const cleanups: (() => void)[] = [];
   const preview: Preview = { roi: null, line: null };
 
   const ctx: ViewerContext = {
@@ -147,7 +146,6 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     },
     scheduleViewport,
     exportPng,
-    onDestroy: (fn) => cleanups.push(fn),
   };
 
   // ---- layout and viewport ----
@@ -426,7 +424,6 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     model.off("msg:custom", onCustom);
     model.off("change:view", onRemoteView);
     model.off("change:info", onView);
-    for (const fn of cleanups) fn();
     renderer.destroy();
     hv.destroy();
     delete window.labkit_viewers?.[uid];
