@@ -255,15 +255,18 @@ class _DevTools:
 
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self._timeout_s)
 
-    def evaluate(self, expression: str) -> Any:
-        """The JSON value of ``expression`` (promises are awaited)."""
+    def call(self, method: str, params: dict | None = None) -> dict:
+        """One DevTools command on the page (``Page.bringToFront``, ...); returns its result.
+
+        Raises:
+            RuntimeError: the command failed.  ConnectionError: the page went away.
+        """
         self._id += 1
         my_id = self._id
-        params = {"expression": expression, "returnByValue": True, "awaitPromise": True}
 
         async def call() -> Any:
             await self._ws.write_message(
-                json.dumps({"id": my_id, "method": "Runtime.evaluate", "params": params})
+                json.dumps({"id": my_id, "method": method, "params": params or {}})
             )
             while True:
                 raw = await self._ws.read_message()
@@ -273,13 +276,29 @@ class _DevTools:
                 if msg.get("id") == my_id:
                     result = msg.get("result", {})
                     if "exceptionDetails" in result or "error" in msg:
-                        raise RuntimeError(f"page evaluation failed: {msg}")
-                    return result["result"].get("value")
+                        raise RuntimeError(f"{method} failed: {msg}")
+                    return result
 
         return self._run(call())
 
+    def evaluate(self, expression: str) -> Any:
+        """The JSON value of ``expression`` (promises are awaited)."""
+        params = {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        return self.call("Runtime.evaluate", params)["result"].get("value")
+
     def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._ws.close)
+        """Close the connection (its socket too: the browser may be gone) and the loop."""
+
+        async def shut() -> None:
+            stream = getattr(getattr(self._ws, "protocol", None), "stream", None)
+            self._ws.close()  # drops .protocol: the stream was taken before
+            if stream is not None:
+                stream.close()
+
+        try:
+            self._run(shut())
+        except Exception as exc:  # noqa: BLE001 - closing what is already gone
+            log.debug("DevTools close: %s", exc)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()

@@ -23,8 +23,6 @@ from labkit.engine._commands import CommandError, UnknownCommandError
 from labkit.engine._engine import UnknownDeviceError
 from labkit.engine._proxy import DeviceProxy
 from labkit.engine._scope import Scope, connect
-from labkit.engine._streams import StreamInfo
-from labkit.engine._user_commands import UnknownUserCommandError
 from labkit.engine._state import (
     EngineDiedError,
     EngineError,
@@ -33,6 +31,8 @@ from labkit.engine._state import (
     EngineStatus,
     ScopeHealth,
 )
+from labkit.engine._streams import StreamInfo
+from labkit.engine._user_commands import UnknownUserCommandError
 from labkit.wire import register_error as _register_error
 
 for _cls in (

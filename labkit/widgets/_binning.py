@@ -44,6 +44,22 @@ class Viewport:
     y1: int
 
     @classmethod
+    def from_message(cls, content: dict[str, Any]) -> Viewport:
+        """The viewport a front end reported (``{canvas_w, canvas_h, zoom, x0, y0, x1, y1}``).
+
+        Raises:
+            ValueError: a field is missing or not a number, or the zoom is not > 0.
+        """
+        try:
+            ints = [int(content[k]) for k in ("canvas_w", "canvas_h", "x0", "y0", "x1", "y1")]
+            zoom = float(content["zoom"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed viewport {content!r}: {exc}") from None
+        if not zoom > 0:
+            raise ValueError(f"zoom must be > 0 device px per frame px, got {zoom}")
+        return cls(ints[0], ints[1], zoom, *ints[2:])
+
+    @classmethod
     def fit(cls, full_h: int, full_w: int, canvas_w: int, canvas_h: int) -> Viewport:
         """The whole frame fitted into a canvas (the view before the browser reports one)."""
         zoom = min(canvas_w / max(1, full_w), canvas_h / max(1, full_h))
@@ -118,6 +134,7 @@ def bin_mean(a: np.ndarray, k: int) -> np.ndarray:
     Trailing rows/columns that do not fill a block are dropped. ``k == 1`` returns a contiguous
     copy. Integer inputs get the truncated mean (exact integer division). Sums run on strided
     views into per-thread scratch accumulators: rows first (contiguous reads), then columns.
+    float32/float64 inputs are summed the same way in their own precision.
     Raises ``ValueError`` for non-2-D input or k < 1.
     """
     if a.ndim != 2:
@@ -129,6 +146,8 @@ def bin_mean(a: np.ndarray, k: int) -> np.ndarray:
     h, w = a.shape[0] // k * k, a.shape[1] // k * k
     if h == 0 or w == 0:
         return np.zeros((h // k, w // k), a.dtype)
+    if a.dtype.kind == "f" and a.dtype.itemsize >= 4:
+        return _bin_mean_float(a, h, w, k)
     if a.dtype.kind not in "ui" or a.dtype.itemsize > 2:
         blocks = a[:h, :w].reshape(h // k, k, w // k, k).astype(np.float64)
         return np.ascontiguousarray(blocks.mean(axis=(1, 3)).astype(a.dtype))
@@ -149,6 +168,20 @@ def bin_mean(a: np.ndarray, k: int) -> np.ndarray:
     else:
         np.floor_divide(out, n, out=out)
     return out.astype(a.dtype)  # a fresh array: the caller may keep it (it is sent zero-copy)
+
+
+def _bin_mean_float(a: np.ndarray, h: int, w: int, k: int) -> np.ndarray:
+    """k x k block means of a float frame with strided adds in its own precision (a 2048²
+    float32 frame binned by 3 in ~2 ms, ``reshape(...).mean()`` takes ~16 ms). NaN spreads to
+    its block, as in a mean."""
+    rows = np.add(a[0:h:k, :w], a[1:h:k, :w])
+    for i in range(2, k):
+        rows += a[i:h:k, :w]
+    out = np.add(rows[:, 0::k], rows[:, 1::k])
+    for j in range(2, k):
+        out += rows[:, j::k]
+    out *= out.dtype.type(1.0 / (k * k))
+    return out
 
 
 def to_uint8(a: np.ndarray) -> tuple[np.ndarray, float, float]:

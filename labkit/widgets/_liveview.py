@@ -343,12 +343,8 @@ class LiveView(anywidget.AnyWidget):
             self._wake.set()
         elif kind == "viewport":
             try:
-                ints = [int(content[k]) for k in ("canvas_w", "canvas_h", "x0", "y0", "x1", "y1")]
-                zoom = float(content["zoom"])
-                if not zoom > 0:
-                    raise ValueError(f"zoom must be > 0, got {zoom}")
-                vp = Viewport(ints[0], ints[1], zoom, *ints[2:])
-            except (KeyError, TypeError, ValueError) as exc:
+                vp = Viewport.from_message(content)
+            except ValueError as exc:
                 log.warning("ignoring malformed viewport message %r: %s", content, exc)
                 return
             with self._lock:
