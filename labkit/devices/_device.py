@@ -76,14 +76,14 @@ class Device:
         }
         for key, value in values.items():
             spec = self._spec(key)
-            validated = spec.validate(value, owner=self.label)
+            validated = spec.validate(value, owner=self.qualified_name)
             with self._lock:
                 self._apply(key, validated)
                 self._values[key] = validated
 
     # ------------------------------------------------------------------ introspection
     @property
-    def label(self) -> str:
+    def qualified_name(self) -> str:
         """``"SimCamera 'camera'"``: how error messages name this device."""
         return f"{type(self).__name__} {self.name!r}"
 
@@ -101,8 +101,8 @@ class Device:
             return self._specs[name]
         except KeyError:
             raise UnknownPropertyError(
-                f"{self.label} has no property {name!r}; choose one of {', '.join(self._specs)}",
-                device=self.label,
+                f"{self.qualified_name} has no property {name!r}; choose one of {', '.join(self._specs)}",
+                device=self.qualified_name,
                 prop_name=name,
             ) from None
 
@@ -135,13 +135,13 @@ class Device:
         spec = self._spec(name)
         if spec.readonly:
             raise PropertyReadOnlyError(
-                f"{name} of {self.label} is read-only; read it with {self.name}.{name} "
+                f"{name} of {self.qualified_name} is read-only; read it with {self.name}.{name} "
                 f"(it follows the device's other settings)",
-                device=self.label,
+                device=self.qualified_name,
                 prop_name=name,
                 value=value,
             )
-        validated = spec.validate(value, owner=self.label)
+        validated = spec.validate(value, owner=self.qualified_name)
         with self._lock:
             self._apply(name, validated)
             self._values[name] = validated
@@ -181,7 +181,7 @@ class Device:
             try:
                 fn(self.name, name, value)
             except Exception:  # a broken listener must not break the device
-                logger.exception("listener %r of %s failed for %s=%r", fn, self.label, name, value)
+                logger.exception("listener %r of %s failed for %s=%r", fn, self.qualified_name, name, value)
 
     # ------------------------------------------------------------------ actions
     def action_specs(self) -> dict[str, ActionSpec]:
@@ -203,8 +203,8 @@ class Device:
         spec = self._actions.get(name)
         if spec is None:
             known = ", ".join(self._actions) or "none"
-            raise UnknownActionError(f"{self.label} has no action {name!r}; its actions: {known}")
-        kwargs = spec.check(dict(args or {}), owner=self.label)
+            raise UnknownActionError(f"{self.qualified_name} has no action {name!r}; its actions: {known}")
+        kwargs = spec.check(dict(args or {}), owner=self.qualified_name)
         if spec.progress:
             kwargs["progress"] = progress if progress is not None else _no_progress
         return getattr(self, name)(**kwargs)
@@ -240,7 +240,7 @@ class Device:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<{self.label}>"
+        return f"<{self.qualified_name}>"
 
 
 def _no_progress(fraction: float, message: str = "") -> None:
