@@ -41,6 +41,7 @@ _SUBMODULES = {
     "buffers",
     "wire",
     "rpc",
+    "processing",
     "engine",
     "spool",
     "viewer",

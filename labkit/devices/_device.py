@@ -181,7 +181,9 @@ class Device:
             try:
                 fn(self.name, name, value)
             except Exception:  # a broken listener must not break the device
-                logger.exception("listener %r of %s failed for %s=%r", fn, self.qualified_name, name, value)
+                logger.exception(
+                    "listener %r of %s failed for %s=%r", fn, self.qualified_name, name, value
+                )
 
     # ------------------------------------------------------------------ actions
     def action_specs(self) -> dict[str, ActionSpec]:
@@ -203,7 +205,9 @@ class Device:
         spec = self._actions.get(name)
         if spec is None:
             known = ", ".join(self._actions) or "none"
-            raise UnknownActionError(f"{self.qualified_name} has no action {name!r}; its actions: {known}")
+            raise UnknownActionError(
+                f"{self.qualified_name} has no action {name!r}; its actions: {known}"
+            )
         kwargs = spec.check(dict(args or {}), owner=self.qualified_name)
         if spec.progress:
             kwargs["progress"] = progress if progress is not None else _no_progress

@@ -21,6 +21,17 @@ handlers), ``_commands`` (the checked RPC table), ``_server`` / ``_client`` (Zer
 
 from labkit.engine._commands import CommandError, UnknownCommandError
 from labkit.engine._engine import UnknownDeviceError
+from labkit.engine._nodes import (
+    DownsampleNode,
+    FrameStatsNode,
+    FunctionNode,
+    Node,
+    NodeError,
+    NodeOutput,
+    NodeState,
+    NodeStateError,
+    RoiStatsNode,
+)
 from labkit.engine._proxy import DeviceProxy
 from labkit.engine._scope import Scope, connect
 from labkit.engine._state import (
@@ -43,6 +54,8 @@ for _cls in (
     UnknownCommandError,
     UnknownDeviceError,
     UnknownUserCommandError,
+    NodeError,
+    NodeStateError,
 ):
     _register_error(_cls)
 del _cls
@@ -53,6 +66,14 @@ __all__ = [
     "connect",
     "DeviceProxy",
     "StreamInfo",
+    # nodes
+    "Node",
+    "NodeOutput",
+    "NodeState",
+    "RoiStatsNode",
+    "FrameStatsNode",
+    "DownsampleNode",
+    "FunctionNode",
     # state and health
     "EngineState",
     "EngineStatus",
@@ -65,4 +86,6 @@ __all__ = [
     "UnknownCommandError",
     "UnknownDeviceError",
     "UnknownUserCommandError",
+    "NodeError",
+    "NodeStateError",
 ]

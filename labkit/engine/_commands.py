@@ -87,6 +87,18 @@ class AddCommand(_Params):
     name: str = ""
 
 
+class AddNode(_Params):
+    node: str  # a built-in name or 'package.module:Name'
+    name: str = ""
+    input: str = ""
+    mode: str = "thread"
+    params: dict[str, Any] = {}
+
+
+class RemoveNode(_Params):
+    name: str
+
+
 class RunCommand(_Params):
     name: str
     args: dict[str, Any] = {}
@@ -114,6 +126,9 @@ COMMANDS: dict[str, type[_Params]] = {
     "commands": NoParams,
     "add_command": AddCommand,
     "run_command": RunCommand,
+    "add_node": AddNode,
+    "remove_node": RemoveNode,
+    "nodes": NoParams,
     "shutdown": NoParams,
 }
 

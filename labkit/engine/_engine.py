@@ -23,6 +23,7 @@ from labkit.buffers import FrameRing, TraceBuffer
 from labkit.engine import _commands as cmds
 from labkit.engine._acquisition import CameraLoop, SignalPump
 from labkit.engine._frames import frame_to_dataarray, jsonable
+from labkit.engine._node_table import NodeTable
 from labkit.engine._state import (
     EngineError,
     EngineState,
@@ -82,6 +83,7 @@ class Engine:
         self.signal = next(iter(self.signals.values()), None)
         self.streams = StreamTable()
         self.commands = UserCommands(self, allow_client_code=allow_client_code)
+        self.nodes = NodeTable(self)
         self._loops: dict[str, CameraLoop] = {}
         self._traces: dict[str, TraceBuffer] = {}
         self._pump: SignalPump | None = None
@@ -131,6 +133,7 @@ class Engine:
             if self.state is EngineState.CLOSED or self._closing:
                 return
             self._closing = True
+        self.nodes.close()  # before the rings they read
         # join outside the state lock: a crashing loop takes it to report the failure
         for loop in self._loops.values():
             loop.close()
@@ -156,7 +159,8 @@ class Engine:
     def thread_idents(self) -> set[int]:
         """The engine's own threads (their log records are the engine's)."""
         loops: list[Any] = [*self._loops.values(), self._pump]
-        return {loop.ident for loop in loops if loop is not None and loop.ident is not None}
+        idents = {loop.ident for loop in loops if loop is not None and loop.ident is not None}
+        return idents | self.nodes.idents()
 
     def _set_state(self, state: EngineState, reason: str = "") -> None:
         previous, self.state = self.state, state
@@ -213,7 +217,18 @@ class Engine:
         )  # fmt: skip
 
     def _publish_stream(self, name: str) -> None:
-        if self.streams.put(self._stream_info(name)):
+        self._put_stream(self._stream_info(name))
+
+    def _put_stream(self, info: StreamInfo) -> None:
+        """Add or update a stream (cameras, signals, node outputs) and tell every client."""
+        old = self.streams.all().get(info.name)
+        if self.streams.put(info):
+            self._emit("streams", {n: s.to_json() for n, s in self.streams.all().items()})
+            if old is not None and old.buffer != info.buffer:
+                self.nodes.stream_changed(info)
+
+    def _drop_stream(self, name: str) -> None:
+        if self.streams.remove(name):
             self._emit("streams", {n: s.to_json() for n, s in self.streams.all().items()})
 
     def _ring_changed(self, name: str, ring: FrameRing) -> None:
@@ -302,6 +317,15 @@ class Engine:
 
     def cmd_shutdown(self, p: Any) -> str:
         return "bye"  # the server loop closes the engine after replying
+
+    def cmd_add_node(self, p: cmds.AddNode) -> dict:
+        return self.nodes.add(p.node, p.name, p.input, p.mode, p.params, from_client=True)
+
+    def cmd_remove_node(self, p: cmds.RemoveNode) -> None:
+        self.nodes.remove(p.name)
+
+    def cmd_nodes(self, p: cmds.NoParams) -> dict:
+        return self.nodes.describe()
 
     def cmd_commands(self, p: cmds.NoParams) -> dict:
         return self.commands.describe()
@@ -408,6 +432,7 @@ class Engine:
             frames_late=first["frames_late"],
             ring_name=first["ring_name"],
             streams=streams,
+            nodes=self.nodes.health(),
         )
 
     def _tick(self) -> None:

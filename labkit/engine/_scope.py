@@ -22,6 +22,7 @@ from labkit.engine._events import EventBus
 from labkit.engine._hosts import ProcessHost, RemoteHost, ThreadHost
 from labkit.engine._proxy import DeviceProxy
 from labkit.engine._scope_commands import ScopeCommands, function_path
+from labkit.engine._scope_nodes import ScopeNodes
 from labkit.engine._scope_streams import StreamAccess, Traces
 from labkit.engine._state import (
     EngineDiedError,
@@ -441,6 +442,11 @@ class Scope:
         """``scope.traces[name]``: the buffered rows of a trace stream as ``xr.DataArray
         (time, channel)`` (signals and nodes' outputs)."""
         return Traces(self._streams)
+
+    @property
+    def nodes(self) -> ScopeNodes:
+        """Processing nodes of the engine: ``scope.nodes.add("roi_stats", rois=[...])``."""
+        return ScopeNodes(self)
 
     @property
     def commands(self) -> ScopeCommands:

@@ -37,7 +37,10 @@ class StreamInfo(msgspec.Struct, frozen=True, kw_only=True):
     units: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)
+        """JSON-able (tuples as lists, as they arrive over the wire)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in msgspec.to_builtins(self).items()
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StreamInfo:

@@ -107,3 +107,8 @@ def brighten(engine, gain: float = 2.0) -> float:
     for camera in engine.cameras.values():
         camera.exposure_ms = float(camera.exposure_ms) * gain
     return float(next(iter(engine.cameras.values())).exposure_ms)
+
+
+def mean_node(frame, meta) -> dict:
+    """A function node: the frame's mean and its top-left pixel."""
+    return {"mean": float(frame.mean()), "corner": float(frame[0, 0])}

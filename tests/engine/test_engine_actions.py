@@ -80,7 +80,7 @@ def test_user_commands_round_trip_and_check_their_arguments(rig_scope):
     with pytest.raises(ActionArgumentError, match="unknown arguments"):
         rig_scope.commands.brighten(gian=2)
     with pytest.raises(AttributeError, match="no user command 'darken'; commands: brighten"):
-        rig_scope.commands.darken
+        rig_scope.commands.darken()
     with pytest.raises(UnknownUserCommandError, match="no user command 'darken'"):
         rig_scope._call("run_command", name="darken", args={})
     cam.exposure_ms = 10
