@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from labkit.devices import ActionSpec, PropertySpec, UnknownPropertyError
+from labkit.devices import ActionSpec, PropertySpec, UnknownActionError, UnknownPropertyError
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -59,6 +59,23 @@ class DeviceProxy:
     def action_specs(self) -> dict[str, ActionSpec]:
         """``{name: ActionSpec}`` of the device's actions (arguments with units and limits)."""
         return dict(self._actions)
+
+    def call_action(
+        self, name: str, args: dict[str, Any] | None = None, progress: Any = None
+    ) -> Any:
+        """Run action ``name`` with ``args`` in the engine (as ``Device.call_action`` does
+        locally): ``proxy.call_action("home", {"speed_mm_s": 2})`` is ``proxy.home(speed_mm_s=2)``.
+
+        Raises:
+            UnknownActionError: no such action (the message lists the device's actions).
+            ActionArgumentError, PropertyValueError, PropertyLimitError: bad arguments.
+        """
+        if name not in self._actions:
+            raise UnknownActionError(
+                f"{self.kind} {self.name!r} has no action {name!r}; actions: "
+                f"{', '.join(self._actions) or 'none'}"
+            )
+        return self._scope._run_action(self.name, name, dict(args or {}), progress)
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -119,7 +136,7 @@ class DeviceProxy:
     def __dir__(self) -> list[str]:
         return sorted(
             {*self._specs, *_ATTRIBUTES.get(self.kind, ()), *_METHODS.get(self.kind, ()), *_OWN,
-             *self._actions, "action_specs"}
+             *self._actions, "action_specs", "call_action"}
         )  # fmt: skip
 
     def __repr__(self) -> str:
