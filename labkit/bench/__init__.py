@@ -22,6 +22,7 @@ SUITES: dict[str, str] = {
     "spool": "labkit.bench._spool",
     "watch": "labkit.bench._watch",
     "viewer": "labkit.bench._viewer",
+    "nodes": "labkit.bench._nodes",
 }
 
 

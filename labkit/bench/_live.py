@@ -197,14 +197,15 @@ def bench_widget(kind: str, width_px: int = 640) -> tuple[Any, Any]:
     return NaiveView(scope.open_reader(name="naive")), scope
 
 
-def mirror_state(widget: Any, scope: Any, path: str) -> None:
+def mirror_state(widget: Any, scope: Any, path: str, owner: Any = None) -> None:
     """In the kernel: write the widget's stats (+ pid) to ``path`` every 0.2 s; a ``path + '.stop'``
-    file closes the widget and the scope (so the sim engine process ends with the measurement)."""
+    file closes the widget (or its ``owner``, e.g. the dashboard holding it) and the scope (so
+    the sim engine process ends with the measurement)."""
 
     def run() -> None:
         while True:
             if os.path.exists(path + ".stop"):
-                widget.close()
+                (owner or widget).close()
                 scope.close()
                 Path(path + ".stopped").write_text("1")
                 return
@@ -376,11 +377,12 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
             state = json.loads(state_path.read_text())
             cpu = psutil.Process(state["pid"]).cpu_times()
             views = devtools.evaluate(_VIEWS_JS)
-            return time.monotonic(), next(iter(views.values())), state, cpu.user + cpu.system
+            return time.monotonic(), views, state, cpu.user + cpu.system
 
-        t0, v0, k0, c0 = sample()
+        t0, all0, k0, c0 = sample()
         time.sleep(3.0 if quick else 8.0)
-        t1, v1, k1, c1 = sample()
+        t1, all1, k1, c1 = sample()
+        v0, v1 = next(iter(all0.values())), next(iter(all1.values()))
     finally:
         if devtools is not None:
             devtools.close()
@@ -389,6 +391,10 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
     sent = k1["stats"]["frames_sent"] - k0["stats"]["frames_sent"]
     painted = v1["painted"] - v0["painted"]
     out = {
+        # every view of the page (a dashboard of several cameras), in page order
+        "painted_fps_each": [
+            (all1[k]["painted"] - all0[k]["painted"]) / dt for k in all1 if k in all0
+        ],
         "sent_per_painted": sent / painted if painted else float("nan"),
         "kernel_cpu_s_per_s": (c1 - c0) / dt,
         "send_cap_fps": k1["stats"].get("send_cap_fps"),

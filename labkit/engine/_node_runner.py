@@ -27,6 +27,7 @@ __all__ = ["NodeLoop", "ThreadNodeRunner"]
 _POLL_S = 0.2
 _TRACE_CAPACITY = 100_000
 _FRAME_SLOTS = 16
+_META_FIELDS = tuple(n for n in RingReader.meta_dtype.names or () if n != "index")
 
 
 class NodeLoop:
@@ -55,6 +56,8 @@ class NodeLoop:
         self.frames_out = 0
         self._lost_before = 0
         self._reader: Any = None
+        self._meta = np.zeros(1, RingReader.meta_dtype)
+        self.torn = 0  # frames read in place that the camera overwrote before process() ended
         self.ms_per_frame = 0.0
         self.error = ""
         spec = node.initialize(input)
@@ -160,15 +163,21 @@ class NodeLoop:
                 self._reader = None
 
     def _frame(self) -> None:
+        """One frame, read in place: ``process`` gets a read-only view of the ring slot (no
+        copy of a 2048² frame per node), and its result is kept only if the slot still held
+        that frame when it returned (else the frame counts as lost: the camera overwrote it)."""
+        reader = self._reader
         try:
-            frame = self._reader.next(timeout=_POLL_S)
+            index = reader.next_meta_into(self._meta, timeout=_POLL_S)
         except TimeoutError:
             return
         except RingError:
             if self._new_input is None:  # the owner closed the ring: wait to be told the new one
                 self._stop.wait(_POLL_S)
             return
-        self._step(frame.data, frame.meta)
+        record = self._meta[0]
+        meta = {name: float(record[name]) for name in _META_FIELDS}
+        self._step(reader.frame_view(index), meta, lambda: reader.is_intact(index))
 
     def _rows(self) -> None:
         t, v, lost = self._reader.read_new()
@@ -179,9 +188,14 @@ class NodeLoop:
         for k in range(len(t)):
             self._step(v[k], {"timestamp_s": float(t[k])})
 
-    def _step(self, data: np.ndarray, meta: dict[str, Any]) -> None:
+    def _step(
+        self, data: np.ndarray, meta: dict[str, Any], intact: Callable[[], bool] | None = None
+    ) -> None:
         t0 = time.perf_counter()
         result = self.node.process(data, meta)
+        if intact is not None and not intact():
+            self.torn += 1  # computed from a slot the camera reused meanwhile: not written
+            return
         self._write(result, meta)
         elapsed_ms = (time.perf_counter() - t0) * 1e3
         self.frames_in += 1
@@ -194,7 +208,7 @@ class NodeLoop:
 
     def health(self) -> dict[str, Any]:
         reader = self._reader
-        lost = self._lost_before + int(getattr(reader, "frames_lost", 0) or 0)
+        lost = self._lost_before + int(getattr(reader, "frames_lost", 0) or 0) + self.torn
         lag = 0
         if isinstance(reader, RingReader):
             try:

@@ -203,6 +203,7 @@ class NodeTable:
                 continue
             info = runner.output_info
             out[name] = {
+                "name": name,
                 "kind": self._kinds.get(name, ""),
                 "mode": runner.mode,
                 "output": None if info is None else info.to_json(),

@@ -3,7 +3,8 @@
 A node is ``configure(**params)`` → ``initialize(input)`` → ``start()``/``stop()`` (repeatable) →
 ``close()``; a call in the wrong state raises :class:`NodeStateError` naming the state and what is
 allowed. ``process(data, meta)`` is called for every item of the input stream (a frame, or a row
-of a trace with ``meta["timestamp_s"]``) and returns the node's output for it: a
+of a trace with ``meta["timestamp_s"]``) and returns the node's output for it — a frame is a
+read-only view of its ring slot, valid until ``process`` returns (copy it to keep it): a
 ``{channel: value}`` dict for a trace output, an array for a frames output, or ``None`` for
 nothing. Nodes never run on a camera's thread: the engine runs each in its own thread, or in a
 worker process that maps the ring (``mode="process"``, for work that holds the GIL).
