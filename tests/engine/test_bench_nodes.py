@@ -4,23 +4,15 @@ process: its own Playwright cannot share this process with the session's."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
+
+from labkit.testing._bench import run_bench_cli
 
 
 @pytest.mark.slow
 @pytest.mark.browser
 def test_bench_nodes_quick_reports_all_figures(tmp_path):
-    out = tmp_path / "nodes.json"
-    run = subprocess.run(
-        [sys.executable, "-m", "labkit.cli", "bench", "nodes", "--quick", "--json", str(out)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = {r["name"]: r for r in json.loads(out.read_text())}
+    results, table = run_bench_cli("nodes", tmp_path)
     names = set()
     for label in ("engine threads", "worker processes"):
         names |= {
@@ -36,4 +28,4 @@ def test_bench_nodes_quick_reports_all_figures(tmp_path):
         assert (
             "nodes lost" in results[f"nodes: camera fps at 2048² with 3 nodes in {label}"]["note"]
         )
-    assert "nodes: two 1024² cameras" in run.stdout  # the table
+    assert "nodes: two 1024² cameras" in table

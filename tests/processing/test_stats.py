@@ -44,7 +44,12 @@ def test_frame_stats_equal_numpy(shape, dtype):
 
 def test_frame_stats_of_a_full_wide_frame_do_not_overflow():
     a = np.full((3, 70_000), 65535, np.uint16)
-    assert frame_stats(a) == {"min": 65535.0, "max": 65535.0, "mean": 65535.0, "saturated": 210_000.0}
+    assert frame_stats(a) == {
+        "min": 65535.0,
+        "max": 65535.0,
+        "mean": 65535.0,
+        "saturated": 210_000.0,
+    }
 
 
 def test_frame_stats_count_saturation_at_the_level_given():
