@@ -113,7 +113,11 @@ class _Kit:
                 self.report.device,
                 name,
                 f"raised {type(exc).__name__}: {exc}",
-                FIXES.get(name, "see the traceback above this error"),
+                FIXES.get(
+                    name,
+                    "the check expected an answer or an error, not this exception; "
+                    "its traceback is chained to this error",
+                ),
             ) from exc
         self.report.passed.append(name)
 
