@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from labkit.devices import PropertyLimitError
+from labkit.devices import PropertyLimitError, prop
 from labkit.devices.sim import (
     SimCamera,
     SimFilterWheel,
@@ -80,10 +80,32 @@ def test_an_instance_instead_of_a_class_is_refused():
         check_shutter(shutter)
 
 
-def test_run_actions_must_name_real_actions():
-    with pytest.raises(ConformanceError, match=r"run_actions names \['fly'\]") as err:
-        check_device(SimMagnet, in_engine=False, run_actions={"fly": {}})
-    assert err.value.check == "actions"
+def test_options_must_name_what_the_device_has():
+    with pytest.raises(ValueError, match=r"run_actions names \['fly'\].*it has home, nudge"):
+        check_device(SimMagnet, run_actions={"fly": {}})
+    with pytest.raises(ValueError, match=r"keep_settings names \['gian'\].*it has"):
+        check_camera(SimCamera, sensor_shape=SENSOR, keep_settings=["gian"])
+    with pytest.raises(TypeError, match=r"property names, e.g. \('gain',\)"):
+        check_camera(SimCamera, sensor_shape=SENSOR, keep_settings="gain")
+
+
+class TriggeredCamera(SimCamera):
+    """Waits for a hardware trigger in 'external' mode: its SDK gives up after a timeout."""
+
+    trigger_mode = prop(str, allowed=("internal", "external"), default="internal")
+
+    def snap(self) -> tuple[np.ndarray, dict[str, float]]:
+        if self.trigger_mode == "external":
+            raise TimeoutError("no trigger arrived within the SDK's grab timeout")
+        return super().snap()
+
+
+def test_settings_the_kit_must_keep_are_left_alone_while_taking_frames():
+    with pytest.raises(ConformanceError, match="no trigger arrived") as err:
+        check_camera(TriggeredCamera, sensor_shape=SENSOR, in_engine=False)
+    assert err.value.check == "frames_match_after_settings"
+    report = check_camera(TriggeredCamera, sensor_shape=SENSOR, keep_settings=["trigger_mode"])
+    assert "frames_match_after_settings" in report and "runs_in_engine" in report
 
 
 # -- broken drivers fail at the check that names their bug --------------------------------------

@@ -171,12 +171,12 @@ def check_frame_timestamps(kit: Any, dev: Any) -> None:
     check_clock(stamps, since, "frames")
 
 
-def _shape_settings(dev: Any) -> list[tuple[str, list[Any]]]:
+def _shape_settings(dev: Any, keep: frozenset[str]) -> list[tuple[str, list[Any]]]:
     """Settings that may change frames, with the values to try: every choice of an enum or bool
     property, and a half-size roi."""
     found = []
     for name, spec in dev.property_specs().items():
-        if spec.readonly:
+        if spec.readonly or name in keep:
             continue
         if spec.kind == "enum" and len(spec.allowed or ()) <= _MAX_CHOICES:
             found.append((name, list(spec.allowed or ())))
@@ -193,7 +193,7 @@ def _shape_settings(dev: Any) -> list[tuple[str, list[Any]]]:
 def check_settings_sweep(kit: Any, dev: Any) -> None:
     """After each choice of each enum/bool setting (binning, bit depth, ...) and a smaller roi,
     shape and dtype still describe the frames snap() and render_into() produce."""
-    for name, values in _shape_settings(dev):
+    for name, values in _shape_settings(dev, kit.keep):
         original = dev.get(name)
         try:
             for value in values:

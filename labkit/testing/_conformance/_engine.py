@@ -114,8 +114,10 @@ def _use_camera(kit: Any, scope: Any, proxy: Any, dev: Any) -> None:
         elapsed = run[-1].timestamp_s - run[0].timestamp_s
         need(
             elapsed >= 0.5 * (len(run) - 1) * period_s,
-            f"{len(run)} frames streamed at {rate} Hz were stamped {elapsed:.4f} s apart",
-            "stamp each frame with time.time() when it is taken (not when the camera opened)",
+            f"{len(run)} frames streamed at {rate:g} Hz were stamped {elapsed:.4f} s apart, faster "
+            "than the rate allows",
+            "stamp each frame with time.time() when it is taken, and give the newest frame (not "
+            "one the SDK queued earlier)",
         )
         kit.note(f"streamed at {(len(run) - 1) / max(elapsed, 1e-9):.1f} fps (asked {rate:g})")
     for frame in frames:

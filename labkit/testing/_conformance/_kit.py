@@ -19,7 +19,7 @@ one fails.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,11 @@ from labkit.testing._conformance import _common as common
 from labkit.testing._conformance import _engine as engine
 from labkit.testing._conformance import _kinds as kinds
 from labkit.testing._conformance._base import FIXES, Problem, label
+from labkit.testing._leaks import (
+    _IGNORED_THREAD_CLASSES,
+    _IGNORED_THREAD_PREFIXES,
+    _IGNORED_THREAD_SUFFIXES,
+)
 from labkit.testing._wait import wait_until
 
 __all__ = [
@@ -85,6 +90,7 @@ class _Kit:
         kind: str,
         timeout_s: float,
         run_actions: Mapping[str, Mapping[str, Any]] | None,
+        keep_settings: Iterable[str],
     ) -> None:
         if not callable(factory):
             raise TypeError(
@@ -94,6 +100,9 @@ class _Kit:
         self.factory, self.kwargs, self.kind = factory, dict(kwargs), kind
         self.timeout_s = float(timeout_s)
         self.run_actions = {k: dict(v) for k, v in (run_actions or {}).items()}
+        if isinstance(keep_settings, str):
+            raise TypeError(f"keep_settings takes property names, e.g. ({keep_settings!r},)")
+        self.keep = frozenset(keep_settings)  # properties the kit never sets to other values
         name = getattr(factory, "__qualname__", None) or repr(factory)
         self.report = ConformanceReport(device=name, kind=kind)
 
@@ -147,11 +156,16 @@ class _Kit:
                 pass
 
     def new_threads(self) -> list[threading.Thread]:
-        """Threads started since the last device was made that are still alive."""
+        """Threads started since the last device was made that are still alive (not counting the
+        ones libraries keep for the whole process, as the leak check does)."""
         return [
             t
             for t in threading.enumerate()
-            if t.ident not in self.threads_before and t is not threading.current_thread()
+            if t.ident not in self.threads_before
+            and t is not threading.current_thread()
+            and not t.name.startswith(_IGNORED_THREAD_PREFIXES)
+            and not t.name.endswith(_IGNORED_THREAD_SUFFIXES)
+            and type(t).__name__ not in _IGNORED_THREAD_CLASSES
         ]
 
     def wait(self, predicate: Callable[[], Any], what: str) -> Any:
@@ -167,8 +181,23 @@ class _Kit:
 
 # -- the checks of each kind --------------------------------------------------------------------
 
-# properties whose every-value round trip is left to the kind's own checks (a stage's axes move it)
-_OWN_ROUND_TRIP = {"stage": frozenset({"x_um", "y_um", "z_um"})}
+# properties the kind's own checks vary with care (a stage's axes move it: small steps only)
+_KEEP = {"stage": frozenset({"x_um", "y_um", "z_um"})}
+
+
+def _check_options(kit: _Kit, dev: Any) -> None:
+    """The test's options name what the device has (a typo would skip a check silently)."""
+    properties, actions = set(dev.property_specs()), set(getattr(dev, "action_specs", dict)())
+    for option, names, known in (
+        ("keep_settings", kit.keep, properties),
+        ("run_actions", set(kit.run_actions), actions),
+    ):
+        unknown = sorted(names - known)
+        if unknown:
+            raise ValueError(
+                f"{option} names {unknown}, which {kit.report.device} does not have; "
+                f"it has {', '.join(sorted(known)) or 'none'}"
+            )
 
 
 def _check(
@@ -179,15 +208,17 @@ def _check(
     in_engine: bool,
     timeout_s: float,
     run_actions: Mapping[str, Mapping[str, Any]] | None,
+    keep_settings: Iterable[str],
 ) -> ConformanceReport:
-    kit = _Kit(factory, kwargs, kind or "device", timeout_s, run_actions)
+    kit = _Kit(factory, kwargs, kind or "device", timeout_s, run_actions, keep_settings)
     with kit.device() as dev:
         kit.run("construct", common.check_construct, dev, kind)
+        _check_options(kit, dev)
         if kind is None:
             kit.report.kind = str(dev.kind)
+        kit.keep |= _KEEP.get(kit.report.kind, frozenset())
         members, behaviour = kinds.KINDS[kind or "device"]
-        own = _OWN_ROUND_TRIP.get(kit.report.kind, frozenset())
-        for name, check in [*members, *common.unit_checks(own), *behaviour]:
+        for name, check in [*members, *common.unit_checks(), *behaviour]:
             kit.run(name, check, dev)
         kit.run("close_idempotent", common.check_close_idempotent, dev)
         kit.run("close_releases_threads", common.check_threads_released, dev)
@@ -208,11 +239,12 @@ def _kind_check(kind: str | None, name: str, doc: str) -> Callable[..., Conforma
         in_engine: bool = True,
         timeout_s: float = 15.0,
         run_actions: Mapping[str, Mapping[str, Any]] | None = None,
+        keep_settings: Iterable[str] = (),
         **kwargs: Any,
     ) -> ConformanceReport:
         return _check(
             cls_or_factory, kind, kwargs, in_engine=in_engine, timeout_s=timeout_s,
-            run_actions=run_actions,
+            run_actions=run_actions, keep_settings=keep_settings,
         )  # fmt: skip
 
     check.__name__ = check.__qualname__ = name
@@ -233,6 +265,10 @@ check_device = _kind_check(
         run_actions: ``{action: {arg: value}}``: actions the kit may really run with these
             arguments (it checks their result and progress); others are only called with bad
             arguments, which must be refused before they run.
+        keep_settings: properties the kit sets to their current value only (never to each choice
+            or limit, never swept while taking frames): a trigger mode that would make frames wait
+            for a trigger, a cooler that must stay on. Bad values are still offered (and must be
+            refused).
 
     Returns:
         A :class:`ConformanceReport` of the checks passed.
@@ -240,6 +276,7 @@ check_device = _kind_check(
     Raises:
         ConformanceError: the first check that failed (``.check`` names it, ``.fix`` says what to do).
         TypeError: ``cls_or_factory`` is not callable (an instance instead of its class).
+        ValueError: ``run_actions`` or ``keep_settings`` name what the device does not have.
     """,
 )
 check_camera = _kind_check(
