@@ -42,9 +42,6 @@ _SHAPE_FIX = (
 )
 CLOCK_FIX = "stamp each frame or sample with time.time() (seconds since the epoch) when it starts"
 
-
-# -- cameras ------------------------------------------------------------------------------------
-
 _CAMERA_MEMBERS = (
     "exposure_ms", "frame_rate_hz", "roi", "binning", "bit_depth", "shape", "dtype",
     "pixel_size_um", "snap", "render_into",
@@ -201,18 +198,16 @@ def check_settings_sweep(kit: Any, dev: Any) -> None:
                     dev.set(name, value)
                 except PropertyError:
                     continue  # refused with the other settings as they are: that is allowed
-                _check_snap(dev, f"with {name}={value!r}, ")
-                shape, dtype = _frame_format(dev)
                 try:
-                    dev.render_into(np.empty(shape, dtype))
+                    _check_snap(dev, f"with {name}={value!r}, ")
+                    dev.render_into(np.empty(*_frame_format(dev)))
+                except Problem:
+                    raise
                 except Exception as exc:
                     raise Problem(
-                        f"with {name}={value!r}, render_into(np.empty({shape}, {dtype})) raised "
-                        f"{type(exc).__name__}: {exc}",
-                        _SHAPE_FIX,
+                        f"with {name}={value!r}, taking a frame raised {type(exc).__name__}: {exc}",
+                        f"{_SHAPE_FIX}; or, if {name} makes frames wait (a trigger mode), pass "
+                        f"keep_settings=[{name!r}] to the check",
                     ) from None
         finally:
             dev.set(name, original)
-
-
-# -- stages -------------------------------------------------------------------------------------

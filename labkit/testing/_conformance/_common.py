@@ -22,7 +22,7 @@ from labkit.devices import (
 from labkit.testing._conformance import _properties as props
 from labkit.testing._conformance._base import FIXES, Problem, jsonable, need, strict_json
 
-__all__ = ["check_close_idempotent", "check_construct", "check_threads_released", "unit_checks"]
+__all__ = ["check_close_idempotent", "check_construct", "check_threads_released", "UNIT_CHECKS"]
 
 _DESCRIBE_KEYS = ("name", "kind", "type", "properties", "actions", "values")
 _MEMBERS = ("property_specs", "get", "set", "describe", "close", "add_listener", "remove_listener")
@@ -216,17 +216,16 @@ def check_threads_released(kit: Any, dev: Any) -> None:
         ) from None
 
 
-def unit_checks() -> list[tuple[str, Callable[..., None]]]:
-    """The common checks of one device, in order (named as reports and errors name them)."""
-    return [
-        ("describe_json", check_describe),
-        ("property_specs_json", check_specs),
-        ("values_match_get", check_values),
-        ("property_round_trip", props.check_round_trip),
-        ("limits_enforced", props.check_limits_enforced),
-        ("bad_values_refused", props.check_bad_values_refused),
-        ("readonly_refused", props.check_readonly_refused),
-        ("unknown_property_refused", props.check_unknown_property),
-        ("listeners", props.check_listeners),
-        ("actions", check_actions),
-    ]
+#: the common checks of one device, in order, named as reports and errors name them
+UNIT_CHECKS: list[tuple[str, Callable[..., None]]] = [
+    ("describe_json", check_describe),
+    ("property_specs_json", check_specs),
+    ("values_match_get", check_values),
+    ("property_round_trip", props.check_round_trip),
+    ("limits_enforced", props.check_limits_enforced),
+    ("bad_values_refused", props.check_bad_values_refused),
+    ("readonly_refused", props.check_readonly_refused),
+    ("unknown_property_refused", props.check_unknown_property),
+    ("listeners", props.check_listeners),
+    ("actions", check_actions),
+]

@@ -100,7 +100,8 @@ def _use_camera(kit: Any, scope: Any, proxy: Any, dev: Any) -> None:
         "report shape and dtype consistently (read-only props computed from the settings)",
     )
     spec = proxy.property_specs()["frame_rate_hz"]
-    rate = min(max(_STREAM_RATE_HZ, spec.low or 0.0), spec.high or _STREAM_RATE_HZ)
+    rate = max(_STREAM_RATE_HZ, spec.low if spec.low is not None else 0.0)
+    rate = min(rate, spec.high) if spec.high is not None else rate
     proxy.frame_rate_hz = rate
     period_s = max(1.0 / rate, float(dev.exposure_ms) / 1000.0)
     since = time.time()
@@ -151,8 +152,8 @@ def _use_stage(kit: Any, scope: Any, proxy: Any, dev: Any) -> None:
     target = step_target(dev, "z_um")
     for goal in (target, original):
         position = proxy.move(z=goal, wait=True, timeout_s=kit.timeout_s)
-        arrive(kit, dev, "z_um", goal, position)
-        arrive(kit, dev, "z_um", goal, proxy.position())
+        arrive("z_um", goal, position)
+        arrive("z_um", goal, proxy.position())
         need(
             not proxy.is_moving(),
             "is_moving() is True after a move with wait=True",

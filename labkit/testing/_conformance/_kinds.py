@@ -61,7 +61,7 @@ def step_target(dev: Any, axis: str) -> float:
     return here + _STEP_UM if up else here - _STEP_UM
 
 
-def arrive(kit: Any, dev: Any, axis: str, target: float, position: Any) -> None:
+def arrive(axis: str, target: float, position: Any) -> None:
     """``position`` (x, y, z) has ``axis`` within the tolerance of ``target``."""
     got = float(position[AXES.index(axis)])
     need(
@@ -81,12 +81,12 @@ def check_stage_moves(kit: Any, dev: Any) -> None:
         for goal in (target, original):
             dev.move(**{axis[0]: goal})
             need(
-                math.isclose(float(dev.get(axis)), goal, abs_tol=1e-9),
+                math.isclose(float(dev.get(axis)), goal, abs_tol=_TOLERANCE_UM),
                 f"after move({axis[0]}={goal}) the target {axis} reads {dev.get(axis)}",
                 f"make move() set the {axis} target",
             )
             dev.wait(kit.timeout_s)
-            arrive(kit, dev, axis, goal, dev.position())
+            arrive(axis, goal, dev.position())
             need(
                 not dev.is_moving(),
                 "is_moving() is True after wait() returned",

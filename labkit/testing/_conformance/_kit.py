@@ -218,7 +218,7 @@ def _check(
             kit.report.kind = str(dev.kind)
         kit.keep |= _KEEP.get(kit.report.kind, frozenset())
         members, behaviour = kinds.KINDS[kind or "device"]
-        for name, check in [*members, *common.unit_checks(), *behaviour]:
+        for name, check in [*members, *common.UNIT_CHECKS, *behaviour]:
             kit.run(name, check, dev)
         kit.run("close_idempotent", common.check_close_idempotent, dev)
         kit.run("close_releases_threads", common.check_threads_released, dev)
