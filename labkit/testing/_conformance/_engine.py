@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from labkit.testing._conformance._base import Problem, need
+from labkit.devices import ActionArgumentError
+from labkit.testing._conformance._base import FIXES, Problem, need
 from labkit.testing._conformance._kinds import AXES, arrive, step_target
 
 __all__ = ["check_in_engine"]
@@ -53,6 +54,15 @@ def check_in_engine(kit: Any, dev: Any) -> None:
                 f"the proxy has actions {sorted(proxy.action_specs())}",
                 "let Device.describe() list the actions",
             )
+            for action in proxy.action_specs():  # refused in the engine, named in the notebook
+                try:
+                    proxy.call_action(action, {"no_such_arg": 1})
+                except ActionArgumentError:
+                    continue
+                raise Problem(
+                    f"{action}(no_such_arg=1) through the engine was not refused",
+                    FIXES["actions"],
+                )
         settable = [n for n, s in proxy.property_specs().items() if not s.readonly]
         if settable:
             name = settable[0]
