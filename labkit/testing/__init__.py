@@ -8,10 +8,23 @@
   :func:`write_notebook`, :func:`run_all_cells`, :func:`wait_for_widget`; the pytest fixtures
   (``chromium``, ``page``, ``voila_server``, ``lab_server``) live in ``labkit.testing.fixtures``
   (load it with ``pytest_plugins = ["labkit.testing.fixtures"]``).
+- Driver conformance: :func:`check_camera`, :func:`check_stage`, :func:`check_state_device`,
+  :func:`check_shutter`, :func:`check_signal`, :func:`check_device` hold a driver to the contract
+  the engine relies on (a :class:`ConformanceReport`, or a :class:`ConformanceError` naming the check).
 - Notebooks run as a person runs them: :func:`run_in_lab` (Run All in JupyterLab; then
   :meth:`LabRun.check_clean`), :func:`wait_painting`, :func:`log_problems`, :func:`output_errors`.
 """
 
+from labkit.testing._conformance import (
+    ConformanceError,
+    ConformanceReport,
+    check_camera,
+    check_device,
+    check_shutter,
+    check_signal,
+    check_stage,
+    check_state_device,
+)
 from labkit.testing._jupyter import (
     run_all_cells,
     wait_for_kernel_idle,
@@ -32,6 +45,15 @@ from labkit.testing._viewer import viewer_card, viewer_stats, wait_painted
 from labkit.testing._wait import wait_until
 
 __all__ = [
+    # driver conformance
+    "check_camera",
+    "check_stage",
+    "check_state_device",
+    "check_shutter",
+    "check_signal",
+    "check_device",
+    "ConformanceReport",
+    "ConformanceError",
     # resources
     "LeakCheck",
     "ResourceLeakError",
