@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["TRACE_PIXELS_JS", "TRACE_STATS_JS", "trace_feed_cells"]
+from typing import Any
+
+__all__ = ["TRACE_PIXELS_JS", "TRACE_STATS_JS", "trace_feed_cells", "wait_trace_lines"]
 
 # pixels of each line colour and a hash of the canvas. Antialiased lines blend with the white
 # background or a grey grid line, so a pixel counts for the colour whose direction away from
@@ -34,6 +36,33 @@ TRACE_PIXELS_JS = """(c, colors) => {
   return { counts, hash };
 }"""
 TRACE_STATS_JS = "() => Object.values(window.labkitTraces || {}).find(s => !s.closed) || null"
+
+
+def wait_trace_lines(
+    page: Any, container: str, n_channels: int, timeout_s: float = 30.0, min_pixels: int = 50
+) -> dict[str, int]:
+    """Wait until the trace canvas inside ``container`` (a CSS selector) shows a line of each of
+    its first ``n_channels`` colours (the TracePlot palette, in channel order); returns the pixel
+    counts. Raises Playwright's TimeoutError naming nothing drawn."""
+    from labkit.widgets._traceplot import COLORS
+
+    colors = {
+        f"ch{i}": tuple(int(c[k : k + 2], 16) for k in (1, 3, 5))
+        for i, c in enumerate(COLORS[:n_channels])
+    }
+    canvas = page.locator(f"{container} canvas.lk-trace-canvas").first
+    canvas.scroll_into_view_if_needed()
+    page.wait_for_function(
+        f"""([sel, colors, least]) => {{
+          const c = document.querySelector(sel + ' canvas.lk-trace-canvas');
+          if (!c || !c.width) return false;
+          const counts = ({TRACE_PIXELS_JS})(c, colors).counts;
+          return Object.values(counts).every(n => n >= least);
+        }}""",
+        arg=[container, colors, min_pixels],
+        timeout=timeout_s * 1000,
+    )
+    return dict(canvas.evaluate(TRACE_PIXELS_JS, colors)["counts"])
 
 
 def trace_feed_cells(plot_expr: str) -> list[str]:

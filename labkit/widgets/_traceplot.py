@@ -247,6 +247,19 @@ class TracePlot(widgets.VBox):
         return self._pump.channels
 
     @property
+    def title(self) -> str:
+        """The heading over the plot (settable)."""
+        return str(self._titled().title)
+
+    @title.setter
+    def title(self, value: str) -> None:
+        self._titled().title = str(value)
+
+    def _titled(self) -> Any:
+        """The widget that shows the title: the canvas, or the bqplot figure."""
+        return self.canvas if self.canvas is not None else self.figure
+
+    @property
     def stream(self) -> str | None:
         """The scope trace stream shown (None: the first signal, or not a scope). Setting it
         reads that stream from now on (``LookupError`` naming the streams if there is none)."""
@@ -262,6 +275,11 @@ class TracePlot(widgets.VBox):
     def reader(self) -> Any:
         """The trace reader the plot reads (re-opened after a scope restart)."""
         return self._pump.reader
+
+    @property
+    def samples(self) -> int:
+        """Rows in the window now (read from the source, drawn or not)."""
+        return int(self._pump.t.size)
 
     @property
     def rows_lost(self) -> int:

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from labkit.testing import log_problems, wait_painting
+from labkit.testing._traces import wait_trace_lines
 from labkit.testing.fixtures import free_port
 from labkit.widgets import _demo
 
@@ -126,12 +127,8 @@ def _check_demo_page(page, url, size, shots) -> dict:
     page.goto(url)
     page.locator(".labkit-dashboard").wait_for(timeout=90_000)
     page.locator(".labkit-state-running").wait_for(timeout=30_000)
-    # the signal trace draws (bqplot lines get a path per channel)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.labkit-traceplot path.line')]"
-        ".some(p => (p.getAttribute('d') || '').length > 100)",
-        timeout=30_000,
-    )
+    # the signal trace draws a line per channel (sine, noise, events) on its canvas
+    wait_trace_lines(page, ".labkit-dashboard .labkit-traceplot", 3)
     wait_painting(page, frames=60)  # the live view painted camera frames, and keeps painting
     page.locator(".labkit-health", has_text="display").wait_for(timeout=30_000)
     boxes = page.evaluate(_BOXES_JS)

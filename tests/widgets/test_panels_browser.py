@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from labkit.testing._traces import trace_feed_cells
+from labkit.testing._traces import trace_feed_cells, wait_trace_lines
 from labkit.testing.fixtures import run_all_cells, wait_for_widget, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -145,11 +145,7 @@ def _check_dashboard(page):
     ):
         page.locator(selector).first.wait_for(state="attached", timeout=30_000)
     assert page.locator(".labkit-dashboard canvas").count() >= 1  # the live view's canvas
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.labkit-traceplot path.line')]"
-        ".some(p => (p.getAttribute('d') || '').length > 100)",
-        timeout=30_000,
-    )
+    wait_trace_lines(page, ".labkit-dashboard .labkit-traceplot", 3)  # its canvas draws
     page.locator(".labkit-health", has_text="fps").wait_for(timeout=30_000)
     # stop from the page: the engine stops and the badge follows
     page.locator("button.labkit-stop").click()

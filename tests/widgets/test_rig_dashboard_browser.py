@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from labkit.testing._traces import wait_trace_lines
 from labkit.testing.fixtures import wait_for_widget, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -50,12 +51,8 @@ def test_a_rig_dashboard_shows_both_cameras_roi_traces_and_device_actions(voila_
     page.mouse.up()
     page.keyboard.up("Shift")
     wait_for_widget(page, ".labkit-roi-plot", timeout_s=30)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.labkit-roi-plot path.line')]"
-        ".filter(p => (p.getAttribute('d') || '').length > 50).length === 2",
-        timeout=30_000,
-    )
-    legend = page.locator(".labkit-roi-plot text.legendtext").all_text_contents()
+    wait_trace_lines(page, ".labkit-roi-plot", 2)
+    legend = page.locator(".labkit-roi-plot .lk-trace-legend").inner_text().split()
     assert legend == ["roi_mean", "roi_max"]
     assert "ROI of camera2" in page.locator(".labkit-roi-plot").inner_text()
 
