@@ -4,7 +4,9 @@ A simulated 2048² uint16 camera at 100 fps (engine in a child process, so the k
 widget's) feeds a ~640×640 LiveView in a real Voila page and a real JupyterLab; beside it, in the
 same run and page setup, a naive anywidget (:class:`NaiveView`) sends every full raw frame with
 the same ack window (2 in flight) and paints it with the same WebGL2 ``R16UI`` texture upload.
-Reported: painted fps (goal ≥ 55 Voila / ≥ 45 JupyterLab and ≥ 3× naive), latency p50/p95 (goal
+Reported: painted fps (goal ≥ 55 Voila / ≥ 45 JupyterLab and ≥ 3× naive), the whole demo dashboard's
+painted fps in Voila (its 1024² camera at 100 fps) beside that camera's bare view (goal ≥ 55),
+latency p50/p95 (goal
 p50 ≤ 40 ms), and kernel CPU per frame sent; then the LiveView alone under ``marimo run`` (goal
 ≥ 30 fps).
 
@@ -36,7 +38,7 @@ import traitlets
 from labkit.bench._report import BenchResult
 from labkit.widgets._transport import CreditWindow
 
-__all__ = ["NaiveView", "bench_widget", "mirror_state", "run"]
+__all__ = ["NaiveView", "bench_dashboard", "bench_widget", "mirror_state", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -172,17 +174,24 @@ class NaiveView(anywidget.AnyWidget):
         super().close()
 
 
+def _bench_scope(size: int = 2048) -> Any:
+    """A ``size``² uint16 sim camera at 100 fps, its engine in a child process, started."""
+    from labkit.engine import Scope
+
+    scope = Scope(mode="process", shape=(size, size))
+    scope.camera.frame_rate_hz = 100
+    scope.camera.exposure_ms = 5
+    scope.start()
+    return scope
+
+
 def bench_widget(kind: str, width_px: int = 640) -> tuple[Any, Any]:
     """In the kernel: a 2048² uint16 sim camera at 100 fps (engine in a child process) and the
     widget under test (``"live"``: LiveView; ``"uncapped"``: LiveView with ``pace_to_paint=False``;
     ``"naive"``: NaiveView). Returns (widget, scope)."""
-    from labkit.engine import Scope
     from labkit.widgets import LiveView
 
-    scope = Scope(mode="process", shape=(2048, 2048))
-    scope.camera.frame_rate_hz = 100
-    scope.camera.exposure_ms = 5
-    scope.start()
+    scope = _bench_scope()
     if kind in ("live", "uncapped"):
         view = LiveView(
             scope,
@@ -195,6 +204,31 @@ def bench_widget(kind: str, width_px: int = 640) -> tuple[Any, Any]:
             view._pacer.burst = float(os.environ["LABKIT_BENCH_PACE_BURST"])
         return view, scope
     return NaiveView(scope.open_reader(name="naive")), scope
+
+
+def bench_dashboard(bare: bool = False) -> tuple[Any, Any, Any]:
+    """In the kernel: the ``labkit demo`` dashboard (live view, device panels, spool panel,
+    signal traces) of the demo's 1024² camera at 100 fps; ``bare``: that camera's LiveView alone
+    at the page's width, the baseline. Returns (live view, scope, what to show)."""
+    from labkit.widgets import LiveView
+
+    scope = _bench_scope(1024)
+    if bare:
+        view = LiveView(scope)
+        return view, scope, view
+    dash = scope.dashboard(title="bench")
+    return dash.live, scope, dash
+
+
+def _dashboard_result(dash: dict, bare: dict) -> BenchResult:
+    return BenchResult(
+        "live voila demo dashboard painted fps", dash["painted_fps"], "fps",
+        "that camera's bare LiveView at the page's width, same run", bare["painted_fps"],
+        goal=55.0, goal_kind="value",
+        note=f"1024² camera at 100 fps; whole dashboard: live view, 3 device panels, spool panel, "
+             f"signal trace plot (canvas); encoding {dash['encoding']} (bare "
+             f"{bare['encoding']}), latency p50 {dash['latency_ms_p50']} ms",
+    )  # fmt: skip
 
 
 def mirror_state(widget: Any, scope: Any, path: str, owner: Any = None) -> None:
@@ -493,13 +527,24 @@ def run(quick: bool = False) -> list[BenchResult]:
             server.start(timeout_s=120)
             try:
                 measured = {}
-                for kind in ("live", "uncapped", "naive"):
+                kinds: tuple[str, ...] = ("live", "uncapped", "naive")
+                if frontend == "voila":
+                    kinds += ("dashboard", "dashboard_bare")
+                for kind in kinds:
                     state = server.root / f"{kind}.state.json"
+                    make = (
+                        f"w, scope, shown = bench_dashboard({kind == 'dashboard_bare'})\n"
+                        f"mirror_state(w, scope, {str(state)!r}, owner=shown)\n"
+                        if kind.startswith("dashboard")
+                        else f"w, scope = bench_widget({kind!r})\nshown = w\n"
+                        f"mirror_state(w, scope, {str(state)!r})\n"
+                    )
                     write_notebook(
                         server.root / f"{kind}.ipynb",
                         [
-                            "from labkit.bench._live import bench_widget, mirror_state\n"
-                            f"w, scope = bench_widget({kind!r})\nmirror_state(w, scope, {str(state)!r})\nw"
+                            "from labkit.bench._live import bench_dashboard, bench_widget, mirror_state\n"
+                            + make
+                            + "shown"
                         ],
                     )
                     lab = frontend == "jupyterlab"
@@ -513,6 +558,10 @@ def run(quick: bool = False) -> list[BenchResult]:
                     finally:
                         server.shutdown_kernels()
                 results += _results(frontend, measured["live"], measured["naive"], goal)
+                if "dashboard" in measured:
+                    results.append(
+                        _dashboard_result(measured["dashboard"], measured["dashboard_bare"])
+                    )
                 results += _cap_results(frontend, measured["live"], measured["uncapped"])
             finally:
                 server.stop()

@@ -73,3 +73,15 @@ def test_cap_results_compare_with_the_same_view_without_the_cap():
     assert "59.9" in ratio.note
     assert by_name["live voila capped: kernel CPU"].ratio == pytest.approx(1.5)  # lower: better
     assert by_name["live voila capped: painted fps"].ratio == pytest.approx(57 / 56)
+
+
+def test_the_dashboard_figure_is_beside_its_cameras_bare_view():
+    from labkit.bench._live import _dashboard_result
+
+    bare = {"painted_fps": 56.0, "encoding": "raw16", "latency_ms_p50": 30.0}
+    dash = {"painted_fps": 50.4, "encoding": "raw8", "latency_ms_p50": 35.0}
+    result = _dashboard_result(dash, bare)
+    assert result.name == "live voila demo dashboard painted fps"
+    assert result.ratio == pytest.approx(0.9) and result.goal_met is False  # 50.4 < 55
+    assert "raw8 (bare raw16)" in result.note
+    assert _dashboard_result({**dash, "painted_fps": 57.0}, bare).goal_met
