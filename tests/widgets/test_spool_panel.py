@@ -155,3 +155,42 @@ def test_panel_follows_a_series_started_from_code(tmp_path):
             assert panel.disabled["start"] is False and panel.disabled["stop"] is True
         finally:
             panel.close()
+
+
+def test_panel_records_the_camera_and_traces_it_is_told_and_follows_new_streams(tmp_path):
+    import xarray as xr
+
+    from labkit.devices.sim import rig_devices
+    from labkit.testing import wait_until
+
+    with lk.Scope(devices=rig_devices(shape=(48, 64))) as scope:
+        scope.start()
+        with SpoolPanel(scope) as panel:
+            rows = {r["name"]: r for r in panel.schema}
+            assert [v for _, v in rows["frames_stream"]["options"]] == ["camera", "camera2"]
+            assert [v for _, v in rows["trace_streams"]["options"]] == ["signal"]
+            assert not panel.hidden["frames_stream"] and not panel.hidden["trace_streams"]
+            assert panel.values["frames_stream"] == "camera" and panel.values["trace_streams"] == []
+
+            scope.nodes.add("frame_stats", input="camera2", name="stats2")
+            wait_until(
+                lambda: [v for _, v in {r["name"]: r for r in panel.schema}["trace_streams"]
+                         ["options"]] == ["signal", "stats2"],
+                what="the new node's stream offered in the panel",
+            )  # fmt: skip
+            assert not panel.edit("trace_streams", ["camera"])  # a camera is not a trace
+            assert "one camera's frames" in panel.errors["trace_streams"]
+            assert panel.edit("directory", str(tmp_path))
+            assert panel.edit("frames_stream", "camera2")
+            assert panel.edit("trace_streams", ["signal", "stats2"])
+            assert panel.edit("max_frames", 6)
+            handle = panel.start()
+            assert handle is not None, panel.error
+            handle.wait(timeout=60)
+            series = lk.open_series(handle.path)
+            assert isinstance(series, xr.Dataset)
+            assert series["frames"].shape == (6, 24, 32)  # camera2's frames (half the pixels)
+            assert {"signal", "stats2"} <= set(series.data_vars)
+
+            scope.nodes.remove("stats2")  # a stream that goes away leaves the selection
+            wait_until(lambda: panel.values["trace_streams"] == ["signal"], what="stats2 gone")
