@@ -425,7 +425,7 @@ class RpcServer:
             self._clients.reply(ident, ErrorReply.from_exception(msg.id, busy))
             return
         client.last_seen = self._clock()
-        client.fd = fd
+        self._clients.note_connection(client, fd)
         if not client.connected:  # it is back (reconnected): send what waited for it
             client.connected = True
             self._clients.flush(client)
