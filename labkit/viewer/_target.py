@@ -75,6 +75,49 @@ class ManagerHandle:
         except ManagerUnavailableError:
             return False
 
+    # erlab's ImageToolManagerHandle methods: the module functions with target=this manager
+    def show(self, data: Any, **kwargs: Any) -> Any:
+        """``show_in_manager(data, target=this manager, **kwargs)``."""
+        from labkit.viewer._api import show_in_manager
+
+        return show_in_manager(data, target=self, **kwargs)
+
+    def load(self, paths: Any, loader_name: str | None = None, **load_kwargs: Any) -> list[dict]:
+        """``load_in_manager(paths, loader_name, target=this manager, **load_kwargs)``."""
+        from labkit.viewer._api import load_in_manager
+
+        return load_in_manager(paths, loader_name, target=self, **load_kwargs)
+
+    def replace(self, index: Any, data: Any) -> Any:
+        """``replace_data(index, data, target=this manager)``."""
+        from labkit.viewer._api import replace_data
+
+        return replace_data(index, data, target=self)
+
+    def fetch(self, index: int | str) -> Any:
+        """``fetch(index, target=this manager)``."""
+        from labkit.viewer._api import fetch
+
+        return fetch(index, target=self)
+
+    def watch(self, *names: str, **kwargs: Any) -> list[str]:
+        """``watch(*names, target=this manager, **kwargs)``."""
+        from labkit.viewer._watch_api import _namespace_and_shell, watch
+
+        if kwargs.get("shell") is None and kwargs.get("namespace") is None:  # the caller's
+            kwargs["namespace"], kwargs["shell"] = _namespace_and_shell(None, None, depth=2)
+        return watch(*names, target=self, **kwargs)
+
+    def watch_info(self) -> dict:
+        """``watch_info(target=this manager)``."""
+        from labkit.viewer._watch_api import watch_info
+
+        return watch_info(target=self)
+
+    def use(self) -> ManagerHandle:
+        """Make this the default manager of this process (``set_default_manager``)."""
+        return set_default_manager(self)
+
     def __repr__(self) -> str:
         e = self.entry
         return f"<ManagerHandle {self.index}: uid={e.uid} pid={e.pid} {e.address} {e.url}>"
