@@ -129,6 +129,7 @@ def load_in_manager(
     return summaries
 
 
+@strict_keywords
 def replace_data(
     index: int | str | list[int | str] | tuple[int | str, ...], data: Any, target: Target = None
 ) -> dict | list[dict]:

@@ -24,6 +24,8 @@ import numpy as np
 import psutil
 import xarray as xr
 
+from labkit.viewer._inputs import strict_keywords
+
 __all__ = [
     "LOADERS",
     "check_budget",
@@ -42,6 +44,7 @@ ENTRY_POINT_GROUP = "labkit.viewer.loaders"
 BUDGET_ENV = "LABKIT_LOAD_BUDGET_BYTES"
 
 
+@strict_keywords
 def load_budget_bytes() -> int:
     """Largest array a loader may allocate: ``$LABKIT_LOAD_BUDGET_BYTES``, else half the memory
     available now."""
@@ -89,6 +92,8 @@ def load_netcdf(path: str, max_bytes: int | None = None, **kwargs: Any) -> Any:
     try:
         ds = xr.open_dataset(path, **kwargs)
     except ValueError:  # netCDF4/HDF5 file without netCDF4/h5netcdf installed
+        if kwargs:  # they were for xarray: never drop them silently
+            raise
         return load_hdf5(path, max_bytes=max_bytes)
     with ds:
         return _all_vars(ds, path, max_bytes)
@@ -101,6 +106,11 @@ def load_zarr(path: str, max_bytes: int | None = None, **kwargs: Any) -> Any:
 
     node = zarr.open(path, mode="r")
     if isinstance(node, zarr.Array):
+        if kwargs:
+            raise TypeError(
+                f"{path} is a plain zarr array; keywords {sorted(kwargs)} are for xarray groups "
+                "(only max_bytes applies here)"
+            )
         check_budget(_declared(node.shape, node.dtype), path, max_bytes)
         return xr.DataArray(np.asarray(node[...]), name=Path(path).stem)
     try:
@@ -174,6 +184,7 @@ _EXT = {".nc": "netcdf", ".nc4": "netcdf", ".cdf": "netcdf", ".zarr": "zarr", ".
 _entry_points_loaded = False
 
 
+@strict_keywords
 def register_loader(name: str, fn: Loader, extensions: tuple[str, ...] = ()) -> None:
     """Add a loader ``fn(path, **kwargs)`` under ``name`` (and for ``extensions``); it returns a
     DataArray, a list of them, a Dataset or a DataTree (a window per array).
@@ -190,6 +201,7 @@ def register_loader(name: str, fn: Loader, extensions: tuple[str, ...] = ()) -> 
         _EXT[ext.lower() if ext.startswith(".") else f".{ext.lower()}"] = name
 
 
+@strict_keywords
 def loaders() -> dict[str, Loader]:
     """Every loader by name: the built-in ones, registered ones and the entry-point group's."""
     global _entry_points_loaded

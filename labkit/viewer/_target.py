@@ -24,6 +24,7 @@ from labkit.viewer._errors import (
     ManagerNotFoundError,
     ManagerUnavailableError,
 )
+from labkit.viewer._inputs import strict_keywords
 from labkit.viewer._registry import ManagerEntry, Registry
 
 __all__ = [
@@ -244,6 +245,7 @@ def resolve(target: Target = None) -> ManagerHandle:
     )
 
 
+@strict_keywords
 def set_default_manager(target: int | str | ManagerHandle) -> ManagerHandle:
     """Make ``target`` this process's default manager (stored by uid, so indices may shift)."""
     global _default
@@ -254,6 +256,7 @@ def set_default_manager(target: int | str | ManagerHandle) -> ManagerHandle:
     return handle
 
 
+@strict_keywords
 def get_default_manager() -> ManagerHandle | None:
     """The default manager, or None when none is set (or it is gone)."""
     if _default is None:
@@ -264,11 +267,13 @@ def get_default_manager() -> ManagerHandle | None:
         return None
 
 
+@strict_keywords
 def clear_default_manager() -> None:
     global _default
     _default = None
 
 
+@strict_keywords
 @contextlib.contextmanager
 def use_manager(target: int | str | ManagerHandle) -> Iterator[ManagerHandle]:
     """``with use_manager(i):`` — calls without ``target`` inside the block go to manager ``i``."""
@@ -280,6 +285,7 @@ def use_manager(target: int | str | ManagerHandle) -> Iterator[ManagerHandle]:
         _context.reset(token)
 
 
+@strict_keywords
 def manager_selection_info() -> str:
     """JSON for editors/extensions: live managers and which one calls would use."""
     live = managers()

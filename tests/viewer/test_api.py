@@ -112,7 +112,11 @@ def test_unknown_and_unsupported_keywords_raise_and_open_nothing(manager, kwargs
         (lambda: lv.maybe_push(ns={}), r"maybe_push.*It accepts: shell, namespace"),
         (lambda: lv.shutdown(remove_windows=True), r"It accepts: shell, namespace, remove"),
         (lambda: lv.is_running(timeout=1), r"It accepts: target, timeout_s"),
-        (lambda: lv.replace_data(0, np.zeros(2), targt=0), r"'targt'"),
+        (lambda: lv.replace_data(0, np.zeros(2), targt=0), r"It accepts: index, data, target"),
+        (lambda: lv.set_default_manager(index=0), r"It accepts: target"),
+        (lambda: lv.register_loader("x", print, ext=".x"), r"It accepts: name, fn, extensions"),
+        (lambda: lv.ViewerWindow(np.zeros((2, 2)), heigth_px=9), r"height_px, layout"),
+        (lambda: lv.ManagerPanel(lv.WindowRegistry(), heigth_px=9), r"'heigth_px'"),
     ],
 )
 def test_every_public_call_names_the_keywords_it_accepts(manager, call, match):
