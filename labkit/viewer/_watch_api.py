@@ -80,9 +80,14 @@ def watch(
     Raises:
         NameError: a name is not defined.  TypeError: a name is not an array.
         ValueError: several unbound windows watch a name (pass ``source_label``), or restoring
-            would shadow a builtin; nothing is bound then.
+            would shadow a builtin (nothing is bound then); ``poll_interval_s`` is not > 0.
         ManagerNotFoundError / ManagerAmbiguousError / ManagerUnavailableError.
     """
+    if poll_interval_s is not None and not poll_interval_s > 0:
+        raise ValueError(
+            f"poll_interval_s must be > 0 seconds, or None to check only in maybe_push(); got "
+            f"{poll_interval_s!r}"
+        )
     ns, sh = _namespace_and_shell(namespace, shell, depth=3)  # 3: the strict_keywords wrapper
     if stop_all:
         _stop(_selected(namespace, shell), remove_windows=remove)

@@ -271,6 +271,13 @@ def test_restore_by_name_and_label_from_a_workspace(manager, tmp_path):
     assert "q" not in fresh
 
 
+@pytest.mark.parametrize("interval", [0, -1.0])
+def test_a_poll_interval_that_is_not_positive_is_refused(manager, interval):
+    with pytest.raises(ValueError, match="poll_interval_s must be > 0"):
+        lv.watch("x", namespace={"x": np.zeros(2)}, poll_interval_s=interval)
+    assert len(manager.windows) == 0
+
+
 def test_namespace_scoped_maybe_push_watched_variables_and_shutdown(manager):
     ns1, ns2 = {"a": np.zeros(2)}, {"b": np.zeros(2)}
     lv.watch("a", namespace=ns1, poll_interval_s=None)
