@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 READER_BYTE = 1  # the byte a server's shared lock covers while it maps a segment
 MIN_BYTES = 1 << 20  # buffers at least this large travel through shared memory
-POOL_FREE_BYTES = 512 << 20  # idle segments a client keeps for reuse, at most
+POOL_FREE_BYTES = 256 << 20  # idle segments a client keeps for reuse (or its last buffer's size)
 POOL_SEGMENTS = 16  # segments a client keeps (lent or idle), at most
 _ROUND = 1 << 20  # segment sizes are rounded up to this, so similar sizes share segments
 _NAME = re.compile(r"^labkit-\d+-[0-9a-f]{32}$")
@@ -90,7 +90,10 @@ class BulkSender:
     Args:
         min_bytes: smaller buffers stay in the message.
         max_bytes: larger ones too (the server's per-buffer limit).
-        pool_free_bytes, pool_segments: what the pool keeps between calls.
+        pool_free_bytes, pool_segments: what the pool keeps between calls: idle segments nobody
+            maps up to ``pool_free_bytes`` (or the size of the last call's largest buffer, so a
+            repeated push of a big array finds its segment), and at most ``pool_segments``
+            segments in all; :meth:`close` releases everything.
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class BulkSender:
         self.buffers_sent = 0
         self.bytes_sent = 0
         self.segments_created = 0
+        self._last_bytes = 0  # the largest buffer of the last call: room kept to reuse for it
 
     def batch(self) -> _Batch:
         return _Batch(self)
@@ -138,7 +142,7 @@ class BulkSender:
                     self._entries.remove(entry)
                     self._entries.append(entry)  # most recently used last
                     return entry
-            self._trim(keep_free=self.pool_free_bytes - n)
+            self._trim(keep_free=self._keep_free() - n)
         size = -(-n // _ROUND) * _ROUND
         try:
             segment = Segment.create(_new_name(), size)
@@ -157,13 +161,18 @@ class BulkSender:
     def _idle(entry: _Entry) -> bool:
         return not entry.segment.is_held(READER_BYTE)
 
+    def _keep_free(self) -> int:
+        return max(self.pool_free_bytes, self._last_bytes)
+
     def _give_back(self, entries: list[_Entry], answered: bool) -> None:
         with self._lock:
+            if entries:
+                self._last_bytes = max(e.segment.size for e in entries)
             for entry in entries:
                 entry.busy = False
                 if not answered or self._closed:
                     self._drop(entry)
-            self._trim(keep_free=self.pool_free_bytes)
+            self._trim(keep_free=self._keep_free())
 
     def _drop(self, entry: _Entry) -> None:
         if entry in self._entries:

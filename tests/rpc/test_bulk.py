@@ -209,3 +209,21 @@ def test_a_killed_client_leaves_a_segment_the_sweep_removes_while_the_server_rea
     assert not os.path.exists(f"/dev/shm/{left}")
     (kept,) = keeper.kept
     assert float(kept.sum()) == 7.0 * (1 << 20)  # still readable after the name is gone
+
+
+def test_the_pool_keeps_what_it_may_and_unlinks_the_rest(make_server, keeper):
+    from labkit.rpc._bulk import BulkSender
+
+    server = make_server(dispatch=keeper, shared_memory=True)
+    with RpcClient(server.address) as client:
+        client._bulk.close()
+        client._bulk = BulkSender(MB, 64 * MB, pool_free_bytes=2 * MB, pool_segments=2)
+        client.call("keep", {"a": np.ones(4 * MB // 8)})
+        client.call("drop")
+        assert len(_mine()) == 1  # idle, kept: the last call's buffer was that large
+        client.call("sum", {"a": np.ones(MB // 8)})  # too small for it: it goes, a new one comes
+        assert len(_mine()) == 1 and client.shm_stats()["shm_segments_created"] == 2
+        for value in (1.0, 2.0, 3.0):  # three arrays kept by the server: only two names kept
+            client.call("keep", {"a": np.full(MB // 8, value)})
+        assert len(_mine()) == 2
+        assert [float(a[0]) for a in keeper.kept] == [1.0, 2.0, 3.0]  # mappings outlive names
