@@ -23,9 +23,10 @@ answers a short ack (the same round trip a push does: request → work → reply
   manager (``replace_data``, Qt offscreen), alternated in one client process with labkit's
   (goal ≥ 3× faster), and with labkit's socket path (``... vs erlab, by socket``).
 
-Every labkit figure comes after two warm-up pushes (the client makes its two shared-memory
-segments then; later pushes reuse them), and no labkit work runs in the background while a
-baseline is timed.
+Every labkit figure comes after two warm-up pushes (the client makes its shared-memory segments
+then; later pushes reuse them), no labkit work runs in the background while a baseline is timed,
+and the paths measured together run in a rotating order, so none always follows the same one
+(erlab's manager renders an image after it acknowledged it, slowing whatever comes next).
 """
 
 from __future__ import annotations
@@ -93,12 +94,13 @@ try:
         index = max(m.manager.keys()) if hasattr(m, "manager") else 0
         for _ in range(2):  # warm up: connections, and the two shared-memory segments
             lv.replace_data(uid, data, target=labkit_target); by_socket.request("replace", window=uid, data=data)
-        erlab_s, labkit_s, socket_s = [], [], []
-        for _ in range(reps):  # alternate so all see the same machine load
-            t = time.perf_counter(); m.replace_data(index, data); erlab_s.append(time.perf_counter() - t)
-            t = time.perf_counter(); lv.replace_data(uid, data, target=labkit_target); labkit_s.append(time.perf_counter() - t)
-            t = time.perf_counter(); by_socket.request("replace", window=uid, data=data); socket_s.append(time.perf_counter() - t)
-        out[label] = [statistics.median(v) * 1e3 for v in (erlab_s, labkit_s, socket_s)]
+        paths = [(lambda: m.replace_data(index, data), []),
+                 (lambda: lv.replace_data(uid, data, target=labkit_target), []),
+                 (lambda: by_socket.request("replace", window=uid, data=data), [])]
+        for rep in range(reps):  # alternate so all see the same machine load, in a rotating
+            for push, samples in paths[rep % 3:] + paths[:rep % 3]:  # order: erlab's manager
+                t = time.perf_counter(); push(); samples.append(time.perf_counter() - t)  # renders after it acks
+        out[label] = [statistics.median(samples) * 1e3 for _, samples in paths]
 finally:
     by_socket.close()
     lv.shutdown()
@@ -232,12 +234,20 @@ def _push_p50(
         raw_s: list[float] = []
         push_s: list[float] = []
         socket_s: list[float] = []
-        for _ in range(reps):
-            raw_s.append(raw.round_trip(data.values))
-            for request, samples in ((handle.request, push_s), (by_socket.request, socket_s)):
-                t0 = time.perf_counter()
-                request("replace", window=uid, data=data)
-                samples.append(time.perf_counter() - t0)
+
+        def push(request: Any) -> float:
+            t0 = time.perf_counter()
+            request("replace", window=uid, data=data)
+            return time.perf_counter() - t0
+
+        paths = [
+            (lambda: raw.round_trip(data.values), raw_s),
+            (lambda: push(handle.request), push_s),
+            (lambda: push(by_socket.request), socket_s),
+        ]
+        for rep in range(reps):  # in a rotating order: none always follows the same one
+            for measure, samples in paths[rep % 3 :] + paths[: rep % 3]:
+                samples.append(measure())
     finally:
         by_socket.close()
     return _p50(push_s), _p50(socket_s), _p50(raw_s)
