@@ -15,17 +15,13 @@ from __future__ import annotations
 
 from labkit.viewer._api import (
     fetch,
+    get_log_file_path,
     is_running,
     load_in_manager,
     load_workspace,
-    maybe_push,
     replace_data,
     save_workspace,
     show_in_manager,
-    shutdown,
-    watch,
-    watch_info,
-    watched_variables,
 )
 from labkit.viewer._errors import (
     ManagerAmbiguousError,
@@ -48,6 +44,13 @@ from labkit.viewer._target import (
     set_default_manager,
     use_manager,
 )
+from labkit.viewer._watch_api import (
+    maybe_push,
+    shutdown,
+    watch,
+    watch_info,
+    watched_variables,
+)
 from labkit.viewer._windows import WindowRegistry, WindowState
 
 show = show_in_manager
@@ -55,6 +58,7 @@ show = show_in_manager
 __all__ = [
     # client API
     "fetch",
+    "get_log_file_path",
     "is_running",
     "load_in_manager",
     "maybe_push",

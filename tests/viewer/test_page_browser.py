@@ -119,7 +119,7 @@ def test_edit_in_the_page_updates_the_watched_variable(manager, page):
     version = manager.windows.get(uid).version
     time.sleep(0.3)
     assert manager.windows.get(uid).version == version
-    assert lv.watch_info()[0]["variables"]["img"]["edits_applied"] == 1
+    assert lv.watch_info()["watchers"][0]["variables"]["img"]["edits_applied"] == 1
 
 
 def test_close_a_window_from_the_list(manager, page):
@@ -187,7 +187,7 @@ def test_sliders_and_linked_windows_in_the_page(manager, page):
         name="stack",
     )
     a = lv.show_in_manager(stack, name="a")
-    b = lv.show_in_manager(stack * 10, name="b", link=True)
+    b = lv.show_in_manager(stack * 10, name="b", link=[a["index"]])
     open_page(page, manager, b["uid"])
     card_a = page.locator(f".lk-card[data-uid='{a['uid']}']")
     card_b = page.locator(f".lk-card[data-uid='{b['uid']}']")

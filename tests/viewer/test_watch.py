@@ -34,7 +34,7 @@ def test_polling_thread_pushes_every_change_exactly(manager):
     wait_for(lambda: int(_window_of(manager, "x").data[17, 42]) == 1)
     ns["x"] = xr.DataArray(np.ones((2, 3)), dims=("a", "b"), name="x")  # rebinding, new shape
     wait_for(lambda: _window_of(manager, "x").data.shape == (2, 3))
-    info = lv.watch_info()[0]
+    info = lv.watch_info()["watchers"][0]
     # 2 or 3 pushes: the first poll may already see the in-place change
     assert info["mode"] == "polling" and info["variables"]["x"]["pushes"] >= 2
     assert lv.watched_variables() == ["x"]
@@ -58,7 +58,7 @@ def test_unchanged_values_are_not_pushed_and_manual_mode_uses_maybe_push(manager
 def test_a_change_during_a_push_is_deferred_not_dropped(manager):
     ns = {"x": np.zeros(1000)}
     lv.watch("x", namespace=ns, poll_interval_s=None)
-    watcher = next(iter(lv._api._watchers.values()))
+    watcher = next(iter(lv._watch_api._watchers.values()))
     entered, release = threading.Event(), threading.Event()
     original = watcher.client.request
 
@@ -90,7 +90,7 @@ def test_viewer_edit_flows_back_to_the_variable_without_echo(manager):
     wait_for(lambda: float(ns["img"].sum()) == 8.0)
     ns["img"][0, 0] = 5.0  # the notebook variable is a writable copy
     time.sleep(0.3)  # several polling rounds
-    info = lv.watch_info()[0]["variables"]["img"]
+    info = lv.watch_info()["watchers"][0]["variables"]["img"]
     assert info["edits_applied"] == 1 and info["pushes"] == 2  # first push + the local change only
     assert _window_of(manager, "img").version == version + 2
     assert float(_window_of(manager, "img").data[0, 0]) == 5.0
@@ -156,7 +156,7 @@ def test_dead_manager_while_watching_raises_then_backs_off_and_keeps_the_change(
     server = lv.ManagerServer(registry_dir=registry_dir, page=False).start()
     ns = {"x": np.zeros(4)}
     lv.watch("x", namespace=ns, poll_interval_s=None)
-    watcher = next(iter(lv._api._watchers.values()))
+    watcher = next(iter(lv._watch_api._watchers.values()))
     watcher.client.timeout_s = 0.5
     server.stop()
     ns["x"][0] = 1.0
