@@ -212,6 +212,7 @@ class BeadTracker:
             np.zeros(n_bins, f32),  # profile slope
             np.zeros(planes),  # squared errors per plane
             np.zeros(3),  # step
+            np.zeros((4, size), f32),  # per-row radii, weights, bins, offsets
         )
 
     def _tables_for(
