@@ -23,7 +23,7 @@ import numpy as np
 
 from labkit.bench._report import BenchResult
 from labkit.bench._tracking_peers import Magtrack, NumpyReference, magtrack_available
-from labkit.devices.sim import SimStage, SimTweezersCamera
+from labkit.devices.sim import SimCamera, SimStage, SimTweezersCamera
 from labkit.processing.tracking import ZLUT, BeadTracker, ZLUTBuilder, find_beads
 
 __all__ = ["run"]
@@ -214,6 +214,27 @@ def _accuracy_results(errors: dict, n_beads: int, per_plane: int) -> list[BenchR
     return results
 
 
+def _render(quick: bool) -> list[BenchResult]:
+    """The tweezers camera's frame rate: ring beads cost more than the fluorescent spots."""
+    rates = []
+    for camera in (
+        SimTweezersCamera("camera", seed=0, sensor_shape=(2048, 2048)),
+        SimCamera("camera", seed=0, sensor_shape=(2048, 2048)),
+    ):
+        out = np.empty(camera.shape, camera.dtype)
+        render = functools.partial(camera.render_into, out)
+        wall, _ = _seconds(lambda i: render(), 5, 0.3 if quick else 2.0)  # noqa: B023 (used at once)
+        rates.append(1 / wall)
+        camera.close()
+    return [
+        BenchResult(
+            "tracking: sim tweezers camera 2048² with 100 ring beads", rates[0], "fps",
+            "SimCamera 2048² with 300 fluorescent spots", rates[1], goal=100.0, goal_kind="value",
+            note=f"Gaussian shot noise with the Poisson variance; {_load()}",
+        )
+    ]  # fmt: skip
+
+
 def run(quick: bool = False) -> list[BenchResult]:
-    """Speed (1/10/100 beads at 2048²) and accuracy (x/y, z RMS) beside numpy and magtrack."""
-    return _speed(quick) + _accuracy(quick)
+    """Speed (1/10/100 beads at 2048²), accuracy (x/y, z RMS) and the sim camera's frame rate."""
+    return _speed(quick) + _accuracy(quick) + _render(quick)

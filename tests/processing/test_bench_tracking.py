@@ -22,6 +22,7 @@ def test_bench_tracking_quick_reports_all_figures(tmp_path):
         names.add(f"tracking: {label} at 2048², frames per second")
     for peer in peers:
         names |= {f"tracking: x/y RMS error{peer}", f"tracking: z RMS error, 50 nm table{peer}"}
+    names.add("tracking: sim tweezers camera 2048² with 100 ring beads")
     assert set(results) == names
     for r in results.values():
         assert r["value"] > 0 and r["baseline_value"] > 0 and r["ratio"] is not None

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from tracking_sim import SHAPE, heights_um, make_camera, move, rois_for
 
+from labkit.devices.sim import SimCamera
 from labkit.processing import Roi
-from labkit.processing.tracking import BeadTracker, Quality
+from labkit.processing.tracking import BeadTracker, Quality, find_beads
 
 
 def _errors(tracker, camera, stage, zs, heights):
@@ -43,7 +44,7 @@ def test_recovers_subpixel_xy_and_z_with_a_table(zlut):
 
 def test_without_a_table_z_is_nan_and_xy_still_tracked():
     camera, _ = make_camera()
-    with BeadTracker(iterations=3) as tracker:
+    with BeadTracker(iterations=3, reference=["bead0"]) as tracker:
         tracker.prepare(rois_for(camera), SHAPE)
         result = tracker.track(camera.snap()[0])
         assert np.all(np.isnan(result.values[:, 2])) and np.all(result.values[:, 3] == 0)
@@ -53,7 +54,7 @@ def test_without_a_table_z_is_nan_and_xy_still_tracked():
         assert np.all(result.snr > 3) and np.all(np.isnan(result.match))
 
 
-def test_flags_missing_bead_bead_leaving_its_roi_and_z_past_the_table(zlut):
+def test_flags_leaving_the_roi_z_past_the_table_missing_bead_and_poor_match(zlut):
     camera, stage = make_camera()
     rois = rois_for(camera)
     with BeadTracker() as tracker:
@@ -76,6 +77,14 @@ def test_flags_missing_bead_bead_leaving_its_roi_and_z_past_the_table(zlut):
         result = tracker.track(sparse.snap()[0])
         assert list(result.values[:, 3]) == [0, 0, Quality.MISSING]
         assert np.all(np.isnan(result.values[2, :3])) and result.snr[2] < 1
+    # fluorescent spots are beads, but not the kind the ring table was recorded with
+    spots = SimCamera("spots", seed=6, sensor_shape=(256, 256), n_beads=4, diffusion_um2_s=0)
+    frame = spots.snap()[0]
+    with BeadTracker() as tracker:
+        tracker.prepare(find_beads(frame, 50), frame.shape, zlut.shared_table())
+        result = tracker.track(frame)
+        assert np.all(result.values[:, 3].astype(int) & Quality.POOR_MATCH)
+        assert np.all(result.match < 0.9) and np.all(result.snr > 3)
 
 
 def test_reference_beads_remove_a_common_drift(zlut):

@@ -276,7 +276,7 @@ class BeadTracker:
         if not good.any():
             values[:, :3] = np.nan
             return
-        shift = np.nanmean(refs[good, :3] - self._ref_origin[good], axis=0)
+        shift = np.mean(refs[good, :3] - self._ref_origin[good], axis=0)  # z NaN without a table
         values[:, :3] -= shift
 
     def reset_reference(self) -> None:
