@@ -6,6 +6,9 @@ Bounds here are looser than the goals (x/y 0.015 px, z 15 nm RMS): the goals are
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from tracking_sim import SHAPE, heights_um, make_camera, move, rois_for
@@ -159,3 +162,22 @@ def test_bad_setups_say_what_to_do(zlut):
     with pytest.raises(ValueError, match="prepared for \\(288, 288\\)"):
         tracker.track(np.zeros((100, 100), np.uint16))
     tracker.close()
+
+
+_NO_CACHE = r"""
+from numba.core import caching
+caching.CacheImpl._locator_classes = []  # as on a read-only install without a home cache
+import numpy as np
+from labkit.processing import Roi
+from labkit.processing.tracking import BeadTracker
+with BeadTracker() as tracker:
+    tracker.prepare([Roi("b", 0, 0, 50, 50)], (64, 64))
+    print(int(tracker.track(np.zeros((64, 64), np.uint16)).values[0, 3]))
+"""
+
+
+@pytest.mark.slow
+def test_kernels_compile_where_numba_cannot_cache():
+    out = subprocess.run([sys.executable, "-c", _NO_CACHE], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == str(int(Quality.MISSING))  # a blank frame holds no bead

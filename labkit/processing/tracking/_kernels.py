@@ -52,7 +52,15 @@ FLAG_POOR_MATCH = 8
 
 # fast maths without the no-NaN/no-inf assumptions (NaN checks must keep working)
 _FM = {"nsz", "arcp", "contract", "afn", "reassoc"}
-_jit = njit(nogil=True, cache=True, fastmath=_FM)
+
+
+def _jit(fn):
+    """``njit`` with the on-disk cache, or without it where numba finds no writable cache
+    directory (a read-only install without a home cache): then every process compiles once."""
+    try:
+        return njit(nogil=True, cache=True, fastmath=_FM)(fn)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return njit(nogil=True, cache=False, fastmath=_FM)(fn)
 
 
 @_jit
