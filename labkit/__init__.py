@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type checkers and IDEs
+    from labkit.processing.tracking import track as track
 
 __version__ = "0.1.0"
 
@@ -21,6 +24,8 @@ _LAZY: dict[str, str] = {
     "Scope": "labkit.engine",
     "connect": "labkit.engine",
     "EngineState": "labkit.engine",
+    # processing
+    "track": "labkit.processing.tracking",
     # spool
     "open_series": "labkit.spool",
     "repair_series": "labkit.spool",

@@ -23,6 +23,7 @@ SUITES: dict[str, str] = {
     "watch": "labkit.bench._watch",
     "viewer": "labkit.bench._viewer",
     "nodes": "labkit.bench._nodes",
+    "tracking": "labkit.bench._tracking",
 }
 
 
