@@ -17,6 +17,8 @@ import os
 import zlib
 from typing import Any
 
+from labkit.errors import LabkitError
+
 BLOSC_MAX_OVERHEAD = 16
 
 
@@ -98,7 +100,7 @@ def bound(codec: str, nbytes: int) -> int:
     return nbytes
 
 
-class CodecError(RuntimeError):
+class CodecError(LabkitError, RuntimeError):
     """A codec returned an error code (a labkit bug or a corrupted library): report it."""
 
 
