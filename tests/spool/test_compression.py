@@ -134,10 +134,10 @@ def test_codecs_behind_store_shards_at_the_fast_level_instead_of_dropping(spool,
 
     real = Codec.compress_into
 
-    def slow_at_full_level(self, src, nbytes, dst, cap, level=None):
+    def slow_at_full_level(self, src, dst, level=None):
         if level is None or level != self.fast_level:
             time.sleep(0.02)  # 2 threads: 100 fps, half the camera rate
-        return real(self, src, nbytes, dst, cap, level)
+        return real(self, src, dst, level)
 
     monkeypatch.setattr(Codec, "compress_into", slow_at_full_level)
     h = spool.start(
