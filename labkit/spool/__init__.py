@@ -13,6 +13,7 @@ from labkit.spool._layout import Layout
 from labkit.spool._open import IncompleteSeriesWarning, open_series
 from labkit.spool._preflight import PreflightReport
 from labkit.spool._repair import repair_series
+from labkit.spool._sinks import DirectFrameSink, FrameSink
 from labkit.spool._settings import AcquisitionProtocol, Task
 
 __all__ = [
@@ -32,6 +33,9 @@ __all__ = [
     "repair_series",
     "IncompleteSeriesWarning",
     "Layout",
+    # spool methods (register_acquisition_type)
+    "FrameSink",
+    "DirectFrameSink",
     # errors
     "SpoolError",
     "SpoolPreflightError",
