@@ -10,6 +10,7 @@ import zarr
 
 import labkit as lk
 from labkit.spool import SeriesExistsError, SpoolError, open_series
+from labkit.testing import wait_until
 
 
 def test_zarr_series_roundtrip_readable_by_zarr_python(spool, host):
@@ -118,8 +119,7 @@ def test_bad_settings_raise_clear_errors(spool):
 
 def test_stop_keeps_frames_and_closes(spool):
     h = spool.start(preflight_mode="skip")  # no max_frames: runs until stop
-    while h.progress.frames_written < 20:
-        pass
+    wait_until(lambda: h.progress.frames_written >= 20, timeout_s=60, what="20 frames written")
     p = h.stop()
     assert p.state == "finished" and p.frames_written >= 20 and p.frames_written == p.frames_read
     da = open_series(h.path)
