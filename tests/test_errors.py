@@ -41,7 +41,8 @@ def test_errors_keep_their_builtin_bases():
     from labkit.viewer import ManagerNotFoundError
 
     assert issubclass(PropertyLimitError, ValueError)
-    assert issubclass(EngineDiedError, ConnectionError) and issubclass(EngineDiedError, RuntimeError)
+    assert issubclass(EngineDiedError, ConnectionError)
+    assert issubclass(EngineDiedError, RuntimeError)
     assert issubclass(RpcTimeoutError, TimeoutError)
     assert issubclass(SpoolWriteError, OSError)
     assert issubclass(ManagerNotFoundError, LookupError)
