@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import base64
-import time
+import functools
 
 import numpy as np
 import pytest
 import xarray as xr
 
 import labkit.viewer as lv
+from labkit.testing import wait_until as _wait_until
 from labkit.testing.fixtures import run_all_cells, wait_for_widget, write_notebook
 
 pytestmark = pytest.mark.browser
+
+wait_until = functools.partial(_wait_until, timeout_s=15.0)  # browser round trips on a busy machine
 
 # mean gray of an 8x8 grid over a PNG, decoded by the browser itself (no PIL here)
 _GRID_JS = """async (b64) => {
@@ -53,15 +56,6 @@ def manager(registry_dir):
     yield server
     lv.shutdown()
     server.stop()
-
-
-def wait_for(predicate, timeout_s=15.0, interval_s=0.05):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval_s)
-    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 def gradient(reverse: bool = False) -> xr.DataArray:
@@ -130,8 +124,9 @@ def test_page_paints_the_window_and_follows_replace(manager, page):
 
 
 def test_edit_in_the_page_updates_the_watched_variable(manager, page):
-    ns = {"img": np.zeros((40, 60), np.float64)}
+    ns = {"img": np.zeros((40, 60), np.float64), "probe": np.zeros(2)}
     lv.watch("img", namespace=ns, poll_interval_s=0.05)
+    lv.watch("probe", namespace=ns, poll_interval_s=0.05)
     uid = next(w.uid for w in manager.windows.list() if w.var_name == "img")
     open_page(page, manager, uid)
     row = page.locator(f"tr[data-uid='{uid}']").inner_text()
@@ -150,16 +145,25 @@ def test_edit_in_the_page_updates_the_watched_variable(manager, page):
     card.locator("select.lk-op").select_option("fill")
     card.locator("input.lk-fill-value").fill("7")
     card.locator("button.lk-apply").click()
-    wait_for(lambda: float(np.asarray(ns["img"]).max()) == 7.0)
+    wait_until(lambda: float(np.asarray(ns["img"]).max()) == 7.0)
     img = np.asarray(ns["img"])
     x1, y1 = roi[0] + roi[2], roi[1] + roi[3]
     assert (img[:y1, :x1] == 7).all() and (img[y1:, :] == 0).all() and (img[:, x1:] == 0).all()
     assert isinstance(ns["img"], np.ndarray)  # edits keep the variable's type
-    # the edit is not pushed back as a new change (no echo)
+    # the edit is not pushed back as a new change (no echo): two pushes of a probe watched
+    # after img prove a whole watch round checked img since the edit was applied
     version = manager.windows.get(uid).version
-    time.sleep(0.3)
+    for _ in range(2):
+        before = _pushes("probe")
+        ns["probe"] = ns["probe"] + 1
+        wait_until(lambda before=before: _pushes("probe") > before, what="the probe's push")
     assert manager.windows.get(uid).version == version
-    assert lv.watch_info()[0]["variables"]["img"]["edits_applied"] == 1
+    info = lv.watch_info()[0]["variables"]["img"]
+    assert info["edits_applied"] == 1 and info["pushes"] == 1
+
+
+def _pushes(name: str) -> int:
+    return lv.watch_info()[0]["variables"][name]["pushes"]
 
 
 def test_close_a_window_from_the_list(manager, page):
@@ -250,7 +254,7 @@ def test_sliders_and_linked_windows_in_the_page(manager, page):
     card_a.locator("canvas.lk-overlay").scroll_into_view_if_needed()
     box = card_a.locator("canvas.lk-overlay").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.1)
-    wait_for(lambda: manager.windows.get(b["uid"]).view["cursor"].get("x", 0) >= 25)
+    wait_until(lambda: manager.windows.get(b["uid"]).view["cursor"].get("x", 0) >= 25)
     # the histogram handles set the limits too (applied while dragging, stored on release)
     card_b.locator("canvas.lk-hist").scroll_into_view_if_needed()
     hist = card_b.locator("canvas.lk-hist").bounding_box()
@@ -258,7 +262,7 @@ def test_sliders_and_linked_windows_in_the_page(manager, page):
     page.mouse.down()
     page.mouse.move(hist["x"] + hist["width"] * 0.6, hist["y"] + hist["height"] / 2, steps=5)
     page.mouse.up()
-    wait_for(lambda: manager.windows.get(b["uid"]).view["contrast_hi"] != 0.75)
+    wait_until(lambda: manager.windows.get(b["uid"]).view["contrast_hi"] != 0.75)
     view_a, view_b = manager.windows.get(a["uid"]).view, manager.windows.get(b["uid"]).view
     assert view_a["contrast_hi"] == view_b["contrast_hi"]
     assert view_a["cursor"] == view_b["cursor"]
@@ -268,9 +272,9 @@ def test_sliders_and_linked_windows_in_the_page(manager, page):
     assert group in page.locator(f"tr[data-uid='{b['uid']}']").inner_text()
     card_b.locator("input.lk-link").fill("")
     card_b.locator("input.lk-link").press("Enter")
-    wait_for(lambda: manager.windows.get(b["uid"]).view["link_group"] is None)
+    wait_until(lambda: manager.windows.get(b["uid"]).view["link_group"] is None)
     card_a.locator("select.lk-cmap").select_option("magma")
-    wait_for(lambda: manager.windows.get(a["uid"]).view["colormap"] == "magma")
+    wait_until(lambda: manager.windows.get(a["uid"]).view["colormap"] == "magma")
     assert manager.windows.get(b["uid"]).view["colormap"] == "gray"
 
 
@@ -296,7 +300,7 @@ def test_voila_notebook_as_the_manager(voila_server, page, registry_dir):
     write_notebook(voila_server.root / "as_manager.ipynb", cells)
     page.goto(voila_server.render_url("as_manager.ipynb"))
     wait_for_widget(page, ".lk-manager-panel", timeout_s=60)
-    wait_for(lambda: len(lv.managers()) == 1, timeout_s=20)
+    wait_until(lambda: len(lv.managers()) == 1, timeout_s=20)
     shown = lv.show_in_manager(gradient(), name="pushed-to-voila")  # from "another notebook"
     page.wait_for_function(
         f"() => ((window.labkit_viewers || {{}})['{shown['uid']}'] || {{}}).painted > 0",
