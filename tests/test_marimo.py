@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.testing import log_problems, wait_painting
+from labkit.testing import marimo_log_problems, wait_painting
 from labkit.testing._browser import app_page
 from labkit.testing._servers import marimo_run
 
@@ -52,7 +52,7 @@ def test_live_view_paints_frames_in_marimo(page, tmp_path):
         assert stats["renderer"] == expected and stats["texture"] == [256, 256]
         page.get_by_text("camera exposure: 10.0 ms, state: running").wait_for(timeout=30_000)
         wait_painting(page, frames=20)  # the app, left open, stays live
-        assert log_problems(log.read_text()) == [] and page.console_errors == []
+        assert marimo_log_problems(log.read_text()) == [] and page.console_errors == []
         page.goto("about:blank")
 
 
@@ -75,7 +75,7 @@ def test_dashboard_app_left_open_stays_live_with_values_and_no_errors(dashboard)
     exposure = page.locator(".labkit-device-camera .labkit-prop-exposure_ms input[type=number]")
     assert float(exposure.input_value()) > 0
     _readback(page, "state = running")
-    assert log_problems((root / "marimo.log").read_text()) == []
+    assert marimo_log_problems((root / "marimo.log").read_text()) == []
     assert page.console_errors == []
 
 

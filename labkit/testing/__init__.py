@@ -6,7 +6,8 @@
   (``chromium``, ``page``, ``voila_server``, ``lab_server``) live in ``labkit.testing.fixtures``
   (load it with ``pytest_plugins = ["labkit.testing.fixtures"]``).
 - Notebooks run as a person runs them: :func:`run_in_lab` (Run All in JupyterLab; then
-  :meth:`LabRun.check_clean`), :func:`wait_painting`, :func:`log_problems`, :func:`output_errors`.
+  :meth:`LabRun.check_clean`), :func:`wait_painting`, :func:`log_problems` (:func:`marimo_log_problems` for
+  ``marimo run`` logs), :func:`output_errors`.
 """
 
 from labkit.testing._jupyter import (
@@ -19,6 +20,7 @@ from labkit.testing._leaks import LeakCheck, ResourceLeakError, ResourceSnapshot
 from labkit.testing._notebooks import (
     LabRun,
     log_problems,
+    marimo_log_problems,
     output_errors,
     run_in_lab,
     wait_painting,
@@ -44,6 +46,7 @@ __all__ = [
     # notebooks run as a person runs them
     "LabRun",
     "log_problems",
+    "marimo_log_problems",
     "output_errors",
     "run_in_lab",
     "wait_painting",
