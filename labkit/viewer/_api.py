@@ -178,8 +178,11 @@ def watch(
     Returns the names now watched in that namespace.
 
     Raises:
-        NameError: a name is not defined.  TypeError: a name is not an array.
-        ManagerNotFoundError / ManagerAmbiguousError / ManagerUnavailableError.
+        NameError: a name is not defined.
+        TypeError: a name is not an array.
+        ManagerNotFoundError: no manager is running (or none matches ``target``).
+        ManagerAmbiguousError: several managers match and none is the default.
+        ManagerUnavailableError: the manager did not answer.
     """
     if stop_all:
         _stop_all(remove_windows=remove)
