@@ -17,6 +17,7 @@ from labkit.buffers import sweep_stale_segments
 from labkit.cli import main as cli_main
 from labkit.spool import IncompleteSeriesWarning, SpoolWriteError, open_series
 from labkit.spool._journal import journal_path, read_journal
+from labkit.testing import wait_until
 
 HERE = Path(__file__).parent
 
@@ -43,10 +44,11 @@ def test_kill9_mid_spool_leaves_readable_series_and_repair_closes_it(tmp_path, c
     try:
         path = Path(json.loads(proc.stdout.readline())["path"])
         jpath = journal_path(path)
-        deadline = time.monotonic() + 30
-        while sum(r.get("event") == "block" for r in read_journal(jpath)) < 3:
-            assert time.monotonic() < deadline, "child wrote no shards"
-            time.sleep(0.05)
+        wait_until(
+            lambda: sum(r.get("event") == "block" for r in read_journal(jpath)) >= 3,
+            timeout_s=30,
+            what="the child journaling 3 shards",
+        )
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()

@@ -144,16 +144,12 @@ def test_hdf5_is_readable_while_written(spool, host, compression):
     still recording."""
     import subprocess
     import sys
-    import time
 
     h = spool.start(
         method="hdf5", compression=compression, shard_seconds=0.05, preflight_mode="skip"
     )
     try:
-        deadline = time.monotonic() + 30
-        while h.progress.frames_written < 20:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until(lambda: h.progress.frames_written >= 20, timeout_s=30, what="20 frames written")
         code = (
             "import h5py, hdf5plugin, sys\n"
             "with h5py.File(sys.argv[1], 'r', swmr=True) as f:\n"
