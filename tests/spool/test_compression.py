@@ -11,6 +11,7 @@ import pytest
 
 from labkit.buffers import Frame
 from labkit.spool import SpoolError, open_series
+from labkit.testing import wait_until
 
 
 def _check_pixels(da, host) -> None:
@@ -90,8 +91,8 @@ def test_no_per_frame_allocation_on_the_hot_path(spool, host, compression):
     finally:
         threading.setprofile(None)  # threads started from now on are not watched
     try:
-        while h.progress.frames_written < 60:  # threads, pools and first shards warmed up
-            time.sleep(0.01)
+        # threads, pools and first shards warmed up
+        wait_until(lambda: h.progress.frames_written >= 60, timeout_s=60, what="60 frames written")
         tracemalloc.start()
         try:
             base_mem = tracemalloc.get_traced_memory()[0]
@@ -99,8 +100,11 @@ def test_no_per_frame_allocation_on_the_hot_path(spool, host, compression):
             n0, built0 = h.progress.frames_read, frames_built[0]
             counts = []
             for extra in (100, 700):
-                while h.progress.frames_read < n0 + extra:
-                    time.sleep(0.01)
+                wait_until(
+                    lambda extra=extra: h.progress.frames_read >= n0 + extra,
+                    timeout_s=60,
+                    what=f"{extra} more frames read",
+                )
                 host.events.clear()  # the test host keeps every progress event (~4 Hz)
                 counts.append(min(_spool_blocks() for _ in range(5)))  # min: skip transients
             peak = tracemalloc.get_traced_memory()[1] - base_mem

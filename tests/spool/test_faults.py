@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -129,8 +128,7 @@ def open_series_status(path: Path) -> str:
 
 def test_source_closing_mid_series_keeps_frames(spool, host):
     h = spool.start(preflight_mode="skip")
-    while h.progress.frames_written < 10:
-        time.sleep(0.01)
+    wait_until(lambda: h.progress.frames_written >= 10, timeout_s=30, what="10 frames written")
     host.close()  # the engine goes away (closes its ring)
     p = h.wait(timeout=30)
     assert p.state == "finished" and p.error and "closed" in p.error

@@ -43,6 +43,15 @@ _GRID_JS = """async (b64) => {
 }"""
 
 
+def next_frames(page, n: int = 2) -> None:
+    """Wait for ``n`` animation frames of the page (what was painted is then composited)."""
+    page.evaluate(
+        "(n) => new Promise((done) => { const step = (k) => k ? requestAnimationFrame(() => "
+        "step(k - 1)) : done(); step(n); })",
+        n,
+    )
+
+
 def gray_grid(page, locator) -> np.ndarray:
     """8x8 mean gray levels (0..255) of what the browser painted in ``locator``."""
     png = locator.screenshot()
@@ -103,7 +112,7 @@ def test_page_paints_the_window_and_follows_replace(manager, page):
         f"window.labkit_viewers['{uid}'].painted > {stats['painted']}",
         timeout=10000,
     )
-    page.wait_for_timeout(100)  # one more animation frame for the compositor
+    next_frames(page)  # the painted canvas reaches the compositor
     after = gray_grid(page, canvas)
     assert after[:, 0].mean() > after[:, -1].mean() + 100  # now bright left
     # readout in the data's units when hovering a pixel
@@ -117,7 +126,7 @@ def test_page_paints_the_window_and_follows_replace(manager, page):
     for _ in range(4):
         page.mouse.wheel(0, -400)
     page.wait_for_function(f"() => window.labkit_viewers['{uid}'].zoom > {zoom * 4}")
-    page.wait_for_timeout(100)
+    next_frames(page)
     zoomed = gray_grid(page, canvas)
     assert zoomed.mean() > after.mean() + 40
     assert page.console_errors == []
@@ -211,7 +220,7 @@ def test_viewer_window_renders_in_voila(voila_server, page):
         "() => Object.values(window.labkit_viewers || {}).filter((s) => s.painted > 0).length == 2",
         timeout=30000,
     )
-    page.wait_for_timeout(100)
+    next_frames(page)
     canvases = page.locator(".lk-viewer canvas.lk-image")
     plain, managed = gray_grid(page, canvases.nth(0)), gray_grid(page, canvases.nth(1))
     assert plain[:, -1].mean() > plain[:, 0].mean() + 100
@@ -308,7 +317,7 @@ def test_voila_notebook_as_the_manager(voila_server, page, registry_dir):
     )
     row = page.locator(".lk-manager-row").first
     assert "pushed-to-voila" in row.inner_text() and "64×96 float32" in row.inner_text()
-    page.wait_for_timeout(100)
+    next_frames(page)
     grid = gray_grid(page, page.locator(".lk-viewer canvas.lk-image").first)
     assert grid[:, -1].mean() > grid[:, 0].mean() + 100
     row.locator("button").click()
