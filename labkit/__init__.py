@@ -51,6 +51,7 @@ _SUBMODULES = {
     "buffers",
     "wire",
     "rpc",
+    "processing",
     "engine",
     "spool",
     "viewer",

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { lutIndex, normalize, sanitizeContrast } from "../src/render/contrast";
-import { autoLimits, computeHistogram, dataRange, percentile } from "../src/render/histogram";
+import { denormalize, lutIndex, normalize, sanitizeContrast } from "../src/render/contrast";
+import {
+  autoLimits,
+  computeHistogram,
+  dataRange,
+  finiteRange,
+  percentile,
+  valueHistogram,
+} from "../src/render/histogram";
+
+const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`);
 
 test("normalize clamps to the limits and applies gamma", () => {
   const c = { lo: 100, hi: 200, gamma: 1 };
@@ -56,4 +65,39 @@ test("autoLimits of a flat image gives a non-empty window", () => {
   const [lo, hi] = autoLimits(new Uint8Array(64).fill(7));
   assert.equal(lo, 7);
   assert.equal(hi, 8);
+});
+
+// ---- normalisation
+test("log normalisation spaces decades evenly and round-trips", () => {
+  const c = { lo: 1, hi: 1000, gamma: 1, log: true };
+  close(normalize(10, c), 1 / 3);
+  close(normalize(100, c), 2 / 3);
+  assert.equal(normalize(0, c), 0);
+  assert.equal(normalize(-5, c), 0);
+  close(denormalize(0.5, c), Math.sqrt(1000));
+  const p = { lo: 0, hi: 10, gamma: 0.5 };
+  close(normalize(2.5, p), 0.5); // power law: sqrt(0.25)
+  close(denormalize(normalize(7, p), p), 7);
+});
+
+test("log contrast needs positive limits", () => {
+  assert.deepEqual(sanitizeContrast(0, 500, 1, true), { lo: 0.5, hi: 500, gamma: 1, log: true });
+  assert.deepEqual(sanitizeContrast(-3, -1, 1, true), { lo: 0.001, hi: 1, gamma: 1, log: true });
+  assert.deepEqual(sanitizeContrast(10, 5, 1), { lo: 5, hi: 10, gamma: 1 });
+});
+
+// ---- float histograms and auto limits
+test("finite range skips NaN, infinities and (for log) values <= 0", () => {
+  const v = new Float32Array([NaN, -2, 0, 3, Infinity, 7]);
+  assert.deepEqual(finiteRange(v), { min: -2, max: 7 });
+  assert.deepEqual(finiteRange(v, 1, true), { min: 3, max: 7 });
+  assert.equal(finiteRange(new Float32Array([NaN])), null);
+});
+
+test("value histograms bin continuous values", () => {
+  const h = valueHistogram(new Float32Array([0, 0.5, 1, NaN]), 2, { min: 0, max: 1 });
+  assert.deepEqual([...h.counts], [1, 2]);
+  assert.equal(h.total, 3);
+  const logh = valueHistogram(new Float32Array([1, 10, 100, -1]), 2, { min: 1, max: 100 }, 1, true);
+  assert.deepEqual([...logh.counts], [1, 2]);
 });

@@ -21,6 +21,8 @@ SUITES: dict[str, str] = {
     "live": "labkit.bench._live",
     "spool": "labkit.bench._spool",
     "watch": "labkit.bench._watch",
+    "viewer": "labkit.bench._viewer",
+    "nodes": "labkit.bench._nodes",
 }
 
 

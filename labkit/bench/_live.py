@@ -194,17 +194,18 @@ def bench_widget(kind: str, width_px: int = 640) -> tuple[Any, Any]:
         if "LABKIT_BENCH_PACE_BURST" in os.environ:  # experiments with the token bucket
             view._pacer.burst = float(os.environ["LABKIT_BENCH_PACE_BURST"])
         return view, scope
-    return NaiveView(scope.open_reader("naive")), scope
+    return NaiveView(scope.open_reader(name="naive")), scope
 
 
-def mirror_state(widget: Any, scope: Any, path: str) -> None:
+def mirror_state(widget: Any, scope: Any, path: str, owner: Any = None) -> None:
     """In the kernel: write the widget's stats (+ pid) to ``path`` every 0.2 s; a ``path + '.stop'``
-    file closes the widget and the scope (so the sim engine process ends with the measurement)."""
+    file closes the widget (or its ``owner``, e.g. the dashboard holding it) and the scope (so
+    the sim engine process ends with the measurement)."""
 
     def run() -> None:
         while True:
             if os.path.exists(path + ".stop"):
-                widget.close()
+                (owner or widget).close()
                 scope.close()
                 Path(path + ".stopped").write_text("1")
                 return
@@ -255,15 +256,18 @@ class _DevTools:
 
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self._timeout_s)
 
-    def evaluate(self, expression: str) -> Any:
-        """The JSON value of ``expression`` (promises are awaited)."""
+    def call(self, method: str, params: dict | None = None) -> dict:
+        """One DevTools command on the page (``Page.bringToFront``, ...); returns its result.
+
+        Raises:
+            RuntimeError: the command failed.  ConnectionError: the page went away.
+        """
         self._id += 1
         my_id = self._id
-        params = {"expression": expression, "returnByValue": True, "awaitPromise": True}
 
         async def call() -> Any:
             await self._ws.write_message(
-                json.dumps({"id": my_id, "method": "Runtime.evaluate", "params": params})
+                json.dumps({"id": my_id, "method": method, "params": params or {}})
             )
             while True:
                 raw = await self._ws.read_message()
@@ -273,13 +277,29 @@ class _DevTools:
                 if msg.get("id") == my_id:
                     result = msg.get("result", {})
                     if "exceptionDetails" in result or "error" in msg:
-                        raise RuntimeError(f"page evaluation failed: {msg}")
-                    return result["result"].get("value")
+                        raise RuntimeError(f"{method} failed: {msg}")
+                    return result
 
         return self._run(call())
 
+    def evaluate(self, expression: str) -> Any:
+        """The JSON value of ``expression`` (promises are awaited)."""
+        params = {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        return self.call("Runtime.evaluate", params)["result"].get("value")
+
     def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._ws.close)
+        """Close the connection (its socket too: the browser may be gone) and the loop."""
+
+        async def shut() -> None:
+            stream = getattr(getattr(self._ws, "protocol", None), "stream", None)
+            self._ws.close()  # drops .protocol: the stream was taken before
+            if stream is not None:
+                stream.close()
+
+        try:
+            self._run(shut())
+        except Exception as exc:  # noqa: BLE001 - closing what is already gone
+            log.debug("DevTools close: %s", exc)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
@@ -357,11 +377,12 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
             state = json.loads(state_path.read_text())
             cpu = psutil.Process(state["pid"]).cpu_times()
             views = devtools.evaluate(_VIEWS_JS)
-            return time.monotonic(), next(iter(views.values())), state, cpu.user + cpu.system
+            return time.monotonic(), views, state, cpu.user + cpu.system
 
-        t0, v0, k0, c0 = sample()
+        t0, all0, k0, c0 = sample()
         time.sleep(3.0 if quick else 8.0)
-        t1, v1, k1, c1 = sample()
+        t1, all1, k1, c1 = sample()
+        v0, v1 = next(iter(all0.values())), next(iter(all1.values()))
     finally:
         if devtools is not None:
             devtools.close()
@@ -370,6 +391,10 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
     sent = k1["stats"]["frames_sent"] - k0["stats"]["frames_sent"]
     painted = v1["painted"] - v0["painted"]
     out = {
+        # every view of the page (a dashboard of several cameras), in page order
+        "painted_fps_each": [
+            (all1[k]["painted"] - all0[k]["painted"]) / dt for k in all1 if k in all0
+        ],
         "sent_per_painted": sent / painted if painted else float("nan"),
         "kernel_cpu_s_per_s": (c1 - c0) / dt,
         "send_cap_fps": k1["stats"].get("send_cap_fps"),

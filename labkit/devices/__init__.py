@@ -19,7 +19,16 @@ Write your own device by subclassing :class:`Device` and declaring typed propert
 
 import logging
 
+from labkit.devices._action import (
+    ActionArgumentError,
+    ActionSpec,
+    Progress,
+    UnknownActionError,
+    action,
+    arg,
+)
 from labkit.devices._device import Device, Listener
+from labkit.devices._kinds import Shutter, StateDevice
 from labkit.devices._property import (
     PropertyError,
     PropertyLimitError,
@@ -39,13 +48,22 @@ __all__ = [
     "Listener",
     "PropertySpec",
     "prop",
+    # actions
+    "action",
+    "arg",
+    "ActionSpec",
+    "Progress",
     # errors
     "PropertyError",
     "PropertyLimitError",
     "PropertyReadOnlyError",
     "PropertyValueError",
     "UnknownPropertyError",
-    # protocols
+    "ActionArgumentError",
+    "UnknownActionError",
+    # kinds and protocols
+    "StateDevice",
+    "Shutter",
     "Camera",
     "Signal",
     "Stage",

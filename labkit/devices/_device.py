@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from labkit.devices._action import ActionSpec, UnknownActionError, spec_of_callable
 from labkit.devices._property import (
     PropertyReadOnlyError,
     PropertySpec,
@@ -42,17 +43,25 @@ class Device:
     #: what the device is, for ``describe()`` ("camera", "stage", "signal", ...)
     kind: ClassVar[str] = "device"
     _props: ClassVar[dict[str, prop]] = {}
+    _actions: ClassVar[dict[str, ActionSpec]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         found: dict[str, prop] = {}
+        actions: dict[str, ActionSpec] = {}
         for klass in reversed(cls.__mro__):
             for attr, value in vars(klass).items():
                 if isinstance(value, prop):
                     found[attr] = value
                 elif attr in found:  # overridden by a plain attribute
                     del found[attr]
+                description = getattr(value, "__labkit_action__", None)
+                if description is not None:
+                    actions[attr] = spec_of_callable(value, attr, description)
+                elif attr in actions:  # overridden by a method that is not an action
+                    del actions[attr]
         cls._props = found
+        cls._actions = actions
 
     def __init__(self, name: str, **values: Any) -> None:
         if not isinstance(name, str) or not name:
@@ -67,14 +76,14 @@ class Device:
         }
         for key, value in values.items():
             spec = self._spec(key)
-            validated = spec.validate(value, owner=self.label)
+            validated = spec.validate(value, owner=self.qualified_name)
             with self._lock:
                 self._apply(key, validated)
                 self._values[key] = validated
 
     # ------------------------------------------------------------------ introspection
     @property
-    def label(self) -> str:
+    def qualified_name(self) -> str:
         """``"SimCamera 'camera'"``: how error messages name this device."""
         return f"{type(self).__name__} {self.name!r}"
 
@@ -92,8 +101,8 @@ class Device:
             return self._specs[name]
         except KeyError:
             raise UnknownPropertyError(
-                f"{self.label} has no property {name!r}; choose one of {', '.join(self._specs)}",
-                device=self.label,
+                f"{self.qualified_name} has no property {name!r}; choose one of {', '.join(self._specs)}",
+                device=self.qualified_name,
                 prop_name=name,
             ) from None
 
@@ -126,13 +135,13 @@ class Device:
         spec = self._spec(name)
         if spec.readonly:
             raise PropertyReadOnlyError(
-                f"{name} of {self.label} is read-only; read it with {self.name}.{name} "
+                f"{name} of {self.qualified_name} is read-only; read it with {self.name}.{name} "
                 f"(it follows the device's other settings)",
-                device=self.label,
+                device=self.qualified_name,
                 prop_name=name,
                 value=value,
             )
-        validated = spec.validate(value, owner=self.label)
+        validated = spec.validate(value, owner=self.qualified_name)
         with self._lock:
             self._apply(name, validated)
             self._values[name] = validated
@@ -172,7 +181,37 @@ class Device:
             try:
                 fn(self.name, name, value)
             except Exception:  # a broken listener must not break the device
-                logger.exception("listener %r of %s failed for %s=%r", fn, self.label, name, value)
+                logger.exception(
+                    "listener %r of %s failed for %s=%r", fn, self.qualified_name, name, value
+                )
+
+    # ------------------------------------------------------------------ actions
+    def action_specs(self) -> dict[str, ActionSpec]:
+        """``{name: ActionSpec}`` of every method marked with :func:`~labkit.devices.action`."""
+        return dict(self._actions)
+
+    def call_action(
+        self, name: str, args: dict[str, Any] | None = None, progress: Any = None
+    ) -> Any:
+        """Check ``args`` against the action's spec and run it; returns what it returns.
+
+        ``progress(fraction, message="")`` is handed to actions that take a ``progress`` argument.
+
+        Raises:
+            UnknownActionError: no such action (the message lists the device's actions).
+            ActionArgumentError: an unknown or missing argument.
+            PropertyValueError, PropertyLimitError: a bad argument value.
+        """
+        spec = self._actions.get(name)
+        if spec is None:
+            known = ", ".join(self._actions) or "none"
+            raise UnknownActionError(
+                f"{self.qualified_name} has no action {name!r}; its actions: {known}"
+            )
+        kwargs = spec.check(dict(args or {}), owner=self.qualified_name)
+        if spec.progress:
+            kwargs["progress"] = progress if progress is not None else _no_progress
+        return getattr(self, name)(**kwargs)
 
     # ------------------------------------------------------------------ description
     def values(self) -> dict[str, Any]:
@@ -181,12 +220,13 @@ class Device:
             return {n: _to_jsonable(self.get(n)) for n in self._specs}
 
     def describe(self) -> dict[str, Any]:
-        """JSON-able description: ``{"name", "kind", "type", "properties", "values"}``."""
+        """JSON-able description: ``{"name", "kind", "type", "properties", "actions", "values"}``."""
         return {
             "name": self.name,
             "kind": self.kind,
             "type": type(self).__name__,
             "properties": {n: s.to_json() for n, s in self._specs.items()},
+            "actions": {n: a.to_json() for n, a in self._actions.items()},
             "values": self.values(),
         }
 
@@ -204,4 +244,8 @@ class Device:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<{self.label}>"
+        return f"<{self.qualified_name}>"
+
+
+def _no_progress(fraction: float, message: str = "") -> None:
+    """The progress callback of an action nobody follows."""

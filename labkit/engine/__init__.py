@@ -10,7 +10,7 @@ child process reached over ZeroMQ; ``connect(address)`` reaches one served by ``
         frame = scope.camera.snap()                 # xr.DataArray (y, x), coords in µm
         scope.subscribe(print)                      # state / property / health / log / error events
         scope.start()                               # frames stream into the shared-memory ring
-        with scope.open_reader("mine") as reader:
+        with scope.open_reader(name="mine") as reader:
             print(reader.next(timeout=1).index)
         print(scope.health())
 
@@ -21,6 +21,17 @@ handlers), ``_commands`` (the checked RPC table), ``_server`` / ``_client`` (Zer
 
 from labkit.engine._commands import CommandError, UnknownCommandError
 from labkit.engine._engine import UnknownDeviceError
+from labkit.engine._nodes import (
+    DownsampleNode,
+    FrameStatsNode,
+    FunctionNode,
+    Node,
+    NodeError,
+    NodeOutput,
+    NodeState,
+    NodeStateError,
+    RoiStatsNode,
+)
 from labkit.engine._proxy import DeviceProxy
 from labkit.engine._scope import Scope, connect
 from labkit.engine._state import (
@@ -31,6 +42,8 @@ from labkit.engine._state import (
     EngineStatus,
     ScopeHealth,
 )
+from labkit.engine._streams import StreamInfo
+from labkit.engine._user_commands import UnknownUserCommandError
 from labkit.wire import register_error as _register_error
 
 for _cls in (
@@ -40,6 +53,9 @@ for _cls in (
     CommandError,
     UnknownCommandError,
     UnknownDeviceError,
+    UnknownUserCommandError,
+    NodeError,
+    NodeStateError,
 ):
     _register_error(_cls)
 del _cls
@@ -49,6 +65,15 @@ __all__ = [
     "Scope",
     "connect",
     "DeviceProxy",
+    "StreamInfo",
+    # nodes
+    "Node",
+    "NodeOutput",
+    "NodeState",
+    "RoiStatsNode",
+    "FrameStatsNode",
+    "DownsampleNode",
+    "FunctionNode",
     # state and health
     "EngineState",
     "EngineStatus",
@@ -60,4 +85,7 @@ __all__ = [
     "CommandError",
     "UnknownCommandError",
     "UnknownDeviceError",
+    "UnknownUserCommandError",
+    "NodeError",
+    "NodeStateError",
 ]

@@ -75,6 +75,35 @@ class StageCall(_Params):
     timeout_s: float = 30.0
 
 
+class CallAction(_Params):
+    device: str
+    action: str
+    args: dict[str, Any] = {}
+    call_id: str = ""  # names the progress events of this call
+
+
+class AddCommand(_Params):
+    path: str
+    name: str = ""
+
+
+class AddNode(_Params):
+    node: str  # a built-in name or 'package.module:Name'
+    name: str = ""
+    input: str = ""
+    mode: str = "thread"
+    params: dict[str, Any] = {}
+
+
+class RemoveNode(_Params):
+    name: str
+
+
+class RunCommand(_Params):
+    name: str
+    args: dict[str, Any] = {}
+
+
 COMMANDS: dict[str, type[_Params]] = {
     "hello": Hello,
     "ping": NoParams,
@@ -92,6 +121,14 @@ COMMANDS: dict[str, type[_Params]] = {
     "stage_position": StageCall,
     "stage_wait": StageCall,
     "stage_is_moving": StageCall,
+    "call_action": CallAction,
+    "streams": NoParams,
+    "commands": NoParams,
+    "add_command": AddCommand,
+    "run_command": RunCommand,
+    "add_node": AddNode,
+    "remove_node": RemoveNode,
+    "nodes": NoParams,
     "shutdown": NoParams,
 }
 

@@ -1,8 +1,13 @@
-"""The engine core: owns the devices, the frame ring and trace buffer, runs the acquisition loop.
+"""The engine core: owns the devices and their streams, runs acquisition, answers commands.
 
-The same :class:`Engine` object runs inside the notebook's process (thread mode, called directly under
-a lock) or inside a child process / ``labkit engine`` server (called from the server loop). It knows
-nothing about transports: it reports events through the ``emit(topic, payload)`` callable it is given.
+The same :class:`Engine` runs inside the notebook's process (thread mode, called directly) or inside
+a child process / ``labkit engine`` server (called from RPC worker threads). It knows nothing about
+transports: it reports events through the ``emit(topic, payload)`` callable it is given, from any
+thread. Commands may run concurrently (from several clients or threads): devices are thread-safe,
+lifecycle changes take the state lock, a camera's shape changes take its ring lock.
+
+Every camera streams into its own frame ring, paced by its own frame rate (``_acquisition``);
+every signal into its own trace buffer. Each is a named stream (``_streams``).
 """
 
 from __future__ import annotations
@@ -11,15 +16,14 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from labkit.buffers import FrameRing, TraceBuffer
 from labkit.engine import _commands as cmds
+from labkit.engine._acquisition import CameraLoop, SignalPump
 from labkit.engine._frames import frame_to_dataarray, jsonable
+from labkit.engine._node_table import NodeTable
 from labkit.engine._state import (
     EngineError,
     EngineState,
@@ -27,15 +31,16 @@ from labkit.engine._state import (
     ScopeHealth,
     check_transition,
 )
+from labkit.engine._streams import StreamInfo, StreamTable
+from labkit.engine._user_commands import UserCommands
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Engine", "UnknownDeviceError"]
 
-Emit = Callable[[str, dict], None]
+Emit = Callable[[str, Any], None]
 
 _HEALTH_PERIOD_S = 1.0
-_SIGNAL_PERIOD_S = 0.02
 _SHAPE_PROPERTIES = frozenset({"roi", "binning", "bit_depth"})  # camera settings that change frames
 _ATTRIBUTES = frozenset({"shape", "dtype", "pixel_size_um", "channels", "kind", "name"})
 
@@ -45,13 +50,24 @@ class UnknownDeviceError(EngineError, LookupError):
 
 
 class Engine:
-    """Owns devices, ring and trace buffer; validates and runs commands; paces the camera.
+    """Owns devices and streams; validates and runs commands; paces every camera.
 
-    ``emit(topic, payload)`` is called from any engine thread (acquisition loop, command caller) and
-    must be thread-safe and non-blocking.
+    Args:
+        devices: ``{name: device}``; cameras (kind ``camera``) stream, signals (kind ``signal``)
+            are sampled, every device is reachable by name.
+        emit: ``emit(topic, payload)``, thread-safe and non-blocking.
+        ring_slots: frames each camera's ring holds.
+        allow_client_code: let clients add commands by import path (``add_command``); the owner of
+            the engine (thread or process mode) may, a shared ``labkit engine`` only if asked.
     """
 
-    def __init__(self, devices: dict[str, Any], emit: Emit, ring_slots: int = 64) -> None:
+    def __init__(
+        self,
+        devices: dict[str, Any],
+        emit: Emit,
+        ring_slots: int = 64,
+        allow_client_code: bool = True,
+    ) -> None:
         if not devices:
             raise ValueError(
                 "an engine needs at least one device; pass devices=None for the simulated set"
@@ -60,60 +76,69 @@ class Engine:
         self._emit = emit
         self.ring_slots = int(ring_slots)
         self.state = EngineState.CREATED
-        self.ring: FrameRing | None = None
-        self.trace: TraceBuffer | None = None
-        self.camera = self._find("camera")
+        self.cameras = self._of_kind("camera")
+        self.signals = self._of_kind("signal")
+        self.camera = next(iter(self.cameras.values()), None)
         self.stage = self._find("stage")
-        self.signal = self._find("signal")
-        # the ring and the camera's shape: held while a frame is rendered and while the shape changes.
-        # Other device access takes no engine lock (devices are thread-safe), so a property set while
-        # streaming never waits for a frame to render.
-        self._ring_lock = threading.RLock()
+        self.signal = next(iter(self.signals.values()), None)
+        self.streams = StreamTable()
+        self.commands = UserCommands(self, allow_client_code=allow_client_code)
+        self.nodes = NodeTable(self)
+        self._loops: dict[str, CameraLoop] = {}
+        self._traces: dict[str, TraceBuffer] = {}
+        self._pump: SignalPump | None = None
         self._state_lock = threading.RLock()
-        self._wake = threading.Event()
         self._closing = False
-        self._running = False
-        self._worker: threading.Thread | None = None
         self._t_open = time.monotonic()
-        self._t_running = self._t_open
-        self._frames_acquired = 0
-        self._frames_late = 0
-        self._frame_times: deque[float] = deque(maxlen=512)
         self._listeners: list[tuple[Any, Callable]] = []
-        self.worker_ident: int | None = None
+
+    def _of_kind(self, kind: str) -> dict[str, Any]:
+        """Devices of ``kind``; the one named like the kind first (it is "the" camera)."""
+        found = {n: d for n, d in self.devices.items() if _kind_of(d) == kind}
+        if kind in found:
+            found = {kind: found[kind], **{n: d for n, d in found.items() if n != kind}}
+        return found
+
+    def _find(self, kind: str) -> Any:
+        if kind in self.devices:
+            return self.devices[kind]
+        return next((d for d in self.devices.values() if _kind_of(d) == kind), None)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Create the ring and trace buffer, hook device listeners, start the worker: ``ready``."""
+        """Create rings and trace buffers, hook device listeners, start the loops: ``ready``."""
         with self._state_lock:
             check_transition(self.state, EngineState.READY, "open the engine")
-            self._ensure_ring(announce=False)
-            if self.signal is not None:
-                self.trace = TraceBuffer.create(tuple(self.signal.channels))
+            for name, camera in self.cameras.items():
+                loop = CameraLoop(name, camera, self.ring_slots, self._ring_changed, self._crashed)
+                self._loops[name] = loop
+                loop.open()
+                self._publish_stream(name)
+            for name, signal in self.signals.items():
+                self._traces[name] = TraceBuffer.create(tuple(signal.channels))
+                self._publish_stream(name)
+            self._pump = SignalPump(self.signals, self._traces, self._tick, self._crashed)
+            self._pump.open()
             for name, dev in self.devices.items():
                 fn = self._make_listener(name)
                 dev.add_listener(fn)
                 self._listeners.append((dev, fn))
             self._t_open = time.monotonic()
-            self._worker = threading.Thread(
-                target=self._run_worker, name="labkit-engine-acq", daemon=True
-            )
-            self._worker.start()
             self._set_state(EngineState.READY)
 
     def close(self) -> None:
-        """Stop acquisition, release the ring, trace buffer and devices (idempotent)."""
+        """Stop acquisition, release rings, trace buffers and devices (idempotent)."""
         with self._state_lock:
             if self.state is EngineState.CLOSED or self._closing:
                 return
-            self._running = False
             self._closing = True
-            self._wake.set()
-            worker, self._worker = self._worker, None
+        self.nodes.close()  # before the rings they read
         # join outside the state lock: a crashing loop takes it to report the failure
-        if worker is not None and worker is not threading.current_thread():
-            worker.join(10.0)
+        for loop in self._loops.values():
+            loop.close()
+        if self._pump is not None:
+            self._pump.close()
         with self._state_lock:
             for dev, fn in self._listeners:
                 try:
@@ -126,11 +151,16 @@ class Engine:
                     dev.close()
                 except Exception:
                     log.exception("closing device %r failed", getattr(dev, "name", dev))
-            for buf in (self.ring, self.trace):
-                if buf is not None:
-                    buf.close()
-            self.ring = self.trace = None
+            for trace in self._traces.values():
+                trace.close()
+            self._traces.clear()
             self._set_state(EngineState.CLOSED)
+
+    def thread_idents(self) -> set[int]:
+        """The engine's own threads (their log records are the engine's)."""
+        loops: list[Any] = [*self._loops.values(), self._pump]
+        idents = {loop.ident for loop in loops if loop is not None and loop.ident is not None}
+        return idents | self.nodes.idents()
 
     def _set_state(self, state: EngineState, reason: str = "") -> None:
         previous, self.state = self.state, state
@@ -140,6 +170,72 @@ class Engine:
             if reason:
                 payload["reason"] = reason
             self._emit("state", payload)
+
+    def _crashed(self, where: str, exc: BaseException) -> None:
+        with self._state_lock:
+            for loop in self._loops.values():
+                loop.set_running(False)
+            if self._pump is not None:
+                self._pump.set_running(False)
+            self._emit(
+                "error",
+                {"type": type(exc).__name__, "message": str(exc), "where": f"acquisition:{where}"},
+            )
+            if self.state not in (EngineState.CLOSED, EngineState.FAILED) and not self._closing:
+                self._set_state(
+                    EngineState.FAILED,
+                    f"acquisition of {where} failed: {type(exc).__name__}: {exc}",
+                )
+
+    # -- streams ---------------------------------------------------------------------------------
+
+    @property
+    def ring(self) -> FrameRing | None:
+        """The first camera's ring (the one ``scope.ring_name`` names)."""
+        loop = next(iter(self._loops.values()), None)
+        return None if loop is None else loop.ring
+
+    @property
+    def trace(self) -> TraceBuffer | None:
+        return next(iter(self._traces.values()), None)
+
+    def _stream_info(self, name: str) -> StreamInfo:
+        if name in self._loops:
+            loop = self._loops[name]
+            ring = loop.ring
+            assert ring is not None
+            return StreamInfo(
+                name=name, kind="frames", owner=name, buffer=ring.name,
+                shape=tuple(ring.shape), dtype=ring.dtype.str, units="counts",
+                rate_hz=float(loop.camera.frame_rate_hz),
+            )  # fmt: skip
+        trace, signal = self._traces[name], self.signals[name]
+        return StreamInfo(
+            name=name, kind="trace", owner=name, buffer=trace.name,
+            channels=tuple(trace.channels), rate_hz=float(getattr(signal, "sample_rate_hz", 0.0)),
+            units=str(getattr(signal, "units", "")),
+        )  # fmt: skip
+
+    def _publish_stream(self, name: str) -> None:
+        self._put_stream(self._stream_info(name))
+
+    def _put_stream(self, info: StreamInfo) -> None:
+        """Add or update a stream (cameras, signals, node outputs) and tell every client."""
+        old = self.streams.all().get(info.name)
+        if self.streams.put(info):
+            self._emit("streams", {n: s.to_json() for n, s in self.streams.all().items()})
+            if old is not None and old.buffer != info.buffer:
+                self.nodes.stream_changed(info)
+
+    def _drop_stream(self, name: str) -> None:
+        if self.streams.remove(name):
+            self._emit("streams", {n: s.to_json() for n, s in self.streams.all().items()})
+
+    def _ring_changed(self, name: str, ring: FrameRing) -> None:
+        payload = {"stream": name, "ring_name": ring.name, "shape": list(ring.shape),
+                   "dtype": ring.dtype.str}  # fmt: skip
+        self._emit("ring", payload)
+        self._publish_stream(name)
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -158,7 +254,12 @@ class Engine:
             )
         return getattr(self, f"cmd_{method}")(checked)
 
-    def _device(self, name: str) -> Any:
+    def device(self, name: str) -> Any:
+        """The device called ``name``.
+
+        Raises:
+            UnknownDeviceError: listing the devices there are.
+        """
         try:
             return self.devices[name]
         except KeyError:
@@ -166,15 +267,11 @@ class Engine:
                 f"no device named {name!r} in this engine; devices: {', '.join(self.devices)}"
             ) from None
 
-    def _find(self, kind: str) -> Any:
-        if kind in self.devices:
-            return self.devices[kind]
-        for dev in self.devices.values():
-            if _kind_of(dev) == kind:
-                return dev
-        return None
+    def emit(self, topic: str, payload: Any) -> None:
+        """Send an event to every client (for commands and nodes)."""
+        self._emit(topic, payload)
 
-    # -- commands --------------------------------------------------------------------------------
+    # -- commands: engine ------------------------------------------------------------------------
 
     def cmd_hello(self, p: cmds.Hello) -> dict:
         return {**self.cmd_status(p), "pid": os.getpid()}
@@ -183,16 +280,67 @@ class Engine:
         return "pong"
 
     def cmd_status(self, p: Any) -> dict:
+        ring, trace = self.ring, self.trace
         return {
             "state": self.state.value,
-            "ring_name": None if self.ring is None else self.ring.name,
-            "trace_name": None if self.trace is None else self.trace.name,
+            "ring_name": None if ring is None else ring.name,
+            "trace_name": None if trace is None else trace.name,
             "devices": {name: _kind_of(dev) for name, dev in self.devices.items()},
+            "streams": {n: s.to_json() for n, s in self.streams.all().items()},
         }
+
+    def cmd_streams(self, p: cmds.NoParams) -> dict:
+        return {n: s.to_json() for n, s in self.streams.all().items()}
+
+    def cmd_start(self, p: Any = None) -> dict:
+        with self._state_lock:
+            check_transition(self.state, EngineState.RUNNING)
+            for loop in self._loops.values():
+                loop.set_running(True)
+            if self._pump is not None:
+                self._pump.set_running(True)
+            self._set_state(EngineState.RUNNING)
+            return self.cmd_status(p)
+
+    def cmd_stop(self, p: Any = None) -> dict:
+        with self._state_lock:
+            check_transition(self.state, EngineState.STOPPED)
+            for loop in self._loops.values():
+                loop.set_running(False)
+            if self._pump is not None:
+                self._pump.set_running(False)
+            self._set_state(EngineState.STOPPED)
+            return self.cmd_status(p)
+
+    def cmd_health(self, p: Any = None) -> dict:
+        return self.health().to_json()
+
+    def cmd_shutdown(self, p: Any) -> str:
+        return "bye"  # the server loop closes the engine after replying
+
+    def cmd_add_node(self, p: cmds.AddNode) -> dict:
+        return self.nodes.add(p.node, p.name, p.input, p.mode, p.params, from_client=True)
+
+    def cmd_remove_node(self, p: cmds.RemoveNode) -> None:
+        self.nodes.remove(p.name)
+
+    def cmd_nodes(self, p: cmds.NoParams) -> dict:
+        return self.nodes.describe()
+
+    def cmd_commands(self, p: cmds.NoParams) -> dict:
+        return self.commands.describe()
+
+    def cmd_add_command(self, p: cmds.AddCommand) -> dict:
+        return self.commands.add(p.path, p.name)
+
+    def cmd_run_command(self, p: cmds.RunCommand) -> Any:
+        return jsonable_result(self.commands.run(p.name, p.args))
+
+    # -- commands: devices -----------------------------------------------------------------------
 
     def cmd_describe(self, p: cmds.Describe) -> dict:
         if p.device is not None:
-            return jsonable(self._device(p.device).describe())
+            return jsonable(self.device(p.device).describe())
         return {name: jsonable(dev.describe()) for name, dev in self.devices.items()}
 
     def cmd_device_settings(self, p: cmds.NoParams) -> dict:
@@ -201,21 +349,24 @@ class Engine:
         }
 
     def cmd_get_property(self, p: cmds.GetProperty) -> Any:
-        return jsonable(self._device(p.device).get(p.name))
+        return jsonable(self.device(p.device).get(p.name))
 
     def cmd_set_property(self, p: cmds.SetProperty) -> Any:
-        dev = self._device(p.device)
-        if dev is self.camera and p.name in _SHAPE_PROPERTIES:
-            with self._ring_lock:  # no frame is rendered with one shape into a ring of another
+        dev = self.device(p.device)
+        loop = self._loops.get(p.device)
+        if loop is not None and p.name in _SHAPE_PROPERTIES:
+            with loop.ring_lock:  # no frame is rendered with one shape into a ring of another
                 dev.set(p.name, p.value)
-                if self._running:
-                    self._ensure_ring(announce=True)
+                if loop.running:
+                    loop.ensure_ring(announce=True)
         else:
             dev.set(p.name, p.value)
+        if loop is not None and p.name == "frame_rate_hz":
+            self._publish_stream(p.device)
         return jsonable(dev.get(p.name))
 
     def cmd_get_attribute(self, p: cmds.GetAttribute) -> Any:
-        dev = self._device(p.device)
+        dev = self.device(p.device)
         if p.name not in _ATTRIBUTES:
             raise cmds.CommandError(
                 f"attribute {p.name!r} is not readable remotely; readable: {', '.join(sorted(_ATTRIBUTES))}"
@@ -224,173 +375,68 @@ class Engine:
             return _kind_of(dev)
         value = getattr(dev, p.name)
         if p.name == "dtype":
+            import numpy as np
+
             return np.dtype(value).str
         return jsonable(value)
 
+    def cmd_call_action(self, p: cmds.CallAction) -> Any:
+        dev = self.device(p.device)
+        if not hasattr(dev, "call_action"):
+            raise cmds.CommandError(f"device {p.device!r} ({type(dev).__name__}) has no actions")
+
+        def progress(fraction: float, message: str = "") -> None:
+            self._emit("progress", {"device": p.device, "action": p.action, "call_id": p.call_id,
+                                    "fraction": float(fraction), "message": str(message)})  # fmt: skip
+
+        return jsonable_result(dev.call_action(p.action, p.args, progress=progress))
+
     def cmd_snap(self, p: cmds.Snap) -> Any:
-        dev = self._device(p.device)
+        dev = self.device(p.device)
         data, meta = dev.snap()
         return frame_to_dataarray(dev, data, meta)
 
-    def cmd_start(self, p: Any = None) -> dict:
-        with self._state_lock:
-            check_transition(self.state, EngineState.RUNNING)
-            with self._ring_lock:
-                self._ensure_ring(announce=True)
-                if self.signal is not None:
-                    self.signal.read()  # drop the backlog gathered while idle
-            self._frame_times.clear()
-            self._t_running = time.monotonic()
-            self._running = True
-            self._wake.set()
-            self._set_state(EngineState.RUNNING)
-            return self.cmd_status(p)
-
-    def cmd_stop(self, p: Any = None) -> dict:
-        with self._state_lock:
-            check_transition(self.state, EngineState.STOPPED)
-            with self._ring_lock:
-                self._running = False
-            self._set_state(EngineState.STOPPED)
-            return self.cmd_status(p)
-
-    def cmd_health(self, p: Any = None) -> dict:
-        return self.health().to_json()
-
     def cmd_move_stage(self, p: cmds.MoveStage) -> list[float]:
-        dev = self._device(p.device)
+        dev = self.device(p.device)
         dev.move(x=p.x_um, y=p.y_um, z=p.z_um)
         if p.wait:
             dev.wait(p.timeout_s)
         return [float(v) for v in dev.position()]
 
     def cmd_stage_position(self, p: cmds.StageCall) -> list[float]:
-        return [float(v) for v in self._device(p.device).position()]
+        return [float(v) for v in self.device(p.device).position()]
 
     def cmd_stage_wait(self, p: cmds.StageCall) -> list[float]:
-        dev = self._device(p.device)
+        dev = self.device(p.device)
         dev.wait(p.timeout_s)
         return [float(v) for v in dev.position()]
 
     def cmd_stage_is_moving(self, p: cmds.StageCall) -> bool:
-        return bool(self._device(p.device).is_moving())
+        return bool(self.device(p.device).is_moving())
 
-    def cmd_shutdown(self, p: Any) -> str:
-        return "bye"  # the server loop closes the engine after replying
-
-    # -- acquisition -----------------------------------------------------------------------------
+    # -- health ----------------------------------------------------------------------------------
 
     def health(self) -> ScopeHealth:
-        ring = self.ring
-        stats: dict[str, Any] = ring.stats() if ring is not None else {"fill": 0.0, "readers": {}}
-        now = time.monotonic()
-        times = [t for t in self._frame_times if now - t <= 1.0]
-        fps = 0.0
-        window_s = min(1.0, now - self._t_running)  # frames in the last second (or since start)
-        if self._running and window_s > 0.05:
-            fps = len(times) / window_s
-        readers = {
-            str(k): {"lag": int(v.get("lag", 0)), "frames_lost": int(v.get("frames_lost", 0))}
-            for k, v in stats.get("readers", {}).items()
-        }
+        streams = {name: loop.health() for name, loop in self._loops.items()}
+        first = next(iter(streams.values()), None) or {
+            "frames_acquired": 0, "fps": 0.0, "frames_late": 0, "ring_fill": 0.0,
+            "readers": {}, "ring_name": None,
+        }  # fmt: skip
         return ScopeHealth(
             state=self.state,
-            frames_acquired=self._frames_acquired,
-            fps=float(fps),
-            ring_fill=float(stats.get("fill", 0.0)),
-            readers=readers,
-            uptime_s=now - self._t_open,
-            frames_late=self._frames_late,
-            ring_name=None if ring is None else ring.name,
+            frames_acquired=first["frames_acquired"],
+            fps=first["fps"],
+            ring_fill=first["ring_fill"],
+            readers=first["readers"],
+            uptime_s=time.monotonic() - self._t_open,
+            frames_late=first["frames_late"],
+            ring_name=first["ring_name"],
+            streams=streams,
+            nodes=self.nodes.health(),
         )
 
-    def _ensure_ring(self, announce: bool) -> None:
-        """(Re)create the ring when the camera's shape or dtype no longer matches (ring lock held)."""
-        if self.camera is None:
-            return
-        shape, dtype = tuple(self.camera.shape), np.dtype(self.camera.dtype)
-        ring = self.ring
-        if ring is not None and tuple(ring.shape) == shape and np.dtype(ring.dtype) == dtype:
-            return
-        new = FrameRing.create(shape, dtype, n_slots=self.ring_slots)
-        self.ring = new
-        if ring is not None:
-            ring.close()
-        log.info("frame ring %s: %s %s x %d slots", new.name, shape, dtype, self.ring_slots)
-        if announce:
-            self._emit("ring", {"ring_name": new.name, "shape": list(shape), "dtype": dtype.str})
-
-    def _acquire_one(self) -> None:
-        with self._ring_lock:
-            if not self._running or self.ring is None:
-                return
-            self._ensure_ring(announce=True)  # a shape change the engine did not see coming
-            with self.ring.claim() as slot:
-                meta = self.camera.render_into(slot.array)
-                slot.meta.update(_frame_meta(meta))
-                self._frames_acquired += 1  # before publishing: a reader never sees more than this
-                self._frame_times.append(time.monotonic())
-
-    def _frame_period_s(self) -> float:
-        """Seconds between frames: 1/frame_rate_hz, but never shorter than the exposure."""
-        period = 1.0 / max(float(self.camera.frame_rate_hz), 1e-3)
-        exposure_ms = getattr(self.camera, "exposure_ms", None)
-        if isinstance(exposure_ms, (int, float)):
-            period = max(period, float(exposure_ms) / 1000.0)
-        return period
-
-    def _poll_signal(self) -> None:
-        if self.signal is None or self.trace is None:
-            return
-        t, v = self.signal.read()
-        if len(t):
-            self.trace.write(t, v)
-
-    def _run_worker(self) -> None:
-        self.worker_ident = threading.get_ident()
-        now = time.monotonic()
-        next_frame = next_signal = now
-        next_health = now + _HEALTH_PERIOD_S
-        try:
-            while not self._closing:
-                now = time.monotonic()
-                if self._running and self.camera is not None:
-                    if now >= next_frame:
-                        self._acquire_one()
-                        period = self._frame_period_s()
-                        next_frame += period
-                        behind_s = time.monotonic() - next_frame
-                        if behind_s > period:  # a whole frame slot missed: skip it, never burst
-                            skipped = int(behind_s // period)
-                            self._frames_late += skipped
-                            next_frame += skipped * period
-                else:
-                    next_frame = now
-                if self._running and now >= next_signal:
-                    self._poll_signal()
-                    next_signal = now + _SIGNAL_PERIOD_S
-                if now >= next_health:
-                    self._emit("health", self.health().to_json())
-                    next_health = now + _HEALTH_PERIOD_S
-                deadline = min(next_health, next_signal if self._running else next_health)
-                if self._running:
-                    deadline = min(deadline, next_frame)
-                timeout = deadline - time.monotonic()
-                if timeout > 0:
-                    self._wake.wait(timeout)
-                    self._wake.clear()
-        except Exception as exc:
-            log.exception("acquisition loop crashed")
-            with self._state_lock:
-                self._running = False
-                self._emit(
-                    "error",
-                    {"type": type(exc).__name__, "message": str(exc), "where": "acquisition"},
-                )
-                if self.state not in (EngineState.CLOSED, EngineState.FAILED):
-                    self._set_state(
-                        EngineState.FAILED, f"acquisition failed: {type(exc).__name__}: {exc}"
-                    )
+    def _tick(self) -> None:
+        self._emit("health", self.health().to_json())
 
     def _make_listener(self, device_name: str) -> Callable[..., None]:
         def on_change(dev_name: str, prop_name: str, value: Any) -> None:
@@ -401,13 +447,13 @@ class Engine:
         return on_change
 
 
-_META_KEYS = ("timestamp_s", "exposure_ms", "z_um", "x_um", "y_um")
+def jsonable_result(value: Any) -> Any:
+    """What an action or command returned, ready for the wire (arrays and xarray stay as they are)."""
+    import numpy as np
 
-
-def _frame_meta(meta: dict | None) -> dict:
-    if not meta:
-        return {"timestamp_s": time.time()}
-    return {k: float(meta[k]) for k in _META_KEYS if k in meta and meta[k] is not None}
+    if isinstance(value, np.ndarray) or type(value).__module__.startswith("xarray"):
+        return value
+    return jsonable(value)
 
 
 def _kind_of(dev: Any) -> str:

@@ -15,6 +15,13 @@ __all__ = ["EventBus"]
 _STOP = object()
 
 
+class _Barrier:
+    """Queued by :meth:`EventBus.flush`; set when the dispatcher reaches it."""
+
+    def __init__(self, done: threading.Event) -> None:
+        self.done = done
+
+
 class EventBus:
     """Delivers events to subscribers in the order they were published.
 
@@ -51,6 +58,17 @@ class EventBus:
         if self._subscribers:
             self._queue.put(event)
 
+    def flush(self, timeout_s: float = 5.0) -> bool:
+        """Wait until every event published before this call was delivered (False on timeout).
+
+        From the dispatcher thread itself (a subscriber) it returns at once.
+        """
+        if self._thread is None or self._thread is threading.current_thread():
+            return True
+        done = threading.Event()
+        self._queue.put(_Barrier(done))
+        return done.wait(timeout_s)
+
     def start(self) -> None:
         if self._thread is not None:
             return
@@ -73,6 +91,9 @@ class EventBus:
             event = self._queue.get()
             if event is _STOP:
                 return
+            if isinstance(event, _Barrier):
+                event.done.set()
+                continue
             for fn in self._subscribers:
                 try:
                     fn(event)

@@ -67,6 +67,7 @@ class ThreadHost:
         seed: int,
         shape: tuple[int, int],
         ring_slots: int,
+        commands: list[Any] | tuple[Any, ...] = (),
     ) -> None:
         self.engine_pid = os.getpid()
         self._on_event = on_event
@@ -80,13 +81,18 @@ class ThreadHost:
         self._log_handler.addFilter(self._from_engine)
         logging.getLogger("labkit").addHandler(self._log_handler)
         try:
+            for command in commands:
+                if isinstance(command, str):
+                    self.engine.commands.add(command)
+                else:
+                    self.engine.commands.add_function(command)
             self.engine.open()
         except BaseException:
             self.close()
             raise
 
     def _from_engine(self, record: logging.LogRecord) -> bool:
-        return record.thread == self.engine.worker_ident or record.thread in self._in_flight
+        return record.thread in self.engine.thread_idents() or record.thread in self._in_flight
 
     def _emit(self, topic: str, payload: Any) -> None:
         with self._emit_lock:
@@ -199,6 +205,7 @@ class ProcessHost(RemoteHost):
         seed: int,
         shape: tuple[int, int],
         ring_slots: int,
+        commands: list[str] | tuple[str, ...] = (),
     ) -> None:
         self._tmpdir = tempfile.mkdtemp(prefix="labkit-engine-")
         address = f"ipc://{self._tmpdir}/engine.sock"
@@ -215,6 +222,9 @@ class ProcessHost(RemoteHost):
         path = factory_path(devices)
         if path is not None:
             cmd += ["--devices", path]
+        for command in commands:  # the parent owns this engine: its code runs there
+            cmd += ["--command", command]
+        cmd += ["--allow-client-code"]
         env = dict(os.environ)  # the child imports what this process can (device factories)
         paths = [p for p in sys.path if p and os.path.isdir(p)]
         extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]

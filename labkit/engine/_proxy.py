@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from labkit.devices import PropertySpec, UnknownPropertyError
+from labkit.devices import ActionSpec, PropertySpec, UnknownActionError, UnknownPropertyError
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -38,8 +38,10 @@ class DeviceProxy:
 
     Reading or setting a property (``proxy.exposure_ms``, ``proxy.exposure_ms = 10``) is one RPC; errors
     arrive as the device raised them (``PropertyLimitError`` naming the limit). ``dir(proxy)`` lists the
-    properties, so tab completion works. Cameras add ``snap()``, stages ``move()``, ``position()``,
-    ``wait()``, ``is_moving()``.
+    properties and actions, so tab completion works. Cameras add ``snap()``, stages ``move()``,
+    ``position()``, ``wait()``, ``is_moving()``; a driver's actions are methods too
+    (``magnet.home(speed_mm_s=2, progress=print)``: arguments checked in the engine, ``progress``
+    called with ``(fraction, message)`` as the action reports it).
     """
 
     def __init__(self, scope: Scope, name: str, description: dict[str, Any]) -> None:
@@ -51,6 +53,29 @@ class DeviceProxy:
         object.__setattr__(self, "kind", str(description.get("kind", "device")))
         specs = {k: spec_from_json(v) for k, v in description["properties"].items()}
         object.__setattr__(self, "_specs", specs)
+        actions = {k: ActionSpec.from_json(v) for k, v in description.get("actions", {}).items()}
+        object.__setattr__(self, "_actions", actions)
+
+    def action_specs(self) -> dict[str, ActionSpec]:
+        """``{name: ActionSpec}`` of the device's actions (arguments with units and limits)."""
+        return dict(self._actions)
+
+    def call_action(
+        self, name: str, args: dict[str, Any] | None = None, progress: Any = None
+    ) -> Any:
+        """Run action ``name`` with ``args`` in the engine (as ``Device.call_action`` does
+        locally): ``proxy.call_action("home", {"speed_mm_s": 2})`` is ``proxy.home(speed_mm_s=2)``.
+
+        Raises:
+            UnknownActionError: no such action (the message lists the device's actions).
+            ActionArgumentError, PropertyValueError, PropertyLimitError: bad arguments.
+        """
+        if name not in self._actions:
+            raise UnknownActionError(
+                f"{self.kind} {self.name!r} has no action {name!r}; actions: "
+                f"{', '.join(self._actions) or 'none'}"
+            )
+        return self._scope._run_action(self.name, name, dict(args or {}), progress)
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -79,7 +104,19 @@ class DeviceProxy:
             return tuple(value) if isinstance(value, list) else value
         if name in _METHODS.get(self.kind, ()):
             return getattr(self, f"_{name}")
+        if name in self._actions:
+            return self._action(name)
         raise AttributeError(self._unknown(name))
+
+    def _action(self, name: str) -> Any:
+        spec = self._actions[name]
+
+        def run(progress: Any = None, **kwargs: Any) -> Any:
+            return self._scope._run_action(self.name, name, kwargs, progress)
+
+        run.__name__ = name
+        run.__doc__ = f"{spec.description}\n\nArguments: {spec.signature()}"
+        return run
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self._specs:
@@ -90,12 +127,17 @@ class DeviceProxy:
         )
 
     def _unknown(self, name: str) -> str:
-        return f"{self.kind} {self.name!r} has no property {name!r}; choose one of {', '.join(self._specs)}"
+        actions = f"; actions: {', '.join(self._actions)}" if self._actions else ""
+        return (
+            f"{self.kind} {self.name!r} has no property {name!r}; choose one of "
+            f"{', '.join(self._specs)}{actions}"
+        )
 
     def __dir__(self) -> list[str]:
         return sorted(
-            {*self._specs, *_ATTRIBUTES.get(self.kind, ()), *_METHODS.get(self.kind, ()), *_OWN}
-        )
+            {*self._specs, *_ATTRIBUTES.get(self.kind, ()), *_METHODS.get(self.kind, ()), *_OWN,
+             *self._actions, "action_specs", "call_action"}
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"<DeviceProxy {self.kind} {self.name!r} ({self._scope.mode} engine)>"

@@ -12,14 +12,18 @@ import itertools
 import logging
 import os
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
-from labkit.buffers import RingError, RingReader, TraceReader, sweep_stale_segments
+from labkit.buffers import TraceReader, sweep_stale_segments
 from labkit.engine._devices import DevicesSpec
 from labkit.engine._events import EventBus
 from labkit.engine._hosts import ProcessHost, RemoteHost, ThreadHost
 from labkit.engine._proxy import DeviceProxy
+from labkit.engine._scope_commands import ScopeCommands, function_path
+from labkit.engine._scope_nodes import ScopeNodes
+from labkit.engine._scope_streams import StreamAccess, Traces
 from labkit.engine._state import (
     EngineDiedError,
     EngineState,
@@ -28,6 +32,7 @@ from labkit.engine._state import (
     ScopeHealth,
     check_transition,
 )
+from labkit.engine._streams import StreamInfo
 from labkit.rpc import ConnectionInfo, read_connection_file, runtime_dir
 from labkit.wire import Event
 
@@ -50,6 +55,8 @@ class Scope:
             a child process: survives crashes of vendor code, reached over ZeroMQ).
         ring_slots: frames the ring holds.
         seed, shape: passed to the device factory (simulated camera noise seed, frame shape in px).
+        commands: user commands to add to the engine (functions in thread mode, else
+            ``"package.module:function"`` paths); see :attr:`commands`.
 
     The engine is up (``state == "ready"``) when the constructor returns: properties and ``snap()``
     work at once; ``start()`` streams frames into the ring. Use as a context manager or call ``close()``.
@@ -67,6 +74,7 @@ class Scope:
         seed: int = 0,
         shape: tuple[int, int] = (2048, 2048),
         *,
+        commands: list[Any] | tuple[Any, ...] = (),
         _connection: str | os.PathLike | ConnectionInfo | None = None,
         _key: Any = None,
         _timeout_s: float = 10.0,
@@ -86,8 +94,8 @@ class Scope:
         self._generation = 0
         self._state = EngineState.CREATED
         self._host: Any = None
-        self._ring_name: str | None = None
-        self._trace_name: str | None = None
+        self._streams = StreamAccess(self)
+        self._commands = list(commands)
         self._proxies: dict[str, DeviceProxy] = {}
         self._spool: Any = None
         self._bus = EventBus(self._label)
@@ -112,14 +120,16 @@ class Scope:
 
         if self.mode == "thread":
             host: Any = ThreadHost(
-                self._devices_spec, on_event, self._seed, self._shape, self._ring_slots
-            )
+                self._devices_spec, on_event, self._seed, self._shape, self._ring_slots,
+                commands=self._commands,
+            )  # fmt: skip
             info = host.call("hello")
         elif self.mode == "process":
             sweep_stale_segments()
             host = ProcessHost(
-                self._devices_spec, on_event, on_died, self._seed, self._shape, self._ring_slots
-            )
+                self._devices_spec, on_event, on_died, self._seed, self._shape, self._ring_slots,
+                commands=[c if isinstance(c, str) else function_path(c) for c in self._commands],
+            )  # fmt: skip
             info = host.hello
         else:
             assert self._connection is not None
@@ -147,8 +157,8 @@ class Scope:
                 proxy._refresh(desc)  # same object, refreshed specs (after restart)
 
     def _apply_status(self, info: dict) -> None:
-        self._ring_name = info.get("ring_name", self._ring_name)
-        self._trace_name = info.get("trace_name", self._trace_name)
+        if "streams" in info:
+            self._streams.replace(info["streams"])
         if "state" in info:
             self._set_state(EngineState(info["state"]))
 
@@ -179,7 +189,9 @@ class Scope:
             self._set_state(EngineState(payload["state"]), **extra)
             return
         if topic == "ring":
-            self._ring_name = payload.get("ring_name", self._ring_name)
+            self._streams.ring_changed(payload)
+        elif topic == "streams":
+            self._streams.replace(payload)
         elif topic == "log" and self.mode != "thread" and not _relog(payload):
             return  # not enabled in this process's logging: no event either (as in thread mode)
         self._publish(topic, payload)
@@ -224,8 +236,8 @@ class Scope:
         return EngineStatus(
             state=self._state,
             mode=self.mode,
-            ring_name=self._ring_name,
-            trace_name=self._trace_name,
+            ring_name=self.ring_name,
+            trace_name=self.trace_name,
             engine_address=None if host is None else host.engine_address,
             engine_pid=None if host is None else host.engine_pid,
             devices=tuple(self._proxies),
@@ -322,7 +334,7 @@ class Scope:
 
     def __repr__(self) -> str:
         return (
-            f"<Scope {self._label} {self.mode} engine {self._state.value}, ring {self._ring_name}, "
+            f"<Scope {self._label} {self.mode} engine {self._state.value}, ring {self.ring_name}, "
             f"devices {', '.join(self._proxies)}>"
         )
 
@@ -359,17 +371,40 @@ class Scope:
     def __dir__(self) -> list[str]:
         return sorted({*super().__dir__(), *self._proxies})
 
+    def _run_action(self, device: str, action: str, args: dict, progress: Any) -> Any:
+        """Run a device action in the engine, calling ``progress(fraction, message)`` meanwhile."""
+        if progress is None:
+            return self._call("call_action", device=device, action=action, args=args)
+        if not callable(progress):
+            raise TypeError(f"progress must be callable(fraction, message), got {progress!r}")
+        call_id = uuid.uuid4().hex
+
+        def follow(event: Event) -> None:
+            p = event.payload
+            if event.topic == "progress" and isinstance(p, dict) and p.get("call_id") == call_id:
+                progress(p["fraction"], p["message"])
+
+        self._bus.subscribe(follow)
+        try:
+            result = self._call(
+                "call_action", device=device, action=action, args=args, call_id=call_id
+            )
+            self._bus.flush()  # its progress events came before the reply: deliver them all
+            return result
+        finally:
+            self._bus.unsubscribe(follow)
+
     # -- data ------------------------------------------------------------------------------------
 
     @property
     def ring_name(self) -> str | None:
-        """Name of the current frame ring (changes when the camera shape changes or on restart)."""
-        return self._ring_name
+        """Name of the first camera's frame ring (changes when its shape changes or on restart)."""
+        return self._streams.first("frames") if self._host is not None else None
 
     @property
     def trace_name(self) -> str | None:
-        """Name of the signal's trace buffer."""
-        return self._trace_name
+        """Name of the first signal's trace buffer."""
+        return self._streams.first("trace") if self._host is not None else None
 
     @property
     def engine_address(self) -> str | None:
@@ -377,38 +412,46 @@ class Scope:
         host = self._host
         return None if host is None else host.engine_address
 
-    def open_reader(self, name: str = "") -> RingReader:
-        """A reader of the current ring in this process (own cursor at the next frame); close it.
+    @property
+    def streams(self) -> dict[str, StreamInfo]:
+        """Every stream of the engine by name: cameras' frames, signals' traces, node outputs."""
+        return self._streams.all()
+
+    def open_reader(self, stream: str | None = None, *, name: str = "") -> Any:
+        """A reader of ``stream`` in this process (default: the first camera); close it.
+
+        Frames streams give a :class:`~labkit.buffers.RingReader` (own cursor at the next frame;
+        ``name`` shows in ``health()``), trace streams a :class:`~labkit.buffers.TraceReader`.
 
         Raises:
-            EngineStateError: the engine has no ring (closed or failed).
+            LookupError: no such stream (the message lists them).
+            EngineStateError: the engine is closed or failed.
         """
-        if self._ring_name is None or self._host is None:
-            raise EngineStateError(
-                f"no frame ring while the engine is {self._state.value!r}; restart() it",
-                self._state,
-            )
-        try:
-            return RingReader.attach(self._ring_name, name)
-        except RingError as exc:
-            if self.mode == "remote":
-                exc.add_note(
-                    f"frames are shared through memory: open_reader() works only on the machine that runs "
-                    f"the engine at {self.engine_address}"
-                )
-            raise
+        return self._streams.open_reader(stream, name)
 
-    def open_trace_reader(self) -> TraceReader:
-        """A reader of the signal's trace buffer in this process; close it when done.
+    def open_trace_reader(self, stream: str | None = None) -> TraceReader:
+        """A reader of a trace stream (default: the first signal's) in this process; close it.
 
         Raises:
-            EngineStateError: the engine has no trace buffer (no signal device, closed or failed).
+            LookupError: no such trace stream.  EngineStateError: the engine is closed or failed.
         """
-        if self._trace_name is None or self._host is None:
-            raise EngineStateError(
-                f"no trace buffer while the engine is {self._state.value!r}", self._state
-            )
-        return TraceReader.attach(self._trace_name)
+        return self._streams.open_trace_reader(stream)
+
+    @property
+    def traces(self) -> Traces:
+        """``scope.traces[name]``: the buffered rows of a trace stream as ``xr.DataArray
+        (time, channel)`` (signals and nodes' outputs)."""
+        return Traces(self._streams)
+
+    @property
+    def nodes(self) -> ScopeNodes:
+        """Processing nodes of the engine: ``scope.nodes.add("roi_stats", rois=[...])``."""
+        return ScopeNodes(self)
+
+    @property
+    def commands(self) -> ScopeCommands:
+        """User commands of the engine: ``scope.commands.add(fn)``, ``scope.commands.name(**kw)``."""
+        return ScopeCommands(self)
 
     def health(self) -> ScopeHealth:
         """Acquisition health: frames acquired, fps, ring fill, per-reader lag and losses.

@@ -64,6 +64,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="device factory 'package.module:function' (default: simulated)",
     )
+    p.add_argument(
+        "--command",
+        action="append",
+        default=[],
+        metavar="PACKAGE.MODULE:FUNCTION",
+        help="a user command to serve (repeat for several); clients call it as "
+        "scope.commands.<name>(...)",
+    )
+    p.add_argument(
+        "--allow-client-code",
+        action="store_true",
+        help="let clients add commands and nodes by import path: anyone with the connection "
+        "file can then run any function importable on this machine",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated devices")
     p.add_argument(
         "--shape", default="2048,2048", help="simulated camera shape 'height,width' in pixels"
@@ -94,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         server = EngineServer(
             devices,
             args.address,
+            commands=args.command,
+            allow_client_code=args.allow_client_code,
             keys=keys,
             connection_file=False if child else (args.connection_file or True),
             public_host=args.public_host,

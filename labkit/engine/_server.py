@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labkit.engine._engine import Engine
+from labkit.engine._user_commands import load_function
 from labkit.rpc import CallInfo, InlinePolicy, RpcServer, ServerKeys
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,9 @@ class EngineServer:
         public_host: host name written in the connection file.
         parent_pid: exit when this process is gone (the child of a process-mode Scope).
         ring_slots: frame ring length.
+        commands: user commands to serve (``package.module:function``).
+        allow_client_code: let clients add commands by import path (the child of a process-mode
+            Scope: its parent owns it; a shared ``labkit engine``: only if its operator asks).
     """
 
     def __init__(
@@ -100,6 +104,8 @@ class EngineServer:
         public_host: str | None = None,
         parent_pid: int | None = None,
         ring_slots: int = 64,
+        commands: list[str] | tuple[str, ...] = (),
+        allow_client_code: bool = False,
     ) -> None:
         self.parent_pid = parent_pid
         self.rpc = RpcServer(
@@ -114,7 +120,14 @@ class EngineServer:
             public_host=public_host,
         )
         try:
-            self.engine = Engine(devices, emit=self.rpc.publish, ring_slots=ring_slots)
+            self.engine = Engine(
+                devices,
+                emit=self.rpc.publish,
+                ring_slots=ring_slots,
+                allow_client_code=allow_client_code,
+            )
+            for command in commands:
+                self.engine.commands.add_function(load_function(command))
         except BaseException:
             self.rpc.stop()
             raise

@@ -26,7 +26,7 @@ class ScopeSpoolHost:
         return name
 
     def open_reader(self, name: str) -> RingReader:
-        return self._scope.open_reader(name)
+        return self._scope.open_reader(name=name)
 
     def frame_rate_hz(self) -> float:
         return float(self._scope.camera.frame_rate_hz)

@@ -112,7 +112,9 @@ class ScopeHealth:
     ``fps`` is the frame rate measured over the last second (Hz); ``ring_fill`` is the largest reader lag
     as a fraction of the ring (0..1); ``readers`` maps reader names to ``{"lag", "frames_lost"}``;
     ``frames_late`` counts frame slots skipped because the loop fell more than one frame period behind
-    (the camera or the machine could not keep up); smaller delays are caught up.
+    (the camera or the machine could not keep up); smaller delays are caught up. The top-level
+    figures are the first camera's; ``streams`` has them for every camera (by stream name) and
+    ``nodes`` the figures of every processing node (lag, frames lost, time per frame, state).
     """
 
     state: EngineState
@@ -123,6 +125,8 @@ class ScopeHealth:
     uptime_s: float = 0.0
     frames_late: int = 0
     ring_name: str | None = None
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -134,6 +138,8 @@ class ScopeHealth:
             "uptime_s": self.uptime_s,
             "frames_late": self.frames_late,
             "ring_name": self.ring_name,
+            "streams": {k: dict(v) for k, v in self.streams.items()},
+            "nodes": {k: dict(v) for k, v in self.nodes.items()},
         }
 
     @classmethod
@@ -150,4 +156,6 @@ class ScopeHealth:
             uptime_s=float(data.get("uptime_s", 0.0)),
             frames_late=int(data.get("frames_late", 0)),
             ring_name=data.get("ring_name"),
+            streams={str(k): dict(v) for k, v in data.get("streams", {}).items()},
+            nodes={str(k): dict(v) for k, v in data.get("nodes", {}).items()},
         )

@@ -318,7 +318,7 @@ class SpoolController:
         return report
 
     def _sample_frame(self) -> tuple[np.ndarray, bool, int]:
-        reader = self.host.open_reader("spool-preflight")
+        reader = self.host.open_reader(name="spool-preflight")
         try:
             frame = reader.latest()
             if frame is None and reader.wait(1.0):
@@ -332,7 +332,7 @@ class SpoolController:
             reader.close()
 
     def _launch(self, handle: SpoolHandle, s: dict) -> None:
-        reader = self.host.open_reader("spool")
+        reader = self.host.open_reader(name="spool")
         try:
             ring = reader.ring
             zs = z_positions(s)

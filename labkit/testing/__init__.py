@@ -1,6 +1,9 @@
 """Helpers for testing labkit and notebooks built on it (shipped, never imported by runtime code).
 
 - :class:`LeakCheck`: fail code that leaves threads, child processes, sockets or segments behind.
+- :func:`screenshot_rgb`, :func:`png_rgb`, :func:`block_gray`: what a browser painted, as arrays;
+  :func:`viewer_stats`, :func:`wait_painted`, :func:`viewer_card`: viewer windows in a page;
+  :func:`wait_until`: poll a condition with a deadline.
 - Jupyter servers and browser helpers for widget tests: :class:`VoilaServer`, :class:`LabServer`,
   :func:`write_notebook`, :func:`run_all_cells`, :func:`wait_for_widget`; the pytest fixtures
   (``chromium``, ``page``, ``voila_server``, ``lab_server``) live in ``labkit.testing.fixtures``
@@ -25,7 +28,9 @@ from labkit.testing._notebooks import (
     run_in_lab,
     wait_painting,
 )
+from labkit.testing._pixels import block_gray, png_rgb, screenshot_rgb
 from labkit.testing._servers import LabServer, VoilaServer, free_port
+from labkit.testing._viewer import viewer_card, viewer_stats, wait_painted
 from labkit.testing._wait import wait_until
 
 __all__ = [
@@ -50,4 +55,12 @@ __all__ = [
     "output_errors",
     "run_in_lab",
     "wait_painting",
+    # what a browser painted
+    "block_gray",
+    "png_rgb",
+    "screenshot_rgb",
+    # viewer windows in a page
+    "viewer_card",
+    "viewer_stats",
+    "wait_painted",
 ]

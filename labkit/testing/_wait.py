@@ -12,7 +12,7 @@ T = TypeVar("T")
 
 
 def wait_until(
-    predicate: Callable[[], T], timeout_s: float = 10.0, what: str = "", interval_s: float = 0.005
+    predicate: Callable[[], T], timeout_s: float = 15.0, what: str = "", interval_s: float = 0.005
 ) -> T:
     """Poll ``predicate`` until it returns something true, and return that.
 

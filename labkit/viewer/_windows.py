@@ -23,40 +23,23 @@ import xarray as xr
 
 from labkit.viewer._errors import WindowNotFoundError
 from labkit.viewer._hash import as_dataarray
+from labkit.viewer._link import linked_changes
+from labkit.viewer._view import LINKED_VIEW_KEYS, default_view_state, refit_view, update_view
 
 __all__ = ["LINKED_VIEW_KEYS", "WindowRegistry", "WindowState", "default_view_state"]
 
 logger = logging.getLogger(__name__)
 
-#: view-state keys shared by windows in the same link group (cursors and contrast)
-LINKED_VIEW_KEYS = ("cursor", "contrast_lo", "contrast_hi", "gamma", "colormap", "slices")
-
 WindowEvent = str
 Subscriber = Callable[[WindowEvent, "WindowState"], None]
-
-
-def default_view_state(data: xr.DataArray) -> dict[str, Any]:
-    """View state of a fresh window: first index of every extra dim, cursor at the centre, auto contrast."""
-    dims = list(data.dims)
-    image_dims = dims[-2:] if len(dims) >= 2 else dims
-    return {
-        "image_dims": image_dims,  # (y, x) dims shown as the image
-        "slices": {d: 0 for d in dims[:-2]},  # index along each extra dim
-        "cursor": {d: data.sizes[d] // 2 for d in image_dims},  # crosshair, in indices
-        "contrast_lo": None,  # None = auto (min/percentile chosen by the viewer)
-        "contrast_hi": None,
-        "gamma": 1.0,
-        "colormap": "gray",
-        "link_group": None,
-    }
 
 
 @dataclass
 class WindowState:
     """One viewer window: what it shows and how.
 
-    ``data`` is the DataArray shown; ``view`` holds slice indices for extra dims, cursor positions
-    (indices), contrast ``contrast_lo``/``contrast_hi``/``gamma``, ``colormap`` and ``link_group``.
+    ``data`` is the DataArray shown; ``view`` is its view state (dims shown, slices, cursors,
+    bins, colour scale, link group, ROI and line; see ``labkit/viewer/_view.py``).
     ``watched`` windows are bound to the variable ``var_name`` of the client ``client_id``; edits
     made in the viewer flow back there.
     """
@@ -146,6 +129,17 @@ class WindowRegistry:
             open_ = ", ".join(f"{w.index}:{w.name}" for w in self.list()) or "none"
         raise WindowNotFoundError(f"no window {key!r} in this manager (open windows: {open_})")
 
+    def snapshot(self, key: int | str) -> tuple[int, xr.DataArray, dict[str, Any]]:
+        """``(version, data, view)`` of a window, read together (a sender that labels what it
+        sends with the version never mixes two updates).
+
+        Raises:
+            WindowNotFoundError: no such window.
+        """
+        with self._lock:
+            window = self.get(key)
+            return window.version, window.data, window.view
+
     def find_watched(self, client_id: str, var_name: str) -> WindowState | None:
         """The window watching ``var_name`` of ``client_id``, if any."""
         with self._lock:
@@ -174,13 +168,14 @@ class WindowRegistry:
     ) -> WindowState:
         """Open a window on ``data`` (DataArray or numeric ndarray); returns its state.
 
+        ``view``: initial view state (keys of :data:`~labkit.viewer._view.VIEW_KEYS`).
+
         Raises:
             TypeError: ``data`` is not an array.
+            ValueError: ``view`` has an unknown key or a value that does not fit the data.
         """
         data = as_dataarray(data, name)
-        state = default_view_state(data)
-        if view:
-            state.update(view)
+        state = update_view(data, default_view_state(data), view or {})
         with self._lock:
             window = WindowState(
                 index=next(self._next_index),
@@ -194,7 +189,10 @@ class WindowRegistry:
                 client_id=client_id,
             )
             self._windows[window.uid] = window
+            partners = self._group_members(window)
         self._emit("added", window)
+        for other in partners:  # their list of linked windows grew
+            self._emit("view", other)
         return window
 
     def replace(self, key: int | str, data: Any) -> WindowState:
@@ -207,7 +205,7 @@ class WindowRegistry:
         with self._lock:
             window.data = data
             window.version += 1
-            window.view = _refit_view(window.view, data)
+            window.view = refit_view(window.view, data)
         self._emit("replaced", window)
         return window
 
@@ -219,30 +217,71 @@ class WindowRegistry:
         with self._lock:
             window.data = data
             window.version += 1
-            window.view = _refit_view(window.view, data)
+            window.view = refit_view(window.view, data)
         self._emit("edited" if origin == "viewer" else "replaced", window)
         return window
 
-    def set_view_state(self, key: int | str, **state: Any) -> WindowState:
-        """Update view state; linked keys propagate to the other windows of the same link group."""
+    def _group_members(
+        self, window: WindowState, group: str | None = None
+    ) -> typing.List[WindowState]:  # noqa: UP006 (.list shadows)
+        """The other windows in ``group`` (default: the window's own link group)."""
+        group = window.view.get("link_group") if group is None else group
+        if group is None:
+            return []
+        return [w for w in self.list() if w is not window and w.view.get("link_group") == group]
+
+    def linked_with(self, key: int | str) -> typing.List[WindowState]:  # noqa: UP006 (.list shadows)
+        """The other windows of the window's link group, in index order."""
         window = self.get(key)
         with self._lock:
-            window.view.update(state)
-            group = window.view.get("link_group")
-            linked = []
-            if group is not None:
-                shared = {k: v for k, v in state.items() if k in LINKED_VIEW_KEYS}
-                for other in self._windows.values():
-                    if other is not window and other.view.get("link_group") == group and shared:
-                        other.view.update(shared)
-                        linked.append(other)
-        self._emit("view", window)
-        for other in linked:
-            self._emit("view", other)
+            return self._group_members(window)
+
+    def set_view_state(self, key: int | str, **state: Any) -> WindowState:
+        """Change view state (keys of :data:`~labkit.viewer._view.VIEW_KEYS`).
+
+        Changes of :data:`LINKED_VIEW_KEYS` reach the other windows of the link group, positions
+        by coordinate value (``_link.py``). A window that joins a group takes the group's shared
+        state from its first member; other changes in the same call apply after that. Emits ``"view"`` for every window that changed and for the
+        members of a group that gained or lost a window.
+
+        Raises:
+            ValueError: an unknown key (the message lists the accepted ones) or a bad value; the
+                view is left as it was.
+        """
+        window = self.get(key)
+        if "link_group" in state and len(state) > 1:  # join (or leave) first, then the rest
+            update_view(window.data, window.view, state)  # refuse before changing anything
+            group = state.pop("link_group")
+            self.set_view_state(key, link_group=group)
+            return self.set_view_state(key, **state)
+        with self._lock:
+            old = window.view
+            window.view = update_view(window.data, old, state)
+            changed = {k for k, v in window.view.items() if old.get(k) != v}
+            old_group, group = old.get("link_group"), window.view.get("link_group")
+            members = self._group_members(window)
+            affected = [window]
+            if group != old_group:
+                if members:  # joining: take the group's shared state
+                    ref = members[0]
+                    join = linked_changes(
+                        ref.data, ref.view, window.data, window.view, LINKED_VIEW_KEYS
+                    )
+                    window.view = update_view(window.data, window.view, join)
+                affected += members + self._group_members(window, old_group)
+            elif changed & set(LINKED_VIEW_KEYS):
+                keys = changed & set(LINKED_VIEW_KEYS)
+                for other in members:
+                    follow = linked_changes(window.data, window.view, other.data, other.view, keys)
+                    other.view = update_view(other.data, other.view, follow)
+                    affected.append(other)
+        for w in affected:
+            self._emit("view", w)
         return window
 
     def link(self, keys: typing.Sequence[int | str], group: str | None = None) -> str:
-        """Put windows in one link group (cursors and contrast shared); returns the group name."""
+        """Put windows in one link group; returns the group name. The windows take the shared
+        state (position, bins, colour scale) of the first one."""
         windows = [self.get(k) for k in keys]
         group = group or uuid.uuid4().hex[:8]
         for w in windows:
@@ -287,29 +326,16 @@ class WindowRegistry:
         return claimed
 
     def close(self, key: int | str) -> WindowState:
-        """Close a window; emits ``"closed"``."""
+        """Close a window; emits ``"closed"`` (and ``"view"`` for the rest of its link group)."""
         window = self.get(key)
         with self._lock:
             self._windows.pop(window.uid, None)
+            partners = self._group_members(window)
         self._emit("closed", window)
+        for other in partners:
+            self._emit("view", other)
         return window
 
     def close_all(self) -> None:
         for w in self.list():
             self.close(w.uid)
-
-
-def _refit_view(view: dict[str, Any], data: xr.DataArray) -> dict[str, Any]:
-    """Keep slice/cursor indices that still fit ``data``; reset the rest."""
-    fresh = default_view_state(data)
-    out = dict(view)
-    out["image_dims"] = fresh["image_dims"]
-    out["slices"] = {
-        d: min(int(view.get("slices", {}).get(d, 0)), data.sizes[d] - 1) for d in fresh["slices"]
-    }
-    cursor = view.get("cursor", {})
-    out["cursor"] = {
-        d: min(int(cursor.get(d, fresh["cursor"][d])), max(data.sizes[d] - 1, 0))
-        for d in fresh["cursor"]
-    }
-    return out

@@ -8,11 +8,12 @@ one texel per device pixel. Binning is a k x k mean computed with uint32 adds on
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from labkit.processing import bin_mean
 
 __all__ = [
     "Crop",
@@ -42,6 +43,22 @@ class Viewport:
     y0: int
     x1: int
     y1: int
+
+    @classmethod
+    def from_message(cls, content: dict[str, Any]) -> Viewport:
+        """The viewport a front end reported (``{canvas_w, canvas_h, zoom, x0, y0, x1, y1}``).
+
+        Raises:
+            ValueError: a field is missing or not a number, or the zoom is not > 0.
+        """
+        try:
+            ints = [int(content[k]) for k in ("canvas_w", "canvas_h", "x0", "y0", "x1", "y1")]
+            zoom = float(content["zoom"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed viewport {content!r}: {exc}") from None
+        if not zoom > 0:
+            raise ValueError(f"zoom must be > 0 device px per frame px, got {zoom}")
+        return cls(ints[0], ints[1], zoom, *ints[2:])
 
     @classmethod
     def fit(cls, full_h: int, full_w: int, canvas_w: int, canvas_h: int) -> Viewport:
@@ -97,58 +114,6 @@ def plan_crop(full_shape: tuple[int, int], vp: Viewport, margin: float = 0.1) ->
     x1 = x0 + (x1 - x0) // k * k
     y1 = y0 + (y1 - y0) // k * k
     return Crop(y0, y1, x0, x1, k)
-
-
-_scratch = (
-    threading.local()
-)  # per-thread accumulators reused across frames (no 5 MB malloc + page faults per frame)
-
-
-def _scratch_array(name: str, shape: tuple[int, int], dtype: Any) -> np.ndarray:
-    arr = getattr(_scratch, name, None)
-    if arr is None or arr.shape != shape or arr.dtype != dtype:
-        arr = np.empty(shape, dtype)
-        setattr(_scratch, name, arr)
-    return arr
-
-
-def bin_mean(a: np.ndarray, k: int) -> np.ndarray:
-    """Mean of each k x k block of a 2-D integer array, as a new C-contiguous array of a's dtype.
-
-    Trailing rows/columns that do not fill a block are dropped. ``k == 1`` returns a contiguous
-    copy. Integer inputs get the truncated mean (exact integer division). Sums run on strided
-    views into per-thread scratch accumulators: rows first (contiguous reads), then columns.
-    Raises ``ValueError`` for non-2-D input or k < 1.
-    """
-    if a.ndim != 2:
-        raise ValueError(f"bin_mean needs a 2-D frame, got shape {a.shape}")
-    if k < 1:
-        raise ValueError(f"bin factor must be >= 1, got {k}")
-    if k == 1:
-        return np.array(a, order="C", copy=True)
-    h, w = a.shape[0] // k * k, a.shape[1] // k * k
-    if h == 0 or w == 0:
-        return np.zeros((h // k, w // k), a.dtype)
-    if a.dtype.kind not in "ui" or a.dtype.itemsize > 2:
-        blocks = a[:h, :w].reshape(h // k, k, w // k, k).astype(np.float64)
-        return np.ascontiguousarray(blocks.mean(axis=(1, 3)).astype(a.dtype))
-    acc_dtype = np.dtype(np.uint32 if k * k * 65536 < 2**32 else np.uint64)
-    if a.dtype.kind == "i":
-        acc_dtype = np.dtype(np.int64)
-    rows = _scratch_array("rows", (h // k, w), acc_dtype)
-    np.add(a[0:h:k, :w], a[1:h:k, :w], out=rows, dtype=acc_dtype)
-    for i in range(2, k):
-        np.add(rows, a[i:h:k, :w], out=rows)
-    out = _scratch_array("out", (h // k, w // k), acc_dtype)
-    np.add(rows[:, 0::k], rows[:, 1::k], out=out)
-    for j in range(2, k):
-        np.add(out, rows[:, j::k], out=out)
-    n = k * k
-    if n & (n - 1) == 0:
-        np.right_shift(out, n.bit_length() - 1, out=out)
-    else:
-        np.floor_divide(out, n, out=out)
-    return out.astype(a.dtype)  # a fresh array: the caller may keep it (it is sent zero-copy)
 
 
 def to_uint8(a: np.ndarray) -> tuple[np.ndarray, float, float]:

@@ -30,6 +30,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from labkit.widgets._dashboard_live import LiveArea, camera_streams
 from labkit.widgets._device_panel import DevicePanel
 from labkit.widgets._form import Form
 from labkit.widgets._frontends import close_with_comm
@@ -99,6 +100,12 @@ class Dashboard(widgets.GridBox):
         traces: show the signal's :class:`TracePlot` (when the scope has a trace buffer).
         window_s: trace window in seconds.
         devices: device names that get a panel; default every device of the scope.
+        cameras: camera streams that get a live view (``scope.streams``); default every camera.
+        cameras_layout: ``"grid"`` (side by side) or ``"tabs"`` (one tab per camera).
+
+    A ROI drawn in a live view (the ROI button, or shift-drag) becomes an engine ``roi_stats``
+    node (``roi_<camera>``) whose mean and max per frame the ROI plot under the traces shows;
+    clearing the ROI removes it.
 
     ``dash.controls`` is the header :class:`Form` (``values["state"]``, ``values["health"]``,
     buttons ``start``/``stop``; ``dash.controls.click("stop")`` does what the page does).
@@ -115,6 +122,8 @@ class Dashboard(widgets.GridBox):
         traces: bool = True,
         window_s: float = 10.0,
         devices: list[str] | None = None,
+        cameras: list[str | None] | None = None,
+        cameras_layout: str = "grid",
     ) -> None:
         self._closed = True  # until built
         self.scope = scope
@@ -130,18 +139,25 @@ class Dashboard(widgets.GridBox):
         self.controls._on_click = self._run_action
         self._children_to_close.append(self.controls)
 
-        # live view
-        self.live: Any = None
+        # live views, one per camera, and the ROI statistics drawn in them
+        self.live: Any = None  # the first camera's view
+        self.lives: dict[str | None, Any] = {}  # by camera stream (None: the only camera)
+        self.live_area: LiveArea | None = None
+        shown: list[str | None] = list(cameras or camera_streams(scope)) or [None]
         try:
-            from labkit.widgets._liveview import LiveView
-
-            self.live = LiveView(scope, **(live_kw or {}))
-            self._children_to_close.append(self.live)
+            self.live_area = LiveArea(
+                scope, shown, cameras_layout, dict(live_kw or {}), window_s, self._roi_error
+            )
+            self.lives = dict(self.live_area.views)
+            self.live = next(iter(self.lives.values()))
+            self._children_to_close.append(self.live_area)
+        except (TypeError, ValueError, LookupError):
+            raise  # the caller's own mistake (a bad live_kw, layout or camera name)
         except Exception as exc:
             logger.exception("LiveView could not be built")
             self._placeholders["live"] = _placeholder_html("The live view", exc)
         live_box = widgets.Box(
-            [self._part("live", self.live)],
+            [self._part("live", self.live_area.widget if self.live_area else None)],
             layout=widgets.Layout(grid_area="live", min_width="0"),
         )
 
@@ -196,17 +212,21 @@ class Dashboard(widgets.GridBox):
             if self.traces is not None or "traces" in self._placeholders
             else widgets.HTML("")
         )
+        roi_part = self.live_area.roi_box if self.live_area else widgets.HTML("")
         trace_box = widgets.Box(
-            [trace_part],
+            [trace_part, roi_part],
             layout=widgets.Layout(
-                grid_area="traces", min_width="0", width="100%", align_self="flex-start"
+                grid_area="traces", min_width="0", width="100%", align_self="flex-start",
+                flex_flow="column",
             ),
-        )
+        )  # fmt: skip
 
         super().__init__(
             children=[self.controls, live_box, side, trace_box],
             layout=widgets.Layout(
-                grid_template_columns=_grid_columns(scope),
+                grid_template_columns=_grid_columns(
+                    scope, list(self.lives)[: None if cameras_layout == "grid" else 1]
+                ),
                 grid_template_rows="auto auto 1fr",
                 grid_template_areas='"header header" "live side" "live traces"',
                 grid_gap="8px",
@@ -220,6 +240,12 @@ class Dashboard(widgets.GridBox):
         self._show_state(_state_value(scope))
         scope.subscribe(self._on_event)
         close_with_comm(self)  # marimo re-running the cell closes the comm: close the children too
+
+    def _roi_error(self, message: str | None) -> None:
+        """A ROI the engine refused (or, None, one it took): the header shows it in red."""
+        self.last_error = message
+        if not self._closed:
+            self._show_state(_state_value(self.scope))
 
     def _part(self, name: str, widget: Any) -> widgets.Widget:
         if widget is not None:
@@ -241,9 +267,15 @@ class Dashboard(widgets.GridBox):
         if self.panels:
             side.append(mo.ui.tabs(dict(self.panels)))
         side.append(part("spool", self.spool_panel))
-        body = mo.hstack(
-            [part("live", self.live), mo.vstack(side)], widths=[3, 2], align="start", gap=1
-        )
+        views = list(self.lives.values())
+        live: Any
+        if len(views) > 1 and self.live_area is not None and self.live_area.layout == "tabs":
+            live = mo.ui.tabs({str(s): v for s, v in self.lives.items()})
+        elif len(views) > 1:
+            live = mo.hstack(views, gap=1)
+        else:
+            live = part("live", self.live)
+        body = mo.hstack([live, mo.vstack(side)], widths=[3, 2], align="start", gap=1)
         rows: list[Any] = [self.controls, body]
         if self.traces is not None or "traces" in self._placeholders:
             traces_html = mo.as_html(part("traces", self.traces)).text
@@ -259,9 +291,9 @@ class Dashboard(widgets.GridBox):
             self.last_error = f"{action}: {exc}"
         else:
             self.last_error = None
-            if action == "start" and self.live is not None:
+            if action == "start" and self.live_area is not None:
                 try:
-                    self.live.start()
+                    self.live_area.start()
                 except Exception:
                     logger.debug("live view not started", exc_info=True)
         self._show_state(_state_value(self.scope))
@@ -303,8 +335,16 @@ class Dashboard(widgets.GridBox):
             lost = int(reader.get("frames_lost", 0))
             if lost > self.frames_lost.get(name, 0):
                 self.frames_lost[name] = lost
+        cameras = [s for s in self.lives if s is not None]
+        per_camera = h.get("streams") or {}
+        if len(cameras) > 1:  # one rate per camera: each runs at its own
+            fps = " · ".join(
+                f"{s} {float(per_camera.get(s, {}).get('fps', 0.0)):.1f} fps" for s in cameras
+            )
+        else:
+            fps = f"{float(h.get('fps', 0.0)):.1f} fps"
         parts = [
-            f"{float(h.get('fps', 0.0)):.1f} fps",
+            fps,
             f"ring {100 * float(h.get('ring_fill', 0.0)):.0f}% full",
             f"{int(h.get('frames_acquired', 0))} frames",
             f"{int(h.get('frames_late', 0))} late",
@@ -351,21 +391,30 @@ def _lost_text(frames_lost: dict[str, int]) -> str | None:
     return f"frames lost: {', '.join(lost)}" if lost else None
 
 
-def _grid_columns(scope: Any) -> str:
-    """The live column is as wide as an image that fits the window's height needs (the camera's
-    aspect at build time, plus the profile strip), and never leaves the side column less than
-    :data:`SIDE_MIN_PX`; the side column takes the rest. So a wide window gives the image its
-    height and the panels the width that is left, instead of an empty area beside the image."""
-    try:
-        height, width = (int(n) for n in scope.camera.shape)
-        aspect = height / width if height > 0 and width > 0 else 1.0
-    except Exception:  # noqa: BLE001 - no camera: a square guess
-        aspect = 1.0
-    live = (
-        f"min(calc(100% - {SIDE_MIN_PX + 8}px), "
-        f"calc((100vh - {_LIVE_CHROME_PX}px) / {aspect:.4f} + {_LIVE_STRIP_PX}px))"
-    )
+def _grid_columns(scope: Any, cameras: list[str | None]) -> str:
+    """The live column is as wide as the images side by side that fit the window's height need
+    (each camera's aspect at build time, plus its profile strip), and never leaves the side
+    column less than :data:`SIDE_MIN_PX`; the side column takes the rest. So a wide window gives
+    the images their height and the panels the width that is left, instead of an empty area
+    beside the images."""
+    widths = []
+    for stream in cameras or [None]:
+        aspect = _aspect(scope, stream)
+        widths.append(f"(100vh - {_LIVE_CHROME_PX}px) / {aspect:.4f} + {_LIVE_STRIP_PX}px")
+    live = f"min(calc(100% - {SIDE_MIN_PX + 8}px), calc({' + '.join(widths)}))"
     return f"minmax(0, {live}) minmax({SIDE_MIN_PX}px, 1fr)"
+
+
+def _aspect(scope: Any, stream: str | None) -> float:
+    """Height / width of a camera stream's frames (the first camera's for None); 1 if unknown."""
+    try:
+        if stream is None:
+            height, width = (int(n) for n in scope.camera.shape)
+        else:
+            height, width = (int(n) for n in scope.streams[stream].shape[-2:])
+    except Exception:  # noqa: BLE001 - no camera: a square guess
+        return 1.0
+    return height / width if height > 0 and width > 0 else 1.0
 
 
 def _state_value(scope: Any) -> str:

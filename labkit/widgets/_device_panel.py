@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from labkit.widgets._device_actions import ActionRows
 from labkit.widgets._form import Form
 
 __all__ = ["DevicePanel"]
@@ -24,8 +25,8 @@ logger = logging.getLogger(__name__)
 _LOG_SLIDER_RATIO = 1000.0  # limits spanning more than this ratio get a logarithmic slider
 
 
-def _row_for(name: str, spec: dict) -> dict:
-    """The form row of one property spec (``PropertySpec.to_json()``)."""
+def row_for(name: str, spec: dict) -> dict:
+    """The form row of one property (or action argument) spec (``PropertySpec.to_json()``)."""
     common: dict[str, Any] = {
         "label": name,
         "description": spec.get("description") or name,
@@ -72,6 +73,9 @@ class DevicePanel(Form):
         include: only these properties (in this order); default all.
         exclude: properties to leave out.
         title: heading; defaults to ``"<name> (<type>)"``.
+        actions: show the device's actions (``describe()["actions"]``): a field per argument
+            (checked like a property), a button, then progress and the result or error in red.
+            ``panel.run_action(name, **args)`` does what filling the fields and clicking does.
 
     Invalid input never raises in the notebook: the error text is shown in red next to the
     control (``panel.errors[name]`` holds it) and the device keeps its value. ``panel.values``
@@ -87,6 +91,7 @@ class DevicePanel(Form):
         include: Iterable[str] | None = None,
         exclude: Iterable[str] = (),
         title: str | None = None,
+        actions: bool = True,
     ) -> None:
         self.device = device
         if events is None:  # an engine DeviceProxy knows its scope, which delivers property events
@@ -105,18 +110,26 @@ class DevicePanel(Form):
                 f"{self.device_name} has no properties {unknown}; choose from {', '.join(specs)}"
             )
         self.specs: dict[str, dict] = {n: {**specs[n], "name": n} for n in names}
+        #: the device's actions: argument fields, a button each, progress and result
+        self.actions = ActionRows(device, (info.get("actions") or {}) if actions else {})
         heading = (
             title
             if title is not None
             else f"{self.device_name} ({info.get('type', info.get('kind', ''))})"
         )
         super().__init__(
-            [_row_for(n, self.specs[n]) for n in names],
-            values={n: _jsonable(device_values.get(n, specs[n].get("default"))) for n in names},
+            [row_for(n, self.specs[n]) for n in names] + self.actions.rows(),
+            values={
+                **{n: _jsonable(device_values.get(n, specs[n].get("default"))) for n in names},
+                **self.actions.values(),
+            },
             title=heading,
             on_edit=self._apply_edit,
+            on_click=self._click,
             css_class=f"labkit-device-panel labkit-device-{self.device_name}",
         )
+        self.actions.bind(self)
+        self.set_hidden(**self.actions.hidden())
         self._closed = False
         if hasattr(device, "add_listener"):
             device.add_listener(self._on_device_change)
@@ -124,7 +137,42 @@ class DevicePanel(Form):
             events.subscribe(self._on_event)
 
     # ------------------------------------------------------------------ edits from the page
+    def _click(self, name: str) -> None:
+        if self.actions.owns_click(name):
+            future = self.actions.click(name)
+            if future is not None:  # the action may change properties: show them when done
+                future.add_done_callback(lambda _f: self.refresh())
+
+    def run_action(self, name: str, timeout_s: float | None = None, **args: Any) -> Any:
+        """Fill in action ``name``'s fields with ``args`` and press its button, as the user
+        would; returns the action's result (waiting up to ``timeout_s``).
+
+        Raises:
+            LookupError: no such action (names the device's actions).
+            ValueError etc.: an argument the field refuses (also shown in red), or what the
+                action raised (also shown in red under its button).
+            RuntimeError: another action of this panel is still running.
+        """
+        if name not in self.actions.actions:
+            raise LookupError(
+                f"{self.device_name} has no action {name!r}; actions: "
+                f"{', '.join(self.actions.actions) or 'none'}"
+            )
+        for arg, value in args.items():
+            row = f"{name}.{arg}"
+            if row not in self.actions.args:
+                raise TypeError(f"{name}() has no argument {arg!r}")
+            if not self.edit(row, value):
+                raise ValueError(self.errors.get(row, f"{name}(): {arg}={value!r} refused"))
+        future = self.actions.click(f"{name}()")
+        if future is None:
+            raise RuntimeError(f"{self.actions.running}() of {self.device_name} is still running")
+        future.add_done_callback(lambda _f: self.refresh())
+        return future.result(timeout_s)
+
     def _apply_edit(self, name: str, value: Any) -> Any:
+        if self.actions.owns_edit(name):
+            return self.actions.check_edit(name, value)
         if name not in self.specs or self.specs[name].get("readonly"):
             raise ValueError(f"{self.device_name}.{name} cannot be edited from the panel")
         if self.specs[name]["kind"] == "tuple" and isinstance(value, list):
@@ -197,6 +245,7 @@ class DevicePanel(Form):
         if getattr(self, "_closed", True):
             return
         self._closed = True
+        self.actions.close()
         if hasattr(self.device, "remove_listener"):
             try:
                 self.device.remove_listener(self._on_device_change)

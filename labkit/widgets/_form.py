@@ -206,6 +206,12 @@ class Form(anywidget.AnyWidget):
             raise ValueError(f"status level {level!r} unknown; use 'ok', 'warning' or 'error'")
         self.status = (level, str(text))
 
+    def __enter__(self) -> Form:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ------------------------------------------------------------------ browser -> kernel
     def edit(self, name: str, value: Any) -> bool:
         """Apply an edit as if the user made it in the page; True when accepted.

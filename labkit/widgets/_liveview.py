@@ -68,9 +68,10 @@ ORPHAN_TIMEOUTS = 40
 class LiveView(anywidget.AnyWidget):
     """Live frames of a camera (or any frame source) in a notebook, Voila or marimo.
 
-    ``source``: a ``Scope`` (read through its own ring reader, reopened when the ring changes),
-    a ``RingReader``, an :class:`ArraySource`, a 2-D numpy array / ``xr.DataArray``, or any
-    object with ``latest() -> Frame | None``.
+    ``source``: a ``Scope`` (read through its own ring reader, reopened when the ring changes;
+    ``stream`` names which camera, default the first: see ``scope.streams``), a ``RingReader``,
+    an :class:`ArraySource`, a 2-D numpy array / ``xr.DataArray``, or any object with
+    ``latest() -> Frame | None``.
     ``encoding``: ``"auto"`` (raw16, falling back to 8 bits or JPEG on slow links; JPEG first
     under marimo), ``"raw16"``, ``"raw8"`` or ``"jpeg"``. ``max_fps``: cap on frames sent per
     second (None: as fast as the browser paints). ``pace_to_paint``: hold sends to the paint
@@ -107,12 +108,24 @@ class LiveView(anywidget.AnyWidget):
         jpeg_quality: int = 85,
         pace_to_paint: bool = True,
         paint_headroom: float = 1.0,
+        stream: str | None = None,
         **kwargs: Any,
     ) -> None:
+        unknown = sorted(set(kwargs) - set(type(self).class_trait_names()))
+        if unknown:
+            raise TypeError(
+                f"LiveView got unknown keyword arguments {unknown}; it takes encoding, max_fps, "
+                "colormap, contrast, width_px, max_in_flight, credit_timeout_s, jpeg_quality, "
+                "pace_to_paint, paint_headroom, stream and widget traits such as layout"
+            )
         self._pacer = SendPacer(max_fps, headroom=paint_headroom)  # ValueError for a bad max_fps
         self.pace_to_paint = pace_to_paint
         view_id = f"lv{uuid.uuid4().hex[:10]}"
-        self._source, self._owns_source = as_source(source, reader_name=f"liveview-{view_id}")
+        self._source, self._owns_source = as_source(
+            source, reader_name=f"liveview-{view_id}", stream=stream
+        )
+        #: the scope stream shown (None: the first camera, or not a scope)
+        self.stream = stream
         self._source_bits = 8 * np.dtype(getattr(self._source, "dtype", np.uint16)).itemsize
         self._policy = EncodingPolicy(
             encoding, source_bits=self._source_bits, prefer_small=running_in_marimo()
@@ -343,12 +356,8 @@ class LiveView(anywidget.AnyWidget):
             self._wake.set()
         elif kind == "viewport":
             try:
-                ints = [int(content[k]) for k in ("canvas_w", "canvas_h", "x0", "y0", "x1", "y1")]
-                zoom = float(content["zoom"])
-                if not zoom > 0:
-                    raise ValueError(f"zoom must be > 0, got {zoom}")
-                vp = Viewport(ints[0], ints[1], zoom, *ints[2:])
-            except (KeyError, TypeError, ValueError) as exc:
+                vp = Viewport.from_message(content)
+            except ValueError as exc:
                 log.warning("ignoring malformed viewport message %r: %s", content, exc)
                 return
             with self._lock:

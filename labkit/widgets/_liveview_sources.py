@@ -125,24 +125,43 @@ class ArraySource:
 
 
 class ScopeSource:
-    """Reads a Scope's ring through its own reader, reopening it when ``scope.ring_name``
-    changes (the engine makes a new ring when the camera shape or dtype changes). Used from one
-    thread (the LiveView pump)."""
+    """Reads one frames stream of a Scope (``stream``; None: its first camera) through its own
+    reader, reopening it when the stream's ring changes (the engine makes a new ring when the
+    camera shape or dtype changes, and on restart). Used from one thread (the LiveView pump).
 
-    def __init__(self, scope: Any, reader_name: str) -> None:
+    Raises ``LookupError`` naming the frames streams when ``stream`` is not one of them.
+    """
+
+    def __init__(self, scope: Any, reader_name: str, stream: str | None = None) -> None:
         self.scope = scope
         self.reader_name = reader_name
+        self.stream = stream
+        if stream is not None:
+            streams = scope.streams
+            frames = [n for n, s in streams.items() if s.kind == "frames"]
+            if stream not in frames:
+                raise LookupError(
+                    f"no frames stream {stream!r} to show; frames streams: "
+                    f"{', '.join(frames) or 'none'}"
+                )
         self._reader: Any = None
         self._ring_name: str | None = None
 
+    def _buffer(self) -> str | None:
+        """The ring the stream lives in now (None while the engine has none)."""
+        if self.stream is None:
+            return self.scope.ring_name
+        info = self.scope.streams.get(self.stream)
+        return None if info is None else info.buffer
+
     def _ensure_reader(self) -> Any:
-        name = self.scope.ring_name
+        name = self._buffer()
         if name != self._ring_name:
             self._close_reader()
             self._ring_name = name
             if name is not None:
                 try:
-                    self._reader = self.scope.open_reader(self.reader_name)
+                    self._reader = self.scope.open_reader(self.stream, name=self.reader_name)
                 except Exception as exc:  # noqa: BLE001 - closed/failed engine: show nothing, retry later
                     log.info("live view: cannot open a reader on ring %s yet: %s", name, exc)
                     self._ring_name = None
@@ -193,11 +212,17 @@ class ScopeSource:
         self._close_reader()
 
 
-def as_source(obj: Any, reader_name: str) -> tuple[Any, bool]:
+def as_source(obj: Any, reader_name: str, stream: str | None = None) -> tuple[Any, bool]:
     """Wrap what the user passed into a frame source; returns ``(source, owned)`` where owned
-    sources are closed by the view. Raises ``TypeError`` naming the accepted kinds."""
+    sources are closed by the view. ``stream`` picks a Scope's camera stream. Raises
+    ``TypeError`` naming the accepted kinds (or for a ``stream`` with a source that is not a
+    Scope) and ``LookupError`` for a stream the scope does not have."""
     if hasattr(obj, "open_reader") and hasattr(obj, "ring_name"):
-        return ScopeSource(obj, reader_name), True
+        return ScopeSource(obj, reader_name, stream), True
+    if stream is not None:
+        raise TypeError(
+            f"stream={stream!r} picks a camera of a Scope; a {type(obj).__name__} has no streams"
+        )
     if hasattr(obj, "latest") and callable(obj.latest):
         return obj, False
     if isinstance(obj, np.ndarray) or (hasattr(obj, "dims") and hasattr(obj, "values")):

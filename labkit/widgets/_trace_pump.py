@@ -76,17 +76,26 @@ class TraceFrame:
 class TracePump:
     """Reads a trace source and keeps the newest window; the state both renderers show.
 
-    ``source``: a ``Scope`` (its trace reader is opened, owned and re-opened after a restart),
+    ``source``: a ``Scope`` (the trace reader of its ``stream`` — default the first signal — is
+    opened, owned and re-opened after a restart),
     a ``TraceReader`` or any :class:`TraceSource`, or a Signal device (``read()``, ``channels``).
     Not thread-safe by itself: :class:`TracePlot` calls it under its lock.
     """
 
-    def __init__(self, source: Any, channels: Any, window_s: float) -> None:
+    def __init__(
+        self, source: Any, channels: Any, window_s: float, stream: str | None = None
+    ) -> None:
         self._owns_reader = hasattr(source, "open_trace_reader")
         self._source = source
-        self._trace_name = getattr(source, "trace_name", None)
+        self.stream = stream
+        if stream is not None and not self._owns_reader:
+            raise TypeError(
+                f"stream={stream!r} picks a trace of a Scope; a {type(source).__name__} has no "
+                "streams"
+            )
         if self._owns_reader:
-            self.reader = source.open_trace_reader()
+            self._trace_name = self._buffer()
+            self.reader = source.open_trace_reader(stream)  # LookupError names the streams
         elif hasattr(source, "read_new"):
             self.reader = source
         elif hasattr(source, "read") and hasattr(source, "channels"):
@@ -131,16 +140,35 @@ class TracePump:
             keep = self.t >= self.t[-1] - self.window_s
             self.t, self.v = self.t[keep], self.v[keep]
 
+    def _buffer(self) -> str | None:
+        """The buffer the scope's stream lives in now (None: gone or not running)."""
+        if self.stream is None:
+            return getattr(self._source, "trace_name", None)
+        info = self._source.streams.get(self.stream)
+        return None if info is None else info.buffer
+
     def _follow_scope(self) -> None:
         """A restarted scope has a new trace buffer: read that one from now on."""
         if not self._owns_reader:
             return
-        name = getattr(self._source, "trace_name", None)
+        name = self._buffer()
         if name and name != self._trace_name:
-            old, self.reader = self.reader, self._source.open_trace_reader()
-            self._trace_name = name
-            old.close()
-            logger.info("TracePlot now reads trace buffer %s", name)
+            self.switch(self.stream)
+
+    def switch(self, stream: str | None) -> None:
+        """Read the scope's trace stream ``stream`` from now on (the window starts empty; the
+        channels become the new stream's). Raises ``LookupError`` naming the streams there are,
+        and keeps reading the old one then."""
+        if not self._owns_reader:
+            raise TypeError("only a plot of a Scope can switch streams")
+        new = self._source.open_trace_reader(stream)
+        old, self.reader, self.stream = self.reader, new, stream
+        self._trace_name = self._buffer()
+        old.close()
+        self.channels = tuple(str(c) for c in getattr(new, "channels", ()) or ())
+        self._set_channels(max(1, len(self.channels)))
+        self.dirty = True
+        logger.info("TracePlot now reads trace buffer %s", self._trace_name)
 
     def _set_channels(self, n: int) -> None:
         if len(self.channels) != n:

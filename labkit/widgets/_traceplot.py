@@ -158,6 +158,8 @@ class TracePlot(widgets.VBox):
         autostart: start the refresh thread now (else call :meth:`start`).
         renderer: ``"bqplot"`` (SVG, Jupyter front ends), ``"canvas"`` (Canvas2D anywidget: also
             marimo) or ``"auto"`` (canvas when running in marimo, else bqplot).
+        stream: with a ``Scope``: which trace stream (a signal or a node's output, see
+            ``scope.streams``); default the first signal. Settable later (:attr:`stream`).
 
     State from code or the widget's controls: :attr:`window_s`, :attr:`paused`,
     :attr:`autoscale_y`. In marimo the plot displays itself (``_display_``), also inside
@@ -165,7 +167,8 @@ class TracePlot(widgets.VBox):
 
     Raises:
         ValueError: ``window_s`` or ``refresh_hz`` not positive, or an unknown ``renderer``.
-        TypeError: a source the plot cannot read.
+        TypeError: a source the plot cannot read, or ``stream`` with a source that is not a Scope.
+        LookupError: a ``stream`` the scope does not have (the message lists its streams).
     """
 
     def __init__(
@@ -179,6 +182,7 @@ class TracePlot(widgets.VBox):
         title: str = "",
         autostart: bool = True,
         renderer: str = "auto",
+        stream: str | None = None,
     ) -> None:
         self._closed = True  # until built (Widget.__del__ of a failed build must do nothing)
         if renderer not in RENDERERS:
@@ -194,7 +198,7 @@ class TracePlot(widgets.VBox):
         default_hz = 20.0 if renderer == "canvas" else 10.0
         self.refresh_hz = min(float(refresh_hz) if refresh_hz else default_hz, cap)
         self.max_points = int(max_points)
-        self._pump = TracePump(source, channels, window_s)
+        self._pump = TracePump(source, channels, window_s, stream)
         self.redraws = 0
         self.error: str | None = None
         self._lock = threading.RLock()
@@ -241,6 +245,18 @@ class TracePlot(widgets.VBox):
     def channels(self) -> tuple[str, ...]:
         """Channel names (from the source, or ``ch0, ch1, ...``)."""
         return self._pump.channels
+
+    @property
+    def stream(self) -> str | None:
+        """The scope trace stream shown (None: the first signal, or not a scope). Setting it
+        reads that stream from now on (``LookupError`` naming the streams if there is none)."""
+        return self._pump.stream
+
+    @stream.setter
+    def stream(self, stream: str | None) -> None:
+        with self._lock:
+            self._pump.switch(stream)
+        self._render()
 
     @property
     def reader(self) -> Any:

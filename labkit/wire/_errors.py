@@ -89,6 +89,8 @@ _LABKIT_ERRORS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "PropertyValueError",
             "PropertyReadOnlyError",
             "UnknownPropertyError",
+            "ActionArgumentError",
+            "UnknownActionError",
         ),
     ),
 )

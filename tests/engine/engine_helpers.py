@@ -93,3 +93,22 @@ def faulty_devices(seed: int = 0, shape: tuple[int, int] = SHAPE) -> dict[str, D
     )
     devices["laser"] = FaultyLaser("laser")
     return devices
+
+
+def rig(seed: int = 0, shape: tuple[int, int] = SHAPE) -> dict[str, Device]:
+    """The simulated rig (two cameras, signal, filter wheel, shutter, magnet) at test size."""
+    from labkit.devices.sim import rig_devices
+
+    return rig_devices(seed=seed, shape=shape)
+
+
+def brighten(engine, gain: float = 2.0) -> float:
+    """A user command: scale every camera's exposure by ``gain``; returns the first camera's."""
+    for camera in engine.cameras.values():
+        camera.exposure_ms = float(camera.exposure_ms) * gain
+    return float(next(iter(engine.cameras.values())).exposure_ms)
+
+
+def mean_node(frame, meta) -> dict:
+    """A function node: the frame's mean and its top-left pixel."""
+    return {"mean": float(frame.mean()), "corner": float(frame[0, 0])}

@@ -31,9 +31,9 @@ def test_every_command_has_a_handler():
 def test_frame_period_follows_rate_and_exposure(engine):
     engine.camera.frame_rate_hz = 100
     engine.camera.exposure_ms = 5
-    assert engine._frame_period_s() == pytest.approx(0.01)
+    assert engine._loops["camera"]._period_s() == pytest.approx(0.01)
     engine.camera.exposure_ms = 40  # a frame cannot be shorter than its exposure
-    assert engine._frame_period_s() == pytest.approx(0.04)
+    assert engine._loops["camera"]._period_s() == pytest.approx(0.04)
 
 
 def test_open_emits_ready_and_close_releases(engine):

@@ -68,7 +68,7 @@ def _crash_and_recover(faulty_scope):
     faulty_scope.start()  # from failed: a fresh engine, then running
     assert faulty_scope.state is EngineState.RUNNING
     assert faulty_scope.camera.fail_after_frames == 0  # fresh devices
-    reader = faulty_scope.open_reader("after-restart")
+    reader = faulty_scope.open_reader(name="after-restart")
     try:
         assert reader.next(timeout=5).index >= 0
     finally:

@@ -31,7 +31,7 @@ def test_kill_9_during_streaming_fails_fast_and_restart_works():
         scope.stage.speed_um_s = 1  # a 1000 s move: stage.wait() stays pending until the kill
         scope.stage.move(x=1000)
         scope.start()
-        reader = scope.open_reader("survivor")
+        reader = scope.open_reader(name="survivor")
         reader.next(timeout=5)
         pid = scope.status().engine_pid
         assert _segments_of(pid)
@@ -66,7 +66,7 @@ def test_kill_9_during_streaming_fails_fast_and_restart_works():
         assert scope.state is EngineState.READY
         assert scope.status().engine_pid != pid
         scope.start()
-        with scope.open_reader("fresh") as fresh:
+        with scope.open_reader(name="fresh") as fresh:
             assert fresh.next(timeout=5).index >= 0
         scope.unsubscribe(rec)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

@@ -105,7 +105,7 @@ def test_stage_move(scope):
 
 def test_streaming_fills_ring_and_reader_sees_increasing_indices(scope):
     scope.camera.frame_rate_hz = 200
-    reader = scope.open_reader("test-stream")
+    reader = scope.open_reader(name="test-stream")
     try:
         scope.start()
         assert scope.state is EngineState.RUNNING

@@ -72,7 +72,7 @@ def test_connect_with_the_connection_file_controls_the_remote_engine(served):
         assert scope.camera.exposure_ms == 21
         assert scope.camera.snap().shape == (64, 80)
         scope.start()
-        with scope.open_reader("remote-reader") as reader:  # same machine: shared memory
+        with scope.open_reader(name="remote-reader") as reader:  # same machine: shared memory
             assert reader.next(timeout=5).data.shape == (64, 80)
         scope.stop()
         wait_until(

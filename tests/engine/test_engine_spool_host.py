@@ -22,7 +22,7 @@ def test_spool_host_protocol(scope):
     assert scope.stage.position()[2] == pytest.approx(2.5)
     host.move_stage(0.0, wait=True)
     scope.camera.exposure_ms = 10
-    with host.open_reader("spool-test") as reader:
+    with host.open_reader(name="spool-test") as reader:
         scope.start()
         assert reader.next(timeout=5).index >= 0
     rec = Recorder()

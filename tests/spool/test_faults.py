@@ -136,7 +136,7 @@ def test_source_closing_mid_series_keeps_frames(spool, host):
 
 
 def test_stalled_reader_never_slows_the_spool(spool, host):
-    stalled = host.open_reader("live")  # a live view that never reads
+    stalled = host.open_reader(name="live")  # a live view that never reads
     try:
         p = spool.start(max_frames=150, preflight_mode="skip").wait(timeout=30)
     finally:

@@ -81,6 +81,15 @@ def manager(registry_dir):
 
 
 @pytest.fixture
+def page_manager(registry_dir):
+    """An in-process manager with its web page, on free ports, in the isolated registry."""
+    server = lv.ManagerServer(registry_dir=registry_dir).start()
+    yield server
+    lv.shutdown()
+    server.stop()
+
+
+@pytest.fixture
 def manager_process(registry_dir):
     """A real ``labkit manager`` child process; yields its registry entry."""
     proc, entry = start_manager_process(registry_dir)

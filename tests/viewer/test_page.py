@@ -98,8 +98,8 @@ class PageClient:
         assert frame is not None, "the page server closed the websocket"
         header, buffers = decode_frame(frame)
         content = header.get("content") or {}
-        if header["type"] == "custom" and content.get("type") == "slice":  # as the viewer does
-            ack = {"type": "ack", "version": content["version"]}
+        if header["type"] == "custom" and content.get("type") in ("slice", "profiles"):
+            ack = {"type": "ack", "of": content["type"], "seq": content["seq"]}  # as the viewer
             self.send({"type": "custom", "model_id": header["model_id"], "content": ack})
         return header, buffers
 
@@ -109,6 +109,10 @@ class PageClient:
             if predicate(header):
                 return header, buffers
         raise AssertionError("expected message never came")
+
+
+def is_slice(header: dict) -> bool:
+    return header["type"] == "custom" and header["content"]["type"] == "slice"
 
 
 def test_websocket_protocol_open_slice_view_edit_close(manager):
@@ -123,14 +127,14 @@ def test_websocket_protocol_open_slice_view_edit_close(manager):
         assert opened["type"] == "open" and opened["model_id"] == window.uid
         assert opened["state"]["info"]["shape"] == [2, 3, 4]
         client.send({"type": "custom", "model_id": window.uid, "content": {"type": "ready"}})
-        msg, buffers = client.recv_until(lambda h: h["type"] == "custom")
+        msg, buffers = client.recv_until(is_slice)
         content = msg["content"]
         assert content["dtype"] == "u16" and (content["w"], content["h"]) == (4, 3)
         assert np.array_equal(np.frombuffer(buffers[0], np.uint16), np.arange(12))
         # the page moves the slider: the registry follows and a new slice comes
         view = {**opened["state"]["view"], "slices": {"z": 1}}
         client.send({"type": "update", "model_id": window.uid, "state": {"view": view}})
-        msg, buffers = client.recv_until(lambda h: h["type"] == "custom")
+        msg, buffers = client.recv_until(is_slice)
         assert np.array_equal(np.frombuffer(buffers[0], np.uint16), np.arange(12, 24))
         assert manager.windows.get(window.uid).view["slices"] == {"z": 1}
         # an edit from the page: fill a 2x1 rectangle on every slice
@@ -160,7 +164,7 @@ def test_bad_page_messages_get_errors_and_the_page_lives_on(manager):
             err, _ = client.recv_until(lambda h: h["type"] == "error")
             assert err["message"]
         client.send({"type": "custom", "model_id": window.uid, "content": {"type": "ready"}})
-        msg, _ = client.recv_until(lambda h: h["type"] == "custom")
+        msg, _ = client.recv_until(is_slice)
         assert msg["content"]["type"] == "slice"
         # windows added later are opened on connected pages
         later = manager.windows.add(np.ones((3, 3)), "later")
@@ -253,7 +257,7 @@ def test_a_slow_page_gets_the_newest_slice_not_a_queue(manager):
             manager.windows.replace(window.uid, big + i)
         versions = []
         while not versions or versions[-1] < 20:
-            header, buffers = client.recv_until(lambda h: h["type"] == "custom")
+            header, buffers = client.recv_until(is_slice)
             if header["content"]["type"] == "slice":
                 versions.append(header["content"]["version"])
                 value = float(np.frombuffer(buffers[0], np.float32)[0])

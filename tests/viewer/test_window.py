@@ -1,4 +1,4 @@
-"""ViewerWindow kernel side: slicing, edits, the transport-agnostic controller, linked windows."""
+"""ViewerWindow kernel side: edits, the transport-agnostic controller, linked windows."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from labkit.viewer._edits import apply_edit
 from labkit.viewer._errors import WindowNotFoundError
-from labkit.viewer._window import ViewerWindow, WindowController, apply_edit, slice_image
+from labkit.viewer._window import ViewerWindow, WindowController
 from labkit.viewer._windows import WindowRegistry
 
 
@@ -35,6 +36,11 @@ class Recorder:
     def send(self, content: dict, buffers: list) -> None:
         self.messages.append((content, [bytes(b) for b in buffers]))
 
+    def ack_slice(self, ctl: WindowController, n: int = -1) -> None:
+        """Acknowledge slice ``n`` (default the newest) as a front end does when it arrives."""
+        slices = [c for c, _ in self.messages if c["type"] == "slice"]
+        ctl.handle_msg({"type": "ack", "of": "slice", "seq": slices[n]["seq"]})
+
     def slices(self) -> list[tuple[dict, np.ndarray]]:
         out = []
         for content, buffers in self.messages:
@@ -50,35 +56,53 @@ def controller(registry: WindowRegistry, key) -> tuple[WindowController, Recorde
     return WindowController(registry, key, rec.push, rec.send), rec
 
 
-# ---- slicing
-def test_slice_image_picks_extra_dims_and_wire_dtypes():
-    data = cube()
-    assert np.array_equal(slice_image(data, {"t": 2}), data.values[2].astype(np.float32))
-    assert slice_image(data, {"t": 99}).dtype == np.float32  # clamped, no IndexError
-    assert np.array_equal(slice_image(data, {"t": 99}), data.values[2])
-    assert slice_image(xr.DataArray(np.ones((2, 3), np.uint16))).dtype == np.uint16
-    assert slice_image(xr.DataArray(np.ones((2, 3), np.uint8))).dtype == np.uint8
-    assert slice_image(xr.DataArray(np.ones((2, 3), bool))).dtype == np.uint8
-    assert slice_image(xr.DataArray(np.arange(4, dtype=np.int64))).shape == (1, 4)
-    assert slice_image(xr.DataArray(np.array(3 + 4j))).tolist() == [[5.0]]
+def fit_viewport(w: int, h: int, canvas: int = 4096) -> dict:
+    """The viewport message of a front end showing a whole ``w`` x ``h`` image in ``canvas`` px."""
+    zoom = min(canvas / w, canvas / h)
+    return {"type": "viewport", "canvas_w": canvas, "canvas_h": canvas, "zoom": zoom,
+            "x0": 0, "y0": 0, "x1": w, "y1": h}  # fmt: skip
 
 
-def test_big_slices_are_sent_as_block_means():
+# ---- slices sent
+def test_big_slices_are_sent_binned_to_the_viewport_and_zoomed_regions_at_full_resolution():
     registry = WindowRegistry()
     image = np.arange(130 * 200, dtype=np.uint16).reshape(130, 200)
     window = registry.add(image)
     rec = Recorder()
     ctl = WindowController(registry, window.uid, rec.push, rec.send, max_side_px=64)
-    ctl.send_slice()
+    ctl.send_slice()  # no viewport reported yet: fitted into 64 x 64 px
     content, sent = rec.slices()[-1]
-    assert (content["bin"], content["full_w"], content["full_h"]) == (4, 200, 130)
-    assert sent.shape == (32, 50) and content["dtype"] == "f32"
-    assert sent[1, 2] == image[4:8, 8:12].mean()
+    assert (content["bin"], content["full_w"], content["full_h"]) == (3, 200, 130)
+    assert sent.shape == (43, 66) and content["dtype"] == "u16"
+    assert sent[1, 2] == int(image[3:6, 6:9].mean())  # truncated block mean
+    # the front end zooms into [100, 140) x [20, 60) at 4 device px per pixel: full resolution
+    ctl.handle_msg({"type": "viewport", "canvas_w": 160, "canvas_h": 160, "zoom": 4.0,
+                    "x0": 100, "y0": 20, "x1": 140, "y1": 60})  # fmt: skip
+    content, sent = rec.slices()[-1]
+    assert content["bin"] == 1 and (content["x"], content["y"]) == (96, 16)  # 10% margin
+    assert (content["rw"], content["rh"]) == (48, 48) and sent.shape == (48, 48)
+    assert np.array_equal(sent, image[16:64, 96:144])
+    n = ctl.slices_sent
+    ctl.handle_msg({"type": "viewport", "canvas_w": 160, "canvas_h": 160, "zoom": 4.0,
+                    "x0": 100, "y0": 20, "x1": 140, "y1": 60})  # fmt: skip
+    assert ctl.slices_sent == n  # the same viewport again: nothing new to send
+    ctl.handle_msg({"type": "viewport", "zoom": "near"})
+    assert "malformed viewport" in ctl.last_error
     ctl.close()
-    small = WindowController(registry, window.uid, rec.push, rec.send)
-    small.send_slice(force=True)
-    assert rec.slices()[-1][0]["bin"] == 1 and rec.slices()[-1][1].dtype == np.uint16
-    small.close()
+
+
+def test_float_slices_are_float32_block_means():
+    registry = WindowRegistry()
+    image = np.random.default_rng(1).random((64, 90))
+    window = registry.add(image)
+    ctl, rec = controller(registry, window.uid)
+    ctl.handle_msg({"type": "ready", "viewport": fit_viewport(90, 64, canvas=30)})
+    content, sent = rec.slices()[-1]
+    assert content["dtype"] == "f32" and content["bin"] == 3 and sent.shape == (21, 30)
+    ref = image[:63, :90].reshape(21, 3, 30, 3).mean(axis=(1, 3))
+    assert np.allclose(sent, ref, rtol=1e-5)
+    assert (content["min"], content["max"]) == (float(sent.min()), float(sent.max()))
+    ctl.close()
 
 
 # ---- edits
@@ -117,11 +141,12 @@ def test_controller_state_has_units_coords_and_view():
     ctl, _ = controller(registry, window.index)
     state = ctl.state()
     info = state["info"]
-    assert state["uid"] == window.uid and info["image_dims"] == ["y", "x"]
+    assert state["uid"] == window.uid and state["view"]["image_dims"] == ["y", "x"]
     assert info["units"] == "counts" and info["axes"]["t"]["units"] == "s"
     assert info["axes"]["t"]["values"] == [0.0, 0.5, 1.0]
     assert info["axes"]["y"]["values"] is None and info["axes"]["y"]["step"] == 1.0
     assert state["view"]["slices"] == {"t": 0} and state["view"]["colormap"] == "gray"
+    assert info["linked_with"] == []
     ctl.close()
 
 
@@ -137,7 +162,7 @@ def test_controller_sends_slices_on_view_and_data_changes_only_when_needed():
     n = len(rec.slices())
     ctl.handle_view({**ctl.state()["view"], "colormap": "magma"})  # no new slice for a colormap
     assert len(rec.slices()) == n and registry.get(window.uid).view["colormap"] == "magma"
-    ctl.handle_msg({"type": "ack"})  # the front end got a slice: credit for one more
+    rec.ack_slice(ctl)  # the front end got a slice: credit for one more
     registry.replace(window.uid, cube() * 2)
     content, image = rec.slices()[-1]
     assert content["version"] == 1 and np.array_equal(image, cube().values[1] * 2)
@@ -153,11 +178,11 @@ def test_controller_sends_at_most_two_unacked_slices_newest_wins():
     for i in range(1, 6):
         registry.replace(window.uid, np.full((8, 8), i, np.float32))
     assert [c["version"] for c, _ in rec.slices()] == [0, 1]  # out of credit after two
-    ctl.handle_msg({"type": "ack"})  # one arrived: the newest waiting change goes out
+    rec.ack_slice(ctl, 0)  # one arrived: the newest waiting change goes out
     content, image = rec.slices()[-1]
     assert content["version"] == 5 and float(image[0, 0]) == 5.0
-    ctl.handle_msg({"type": "ack"})
-    ctl.handle_msg({"type": "ack"})
+    rec.ack_slice(ctl, 1)
+    rec.ack_slice(ctl, 2)
     assert len(rec.slices()) == 3  # nothing else was waiting
     ctl.handle_msg({"type": "ready"})  # a (re)displayed view always gets the slice
     assert len(rec.slices()) == 4
@@ -191,7 +216,14 @@ def test_controller_edit_goes_through_edit_data_and_errors_are_shown():
         {"contrast_lo": "low"},
         {"slices": {"t": 1.5}},
         {"cursor": [1, 2]},
+        {"cursor": {"y": 99}},
+        {"slices": {"x": 1}},
         {"colormap": 3},
+        {"colormap": "rainbow"},
+        {"norm": "sqrt"},
+        {"image_dims": ["t", "t"]},
+        {"roi": {"y": [2, 1], "x": [0, 1]}},
+        {"note": "unknown key"},
     ],
 )
 def test_bad_view_values_are_refused_and_the_stored_view_restored(bad):
@@ -257,3 +289,59 @@ def test_viewer_window_on_plain_data_opens_a_private_window():
         assert w.info["shape"] == [3, 4] and w.info["dtype"] == "float64"
     with pytest.raises(TypeError, match="not an array"):
         ViewerWindow("not data")
+
+
+def test_cursor_moves_send_profiles_not_slices_and_profiles_have_their_own_credit():
+    registry = WindowRegistry()
+    window = registry.add(cube())
+    ctl, rec = controller(registry, window.uid)
+    ctl.handle_msg({"type": "ready"})
+    profiles = [c for c, _ in rec.messages if c["type"] == "profiles"]
+    assert profiles[-1]["arrays"] == ["c0.h", "c0.v", "dim.t"]
+    n_slices = len(rec.slices())
+    ctl.handle_view({**ctl.state()["view"], "cursor": {"y": 1, "x": 4}})
+    latest = [(c, b) for c, b in rec.messages if c["type"] == "profiles"][-1]
+    assert len(rec.slices()) == n_slices  # the image did not change
+    assert latest[0]["values"] == [cube().values[0, 1, 4]]
+    h = np.frombuffer(latest[1][0], np.float32)
+    assert np.array_equal(h, cube().values[0, 1])  # the row through the new cursor
+    # two profiles unacked: a third change waits for an ack and then goes out as the newest
+    ctl.handle_view({**ctl.state()["view"], "cursor": {"y": 2}})
+    ctl.handle_view({**ctl.state()["view"], "cursor": {"y": 3}})
+    sent = [c for c, _ in rec.messages if c["type"] == "profiles"]
+    assert sent[-1]["values"] == [cube().values[0, 1, 4]]
+    ctl.handle_msg({"type": "ack", "of": "profiles", "seq": sent[-1]["seq"]})
+    newest = [c for c, _ in rec.messages if c["type"] == "profiles"][-1]
+    assert newest["values"] == [cube().values[0, 3, 4]]
+    ctl.close()
+
+
+def test_a_slice_is_labelled_with_the_version_of_its_pixels(monkeypatch):
+    """A replace from another thread lands while the controller cuts the image: the slice
+    still says the version its pixels come from, and the new version follows."""
+    import threading
+
+    from labkit.testing import wait_until
+    from labkit.viewer import _controller
+
+    registry = WindowRegistry()
+    window = registry.add(np.zeros((8, 8), np.float32))
+    ctl, rec = controller(registry, window.uid)
+    real, replacer = _controller.image_plane, []
+
+    def cut_while_replaced(data, view):
+        plane = real(data, view)
+        if not replacer:
+            new = np.ones((8, 8), np.float32)
+            replacer.append(threading.Thread(target=registry.replace, args=(window.uid, new)))
+            replacer[0].start()
+            wait_until(lambda: registry.get(window.uid).version == 1, what="the replace")
+        return plane
+
+    monkeypatch.setattr(_controller, "image_plane", cut_while_replaced)
+    ctl.handle_msg({"type": "ready"})
+    replacer[0].join(5)
+    sent = rec.slices()
+    assert [c["version"] for c, _ in sent] == [0, 1]
+    assert all(float(image[0, 0]) == c["version"] for c, image in sent)
+    ctl.close()

@@ -46,10 +46,23 @@ def test_linked_windows_share_cursor_and_contrast_not_other_state():
     reg = WindowRegistry()
     a, b, c = (reg.add(_data()) for _ in range(3))
     group = reg.link([a.uid, b.index])
-    reg.set_view_state(a.uid, cursor={"y": 1, "x": 3}, contrast_lo=5, note="only a")
+    reg.set_view_state(
+        a.uid, cursor={"y": 1, "x": 3}, contrast_lo=5, roi={"y": [0, 2], "x": [1, 4]}
+    )
     assert b.view["cursor"] == {"y": 1, "x": 3} and b.view["contrast_lo"] == 5
-    assert "note" not in b.view and b.view["link_group"] == group
+    assert b.view["roi"] is None and b.view["link_group"] == group  # an ROI is not shared
     assert c.view["cursor"] == {"y": 2, "x": 2} and c.view["contrast_lo"] is None
+
+
+def test_unknown_view_keys_raise_naming_the_accepted_ones_and_change_nothing():
+    reg = WindowRegistry()
+    w = reg.add(_data())
+    before = dict(w.view)
+    with pytest.raises(ValueError, match=r"unknown view key\(s\) 'note'; accepted: image_dims, "):
+        reg.set_view_state(w.uid, colormap="magma", note="x")
+    assert reg.get(w.uid).view == before
+    with pytest.raises(ValueError, match="unknown view key"):
+        reg.add(_data(), view={"zoom": 2})
 
 
 def test_non_array_is_a_type_error_and_a_broken_subscriber_does_not_break_others():

@@ -125,7 +125,7 @@ def test_frames_a_ring_reader_lost_stay_red_after_the_reader_is_gone(scope):
     scope.camera.frame_rate_hz = 400  # wraps the 64-slot ring in a fraction of a second
     with scope.dashboard(traces=False) as dash:
         c = dash.controls
-        reader = scope.open_reader("slow-reader")  # never reads: everything it wanted is lost
+        reader = scope.open_reader(name="slow-reader")  # never reads: everything it wanted is lost
         try:
             scope.start()
             assert wait_until(lambda: "slow-reader" in (c.errors.get("health") or ""))

@@ -137,3 +137,24 @@ def test_encode_view_sends_8bit_frames_as_raw8_and_rejects_3d():
     assert view.encoding == "raw8" and view.payload.dtype == np.uint8
     with pytest.raises(ValueError, match="2-D frames"):
         encode_view(np.zeros((2, 2, 2), np.uint16), Viewport.fit(2, 2, 2, 2), "raw16")
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_float_bin_mean_matches_block_mean(k):
+    a = np.random.default_rng(k).random((67, 130)).astype(np.float32)
+    a[5, 7] = np.nan
+    h, w = 67 // k * k, 130 // k * k
+    ref = a[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
+    out = bin_mean(a, k)
+    assert out.dtype == np.float32 and out.flags.c_contiguous
+    assert np.allclose(out, ref, rtol=1e-5, equal_nan=True)
+    assert np.isnan(out[5 // k, 7 // k])  # a NaN spreads to its block, as in a mean
+
+
+def test_viewport_from_a_front_end_message():
+    msg = {"canvas_w": 640, "canvas_h": 480, "zoom": 0.5, "x0": 0, "y0": 0, "x1": 1280, "y1": 960}
+    assert Viewport.from_message(msg) == Viewport(640, 480, 0.5, 0, 0, 1280, 960)
+    with pytest.raises(ValueError, match="malformed viewport"):
+        Viewport.from_message({**msg, "x1": "wide"})
+    with pytest.raises(ValueError, match="zoom must be > 0"):
+        Viewport.from_message({**msg, "zoom": 0})

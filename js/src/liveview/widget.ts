@@ -14,7 +14,7 @@ import {
   profileAcross,
   roiFromDrag,
   type View,
-  visibleRegion,
+  viewportReport,
   zoomAt,
 } from "../render/viewport";
 import { createHistogramView } from "./histogram_view";
@@ -154,18 +154,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     vpTimer = window.setTimeout(() => {
       vpTimer = 0;
       if (!fullW || destroyed) return;
-      const v = effView();
-      const r = visibleRegion(v, canvas.width, canvas.height, fullW, fullH);
-      const msg = {
-        type: "viewport",
-        canvas_w: canvas.width,
-        canvas_h: canvas.height,
-        zoom: v.zoom,
-        x0: r ? r.x0 : 0,
-        y0: r ? r.y0 : 0,
-        x1: r ? r.x1 : 0,
-        y1: r ? r.y1 : 0,
-      };
+      const msg = viewportReport(effView(), canvas.width, canvas.height, fullW, fullH);
       const key = JSON.stringify(msg);
       if (key !== lastVp) {
         lastVp = key;

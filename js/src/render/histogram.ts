@@ -81,3 +81,47 @@ export function autoLimits(data: Pixels, pLow = 0.1, pHigh = 99.9): [number, num
   hi = Math.ceil(hi);
   return [lo, hi];
 }
+
+/** Min and max of the finite (and, with `positive`, > 0) values among every `stride`-th;
+ * null when there are none. For float data (NaN and ±∞ are skipped). */
+export function finiteRange(values: ArrayLike<number>, stride = 1, positive = false): { min: number; max: number } | null {
+  let mn = Infinity;
+  let mx = -Infinity;
+  for (let i = 0; i < values.length; i += stride) {
+    const v = values[i];
+    if (!(v - v === 0) || (positive && !(v > 0))) continue; // NaN, ±Inf, or <= 0 when positive
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+  }
+  return mx >= mn ? { min: mn, max: mx } : null;
+}
+
+/**
+ * Histogram of the finite values (every `stride`-th) into `nbins` equal bins over [min, max]
+ * (continuous values: bin i spans [min + i*w, min + (i+1)*w)). With `log`, bins are equal in
+ * log10(value) and only values > 0 count; min/max are then log10 of the range.
+ */
+export function valueHistogram(
+  values: ArrayLike<number>,
+  nbins: number,
+  range: { min: number; max: number },
+  stride = 1,
+  log = false,
+): Histogram {
+  const counts = new Uint32Array(nbins);
+  const a = log ? Math.log10(range.min) : range.min;
+  const b = log ? Math.log10(range.max) : range.max;
+  const scale = b > a ? nbins / (b - a) : 0;
+  let total = 0;
+  for (let i = 0; i < values.length; i += stride) {
+    const raw = values[i];
+    if (!(raw - raw === 0) || (log && !(raw > 0))) continue;
+    const v = log ? Math.log10(raw) : raw;
+    let k = Math.floor((v - a) * scale);
+    if (k < 0) k = 0;
+    else if (k >= nbins) k = nbins - 1;
+    counts[k]++;
+    total++;
+  }
+  return { counts, min: a, max: b > a ? b : a + 1, total };
+}

@@ -1,11 +1,15 @@
-// createImageRenderer(canvas): draws a uint16/uint8 image with contrast, gamma and a colormap.
-// WebGL2 path: R16UI / R8UI integer texture sampled with usampler2D (EXT_texture_norm16 is not
-// needed), contrast + gamma + 256x1 LUT texture in the fragment shader. Canvas2D fallback otherwise.
+// createImageRenderer(canvas): draws a uint16/uint8/float32 image with contrast, a linear or log
+// scale, gamma and a colormap. WebGL2 path: R16UI / R8UI integer textures sampled with usampler2D
+// (EXT_texture_norm16 is not needed) or an R32F texture (float data, exact values: NaN is drawn
+// as the background), contrast + scale + gamma + 256x1 LUT texture in the fragment shader.
+// Canvas2D fallback otherwise.
 import { colormapLut } from "./colormaps";
 import { type Contrast, lutIndex, sanitizeContrast } from "./contrast";
 import type { Placement, View } from "./viewport";
 
 export type Pixels = Uint16Array | Uint8Array;
+/** What setImage takes: integer texels (with a ValueScale) or float32 data values. */
+export type Texels = Pixels | Float32Array;
 
 /** Maps stored texel values to data values: data = stored * scale + offset (8-bit encodings). */
 export interface ValueScale {
@@ -15,13 +19,14 @@ export interface ValueScale {
 
 export interface ImageRenderer {
   readonly kind: "webgl2" | "canvas2d";
-  setImage(data: Pixels, w: number, h: number, placement?: Placement, valueScale?: ValueScale): void;
+  setImage(data: Texels, w: number, h: number, placement?: Placement, valueScale?: ValueScale): void;
   /**
    * Upload an 8-bit gray bitmap (its red channel) without reading it back on the CPU. Returns
    * false if this renderer cannot (Canvas2D, or the GPU refused): then use setImage.
    */
   setBitmap(bitmap: ImageBitmap, placement?: Placement, valueScale?: ValueScale): boolean;
-  setContrast(lo: number, hi: number, gamma?: number): void;
+  /** Limits in data units; `log` maps log(v / lo) / log(hi / lo) (limits must be > 0). */
+  setContrast(lo: number, hi: number, gamma?: number, log?: boolean): void;
   setColormap(name: string): void;
   /** View in full-frame coordinates; null fits the current placement to the canvas. */
   setView(view: View | null): void;
@@ -30,7 +35,7 @@ export interface ImageRenderer {
 }
 
 interface State {
-  data: Pixels | null;
+  data: Texels | null;
   w: number;
   h: number;
   placement: Placement;
@@ -74,23 +79,30 @@ void main() {
   v_uv = a_pos;
 }`;
 
-const FRAG = `#version 300 es
+// the fragment shaders differ only in how a texel becomes a data value
+const fragment = (sampler: string, value: string) => `#version 300 es
 precision highp float;
 precision highp usampler2D;
 in vec2 v_uv;
-uniform usampler2D u_img;
+uniform ${sampler} u_img;
 uniform sampler2D u_lut;
 uniform vec2 u_size;     // texture size in texels
 uniform vec2 u_scale;    // data = stored * x + y
 uniform vec3 u_contrast; // lo, hi, gamma
+uniform int u_log;       // 1: log scale between lo and hi (both > 0)
 out vec4 color;
 void main() {
   ivec2 t = ivec2(min(floor(v_uv * u_size), u_size - 1.0));
-  float v = float(texelFetch(u_img, t, 0).r) * u_scale.x + u_scale.y;
-  float n = clamp((v - u_contrast.x) / max(u_contrast.y - u_contrast.x, 1e-6), 0.0, 1.0);
+  float v = ${value};
+  if (isnan(v)) { color = vec4(0.08, 0.08, 0.08, 1.0); return; }
+  float n;
+  if (u_log == 1) n = v > 0.0 ? clamp(log(v / u_contrast.x) / log(u_contrast.y / u_contrast.x), 0.0, 1.0) : 0.0;
+  else n = clamp((v - u_contrast.x) / (u_contrast.y - u_contrast.x), 0.0, 1.0);
   if (u_contrast.z != 1.0) n = pow(n, u_contrast.z); // uniform branch: no pow() per pixel at gamma 1
   color = texelFetch(u_lut, ivec2(int(n * 255.0 + 0.5), 0), 0);
 }`;
+const FRAG_UINT = fragment("usampler2D", "float(texelFetch(u_img, t, 0).r) * u_scale.x + u_scale.y");
+const FRAG_FLOAT = fragment("sampler2D", "texelFetch(u_img, t, 0).r");
 
 function compile(gl: WebGL2RenderingContext, type: number, src: string): WebGLShader {
   const sh = gl.createShader(type)!;
@@ -102,34 +114,42 @@ function compile(gl: WebGL2RenderingContext, type: number, src: string): WebGLSh
   return sh;
 }
 
-function createWebGL2(canvas: HTMLCanvasElement, gl: WebGL2RenderingContext): ImageRenderer {
-  const s = newState();
+function link(gl: WebGL2RenderingContext, frag: string): WebGLProgram {
   const prog = gl.createProgram()!;
   gl.attachShader(prog, compile(gl, gl.VERTEX_SHADER, VERT));
-  gl.attachShader(prog, compile(gl, gl.FRAGMENT_SHADER, FRAG));
+  gl.attachShader(prog, compile(gl, gl.FRAGMENT_SHADER, frag));
+  gl.bindAttribLocation(prog, 0, "a_pos");
   gl.linkProgram(prog);
   if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) {
     throw new Error(`labkit: shader link failed: ${gl.getProgramInfoLog(prog)}`);
   }
-  const u = (name: string) => gl.getUniformLocation(prog, name);
-  const loc = {
-    rect: u("u_rect"),
-    view: u("u_view"),
-    canvas: u("u_canvas"),
-    img: u("u_img"),
-    lut: u("u_lut"),
-    size: u("u_size"),
-    scale: u("u_scale"),
-    contrast: u("u_contrast"),
-  };
+  return prog;
+}
+
+function createWebGL2(canvas: HTMLCanvasElement, gl: WebGL2RenderingContext): ImageRenderer {
+  const s = newState();
+  const programs = [link(gl, FRAG_UINT), link(gl, FRAG_FLOAT)].map((prog) => {
+    const u = (name: string) => gl.getUniformLocation(prog, name);
+    const loc = {
+      rect: u("u_rect"),
+      view: u("u_view"),
+      canvas: u("u_canvas"),
+      img: u("u_img"),
+      lut: u("u_lut"),
+      size: u("u_size"),
+      scale: u("u_scale"),
+      contrast: u("u_contrast"),
+      log: u("u_log"),
+    };
+    return { prog, loc };
+  });
   const vao = gl.createVertexArray();
   gl.bindVertexArray(vao);
   const vbo = gl.createBuffer();
   gl.bindBuffer(gl.ARRAY_BUFFER, vbo);
   gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([0, 0, 1, 0, 0, 1, 1, 1]), gl.STATIC_DRAW);
-  const aPos = gl.getAttribLocation(prog, "a_pos");
-  gl.enableVertexAttribArray(aPos);
-  gl.vertexAttribPointer(aPos, 2, gl.FLOAT, false, 0, 0);
+  gl.enableVertexAttribArray(0); // a_pos in both programs
+  gl.vertexAttribPointer(0, 2, gl.FLOAT, false, 0, 0);
 
   const imgTex = gl.createTexture();
   gl.bindTexture(gl.TEXTURE_2D, imgTex);
@@ -157,14 +177,15 @@ function createWebGL2(canvas: HTMLCanvasElement, gl: WebGL2RenderingContext): Im
       s.h = h;
       s.placement = placement ?? { x: 0, y: 0, w, h, tw: w, th: h };
       s.vs = valueScale ?? { scale: 1, offset: 0 };
-      const is16 = data instanceof Uint16Array;
-      const key = `${w}x${h}:${is16 ? 16 : 8}`;
+      const bits = data instanceof Float32Array ? 32 : data instanceof Uint16Array ? 16 : 8;
+      const key = `${w}x${h}:${bits}`;
       gl.bindTexture(gl.TEXTURE_2D, imgTex);
       gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
-      const fmt = gl.RED_INTEGER;
-      const type = is16 ? gl.UNSIGNED_SHORT : gl.UNSIGNED_BYTE;
+      const fmt = bits === 32 ? gl.RED : gl.RED_INTEGER;
+      const type = bits === 32 ? gl.FLOAT : bits === 16 ? gl.UNSIGNED_SHORT : gl.UNSIGNED_BYTE;
       if (key !== texKey) {
-        gl.texImage2D(gl.TEXTURE_2D, 0, is16 ? gl.R16UI : gl.R8UI, w, h, 0, fmt, type, data);
+        const internal = bits === 32 ? gl.R32F : bits === 16 ? gl.R16UI : gl.R8UI;
+        gl.texImage2D(gl.TEXTURE_2D, 0, internal, w, h, 0, fmt, type, data);
         texKey = key;
       } else {
         gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, w, h, fmt, type, data);
@@ -191,8 +212,8 @@ function createWebGL2(canvas: HTMLCanvasElement, gl: WebGL2RenderingContext): Im
       s.vs = valueScale ?? { scale: 1, offset: 0 };
       return true;
     },
-    setContrast(lo, hi, gamma = 1) {
-      s.contrast = sanitizeContrast(lo, hi, gamma);
+    setContrast(lo, hi, gamma = 1, log = false) {
+      s.contrast = sanitizeContrast(lo, hi, gamma, log);
     },
     setColormap(name) {
       s.lut = colormapLut(name);
@@ -210,6 +231,7 @@ function createWebGL2(canvas: HTMLCanvasElement, gl: WebGL2RenderingContext): Im
       if (!s.data) return;
       const v = effectiveView(s, cw, ch);
       const p = s.placement;
+      const { prog, loc } = programs[s.data instanceof Float32Array ? 1 : 0];
       gl.useProgram(prog);
       gl.bindVertexArray(vao);
       gl.activeTexture(gl.TEXTURE0);
@@ -224,6 +246,7 @@ function createWebGL2(canvas: HTMLCanvasElement, gl: WebGL2RenderingContext): Im
       gl.uniform2f(loc.size, s.w, s.h);
       gl.uniform2f(loc.scale, s.vs.scale, s.vs.offset);
       gl.uniform3f(loc.contrast, s.contrast.lo, s.contrast.hi, s.contrast.gamma);
+      gl.uniform1i(loc.log, s.contrast.log ? 1 : 0);
       gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
       gl.activeTexture(gl.TEXTURE0);
     },
@@ -232,7 +255,7 @@ function createWebGL2(canvas: HTMLCanvasElement, gl: WebGL2RenderingContext): Im
       gl.deleteTexture(lutTex);
       gl.deleteBuffer(vbo);
       gl.deleteVertexArray(vao);
-      gl.deleteProgram(prog);
+      for (const { prog } of programs) gl.deleteProgram(prog);
       s.data = null;
     },
   };
@@ -253,7 +276,7 @@ function createCanvas2D(canvas: HTMLCanvasElement): ImageRenderer {
 
   function packedLut(n: number): Uint32Array {
     const c = s.contrast;
-    const key = `${n}:${c.lo}:${c.hi}:${c.gamma}:${s.vs.scale}:${s.vs.offset}`;
+    const key = `${n}:${c.lo}:${c.hi}:${c.gamma}:${c.log}:${s.vs.scale}:${s.vs.offset}`;
     if (key !== packedKey || packed.length !== n) {
       packed = new Uint32Array(n);
       const lut32 = new Uint32Array(s.lut.buffer, s.lut.byteOffset, 256);
@@ -271,10 +294,17 @@ function createCanvas2D(canvas: HTMLCanvasElement): ImageRenderer {
     }
     if (!img || img.width !== s.w || img.height !== s.h) img = offCtx.createImageData(s.w, s.h);
     const out = new Uint32Array(img.data.buffer);
-    const lut = packedLut(s.data instanceof Uint16Array ? 65536 : 256);
     const d = s.data;
     const n = Math.min(d.length, out.length);
-    for (let i = 0; i < n; i++) out[i] = lut[d[i]];
+    if (d instanceof Float32Array) {
+      // float values: one LUT lookup per pixel through normalize (no table over all values)
+      const lut32 = new Uint32Array(s.lut.buffer, s.lut.byteOffset, 256);
+      const nan = 0xff141414; // the background (little-endian RGBA)
+      for (let i = 0; i < n; i++) out[i] = d[i] === d[i] ? lut32[lutIndex(d[i], s.contrast)] : nan;
+    } else {
+      const lut = packedLut(d instanceof Uint16Array ? 65536 : 256);
+      for (let i = 0; i < n; i++) out[i] = lut[d[i]];
+    }
     offCtx.putImageData(img, 0, 0);
     dirty = false;
   }
@@ -292,8 +322,8 @@ function createCanvas2D(canvas: HTMLCanvasElement): ImageRenderer {
     setBitmap() {
       return false; // the LUT needs the pixel values on the CPU here
     },
-    setContrast(lo, hi, gamma = 1) {
-      s.contrast = sanitizeContrast(lo, hi, gamma);
+    setContrast(lo, hi, gamma = 1, log = false) {
+      s.contrast = sanitizeContrast(lo, hi, gamma, log);
       dirty = true;
     },
     setColormap(name) {

@@ -145,3 +145,25 @@ export function profileAcross(
   }
   return out;
 }
+
+/** The viewport a front end reports to the kernel (labkit/widgets/_binning.py Viewport): canvas
+ * size and zoom in device px and the visible full-frame region (zeros when nothing shows). */
+export function viewportReport(
+  v: View,
+  cw: number,
+  ch: number,
+  fullW: number,
+  fullH: number,
+): { type: "viewport"; canvas_w: number; canvas_h: number; zoom: number; x0: number; y0: number; x1: number; y1: number } {
+  const r = visibleRegion(v, cw, ch, fullW, fullH);
+  return {
+    type: "viewport",
+    canvas_w: cw,
+    canvas_h: ch,
+    zoom: v.zoom,
+    x0: r ? r.x0 : 0,
+    y0: r ? r.y0 : 0,
+    x1: r ? r.x1 : 0,
+    y1: r ? r.y1 : 0,
+  };
+}

@@ -1,34 +1,52 @@
 // The viewer window front end (anywidget ESM; also rendered by the manager page through its
-// websocket model). Shows a 2-D slice of N-d data with the shared WebGL2 renderer, sliders for
-// extra dims, a crosshair with line profiles, contrast/colormap controls, a coordinate readout and
-// a small edit tool (normalize / crop to ROI / fill ROI) whose result flows back to the kernel.
-// Counters for tests live on window.labkit_viewers[uid].
-import { el, imageGrid } from "../render/dom";
-import { COLORMAP_NAMES } from "../render/colormaps";
-import { autoLimits, computeHistogram, dataRange } from "../render/histogram";
-import { createImageRenderer } from "../render/image_renderer";
-import { canvasToImage, fitView, imageToCanvas, panBy, profiles, roiFromDrag, type View, zoomAt } from "../render/viewport";
-import { coordAt, decodeSlice, fmt, label, type Slice, type SliceMsg, type ViewState, type WindowInfo } from "./data";
+// websocket model). Shows a 2-D image of N-d data with the shared WebGL2 renderer: axes in
+// coordinate units, a colorbar, sliders for the other dims, several cursors with profiles,
+// ROI and line profiles, a value readout, linked windows, keyboard shortcuts and PNG export.
+// The view state lives in the model's `view` (the kernel keeps it); slices and profiles come
+// from the kernel (cut and binned to this viewport there). Counters for tests and benchmarks
+// live on window.labkit_viewers[uid].
 import { createHistogramView } from "../liveview/histogram_view";
-import { drawProfile } from "./profile";
-import { CSS } from "./styles";
-
+import { type Contrast, sanitizeContrast } from "../render/contrast";
+import { finiteRange, valueHistogram } from "../render/histogram";
+import { createImageRenderer } from "../render/image_renderer";
 import type { Model } from "../render/model";
+import { canvasToImage, fitView, imageToCanvas, type View, viewportReport } from "../render/viewport";
+import type { ViewerContext } from "./context";
+import { syncControls, wireControls } from "./controls";
+import { coordAt, fmt, label } from "./coords";
+import { moveCursor } from "./cursors";
+import { CURSOR_COLORS, decodeProfiles, decodeSlice, type ProfilesMsg, type SliceMsg, texelIndex, type ViewState, type WindowInfo } from "./data";
+import { composeFigure, downloadPng } from "./export";
+import { geometry, type Preview, wireInput } from "./input";
+import { buildDom, sizeFigure } from "./layout";
+import { drawOverlay } from "./overlay";
+import { drawAlignedProfiles, drawSeries } from "./profile";
+
 export type { Model };
 
 export interface ViewerStats {
   uid: string;
   slices_received: number;
+  profiles_received: number;
   painted: number;
-  received_at_ms: number; // Date.now() when the last slice arrived
-  decode_ms: number; // last slice: decode (+ float quantization) and texture upload
-  paint_ms: number; // last paint: draw + overlay + profiles
-  zoom: number;
   version: number;
   renderer: string;
   status: string;
   contrast: [number, number, number];
+  norm: string;
+  zoom: number; // CSS px per data pixel
+  bin: number; // the last slice: data pixels per texel (each way)
+  texels: [number, number];
+  slices: Record<string, number>;
+  image_dims: string[];
   roi: [number, number, number, number] | null;
+  decode_ms: number;
+  paint_ms: number;
+  input_to_paint_ms: number[]; // slider / key -> the slice painted (last 200)
+  input_to_receive_ms: number[]; // slider / key -> the slice arrived (same inputs)
+  kernel_ms: number[]; // of those: the kernel's part (view change in -> slice out)
+  exports: number;
+  export_bytes: number;
 }
 
 declare global {
@@ -37,413 +55,378 @@ declare global {
   }
 }
 
+const sameSlices = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => a[k] === b[k]);
+
 export function render({ model, el: host }: { model: Model; el: HTMLElement }): () => void {
   const uid: string = model.get("uid");
   const stats: ViewerStats = {
-    uid, slices_received: 0, painted: 0, received_at_ms: 0, decode_ms: 0, paint_ms: 0, zoom: 1, version: -1, renderer: "", status: "", contrast: [0, 1, 1], roi: null,
-  };
+    uid, slices_received: 0, profiles_received: 0, painted: 0, version: -1, renderer: "", status: "",
+    contrast: [0, 1, 1], norm: "linear", zoom: 1, bin: 1, texels: [0, 0], slices: {}, image_dims: [],
+    roi: null, decode_ms: 0, paint_ms: 0, input_to_paint_ms: [], input_to_receive_ms: [], kernel_ms: [], exports: 0,
+    export_bytes: 0,
+  }; // prettier-ignore
   window.labkit_viewers = window.labkit_viewers ?? {};
   window.labkit_viewers[uid] = stats;
 
-  // ---- DOM ----
-  const root = el("div", "lk-viewer");
-  root.dataset.uid = uid;
-  const style = el("style");
-  style.textContent = CSS;
-  const title = el("div", "lk-title");
-  const bar = el("div", "lk-bar");
-  const cmapSel = el("select", "lk-cmap");
-  for (const name of COLORMAP_NAMES) cmapSel.append(new Option(name, name));
-  const autoBtn = el("button", "lk-auto", "Auto");
-  autoBtn.title = "contrast limits at the 0.1 / 99.9 percentiles of this slice";
-  const loIn = el("input", "lk-lo");
-  const hiIn = el("input", "lk-hi");
-  for (const i of [loIn, hiIn]) {
-    i.type = "number";
-    i.step = "any";
-  }
-  loIn.title = "contrast low (data units)";
-  hiIn.title = "contrast high (data units)";
-  const gamma = el("input", "lk-gamma");
-  gamma.type = "range";
-  gamma.min = "-1.3";
-  gamma.max = "1.3";
-  gamma.step = "0.01";
-  gamma.title = "gamma (log scale; double-click: 1)";
-  const roiBtn = el("button", "lk-roi", "ROI");
-  roiBtn.title = "drag a rectangle on the image (or shift-drag)";
-  const opSel = el("select", "lk-op");
-  for (const [v, t] of [["normalize", "normalize"], ["crop", "crop to ROI"], ["fill", "fill ROI with"]]) opSel.append(new Option(t, v));
-  const valueIn = el("input", "lk-fill-value");
-  valueIn.type = "number";
-  valueIn.step = "any";
-  valueIn.value = "0";
-  const linkIn = el("input", "lk-link");
-  linkIn.placeholder = "link group";
-  linkIn.title = "windows with the same link group share cursor, slices and contrast (empty: unlinked)";
-  linkIn.size = 9;
-  const applyBtn = el("button", "lk-apply", "Apply");
-  applyBtn.title = "edit the data; a watched notebook variable gets the result";
-  bar.append(cmapSel, autoBtn, loIn, hiIn, gamma, roiBtn, opSel, valueIn, applyBtn, linkIn);
-  const sliders = el("div", "lk-sliders");
-  const { grid, stage, canvas, overlay, vprof, hprof } = imageGrid();
-  const readout = el("div", "lk-readout", "\u00a0");
-  const status = el("div", "lk-status");
-  // histogram with draggable limits: applied locally while dragging, stored on release
+  const dom = buildDom();
+  dom.root.dataset.uid = uid;
   const hv = createHistogramView(
     (lo, hi) => {
-      renderer.setContrast(lo, hi, view().gamma ?? 1);
-      hv.setContrast({ lo, hi, gamma: view().gamma ?? 1 });
-      hv.draw();
+      localContrast = sanitizeContrast(lo, hi, ctx.view().gamma ?? 1, ctx.view().norm === "log");
       requestDraw();
     },
-    (lo, hi) => setView({ contrast_lo: lo, contrast_hi: hi }),
+    (lo, hi) => {
+      localContrast = null;
+      ctx.setView({ contrast_lo: lo, contrast_hi: hi });
+    },
   );
-  root.append(style, title, bar, sliders, grid, hv.canvas, readout, status);
-  host.append(root);
-
-  const renderer = createImageRenderer(canvas);
+  dom.fig.after(hv.canvas);
+  host.append(dom.root);
+  const renderer = createImageRenderer(dom.canvas);
   stats.renderer = renderer.kind;
 
-  // ---- state ----
-  let slice: Slice | null = null;
-  let roi: [number, number, number, number] | null = null; // x, y, w, h in image indices
-  let drag: { x0: number; y0: number; px: number; py: number; moved: boolean; roi: boolean } | null = null;
-  let zoomed: View | null = null; // null: fit the image to the canvas
-  let roiTool = false;
   let rafId = 0;
   let destroyed = false;
-  const info = (): WindowInfo => model.get("info") ?? {};
-  const view = (): ViewState => model.get("view") ?? {};
-  const imageDims = (): [string, string] => {
-    const d = info().image_dims ?? [];
-    return d.length >= 2 ? [d[0], d[1]] : ["", d[0] ?? ""];
+  let layoutKey = "";
+  let localContrast: Contrast | null = null; // while a histogram handle is dragged
+  let pendingInput: { slices: Record<string, number>; t: number } | null = null;
+  let lastRemote = "";
+  let localChange = false;
+  let imageVersion = 0; // bumped with every texture upload
+  let drawnImage = ""; // what the WebGL canvas shows (see paint)
+  const preview: Preview = { roi: null, line: null };
+
+  const ctx: ViewerContext = {
+    model,
+    dom,
+    renderer,
+    info: () => (model.get("info") ?? {}) as WindowInfo,
+    view: () => (model.get("view") ?? {}) as ViewState,
+    dims: () => {
+      const d = ctx.view().image_dims ?? [];
+      return d.length >= 2 ? [d[0], d[1]] : ["", d[0] ?? ""];
+    },
+    planeSize: () => {
+      const [ydim, xdim] = ctx.dims();
+      const axes = ctx.info().axes ?? {};
+      return [axes[xdim]?.size ?? 1, ydim ? (axes[ydim]?.size ?? 1) : 1];
+    },
+    slice: null,
+    profiles: new Map(),
+    profilesMsg: null,
+    zoomed: null,
+    tool: "none",
+    setView(changes) {
+      localChange = true; // model.set fires change:view at once: not a remote change
+      try {
+        model.set("view", { ...ctx.view(), ...changes });
+      } finally {
+        localChange = false;
+      }
+      model.save_changes();
+      // a new slice index shows when its slice arrives: nothing to repaint before that
+      onView(Object.keys(changes).some((k) => k !== "slices"));
+    },
+    setCursor(pos, index) {
+      ctx.setView(moveCursor(ctx.view(), index ?? ctx.view().active_cursor ?? 0, pos));
+    },
+    markInput(slices) {
+      pendingInput = { slices, t: performance.now() };
+    },
+    requestDraw,
+    showStatus(level, message) {
+      dom.status.textContent = message;
+      dom.status.className = `lk-status${level === "error" ? " lk-error" : ""}`;
+      stats.status = `${level}: ${message}`;
+    },
+    fit: (): View => {
+      const [w, h] = ctx.planeSize();
+      return ctx.zoomed ?? fitView(w, h, dom.canvas.width, dom.canvas.height);
+    },
+    scheduleViewport,
+    exportPng,
   };
 
-  function setView(changes: Partial<ViewState>) {
-    model.set("view", { ...view(), ...changes });
-    model.save_changes();
-    syncControls();
-    requestDraw();
-  }
-  function showStatus(level: string, message: string) {
-    status.textContent = message;
-    status.className = `lk-status${level === "error" ? " lk-error" : ""}`;
-    stats.status = `${level}: ${message}`;
-  }
-
-  // ---- layout ----
-  function layout() {
-    const w0 = fullW();
-    const h0 = fullH();
+  // ---- layout and viewport ----
+  function layout(): void {
+    const [w0, h0] = ctx.planeSize();
     const maxH: number = model.get("height_px") || 420;
-    const avail = host.clientWidth > 0 ? Math.max(160, host.clientWidth - 70) : 560;
+    const avail = host.clientWidth > 0 ? Math.max(160, host.clientWidth - 190) : 560;
     let w = Math.min(avail, 560);
     let h = Math.max(32, Math.round((w * h0) / w0)); // 1-D data: a strip, its profile below
     if (h > maxH) {
       h = maxH;
       w = Math.max(80, Math.round((h * w0) / h0));
     }
-    stage.style.width = `${w}px`;
-    stage.style.height = `${h}px`;
-    grid.style.gridTemplateColumns = `${w}px 64px`;
-    hv.canvas.style.width = `${w + 66}px`;
-    const dpr = window.devicePixelRatio || 1;
-    for (const c of [canvas, overlay]) {
-      c.width = Math.round(w * dpr);
-      c.height = Math.round(h * dpr);
-    }
+    const key = `${w0}x${h0}:${w}x${h}`;
+    if (key === layoutKey) return;
+    layoutKey = key;
+    sizeFigure(dom, w, h);
+    hv.canvas.style.width = `${52 + w + 64 + 64 + 6}px`;
+    ctx.zoomed = null;
+    scheduleViewport();
   }
-  // geometry is in full-slice pixels; a binned slice (msg.bin > 1) has fewer texels
-  const fullW = () => slice?.msg.full_w ?? slice?.msg.w ?? 1;
-  const fullH = () => slice?.msg.full_h ?? slice?.msg.h ?? 1;
-  const binOf = () => slice?.msg.bin ?? 1;
-  const fit = (): View => zoomed ?? fitView(fullW(), fullH(), canvas.width, canvas.height);
-  const texel = (i: number, j: number): number => {
-    const b = binOf();
-    const col = Math.min(slice!.msg.w - 1, Math.floor(i / b));
-    const row = Math.min(slice!.msg.h - 1, Math.floor(j / b));
-    return row * slice!.msg.w + col;
-  };
-  function eventToIndex(ev: MouseEvent): [number, number] {
-    const r = overlay.getBoundingClientRect();
-    const dpr = window.devicePixelRatio || 1;
-    return canvasToImage(fit(), canvas.width, canvas.height, (ev.clientX - r.left) * dpr, (ev.clientY - r.top) * dpr);
+  function viewport() {
+    const [w, h] = ctx.planeSize();
+    return viewportReport(ctx.fit(), dom.canvas.width, dom.canvas.height, w, h);
+  }
+  let vpTimer = 0;
+  let lastVp = "";
+  function scheduleViewport(): void {
+    if (vpTimer || destroyed) return;
+    vpTimer = window.setTimeout(() => {
+      vpTimer = 0;
+      const msg = viewport();
+      const key = JSON.stringify(msg);
+      if (key !== lastVp && !destroyed) {
+        lastVp = key;
+        model.send(msg);
+      }
+    }, 40);
   }
 
-  // ---- controls from model ----
-  function contrast(): [number, number, number] {
-    const v = view();
+  // ---- contrast ----
+  function contrast(): Contrast {
+    if (localContrast) return localContrast;
+    const v = ctx.view();
+    const log = v.norm === "log";
     let lo = v.contrast_lo;
     let hi = v.contrast_hi;
-    if ((lo === null || lo === undefined || hi === null || hi === undefined) && slice) {
-      const [a, b] = autoLimits(slice.pixels);
-      lo = lo ?? a * slice.vs.scale + slice.vs.offset;
-      hi = hi ?? b * slice.vs.scale + slice.vs.offset;
+    if (ctx.slice) {
+      // automatic: the kernel's limits of the whole image (null: nothing finite to show)
+      const limits = log ? ctx.slice.msg.auto_log : ctx.slice.msg.auto;
+      lo = lo ?? limits?.[0] ?? null;
+      hi = hi ?? limits?.[1] ?? null;
     }
-    return [lo ?? 0, hi ?? 1, v.gamma ?? 1];
-  }
-  function syncControls() {
-    const inf = info();
-    const v = view();
-    title.textContent = `${inf.index ?? ""}: ${inf.name ?? ""}`;
-    const meta = el("span", "lk-meta", `${(inf.shape ?? []).join("×")} ${inf.dtype ?? ""} v${inf.version ?? 0}${inf.watched ? " · watched" : ""}${inf.closed ? " · closed" : ""}`);
-    title.append(meta);
-    root.classList.toggle("lk-closed", !!inf.closed);
-    root.dataset.version = String(inf.version ?? 0);
-    cmapSel.value = v.colormap ?? "gray";
-    if (document.activeElement !== linkIn) linkIn.value = v.link_group ?? "";
-    const [lo, hi, g] = contrast();
-    if (document.activeElement !== loIn) loIn.value = fmt(lo);
-    if (document.activeElement !== hiIn) hiIn.value = fmt(hi);
-    gamma.value = String(Math.log10(g));
-    stats.contrast = [lo, hi, g];
-    renderer.setContrast(lo, hi, g);
-    hv.setContrast({ lo, hi, gamma: g });
-    hv.draw();
-    try {
-      renderer.setColormap(v.colormap ?? "gray");
-    } catch (err) {
-      showStatus("error", String(err instanceof Error ? err.message : err));
-    }
-    buildSliders();
-  }
-  let sliderKey = "";
-  function buildSliders() {
-    const inf = info();
-    const extra = (inf.dims ?? []).slice(0, -2);
-    const key = JSON.stringify([extra, inf.shape]);
-    if (key !== sliderKey) {
-      sliderKey = key;
-      sliders.replaceChildren();
-      for (const d of extra) {
-        const lab = el("label");
-        lab.dataset.dim = d;
-        const input = el("input");
-        input.type = "range";
-        input.min = "0";
-        input.max = String((inf.axes?.[d]?.size ?? 1) - 1);
-        input.step = "1";
-        const text = el("span");
-        input.addEventListener("input", () => setView({ slices: { ...view().slices, [d]: Number(input.value) } }));
-        lab.append(el("span", "", d), input, text);
-        sliders.append(lab);
-      }
-    }
-    for (const lab of Array.from(sliders.children) as HTMLElement[]) {
-      const d = lab.dataset.dim!;
-      const i = view().slices?.[d] ?? 0;
-      const input = lab.querySelector("input")!;
-      if (Number(input.value) !== i) input.value = String(i);
-      const axis = inf.axes?.[d];
-      lab.lastElementChild!.textContent = `${fmt(coordAt(axis, i))}${axis?.units ? ` ${axis.units}` : ""} [${i}]`;
-    }
+    return sanitizeContrast(lo ?? 0, hi ?? 1, v.gamma ?? 1, log);
   }
 
-  function updateHistogram() {
-    if (!slice) return;
-    const d = slice.pixels;
-    const stride = d.length > 1 << 18 ? 4 : 1;
-    const h = computeHistogram(d, 128, dataRange(d, stride), stride);
-    const { scale, offset } = slice.vs;
-    hv.setHistogram({ counts: h.counts, min: h.min * scale + offset, max: h.max * scale + offset, total: h.total });
+  function onView(draw = true): void {
+    layout();
+    syncControls(ctx);
+    const c = contrast();
+    if (document.activeElement !== dom.loIn) dom.loIn.value = fmt(c.lo);
+    if (document.activeElement !== dom.hiIn) dom.hiIn.value = fmt(c.hi);
+    if (draw) requestDraw();
   }
 
   // ---- painting ----
-  function requestDraw() {
+  function requestDraw(): void {
     if (!rafId && !destroyed) rafId = requestAnimationFrame(paint);
   }
-  function paint() {
+  function paint(): void {
     rafId = 0;
     if (destroyed) return;
     const t0 = performance.now();
-    renderer.setView(zoomed);
-    renderer.draw();
-    if (slice) stats.painted++;
-    stats.zoom = fit().zoom / (window.devicePixelRatio || 1); // CSS px per data pixel
-    drawOverlay();
-    drawProfiles();
+    const v = ctx.view();
+    const c = contrast();
+    stats.contrast = [c.lo, c.hi, c.gamma];
+    stats.norm = c.log ? "log" : "linear";
+    hv.setContrast(c);
+    hv.draw();
+    // the WebGL image only when what it shows changed (a canvas not drawn keeps its pixels;
+    // a software-GL draw costs several ms of CPU): cursors and profiles move on the overlay
+    const imageKey = JSON.stringify([imageVersion, c, v.colormap, ctx.zoomed, dom.canvas.width, dom.canvas.height]);
+    if (imageKey !== drawnImage) {
+      drawnImage = imageKey;
+      renderer.setContrast(c.lo, c.hi, c.gamma, !!c.log);
+      try {
+        renderer.setColormap(v.colormap ?? "gray");
+      } catch (err) {
+        ctx.showStatus("error", String(err instanceof Error ? err.message : err));
+      }
+      renderer.setView(ctx.zoomed);
+      renderer.draw();
+    }
+    const g = geometry(ctx);
+    drawOverlay(dom.overlay.getContext("2d")!, v, g, preview);
+    drawFrame(g.view, c);
+    if (ctx.slice) {
+      stats.painted++;
+      if (pendingInput && sameSlices(pendingInput.slices, ctx.slice.msg.slices)) {
+        stats.input_to_paint_ms.push(performance.now() - pendingInput.t);
+        if (stats.input_to_paint_ms.length > 200) stats.input_to_paint_ms.shift();
+        pendingInput = null;
+      }
+    }
+    stats.zoom = g.view.zoom / g.dpr;
+    const r = v.roi;
+    const [ydim, xdim] = ctx.dims();
+    stats.roi = r && ydim && r[xdim] && r[ydim] ? [r[xdim][0], r[ydim][0], r[xdim][1] - r[xdim][0], r[ydim][1] - r[ydim][0]] : null;
     stats.paint_ms = performance.now() - t0;
   }
-  function cursorIdx(): [number, number] | null {
-    if (!slice) return null;
-    const [yd, xd] = imageDims();
-    const c = view().cursor ?? {};
-    const x = c[xd] ?? Math.floor(fullW() / 2);
-    const y = yd ? (c[yd] ?? Math.floor(fullH() / 2)) : 0;
-    return [Math.min(fullW() - 1, Math.max(0, x)), Math.min(fullH() - 1, Math.max(0, y))];
-  }
-  function drawOverlay() {
-    const ctx = overlay.getContext("2d")!;
-    ctx.clearRect(0, 0, overlay.width, overlay.height);
-    const cur = cursorIdx();
-    if (!slice || !cur) return;
-    const v = fit();
+
+  /** Axes, colorbar, profiles beside the image, cursor readouts and the ROI / line panel. */
+  function drawFrame(fit: View, c: Contrast): void {
+    const inf = ctx.info();
+    const v = ctx.view();
+    const [ydim, xdim] = ctx.dims();
+    const cw = dom.canvas.width;
+    const ch = dom.canvas.height;
     const dpr = window.devicePixelRatio || 1;
-    const [cx, cy] = imageToCanvas(v, canvas.width, canvas.height, cur[0] + 0.5, cur[1] + 0.5);
-    ctx.strokeStyle = "rgba(255, 214, 0, 0.85)";
-    ctx.lineWidth = dpr;
-    ctx.beginPath();
-    ctx.moveTo(0, cy);
-    ctx.lineTo(overlay.width, cy);
-    ctx.moveTo(cx, 0);
-    ctx.lineTo(cx, overlay.height);
-    ctx.stroke();
-    if (roi) {
-      const [x0, y0] = imageToCanvas(v, canvas.width, canvas.height, roi[0], roi[1]);
-      const [x1, y1] = imageToCanvas(v, canvas.width, canvas.height, roi[0] + roi[2], roi[1] + roi[3]);
-      ctx.strokeStyle = "#4fc3f7";
-      ctx.setLineDash([4 * dpr, 3 * dpr]);
-      ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-      ctx.setLineDash([]);
+    const wCss = cw / dpr;
+    const hCss = ch / dpr;
+    const [px0] = canvasToImage(fit, cw, ch, 0, 0);
+    const [px1, py1] = canvasToImage(fit, cw, ch, cw, ch);
+    const [, py0] = canvasToImage(fit, cw, ch, 0, 0);
+    dom.xaxis.update(xdim, inf.axes?.[xdim], px0, px1, wCss);
+    if (ydim) dom.yaxis.update(ydim, inf.axes?.[ydim], py0, py1, hCss);
+    else dom.yaxis.update("", undefined, 0, 0, hCss);
+    dom.colorbar.update(v.colormap ?? "gray", c, hCss, inf.units ?? "");
+    const curves = (axis: "h" | "v") =>
+      (v.cursors ?? []).flatMap((_, i) => {
+        const values = ctx.profiles.get(`c${i}.${axis}`);
+        const color = CURSOR_COLORS[i % CURSOR_COLORS.length];
+        return values ? [{ values, color, width: i === v.active_cursor ? 1.5 : 1 }] : [];
+      });
+    drawAlignedProfiles(dom.hprof, curves("h"), (p) => imageToCanvas(fit, cw, ch, p, 0)[0], (x) => canvasToImage(fit, cw, ch, x, 0)[0], false);
+    drawAlignedProfiles(dom.vprof, ydim ? curves("v") : [], (p) => imageToCanvas(fit, cw, ch, 0, p)[1], (y) => canvasToImage(fit, cw, ch, 0, y)[1], true);
+    // cursor readouts: coordinates and the exact value at each cursor (from the kernel)
+    const rows = (v.cursors ?? []).map((cur, i) => {
+      const row = document.createElement("div");
+      row.className = `lk-cursor-row${i === v.active_cursor ? " lk-active" : ""}`;
+      row.dataset.index = String(i);
+      const sw = document.createElement("span");
+      sw.className = "lk-swatch";
+      sw.style.background = CURSOR_COLORS[i % CURSOR_COLORS.length];
+      const parts = [xdim, ydim].filter((d) => d).map((d) => label(d, coordAt(inf.axes?.[d], cur[d] ?? 0), inf.axes?.[d]?.units ?? ""));
+      const value = ctx.profilesMsg?.values?.[i];
+      parts.push(label(inf.name || "value", value, inf.units ?? ""));
+      row.append(sw, `C${i + 1}: ${parts.join(", ")}`);
+      return row;
+    });
+    dom.cursors.replaceChildren(...rows);
+    drawPanel();
+  }
+
+  function drawPanel(): void {
+    const msg = ctx.profilesMsg;
+    const v = ctx.view();
+    const lines: string[] = [];
+    const roiSeries = msg?.roi?.dim ? ctx.profiles.get("roi") : undefined;
+    const lineSeries = msg?.line ? ctx.profiles.get("line") : undefined;
+    if (msg?.roi) {
+      const r = msg.roi;
+      lines.push(`ROI: mean ${fmt(r.mean)}, sum ${fmt(r.sum)}, min ${fmt(r.min)}, max ${fmt(r.max)}, n ${r.count}`);
+      lines.push(r.dim ? `ROI mean along ${r.dim} (blue)` : (r.skipped ?? ""));
     }
+    if (msg?.line) lines.push(`line: length ${fmt(msg.line.length)} ${msg.line.units}, width ${msg.line.width} px (pink)`);
+    dom.panel.hidden = lines.length === 0;
+    dom.panelText.textContent = lines.join("\n");
+    dom.panelPlot.hidden = !roiSeries;
+    dom.linePlot.hidden = !lineSeries;
+    if (roiSeries && msg?.roi?.dim) drawSeries(dom.panelPlot, roiSeries, "#4fc3f7", v.slices?.[msg.roi.dim] ?? null);
+    if (lineSeries) drawSeries(dom.linePlot, lineSeries, "#f06292", null);
   }
-  function drawProfiles() {
-    const cur = cursorIdx();
-    if (!slice || !cur) return;
-    const b = binOf();
-    const p = profiles(slice.values, slice.msg.w, slice.msg.h, Math.floor(cur[0] / b), Math.floor(cur[1] / b));
-    drawProfile(hprof, p.horizontal, false);
-    drawProfile(vprof, p.vertical, true);
-  }
-  function showReadout(ix: number, iy: number) {
-    if (!slice) return;
-    const i = Math.floor(ix);
-    const j = Math.floor(iy);
-    if (i < 0 || j < 0 || i >= fullW() || j >= fullH()) {
-      readout.textContent = "\u00a0";
+
+  function showReadout(x: number, y: number): void {
+    const s = ctx.slice;
+    const [w, h] = ctx.planeSize();
+    const i = Math.floor(x);
+    const j = Math.floor(y);
+    if (!s || i < 0 || j < 0 || i >= w || j >= h) {
+      dom.readout.textContent = "\u00a0";
       return;
     }
-    const inf = info();
-    const [yd, xd] = imageDims();
-    const parts = [label(xd, coordAt(inf.axes?.[xd], i), inf.axes?.[xd]?.units ?? "")];
-    if (yd) parts.push(label(yd, coordAt(inf.axes?.[yd], j), inf.axes?.[yd]?.units ?? ""));
-    const value = label(inf.name || "value", slice.values[texel(i, j)], inf.units ?? "");
-    parts.push(binOf() > 1 ? `${value} (mean of ${binOf()}×${binOf()})` : value);
-    readout.textContent = `${parts.join(", ")}  [${j}, ${i}]`;
+    const inf = ctx.info();
+    const [ydim, xdim] = ctx.dims();
+    const parts = [label(xdim, coordAt(inf.axes?.[xdim], i), inf.axes?.[xdim]?.units ?? "")];
+    if (ydim) parts.push(label(ydim, coordAt(inf.axes?.[ydim], j), inf.axes?.[ydim]?.units ?? ""));
+    const k = texelIndex(s, i, j);
+    const b = s.msg.bin;
+    const value = label(inf.name || "value", k < 0 ? null : s.values[k] * s.vs.scale + s.vs.offset, inf.units ?? "");
+    parts.push(b > 1 ? `${value} (mean of ${b}×${b})` : value);
+    dom.readout.textContent = `${parts.join(", ")}  [${j}, ${i}]`;
   }
 
   // ---- kernel messages ----
-  function onCustom(content: any, buffers: DataView[]) {
+  function onCustom(content: any, buffers: DataView[]): void {
     if (!content || typeof content !== "object") return;
     if (content.type === "slice") {
-      if (!buffers?.length) return showStatus("error", "slice message without data");
-      const t0 = performance.now();
-      stats.received_at_ms = Date.now();
       const msg = content as SliceMsg;
-      const first = !slice || fullW() !== (msg.full_w ?? msg.w) || fullH() !== (msg.full_h ?? msg.h);
-      slice = decodeSlice(msg, buffers[0]);
-      model.send({ type: "ack", version: msg.version }); // credit for the next slice
+      model.send({ type: "ack", of: "slice", seq: msg.seq });
+      if (!buffers?.length) return ctx.showStatus("error", "slice message without data");
+      const t0 = performance.now();
       stats.slices_received++;
       stats.version = msg.version;
-      if (first) {
-        layout();
-        roi = null;
-        zoomed = null;
+      if (JSON.stringify(msg.image_dims) !== JSON.stringify(ctx.view().image_dims)) return; // stale
+      if (pendingInput && sameSlices(pendingInput.slices, msg.slices)) {
+        stats.input_to_receive_ms.push(t0 - pendingInput.t);
+        stats.kernel_ms.push(msg.kernel_ms ?? NaN);
+        if (stats.input_to_receive_ms.length > 200) stats.input_to_receive_ms.shift();
+        if (stats.kernel_ms.length > 200) stats.kernel_ms.shift();
       }
-      const b = msg.bin ?? 1;
-      renderer.setImage(slice.pixels, msg.w, msg.h, { x: 0, y: 0, w: msg.w * b, h: msg.h * b, tw: msg.w, th: msg.h }, slice.vs);
-      updateHistogram();
-      syncControls();
+      ctx.slice = decodeSlice(msg, buffers[0]);
+      const s = ctx.slice;
+      renderer.setImage(s.values, msg.w, msg.h, s.placement, s.vs);
+      imageVersion++;
+      const range = finiteRange(s.values, s.values.length > 1 << 18 ? 4 : 1);
+      const hist = range ? valueHistogram(s.values, 128, range, s.values.length > 1 << 18 ? 4 : 1) : null;
+      hv.setHistogram(hist);
+      Object.assign(stats, { bin: msg.bin, texels: [msg.w, msg.h], slices: msg.slices, image_dims: msg.image_dims });
       stats.decode_ms = performance.now() - t0;
+      onView();
+    } else if (content.type === "profiles") {
+      const msg = content as ProfilesMsg;
+      model.send({ type: "ack", of: "profiles", seq: msg.seq });
+      ctx.profilesMsg = msg;
+      ctx.profiles = decodeProfiles(msg, buffers ?? []);
+      stats.profiles_received++;
+      syncControls(ctx); // the sparklines
       requestDraw();
     } else if (content.type === "status") {
-      showStatus(content.level, content.message);
+      ctx.showStatus(content.level, content.message);
     }
   }
-  const onInfo = () => {
-    syncControls();
-    requestDraw();
+  const onRemoteView = () => {
+    if (localChange) return;
+    // a change that did not start here (another window of the link group, the kernel): flash
+    const key = JSON.stringify(ctx.view());
+    if (key !== lastRemote && (ctx.info().linked_with ?? []).length) {
+      dom.linkInfo.classList.add("lk-flash");
+      window.setTimeout(() => dom.linkInfo.classList.remove("lk-flash"), 400);
+    }
+    lastRemote = key;
+    onView();
   };
   model.on("msg:custom", onCustom);
-  model.on("change:view", onInfo);
-  model.on("change:info", onInfo);
+  model.on("change:view", onRemoteView);
+  model.on("change:info", onView);
 
-  // ---- user input ----
-  cmapSel.addEventListener("change", () => setView({ colormap: cmapSel.value }));
-  linkIn.addEventListener("change", () => setView({ link_group: linkIn.value.trim() || null }));
-  autoBtn.addEventListener("click", () => setView({ contrast_lo: null, contrast_hi: null }));
-  const setLimits = () => setView({ contrast_lo: Number(loIn.value), contrast_hi: Number(hiIn.value) });
-  loIn.addEventListener("change", setLimits);
-  hiIn.addEventListener("change", setLimits);
-  gamma.addEventListener("input", () => setView({ gamma: Math.pow(10, Number(gamma.value)) }));
-  gamma.addEventListener("dblclick", () => setView({ gamma: 1 }));
-  roiBtn.addEventListener("click", () => {
-    roiTool = !roiTool;
-    roiBtn.classList.toggle("lk-on", roiTool);
-  });
-  applyBtn.addEventListener("click", () => {
-    const op = opSel.value;
-    if (op !== "normalize" && !roi) return showStatus("error", `${op} needs a ROI: press ROI and drag a rectangle`);
-    const r = roi ? [roi[0], roi[1], roi[0] + roi[2], roi[1] + roi[3]] : null;
-    showStatus("ok", `${op}…`);
-    model.send({ type: "edit", op, roi: r, value: Number(valueIn.value) });
-  });
-  const dpr = () => window.devicePixelRatio || 1;
-  overlay.addEventListener("pointerdown", (ev) => {
-    const [x, y] = eventToIndex(ev);
-    drag = { x0: x, y0: y, px: ev.clientX, py: ev.clientY, moved: false, roi: roiTool || ev.shiftKey };
-    overlay.setPointerCapture(ev.pointerId);
-  });
-  overlay.addEventListener("pointermove", (ev) => {
-    const [x, y] = eventToIndex(ev);
-    showReadout(x, y);
-    if (!drag || !slice) return;
-    if (drag.roi) {
-      drag.moved = true;
-      roi = roiFromDrag(drag.x0, drag.y0, x, y, fullW(), fullH());
-      stats.roi = roi;
-      requestDraw();
-    } else if (drag.moved || Math.abs(ev.clientX - drag.px) + Math.abs(ev.clientY - drag.py) > 4) {
-      drag.moved = true; // a drag pans; a click moves the crosshair
-      zoomed = panBy(fit(), (ev.clientX - drag.px) * dpr(), (ev.clientY - drag.py) * dpr());
-      drag.px = ev.clientX;
-      drag.py = ev.clientY;
-      requestDraw();
-    }
-  });
-  overlay.addEventListener("pointerup", (ev) => {
-    const d = drag;
-    drag = null;
-    if (!d || !slice || d.roi || d.moved) return;
-    const [x, y] = eventToIndex(ev);
-    const i = Math.floor(x);
-    const j = Math.floor(y);
-    if (i < 0 || j < 0 || i >= fullW() || j >= fullH()) return;
-    const [yd, xd] = imageDims();
-    setView({ cursor: yd ? { [yd]: j, [xd]: i } : { [xd]: i } });
-  });
-  overlay.addEventListener(
-    "wheel",
-    (ev) => {
-      if (!slice) return;
-      ev.preventDefault();
-      const r = overlay.getBoundingClientRect();
-      const base = fitView(fullW(), fullH(), canvas.width, canvas.height);
-      const factor = Math.pow(1.0015, -ev.deltaY);
-      const px = (ev.clientX - r.left) * dpr();
-      const py = (ev.clientY - r.top) * dpr();
-      zoomed = zoomAt(fit(), canvas.width, canvas.height, px, py, factor, base.zoom);
-      requestDraw();
-    },
-    { passive: false },
-  );
-  overlay.addEventListener("dblclick", () => {
-    zoomed = null; // back to fit
-    requestDraw();
-  });
+  // ---- export ----
+  function exportPng(): void {
+    const inf = ctx.info();
+    const v = ctx.view();
+    const at = Object.entries(v.slices ?? {}).map(([d, i]) => label(d, coordAt(inf.axes?.[d], i), inf.axes?.[d]?.units ?? ""));
+    const heading = [`${inf.index}: ${inf.name}`, ...at].join("   ");
+    const canvas = composeFigure(dom.fig, heading, () => {
+      renderer.setView(ctx.zoomed);
+      renderer.draw();
+    });
+    downloadPng(canvas, inf.name || "view")
+      .then((bytes) => {
+        stats.exports++;
+        stats.export_bytes = bytes;
+        ctx.showStatus("ok", `saved ${inf.name || "view"}.png (${canvas.width}×${canvas.height})`);
+      })
+      .catch((err) => ctx.showStatus("error", String(err)));
+  }
 
-  syncControls();
-  model.send({ type: "ready" });
+  wireControls(ctx);
+  wireInput(ctx, preview, showReadout);
+  onView();
+  model.send({ type: "ready", viewport: viewport() });
   return () => {
     destroyed = true;
     if (rafId) cancelAnimationFrame(rafId);
+    if (vpTimer) window.clearTimeout(vpTimer);
     model.off("msg:custom", onCustom);
-    model.off("change:view", onInfo);
-    model.off("change:info", onInfo);
+    model.off("change:view", onRemoteView);
+    model.off("change:info", onView);
     renderer.destroy();
     hv.destroy();
     delete window.labkit_viewers?.[uid];
-    root.remove();
+    dom.root.remove();
   };
 }

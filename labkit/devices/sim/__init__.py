@@ -5,7 +5,8 @@ Shipped (not test-only) so notebooks can run without hardware; the engine uses
 """
 
 from labkit.devices.sim._camera import SimCamera
-from labkit.devices.sim._defaults import default_devices
+from labkit.devices.sim._defaults import default_devices, rig_devices
+from labkit.devices.sim._extras import SimFilterWheel, SimMagnet, SimShutter
 from labkit.devices.sim._signal import SimSignal
 from labkit.devices.sim._stage import SimStage
 
@@ -14,6 +15,10 @@ __all__ = [
     "SimCamera",
     "SimSignal",
     "SimStage",
-    # the default set
+    "SimFilterWheel",
+    "SimShutter",
+    "SimMagnet",
+    # sets
     "default_devices",
+    "rig_devices",
 ]

@@ -189,9 +189,9 @@ class SimCamera(Device):
             problem = f"is smaller than one {b}×{b} binned pixel"
         if problem:
             raise PropertyLimitError(
-                f"roi={tuple(roi)} {problem} of {self.label}; choose x + w ≤ {width}, y + h ≤ {height}"
+                f"roi={tuple(roi)} {problem} of {self.qualified_name}; choose x + w ≤ {width}, y + h ≤ {height}"
                 f" and w, h ≥ binning ({b}), e.g. roi=(0, 0, {width}, {height})",
-                device=self.label,
+                device=self.qualified_name,
                 prop_name=name,
                 value=value,
             )
@@ -221,7 +221,7 @@ class SimCamera(Device):
         shape, dtype = _frame_shape(settings), _frame_dtype(settings)
         if out.shape != shape or out.dtype != dtype:
             raise ValueError(
-                f"{self.label}: out has shape {out.shape} {out.dtype}, frames are {shape} {dtype}; "
+                f"{self.qualified_name}: out has shape {out.shape} {out.dtype}, frames are {shape} {dtype}; "
                 f"allocate np.empty(camera.shape, camera.dtype) after changing roi/binning/bit_depth"
             )
         return self._render(out, settings)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from labkit.devices._device import Device
 from labkit.devices.sim._camera import SimCamera
+from labkit.devices.sim._extras import SimFilterWheel, SimMagnet, SimShutter
 from labkit.devices.sim._signal import SimSignal
 from labkit.devices.sim._stage import SimStage
 
-__all__ = ["default_devices"]
+__all__ = ["default_devices", "rig_devices"]
 
 
 def default_devices(seed: int = 0, shape: tuple[int, int] = (2048, 2048)) -> dict[str, Device]:
@@ -21,3 +22,17 @@ def default_devices(seed: int = 0, shape: tuple[int, int] = (2048, 2048)) -> dic
     camera = SimCamera("camera", seed=seed, sensor_shape=shape, stage=stage)
     signal = SimSignal("signal", seed=seed)
     return {"camera": camera, "stage": stage, "signal": signal}
+
+
+def rig_devices(seed: int = 0, shape: tuple[int, int] = (1024, 1024)) -> dict[str, Device]:
+    """A fuller simulated rig: two cameras (``camera``, ``camera2``) on one stage, a signal, a
+    filter wheel, a shutter and a magnet with actions (the second camera has half the pixels)."""
+    devices = default_devices(seed=seed, shape=shape)
+    stage = devices["stage"]
+    assert isinstance(stage, SimStage)
+    second = (max(16, shape[0] // 2), max(16, shape[1] // 2))
+    devices["camera2"] = SimCamera("camera2", seed=seed + 1, sensor_shape=second, stage=stage)
+    devices["filters"] = SimFilterWheel("filters")
+    devices["shutter"] = SimShutter("shutter")
+    devices["magnet"] = SimMagnet("magnet")
+    return devices

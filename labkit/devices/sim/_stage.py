@@ -80,7 +80,7 @@ class SimStage(Device):
         """
         wanted = {a: v for a, v in zip(_AXES, (x, y, z), strict=True) if v is not None}
         for axis, value in wanted.items():
-            self._spec(axis).validate(value, owner=self.label)
+            self._spec(axis).validate(value, owner=self.qualified_name)
         for axis, value in wanted.items():
             self.set(axis, value)
 
@@ -107,7 +107,7 @@ class SimStage(Device):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(
-                        f"{self.label} still moving after {timeout_s} s ({remaining:.3g} s to go); "
+                        f"{self.qualified_name} still moving after {timeout_s} s ({remaining:.3g} s to go); "
                         "wait longer or raise speed_um_s"
                     )
                 remaining = min(remaining, left)
