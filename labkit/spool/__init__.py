@@ -13,8 +13,8 @@ from labkit.spool._layout import Layout
 from labkit.spool._open import IncompleteSeriesWarning, open_series
 from labkit.spool._preflight import PreflightReport
 from labkit.spool._repair import repair_series
-from labkit.spool._sinks import DirectFrameSink, FrameSink
 from labkit.spool._settings import AcquisitionProtocol, Task
+from labkit.spool._sinks import DirectFrameSink, FrameSink
 
 __all__ = [
     # controller and handle
