@@ -30,7 +30,7 @@ BROWSER_TESTS = {
 def test_notebooks_exist():
     names = {p.name for p in NOTEBOOKS}
     assert {"quickstart.ipynb", "spool_series.ipynb", "viewer_watch.ipynb"} <= names
-    assert "device_driver.ipynb" in names and APPS
+    assert {"device_driver.ipynb", "streams_nodes.ipynb"} <= names and APPS
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

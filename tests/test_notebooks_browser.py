@@ -84,6 +84,39 @@ def test_viewer_watch_windows_show_and_follow_the_variable(lab_server, page):
     run.check_clean()
 
 
+def test_streams_nodes_shows_both_cameras_traces_and_runs_actions(lab_server, page):
+    page.set_viewport_size({"width": 1500, "height": 1000})
+    run = run_in_lab(lab_server, page, NOTEBOOKS / "streams_nodes.ipynb")
+    run.check_clean()
+    text = run.output_text()
+    assert "['left_mean', 'left_max', 'right_mean', 'right_max']" in text
+    assert "delta_mm=9 is above the limit 5 mm of nudge()" in text
+    assert "[20.0, 20.0]" in text  # the user command set both cameras
+    assert "exposure_ms='bright' of expose() must be a number" in text
+    # the ROI trace plot draws its four channels
+    plot = page.locator(".labkit-traceplot", has_text="bead ROIs")
+    plot.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.labkit-traceplot')]"
+        ".filter(p => p.innerText.includes('bead ROIs'))"
+        ".some(p => [...p.querySelectorAll('path.line')]"
+        ".filter(l => (l.getAttribute('d') || '').length > 50).length === 4)",
+        timeout=30_000,
+    )
+    # the dashboard: a live view per camera, both painting
+    dashboard = page.locator(".labkit-dashboard")
+    dashboard.scroll_into_view_if_needed()
+    dashboard.locator(".labkit-state-running").wait_for(timeout=30_000)
+    assert dashboard.locator(".labkit-live-grid .lk-live").count() == 2
+    wait_painting(page, frames=20)
+    # the magnet's home() button runs the action and shows its result
+    page.get_by_role("tab", name="magnet").click()
+    magnet = dashboard.locator(".labkit-device-magnet")
+    magnet.locator("button.labkit-action-home").click()
+    magnet.locator(".labkit-action-status", has_text="done →").wait_for(timeout=30_000)
+    run.check_clean()
+
+
 def test_device_driver_devices_run_in_a_live_scope(lab_server, page):
     run = run_in_lab(lab_server, page, NOTEBOOKS / "device_driver.ipynb")
     run.check_clean()

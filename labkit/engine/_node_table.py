@@ -110,12 +110,13 @@ class NodeTable:
         kind = spec if isinstance(spec, str) else getattr(spec, "kind", type(spec).__name__)
         with self._lock:
             name = name or self._fresh_name(str(kind).rsplit(":", 1)[-1])
-            if (
-                not name.isidentifier()
-                or name in self._runners
-                or name in self._engine.streams.all()
-            ):
-                raise ValueError(f"node name {name!r} is taken or not an identifier; pick another")
+            if not name.isidentifier():
+                raise ValueError(f"node name {name!r} is not a Python identifier; pick another")
+            if name in self._runners or name in self._engine.streams.all():
+                raise ValueError(
+                    f"a node or stream named {name!r} exists already; pick another name or "
+                    "remove it first (scope.nodes.remove)"
+                )
             self._runners[name] = None  # reserved while it starts
         try:
             if mode == "thread":

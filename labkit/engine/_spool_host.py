@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from labkit.buffers import RingReader
+from labkit.buffers import RingReader, TraceReader
+from labkit.engine._streams import StreamInfo
 
 if TYPE_CHECKING:  # pragma: no cover
+    from labkit.engine._proxy import DeviceProxy
     from labkit.engine._scope import Scope
 
 __all__ = ["ScopeSpoolHost"]
@@ -25,11 +27,29 @@ class ScopeSpoolHost:
             raise RuntimeError("the scope has no frame ring (closed or failed); restart() it")
         return name
 
-    def open_reader(self, name: str) -> RingReader:
-        return self._scope.open_reader(name=name)
+    def streams(self) -> dict[str, StreamInfo]:
+        return self._scope.streams
 
-    def frame_rate_hz(self) -> float:
-        return float(self._scope.camera.frame_rate_hz)
+    def open_reader(self, name: str, stream: str | None = None) -> RingReader:
+        """A reader of the frames stream ``stream`` (default: the first camera)."""
+        return self._scope.open_reader(stream, name=name)
+
+    def open_trace_reader(self, stream: str) -> TraceReader:
+        return self._scope.open_trace_reader(stream)
+
+    def _camera(self, stream: str | None) -> DeviceProxy | None:
+        """The camera device writing ``stream`` (None: a node's frames, no device of its own)."""
+        if stream is None:
+            return self._scope.camera
+        owner = self._scope.devices.get(self._scope.streams[stream].owner)
+        return owner if owner is not None and owner.kind == "camera" else None
+
+    def frame_rate_hz(self, stream: str | None = None) -> float:
+        camera = self._camera(stream)
+        if camera is None:
+            assert stream is not None
+            return float(self._scope.streams[stream].rate_hz)
+        return float(camera.frame_rate_hz)
 
     def device_settings(self) -> dict:
         return self._scope._call("device_settings")
@@ -43,5 +63,7 @@ class ScopeSpoolHost:
     def emit(self, topic: str, payload: dict) -> None:
         self._scope._publish(topic, payload)
 
-    def pixel_size_um(self) -> float:
-        return float(self._scope.camera.pixel_size_um)
+    def pixel_size_um(self, stream: str | None = None) -> float:
+        """µm per pixel; 1.0 for a node's frames (a downsampled stream is recorded in pixels)."""
+        camera = self._camera(stream)
+        return 1.0 if camera is None else float(camera.pixel_size_um)

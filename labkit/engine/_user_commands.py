@@ -112,7 +112,7 @@ class UserCommands:
             known = ", ".join(self._commands) or "none yet (scope.commands.add(fn))"
             raise UnknownUserCommandError(f"no user command {name!r}; commands: {known}")
         fn, spec = found
-        kwargs = spec.check(dict(args), owner="user command")
+        kwargs = spec.check(dict(args))
         if spec.engine:
             kwargs["engine"] = self._engine
         return fn(**kwargs)

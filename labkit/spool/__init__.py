@@ -2,12 +2,20 @@
 
 ``scope.spool`` is a :class:`SpoolController`; ``start()`` returns a :class:`SpoolHandle`.
 Series are OME-Zarr 0.5 (default), HDF5 or BigTIFF, each with an append-only journal so a
-crash loses at most one shard; :func:`open_series` reads any of them lazily and
+crash loses at most one shard. A series holds one camera's frames (``frames_stream``) and, in
+zarr and hdf5, any trace streams beside them (``trace_streams``: signals, node outputs) on the
+same clock; :func:`open_series` reads any of them lazily and
 :func:`repair_series` (``labkit repair``) closes one a crash left open.
 """
 
 from labkit.spool._controller import PREFLIGHT_MODES, SpoolController, SpoolHost
-from labkit.spool._errors import SeriesExistsError, SpoolError, SpoolPreflightError, SpoolWriteError
+from labkit.spool._errors import (
+    SeriesExistsError,
+    SpoolError,
+    SpoolPreflightError,
+    SpoolStreamError,
+    SpoolWriteError,
+)
 from labkit.spool._handle import SpoolHandle, SpoolProgress, SpoolState
 from labkit.spool._layout import Layout
 from labkit.spool._open import IncompleteSeriesWarning, open_series
@@ -40,5 +48,6 @@ __all__ = [
     "SpoolError",
     "SpoolPreflightError",
     "SeriesExistsError",
+    "SpoolStreamError",
     "SpoolWriteError",
 ]

@@ -22,6 +22,8 @@ from labkit.spool._pipeline import Pipeline
 from labkit.spool._preflight import PreflightReport, free_bytes, run_preflight
 from labkit.spool._settings import DEFAULTS, METHOD_CODECS, copy_settings, validate, z_positions
 from labkit.spool._sinks import SINKS
+from labkit.spool._streams import CameraSource, plan_streams
+from labkit.spool._trace_recorder import TraceRecorder
 from labkit.spool._zarr import ome_attrs
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,12 @@ MIN_BUFFER_S = 0.5  # preflight: ring + shard pool must hold this much time of f
 
 
 class SpoolHost(Protocol):
-    """What the spooler needs from a scope (see docs/internals.md)."""
+    """What the spooler needs from a scope (see docs/internals.md).
+
+    A host with named streams (a Scope) also has ``streams() -> {name: StreamInfo}``,
+    ``open_trace_reader(stream)``, and takes ``stream=`` in ``open_reader``,
+    ``frame_rate_hz`` and ``pixel_size_um``: then ``frames_stream``/``trace_streams`` work.
+    """
 
     ring_name: str
 
@@ -143,7 +150,8 @@ class SpoolController:
         s = validate({**self._settings, **overrides}, self._method_codecs())
         if s["max_frames"] is None:
             return None
-        rate = max(float(self.host.frame_rate_hz()), 1e-9)
+        plan_streams(self.host, s, self._sinks)
+        rate = max(self._camera(s).frame_rate_hz(), 1e-9)
         moves = 0
         if s["z_stepped"]:
             moves = s["max_frames"] // s["z_dwell"]
@@ -220,6 +228,7 @@ class SpoolController:
         if self.handle is not None and not self.handle.done:
             raise SpoolError(f"series {self.handle.series_name} is still running; stop() it first")
         s = validate({**self._settings, **(settings or {}), **kw}, self._method_codecs())
+        plan_streams(self.host, s, self._sinks)  # a bad stream name fails before anything runs
         path, name = self._series_path(fn, s)
         report = PreflightReport()
         if preflight_mode != "skip":
@@ -264,10 +273,15 @@ class SpoolController:
         self.handle = handle
         return handle
 
+    def _camera(self, s: dict) -> CameraSource:
+        """The frames of a series with settings ``s`` (checked by ``plan_streams`` first)."""
+        return CameraSource(self.host, s["frames_stream"])
+
     def _preflight(self, dirname: Path, s: dict) -> PreflightReport:
-        sample, synthetic, n_slots = self._sample_frame()
+        camera = self._camera(s)
+        sample, synthetic, n_slots = self._sample_frame(camera)
         # buffering between camera and disk: ring slots + the shard pool, in seconds of frames
-        rate = max(float(self.host.frame_rate_hz()), 1e-9)
+        rate = max(camera.frame_rate_hz(), 1e-9)
         layout = Layout.plan(
             sample.shape,
             str(sample.dtype),
@@ -283,7 +297,7 @@ class SpoolController:
             dirname,
             sample,
             Compressor(s["compression"], sample.dtype.itemsize),
-            float(self.host.frame_rate_hz()),
+            camera.frame_rate_hz(),
             s["max_frames"],
             s["compress_threads"],
             s["fsync"],
@@ -317,8 +331,8 @@ class SpoolController:
         )
         return report
 
-    def _sample_frame(self) -> tuple[np.ndarray, bool, int]:
-        reader = self.host.open_reader(name="spool-preflight")
+    def _sample_frame(self, camera: CameraSource) -> tuple[np.ndarray, bool, int]:
+        reader = camera.open_reader("spool-preflight")
         try:
             frame = reader.latest()
             if frame is None and reader.wait(1.0):
@@ -332,14 +346,23 @@ class SpoolController:
             reader.close()
 
     def _launch(self, handle: SpoolHandle, s: dict) -> None:
-        reader = self.host.open_reader(name="spool")
+        plan = plan_streams(self.host, s, self._sinks)
+        camera = self._camera(s)
+        # trace readers first: every row from before the first frame on is theirs
+        traces = TraceRecorder(plan.traces, getattr(self.host, "open_trace_reader", None))
+        try:
+            reader = camera.open_reader("spool")
+        except BaseException:
+            traces.close()
+            raise
         try:
             ring = reader.ring
             zs = z_positions(s)
+            rate = camera.frame_rate_hz()
             layout = Layout.plan(
                 tuple(ring.shape),
                 str(ring.dtype),
-                float(self.host.frame_rate_hz()),
+                rate,
                 len(zs),
                 s["z_dwell"],
                 s["max_frames"],
@@ -347,9 +370,12 @@ class SpoolController:
                 s["shard_max_mb"],
             )
             compressor = Compressor(s["compression"], np.dtype(ring.dtype).itemsize)
-            sink = self._sinks[s["method"]](handle.path, layout, compressor, s["fsync"])
-            attrs = self._attrs(handle, s, layout, zs)
-            rate = float(self.host.frame_rate_hz())
+            sink_kw = {"traces": plan.traces} if plan.traces else {}
+            sink = self._sinks[s["method"]](handle.path, layout, compressor, s["fsync"], **sink_kw)
+            attrs = self._attrs(handle, s, layout, zs, camera)
+            attrs["frames_stream"] = plan.frames_name
+            if plan.traces:
+                attrs["traces"] = {t.stream: t.to_json() for t in plan.traces}
             z_step = abs(zs[1] - zs[0]) if len(zs) > 1 else 1.0
             handle.path.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -357,7 +383,7 @@ class SpoolController:
                     ome_attrs(
                         layout,
                         handle.series_name,
-                        float(self.host.pixel_size_um()),
+                        camera.pixel_size_um(),
                         1.0 / rate if rate else 1.0,
                         z_step,
                     ),
@@ -380,12 +406,17 @@ class SpoolController:
             )
         except BaseException:
             reader.close()
+            traces.close()
             raise
 
         def final_attrs(status: str, per_frame: list) -> dict:
             p = pipeline.counters
+            stamps = [t for t in per_frame[0]["timestamp_s"] if t is not None]
+            last = max(stamps) if stamps else None  # the series' span ends with its last frame
+            end = None if last is None else last + (1.0 / rate if rate else 0.0)
             return {
                 **attrs,
+                **({"traces": traces.finish(last, end)} if traces else {}),
                 "status": status,
                 "stopped": _dt.datetime.now().astimezone().isoformat(),
                 "frames_written": p.frames_written,
@@ -438,11 +469,25 @@ class SpoolController:
         )
         handle._pipeline = pipeline
         handle._reader = reader
-        pipeline.on_done = handle._release
+        handle._traces = traces
+
+        def done() -> None:
+            traces.close()  # already closed by final_attrs, unless that never ran
+            handle._release()
+
+        pipeline.on_done = done
+        traces.start(  # before the frames: a short series may end (and finish it) at once
+            getattr(sink, "trace_writers", {}),
+            pipeline.journal_events,
+            lambda: pipeline.counters.first_timestamp_s,
+            s["fsync_interval_s"],
+        )
         pipeline.start()
         self._notify(handle, "started")
 
-    def _attrs(self, handle: SpoolHandle, s: dict, layout: Layout, zs: list[float]) -> dict:
+    def _attrs(
+        self, handle: SpoolHandle, s: dict, layout: Layout, zs: list[float], camera: CameraSource
+    ) -> dict:
         from labkit import __version__
 
         try:
@@ -460,8 +505,8 @@ class SpoolController:
             "method": s["method"],
             "status": "running",
             "started": _dt.datetime.now().astimezone().isoformat(),
-            "frame_rate_hz": float(self.host.frame_rate_hz()),
-            "pixel_size_um": float(self.host.pixel_size_um()),
+            "frame_rate_hz": camera.frame_rate_hz(),
+            "pixel_size_um": camera.pixel_size_um(),
             "layout": layout.to_json(),
             "z_positions_um": zs,
             "settings": settings,

@@ -29,3 +29,8 @@ class SpoolWriteError(SpoolError, OSError):
 
     def __str__(self) -> str:
         return str(self.args[1]) if len(self.args) >= 2 else super().__str__()
+
+
+class SpoolStreamError(SpoolError, LookupError):
+    """A stream named in ``frames_stream``/``trace_streams`` cannot go into the series (unknown,
+    the wrong kind, or a method that stores frames only); the message says what to do."""

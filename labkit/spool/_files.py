@@ -22,6 +22,8 @@ from labkit.spool._errors import SpoolError
 from labkit.spool._io import jsonable
 from labkit.spool._layout import Layout
 from labkit.spool._settings import METHOD_CODECS
+from labkit.spool._streams import TraceSpec
+from labkit.spool._trace_files import Hdf5TraceWriter
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +31,25 @@ _META_FIELDS = ("frame", "index", "timestamp_s", "exposure_ms", "z_um")
 
 
 class Hdf5Sink:
-    """``/data`` (n, y, x) chunked per frame, ``/frames/<field>`` per-frame metadata, JSON attrs."""
+    """``/data`` (n, y, x) chunked per frame, ``/frames/<field>`` per-frame metadata, JSON attrs;
+    ``/traces/<stream>/time`` and ``/values`` for the trace streams recorded beside them."""
 
     method = "hdf5"
     ext = ".h5"
     codecs = METHOD_CODECS["hdf5"]
+    stores_traces = True
 
     def __init__(
-        self, path: Path, layout: Layout, compressor: Compressor, fsync: bool = True
+        self,
+        path: Path,
+        layout: Layout,
+        compressor: Compressor,
+        fsync: bool = True,
+        traces: tuple[TraceSpec, ...] = (),
     ) -> None:
         self.path = Path(path)
+        self.traces = tuple(traces)
+        self.trace_writers: dict[str, Hdf5TraceWriter] = {}
         self.layout = layout
         self.compressor = compressor
         self.fsync = fsync
@@ -81,6 +92,10 @@ class Hdf5Sink:
                 maxshape=(None,),
                 chunks=(4096,),
                 dtype="i8" if name in ("frame", "index") else "f8",
+            )
+        for spec in self.traces:  # before SWMR: no dataset can be added after
+            self.trace_writers[spec.stream] = Hdf5TraceWriter(
+                f, spec, lambda: self.sync(None, self.fsync)
             )
         f.attrs["labkit"] = json.dumps(jsonable(labkit_attrs))
         f.attrs["ome"] = json.dumps(jsonable(ome))

@@ -68,6 +68,7 @@ class SpoolHandle:
         self._rates = (0.0, 0.0)
         self._cancelled = False
         self._stopping = False
+        self._traces: Any = None  # the TraceRecorder of the trace streams recorded beside
         self.preflight: Any = None
 
     # state --------------------------------------------------------------------------------
@@ -140,6 +141,11 @@ class SpoolHandle:
             None if eta is None else round(eta, 2),
             msg,
         )
+
+    @property
+    def traces(self) -> dict[str, dict[str, int]]:
+        """Trace streams recorded beside the frames: ``{stream: {"rows", "rows_lost"}}``."""
+        return {} if self._traces is None else self._traces.progress()
 
     # control ------------------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> SpoolProgress:

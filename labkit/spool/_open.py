@@ -1,4 +1,5 @@
-"""``open_series``: any labkit series as a lazy ``xr.DataArray`` (t[, z], y, x)."""
+"""``open_series``: any labkit series as a lazy ``xr.DataArray`` (t[, z], y, x), or an
+``xr.Dataset`` of those frames and the trace streams recorded beside them."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def _read_attrs(path: Path) -> tuple[dict, Any]:
     raise SpoolError(f"{path} is not a labkit series (.ome.zarr directory, .h5 or .ome.tif)")
 
 
-def open_series(path: str | Path) -> xr.DataArray:
+def open_series(path: str | Path) -> xr.DataArray | xr.Dataset:
     """Open a series written by labkit as a lazy DataArray (t[, z], y, x).
 
     Coords: ``t`` (s since the first frame), ``z`` (µm), ``y``/``x`` (µm from the pixel size);
@@ -91,6 +92,10 @@ def open_series(path: str | Path) -> xr.DataArray:
     A series that was never closed (crash) opens with the frames its journal lists and an
     ``IncompleteSeriesWarning``; ``labkit repair PATH`` closes it. Raises ``SpoolError`` for
     paths that are not labkit series and ``FileNotFoundError`` if the path does not exist.
+
+    A series recorded with ``trace_streams`` opens as an ``xr.Dataset``: that DataArray as
+    ``frames`` (still lazy) and each trace as a variable ``<stream>`` (``<stream>_time``,
+    ``<stream>_channel``) whose times are on the frames' ``t`` clock (see ``_open_traces``).
     """
     path = Path(path).expanduser()
     if not path.exists():
@@ -121,12 +126,17 @@ def open_series(path: str | Path) -> xr.DataArray:
     else:
         backend = _LazyFrames(layout, n, _TiffReader(path))
     data = xr.Variable(layout.dims(), indexing.LazilyIndexedArray(backend))
-    return xr.DataArray(
+    da = xr.DataArray(
         data,
         coords=_coords(layout, attrs, frames, shape),
         attrs=_flat_attrs(attrs, path, complete),
         name=attrs.get("series", path.name),
     )
+    if not attrs.get("traces"):
+        return da
+    from labkit.spool._open_traces import series_dataset
+
+    return series_dataset(da, path, method, attrs, complete)
 
 
 class _ZarrShardReader:
@@ -230,7 +240,7 @@ def _flat_attrs(attrs: dict, path: Path, complete: bool) -> dict:
     out = {k: v for k, v in attrs.items() if k != "frames"}
     out["path"] = str(path)
     out["complete"] = bool(complete)
-    for k in ("settings", "device_settings", "extra_metadata", "layout"):
+    for k in ("settings", "device_settings", "extra_metadata", "layout", "traces"):
         if isinstance(out.get(k), dict):
             out[k] = json.dumps(out[k])
     return out

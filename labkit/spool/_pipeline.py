@@ -39,6 +39,7 @@ class Counters:
         self.frames_discarded = 0  # read but not written because of a write error
         self.frames_skipped_moving = 0  # exposed while the stage moved (z-stepping)
         self.frames_fast_codec = 0  # stored at the codec's fast level (codecs fell behind)
+        self.first_timestamp_s: float | None = None  # the first kept frame's: traces start there
         self.bytes_in = 0
         self.bytes_out = 0
         # where the time went (s), timed per shard, not per frame: the reader waiting for a free
@@ -307,6 +308,8 @@ class Pipeline(WriterStages):
                         continue
                 block.add_slot(slot)
                 block.meta_frame[slot] = n  # index..y_um came with the frame
+                if n == 0:
+                    c.first_timestamp_s = float(block.meta_timestamp_s[slot])
                 c.frames_in = n + 1
                 c.bytes_in += layout.frame_bytes
                 if layout.n_z and (n + 1) % layout.z_dwell == 0:

@@ -54,6 +54,10 @@ def repair_series(path: str | Path) -> dict[str, Any]:
         "frames_dropped": summary["frames_dropped"],
         "frames": frames,
     }
+    if attrs.get("traces"):
+        from labkit.spool._open_traces import repair_traces
+
+        final["traces"] = repair_traces(path, method, attrs)
     if method == "zarr":
         for dirpath, _, files in os.walk(path):
             for name in files:

@@ -90,6 +90,8 @@ DEFAULTS: dict[str, Any] = {
     "shard_max_mb": 64.0,
     "queue_shards": 4,
     "compress_threads": 2,
+    "frames_stream": None,
+    "trace_streams": [],
 }
 
 
@@ -170,9 +172,28 @@ def validate(
     for key in ("shard_seconds", "shard_max_mb"):
         if float(s[key]) <= 0:
             raise SpoolError(f"{key} must be > 0")
+    s["frames_stream"], s["trace_streams"] = _stream_names(s["frames_stream"], s["trace_streams"])
     s["queue_shards"] = max(2, int(s["queue_shards"]))
     s["compress_threads"] = max(1, int(s["compress_threads"]))
     return s
+
+
+def _stream_names(frames: Any, traces: Any) -> tuple[str | None, list[str]]:
+    """``frames_stream`` (None or a name) and ``trace_streams`` (names; one name alone is taken
+    as a list). Whether the streams exist is checked at ``start()``, against the host's."""
+    if frames is not None and (not isinstance(frames, str) or not frames):
+        raise SpoolError(f"frames_stream must be a stream name or None, not {frames!r}")
+    if traces is None:
+        traces = []
+    elif isinstance(traces, str):
+        traces = [traces]
+    if not isinstance(traces, Sequence) or not all(isinstance(n, str) and n for n in traces):
+        raise SpoolError(
+            f"trace_streams must be a list of stream names (e.g. ['signal']), not {traces!r}"
+        )
+    if len(set(traces)) != len(traces):
+        raise SpoolError(f"trace_streams lists a stream twice: {list(traces)}")
+    return frames, list(traces)
 
 
 def z_positions(s: dict[str, Any]) -> list[float]:

@@ -19,6 +19,8 @@ from labkit.spool._blocks import ALIGN, Block, Compressor, aligned_empty
 from labkit.spool._io import jsonable, write_file_renamed, write_json_atomic
 from labkit.spool._layout import Layout
 from labkit.spool._settings import METHOD_CODECS
+from labkit.spool._streams import TraceSpec
+from labkit.spool._trace_files import ZarrTraceWriter
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +102,19 @@ class ZarrSink:
     ext = ".ome.zarr"
     codecs = METHOD_CODECS["zarr"]
     uses_o_direct = True  # shards bypass the page cache where the filesystem allows
+    stores_traces = True  # ``traces=`` arrays under traces/<stream>/ (see _trace_files)
 
     def __init__(
-        self, path: Path, layout: Layout, compressor: Compressor, fsync: bool = True
+        self,
+        path: Path,
+        layout: Layout,
+        compressor: Compressor,
+        fsync: bool = True,
+        traces: tuple[TraceSpec, ...] = (),
     ) -> None:
         self.path = Path(path)
+        self.traces = tuple(traces)
+        self.trace_writers: dict[str, ZarrTraceWriter] = {}
         self.layout = layout
         self.compressor = compressor
         self.fsync = fsync
@@ -119,6 +129,8 @@ class ZarrSink:
         self._ome = ome
         self.write_metadata(labkit_attrs, None)
         (self.path / "0" / "c").mkdir(parents=True)
+        for spec in self.traces:
+            self.trace_writers[spec.stream] = ZarrTraceWriter(self.path, spec, self.fsync)
 
     def write_metadata(self, labkit_attrs: dict, n_frames: int | None) -> None:
         root = {

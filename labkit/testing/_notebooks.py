@@ -92,6 +92,24 @@ def wait_painting(page: Any, frames: int = 10, timeout_s: float = 30.0) -> int:
     return int(page.evaluate(PAINTED_JS))
 
 
+#: plain text of every output in the current notebook's model (stream text, text/plain, errors)
+_MODEL_OUTPUTS_JS = """() => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const cells = panel && panel.content && panel.content.model ? panel.content.model.cells : [];
+  const texts = [];
+  for (let i = 0; i < cells.length; i++) {
+    const outputs = cells.get(i).outputs;
+    if (!outputs) continue;
+    for (let k = 0; k < outputs.length; k++) {
+      const o = outputs.get(k).toJSON();
+      const text = o.text ?? (o.data && o.data["text/plain"]) ?? (o.evalue ? o.ename + ": " + o.evalue : "");
+      texts.push(Array.isArray(text) ? text.join("") : String(text));
+    }
+  }
+  return texts;
+}"""
+
+
 @dataclass
 class LabRun:
     """A notebook opened in JupyterLab after Run All: ``page``, the ``server``, the copy's ``path``."""
@@ -114,11 +132,13 @@ class LabRun:
         assert not problems, f"{self.path.name}:\n" + "\n---\n".join(problems)
 
     def output_text(self) -> str:
-        """The text of every output of the notebook, in order."""
-        texts = self.page.evaluate(
+        """The text of every output of the notebook, in order: what the page shows, then each
+        output's plain text from the notebook's model (JupyterLab takes cells scrolled far out
+        of view out of the page, so a long notebook's first outputs are only in the model)."""
+        shown = self.page.evaluate(
             "() => [...document.querySelectorAll('.jp-OutputArea-output')].map(o => o.innerText)"
         )
-        return "\n".join(texts)
+        return "\n".join([*shown, *self.page.evaluate(_MODEL_OUTPUTS_JS)])
 
 
 def run_in_lab(server: Any, page: Any, notebook: Path | str, timeout_s: float = 240.0) -> LabRun:

@@ -142,9 +142,11 @@ def load_tiff(path: str, max_bytes: int | None = None, series: int = 0) -> xr.Da
 
 
 def load_labkit(path: str, max_bytes: int | None = None) -> xr.DataArray:
-    from labkit.spool import open_series  # type: ignore[attr-defined]
+    from labkit.spool import open_series
 
     series = open_series(path)
+    if isinstance(series, xr.Dataset):  # a series with trace streams: the window shows its frames
+        series = series["frames"]
     check_budget(_declared(series.shape, series.dtype), path, max_bytes)
     return series.load()  # the window holds the values (lazy arrays cannot be sent)
 

@@ -136,7 +136,7 @@ def test_bad_nodes_are_refused_with_what_to_do(scope):
         scope.nodes.add("frame_stats", input="cam9")
     with pytest.raises(ValueError, match="mode must be one of"):
         scope.nodes.add("frame_stats", mode="gpu")
-    with pytest.raises(ValueError, match="taken"):
+    with pytest.raises(ValueError, match="a node or stream named .* exists already"):
         scope.nodes.add("frame_stats", name="camera")
     assert len(scope.nodes) == 0
 

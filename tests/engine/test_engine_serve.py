@@ -12,6 +12,7 @@ import pytest
 from engine_helpers import Recorder, wait_until
 
 import labkit as lk
+from labkit.devices import PropertyLimitError
 from labkit.engine import EngineDiedError, EngineState
 from labkit.engine._serve import main as serve_main
 from labkit.rpc import (
@@ -188,3 +189,42 @@ def test_bad_options_exit_2_with_a_message(capsys, tmp_path):
 def test_connect_to_nothing_fails_cleanly(tmp_path):
     with pytest.raises(EngineDiedError, match="nothing answered"):
         lk.connect(f"ipc://{tmp_path}/nobody.sock", timeout_s=0.5)
+
+
+def test_a_served_rig_runs_actions_commands_and_nodes_for_its_clients(tmp_path, monkeypatch):
+    """Remote mode: actions with progress and checked arguments, the commands the engine was
+    started with, built-in nodes; code named by a client is refused without --allow-client-code."""
+    monkeypatch.setenv("LABKIT_RUNTIME_DIR", str(tmp_path))
+    os.chmod(tmp_path, 0o700)
+    helpers = str(Path(__file__).parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([helpers, os.environ.get("PYTHONPATH", "")])}
+    proc, _address, connection_file = _serve(
+        "--devices", "engine_helpers:rig", "--command", "engine_helpers:brighten", env=env
+    )
+    try:
+        with lk.connect(connection_file) as scope:
+            assert scope.mode == "remote"
+            steps = []
+            took = scope.devices["magnet"].home(
+                speed_mm_s=50, progress=lambda fraction, message: steps.append(fraction)
+            )
+            assert took > 0 and steps == sorted(steps) and steps[-1] == 1.0
+            with pytest.raises(PropertyLimitError, match="above the limit 5 mm"):
+                scope.devices["magnet"].call_action("nudge", {"delta_mm": 9})
+            before = scope.camera.exposure_ms
+            assert scope.commands.brighten(gain=2.0) == pytest.approx(2 * before)
+            with pytest.raises(PermissionError, match="does not run code its clients name"):
+                scope.nodes.add("engine_helpers:mean_node")
+            with pytest.raises(PermissionError):
+                scope.commands.add("engine_helpers:brighten", name="again")
+            scope.start()
+            scope.nodes.add("frame_stats", input="camera2", name="stats2")
+            wait_until(
+                lambda: scope.traces["stats2"].sizes["time"] >= 3,
+                what="frame statistics of camera2 from the served engine",
+            )
+            rows = scope.traces["stats2"]
+            assert list(rows.channel.values) == ["min", "max", "mean", "saturated"]
+            assert scope.health().nodes["stats2"]["state"] == "running"
+    finally:
+        _stop(proc)

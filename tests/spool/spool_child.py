@@ -1,7 +1,8 @@
 """Run in a child process by the fault tests: spool from a SimHost, report as JSON on stdout.
 
 usage: python spool_child.py DIR MODE [FSIZE_BYTES]
-MODE "crash": spool forever (the parent kills us); "fsize": spool under RLIMIT_FSIZE.
+MODE "crash": spool forever (the parent kills us); "fsize": spool under RLIMIT_FSIZE;
+"crash-traces-zarr"/"crash-traces-hdf5": spool forever with a trace stream fed at 500 Hz.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ import resource
 import signal
 import sys
 
-from spool_host import SimHost, slow_zarr_sink
+from spool_host import SimHost, StreamHost, slow_zarr_sink
 
 from labkit.spool import SpoolController
 
 
 def main() -> None:
     dirname, mode = sys.argv[1], sys.argv[2]
-    host = SimHost(rate_hz=200)  # the ring's shared memory is sized before the limit applies
+    traces = mode.startswith("crash-traces")
+    # the ring's shared memory is sized before the limit applies
+    host = (
+        StreamHost(capacity=100_000, feed_hz=500, rate_hz=200) if traces else SimHost(rate_hz=200)
+    )
     if mode.startswith("fsize"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG from write() instead of dying
         limit = int(sys.argv[3])
@@ -28,7 +33,9 @@ def main() -> None:
     comp = "lz4" if method == "zarr" and mode != "crash-zarr-raw" else None
     if mode in ("crash-hdf5-lz4", "crash-tiff-zstd"):  # compressed single-file series
         method, comp = mode.split("-")[1:]
-    extra = {}
+    extra: dict = {}
+    if traces:  # trace rows journaled five times a second
+        method, extra = mode.rsplit("-", 1)[1], {"trace_streams": ["daq"], "fsync_interval_s": 0.2}
     if mode == "crash-drops":  # a disk too slow for the camera: the spool drops frames
         ctl.register_acquisition_type("slow", slow_zarr_sink(0.25))
         method, extra = "slow", {"queue_shards": 2}

@@ -110,3 +110,69 @@ def slow_zarr_sink(delay_s: float):
             return super().write_block(block)
 
     return SlowZarrSink
+
+
+class StreamHost(SimHost):
+    """A SimHost with named streams, as a Scope has: its ring as ``camera`` and a trace buffer
+    ``daq`` (channels ``row``, ``double``: the row's number and twice it) that the test writes
+    with :meth:`write_rows`, or a feeder thread at ``feed_hz`` rows a second."""
+
+    def __init__(self, capacity: int = 64, feed_hz: float = 0.0, **kw) -> None:
+        from labkit.buffers import TraceBuffer
+
+        super().__init__(**kw)
+        self.trace = TraceBuffer.create(("row", "double"), capacity=capacity)
+        self.rows_fed = 0
+        self._feed_stop = threading.Event()
+        self._feeder = None
+        if feed_hz:
+            self._feeder = threading.Thread(
+                target=self._feed, args=(feed_hz,), name="test-trace-feeder", daemon=True
+            )
+            self._feeder.start()
+
+    def write_rows(self, n: int, t_s=None) -> None:
+        """``n`` rows stamped ``t_s`` (one time or n of them; default: now)."""
+        rows = np.arange(self.rows_fed, self.rows_fed + n, dtype=float)
+        t = np.broadcast_to(np.asarray(time.time() if t_s is None else t_s, float), (n,))
+        self.trace.write(t, np.stack([rows, 2 * rows], axis=1))
+        self.rows_fed += n
+
+    def _feed(self, rate_hz: float) -> None:
+        while not self._feed_stop.wait(0.005):
+            self.write_rows(max(1, int(rate_hz * 0.005)))
+
+    def streams(self) -> dict:
+        from labkit.engine import StreamInfo
+
+        ring = self.ring
+        return {
+            "camera": StreamInfo(name="camera", kind="frames", owner="camera", buffer=ring.name,
+                                 shape=tuple(ring.shape), dtype=ring.dtype.str,
+                                 rate_hz=self.rate_hz),
+            "daq": StreamInfo(name="daq", kind="trace", owner="daq", buffer=self.trace.name,
+                              channels=self.trace.channels, units="V", rate_hz=1000.0),
+        }  # fmt: skip
+
+    def open_reader(self, name: str, stream: str | None = None):
+        assert stream in (None, "camera")
+        return self.ring.reader(name)
+
+    def open_trace_reader(self, stream: str):
+        from labkit.buffers import TraceReader
+
+        assert stream == "daq"
+        return TraceReader.attach(self.trace.name)
+
+    def frame_rate_hz(self, stream: str | None = None) -> float:
+        return self.rate_hz
+
+    def pixel_size_um(self, stream: str | None = None) -> float:
+        return 0.5
+
+    def close(self) -> None:
+        self._feed_stop.set()
+        if self._feeder is not None:
+            self._feeder.join()
+        super().close()
+        self.trace.close()

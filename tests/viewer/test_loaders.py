@@ -69,10 +69,20 @@ def test_manager_loads_a_labkit_series(manager, tmp_path):
         scope.start()
         handle = scope.spool.start(tmp_path / "s.ome.zarr", max_frames=3, preflight_mode="skip")
         handle.wait(60)
+        # a series with a trace beside the frames opens as a Dataset: the window shows the frames
+        both = scope.spool.start(
+            tmp_path / "t.ome.zarr", max_frames=3, preflight_mode="skip", trace_streams=["signal"]
+        )
+        both.wait(60)
     (summary,) = lv.load_in_manager(handle.path)
     assert summary["shape"][0] == 3 and summary["shape"][-2:] == [32, 48]
     np.testing.assert_array_equal(
         lv.fetch(summary["uid"]).values, lk.open_series(handle.path).values
+    )
+    (summary,) = lv.load_in_manager(both.path)
+    assert summary["shape"][0] == 3 and summary["shape"][-2:] == [32, 48]
+    np.testing.assert_array_equal(
+        lv.fetch(summary["uid"]).values, lk.open_series(both.path)["frames"].values
     )
 
 
