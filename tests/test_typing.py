@@ -25,7 +25,7 @@ import labkit as lk
 import labkit.viewer as lv
 
 
-def record(path: Path) -> xr.DataArray:
+def record(path: Path) -> xr.DataArray | xr.Dataset:
     scope: lk.Scope = lk.Scope()
     try:
         scope.camera.exposure_ms = 10
