@@ -14,7 +14,19 @@ from typing import TYPE_CHECKING, Any
 from labkit.errors import LabkitError
 
 if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type checkers and IDEs
-    from labkit import bench, buffers, devices, engine, rpc, spool, testing, viewer, widgets, wire
+    from labkit import (
+        bench,
+        buffers,
+        devices,
+        engine,
+        processing,
+        rpc,
+        spool,
+        testing,
+        viewer,
+        widgets,
+        wire,
+    )
     from labkit.engine import EngineState, Scope, connect
     from labkit.spool import open_series, repair_series
     from labkit.viewer import fetch, watch
@@ -83,6 +95,7 @@ __all__ = [
     "buffers",
     "devices",
     "engine",
+    "processing",
     "rpc",
     "spool",
     "testing",

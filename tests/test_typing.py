@@ -7,6 +7,7 @@ mypy must report: if the names fell back to ``Any``, it would report none.
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -69,6 +70,29 @@ def _mypy(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=240,
     )
+
+
+def _type_checking_names(module) -> set[str]:
+    """Names bound by the ``if TYPE_CHECKING:`` imports of a module's source."""
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for imp in node.body:
+                if isinstance(imp, ast.ImportFrom):
+                    names |= {a.asname or a.name for a in imp.names}
+    return names
+
+
+@pytest.mark.parametrize("name", ["labkit", "labkit.widgets", "labkit.viewer"])
+def test_every_lazy_name_is_listed_and_visible_to_type_checkers(name):
+    import importlib
+
+    module = importlib.import_module(name)
+    lazy = set(getattr(module, "_LAZY", {})) | set(getattr(module, "_LAZY_WIDGETS", {}))
+    lazy |= set(getattr(module, "_SUBMODULES", ()))
+    assert lazy <= set(module.__all__)
+    assert lazy <= _type_checking_names(module)
 
 
 def test_package_is_marked_typed():
