@@ -91,8 +91,16 @@ def test_no_per_frame_allocation_on_the_hot_path(spool, host, compression):
     finally:
         threading.setprofile(None)  # threads started from now on are not watched
     try:
-        # threads, pools and first shards warmed up
-        wait_until(lambda: h.progress.frames_written >= 60, timeout_s=60, what="60 frames written")
+        # warmed up: threads, pools, the first shards written, and every shard buffer filled once
+        # (the ring reader makes its byte views of a buffer the first time it fills it; on a
+        # busy machine the writer lags and the last buffers are first used after 60 frames)
+        per_shard = h._pipeline.layout.slots_per_shard
+        warm = 60 + spool.get_settings()["queue_shards"] * per_shard
+        wait_until(
+            lambda: h.progress.frames_written >= 60 and h.progress.frames_read >= warm,
+            timeout_s=60,
+            what="every shard buffer used once",
+        )
         tracemalloc.start()
         try:
             base_mem = tracemalloc.get_traced_memory()[0]
