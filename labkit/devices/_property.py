@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from labkit.errors import LabkitError
+
 __all__ = [
     "PropertyError",
     "PropertyLimitError",
@@ -42,7 +44,7 @@ KINDS = ("float", "int", "bool", "str", "enum", "tuple")
 _TYPE_KINDS: dict[type, str] = {float: "float", int: "int", bool: "bool", str: "str"}
 
 
-class PropertyError(ValueError):
+class PropertyError(LabkitError, ValueError):
     """Base class of every property error (a ``ValueError``).
 
     Attributes ``device``, ``prop_name`` and ``value`` say what was refused (``None`` when an
