@@ -20,8 +20,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 BLOCK = re.compile(r"(?:<!-- not run: (?P<reason>.*?) -->\s*\n)?```python\n(?P<code>.*?)```", re.S)
-#: docstrings of these packages are being rewritten with the engine; griffe's checks wait for it
-GRIFFE_LATER = ("labkit/engine/", "labkit/rpc/", "labkit/devices/")
 
 
 def _pages() -> list[Path]:
@@ -127,5 +125,4 @@ def test_docstrings_pass_griffes_checks():
         walk(package)
     finally:
         logger.removeHandler(handler)
-    mine = [w for w in warnings if not w.startswith(GRIFFE_LATER)]
-    assert mine == []
+    assert warnings == []
