@@ -19,6 +19,7 @@ handlers), ``_commands`` (the checked RPC table), ``_server`` / ``_client`` (Zer
 ``_hosts`` (thread / process / remote), ``_scope`` and ``_proxy`` (what the notebook holds).
 """
 
+from labkit.engine import events
 from labkit.engine._commands import CommandError, UnknownCommandError
 from labkit.engine._engine import UnknownDeviceError
 from labkit.engine._nodes import (
@@ -56,11 +57,15 @@ for _cls in (
     UnknownUserCommandError,
     NodeError,
     NodeStateError,
+    events.EventPayloadError,
+    events.UnknownTopicError,
 ):
     _register_error(_cls)
 del _cls
 
 __all__ = [
+    # typed events (one Struct per topic)
+    "events",
     # scopes
     "Scope",
     "connect",

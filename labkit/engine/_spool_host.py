@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from labkit.buffers import RingReader, TraceReader
+from labkit.engine import events
 from labkit.engine._streams import StreamInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,7 +62,8 @@ class ScopeSpoolHost:
         self._scope._call("set_property", device=device, name=name, value=value)
 
     def emit(self, topic: str, payload: dict) -> None:
-        self._scope._publish(topic, payload)
+        """Publish a scope event (checked against its Struct in :mod:`labkit.engine.events`)."""
+        self._scope._publish(topic, events.to_payload(topic, payload))
 
     def pixel_size_um(self, stream: str | None = None) -> float:
         """µm per pixel; 1.0 for a node's frames (a downsampled stream is recorded in pixels)."""
