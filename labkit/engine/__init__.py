@@ -34,6 +34,7 @@ from labkit.engine._nodes import (
     RoiStatsNode,
 )
 from labkit.engine._proxy import DeviceProxy
+from labkit.engine._proxy_types import CameraProxy, DeviceProxyLike, SignalProxy, StageProxy
 from labkit.engine._scope import Scope, connect
 from labkit.engine._state import (
     EngineDiedError,
@@ -70,6 +71,11 @@ __all__ = [
     "Scope",
     "connect",
     "DeviceProxy",
+    # what type checkers see of scope.camera / .stage / .signal
+    "DeviceProxyLike",
+    "CameraProxy",
+    "StageProxy",
+    "SignalProxy",
     "StreamInfo",
     # nodes
     "Node",

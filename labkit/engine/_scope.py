@@ -22,6 +22,7 @@ from labkit.engine._devices import DevicesSpec
 from labkit.engine._events import EventBus
 from labkit.engine._hosts import ProcessHost, RemoteHost, ThreadHost
 from labkit.engine._proxy import DeviceProxy
+from labkit.engine._proxy_types import CameraProxy, SignalProxy, StageProxy
 from labkit.engine._scope_commands import ScopeCommands, function_path
 from labkit.engine._scope_nodes import ScopeNodes
 from labkit.engine._scope_streams import StreamAccess, Traces
@@ -356,17 +357,21 @@ class Scope:
         raise AttributeError(f"this scope has no {name}; devices: {', '.join(self._proxies)}")
 
     @property
-    def camera(self) -> DeviceProxy:
-        """The camera proxy (``scope.camera.exposure_ms = 10``, ``scope.camera.snap()``)."""
+    def camera(self) -> CameraProxy:
+        """The camera proxy (``scope.camera.exposure_ms = 10``, ``scope.camera.snap()``).
+
+        A :class:`DeviceProxy`, typed for checkers by :class:`~labkit.engine.CameraProxy`; a
+        driver's own properties are reached through ``scope.devices[name]``.
+        """
         return self._device_of("camera")
 
     @property
-    def stage(self) -> DeviceProxy:
+    def stage(self) -> StageProxy:
         """The stage proxy (``scope.stage.move(z=5)``, ``scope.stage.position()``)."""
         return self._device_of("stage")
 
     @property
-    def signal(self) -> DeviceProxy:
+    def signal(self) -> SignalProxy:
         """The signal proxy (samples go to the trace buffer; see :meth:`open_trace_reader`)."""
         return self._device_of("signal")
 

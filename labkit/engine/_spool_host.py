@@ -9,7 +9,7 @@ from labkit.engine import events
 from labkit.engine._streams import StreamInfo
 
 if TYPE_CHECKING:  # pragma: no cover
-    from labkit.engine._proxy import DeviceProxy
+    from labkit.engine._proxy_types import CameraProxy
     from labkit.engine._scope import Scope
 
 __all__ = ["ScopeSpoolHost"]
@@ -38,7 +38,7 @@ class ScopeSpoolHost:
     def open_trace_reader(self, stream: str) -> TraceReader:
         return self._scope.open_trace_reader(stream)
 
-    def _camera(self, stream: str | None) -> DeviceProxy | None:
+    def _camera(self, stream: str | None) -> CameraProxy | None:
         """The camera device writing ``stream`` (None: a node's frames, no device of its own)."""
         if stream is None:
             return self._scope.camera
