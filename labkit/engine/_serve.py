@@ -16,13 +16,15 @@ The same loop runs the child process of ``Scope(mode="process")`` (``--parent-pi
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import threading
 
-from labkit.engine._devices import build_devices
+from labkit.devices import DeviceFactory
+from labkit.engine._devices import DevicesSpec, build_devices
 from labkit.engine._server import EngineServer, LogForwardHandler
 from labkit.rpc import RpcError, ServerKeys
 
@@ -65,6 +67,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="device factory 'package.module:function' (default: simulated)",
     )
     p.add_argument(
+        "--devices-kwargs",
+        default=None,
+        metavar="JSON",
+        help="keyword arguments of the --devices factory as a JSON object, e.g. "
+        '\'{"config": "MMConfig.cfg"}\'',
+    )
+    p.add_argument(
         "--command",
         action="append",
         default=[],
@@ -90,6 +99,27 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _devices_spec(args: argparse.Namespace) -> DevicesSpec:
+    """``--devices`` (and its ``--devices-kwargs``) as a devices spec.
+
+    Raises:
+        ValueError: kwargs without a factory, or kwargs that are not a JSON object.
+    """
+    if args.devices_kwargs is None:
+        return args.devices
+    if not args.devices:
+        raise ValueError("--devices-kwargs needs --devices PACKAGE.MODULE:FUNCTION")
+    try:
+        kwargs = json.loads(args.devices_kwargs)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"--devices-kwargs is not JSON ({exc}); pass e.g. '{{\"seed\": 1}}'"
+        ) from None
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"--devices-kwargs must be a JSON object, not {args.devices_kwargs!r}")
+    return DeviceFactory(args.devices, **kwargs)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the engine server in the foreground until Ctrl-C / SIGTERM (or the parent dies)."""
     args = _parse(argv)
@@ -104,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--keys-file is for TCP servers: add --address tcp://HOST:PORT")
         keys = ServerKeys.load_or_create(args.keys_file) if args.keys_file else None
         shape = tuple(int(v) for v in args.shape.split(","))
-        devices = build_devices(args.devices, seed=args.seed, shape=shape)  # type: ignore[arg-type]
+        devices = build_devices(_devices_spec(args), seed=args.seed, shape=shape)  # type: ignore[arg-type]
         server = EngineServer(
             devices,
             args.address,
