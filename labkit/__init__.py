@@ -21,6 +21,7 @@ _LAZY: dict[str, str] = {
     "Scope": "labkit.engine",
     "connect": "labkit.engine",
     "EngineState": "labkit.engine",
+    "SettingsError": "labkit.engine",
     # spool
     "open_series": "labkit.spool",
     "repair_series": "labkit.spool",

@@ -34,6 +34,8 @@ from labkit.engine._nodes import (
 )
 from labkit.engine._proxy import DeviceProxy
 from labkit.engine._scope import Scope, connect
+from labkit.engine._scope_settings import ScopeSettings
+from labkit.engine._settings_file import SettingsError
 from labkit.engine._state import (
     EngineDiedError,
     EngineError,
@@ -56,6 +58,7 @@ for _cls in (
     UnknownUserCommandError,
     NodeError,
     NodeStateError,
+    SettingsError,
 ):
     _register_error(_cls)
 del _cls
@@ -66,6 +69,8 @@ __all__ = [
     "connect",
     "DeviceProxy",
     "StreamInfo",
+    # settings files
+    "ScopeSettings",
     # nodes
     "Node",
     "NodeOutput",
@@ -88,4 +93,5 @@ __all__ = [
     "UnknownUserCommandError",
     "NodeError",
     "NodeStateError",
+    "SettingsError",
 ]

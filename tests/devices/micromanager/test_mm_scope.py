@@ -93,3 +93,21 @@ def test_process_mode_survives_a_crashing_adapter(mm_crash_config):
         with scope.open_reader(name="fresh") as fresh:
             assert fresh.next(timeout=10).data.shape == (64, 80)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_micromanager_scopes_settings_round_trip_through_yaml(mm_config, tmp_path):
+    factory = lk.devices.micromanager(mm_config, pixel_size_um=0.5)
+    with lk.Scope(devices=factory) as scope:
+        scope.devices["groups"].Channel = "GFP"
+        scope.devices["Lamp"].Power = 33.0
+        scope.camera.binning = 2
+        scope.camera.roi = (0, 0, 20, 16)
+        path = scope.settings.save(tmp_path / "rig.yaml")
+    text = path.read_text()
+    assert "factory: micromanager" in text and str(mm_config.resolve()) in text
+    with lk.Scope(config=path) as again:  # a fresh core loads the config, then the file applies
+        assert again.devices["groups"].Channel == "GFP"
+        assert again.devices["Wheel"].label == "GFP"
+        assert again.devices["Lamp"].Power == 33.0
+        assert again.camera.shape == (16, 20)
+        assert again.camera.pixel_size_um == 1.0  # 0.5 µm × binning 2, from the factory's kwargs
