@@ -17,7 +17,7 @@ import fcntl
 import os
 import struct
 
-__all__ = ["OWNER_BYTE", "hold", "is_held", "reader_byte", "release"]
+__all__ = ["OWNER_BYTE", "hold", "hold_shared", "is_held", "reader_byte", "release"]
 
 OWNER_BYTE = 0
 _FLOCK = struct.Struct("@hhqqi4x")  # struct flock: l_type, l_whence, l_start, l_len, l_pid
@@ -43,6 +43,23 @@ def hold(fd: int, byte: int) -> None:
     except OSError as exc:
         if exc.errno in (11, 13):  # EAGAIN / EACCES: held by someone else
             raise BlockingIOError(exc.errno, f"byte {byte} is locked by a live holder") from None
+        raise
+
+
+def hold_shared(fd: int, byte: int) -> None:
+    """Take a read (shared) lock on ``byte`` through ``fd`` (which may be read-only); several
+    holders may share it, and :func:`is_held` sees it (non-blocking).
+
+    Raises:
+        BlockingIOError: another open file description holds the write lock on it.
+    """
+    try:
+        _call(fd, fcntl.F_OFD_SETLK, fcntl.F_RDLCK, byte)
+    except OSError as exc:
+        if exc.errno in (11, 13):  # EAGAIN / EACCES
+            raise BlockingIOError(
+                exc.errno, f"byte {byte} is write-locked by a live holder"
+            ) from None
         raise
 
 

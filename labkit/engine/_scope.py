@@ -56,8 +56,8 @@ class Scope:
         mode: ``"thread"`` (engine in a background thread of this process) or ``"process"`` (engine in
             a child process: survives crashes of vendor code, reached over ZeroMQ); default thread.
         ring_slots: frames the ring holds (default 64).
-        seed, shape: passed to the device factory (simulated camera noise seed, default 0; frame
-            shape in px, default (2048, 2048)).
+        seed: passed to the device factory (simulated camera noise seed; default 0).
+        shape: passed to the device factory (frame shape in px; default (2048, 2048)).
         commands: user commands to add to the engine (functions in thread mode, else
             ``"package.module:function"`` paths); see :attr:`commands`.
         config: a settings file (docs/settings.md): its ``engine`` and ``devices`` sections build

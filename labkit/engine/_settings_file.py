@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.devices import DeviceFactory, PropertyError, PropertySpec
+from labkit.errors import LabkitError
 
 __all__ = [
     "FACTORY_ALIASES",
@@ -49,7 +50,7 @@ FACTORY_ALIASES = {
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(LabkitError, ValueError):
     """A settings file (or dict) that cannot be used: ``key`` names where (``"engine.mode"``), the
     message what is accepted there."""
 

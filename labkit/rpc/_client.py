@@ -26,6 +26,7 @@ from typing import Any
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
+from labkit.rpc._bulk import BulkSender
 from labkit.rpc._errors import RpcAuthError, RpcTimeoutError, RpcUnavailableError
 from labkit.rpc._liveness import Liveness
 from labkit.rpc._runtime import ConnectionInfo, read_connection_file
@@ -85,10 +86,11 @@ def resolve_connection(
 
 
 class _Pending:
-    __slots__ = ("done", "error", "method", "result")
+    __slots__ = ("answered", "done", "error", "method", "result")
 
     def __init__(self, method: str) -> None:
         self.method = method
+        self.answered = False  # a Reply or ErrorReply came (the server decoded the request)
         self.done = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
@@ -110,7 +112,10 @@ class RpcClient:
         pid: a process whose exit means the server died (a child engine).
         unavailable_error: the exception class raised once the server is dead.
         connect_timeout_s: how long the first hello may take.
-        ping_s, liveness_s: idle ping period; silence that means death.
+        ping_s: idle ping period.
+        liveness_s: silence that means the server is dead.
+        shared_memory: over ``ipc://``, lend large request buffers to a server that offers it
+            through shared memory (``_bulk.py``) instead of sending the bytes.
 
     Raises:
         RpcUnavailableError (or ``unavailable_error``): no answer within ``connect_timeout_s``.
@@ -134,9 +139,11 @@ class RpcClient:
         ping_s: float = 1.0,
         liveness_s: float = 5.0,
         label: str = "rpc",
+        shared_memory: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.info = resolve_connection(target, key)
+        self._bulk: BulkSender | None = None
         self.address = self.info.address
         self.client_id = client_id or f"{label}-{os.getpid()}-{secrets.token_hex(6)}"
         self._on_event = on_event
@@ -185,6 +192,9 @@ class RpcClient:
         except BaseException:
             self.close()
             raise
+        shm = self.hello.get("shm") if isinstance(self.hello, dict) else None
+        if shared_memory and self.address.startswith("ipc://") and isinstance(shm, list):
+            self._bulk = BulkSender(min_bytes=int(shm[0]), max_bytes=int(shm[1]))
 
     def _hello_params(self) -> dict:
         return {
@@ -193,6 +203,10 @@ class RpcClient:
             "last_seq": self.last_seq,
             "name": self._name,
         }
+
+    def shm_stats(self) -> dict[str, int]:
+        """Buffers and bytes this client lent through shared memory, and its segments."""
+        return self._bulk.stats() if self._bulk is not None else {}
 
     @property
     def alive(self) -> bool:
@@ -207,7 +221,7 @@ class RpcClient:
             ``unavailable_error``: the server is (or was found) dead, or this client is closed.
             RpcAuthError: the server refused this client's keys.
             RpcTimeoutError: no reply within ``timeout_s`` (the server still answers pings).
-            the remote exception (registered types as themselves, else RemoteError).
+            Exception: the remote exception (registered types as themselves, else RemoteError).
         """
         if self.dead_reason is not None:
             raise self._unavailable(self.dead_reason)
@@ -221,8 +235,10 @@ class RpcClient:
         req_id = next(self._ids)
         pending = _Pending(method)
         self._pending[req_id] = pending
+        lent = self._bulk.batch() if self._bulk is not None else None
         try:
-            self._send(encode(Request(id=req_id, method=method, params=params or {})))
+            request = Request(id=req_id, method=method, params=params or {})
+            self._send(encode(request, offload=lent.offload if lent is not None else None))
             if not pending.done.wait(timeout_s):
                 raise RpcTimeoutError(
                     f"{method!r} got no reply from {self.address} within {timeout_s:g} s; "
@@ -230,6 +246,8 @@ class RpcClient:
                 )
         finally:
             self._pending.pop(req_id, None)
+            if lent is not None:
+                lent.done(answered=pending.answered)
         if pending.error is not None:
             raise pending.error
         return pending.result
@@ -334,6 +352,7 @@ class RpcClient:
                     pending.error = msg.to_exception()
                 else:
                     pending.result = msg.result
+                pending.answered = True
                 pending.done.set()
         if self.last_seq > acked:
             self._sock.send_multipart(
@@ -453,6 +472,8 @@ class RpcClient:
         os.close(self._wake_w)
         if self._pidfd is not None:
             os.close(self._pidfd)
+        if self._bulk is not None:
+            self._bulk.close()
 
     def __enter__(self) -> RpcClient:
         return self

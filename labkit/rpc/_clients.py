@@ -89,6 +89,16 @@ class ClientTable:
         self._clients[ident] = client
         return client
 
+    def note_connection(self, client: Client, fd: int) -> None:
+        """``client``'s message came through connection ``fd``. A closed connection's fd number is
+        reused by the next one, so a client gone without a goodbye that still names this fd is
+        not connected through it any more."""
+        if client.fd != fd:
+            for other in self._clients.values():
+                if other.fd == fd and other is not client:
+                    other.fd = -1
+            client.fd = fd
+
     def forget(self, ident: bytes) -> None:
         self._clients.pop(ident, None)
 

@@ -31,6 +31,8 @@ from typing import Any
 import zmq
 
 from labkit.rpc import _runtime
+from labkit.rpc._bulk import MIN_BYTES as BULK_MIN_BYTES
+from labkit.rpc._bulk import BulkReceiver
 from labkit.rpc._clients import Client, ClientTable
 from labkit.rpc._errors import ServerBusyError
 from labkit.rpc._inline import InlinePolicy
@@ -82,9 +84,14 @@ class RpcServer:
         runtime: the private directory for the ipc socket and the connection file (default:
             :func:`labkit.rpc.runtime_dir`; it must be mode 0700 and yours).
         max_message_bytes: a bigger frame disconnects its sender (ZMQ_MAXMSGSIZE).
-        max_clients, max_connections: limits on client states and simultaneous connections.
+        shared_memory: on ``ipc://``, let clients lend request buffers of 1 MiB or more (up to
+            ``max_message_bytes``) through shared-memory segments instead of the socket
+            (``_bulk.py``); offered in the hello reply, never on TCP.
+        max_clients: limit on client states kept.
+        max_connections: limit on simultaneous connections.
         workers: threads running requests.
-        backlog_events, backlog_bytes: per-client event backlog bound.
+        backlog_events: per-client event backlog bound (events).
+        backlog_bytes: per-client event backlog bound (bytes).
         client_ttl_s: a client silent this long is forgotten (its backlog dropped).
         clock: monotonic clock (injectable for the timing logic).
 
@@ -113,6 +120,7 @@ class RpcServer:
         backlog_events: int = 1024,
         backlog_bytes: int = 64 << 20,
         client_ttl_s: float = 600.0,
+        shared_memory: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.kind = kind
@@ -152,6 +160,11 @@ class RpcServer:
         self._workers = Workers(workers, f"labkit-rpc-{kind}")
         try:
             self.connection = self._bind(address, keys, public_host, max_message_bytes)
+            self._bulk = (
+                BulkReceiver(max_message_bytes)
+                if shared_memory and not self.connection.is_tcp
+                else None
+            )
             self._tracker = ConnectionTracker(self._sock, self._refused)
             self._zap = ZapHandler(
                 self._ctx,
@@ -407,7 +420,7 @@ class RpcServer:
 
     def _handle(self, ident: bytes, body: list, fd: int) -> None:
         try:
-            msg = decode(body)
+            msg = decode(body, resolve=self._bulk.adopt if self._bulk is not None else None)
             if not isinstance(msg, Request):
                 raise WireDecodeError(
                     f"a {self.kind} server only accepts Request messages, got {type(msg).__name__}"
@@ -425,7 +438,7 @@ class RpcServer:
             self._clients.reply(ident, ErrorReply.from_exception(msg.id, busy))
             return
         client.last_seen = self._clock()
-        client.fd = fd
+        self._clients.note_connection(client, fd)
         if not client.connected:  # it is back (reconnected): send what waited for it
             client.connected = True
             self._clients.flush(client)
@@ -442,7 +455,8 @@ class RpcServer:
 
     def _reply_later(self, ident: bytes, msg: Request, key: Any = None) -> None:
         reply = self._run(ident, msg, key)
-        self._post(("reply", ident, reply))
+        msg.params.clear()  # before the reply: a client reuses the shared memory it lent once
+        self._post(("reply", ident, reply))  # nothing but what the handler kept maps it
         if msg.method in self._stop_after and isinstance(reply, Reply):
             self._post(("stop",))  # after the reply: the queue keeps the order
 
@@ -485,6 +499,8 @@ class RpcServer:
             "client_id": client.ident.decode(errors="replace"),
             "resumed": resumed,
         }
+        if self._bulk is not None:  # [min, max] bytes of a buffer lent through shared memory
+            info["shm"] = [BULK_MIN_BYTES, self._bulk.max_bytes]
         self._clients.reply(client.ident, Reply(id=msg.id, result=info))
 
     def _flush_out(self) -> None:
@@ -538,6 +554,8 @@ class RpcServer:
             "connections_refused": tracker.refused if tracker else 0,
             "garbage_received": self.garbage_received,
             "events_dropped": self.events_dropped,
+            "shm_buffers_received": self._bulk.buffers_received if self._bulk else 0,
+            "shm_bytes_received": self._bulk.bytes_received if self._bulk else 0,
         }
 
 

@@ -148,9 +148,9 @@ class SpoolController:
         Frames / frame rate, plus one frame interval per stage move when z-stepping.
         """
         s = validate({**self._settings, **overrides}, self._method_codecs())
+        plan_streams(self.host, s, self._sinks)  # stream names are checked in every case
         if s["max_frames"] is None:
             return None
-        plan_streams(self.host, s, self._sinks)
         rate = max(self._camera(s).frame_rate_hz(), 1e-9)
         moves = 0
         if s["z_stepped"]:

@@ -14,7 +14,8 @@
 - A simulated Micro-Manager rig (Python device adapters for pymmcore-plus's ``UniMMCore``):
   :func:`write_micromanager_config` (imported on first use: it needs pymmcore-plus).
 - Notebooks run as a person runs them: :func:`run_in_lab` (Run All in JupyterLab; then
-  :meth:`LabRun.check_clean`), :func:`wait_painting`, :func:`log_problems`, :func:`output_errors`.
+  :meth:`LabRun.check_clean`), :func:`wait_painting`, :func:`log_problems` (:func:`marimo_log_problems` for
+  ``marimo run`` logs), :func:`output_errors`.
 """
 
 import importlib
@@ -40,6 +41,7 @@ from labkit.testing._leaks import LeakCheck, ResourceLeakError, ResourceSnapshot
 from labkit.testing._notebooks import (
     LabRun,
     log_problems,
+    marimo_log_problems,
     output_errors,
     run_in_lab,
     wait_painting,
@@ -78,6 +80,7 @@ __all__ = [
     # notebooks run as a person runs them
     "LabRun",
     "log_problems",
+    "marimo_log_problems",
     "output_errors",
     "run_in_lab",
     "wait_painting",

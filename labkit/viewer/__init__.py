@@ -13,19 +13,17 @@ See docs/viewer.md for the protocol and the guarantees.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from labkit.viewer._api import (
     fetch,
+    get_log_file_path,
     is_running,
     load_in_manager,
     load_workspace,
-    maybe_push,
     replace_data,
     save_workspace,
     show_in_manager,
-    shutdown,
-    watch,
-    watch_info,
-    watched_variables,
 )
 from labkit.viewer._errors import (
     ManagerAmbiguousError,
@@ -48,13 +46,25 @@ from labkit.viewer._target import (
     set_default_manager,
     use_manager,
 )
+from labkit.viewer._watch_api import (
+    maybe_push,
+    shutdown,
+    watch,
+    watch_info,
+    watched_variables,
+)
 from labkit.viewer._windows import WindowRegistry, WindowState
+
+if TYPE_CHECKING:  # the lazy widgets below, spelled out for type checkers and IDEs
+    from labkit.viewer._page import ManagerPanel
+    from labkit.viewer._window import ViewerWindow
 
 show = show_in_manager
 
 __all__ = [
     # client API
     "fetch",
+    "get_log_file_path",
     "is_running",
     "load_in_manager",
     "maybe_push",
@@ -103,11 +113,14 @@ __all__ = [
 _LAZY_WIDGETS = {"ViewerWindow": "labkit.viewer._window", "ManagerPanel": "labkit.viewer._page"}
 
 
-def __getattr__(name: str):
-    if name in _LAZY_WIDGETS:
-        import importlib
+# Hidden from type checkers, which then report a misspelt name instead of typing it Any.
+if not TYPE_CHECKING:
 
-        value = getattr(importlib.import_module(_LAZY_WIDGETS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'labkit.viewer' has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY_WIDGETS:
+            import importlib
+
+            value = getattr(importlib.import_module(_LAZY_WIDGETS[name]), name)
+            globals()[name] = value
+            return value
+        raise AttributeError(f"module 'labkit.viewer' has no attribute {name!r}")

@@ -1,102 +1,171 @@
-"""The public client API: show / load / replace / fetch / watch / shutdown."""
+"""The public client API: show / load / replace / fetch / workspaces / log file.
+
+Watching (``watch``, ``maybe_push``, ...) is in ``_watch_api.py``. The names and keywords follow
+erlab's ImageTool manager (``erlab.interactive.imagetool.manager``); docs/viewer.md lists where
+labkit differs on purpose.
+"""
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from labkit.viewer._errors import ManagerError
-from labkit.viewer._hash import as_dataarray
-from labkit.viewer._target import Target, close_clients, resolve
-from labkit.viewer._watch import Watcher
+from labkit.viewer._inputs import show_options, split_arrays, strict_keywords
+from labkit.viewer._logfile import get_log_file_path
+from labkit.viewer._target import Target, resolve
 
 __all__ = [
     "fetch",
+    "get_log_file_path",
     "is_running",
     "load_in_manager",
     "load_workspace",
-    "maybe_push",
     "replace_data",
     "save_workspace",
     "show_in_manager",
-    "shutdown",
-    "watch",
-    "watch_info",
-    "watched_variables",
 ]
 
-logger = logging.getLogger(__name__)
 
-_watchers: dict[tuple[int, str], Watcher] = {}
-_watchers_lock = threading.Lock()
+def _names(name: Any, items: list[tuple[str | None, xr.DataArray]]) -> list[str | None]:
+    if name is None:
+        return [n for n, _ in items]
+    if isinstance(name, str):
+        if len(items) > 1:
+            raise ValueError(f"name={name!r} for {len(items)} windows: pass a list of names")
+        return [name]
+    names = list(name)
+    if len(names) != len(items):
+        raise ValueError(f"{len(names)} names for {len(items)} windows; give one name per window")
+    return [None if n is None else str(n) for n in names]
 
 
-def show_in_manager(data: Any, target: Target = None, link: bool | list = False, **kw: Any) -> dict:
-    """Open a viewer window on ``data`` (a DataArray or numeric ndarray) in a manager.
+def show_in_manager(data: Any, target: Target = None, **kwargs: Any) -> dict | list[dict]:
+    """Open viewer windows on ``data`` in a manager.
 
-    ``link=True`` links the new window with all open windows (cursors and contrast shared);
-    a list of indices/uids links it with those. ``name=`` sets the window title, ``view=`` its
-    initial view state. Returns the window summary (``index``, ``uid``, ...).
+    ``data`` is a DataArray or numeric ndarray (one window; returns its summary: ``index``,
+    ``uid``, ...), or a list of them, a Dataset (a window per data variable) or a DataTree (a
+    window per data variable of every node), which return a list of summaries.
+
+    Keywords (erlab's ImageTool keywords are honoured):
+
+    - ``name``: window title (a list for several windows); ``view``: initial view state.
+    - ``link=True``: link the windows shown by this call (position, bins and colour scale);
+      a list of indices/uids links them with those windows too. ``link_group`` names the group;
+      ``link_colors=False`` shares position and bins but not the colour scale.
+    - ``cmap``, ``vmin``, ``vmax``, ``gamma``, ``zero_centered``: the colour scale
+      (view ``colormap``, ``contrast_lo``, ``contrast_hi``, ``gamma``, ``zero_centered``).
+    - ``transpose``: swap the two image dims; ``rad2deg``: angle coordinates (True: erlab's
+      phi, theta, beta, alpha, chi, xi; or a list of names) converted to degrees.
+    - ``file_path``: the window's source (shown in its title).
 
     Raises:
-        TypeError: ``data`` is not an array.
-        ManagerNotFoundError, ManagerAmbiguousError, ManagerUnavailableError: see :func:`resolve`.
+        TypeError: ``data`` is not an array, or an unknown keyword (the message lists them all).
+        ValueError: a value the window cannot take (colormap, view key, dims, ...); nothing opens.
+        ManagerNotFoundError, ManagerAmbiguousError, ManagerUnavailableError: see ``resolve``.
     """
-    name = kw.pop("name", None)
-    data = as_dataarray(data, name)
-    return resolve(target).request("show", data=data, name=name, link=link, source=_source(), **kw)
+    options = show_options(kwargs)
+    items = split_arrays(data)
+    names = _names(kwargs.get("name"), items)
+    arrays = [options.prepare(d) for _, d in items]
+    summaries = resolve(target).request(
+        "show",
+        data=arrays,
+        name=names,
+        view=[options.view_for(d) for d in arrays],
+        link=options.link,
+        link_group=options.link_group,
+        link_colors=options.link_colors,
+        source=options.source or _source(),
+    )
+    return summaries[0] if isinstance(data, xr.DataArray | np.ndarray) else summaries
 
 
 def load_in_manager(
-    paths: str | os.PathLike | Iterable,
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
     loader_name: str | None = None,
     target: Target = None,
     **load_kwargs: Any,
 ) -> list[dict]:
-    """Load files (netCDF, Zarr, HDF5, TIFF, labkit series) here and show each in a window.
+    """Load files (netCDF, Zarr, HDF5, TIFF, labkit series, registered loaders) here and show
+    each array they hold in a window (a Dataset: one per data variable).
 
-    The files are read by this process (the manager never opens paths a client names), checked
-    against :data:`labkit.viewer.LOAD_BUDGET_BYTES` before anything is allocated, and sent as data.
-    ``loader_name`` forces a loader (see :func:`labkit.viewer.loaders`); ``load_kwargs`` go to it.
-    Returns one summary per window.
+    The files are read by this process (the manager never opens paths a client names), their
+    declared sizes checked against :func:`labkit.viewer.load_budget_bytes` before anything is
+    allocated, and sent as data. ``loader_name`` forces a loader (:func:`labkit.viewer.loaders`);
+    ``load_kwargs`` go to it. Every path, format and keyword is checked before the first file is
+    read. Returns one summary per window.
 
     Raises:
         FileNotFoundError: a path does not exist.  ValueError: unknown format or loader, or a file
-            whose arrays exceed the memory budget.  TypeError: keywords the loader does not take.
+            whose arrays exceed the memory budget.  TypeError: a keyword the loader does not take
+            (the message lists those it takes).
     """
     from labkit.viewer._loaders import load_paths
 
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
+    files = [os.fspath(p) for p in paths]
     handle = resolve(target)
-    return [
-        handle.request("show", data=data, name=name, source=_source())
-        for name, data in load_paths([os.fspath(p) for p in paths], loader_name, **load_kwargs)
-    ]
+    summaries: list[dict] = []
+    for (name, loaded), path in zip(
+        load_paths(files, loader_name, **load_kwargs), files, strict=True
+    ):
+        items = split_arrays(loaded, what=path)
+        if len(items) == 1 and items[0][0] is None:
+            items = [(name, items[0][1])]
+        summaries += handle.request(
+            "show",
+            data=[d for _, d in items],
+            name=[n for n, _ in items],
+            source=str(Path(path).resolve()),
+        )
+    return summaries
 
 
-def replace_data(index_or_uid: int | str, data: Any, target: Target = None) -> dict:
-    """Show new data in an existing window (view state kept where it still fits)."""
-    data = as_dataarray(data)
-    return resolve(target).request("replace", window=index_or_uid, data=data)
+@strict_keywords
+def replace_data(
+    index: int | str | list[int | str] | tuple[int | str, ...], data: Any, target: Target = None
+) -> dict | list[dict]:
+    """Show new data in existing windows (view state kept where it still fits).
+
+    ``index`` is one window (index or uid) and ``data`` one array, or ``index`` a list of windows
+    and ``data`` as many arrays (a list, a Dataset or a DataTree, in their order). Every window is
+    checked before any is replaced. Returns the summary, or one per window for a list.
+
+    Raises:
+        ValueError: the number of windows and arrays differ.  WindowNotFoundError: no such window
+            (nothing replaced).  TypeError: ``data`` is not an array.
+    """
+    items = split_arrays(data)
+    keys = list(index) if isinstance(index, list | tuple) else [index]
+    if len(keys) != len(items):
+        raise ValueError(
+            f"replace_data got {len(keys)} window(s) for {len(items)} array(s); pass one index "
+            "per array (a list of indices for a list, Dataset or DataTree)"
+        )
+    result = resolve(target).request("replace", window=keys, data=[d for _, d in items])
+    return result if isinstance(index, list | tuple) else result[0]
 
 
-def fetch(index_or_uid: int | str, target: Target = None) -> xr.DataArray:
+@strict_keywords
+def fetch(index: int | str, target: Target = None) -> xr.DataArray:
     """The DataArray a window shows (a writable copy).
 
     Raises:
-        WindowNotFoundError: no such window.
+        WindowNotFoundError: no such window (erlab returns None; labkit raises).
     """
-    data = resolve(target).request("fetch", window=index_or_uid)
+    data = resolve(target).request("fetch", window=index)
     return data.copy(deep=True)
 
 
+@strict_keywords
 def is_running(target: Target = None, timeout_s: float = 1.0) -> bool:
     """True when the (selected) manager answers a ping within ``timeout_s``."""
     try:
@@ -105,6 +174,7 @@ def is_running(target: Target = None, timeout_s: float = 1.0) -> bool:
         return False
 
 
+@strict_keywords
 def save_workspace(path: str | os.PathLike, target: Target = None) -> dict:
     """Save all windows (data, view state, watch links) to an HDF5 file written by this process.
 
@@ -119,6 +189,7 @@ def save_workspace(path: str | os.PathLike, target: Target = None) -> dict:
     return write_workspace(os.fspath(path), windows)
 
 
+@strict_keywords
 def load_workspace(path: str | os.PathLike, target: Target = None) -> list[dict]:
     """Restore windows saved by :func:`save_workspace`; ``watch(restore=True)`` reconnects them.
 
@@ -137,119 +208,3 @@ def load_workspace(path: str | os.PathLike, target: Target = None) -> list[dict]
 def _source() -> str:
     main = sys.modules.get("__main__")
     return str(getattr(main, "__session__", "") or getattr(main, "__file__", "") or "python")
-
-
-def _namespace_and_shell(namespace: dict | None, shell: Any, depth: int) -> tuple[dict, Any]:
-    if namespace is not None:
-        return namespace, shell
-    if shell is not None:
-        return shell.user_ns, shell
-    try:
-        from IPython import get_ipython
-
-        ip = get_ipython()
-    except ImportError:  # pragma: no cover
-        ip = None
-    if ip is not None and getattr(ip, "user_ns", None) is not None:
-        return ip.user_ns, ip
-    return sys._getframe(depth).f_globals, None
-
-
-def watch(
-    *names: str,
-    shell: Any = None,
-    namespace: dict | None = None,
-    stop: bool = False,
-    remove: bool = False,
-    stop_all: bool = False,
-    restore: bool = False,
-    shadow_builtins: bool = False,
-    target: Target = None,
-    poll_interval_s: float | None = 0.25,
-) -> list[str]:
-    """Watch variables: every change is pushed to a manager window; viewer edits come back.
-
-    ``watch("x", "y")`` starts watching (and pushes now); ``stop=True`` stops watching the names
-    (all when none given), ``remove=True`` also closes their windows; ``stop_all=True`` stops every
-    watcher of this process; ``restore=True`` reconnects watched windows restored from a workspace,
-    by name (creating the variables; a name that would shadow a builtin is refused unless
-    ``shadow_builtins=True``). Without ``namespace``/``shell`` it uses the IPython kernel's namespace (checked after
-    each cell) or else the caller's globals (polled every ``poll_interval_s`` by a thread).
-    Returns the names now watched in that namespace.
-
-    Raises:
-        NameError: a name is not defined.  TypeError: a name is not an array.
-        ManagerNotFoundError / ManagerAmbiguousError / ManagerUnavailableError.
-    """
-    if stop_all:
-        _stop_all(remove_windows=remove)
-        return []
-    ns, sh = _namespace_and_shell(namespace, shell, depth=2)
-    if stop or remove:
-        # no manager lookup without a target: stopping must work when the manager is gone
-        uid = resolve(target).uid if target is not None else None
-        with _watchers_lock:
-            found = [(k, w) for k, w in _watchers.items() if k[0] == id(ns) and uid in (None, k[1])]
-        remaining: set[str] = set()
-        for key, w in found:
-            w.remove(names or None, remove_windows=remove)
-            if not w.variables:
-                w.close()
-                with _watchers_lock:
-                    _watchers.pop(key, None)
-            remaining |= set(w.variables)
-        return sorted(remaining)
-    handle = resolve(target)
-    key = (id(ns), handle.uid)
-    with _watchers_lock:
-        watcher = _watchers.get(key)
-    if watcher is None:
-        watcher = Watcher(ns, handle, shell=sh, poll_interval_s=poll_interval_s)
-        with _watchers_lock:
-            _watchers[key] = watcher
-    try:
-        if restore:
-            watcher.restore(shadow_builtins=shadow_builtins)
-        if names:
-            watcher.add(names)
-    finally:
-        if not watcher.variables:
-            watcher.close()
-            with _watchers_lock:
-                _watchers.pop(key, None)
-    return sorted(watcher.variables)
-
-
-def maybe_push() -> list[str]:
-    """Check every watched variable now and push the changed ones; returns their names."""
-    with _watchers_lock:
-        watchers = list(_watchers.values())
-    return [n for w in watchers for n in w.check_all()]
-
-
-def watched_variables() -> list[str]:
-    """Names watched by this process (all namespaces and managers)."""
-    with _watchers_lock:
-        return sorted({n for w in _watchers.values() for n in w.variables})
-
-
-def watch_info(target: Target = None) -> list[dict]:
-    """Per watcher: manager, client id, mode and per-variable push counters."""
-    with _watchers_lock:
-        watchers = list(_watchers.values())
-    uid = resolve(target).uid if target is not None else None
-    return [w.info() for w in watchers if uid is None or w.handle.uid == uid]
-
-
-def _stop_all(remove_windows: bool = False) -> None:
-    with _watchers_lock:
-        watchers = list(_watchers.values())
-        _watchers.clear()
-    for w in watchers:
-        w.close(remove_windows=remove_windows)
-
-
-def shutdown(remove: bool = False) -> None:
-    """Stop all watchers (closing their windows when ``remove``), join their threads, close sockets."""
-    _stop_all(remove_windows=remove)
-    close_clients()

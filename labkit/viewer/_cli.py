@@ -10,6 +10,7 @@ import sys
 
 from labkit.rpc import RpcError, ServerKeys
 from labkit.rpc._runtime import load_or_create_token
+from labkit.viewer._logfile import log_to_file
 from labkit.viewer._server import ManagerServer
 
 __all__ = ["main"]
@@ -68,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
     try:
+        log_file = log_to_file(logging.getLogger().level).baseFilename
+    except OSError as exc:
+        log_file = "-"
+        print(f"labkit manager: cannot write the log file ({exc}); logging to stderr only",
+              file=sys.stderr)  # fmt: skip
+    try:
         if args.keys_file and not str(args.address or "").startswith("tcp://"):
             raise ValueError("--keys-file is for TCP managers: add --address tcp://HOST:PORT")
         keys = ServerKeys.load_or_create(args.keys_file) if args.keys_file else None
@@ -82,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(
         f"labkit manager {server.uid} (pid {os.getpid()}): {server.address}, connection file "
-        f"{server.connection_file}, page {server.url or '-'}",
+        f"{server.connection_file}, page {server.url or '-'}, log {log_file}",
         flush=True,
     )
     if server.url and not args.no_browser:

@@ -49,8 +49,10 @@ class ManagerClient:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         client_id: str | None = None,
         on_event: Callable[[str, Any], None] | None = None,
+        shared_memory: bool = True,
     ) -> None:
         self.entry, self.timeout_s = entry, timeout_s
+        self.shared_memory = shared_memory  # big arrays through shared memory (ipc managers)
         self.client_id = client_id or new_client_id()
         self._on_event = on_event
         self._lock = threading.Lock()
@@ -77,6 +79,7 @@ class ManagerClient:
                 unavailable_error=ManagerUnavailableError,
                 connect_timeout_s=self.timeout_s,
                 label="viewer",
+                shared_memory=self.shared_memory,
             )
             return self._rpc
 

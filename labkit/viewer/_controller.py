@@ -14,7 +14,8 @@ Custom messages, kernel → browser:
   full-resolution image (``full_w × full_h``), binned ``bin × bin`` to ``w × h`` texels (raw
   uint8/uint16, else float32). Only what the front end's viewport shows, about one texel per
   device pixel. ``auto`` / ``auto_log``: the automatic contrast limits of the whole image
-  (0.1 / 99.9 percentiles; of the values > 0 for a log scale), so zooming keeps the contrast.
+  (0.1 / 99.9 percentiles; of the values > 0 for a log scale; ``auto`` symmetric about 0 when
+  the view is ``zero_centered``), so zooming keeps the contrast.
   ``kernel_ms`` (after a view change from this front end): the kernel's time from that change
   to this send.
 - ``profiles``: ``{values, roi, line, arrays}`` + one float32 buffer per name in ``arrays``
@@ -115,6 +116,14 @@ SendMsg = Callable[[dict[str, Any], list[bytes | memoryview]], None]
 
 
 Snapshot = tuple[int, xr.DataArray, dict[str, Any]]  # (version, data, view) read together
+
+
+def _centered(limits: list[float] | None, view: dict[str, Any]) -> list[float] | None:
+    """Automatic limits made symmetric about 0 when the view asks for ``zero_centered``."""
+    if limits is None or not view.get("zero_centered"):
+        return limits
+    m = max(abs(limits[0]), abs(limits[1])) or 1.0
+    return [-m, m]
 
 
 def _plane_key(snap: Snapshot) -> tuple:
@@ -307,7 +316,7 @@ class WindowController:
             version, _data, view = snap
             plane_key, plane = self._current_plane(snap)
             crop = viewport_crop(plane.shape, self._viewport, self.max_side_px)
-            key = (plane_key, crop)
+            key = (plane_key, crop, bool(view.get("zero_centered")))  # it changes ``auto``
             if not force and key == self._sent_key:
                 return False
             seq = self._take_credit("slice", force)
@@ -334,7 +343,7 @@ class WindowController:
                 "dtype": {"uint8": "u8", "uint16": "u16"}.get(str(texels.dtype), "f32"),
                 "min": lo,
                 "max": hi,
-                "auto": self._auto_limits(plane, plane_key, positive=False),
+                "auto": _centered(self._auto_limits(plane, plane_key, positive=False), view),
                 "auto_log": self._auto_limits(plane, plane_key, positive=True),
             }
             if self._view_t0 is not None:  # kernel time from the front end's change to this send

@@ -5,7 +5,8 @@ window goes to the index whose ``kx`` coordinate is nearest 0.31 in the other, w
 shapes or steps; a dim without a numeric coordinate in either window is shared by index (clamped).
 A window's position is its slices plus a cursor, so a dim shown as the image in one window and
 as a slider in the other follows too. Bins are shared per dim; the colour scale (contrast,
-gamma, norm, colormap) is copied.
+gamma, norm, colormap, zero_centered) is copied (the registry leaves it out for windows whose
+``link_colors`` is False).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from labkit.viewer._view import COLOR_VIEW_KEYS
+
 __all__ = ["linked_changes", "nearest_index"]
 
 _POSITION_KEYS = frozenset(("slices", "cursor", "cursors", "active_cursor"))
-_COPIED_KEYS = ("contrast_lo", "contrast_hi", "gamma", "norm", "colormap")
 
 
 def _coord(data: xr.DataArray, dim: str) -> np.ndarray | None:
@@ -55,7 +57,7 @@ def linked_changes(
     keys: Collection[str],
 ) -> dict[str, Any]:
     """View changes for ``dst`` after ``keys`` of ``src_view`` changed (for ``update_view``)."""
-    changes: dict[str, Any] = {k: src_view[k] for k in _COPIED_KEYS if k in keys}
+    changes: dict[str, Any] = {k: src_view[k] for k in COLOR_VIEW_KEYS if k in keys}
     if "bins" in keys:
         changes["bins"] = {
             d: min(int(b), int(dst.sizes[d])) for d, b in src_view["bins"].items() if d in dst.dims

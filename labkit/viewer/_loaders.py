@@ -4,11 +4,14 @@ Loaders run in the client (the manager never reads paths). Each checks the size 
 against the memory budget before it allocates anything, so a small crafted file cannot make the
 process allocate gigabytes. Add a loader with :func:`register_loader`, or from a package through
 the ``labkit.viewer.loaders`` entry point group (``name = "package.module:function"``; the function
-takes ``(path, **kwargs)`` and returns a DataArray).
+takes ``(path, **kwargs)`` and returns what ``show_in_manager`` takes: a DataArray, a list of them,
+a Dataset or a DataTree, one window per array). Keywords a loader does not take raise a
+``TypeError`` naming those it takes before the file is opened.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -21,22 +24,27 @@ import numpy as np
 import psutil
 import xarray as xr
 
+from labkit.viewer._inputs import strict_keywords
+
 __all__ = [
     "LOADERS",
     "check_budget",
+    "check_loader_keywords",
     "load_budget_bytes",
     "load_paths",
     "loaders",
+    "plan_loads",
     "register_loader",
 ]
 
 logger = logging.getLogger(__name__)
 
-Loader = Callable[..., xr.DataArray]
+Loader = Callable[..., Any]  # (path, **kwargs) -> DataArray | list | Dataset | DataTree
 ENTRY_POINT_GROUP = "labkit.viewer.loaders"
 BUDGET_ENV = "LABKIT_LOAD_BUDGET_BYTES"
 
 
+@strict_keywords
 def load_budget_bytes() -> int:
     """Largest array a loader may allocate: ``$LABKIT_LOAD_BUDGET_BYTES``, else half the memory
     available now."""
@@ -71,22 +79,38 @@ def _first_var(ds: xr.Dataset, path: str) -> xr.DataArray:
     return ds[next(iter(ds.data_vars))]
 
 
-def load_netcdf(path: str, max_bytes: int | None = None, **kwargs: Any) -> xr.DataArray:
+def _all_vars(ds: xr.Dataset, path: str, max_bytes: int | None) -> xr.Dataset:
+    """Every data variable of ``ds``, loaded after their declared sizes passed the budget."""
+    _first_var(ds, path)  # raises when there is none
+    declared = sum(_declared(v.shape, v.dtype) for v in ds.data_vars.values())
+    check_budget(declared, path, max_bytes)
+    return ds.load()
+
+
+def load_netcdf(path: str, max_bytes: int | None = None, **kwargs: Any) -> Any:
+    """Every data variable (a window each); ``kwargs`` go to ``xarray.open_dataset``."""
     try:
         ds = xr.open_dataset(path, **kwargs)
     except ValueError:  # netCDF4/HDF5 file without netCDF4/h5netcdf installed
+        if kwargs:  # they were for xarray: never drop them silently
+            raise
         return load_hdf5(path, max_bytes=max_bytes)
     with ds:
-        var = _first_var(ds, path)
-        check_budget(_declared(var.shape, var.dtype), path, max_bytes)
-        return var.load()
+        return _all_vars(ds, path, max_bytes)
 
 
-def load_zarr(path: str, max_bytes: int | None = None, **kwargs: Any) -> xr.DataArray:
+def load_zarr(path: str, max_bytes: int | None = None, **kwargs: Any) -> Any:
+    """A zarr array, every data variable of an xarray group, or the first (full-resolution)
+    array of a plain or OME-Zarr group; ``kwargs`` go to ``xarray.open_zarr``."""
     import zarr
 
     node = zarr.open(path, mode="r")
     if isinstance(node, zarr.Array):
+        if kwargs:
+            raise TypeError(
+                f"{path} is a plain zarr array; keywords {sorted(kwargs)} are for xarray groups "
+                "(only max_bytes applies here)"
+            )
         check_budget(_declared(node.shape, node.dtype), path, max_bytes)
         return xr.DataArray(np.asarray(node[...]), name=Path(path).stem)
     try:
@@ -94,9 +118,7 @@ def load_zarr(path: str, max_bytes: int | None = None, **kwargs: Any) -> xr.Data
     except (ValueError, KeyError, FileNotFoundError):
         ds = None
     if ds is not None and ds.data_vars:
-        var = _first_var(ds, path)
-        check_budget(_declared(var.shape, var.dtype), path, max_bytes)
-        return var.load()
+        return _all_vars(ds, path, max_bytes)
     for _, arr in node.arrays():  # OME-Zarr: first (full resolution) array
         check_budget(_declared(arr.shape, arr.dtype), path, max_bytes)
         return xr.DataArray(np.asarray(arr[...]), name=Path(path).stem)
@@ -164,8 +186,10 @@ _EXT = {".nc": "netcdf", ".nc4": "netcdf", ".cdf": "netcdf", ".zarr": "zarr", ".
 _entry_points_loaded = False
 
 
+@strict_keywords
 def register_loader(name: str, fn: Loader, extensions: tuple[str, ...] = ()) -> None:
-    """Add a loader ``fn(path, **kwargs) -> DataArray`` under ``name`` (and for ``extensions``).
+    """Add a loader ``fn(path, **kwargs)`` under ``name`` (and for ``extensions``); it returns a
+    DataArray, a list of them, a Dataset or a DataTree (a window per array).
 
     Raises:
         ValueError: ``name`` is taken by another loader.  TypeError: ``fn`` is not callable.
@@ -179,6 +203,7 @@ def register_loader(name: str, fn: Loader, extensions: tuple[str, ...] = ()) -> 
         _EXT[ext.lower() if ext.startswith(".") else f".{ext.lower()}"] = name
 
 
+@strict_keywords
 def loaders() -> dict[str, Loader]:
     """Every loader by name: the built-in ones, registered ones and the entry-point group's."""
     global _entry_points_loaded
@@ -235,21 +260,60 @@ def _guess(path: str) -> str:
     )
 
 
-def load_paths(
-    paths: list[str], loader_name: str | None = None, **load_kwargs: Any
-) -> Iterator[tuple[str, xr.DataArray]]:
-    """Yield ``(window name, DataArray)`` per path.
+def check_loader_keywords(name: str, loader: Loader, kwargs: dict[str, Any]) -> None:
+    """Raise before loading when ``loader`` does not take one of ``kwargs``.
 
     Raises:
-        FileNotFoundError: a path does not exist.  ValueError: unknown format or loader, or over
-            the memory budget.  TypeError: a keyword the loader does not take.
+        TypeError: the message names the loader, the unknown keywords and the accepted ones.
+    """
+    try:
+        params = inspect.signature(loader).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in list(params.items())[1:] if p.kind is not p.VAR_POSITIONAL]
+    unknown = [k for k in kwargs if k not in accepted]
+    if unknown:
+        raise TypeError(
+            f"loader {name!r} does not take {', '.join(map(repr, unknown))}; it takes "
+            f"{', '.join(accepted) or 'no keywords'}"
+        )
+
+
+def plan_loads(
+    paths: list[str], loader_name: str | None = None, **load_kwargs: Any
+) -> list[tuple[str, str, Loader]]:
+    """``(path, loader name, loader)`` per path, checked before any file is read.
+
+    Raises:
+        FileNotFoundError: a path does not exist.  ValueError: unknown format or loader.
+        TypeError: a keyword a loader does not take.
     """
     known = loaders()
     if loader_name is not None and loader_name not in known:
         raise ValueError(f"unknown loader {loader_name!r}; choose one of {', '.join(known)}")
+    plan = []
     for path in paths:
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path} does not exist")
-        loader = known[loader_name or _guess(path)]
+        name = loader_name or _guess(path)
+        check_loader_keywords(name, known[name], load_kwargs)
+        plan.append((path, name, known[name]))
+    return plan
+
+
+def load_paths(
+    paths: list[str], loader_name: str | None = None, **load_kwargs: Any
+) -> Iterator[tuple[str, Any]]:
+    """Yield ``(default window name, what the loader returned)`` per path, after checking every
+    path, format and keyword (:func:`plan_loads`).
+
+    Raises:
+        FileNotFoundError, ValueError, TypeError: see :func:`plan_loads`; ValueError also for a
+            file over the memory budget.
+    """
+    for path, _name, loader in plan_loads(paths, loader_name, **load_kwargs):
         data = loader(path, **load_kwargs)
-        yield (str(data.name) if data.name is not None else Path(path).name), data
+        default = getattr(data, "name", None) if isinstance(data, xr.DataArray) else None
+        yield (str(default) if default is not None else Path(path).name), data

@@ -495,6 +495,9 @@ class ManagerPanel(ipywidgets.VBox):
     """
 
     def __init__(self, source: Any, **viewer_kw: Any) -> None:
+        from labkit.viewer._window import check_viewer_keywords
+
+        check_viewer_keywords(viewer_kw)  # now, not when the first window appears
         self._registry = getattr(source, "windows", source)
         self._viewer_kw = viewer_kw
         self._rows = ipywidgets.VBox()

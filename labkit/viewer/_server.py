@@ -85,6 +85,7 @@ class ManagerServer:
             runtime=self.registry.directory if self.registry is not None else None,
             max_message_bytes=max_message_bytes,
             backlog_bytes=EVENT_BACKLOG_BYTES,
+            shared_memory=True,  # ipc clients lend big arrays through shared memory
         )
         self._unsubscribe: Callable[[], None] | None = self.windows.subscribe(self._on_window_event)
         try:

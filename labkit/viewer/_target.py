@@ -24,6 +24,7 @@ from labkit.viewer._errors import (
     ManagerNotFoundError,
     ManagerUnavailableError,
 )
+from labkit.viewer._inputs import strict_keywords
 from labkit.viewer._registry import ManagerEntry, Registry
 
 __all__ = [
@@ -74,6 +75,49 @@ class ManagerHandle:
             return True
         except ManagerUnavailableError:
             return False
+
+    # erlab's ImageToolManagerHandle methods: the module functions with target=this manager
+    def show(self, data: Any, **kwargs: Any) -> Any:
+        """``show_in_manager(data, target=this manager, **kwargs)``."""
+        from labkit.viewer._api import show_in_manager
+
+        return show_in_manager(data, target=self, **kwargs)
+
+    def load(self, paths: Any, loader_name: str | None = None, **load_kwargs: Any) -> list[dict]:
+        """``load_in_manager(paths, loader_name, target=this manager, **load_kwargs)``."""
+        from labkit.viewer._api import load_in_manager
+
+        return load_in_manager(paths, loader_name, target=self, **load_kwargs)
+
+    def replace(self, index: Any, data: Any) -> Any:
+        """``replace_data(index, data, target=this manager)``."""
+        from labkit.viewer._api import replace_data
+
+        return replace_data(index, data, target=self)
+
+    def fetch(self, index: int | str) -> Any:
+        """``fetch(index, target=this manager)``."""
+        from labkit.viewer._api import fetch
+
+        return fetch(index, target=self)
+
+    def watch(self, *names: str, **kwargs: Any) -> list[str]:
+        """``watch(*names, target=this manager, **kwargs)``."""
+        from labkit.viewer._watch_api import _namespace_and_shell, watch
+
+        if kwargs.get("shell") is None and kwargs.get("namespace") is None:  # the caller's
+            kwargs["namespace"], kwargs["shell"] = _namespace_and_shell(None, None, depth=2)
+        return watch(*names, target=self, **kwargs)
+
+    def watch_info(self) -> dict:
+        """``watch_info(target=this manager)``."""
+        from labkit.viewer._watch_api import watch_info
+
+        return watch_info(target=self)
+
+    def use(self) -> ManagerHandle:
+        """Make this the default manager of this process (``set_default_manager``)."""
+        return set_default_manager(self)
 
     def __repr__(self) -> str:
         e = self.entry
@@ -201,6 +245,7 @@ def resolve(target: Target = None) -> ManagerHandle:
     )
 
 
+@strict_keywords
 def set_default_manager(target: int | str | ManagerHandle) -> ManagerHandle:
     """Make ``target`` this process's default manager (stored by uid, so indices may shift)."""
     global _default
@@ -211,6 +256,7 @@ def set_default_manager(target: int | str | ManagerHandle) -> ManagerHandle:
     return handle
 
 
+@strict_keywords
 def get_default_manager() -> ManagerHandle | None:
     """The default manager, or None when none is set (or it is gone)."""
     if _default is None:
@@ -221,11 +267,13 @@ def get_default_manager() -> ManagerHandle | None:
         return None
 
 
+@strict_keywords
 def clear_default_manager() -> None:
     global _default
     _default = None
 
 
+@strict_keywords
 @contextlib.contextmanager
 def use_manager(target: int | str | ManagerHandle) -> Iterator[ManagerHandle]:
     """``with use_manager(i):`` — calls without ``target`` inside the block go to manager ``i``."""
@@ -237,6 +285,7 @@ def use_manager(target: int | str | ManagerHandle) -> Iterator[ManagerHandle]:
         _context.reset(token)
 
 
+@strict_keywords
 def manager_selection_info() -> str:
     """JSON for editors/extensions: live managers and which one calls would use."""
     live = managers()

@@ -9,8 +9,10 @@ A view is a JSON-able dict (stored by the registry, saved in workspaces, synced 
 - ``bins`` ``{dim: width}``: pixels averaged across an image dim by the profiles (and the value at
   a cursor), slices averaged along an extra dim for the image.
 - ``contrast_lo`` / ``contrast_hi`` (data units, ``None`` = automatic), ``gamma`` (power-law
-  exponent, 1 = linear), ``norm`` (``"linear"`` or ``"log"``), ``colormap``.
-- ``link_group`` (``None`` or a name: windows of a group share position, bins and colour scale).
+  exponent, 1 = linear), ``norm`` (``"linear"`` or ``"log"``), ``colormap``, ``zero_centered``
+  (automatic limits symmetric about 0, for signed data on a linear scale).
+- ``link_group`` (``None`` or a name: windows of a group share position, bins and colour scale)
+  and ``link_colors`` (False: this window keeps its own colour scale inside its group).
 - ``roi`` ``{image_dim: [start, stop]}`` or ``None``; ``line`` ``[{image_dim: pos}, {...}]`` or
   ``None`` (positions in pixels, pixel ``i`` spans ``[i, i + 1)``).
 
@@ -29,6 +31,7 @@ import xarray as xr
 
 __all__ = [
     "COLORMAPS",
+    "COLOR_VIEW_KEYS",
     "LINKED_VIEW_KEYS",
     "MAX_CURSORS",
     "NORMS",
@@ -40,13 +43,13 @@ __all__ = [
 
 VIEW_KEYS = (
     "image_dims", "slices", "cursor", "cursors", "active_cursor", "bins", "contrast_lo",
-    "contrast_hi", "gamma", "norm", "colormap", "link_group", "roi", "line",
+    "contrast_hi", "gamma", "norm", "colormap", "zero_centered", "link_group", "link_colors",
+    "roi", "line",
 )  # fmt: skip
+#: the colour scale: shared in a link group between windows that both have ``link_colors``
+COLOR_VIEW_KEYS = ("contrast_lo", "contrast_hi", "gamma", "norm", "colormap", "zero_centered")
 #: keys windows of one link group share (positions by coordinate value, the rest as is)
-LINKED_VIEW_KEYS = (
-    "slices", "cursor", "cursors", "active_cursor", "bins", "contrast_lo", "contrast_hi",
-    "gamma", "norm", "colormap",
-)  # fmt: skip
+LINKED_VIEW_KEYS = ("slices", "cursor", "cursors", "active_cursor", "bins", *COLOR_VIEW_KEYS)
 NORMS = ("linear", "log")
 #: mirrors COLORMAP_NAMES in js/src/render/colormaps.ts (a test keeps them equal)
 COLORMAPS = (
@@ -85,7 +88,9 @@ def default_view_state(data: xr.DataArray) -> dict[str, Any]:
         "gamma": 1.0,
         "norm": "linear",
         "colormap": "gray",
+        "zero_centered": False,
         "link_group": None,
+        "link_colors": True,
         "roi": None,
         "line": None,
     }
@@ -198,6 +203,9 @@ def _check_scalars(changes: Mapping[str, Any]) -> None:
     group = changes.get("link_group")
     if group is not None and not (isinstance(group, str) and group.strip()):
         raise ValueError(f"link_group must be a non-empty name or None, got {group!r}")
+    for key in ("zero_centered", "link_colors"):
+        if key in changes and not isinstance(changes[key], bool):
+            raise ValueError(f"{key} must be True or False, got {changes[key]!r}")
     if "active_cursor" in changes and not _is_int(changes["active_cursor"]):
         raise ValueError(f"active_cursor must be an integer, got {changes['active_cursor']!r}")
 
@@ -275,7 +283,7 @@ def update_view(
         out["roi"] = _check_roi(data, image_dims, changes["roi"])
     if "line" in changes:
         out["line"] = _check_line(data, image_dims, changes["line"])
-    for key in ("contrast_lo", "contrast_hi", "gamma", "norm", "colormap", "link_group"):
+    for key in (*COLOR_VIEW_KEYS, "link_group", "link_colors"):
         if key in changes:
             out[key] = float(changes[key]) if key == "gamma" else changes[key]
     return out

@@ -39,6 +39,7 @@ class WatchedVariable:
     """Push state of one watched name."""
 
     name: str
+    source_label: str | None = None
     last_hash: bytes | None = None
     uid: str | None = None
     index: int | None = None
@@ -92,12 +93,14 @@ class Watcher:
             self._poller.start()
 
     # ---- watching
-    def add(self, names: tuple[str, ...]) -> None:
-        """Start watching ``names`` and push them now.
+    def add(self, names: tuple[str, ...], source_label: str | None = None) -> None:
+        """Start watching ``names`` and push them now. A watched window of the same name that no
+        live notebook is bound to (``source_label`` picks among several) is taken over.
 
         Raises:
             NameError: a name is not defined in the namespace.
             TypeError: a name holds something that is not an array.
+            ValueError: several unbound windows fit a name (nothing is bound then).
         """
         for name in names:
             value = self.namespace.get(name, _MISSING)
@@ -105,9 +108,12 @@ class Watcher:
                 raise NameError(f"name {name!r} is not defined; assign it before watching it")
             as_dataarray(value, name)  # TypeError with a clear message
         self.client.connect()
+        new = [n for n in names if n not in self.variables]
+        if new:
+            self.client.request("claim", names=new, source_label=source_label, with_data=False)
         with self._lock:
             for name in names:
-                self.variables.setdefault(name, WatchedVariable(name))
+                self.variables.setdefault(name, WatchedVariable(name, source_label))
         for name in names:
             self.sync(name)
 
@@ -131,16 +137,23 @@ class Watcher:
                 logger.info("unwatch on the manager failed: %s", exc)
         return targets
 
-    def restore(self, shadow_builtins: bool = False) -> list[str]:
+    def restore(
+        self,
+        names: tuple[str, ...] | None = None,
+        shadow_builtins: bool = False,
+        source_label: str | None = None,
+    ) -> list[str]:
         """Reconnect watched windows restored from a workspace (or left by a notebook that is
-        gone), by variable name; names not defined here are created.
+        gone), by variable name (those in ``names``, or all); names not defined here are created.
 
         Raises:
             ValueError: a window's variable name is not a valid identifier, or would shadow a
-                Python builtin (``list``, ``print``...) and ``shadow_builtins`` is False; nothing
-                is claimed then.
+                Python builtin (``list``, ``print``...) and ``shadow_builtins`` is False, or
+                several windows fit one name; nothing is claimed then.
         """
-        candidates = self.client.request("claim", names=None, dry_run=True)
+        candidates = self.client.request(
+            "claim", names=list(names) if names else None, dry_run=True, source_label=source_label
+        )
         unsafe = [
             item["var_name"]
             for item in candidates
@@ -152,11 +165,15 @@ class Watcher:
                 "shadow Python builtins; rename those windows' variables, or pass "
                 "shadow_builtins=True to watch(restore=True, ...) if you mean it"
             )
-        claimed = self.client.request("claim", names=[item["var_name"] for item in candidates])
-        names = []
+        claimed = self.client.request(
+            "claim", names=[item["var_name"] for item in candidates], source_label=source_label
+        )
+        restored = []
         for item in claimed:
             name = item["var_name"]
-            wv = WatchedVariable(name, uid=item["uid"], index=item["index"])
+            wv = WatchedVariable(
+                name, item.get("source_label"), uid=item["uid"], index=item["index"]
+            )
             with self._lock:
                 self.variables[name] = wv
             if name not in self.namespace:
@@ -165,8 +182,8 @@ class Watcher:
                 wv.last_hash = content_hash(as_dataarray(value, name))
             else:
                 self.sync(name)
-            names.append(name)
-        return names
+            restored.append(name)
+        return restored
 
     # ---- change detection and push
     def sync(self, name: str) -> bool:
@@ -211,10 +228,10 @@ class Watcher:
             return False
         summary = self.client.request(
             "watch_update",
-            client_id=self.client_id,
             var_name=wv.name,
             data=data,
             source=self.source,
+            source_label=wv.source_label,
         )
         wv.last_hash, wv.uid, wv.index = digest, summary["uid"], summary["index"]
         wv.pushes += 1

@@ -64,6 +64,7 @@ class ViewerWindow(anywidget.AnyWidget):
     height_px = traitlets.Int(420).tag(sync=True)
 
     def __init__(self, source: Any, key: int | str | None = None, **kwargs: Any) -> None:
+        check_viewer_keywords(kwargs)
         registry = getattr(source, "windows", source)
         if not isinstance(registry, WindowRegistry):
             registry = WindowRegistry()
@@ -128,3 +129,19 @@ class ViewerWindow(anywidget.AnyWidget):
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+_OWN_TRAITS = {"view_id", "uid", "info", "view", "comm", "keys", "log"}  # not the caller's
+
+
+def check_viewer_keywords(kwargs: dict[str, Any]) -> None:
+    """Raise ``TypeError`` for keywords a :class:`ViewerWindow` does not take (its widget traits:
+    ``height_px``, ``layout``, ...); traitlets would only warn and drop them."""
+    from labkit.viewer._inputs import check_keywords
+
+    accepted = sorted(
+        n
+        for n in ViewerWindow.class_trait_names()
+        if not n.startswith("_") and n not in _OWN_TRAITS
+    )
+    check_keywords("ViewerWindow", kwargs, ["source", "key", *accepted])

@@ -24,7 +24,13 @@ import xarray as xr
 from labkit.viewer._errors import WindowNotFoundError
 from labkit.viewer._hash import as_dataarray
 from labkit.viewer._link import linked_changes
-from labkit.viewer._view import LINKED_VIEW_KEYS, default_view_state, refit_view, update_view
+from labkit.viewer._view import (
+    COLOR_VIEW_KEYS,
+    LINKED_VIEW_KEYS,
+    default_view_state,
+    refit_view,
+    update_view,
+)
 
 __all__ = ["LINKED_VIEW_KEYS", "WindowRegistry", "WindowState", "default_view_state"]
 
@@ -41,7 +47,8 @@ class WindowState:
     ``data`` is the DataArray shown; ``view`` is its view state (dims shown, slices, cursors,
     bins, colour scale, link group, ROI and line; see ``labkit/viewer/_view.py``).
     ``watched`` windows are bound to the variable ``var_name`` of the client ``client_id``; edits
-    made in the viewer flow back there.
+    made in the viewer flow back there. ``source_label`` is the label a notebook integration gave
+    the watch (it tells apart windows watching the same name from different sources).
     """
 
     index: int
@@ -53,6 +60,7 @@ class WindowState:
     watched: bool = False
     var_name: str | None = None
     client_id: str | None = None
+    source_label: str | None = None
     version: int = 0  # bumped on every data change
     created_s: float = field(default_factory=time.time)
 
@@ -68,6 +76,7 @@ class WindowState:
             "source": self.source,
             "watched": self.watched,
             "var_name": self.var_name,
+            "source_label": self.source_label,
             "version": self.version,
             "link_group": self.view.get("link_group"),
         }
@@ -165,6 +174,7 @@ class WindowRegistry:
         client_id: str | None = None,
         view: dict[str, Any] | None = None,
         uid: str | None = None,
+        source_label: str | None = None,
     ) -> WindowState:
         """Open a window on ``data`` (DataArray or numeric ndarray); returns its state.
 
@@ -187,6 +197,7 @@ class WindowRegistry:
                 watched=watched,
                 var_name=var_name,
                 client_id=client_id,
+                source_label=source_label,
             )
             self._windows[window.uid] = window
             partners = self._group_members(window)
@@ -264,14 +275,15 @@ class WindowRegistry:
             if group != old_group:
                 if members:  # joining: take the group's shared state
                     ref = members[0]
-                    join = linked_changes(
-                        ref.data, ref.view, window.data, window.view, LINKED_VIEW_KEYS
-                    )
+                    keys = _shared_keys(ref, window, set(LINKED_VIEW_KEYS))
+                    join = linked_changes(ref.data, ref.view, window.data, window.view, keys)
                     window.view = update_view(window.data, window.view, join)
                 affected += members + self._group_members(window, old_group)
             elif changed & set(LINKED_VIEW_KEYS):
-                keys = changed & set(LINKED_VIEW_KEYS)
                 for other in members:
+                    keys = _shared_keys(window, other, changed & set(LINKED_VIEW_KEYS))
+                    if not keys:
+                        continue
                     follow = linked_changes(window.data, window.view, other.data, other.view, keys)
                     other.view = update_view(other.data, other.view, follow)
                     affected.append(other)
@@ -279,14 +291,26 @@ class WindowRegistry:
             self._emit("view", w)
         return window
 
-    def link(self, keys: typing.Sequence[int | str], group: str | None = None) -> str:
+    def link(
+        self, keys: typing.Sequence[int | str], group: str | None = None, colors: bool = True
+    ) -> str:
         """Put windows in one link group; returns the group name. The windows take the shared
-        state (position, bins, colour scale) of the first one."""
+        state (position, bins and, with ``colors``, the colour scale) of the first one.
+
+        Raises:
+            WindowNotFoundError: a key names no window (nothing is linked then).
+        """
         windows = [self.get(k) for k in keys]
         group = group or uuid.uuid4().hex[:8]
         for w in windows:
+            if w.view.get("link_colors", True) != colors:
+                self.set_view_state(w.uid, link_colors=colors)
             self.set_view_state(w.uid, link_group=group)
         return group
+
+    def watched_windows(self) -> typing.List[WindowState]:  # noqa: UP006 (.list shadows)
+        """Windows bound to a variable (watched now, or restored and waiting for a notebook)."""
+        return [w for w in self.list() if w.watched and w.var_name]
 
     def set_watched(self, key: int | str, watched: bool) -> WindowState:
         """Mark a window watched or not (unwatched windows keep their data)."""
@@ -302,16 +326,23 @@ class WindowRegistry:
         names: typing.Collection[str] | None,
         is_live: Callable[[str], bool] = lambda client: False,
         dry_run: bool = False,
+        source_label: str | None = None,
     ) -> typing.List[WindowState]:  # noqa: UP006 (.list shadows)
         """Bind watched windows that no live client watches (restored from a workspace, or left
         by a notebook that is gone) to ``client_id``, by variable name; returns them
         (``dry_run``: only says which it would bind).
 
-        A window still bound to a live client (``is_live(its client id)``) is never taken.
+        A window still bound to a live client (``is_live(its client id)``) is never taken. Among
+        the unbound windows of one name, ``source_label`` picks those with that label; without
+        it, the one unlabelled window (or the only window) is taken.
+
+        Raises:
+            ValueError: several unbound windows fit one name; nothing is bound then (the message
+                names them: close or unwatch the extra ones, or pass ``source_label``).
         """
-        claimed = []
         with self._lock:
             taken = {w.var_name for w in self._windows.values() if w.client_id == client_id}
+            by_name: dict[str, list[WindowState]] = {}
             for w in sorted(self._windows.values(), key=lambda w: w.index):
                 if not (w.watched and w.var_name) or (
                     names is not None and w.var_name not in names
@@ -319,11 +350,13 @@ class WindowRegistry:
                     continue
                 if w.var_name in taken or (w.client_id and is_live(w.client_id)):
                     continue
-                if not dry_run:
+                by_name.setdefault(w.var_name, []).append(w)
+            picked = [_pick(name, found, source_label) for name, found in by_name.items()]
+            claimed = [w for w in picked if w is not None]
+            if not dry_run:
+                for w in claimed:
                     w.client_id = client_id
-                taken.add(w.var_name)
-                claimed.append(w)
-        return claimed
+        return sorted(claimed, key=lambda w: w.index)
 
     def close(self, key: int | str) -> WindowState:
         """Close a window; emits ``"closed"`` (and ``"view"`` for the rest of its link group)."""
@@ -339,3 +372,26 @@ class WindowRegistry:
     def close_all(self) -> None:
         for w in self.list():
             self.close(w.uid)
+
+
+def _shared_keys(src: WindowState, dst: WindowState, keys: set[str]) -> set[str]:
+    """``keys`` one linked window passes to another: the colour scale only when both link it."""
+    if src.view.get("link_colors", True) and dst.view.get("link_colors", True):
+        return keys
+    return keys - set(COLOR_VIEW_KEYS)
+
+
+def _pick(name: str, found: list[WindowState], label: str | None) -> WindowState | None:
+    """The window of ``found`` (all watching ``name``) that a watcher with ``label`` takes."""
+    if label is not None:
+        found = [w for w in found if w.source_label == label]
+    else:
+        unlabelled = [w for w in found if not w.source_label]
+        found = unlabelled or found
+    if len(found) > 1:
+        listed = ", ".join(f"{w.index} (label {w.source_label!r})" for w in found)
+        raise ValueError(
+            f"several windows watch a variable {name!r} and none is bound to a notebook: "
+            f"{listed}; close or unwatch the extra ones, or pass source_label= to say which"
+        )
+    return found[0] if found else None

@@ -2,7 +2,7 @@
 
 Layout: root attr ``labkit_workspace = 1``; group ``windows/<n>`` per window with dataset
 ``values``, group ``coords/<name>`` (dataset + attr ``dims``), and JSON attrs ``meta`` (name, dims,
-source, watched, var_name), ``view`` (view state) and ``attrs`` (the DataArray attrs).
+source, watched, var_name, source_label), ``view`` (view state) and ``attrs`` (the DataArray attrs).
 
 The manager only exports and restores windows as data: it never opens a path a client names. A
 file is replaced only when it is a labkit workspace itself, and reading checks the declared sizes
@@ -74,7 +74,7 @@ def write_workspace(path: str, windows: list[dict]) -> dict:
                 ds.attrs["dims"] = _json([str(d) for d in coord.dims])
             meta = {"name": w["name"], "dims": [str(d) for d in data.dims], "data_name": data.name,
                     "source": w.get("source", ""), "watched": bool(w.get("watched")),
-                    "var_name": w.get("var_name")}  # fmt: skip
+                    "var_name": w.get("var_name"), "source_label": w.get("source_label")}  # fmt: skip
             g.attrs["meta"] = _json(meta)
             g.attrs["view"] = _json(w.get("view") or {})
             g.attrs["attrs"] = _json(dict(data.attrs))
@@ -121,6 +121,7 @@ def read_workspace(path: str, max_bytes: int | None = None) -> list[dict]:
                     "source": meta["source"],
                     "watched": meta["watched"],
                     "var_name": meta["var_name"],
+                    "source_label": meta.get("source_label"),
                     "view": json.loads(g.attrs["view"]),
                 }
             )

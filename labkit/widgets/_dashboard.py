@@ -351,10 +351,9 @@ class Dashboard(widgets.GridBox):
             f"{int(h.get('frames_acquired', 0))} frames",
             f"{int(h.get('frames_late', 0))} late",
         ]
-        if self.live is not None:
-            painted = self.live.stats.get("fps_painted")
-            if isinstance(painted, (int, float)):
-                parts.append(f"display {painted:.0f} fps")
+        painted = [view.stats.get("fps_painted") for view in self.lives.values()]
+        if painted and all(isinstance(p, (int, float)) for p in painted):
+            parts.append(f"display {' · '.join(f'{p:.0f}' for p in painted)} fps")
         with self.controls.hold_sync():
             self.controls.set_value("health", " · ".join(parts))
             self.controls.set_error("health", _lost_text(self.frames_lost))

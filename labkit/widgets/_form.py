@@ -18,6 +18,7 @@ kind       options                                                          valu
 number     units, low, high, slider ("linear" | "log" | ""), step           float or None
 int        units, low, high                                                 int or None
 choice     options: [(label, value), ...]                                   one of the values
+multi      options: [(label, value), ...] (a checkbox each)                 list of the values
 bool                                                                        bool
 text       width (CSS)                                                      str
 tuple      item ("int" | "float"), units                                    list of numbers
@@ -54,6 +55,7 @@ ROW_KINDS = (
     "number",
     "int",
     "choice",
+    "multi",
     "bool",
     "text",
     "tuple",
@@ -153,7 +155,7 @@ class Form(anywidget.AnyWidget):
         unknown = set(options) - _OPTIONS
         if unknown:
             raise ValueError(f"unknown row option(s) {sorted(unknown)}; valid: {sorted(_OPTIONS)}")
-        if kind == "choice":
+        if kind in ("choice", "multi"):
             options["options"] = [
                 [str(label), value] for label, value in options.get("options", ())
             ]

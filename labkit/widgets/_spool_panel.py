@@ -19,6 +19,8 @@ __all__ = ["SpoolPanel"]
 logger = logging.getLogger(__name__)
 
 _SETTING_ROWS = (
+    "frames_stream",
+    "trace_streams",
     "method",
     "compression",
     "max_frames",
@@ -40,6 +42,31 @@ def _codecs(spool: Any, method: str) -> list[str]:
     return ["none", "blosc-lz4", "blosc-zstd"]  # controllers older than supported_compression
 
 
+def _streams(spool: Any) -> tuple[list[str], list[str]]:
+    """(frames streams, trace streams) the controller's host has; ([], []) without streams."""
+    streams = getattr(getattr(spool, "host", None), "streams", None)
+    if streams is None:
+        return [], []
+    try:
+        found = streams()
+    except Exception:  # noqa: BLE001 - a closed engine has no streams to offer
+        return [], []
+    frames = [n for n, s in found.items() if s.kind == "frames"]
+    return frames, [n for n, s in found.items() if s.kind == "trace"]
+
+
+def _stream_rows(spool: Any) -> list[dict]:
+    frames, traces = _streams(spool)
+    r = Form.row
+    return [
+        r("choice", "frames_stream", label="camera", options=[(n, n) for n in frames],
+          cls="labkit-spool-camera", description="whose frames the series records"),
+        r("multi", "trace_streams", label="traces", options=[(n, n) for n in traces],
+          cls="labkit-spool-traces",
+          description="signals and node outputs recorded beside the frames, on the same clock"),
+    ]  # fmt: skip
+
+
 def _schema(spool: Any, method: str) -> list[dict]:
     from labkit.spool import PREFLIGHT_MODES
 
@@ -48,6 +75,7 @@ def _schema(spool: Any, method: str) -> list[dict]:
     return [
         r("text", "directory", cls="labkit-spool-dir", width="26em"),
         r("label", "series", label="next series", cls="labkit-spool-series"),
+        *_stream_rows(spool),
         r("choice", "method", options=[(m, m) for m in spool.available_spool_methods],
           cls="labkit-spool-method"),
         r("choice", "compression", options=[(c, c) for c in _codecs(spool, method)],
@@ -95,8 +123,11 @@ class SpoolPanel(Form):
             None  # Record anyway / Cancel while a preflight waits
         )
         self._closed = True
+        frames, _traces = _streams(self.spool)
         values = {
             "directory": self.spool.dir_pattern,
+            "frames_stream": s["frames_stream"] or (frames[0] if frames else None),
+            "trace_streams": list(s["trace_streams"]),
             "method": s["method"],
             "compression": s["compression"]["codec"],
             "max_frames": s["max_frames"] or 0,
@@ -121,15 +152,21 @@ class SpoolPanel(Form):
         self.set_disabled(stop=True)
         self.set_hidden(**dict.fromkeys(_DIALOG_ROWS, True))
         self._show_z_rows()
+        self._show_stream_rows()
         self._closed = False
         self.spool.add_listener(self._on_progress)
+        self._events = scope if hasattr(scope, "subscribe") else None
+        if self._events is not None:  # nodes added or removed change the streams offered
+            self._events.subscribe(self._on_event)
         self._refresh_idle()
 
     # settings ------------------------------------------------------------------------------
     def settings(self, **overrides: Any) -> dict[str, Any]:
         """The series settings the fields hold (``overrides`` replace fields)."""
         v = {**self.values, **overrides}
+        streams = {"frames_stream": v["frames_stream"], "trace_streams": list(v["trace_streams"])}
         return {
+            **(streams if self._has_streams else {}),
             "method": v["method"],
             "compression": None if v["compression"] == "none" else v["compression"],
             "max_frames": v["max_frames"] or None,
@@ -175,6 +212,30 @@ class SpoolPanel(Form):
         if name == "z_stepped":
             self._show_z_rows(bool(value))
         return value
+
+    @property
+    def _has_streams(self) -> bool:
+        return bool(_streams(self.spool)[0])
+
+    def _show_stream_rows(self) -> None:
+        """The camera row only when there is a choice; the traces row when there are streams."""
+        frames, _traces = _streams(self.spool)
+        self.set_hidden(frames_stream=len(frames) < 2, trace_streams=not frames)
+
+    def _on_event(self, event: Any) -> None:
+        if self._closed or getattr(event, "topic", None) != "streams":
+            return
+        frames, traces = _streams(self.spool)
+        with self.hold_sync():
+            rows = {r["name"]: r for r in _stream_rows(self.spool)}
+            self.schema = [rows.get(row["name"], row) for row in self.schema]
+            kept = [t for t in self.values.get("trace_streams") or [] if t in traces]
+            camera = self.values.get("frames_stream")
+            self.set_values(
+                trace_streams=kept,
+                frames_stream=camera if camera in frames else (frames[0] if frames else None),
+            )
+            self._show_stream_rows()
 
     def _show_z_rows(self, on: bool | None = None) -> None:
         on = bool(self.values.get("z_stepped")) if on is None else on
@@ -306,5 +367,7 @@ class SpoolPanel(Form):
             return
         self._closed = True
         self.spool.remove_listener(self._on_progress)
+        if self._events is not None:
+            self._events.unsubscribe(self._on_event)
         self._answers = None
         super().close()

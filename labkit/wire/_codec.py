@@ -22,6 +22,13 @@ with F strides; any other layout is copied once into C order. ``dtype`` is ``dty
 order), ``strides`` are in bytes and always the C or F strides of ``shape``. An array larger than
 ``MAX_FRAME_BYTES`` (1 GiB) is split across several frames and joined on decode.
 
+External buffers: ``encode(obj, offload=fn)`` offers every out-of-band buffer to ``fn(memoryview)``;
+when it returns a map (a reference the transport can resolve, e.g. the name of a shared-memory
+segment it copied the bytes into), that map stands in the buffer's list of frame indices instead of
+a frame. ``decode(frames, resolve=fn)`` turns such a map back into the bytes (``fn(map) ->
+memoryview``); without ``resolve`` a message holding one is refused. The sizes are checked the same
+way as for frames.
+
 Decoding: arrays are zero-copy views of the received frame (``np.frombuffer``) when they arrived in
 one frame, so they are **read-only**; pass ``copy_arrays=True`` to get writable copies. Numpy
 scalars decode as Python scalars (``np.float32(1.5)`` -> ``1.5``) except datetime64/timedelta64
@@ -31,6 +38,7 @@ scalars, which stay numpy scalars. Anything malformed raises :class:`WireDecodeE
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -76,14 +84,22 @@ def _contiguous_strides(shape: tuple[int, ...], itemsize: int, order: str) -> li
     return strides
 
 
+Offload = Callable[[memoryview], "dict[str, Any] | None"]
+
+
 class _Encoder:
-    def __init__(self, max_frame_bytes: int) -> None:
+    def __init__(self, max_frame_bytes: int, offload: Offload | None = None) -> None:
         if max_frame_bytes < 1:
             raise ValueError(f"max_frame_bytes must be >= 1, got {max_frame_bytes}")
         self.max_frame_bytes = max_frame_bytes
+        self.offload = offload
         self.buffers: list[bytes | memoryview] = []
 
-    def add_buffer(self, data: memoryview) -> list[int]:
+    def add_buffer(self, data: memoryview) -> list[int | dict[str, Any]]:
+        if self.offload is not None:
+            ref = self.offload(data)
+            if ref is not None:
+                return [ref]
         size = data.nbytes
         limit = self.max_frame_bytes
         first = len(self.buffers) + 1  # frame 0 is the header
@@ -219,7 +235,9 @@ class _Encoder:
         return msgspec.msgpack.Ext(_EXT_MESSAGE, _pack([tag, fields]))
 
 
-def encode(obj: Any, *, max_frame_bytes: int | None = None) -> list[bytes | memoryview]:
+def encode(
+    obj: Any, *, max_frame_bytes: int | None = None, offload: Offload | None = None
+) -> list[bytes | memoryview]:
     """Encode a payload tree or message into ``[header, buf0, buf1, ...]`` frames (no pickle).
 
     Args:
@@ -227,6 +245,8 @@ def encode(obj: Any, *, max_frame_bytes: int | None = None) -> list[bytes | memo
             arrays and scalars, ``xr.DataArray``/``xr.Dataset`` and registered Message structs.
         max_frame_bytes: split arrays bigger than this over several frames (default
             :data:`MAX_FRAME_BYTES`, 1 GiB).
+        offload: offered every out-of-band buffer; a map it returns is sent instead of the bytes
+            (see the module docstring). Exceptions it raises propagate.
 
     Returns:
         The frames; array frames are memoryviews sharing memory with the arrays (C/F-contiguous).
@@ -235,7 +255,7 @@ def encode(obj: Any, *, max_frame_bytes: int | None = None) -> list[bytes | memo
         WireEncodeError: an unsupported type, dtype, dict key or xarray attribute; the message names
             where it is in ``obj`` and how to convert it.
     """
-    encoder = _Encoder(MAX_FRAME_BYTES if max_frame_bytes is None else max_frame_bytes)
+    encoder = _Encoder(MAX_FRAME_BYTES if max_frame_bytes is None else max_frame_bytes, offload)
     try:
         body = encoder.walk(obj)
         header = _pack([MAGIC, WIRE_VERSION, len(encoder.buffers), body])

@@ -8,6 +8,7 @@ once, message tags and versions must be known. Any failure is a :class:`WireDeco
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -35,10 +36,14 @@ def _as_buffer(frame: Any, index: int) -> memoryview:
     return view
 
 
+Resolve = Callable[[dict], memoryview]
+
+
 class _Decoder:
-    def __init__(self, frames: list[Any], copy_arrays: bool) -> None:
+    def __init__(self, frames: list[Any], copy_arrays: bool, resolve: Resolve | None) -> None:
         self.frames = frames
         self.copy_arrays = copy_arrays
+        self.resolve = resolve
         self.used: set[int] = set()
         self.decoder = msgspec.msgpack.Decoder(ext_hook=self.ext_hook)
 
@@ -47,6 +52,9 @@ class _Decoder:
             raise WireDecodeError("buffer references must be a list of frame indices")
         views = []
         for index in indices:
+            if type(index) is dict:
+                views.append(self.external(index))
+                continue
             if type(index) is not int or not 1 <= index < len(self.frames):
                 raise WireDecodeError(
                     f"header references frame {index!r} but the message has "
@@ -57,6 +65,18 @@ class _Decoder:
             self.used.add(index)
             views.append(_as_buffer(self.frames[index], index))
         return views
+
+    def external(self, ref: dict) -> memoryview:
+        """The bytes of a buffer the sender's transport passed outside the frames."""
+        if self.resolve is None:
+            raise WireDecodeError(
+                "the message refers to a buffer outside its frames (shared memory), which this "
+                "connection does not accept; send the bytes in the message"
+            )
+        view = self.resolve(ref)
+        if not isinstance(view, memoryview):  # pragma: no cover - a transport bug
+            raise WireDecodeError("a resolved external buffer must be a memoryview")
+        return view
 
     def ext_hook(self, code: int, data: memoryview) -> Any:
         if code == _codec._EXT_ARRAY:
@@ -165,10 +185,13 @@ class _Decoder:
             raise WireDecodeError(f"invalid {tag} message: {exc}") from None
 
 
-def decode(frames: list[Any], *, copy_arrays: bool = False) -> Any:
+def decode(frames: list[Any], *, copy_arrays: bool = False, resolve: Resolve | None = None) -> Any:
     """Decode frames made by :func:`encode` (bytes, memoryviews or ``zmq.Frame`` objects).
 
     Arrays are read-only views of the frames (zero-copy) unless ``copy_arrays=True``.
+    ``resolve(ref) -> memoryview`` turns a buffer the sender offloaded (``encode(offload=)``) into
+    its bytes; it raises :class:`WireDecodeError` for a reference it refuses. Without it such a
+    message is refused.
 
     Raises:
         WireDecodeError: garbage, truncated or extra frames, unknown message type or version, a
@@ -181,7 +204,7 @@ def decode(frames: list[Any], *, copy_arrays: bool = False) -> Any:
         raise WireDecodeError("decode expects a list of frames") from None
     if not frames:
         raise WireDecodeError("empty message: expected a header frame")
-    state = _Decoder(frames, copy_arrays)
+    state = _Decoder(frames, copy_arrays, resolve)
     try:
         envelope = state.decoder.decode(_as_buffer(frames[0], 0))
     except WireDecodeError:

@@ -299,3 +299,18 @@ def test_learned_quick_calls_run_on_the_socket_thread_and_slow_ones_on_workers(r
             assert threads[-1].startswith("labkit-rpc-learn-")
     finally:
         server.stop()
+
+
+def test_a_client_gone_without_goodbye_is_not_taken_for_the_next_on_its_fd(make_server):
+    """A closed connection's fd number is reused by the next connection: the record of a client
+    that left without a goodbye must not look connected through the newcomer's socket."""
+    server = make_server()
+    gone = RpcClient(server.address)
+    gone_id = gone.client_id
+    assert server.client_connected(gone_id)
+    gone.close(goodbye=False)  # as a killed process: its record stays on the server
+    wait_until(lambda: not server.client_connected(gone_id))
+    with RpcClient(server.address) as newcomer:  # likely on the same fd number
+        assert newcomer.call("whoami") == newcomer.client_id
+        assert server.client_connected(newcomer.client_id)
+        assert not server.client_connected(gone_id)

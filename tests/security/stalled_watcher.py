@@ -14,12 +14,15 @@ import labkit.viewer as lv
 
 ns = {"x": np.zeros(8)}
 lv.watch("x", namespace=ns, poll_interval_s=None, target=sys.argv[1])
-print(json.dumps({"ready": True, "client_id": lv.watch_info()[0]["client_id"]}), flush=True)
+print(
+    json.dumps({"ready": True, "client_id": lv.watch_info()["watchers"][0]["client_id"]}),
+    flush=True,
+)
 for line in sys.stdin:
     command = line.strip()
     if command == "push":
         ns["x"] = ns["x"] + 1
         lv.maybe_push()
-    info = lv.watch_info()[0]
+    info = lv.watch_info()["watchers"][0]
     print(json.dumps({"events_lost": info["events_lost"], "x": ns["x"].tolist()}), flush=True)
 lv.shutdown()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -71,8 +72,14 @@ def test_another_user_reaches_nothing(open_runtime):
     control_port = control.bind_to_random_port("tcp://127.0.0.1")
     try:
         lv.show_in_manager(np.zeros(3), name="private")
+        lv.show_in_manager(np.zeros(1 << 18), name="lent")  # 2 MB: through shared memory
+        lent = [
+            n
+            for n in os.listdir("/dev/shm")
+            if re.match(rf"labkit-{os.getpid()}-[0-9a-f]{{32}}$", n)
+        ]
         ring = ipc_engine.engine.ring
-        assert ring is not None
+        assert ring is not None and len(lent) == 1
         page_base = manager.url.split("?")[0]
         spec = {
             "unix": [ipc_engine.address[len("ipc://") :], manager.address[len("ipc://") :]],
@@ -82,6 +89,7 @@ def test_another_user_reaches_nothing(open_runtime):
                 manager.connection_file,
                 str(open_runtime / "managers.json"),  # holds the page URL with its token
                 f"/dev/shm/{ring.name}",
+                f"/dev/shm/{lent[0]}",  # a buffer a client lent the manager
             ],
             "tcp_zmq": [
                 ["127.0.0.1", int(tcp_engine.address.rsplit(":", 1)[1])],
@@ -105,7 +113,7 @@ def test_another_user_reaches_nothing(open_runtime):
                 assert result.startswith(("closed", "refused")), (key, result)
             else:
                 assert result == owner[key] == "403", (key, result)  # no token: no page
-        assert [w.name for w in manager.windows.list()] == ["private"]
+        assert [w.name for w in manager.windows.list()] == ["private", "lent"]
     finally:
         control.close(0)
         ctx.term()

@@ -59,6 +59,7 @@ def registry_dir(tmp_path, monkeypatch) -> Path:
     """The private runtime dir (registry, sockets, connection files) of this test."""
     d = tmp_path / "registry"
     monkeypatch.setenv("LABKIT_RUNTIME_DIR", str(d))
+    monkeypatch.setenv("LABKIT_LOG_DIR", str(tmp_path / "logs"))  # managers started here log there
     monkeypatch.delenv("LABKIT_MANAGER", raising=False)
     return d
 

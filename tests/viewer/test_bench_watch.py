@@ -15,7 +15,9 @@ def test_bench_watch_quick_reports_all_figures(monkeypatch, tmp_path):
     assert set(results) == {
         "push 1 KB (replace_data p50)", "round trip 1 KB p50", "watch push 1 KB (change → pushed, p50)",
         "push 1 MB (replace_data p50)", "watch push 1 MB (change → pushed, p50)",
+        "push 1 MB by socket (shared memory off, p50)",
         "push 64 MB (replace_data p50)", "watch push 64 MB (change → pushed, p50)",
+        "push 64 MB by socket (shared memory off, p50)",
         "unchanged check 64 MB (maybe_push p50)",
         "push 1 MB over TCP+CURVE (replace_data p50)", "push 64 MB over TCP+CURVE (replace_data p50)",
     }  # fmt: skip

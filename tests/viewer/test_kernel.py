@@ -9,7 +9,7 @@ import jupyter_client
 import numpy as np
 import pytest
 
-from .test_watch import wait_for
+from labkit.testing import wait_until
 
 
 @pytest.fixture
@@ -59,11 +59,12 @@ def test_kernel_watch_pushes_after_each_cell_and_viewer_edits_come_back(manager,
     assert window.watched and window.data.shape == (16, 16)
     run(kernel, "x[3, 4] = 9")  # in place; pushed by the post_run_cell hook
     assert float(manager.windows.get(window.uid).data[3, 4]) == 9.0
-    info = run(kernel, "json.dumps(lv.watch_info()[0])")
+    info = run(kernel, "json.dumps(lv.watch_info()['watchers'][0])")
     assert info["mode"] == "post_run_cell" and info["variables"]["x"]["pushes"] == 2
     manager.windows.edit_data(window.uid, np.eye(16))  # an edit made in the viewer window
-    wait_for(lambda: run(kernel, "float(x.sum())") == 16.0)
-    assert run(kernel, "json.dumps(lv.watch_info()[0]['variables']['x'])")["pushes"] == 2  # no echo
+    wait_until(lambda: run(kernel, "float(x.sum())") == 16.0)
+    counters = "json.dumps(lv.watch_info()['watchers'][0]['variables']['x'])"
+    assert run(kernel, counters)["pushes"] == 2  # no echo
     run(kernel, "x = x * 3")
     assert float(manager.windows.get(window.uid).data.sum()) == 48.0
     with pytest.raises(AssertionError, match="not an array"):

@@ -142,3 +142,12 @@ def test_registered_loaders_are_used_by_name_and_extension(manager, tmp_path):
     assert "csv-test" in lv.loaders()
     with pytest.raises(ValueError, match="exists already"):
         lv.register_loader("hdf5", load_csv)
+
+
+def test_keywords_a_loader_cannot_use_are_refused_not_dropped(manager, tmp_path):
+    import zarr
+
+    zarr.create_array(tmp_path / "plain.zarr", shape=(4,), dtype="f8")
+    with pytest.raises(TypeError, match=r"plain zarr array; keywords \['decode_times'\]"):
+        lv.load_in_manager(tmp_path / "plain.zarr", decode_times=False)
+    assert lv.load_in_manager(tmp_path / "plain.zarr")[0]["shape"] == [4]

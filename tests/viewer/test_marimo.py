@@ -34,9 +34,9 @@ APP = textwrap.dedent(
         assert watched == ["x"]
         x[2, 2] = 7.0  # in place, in a later cell: the polling thread notices
         deadline = time.monotonic() + 10
-        while lv.watch_info()[0]["variables"]["x"]["pushes"] < 2 and time.monotonic() < deadline:
+        while lv.watch_info()["watchers"][0]["variables"]["x"]["pushes"] < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
-        print("MODE", lv.watch_info()[0]["mode"], "SOURCE", lv.watch_info()[0]["source"])
+        print("MODE", lv.watch_info()["watchers"][0]["mode"], "SOURCE", lv.watch_info()["watchers"][0]["source"])
         lv.shutdown()
         return
 

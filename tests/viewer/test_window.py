@@ -345,3 +345,17 @@ def test_a_slice_is_labelled_with_the_version_of_its_pixels(monkeypatch):
     assert [c["version"] for c, _ in sent] == [0, 1]
     assert all(float(image[0, 0]) == c["version"] for c, image in sent)
     ctl.close()
+
+
+def test_zero_centered_makes_the_automatic_limits_symmetric_and_resends_the_slice():
+    registry = WindowRegistry()
+    window = registry.add(xr.DataArray(np.linspace(-1.0, 3.0, 400).reshape(20, 20)))
+    ctl, rec = controller(registry, window.uid)
+    assert ctl.send_slice()
+    lo, hi = rec.slices()[-1][0]["auto"]
+    assert lo < -0.9 and hi > 2.9
+    rec.ack_slice(ctl)
+    ctl.handle_view({**ctl.state()["view"], "zero_centered": True})
+    content = rec.slices()[-1][0]
+    assert content["auto"] == [-hi, hi] and content["auto_log"][0] > 0  # log scale unchanged
+    ctl.close()

@@ -82,3 +82,38 @@ def test_non_array_is_a_type_error_and_a_broken_subscriber_does_not_break_others
     unsubscribe()
     reg.add(np.zeros(3))
     assert got == ["added"]
+
+
+def test_a_group_linked_without_colours_shares_position_only_and_joins_keep_the_rule():
+    reg = WindowRegistry()
+    a, b = reg.add(np.zeros((4, 4))), reg.add(np.ones((4, 4)))
+    reg.set_view_state(a.uid, colormap="magma")
+    reg.link([a.uid, b.uid], group="g", colors=False)
+    assert b.view["colormap"] == "gray" and b.view["link_colors"] is False  # not taken on join
+    reg.set_view_state(a.uid, cursor={"dim_0": 0}, gamma=3.0, zero_centered=True)
+    assert b.view["cursor"]["dim_0"] == 0 and b.view["gamma"] == 1 and not b.view["zero_centered"]
+    c = reg.add(np.ones((4, 4)), view={"colormap": "hot"})
+    reg.link([a.uid, c.uid], group="g")  # colours linked between a and c, not towards b
+    assert c.view["colormap"] == "magma" and b.view["colormap"] == "gray"
+    with pytest.raises(ValueError, match="zero_centered must be True or False"):
+        reg.set_view_state(a.uid, zero_centered="yes")
+
+
+def test_claiming_unbound_windows_picks_by_label_and_refuses_to_guess():
+    reg = WindowRegistry()
+    plain = reg.add(np.zeros(2), watched=True, var_name="x", client_id="gone-1")
+    labelled = reg.add(
+        np.zeros(2), watched=True, var_name="x", client_id="gone-2", source_label="b"
+    )
+    assert reg.claim_unbound("me", ["x"], dry_run=True) == [plain]  # the unlabelled one
+    assert reg.claim_unbound("me", ["x"], dry_run=True, source_label="b") == [labelled]
+    restored = reg.add(np.zeros(2), watched=True, var_name="x", source_label="b")
+    with pytest.raises(ValueError, match="several windows watch a variable 'x'"):
+        reg.claim_unbound("me", None, source_label="b")
+    assert labelled.client_id == "gone-2"  # nothing bound
+    live = {"gone-1"}.__contains__  # the unlabelled one is watched by a live notebook again
+    with pytest.raises(ValueError, match=r"1 \(label 'b'\), 2 \(label 'b'\)"):
+        reg.claim_unbound("me", ["x"], is_live=live)  # two labelled ones left: no guess
+    both_live = {"gone-1", "gone-2"}.__contains__  # one left: taken without a label
+    assert reg.claim_unbound("me", ["x"], is_live=both_live) == [restored]
+    assert restored.client_id == "me" and labelled.client_id == "gone-2"

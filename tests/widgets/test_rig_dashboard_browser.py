@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import labkit as lk
 from labkit.testing._traces import wait_trace_lines
 from labkit.testing.fixtures import wait_for_widget, write_notebook
 
@@ -77,5 +78,21 @@ def test_a_rig_dashboard_shows_both_cameras_roi_traces_and_device_actions(voila_
         "input[type=number]').value === '0'",
         timeout=10_000,
     )
+    # record camera2 with the signal beside it from the spool panel
+    spool = page.locator(".labkit-spool-panel")
+    directory = spool.locator(".labkit-spool-dir input")
+    directory.fill(str(voila_server.root / "rig-data"))
+    directory.press("Enter")
+    spool.locator(".labkit-spool-camera select").select_option(label="camera2")
+    spool.locator(".labkit-spool-traces label", has_text="signal").locator("input").check()
+    frames = spool.locator(".labkit-spool-max-frames input[type=number]")
+    frames.fill("5")
+    frames.press("Enter")
+    spool.locator("button.labkit-spool-start").click()  # comm messages arrive in order
+    spool.locator(".labkit-spool-frames", has_text="finished").wait_for(timeout=60_000)
+    path = spool.locator(".labkit-spool-path").inner_text().split("→", 1)[1].strip()
+    series = lk.open_series(path)
+    assert series["frames"].shape == (5, 96, 128)  # camera2: half of 192 x 256
+    assert "signal" in series.data_vars and series["signal"].sizes["signal_time"] > 0
     page.screenshot(path=str(voila_server.root / "rig_dashboard.png"), full_page=True)
     assert page.console_errors == []

@@ -10,7 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from wire_helpers import WIRE_SETTINGS, any_arrays, assert_same, trees
 
-from labkit.wire import Event, Reply, Request, WireEncodeError, _codec, decode, encode
+from labkit.wire import (
+    Event,
+    Reply,
+    Request,
+    WireDecodeError,
+    WireEncodeError,
+    _codec,
+    decode,
+    encode,
+)
 
 
 @WIRE_SETTINGS
@@ -45,8 +54,11 @@ def test_module_chunk_limit_is_overridable(monkeypatch):
     assert_same(decode(frames), arr)
 
 
-def test_default_chunk_limit_is_one_gib():
-    assert _codec.MAX_FRAME_BYTES == 1 << 30
+def test_default_chunk_limit_splits_an_array_at_one_gib():
+    arr = np.empty((1 << 30) + 8, np.uint8)  # never written: its pages are never mapped
+    frames = encode(arr)  # zero-copy: the frames are views of the array
+    assert [memoryview(f).nbytes for f in frames[1:]] == [1 << 30, 8]
+    assert np.shares_memory(np.frombuffer(frames[2], np.uint8), arr)
 
 
 def test_c_contiguous_array_is_sent_and_decoded_zero_copy():
@@ -147,3 +159,24 @@ def test_unsupported_values_raise_encode_error_naming_the_path(obj, where):
 def test_integers_beyond_64_bits_raise_encode_error():
     with pytest.raises(WireEncodeError, match="encode"):
         encode({"n": 2**70})
+
+
+def test_offloaded_buffers_travel_as_references_the_receiver_resolves():
+    store: dict[str, bytes] = {}
+
+    def offload(view):
+        if view.nbytes < 1000:
+            return None  # small: stays in the frames
+        store[f"b{len(store)}"] = bytes(view)
+        return {"ref": f"b{len(store) - 1}"}
+
+    big, small = np.arange(500, dtype=np.float64), np.arange(3)
+    frames = encode({"big": big, "small": small, "raw": b"x" * 70000}, offload=offload)
+    assert len(frames) == 2 and len(store) == 2  # header + the small array
+    out = decode(frames, resolve=lambda ref: memoryview(store[ref["ref"]]))
+    np.testing.assert_array_equal(out["big"], big)
+    assert out["raw"] == b"x" * 70000 and not out["big"].flags.writeable
+    with pytest.raises(WireDecodeError, match="does not accept"):
+        decode(frames)  # no resolver: refused
+    with pytest.raises(WireDecodeError, match="needs 4000 bytes but its frames hold 8"):
+        decode(frames, resolve=lambda ref: memoryview(b"12345678"))  # sizes still checked

@@ -114,6 +114,29 @@ export function buildRow(spec: RowSpec, emit: Emit): RowView {
       };
       break;
     }
+    case "multi": {
+      // any number of the options: one checkbox each; the value is the list of checked values
+      const options = spec.options ?? [];
+      const boxes = options.map(([text]) => {
+        const item = h("label", "labkit-multi-item");
+        const cb = h("input");
+        cb.type = "checkbox";
+        item.append(cb, document.createTextNode(` ${text}`));
+        controls.append(item);
+        inputs.push(cb);
+        return cb;
+      });
+      const checked = () => options.filter((_, i) => boxes[i].checked).map(([, value]) => value);
+      for (const cb of boxes) cb.addEventListener("change", () => edit(checked()));
+      if (!options.length) controls.append(h("span", "labkit-units", "(none)"));
+      setValue = (v) => {
+        const chosen = Array.isArray(v) ? v.map((x) => JSON.stringify(x)) : [];
+        options.forEach(([, value], i) => {
+          boxes[i].checked = chosen.includes(JSON.stringify(value));
+        });
+      };
+      break;
+    }
     case "bool": {
       const cb = h("input");
       cb.type = "checkbox";

@@ -1,5 +1,5 @@
 // The Form schema (what labkit/widgets/_form.py sends) and the pure helpers the renderer uses.
-// Row kinds: number, int, choice, bool, text, tuple, label, badge, buttons, progress, checks, heading.
+// Row kinds: number, int, choice, multi, bool, text, tuple, label, badge, buttons, progress, checks, heading.
 
 export interface ButtonSpec {
   name: string;

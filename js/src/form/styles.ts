@@ -38,6 +38,7 @@ body[data-jp-theme-light="false"] .labkit-form, .dark .labkit-form, [data-theme=
 .labkit-form button.labkit-danger { background: #c62828; border-color: #c62828; color: #fff; }
 .labkit-form .labkit-value { font-variant-numeric: tabular-nums; white-space: pre-wrap; overflow-wrap: anywhere; }
 .labkit-form .labkit-badge { color: #fff; padding: 1px 8px; border-radius: 4px; background: #757575; }
+.labkit-form .labkit-multi-item { margin-right: 10px; white-space: nowrap; }
 .labkit-form .labkit-bar { width: 22em; max-width: 100%; height: 10px; border-radius: 5px; overflow: hidden;
   background: rgba(128,128,128,.25); }
 .labkit-form .labkit-bar-fill { height: 100%; width: 0; background: #1976d2; transition: width .2s; }

@@ -230,7 +230,7 @@ class SimCamera(Device):
         timestamp_s = time.time()
         b, gain, exposure = v["binning"], v["gain"], v["exposure_ms"]
         max_adu = (1 << v["bit_depth"]) - 1
-        background_e = BACKGROUND_E_PER_MS * exposure * b * b
+        background_e = self._background_e(v)
         with self._render_lock:
             self._noise.prepare(
                 out.shape,
@@ -252,6 +252,10 @@ class SimCamera(Device):
             "z_um": z_um,
             "timestamp_s": timestamp_s,
         }
+
+    def _background_e(self, v: dict[str, Any]) -> float:
+        """Mean background photo-electrons per (binned) pixel of a frame with settings ``v``."""
+        return BACKGROUND_E_PER_MS * v["exposure_ms"] * v["binning"] ** 2
 
     def _advance_beads(self, v: dict[str, Any]) -> None:
         dt = 1.0 / v["frame_rate_hz"]

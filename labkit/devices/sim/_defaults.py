@@ -7,8 +7,9 @@ from labkit.devices.sim._camera import SimCamera
 from labkit.devices.sim._extras import SimFilterWheel, SimMagnet, SimShutter
 from labkit.devices.sim._signal import SimSignal
 from labkit.devices.sim._stage import SimStage
+from labkit.devices.sim._tweezers import SimTweezersCamera
 
-__all__ = ["default_devices", "rig_devices"]
+__all__ = ["default_devices", "rig_devices", "tweezers_devices"]
 
 
 def default_devices(seed: int = 0, shape: tuple[int, int] = (2048, 2048)) -> dict[str, Device]:
@@ -36,3 +37,11 @@ def rig_devices(seed: int = 0, shape: tuple[int, int] = (1024, 1024)) -> dict[st
     devices["shutter"] = SimShutter("shutter")
     devices["magnet"] = SimMagnet("magnet")
     return devices
+
+
+def tweezers_devices(seed: int = 0, shape: tuple[int, int] = (2048, 2048)) -> dict[str, Device]:
+    """A simulated magnetic-tweezers rig: ``camera`` (a :class:`SimTweezersCamera` whose bead rings
+    encode z), ``stage`` and ``signal``; pass ``Scope(devices="labkit.devices.sim:tweezers_devices")``."""
+    stage = SimStage("stage")
+    camera = SimTweezersCamera("camera", seed=seed, sensor_shape=shape, stage=stage)
+    return {"camera": camera, "stage": stage, "signal": SimSignal("signal", seed=seed)}
