@@ -31,7 +31,8 @@ class MMStage(CoreUser, Device):
     Args:
         name: labkit name (``"stage"``).
         handle: the rig's shared core.
-        xy_label, focus_label: Micro-Manager labels of the XY stage and the focus drive.
+        xy_label: Micro-Manager label of the XY stage.
+        focus_label: Micro-Manager label of the focus drive.
         limits_um: ``{"x": (low, high), "y": ..., "z": ...}``: the travel labkit allows (moves
             outside are refused before they reach the hardware).
     """
