@@ -36,6 +36,8 @@ from labkit.engine._nodes import (
 from labkit.engine._proxy import DeviceProxy
 from labkit.engine._proxy_types import CameraProxy, DeviceProxyLike, SignalProxy, StageProxy
 from labkit.engine._scope import Scope, connect
+from labkit.engine._scope_settings import ScopeSettings
+from labkit.engine._settings_file import SettingsError
 from labkit.engine._state import (
     EngineDiedError,
     EngineError,
@@ -60,6 +62,7 @@ for _cls in (
     NodeStateError,
     events.EventPayloadError,
     events.UnknownTopicError,
+    SettingsError,
 ):
     _register_error(_cls)
 del _cls
@@ -77,6 +80,8 @@ __all__ = [
     "StageProxy",
     "SignalProxy",
     "StreamInfo",
+    # settings files
+    "ScopeSettings",
     # nodes
     "Node",
     "NodeOutput",
@@ -99,4 +104,5 @@ __all__ = [
     "UnknownUserCommandError",
     "NodeError",
     "NodeStateError",
+    "SettingsError",
 ]
