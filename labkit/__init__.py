@@ -26,6 +26,9 @@ _LAZY: dict[str, str] = {
     "EngineState": "labkit.engine",
     # processing
     "track": "labkit.processing.tracking",
+    # protocols
+    "Script": "labkit.protocols",
+    "print_script_commands": "labkit.protocols",
     # spool
     "open_series": "labkit.spool",
     "repair_series": "labkit.spool",
@@ -37,6 +40,7 @@ _LAZY: dict[str, str] = {
     "LiveView": "labkit.widgets",
     "TracePlot": "labkit.widgets",
     "DevicePanel": "labkit.widgets",
+    "ScriptPanel": "labkit.widgets",
 }
 
 _ALIASES = {"show": "show_in_manager"}
@@ -47,6 +51,7 @@ _SUBMODULES = {
     "wire",
     "rpc",
     "processing",
+    "protocols",
     "engine",
     "spool",
     "viewer",

@@ -44,6 +44,13 @@ from labkit.engine._state import (
 )
 from labkit.engine._streams import StreamInfo
 from labkit.engine._user_commands import UnknownUserCommandError
+from labkit.protocols import (
+    ProtocolCancelled,
+    ProtocolError,
+    ScriptError,
+    StepError,
+    UnknownProtocolError,
+)
 from labkit.wire import register_error as _register_error
 
 for _cls in (
@@ -56,6 +63,11 @@ for _cls in (
     UnknownUserCommandError,
     NodeError,
     NodeStateError,
+    ProtocolError,
+    ProtocolCancelled,
+    StepError,
+    ScriptError,
+    UnknownProtocolError,
 ):
     _register_error(_cls)
 del _cls
