@@ -62,8 +62,18 @@ class ScriptCommand:
         try:
             self.signature.bind(**args)
         except TypeError as exc:
-            raise ScriptError(f"{self.name}{self.signature}: {exc}") from None
+            raise ScriptError(f"{self.name}{self.text()}: {exc}") from None
         return dict(args)
+
+    def text(self) -> str:
+        """``(name: type = default, ...)``."""
+        parts = []
+        for p in self.signature.parameters.values():
+            kind = p.annotation
+            kind = getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
+            default = "" if p.default is p.empty else f" = {p.default!r}"
+            parts.append(f"{p.name}: {kind}{default}")
+        return f"({', '.join(parts)})"
 
 
 #: every script command by name (see :func:`script_command`)
@@ -77,7 +87,7 @@ def script_command(fn: Callable[..., Any] | None = None, *, name: str = "") -> A
     """
 
     def register(f: Callable[..., Any]) -> Callable[..., Any]:
-        sig = inspect.signature(f)
+        sig = inspect.signature(f, eval_str=True)
         params = list(sig.parameters.values())[1:]
         doc = (f.__doc__ or "").strip().splitlines()
         cmd_name = name or f.__name__.removeprefix("cmd_")
@@ -91,7 +101,7 @@ def script_command(fn: Callable[..., Any] | None = None, *, name: str = "") -> A
 
 def script_commands() -> dict[str, str]:
     """``{name: "name(signature) — description"}`` of every script command."""
-    return {n: f"{n}{c.signature} — {c.description}" for n, c in SCRIPT_COMMANDS.items()}
+    return {n: f"{n}{c.text()} — {c.description}" for n, c in SCRIPT_COMMANDS.items()}
 
 
 def print_script_commands() -> None:

@@ -203,6 +203,7 @@ def safe_state(devices: Mapping[str, Any]) -> list[str]:
                 elif getattr(dev, "is_moving", lambda: False)():
                     x, y, z = dev.position()
                     dev.move(x=x, y=y, z=z)
+                    dev.wait(1.0)  # what it still travels: the distance covered meanwhile
                 done.append(f"stopped {name}")
             elif kind == "shutter":
                 dev.set("is_open", False)

@@ -10,7 +10,9 @@ SHAPE = (48, 64)
 
 
 def make_scope(mode: str, factory: str = "protocol_devices:devices") -> Scope:
-    return Scope(devices=factory, mode=mode, shape=SHAPE, ring_slots=16)
+    return Scope(
+        devices=factory, mode=mode, shape=SHAPE, ring_slots=16, commands=["protocol_devices:double"]
+    )
 
 
 @pytest.fixture(scope="module", params=["thread", "process"])

@@ -39,3 +39,8 @@ def slow_stage_devices(seed: int = 0, shape: tuple[int, int] = (48, 64)) -> dict
 def autofocus(devices: dict[str, Any], event: Any) -> float:
     """Finds focus 0.5 µm above where the event wanted it (importable for process mode)."""
     return float(event.z_pos or 0.0) + 0.5
+
+
+def double(value: float) -> float:
+    """A user command scripts call (``call`` step)."""
+    return 2 * value
