@@ -32,7 +32,8 @@ __all__ = [
     "safe_state",
 ]
 
-_POLL_S = 0.005  # stage polling while waiting for a move (interruptible)
+_POLL_S = 0.005  # stage polling while waiting for a move (interruptible), at most
+_FIRST_POLL_S = 0.0001
 
 
 class ProtocolError(RuntimeError):
@@ -147,13 +148,15 @@ class StepControl:
     def wait_while(self, busy: Callable[[], bool], timeout_s: float, what: str) -> None:
         """Poll ``busy()`` until False; cancel interrupts, ``timeout_s`` raises TimeoutError."""
         deadline = time.monotonic() + timeout_s
+        poll_s = _FIRST_POLL_S  # short moves end in microseconds: poll fast first, then back off
         while busy():
             if self._cancelled.is_set():
                 raise ProtocolCancelled("cancelled")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{what} still busy after {timeout_s} s")
             with self._wake:
-                self._wake.wait(_POLL_S)
+                self._wake.wait(poll_s)
+            poll_s = min(poll_s * 2, _POLL_S)
 
 
 @dataclass(frozen=True)
