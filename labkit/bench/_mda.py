@@ -51,10 +51,14 @@ class TimedSimCamera(SimCamera):
             self.render_s += time.perf_counter() - t0
 
 
-def _sequence(loops: int) -> Any:
+def _seq(**fields: Any) -> Any:
     import useq
 
-    return useq.MDASequence(
+    return useq.MDASequence.model_validate(fields)
+
+
+def _sequence(loops: int) -> Any:
+    return _seq(
         time_plan={"interval": 0, "loops": loops},
         z_plan={"range": 2, "step": 1},
         channels=[{"group": "filters", "config": "DAPI"}, {"group": "filters", "config": "GFP"}],
@@ -65,8 +69,8 @@ def _sequence(loops: int) -> Any:
 def _settings(path: Path) -> Any:
     import ome_writers as ow
 
-    return ow.AcquisitionSettings(
-        root_path=str(path), format={"name": "ome-zarr", "backend": "tensorstore"}
+    return ow.AcquisitionSettings.model_validate(
+        {"root_path": str(path), "format": {"name": "ome-zarr", "backend": "tensorstore"}}
     )
 
 
@@ -100,15 +104,13 @@ def _labkit(seq: Any, out: Path | None, repeats: int) -> float:
 
 
 def _labkit_burst(n: int) -> float:
-    import useq
-
     from labkit.engine import Scope
 
     camera = TimedSimCamera("camera", seed=0, sensor_shape=SHAPE, exposure_ms=EXPOSURE_MS)
     camera.frame_rate_hz = CAMERA_HZ
-    seq = useq.MDASequence(time_plan={"interval": 0, "loops": n})
+    seq = _seq(time_plan={"interval": 0, "loops": n})
     with Scope(devices=_labkit_devices(camera), ring_slots=64) as scope:
-        scope.run_mda(useq.MDASequence(time_plan={"interval": 0, "loops": 5}), False).wait(60)
+        scope.run_mda(_seq(time_plan={"interval": 0, "loops": 5}), False).wait(60)
         t0 = time.perf_counter()
         final = scope.run_mda(seq, False).wait(600)
         wall = time.perf_counter() - t0
@@ -194,8 +196,6 @@ def _mm_core(camera: TimedSimCamera) -> Any:
 
 def _pymmcore(seq: Any, out: Path | None, repeats: int) -> tuple[float, float]:
     """(best per-event overhead in ms, sequenced burst fps)."""
-    import useq
-
     camera = TimedSimCamera("camera", seed=0, sensor_shape=SHAPE, exposure_ms=EXPOSURE_MS)
     core = _mm_core(camera)
     n = len(list(seq))
@@ -211,7 +211,7 @@ def _pymmcore(seq: Any, out: Path | None, repeats: int) -> tuple[float, float]:
             wall = time.perf_counter() - t0
             best = min(best, (wall - camera.render_s) / n)
         core.mda.engine.use_hardware_sequencing = True
-        burst = useq.MDASequence(time_plan={"interval": 0, "loops": 200})
+        burst = _seq(time_plan={"interval": 0, "loops": 200})
         t0 = time.perf_counter()
         core.mda.run(burst)
         fps = 200 / (time.perf_counter() - t0)
