@@ -63,6 +63,8 @@ class ProtocolHandle:
             if payload["state"] != self.states[-1]:
                 self.states.append(payload["state"])
             self._cond.notify_all()
+        if payload["state"] in _FINAL:  # nothing more will come for this run
+            self._scope.events.unsubscribe(self._on_event)
         for fn in list(self._listeners):
             fn(payload)
 
@@ -129,7 +131,6 @@ class ProtocolHandle:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"{self.id} still {self.state} after {timeout_s} s")
-        self._scope.events.unsubscribe(self._on_event)
         status = self.progress
         if status["state"] == "failed":
             raise ProtocolError(f"{self.id} failed at {status['step']!r}: {status['error']}")

@@ -1,4 +1,4 @@
-"""Notebook widgets: live view, trace plot, device panel, spool panel, dashboard, form.
+"""Notebook widgets: live view, trace plot, device, spool and script panels, dashboard, form.
 
 Names are loaded lazily so importing labkit.widgets does not import anywidget/bqplot until used.
 """
@@ -16,6 +16,7 @@ _LAZY = {
     "TraceCanvas": "labkit.widgets._trace_canvas",
     "DevicePanel": "labkit.widgets._device_panel",
     "SpoolPanel": "labkit.widgets._spool_panel",
+    "ScriptPanel": "labkit.widgets._script_panel",
     "Dashboard": "labkit.widgets._dashboard",
     "Form": "labkit.widgets._form",
 }
