@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from labkit.protocols._steps import ProtocolError, Step, StepControl, StepRunner, move_step
+from labkit.protocols._steps import ProtocolError, Step, StepControl, StepRunner, wait_for_stage
 
 __all__ = ["MdaRunner", "resolve_channel"]
 
@@ -203,7 +203,21 @@ class MdaRunner:
             self._keep(next(events), frame, meta, label)
 
     def _setup(self, e: Any, control: StepControl) -> None:
-        last = self._last
+        """Start the stage moves first, set channel, exposure and properties meanwhile, then
+        wait for the stages (moves overlap the other settings, as on a real rig)."""
+        last, moving = self._last, []
+        xy = (e.x_pos, e.y_pos)
+        if xy != (None, None) and last.get("xy") != xy:
+            self.xy_stage.move(x=e.x_pos, y=e.y_pos)
+            last["xy"] = xy
+            moving.append(self.xy_stage)
+        if e.z_pos is not None:
+            z = float(e.z_pos) + self._z_correction.get(e.index.get("p", 0), 0.0)
+            if last.get("z") != z:
+                self.z_stage.move(z=z)
+                last["z"] = z
+                if self.z_stage is not self.xy_stage or not moving:
+                    moving.append(self.z_stage)
         if e.channel is not None:
             key = (e.channel.group, e.channel.config)
             if last.get("channel") != key:
@@ -214,15 +228,8 @@ class MdaRunner:
             last["exposure"] = e.exposure
         for dev, prop, value in e.properties or ():
             self.devices[dev].set(prop, value)
-        xy = (e.x_pos, e.y_pos)
-        if xy != (None, None) and last.get("xy") != xy:
-            move_step(self.xy_stage, x=e.x_pos, y=e.y_pos).fn(control)
-            last["xy"] = xy
-        if e.z_pos is not None:
-            z = float(e.z_pos) + self._z_correction.get(e.index.get("p", 0), 0.0)
-            if last.get("z") != z:
-                move_step(self.z_stage, z=z).fn(control)
-                last["z"] = z
+        for stage in moving:
+            wait_for_stage(stage, control)
 
     def _focus(self, e: Any) -> None:
         assert self.autofocus is not None

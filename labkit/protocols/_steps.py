@@ -30,6 +30,7 @@ __all__ = [
     "StepRunner",
     "move_step",
     "safe_state",
+    "wait_for_stage",
 ]
 
 _POLL_S = 0.005  # stage polling while waiting for a move (interruptible), at most
@@ -180,13 +181,18 @@ def move_step(
     def run(control: StepControl) -> None:
         stage.move(**axes)
         if wait:
-            is_moving = getattr(stage, "is_moving", None)
-            if is_moving is not None:
-                control.wait_while(is_moving, timeout_s, f"stage {getattr(stage, 'name', '')}")
-            else:  # a stage without is_moving: its own (uninterruptible) wait
-                stage.wait(timeout_s)
+            wait_for_stage(stage, control, timeout_s)
 
     return Step(label, run, "move")
+
+
+def wait_for_stage(stage: Any, control: StepControl, timeout_s: float = 30.0) -> None:
+    """Wait until ``stage`` arrives; a cancel interrupts (then the runner stops the stage)."""
+    is_moving = getattr(stage, "is_moving", None)
+    if is_moving is not None:
+        control.wait_while(is_moving, timeout_s, f"stage {getattr(stage, 'name', '')}")
+    else:  # a stage without is_moving: its own (uninterruptible) wait
+        stage.wait(timeout_s)
 
 
 def safe_state(devices: Mapping[str, Any]) -> list[str]:
