@@ -103,7 +103,8 @@ def _labkit(seq: Any, out: Path | None, repeats: int) -> float:
     return best * 1e3
 
 
-def _labkit_burst(n: int) -> float:
+def _labkit_burst(n: int) -> tuple[float, float]:
+    """(frames per second the MDA kept, frames per second the camera delivered meanwhile)."""
     from labkit.engine import Scope
 
     camera = TimedSimCamera("camera", seed=0, sensor_shape=SHAPE, exposure_ms=EXPOSURE_MS)
@@ -111,10 +112,12 @@ def _labkit_burst(n: int) -> float:
     seq = _seq(time_plan={"interval": 0, "loops": n})
     with Scope(devices=_labkit_devices(camera), ring_slots=64) as scope:
         scope.run_mda(_seq(time_plan={"interval": 0, "loops": 5}), False).wait(60)
+        before = scope.health().frames_acquired
         t0 = time.perf_counter()
         final = scope.run_mda(seq, False).wait(600)
         wall = time.perf_counter() - t0
-    return final["frames_done"] / wall
+        delivered = scope.health().frames_acquired - before
+    return final["frames_done"] / wall, delivered / wall
 
 
 # -- pymmcore-plus -----------------------------------------------------------------------------
@@ -236,7 +239,7 @@ def run(quick: bool = False) -> list[BenchResult]:
         lk_write = _labkit(seq, tmp, repeats)
         mm_write, _ = _pymmcore(seq, tmp, repeats)
         burst_n = 100 if quick else 400
-        lk_fps = _labkit_burst(burst_n)
+        lk_fps, camera_fps = _labkit_burst(burst_n)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     load = max(load, os.getloadavg()[0])
@@ -257,9 +260,9 @@ def run(quick: bool = False) -> list[BenchResult]:
         ),
         BenchResult(
             name=f"mda: burst time plan ({burst_n} frames), camera at {CAMERA_HZ:g} Hz",
-            value=lk_fps, unit="fps", baseline="the camera's frame rate",
-            baseline_value=CAMERA_HZ, goal=0.95,
-            note=f"pymmcore-plus sequenced acquisition of its Python camera (unpaced): "
-            f"{mm_fps:.0f} fps; load {load:.1f}",
+            value=lk_fps, unit="fps", baseline="the camera's delivered frame rate",
+            baseline_value=camera_fps, goal=0.95,
+            note=f"camera set to {CAMERA_HZ:g} Hz; pymmcore-plus sequenced acquisition of its "
+            f"Python camera (unpaced): {mm_fps:.0f} fps; load {load:.1f}",
         ),
     ]  # fmt: skip
