@@ -31,7 +31,7 @@ class MdaSink:
         FileExistsError: ``path`` exists (labkit never overwrites data).
     """
 
-    def __init__(self, path: str | Path, backend: str = "tensorstore") -> None:
+    def __init__(self, path: str | Path, backend: str = "auto") -> None:
         self.path = Path(path)
         if self.path.exists():
             raise FileExistsError(

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from labkit.errors import LabkitError
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -37,7 +39,7 @@ _POLL_S = 0.005  # stage polling while waiting for a move (interruptible), at mo
 _FIRST_POLL_S = 0.0001
 
 
-class ProtocolError(RuntimeError):
+class ProtocolError(LabkitError, RuntimeError):
     """A protocol (MDA, script) could not be planned or run; the message says what to change."""
 
 

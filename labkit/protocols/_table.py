@@ -172,7 +172,7 @@ class ProtocolTable:
         *,
         autofocus: str | Callable[..., Any] | None = None,
         camera: str | None = None,
-        backend: str = "tensorstore",
+        backend: str = "auto",
         burst: bool = True,
     ) -> dict:
         """Check ``sequence`` against the devices and start it; returns the run's status.
