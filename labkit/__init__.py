@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type ch
         devices,
         engine,
         processing,
+        protocols,
         rpc,
         spool,
         testing,
@@ -29,10 +30,11 @@ if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type ch
     )
     from labkit.engine import EngineState, Scope, connect
     from labkit.processing.tracking import track
+    from labkit.protocols import Script, print_script_commands
     from labkit.spool import open_series, repair_series
     from labkit.viewer import fetch, watch
     from labkit.viewer import show_in_manager as show
-    from labkit.widgets import DevicePanel, LiveView, TracePlot
+    from labkit.widgets import DevicePanel, LiveView, ScriptPanel, TracePlot
 
 __version__ = "0.1.0"
 
@@ -89,6 +91,9 @@ __all__ = [
     "connect",
     # processing
     "track",
+    # protocols
+    "Script",
+    "print_script_commands",
     # spool
     "open_series",
     "repair_series",
@@ -99,6 +104,7 @@ __all__ = [
     # widgets
     "DevicePanel",
     "LiveView",
+    "ScriptPanel",
     "TracePlot",
     # subpackages
     "bench",
@@ -106,6 +112,7 @@ __all__ = [
     "devices",
     "engine",
     "processing",
+    "protocols",
     "rpc",
     "spool",
     "testing",

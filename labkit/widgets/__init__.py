@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type ch
     from labkit.widgets._device_panel import DevicePanel
     from labkit.widgets._form import Form
     from labkit.widgets._liveview import ArraySource, FrameSource, LiveView
+    from labkit.widgets._script_panel import ScriptPanel
     from labkit.widgets._spool_panel import SpoolPanel
     from labkit.widgets._trace_canvas import TraceCanvas
     from labkit.widgets._traceplot import TracePlot
@@ -37,6 +38,7 @@ __all__ = [
     "Form",
     "FrameSource",
     "LiveView",
+    "ScriptPanel",
     "SpoolPanel",
     "TraceCanvas",
     "TracePlot",
