@@ -80,10 +80,16 @@ class MdaSink:
 
 
 def _position_groups(dimensions: list[Any]) -> list[str]:
-    """The image group of each position ("" is the root: a single position)."""
+    """The image group of each position ("" is the root: a single position), named as
+    ome-writers names them (a grid position: ``<name>_<row>_<column>``)."""
     for dim in dimensions:
         if dim.name == "p" and dim.count and dim.count > 1:
-            return [str(pos.name) for pos in dim.coords]
+            return [
+                f"{pos.name}_{pos.grid_row}_{pos.grid_column}"
+                if pos.grid_row is not None and pos.grid_column is not None
+                else str(pos.name)
+                for pos in dim.coords
+            ]
     return [""]
 
 
@@ -149,7 +155,10 @@ def open_mda_series(path: str | Path) -> Any:
     axes: list[list[str]] = []
     channels: list[str] | None = None
     scale: list[float] | None = None
-    for group_path in attrs.get("positions", [""]):
+    positions = list(attrs.get("positions", [""]))
+    if "bioformats2raw.layout" in root.attrs.get("ome", {}):  # the series the OME group lists
+        positions = list(root["OME"].attrs["ome"]["series"])
+    for group_path in positions:
         group: Any = root[group_path] if group_path else root
         ms = group.attrs["ome"]["multiscales"][0]
         arrays.append(group[ms["datasets"][0]["path"]])
@@ -180,7 +189,7 @@ def open_mda_series(path: str | Path) -> Any:
     coords: dict[str, Any] = {
         "y": ("y", np.arange(sizes["y"]) * px, {"units": "µm"}),
         "x": ("x", np.arange(sizes["x"]) * px, {"units": "µm"}),
-        "p": ("p", [g or "0" for g in attrs.get("positions", [""])]),
+        "p": ("p", [g or "0" for g in positions]),
     }
     if channels and len(channels) == sizes["c"]:
         coords["c"] = ("c", channels)

@@ -174,3 +174,19 @@ def _cancel_mid_z(scope, tmp_path):
     assert -50 < z < 0 and scope.stage.z_um == pytest.approx(z)  # stopped where it was
     data = lk.open_series(handle.path)  # the series is closed, its status says why
     assert data.attrs["status"] == "cancelled"
+
+
+def test_grid_plans_become_positions(scope, tmp_path):
+    seq = useq.MDASequence(
+        stage_positions=[(0, 0, 0), (100, 0, 0)], grid_plan={"rows": 2, "columns": 1}
+    )
+    handle = scope.run_mda(seq, tmp_path / "grid")
+    handle.wait(60)
+    data = lk.open_series(handle.path)
+    assert data.sizes["p"] == 4
+    assert list(data.p.values) == ["0_0_0", "0_1_0", "1_0_0", "1_1_0"]
+    # each tile was taken where the grid put it: the second tile of position 1 at x=100
+    meta = json.loads((handle.path / "1_1_0" / "zarr.json").read_text())["attributes"]
+    frame = meta["ome_writers"]["frame_metadata"][0]
+    assert frame["x_um"] == pytest.approx(100.0) and frame["index"]["g"] == 1
+    assert (data.mean(dim=("y", "x")).values > 100).all()
