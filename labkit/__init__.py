@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type ch
         devices,
         engine,
         processing,
+        protocols,
         rpc,
         spool,
         testing,
@@ -29,10 +30,11 @@ if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type ch
     )
     from labkit.engine import EngineState, Scope, SettingsError, connect
     from labkit.processing.tracking import track
+    from labkit.protocols import Script, print_script_commands
     from labkit.spool import open_series, repair_series
     from labkit.viewer import fetch, watch
     from labkit.viewer import show_in_manager as show
-    from labkit.widgets import DevicePanel, LiveView, TracePlot
+    from labkit.widgets import DevicePanel, LiveView, ScriptPanel, TracePlot
 
 __version__ = "0.1.0"
 
@@ -47,6 +49,9 @@ _LAZY: dict[str, str] = {
     "SettingsError": "labkit.engine",
     # processing
     "track": "labkit.processing.tracking",
+    # protocols
+    "Script": "labkit.protocols",
+    "print_script_commands": "labkit.protocols",
     # spool
     "open_series": "labkit.spool",
     "repair_series": "labkit.spool",
@@ -58,6 +63,7 @@ _LAZY: dict[str, str] = {
     "LiveView": "labkit.widgets",
     "TracePlot": "labkit.widgets",
     "DevicePanel": "labkit.widgets",
+    "ScriptPanel": "labkit.widgets",
 }
 
 _ALIASES = {"show": "show_in_manager"}
@@ -68,6 +74,7 @@ _SUBMODULES = {
     "wire",
     "rpc",
     "processing",
+    "protocols",
     "engine",
     "spool",
     "viewer",
@@ -86,6 +93,9 @@ __all__ = [
     "connect",
     # processing
     "track",
+    # protocols
+    "Script",
+    "print_script_commands",
     # spool
     "open_series",
     "repair_series",
@@ -96,6 +106,7 @@ __all__ = [
     # widgets
     "DevicePanel",
     "LiveView",
+    "ScriptPanel",
     "TracePlot",
     # subpackages
     "bench",
@@ -103,6 +114,7 @@ __all__ = [
     "devices",
     "engine",
     "processing",
+    "protocols",
     "rpc",
     "spool",
     "testing",

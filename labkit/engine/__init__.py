@@ -48,6 +48,13 @@ from labkit.engine._state import (
 )
 from labkit.engine._streams import StreamInfo
 from labkit.engine._user_commands import UnknownUserCommandError
+from labkit.protocols import (
+    ProtocolCancelled,
+    ProtocolError,
+    ScriptError,
+    StepError,
+    UnknownProtocolError,
+)
 from labkit.wire import register_error as _register_error
 
 for _cls in (
@@ -63,6 +70,11 @@ for _cls in (
     events.EventPayloadError,
     events.UnknownTopicError,
     SettingsError,
+    ProtocolError,
+    ProtocolCancelled,
+    StepError,
+    ScriptError,
+    UnknownProtocolError,
 ):
     _register_error(_cls)
 del _cls

@@ -25,6 +25,7 @@ from labkit.engine import events
 from labkit.engine._acquisition import CameraLoop, SignalPump
 from labkit.engine._frames import frame_to_dataarray, jsonable
 from labkit.engine._node_table import NodeTable
+from labkit.engine._protocol_host import EngineProtocolHost
 from labkit.engine._state import (
     EngineError,
     EngineState,
@@ -34,6 +35,7 @@ from labkit.engine._state import (
 )
 from labkit.engine._streams import StreamInfo, StreamTable
 from labkit.engine._user_commands import UserCommands
+from labkit.protocols import ProtocolTable
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ class Engine:
         self.streams = StreamTable()
         self.commands = UserCommands(self, allow_client_code=allow_client_code)
         self.nodes = NodeTable(self)
+        self.protocols = ProtocolTable(EngineProtocolHost(self))
         self._loops: dict[str, CameraLoop] = {}
         self._traces: dict[str, TraceBuffer] = {}
         self._pump: SignalPump | None = None
@@ -134,6 +137,7 @@ class Engine:
             if self.state is EngineState.CLOSED or self._closing:
                 return
             self._closing = True
+        self.protocols.close()  # runs end (devices made safe) before anything else goes
         self.nodes.close()  # before the rings they read
         # join outside the state lock: a crashing loop takes it to report the failure
         for loop in self._loops.values():
@@ -161,7 +165,7 @@ class Engine:
         """The engine's own threads (their log records are the engine's)."""
         loops: list[Any] = [*self._loops.values(), self._pump]
         idents = {loop.ident for loop in loops if loop is not None and loop.ident is not None}
-        return idents | self.nodes.idents()
+        return idents | self.nodes.idents() | self.protocols.idents()
 
     def _set_state(self, state: EngineState, reason: str = "") -> None:
         previous, self.state = self.state, state
@@ -341,6 +345,20 @@ class Engine:
 
     def cmd_run_command(self, p: cmds.RunCommand) -> Any:
         return jsonable_result(self.commands.run(p.name, p.args))
+
+    def cmd_run_mda(self, p: cmds.RunMda) -> dict:
+        return self.protocols.start_mda(
+            p.sequence, p.path, autofocus=p.autofocus, camera=p.camera or None, burst=p.burst
+        )
+
+    def cmd_run_script(self, p: cmds.RunScript) -> dict:
+        return self.protocols.start_script(p.script)
+
+    def cmd_protocol_control(self, p: cmds.ProtocolControl) -> dict:
+        return self.protocols.control(p.id, p.action)
+
+    def cmd_protocols(self, p: cmds.ProtocolStatus) -> dict:
+        return self.protocols.status(p.id)
 
     # -- commands: devices -----------------------------------------------------------------------
 

@@ -486,6 +486,47 @@ class Scope:
         """User commands of the engine: ``scope.commands.add(fn)``, ``scope.commands.name(**kw)``."""
         return ScopeCommands(self)
 
+    def run_mda(
+        self,
+        sequence: Any,
+        path: str | os.PathLike | bool | None = None,
+        *,
+        autofocus: Any = None,
+        camera: str = "",
+        burst: bool = True,
+    ) -> Any:
+        """Run a ``useq.MDASequence`` in the engine; returns a handle at once.
+
+        ``path``: the ``.ome.zarr`` series to write (None: the next free name in
+        ``scope.spool.dirname``; False: write nothing). ``autofocus(devices, event) -> z_um``
+        runs for autofocus events (process mode: ``"package.module:function"``). Channels select
+        a preset of a config group or a label of a state device named like the group. Events
+        that differ only in ``t`` with ``interval=0`` run as a burst from the camera's stream
+        (``burst=False``: one snap each). The handle has ``pause()``, ``resume()``, ``cancel()``,
+        ``wait()`` and ``progress``; ``protocol`` events report each frame.
+        ``lk.open_series(handle.path)`` reads the series as ``(t, p, c, z, y, x)``.
+
+        Raises:
+            ProtocolError: the sequence needs what the devices lack (nothing ran).
+            FileExistsError: ``path`` exists.
+        """
+        from labkit.engine._scope_protocols import run_mda
+
+        return run_mda(self, sequence, path, autofocus=autofocus, camera=camera, burst=burst)
+
+    def run_script(self, script: Any) -> Any:
+        """Run a :class:`labkit.protocols.Script` (or its dict, or a YAML path) in the engine.
+
+        Returns a handle like :meth:`run_mda`'s; pause and cancel act at step boundaries, a
+        failed step stops the script with its error and leaves stages stopped, shutters closed.
+
+        Raises:
+            ScriptError: an unknown command, argument or key (named).
+        """
+        from labkit.engine._scope_protocols import run_script
+
+        return run_script(self, script)
+
     def health(self) -> ScopeHealth:
         """Acquisition health: frames acquired, fps, ring fill, per-reader lag and losses.
 

@@ -50,8 +50,8 @@ def engine_logs_info():
 
 
 def _drive(scope, tmp_path, rec: Recorder) -> None:
-    """Start/stop, a property, a ring change, an action with progress, a node, a spool series and
-    an acquisition failure."""
+    """Start/stop, a property, a ring change, an action with progress, a node, a spool series, a
+    script and an acquisition failure."""
     scope.camera.frame_rate_hz = 50
     scope.camera.exposure_ms = 12
     scope.start()
@@ -74,6 +74,12 @@ def _drive(scope, tmp_path, rec: Recorder) -> None:
     wait_until(
         lambda: any(e.payload["event"] == "finished" for e in rec.topic("spool")),
         what="the spool's finished event",
+    )
+    script = scope.run_script({"name": "probe", "steps": [["wait", {"seconds": 0.01}]]})
+    script.wait(timeout_s=60)
+    wait_until(
+        lambda: any(e.payload["state"] == "done" for e in rec.topic("protocol")),
+        what="the script's done event",
     )
     scope.stop()
     scope.camera.fail_after_frames = 2
