@@ -144,3 +144,18 @@ def test_demo_notebook_runs_in_jupyterlab_too(lab_server, page):
     page.locator(".labkit-dashboard").scroll_into_view_if_needed()
     wait_painting(page, frames=20)
     run.check_clean()
+
+
+def test_analysis_tracks_a_series_on_dask_while_it_is_recorded(lab_server, page):
+    run = run_in_lab(lab_server, page, NOTEBOOKS / "analysis.ipynb", timeout_s=240)
+    run.check_clean()
+    text = run.output_text()
+    assert re.search(r"\d+ beads: bead0", text), text[:3000]
+    assert "200 frames recorded, 200 tracked" in text, text[:3000]
+    # shards were tracked while the series was still being written
+    done = re.search(r"tasks done before the series closed: (\d+)", text)
+    assert done and int(done.group(1)) > 0, text[:3000]
+    means = re.search(r"mean z per bead \(µm\): \{([^}]*)\}", text)
+    assert means, text[:3000]
+    z = [float(v) for v in re.findall(r": (-?\d+\.\d+)", means.group(1))]
+    assert z and all(abs(v - 0.3) < 0.1 for v in z), z  # the stage was at 0.3 µm

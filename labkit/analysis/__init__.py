@@ -5,6 +5,7 @@ over every frame (or every shard-sized chunk) of a series — also one still bei
 ``dask[distributed]`` is imported only when :func:`map_series` runs.
 """
 
+from labkit.analysis._cluster import AnalysisCluster, start_cluster
 from labkit.analysis._map import AnalysisError, map_series
 
-__all__ = ["AnalysisError", "map_series"]
+__all__ = ["AnalysisCluster", "AnalysisError", "map_series", "start_cluster"]

@@ -68,7 +68,7 @@ def s3(s3_server):
 @pytest.fixture(scope="module")
 def dask_cluster():
     """One embedded cluster (2 worker processes, TLS) shared by a module's tests."""
-    from labkit.analysis._cluster import dask_client
+    from labkit.analysis import start_cluster
 
-    with dask_client(None, 2, 1) as client:
-        yield client
+    with start_cluster(2) as cluster:
+        yield cluster
