@@ -16,6 +16,7 @@ import xarray as xr
 from labkit.analysis._cluster import dask_client
 from labkit.analysis._results import assemble
 from labkit.analysis._tasks import PER, BlockResult, Work, run_block
+from labkit.errors import LabkitError
 from labkit.spool import IncompleteSeriesWarning
 from labkit.spool._follow import SeriesFollower
 
@@ -33,7 +34,7 @@ OPTIONS = (
 )
 
 
-class AnalysisError(RuntimeError):
+class AnalysisError(LabkitError, RuntimeError):
     """A task failed on a worker; the message names the block and the worker's error."""
 
 
