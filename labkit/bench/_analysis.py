@@ -32,6 +32,7 @@ import numpy as np
 import xarray as xr
 
 from labkit.bench._report import BenchResult
+from labkit.bench._spool import _Host as _SpoolHost
 from labkit.buffers import FrameRing
 from labkit.devices.sim import SimStage, SimTweezersCamera
 from labkit.processing.tracking import ZLUTBuilder, find_beads, track
@@ -49,19 +50,21 @@ def _load() -> str:
     return f"load {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores"
 
 
-class _Host:
-    """A SpoolHost over a ring whose slots hold rendered frames; ``produce`` publishes them
-    (paced to ``rate_hz``, or as fast as the spool reads: lossless) until ``n`` are out."""
+class _Host(_SpoolHost):
+    """The spool bench's SpoolHost over a ring of 1024² rendered tweezers frames; ``produce``
+    publishes ``n`` of them (paced to ``rate_hz``, or as fast as the spool reads: lossless)."""
 
-    def __init__(self, frames: list[np.ndarray]) -> None:
+    def __init__(self, frames: list[np.ndarray]) -> None:  # not the spool bench's 2048² ring
+        self.frames = frames
         self.ring = FrameRing.create(SHAPE, np.uint16, n_slots=N_SLOTS)
         self.ring_name = self.ring.name
         for i in range(N_SLOTS):
             self.ring.write(frames[i % len(frames)])
         self.rate_hz = 200.0
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def produce(self, n: int, rate_hz: float | None) -> None:
+    def produce(self, n: int, rate_hz: float | None) -> None:  # type: ignore[override]
         def run() -> None:
             period = 0.0 if rate_hz is None else 1.0 / rate_hz
             t_next = time.perf_counter()
@@ -79,34 +82,8 @@ class _Host:
         self._thread = threading.Thread(target=run, name="bench-analysis-producer", daemon=True)
         self._thread.start()
 
-    def join(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-
-    def open_reader(self, name: str):
-        return self.ring.reader(name)
-
-    def frame_rate_hz(self) -> float:
-        return self.rate_hz
-
     def device_settings(self) -> dict:
         return {"camera": {"shape": list(SHAPE)}}
-
-    def move_stage(self, z_um: float, wait: bool = True) -> None:
-        pass
-
-    def set_property(self, device: str, name: str, value) -> None:
-        pass
-
-    def emit(self, topic: str, payload: dict) -> None:
-        pass
-
-    def pixel_size_um(self) -> float:
-        return 0.1
-
-    def close(self) -> None:
-        self.join()
-        self.ring.close()
 
 
 def _rig():
