@@ -69,6 +69,7 @@ _LAZY: dict[str, str] = {
 _ALIASES = {"show": "show_in_manager"}
 
 _SUBMODULES = {
+    "analysis",
     "devices",
     "buffers",
     "wire",

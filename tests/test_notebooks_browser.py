@@ -138,3 +138,17 @@ def test_demo_notebook_runs_in_jupyterlab_too(lab_server, page):
     page.locator(".labkit-dashboard").scroll_into_view_if_needed()
     wait_painting(page, frames=20)
     run.check_clean()
+
+
+def test_analysis_tracks_a_series_on_dask_while_it_is_recorded(lab_server, page):
+    run = run_in_lab(lab_server, page, NOTEBOOKS / "analysis.ipynb", timeout_s=240)
+    run.check_clean()
+    text = run.output_text()
+    assert re.search(r"\d+ beads: bead0", text), text[:3000]
+    # the series ran until 5 shards were tracked, then every frame recorded was tracked
+    counts = re.search(r"(\d+) frames recorded, (\d+) tracked", text)
+    assert counts and counts.group(1) == counts.group(2) and int(counts.group(1)) > 0, text[:3000]
+    means = re.search(r"mean z per bead \(µm\): \{([^}]*)\}", text)
+    assert means, text[:3000]
+    z = [float(v) for v in re.findall(r": (-?\d+\.\d+)", means.group(1))]
+    assert z and all(abs(v - 0.3) < 0.1 for v in z), z  # the stage was at 0.3 µm
