@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from labkit.testing import log_problems, output_errors, run_in_lab, wait_painting, wait_until
+from labkit.testing._traces import wait_trace_lines
 from labkit.testing.fixtures import wait_for_widget
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -128,15 +129,8 @@ def test_streams_nodes_shows_both_cameras_traces_and_runs_actions(lab_server, pa
     assert "[20.0, 20.0]" in text  # the user command set both cameras
     assert "exposure_ms='bright' of expose() must be a number" in text
     # the ROI trace plot draws its four channels
-    plot = page.locator(".labkit-traceplot", has_text="bead ROIs")
-    plot.scroll_into_view_if_needed()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.labkit-traceplot')]"
-        ".filter(p => p.innerText.includes('bead ROIs'))"
-        ".some(p => [...p.querySelectorAll('path.line')]"
-        ".filter(l => (l.getAttribute('d') || '').length > 50).length === 4)",
-        timeout=30_000,
-    )
+    # (the notebook's plot, "bead ROIs", comes before the dashboard's: the page's first)
+    wait_trace_lines(page, ".labkit-traceplot", n_channels=4)
     # the dashboard: a live view per camera, both painting
     dashboard = page.locator(".labkit-dashboard")
     dashboard.scroll_into_view_if_needed()
@@ -178,3 +172,17 @@ def test_demo_notebook_runs_in_jupyterlab_too(lab_server, page):
     page.locator(".labkit-dashboard").scroll_into_view_if_needed()
     wait_painting(page, frames=20)
     run.check_clean()
+
+
+def test_analysis_tracks_a_series_on_dask_while_it_is_recorded(lab_server, page):
+    run = run_in_lab(lab_server, page, NOTEBOOKS / "analysis.ipynb", timeout_s=240)
+    run.check_clean()
+    text = run.output_text()
+    assert re.search(r"\d+ beads: bead0", text), text[:3000]
+    # the series ran until 5 shards were tracked, then every frame recorded was tracked
+    counts = re.search(r"(\d+) frames recorded, (\d+) tracked", text)
+    assert counts and counts.group(1) == counts.group(2) and int(counts.group(1)) > 0, text[:3000]
+    means = re.search(r"mean z per bead \(µm\): \{([^}]*)\}", text)
+    assert means, text[:3000]
+    z = [float(v) for v in re.findall(r": (-?\d+\.\d+)", means.group(1))]
+    assert z and all(abs(v - 0.3) < 0.1 for v in z), z  # the stage was at 0.3 µm
