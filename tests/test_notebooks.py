@@ -99,11 +99,11 @@ def _segments_of(pid: int) -> list[str]:
     return [n for n in os.listdir("/dev/shm") if n.startswith(f"labkit-{pid}-")]
 
 
-# a kernel that made lk.analysis.start_cluster() ignores the shutdown request (its main loop keeps
-# running until the kernel manager's SIGTERM, so no exit hook runs); a plain distributed
-# LocalCluster + Client in a kernel exits cleanly. Strict: this fails once the cluster is fixed.
+# a kernel that made lk.analysis.start_cluster() often ignores the shutdown request (its main loop
+# keeps running until the kernel manager's SIGTERM, so no exit hook runs; 3 of 4 runs here, on
+# main too); a plain distributed LocalCluster + Client without TLS or dashboard exits cleanly.
 _KERNEL_DOES_NOT_STOP = pytest.mark.xfail(
-    strict=True, reason="a kernel with an lk.analysis cluster does not stop on a shutdown request"
+    reason="a kernel with an lk.analysis cluster often does not stop on a shutdown request"
 )
 
 
