@@ -100,7 +100,7 @@ def _segments_of(pid: int) -> list[str]:
 
 
 # a kernel that made lk.analysis.start_cluster() often ignores the shutdown request (its main loop
-# keeps running until the kernel manager's SIGTERM, so no exit hook runs; 3 of 4 runs here, on
+# keeps running until the kernel manager's SIGTERM, so no exit hook runs; 4 of 5 runs here, on
 # main too); a plain distributed LocalCluster + Client without TLS or dashboard exits cleanly.
 _KERNEL_DOES_NOT_STOP = pytest.mark.xfail(
     reason="a kernel with an lk.analysis cluster often does not stop on a shutdown request"
