@@ -43,6 +43,7 @@ from labkit.engine._state import (
     ScopeHealth,
 )
 from labkit.engine._streams import StreamInfo
+from labkit.engine._tracking import ScanCancelledError
 from labkit.engine._user_commands import UnknownUserCommandError
 from labkit.wire import register_error as _register_error
 
@@ -56,6 +57,7 @@ for _cls in (
     UnknownUserCommandError,
     NodeError,
     NodeStateError,
+    ScanCancelledError,
 ):
     _register_error(_cls)
 del _cls
@@ -88,4 +90,5 @@ __all__ = [
     "UnknownUserCommandError",
     "NodeError",
     "NodeStateError",
+    "ScanCancelledError",
 ]

@@ -24,6 +24,7 @@ from labkit.engine._proxy import DeviceProxy
 from labkit.engine._scope_commands import ScopeCommands, function_path
 from labkit.engine._scope_nodes import ScopeNodes
 from labkit.engine._scope_streams import StreamAccess, Traces
+from labkit.engine._scope_tracking import ScopeTracking
 from labkit.engine._state import (
     EngineDiedError,
     EngineState,
@@ -447,6 +448,11 @@ class Scope:
     def nodes(self) -> ScopeNodes:
         """Processing nodes of the engine: ``scope.nodes.add("roi_stats", rois=[...])``."""
         return ScopeNodes(self)
+
+    @property
+    def tracking(self) -> ScopeTracking:
+        """Bead tracking: bead ROIs, the tracker node, z table scans and the bead lock."""
+        return ScopeTracking(self)
 
     @property
     def commands(self) -> ScopeCommands:
