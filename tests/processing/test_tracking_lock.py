@@ -139,7 +139,6 @@ def test_poll_without_rows_loses_the_lock_after_the_timeout():
     clock.t = start + 0.9
     assert lock.poll().state is LockState.LOCKED  # between frames: nothing changes
     clock.t = start + 1.1
-    clock.t = 1.1
     status = lock.poll()
     assert status.state is LockState.LOST and "no tracked positions" in status.reason
 
