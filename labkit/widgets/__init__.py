@@ -1,4 +1,5 @@
-"""Notebook widgets: live view, trace plot, device panel, spool panel, dashboard, form.
+"""Notebook widgets: live view, trace plot, device panel, spool panel, dashboard, form, bead
+tracking panel and z table view.
 
 Names are loaded lazily so importing labkit.widgets does not import anywidget/bqplot until used.
 """
@@ -18,6 +19,8 @@ _LAZY = {
     "SpoolPanel": "labkit.widgets._spool_panel",
     "Dashboard": "labkit.widgets._dashboard",
     "Form": "labkit.widgets._form",
+    "TrackingPanel": "labkit.widgets._tracking",
+    "ZLUTView": "labkit.widgets._zlut_view",
 }
 
 __all__ = sorted(_LAZY)

@@ -102,6 +102,9 @@ class Dashboard(widgets.GridBox):
         devices: device names that get a panel; default every device of the scope.
         cameras: camera streams that get a live view (``scope.streams``); default every camera.
         cameras_layout: ``"grid"`` (side by side) or ``"tabs"`` (one tab per camera).
+        tracking: add bead tracking (:class:`~labkit.widgets._tracking.TrackingPanel`): a
+            ``tracking`` tab beside the devices, bead ROIs drawn over the first camera's view
+            (its Pick button adds beads), the beads' x/y/z traces and the z table below.
 
     A ROI drawn in a live view (the ROI button, or shift-drag) becomes an engine ``roi_stats``
     node (``roi_<camera>``) whose mean and max per frame the ROI plot under the traces shows;
@@ -124,6 +127,7 @@ class Dashboard(widgets.GridBox):
         devices: list[str] | None = None,
         cameras: list[str | None] | None = None,
         cameras_layout: str = "grid",
+        tracking: bool = False,
     ) -> None:
         self._closed = True  # until built
         self.scope = scope
@@ -170,8 +174,16 @@ class Dashboard(widgets.GridBox):
             except Exception:
                 logger.exception("no panel for device %r", name)
         self._children_to_close.extend(self.panels.values())
-        tabs = widgets.Tab(children=list(self.panels.values()))
-        for i, name in enumerate(self.panels):
+        # bead tracking: its controls are a tab beside the devices, its plots and table below
+        self.tracking: Any = None
+        if tracking:
+            from labkit.widgets._tracking import TrackingPanel
+
+            self.tracking = TrackingPanel(scope, live=self.live, window_s=window_s)
+            self._children_to_close.append(self.tracking)
+        side_tabs = {**self.panels, **({"tracking": self.tracking.form} if tracking else {})}
+        tabs = widgets.Tab(children=list(side_tabs.values()))
+        for i, name in enumerate(side_tabs):
             tabs.set_title(i, name)
 
         # spool panel
@@ -215,8 +227,9 @@ class Dashboard(widgets.GridBox):
             else widgets.HTML("")
         )
         roi_part = self.live_area.roi_box if self.live_area else widgets.HTML("")
+        tracking_parts = [self.tracking.plot_box, self.tracking.zlut_box] if tracking else []
         trace_box = widgets.Box(
-            [trace_part, roi_part],
+            [trace_part, roi_part, *tracking_parts],
             layout=widgets.Layout(
                 grid_area="traces", min_width="0", width="100%", align_self="flex-start",
                 flex_flow="column",
@@ -266,8 +279,9 @@ class Dashboard(widgets.GridBox):
             return widget if widget is not None else mo.Html(self._placeholders.get(name, ""))
 
         side: list[Any] = []
-        if self.panels:
-            side.append(mo.ui.tabs(dict(self.panels)))
+        if self.panels or self.tracking is not None:
+            extra = {"tracking": self.tracking.form} if self.tracking is not None else {}
+            side.append(mo.ui.tabs({**self.panels, **extra}))
         side.append(part("spool", self.spool_panel))
         views = list(self.lives.values())
         live: Any
@@ -282,6 +296,10 @@ class Dashboard(widgets.GridBox):
         if self.traces is not None or "traces" in self._placeholders:
             traces_html = mo.as_html(part("traces", self.traces)).text
             rows.append(mo.Html(f'<div class="labkit-dashboard-traces">{traces_html}</div>'))
+        if self.tracking is not None:
+            rows.extend(self.tracking.plots)
+            if self.tracking.zlut_view is not None:
+                rows.append(self.tracking.zlut_view._display_())
         return mo.Html(f'<div class="labkit-dashboard">{mo.vstack(rows, gap=1).text}</div>')
 
     # ------------------------------------------------------------------ actions
