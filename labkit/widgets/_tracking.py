@@ -12,7 +12,8 @@ lock.
   thread: the kernel stays free; the progress bar follows, *Cancel* stops it); the table appears
   below (:class:`~labkit.widgets._zlut_view.ZLUTView`: its profiles and quality).
 - **Tracking**: *Track* adds the ``bead_tracker`` node (named ``tracker``) with the table and the
-  chosen reference beads; x, y and z of up to eight beads are plotted (TracePlot on its trace).
+  chosen reference beads; x, y (from where each bead started) and z of up to eight beads are
+  plotted (TracePlots on its trace).
 - **Lock**: *Lock* holds the chosen bead's focus through the stage; the badge shows the lock's
   state (grey off, amber searching, green locked, red lost, with the reason).
 """
@@ -24,6 +25,7 @@ import threading
 from typing import Any
 
 import ipywidgets as widgets
+import numpy as np
 
 from labkit.widgets._form import Form
 from labkit.widgets._frontends import close_with_comm
@@ -35,6 +37,33 @@ logger = logging.getLogger(__name__)
 LOCK_COLORS = {"off": "#757575", "searching": "#f9a825", "locked": "#2e7d32", "lost": "#c62828"}
 _PLOTTED_BEADS = 8  # one colour each in the trace plots
 _TRACE_RENDERER = "canvas"  # as the dashboard's plots: cheap for the live view beside them
+
+
+class BeadChannels:
+    """Some channels of a tracker's trace as a TracePlot source (``read_new``), each relative
+    to its first finite value when ``relative`` (x, y: the motion, not the place on the chip).
+    Owns its trace reader: ``close()``."""
+
+    def __init__(self, reader: Any, channels: list[str], relative: bool) -> None:
+        self.reader = reader
+        self.channels = tuple(channels)
+        self._columns = [list(reader.channels).index(c) for c in channels]
+        self._origin = np.full(len(channels), np.nan) if relative else None
+
+    def read_new(self) -> tuple[np.ndarray, np.ndarray, int]:
+        t, v, lost = self.reader.read_new()
+        v = np.asarray(v, dtype=float)[:, self._columns]
+        if self._origin is not None and len(t):
+            unset = np.isnan(self._origin)
+            if unset.any():
+                first = np.array([c[np.isfinite(c)][0] if np.isfinite(c).any() else np.nan
+                                  for c in v.T])  # fmt: skip
+                self._origin[unset] = first[unset]
+            v = v - self._origin
+        return t, v, lost
+
+    def close(self) -> None:
+        self.reader.close()
 
 
 def _form() -> Form:
@@ -100,6 +129,7 @@ class TrackingPanel(widgets.VBox):
         self.zlut: Any = None
         self.zlut_view: Any = None
         self.plots: list[Any] = []
+        self._sources: list[BeadChannels] = []
         self._scan: threading.Thread | None = None
         self._closed = False
         self.form = _form()
@@ -248,11 +278,12 @@ class TrackingPanel(widgets.VBox):
                  if c.endswith("_quality")][:_PLOTTED_BEADS]  # fmt: skip
         coords = ("x", "y", "z") if self.zlut is not None else ("x", "y")
         for coord in coords:
-            plot = TracePlot(
-                self.scope, stream=self.tracker, channels=[f"{b}_{coord}" for b in beads],
-                window_s=self.window_s, title=f"bead {coord} ({'µm' if coord == 'z' else 'px'})",
-                renderer=_TRACE_RENDERER,
-            )  # fmt: skip
+            source = BeadChannels(self.scope.open_trace_reader(self.tracker),
+                                  [f"{b}_{coord}" for b in beads], relative=coord != "z")  # fmt: skip
+            self._sources.append(source)
+            title = f"bead {coord} − start (px)" if coord != "z" else "bead z (µm)"
+            plot = TracePlot(source, channels=beads, window_s=self.window_s, title=title,
+                             renderer=_TRACE_RENDERER)  # fmt: skip
             plot.layout.width = "100%"
             plot.add_class(f"labkit-bead-{coord}")
             self.plots.append(plot)
@@ -262,9 +293,12 @@ class TrackingPanel(widgets.VBox):
     def stop_tracking(self) -> None:
         """Remove the tracker node (if this panel's name has one) and its plots."""
         plots, self.plots = self.plots, []
+        sources, self._sources = self._sources, []
         self.plot_box.children = []
         for plot in plots:
             plot.close()
+        for source in sources:
+            source.close()
         if self.tracker in self.scope.nodes:
             self.scope.nodes.remove(self.tracker)
 
@@ -290,6 +324,8 @@ class TrackingPanel(widgets.VBox):
             self._scan.join(30)
         for plot in self.plots:
             plot.close()
+        for source in self._sources:
+            source.close()
         if self.zlut_view is not None:
             self.zlut_view.close()
         self.form.close()

@@ -49,8 +49,10 @@ def test_dashboard_tracking_picks_scans_tracks_and_locks(scope):
         assert panel.zlut.z_um.size == 11 and panel.zlut_box.children == (panel.zlut_view,)
         form.set_values(reference=["bead0"])
         form.click("track")
-        assert [p.channels for p in panel.plots][2][:2] == ("bead0_z", "bead1_z")
+        assert [p.channels for p in panel.plots][2][:2] == ("bead0", "bead1")
         wait_until(lambda: panel.plots[0].samples > 0, what="tracked x plotted")
+        x = panel.plots[0]._pump.v  # x from where each bead started: still beads stay near 0
+        assert x.shape[1] == 8 and np.nanmax(np.abs(x)) < 0.1
         form.set_values(lock_bead="bead0")
         form.click("lock")
         wait_until(lambda: form.values["lock_state"]["cls"] == "labkit-lock-locked",

@@ -340,6 +340,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   function drawOverlay() {
     const roi = roiDraft ?? (model.get("roi") as number[] | null);
     const marks = validMarks(model.get("marks"));
+    stats.marks_drawn = marks.length;
     paintOverlay(overlay, effView(), roi && roi.length === 4 ? roi : null, roiDraft !== null, crosshair, marks);
   }
 
