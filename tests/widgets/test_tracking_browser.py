@@ -52,7 +52,9 @@ def _fill(page, selector: str, value: str) -> None:
 def _check_tracking(page, shots) -> None:
     wait_for_widget(page, ".labkit-dashboard", timeout_s=90)
     page.locator(".labkit-state-running").wait_for(timeout=30_000)
-    page.locator(".lm-TabBar-tab, .p-TabBar-tab", has_text="tracking").first.click()
+    page.locator(
+        ".widget-tab .lm-TabBar-tab, .widget-tab .p-TabBar-tab", has_text="tracking"
+    ).click()
     panel = page.locator(".labkit-tracking")
     panel.wait_for(state="visible", timeout=10_000)
     assert "off" in panel.locator(".labkit-field-lock_state").inner_text()
@@ -74,16 +76,13 @@ def _check_tracking(page, shots) -> None:
     page.wait_for_function(MARKS_JS, arg=9, timeout=30_000)
 
     # scan a short z table from the page: progress, then the table's view
-    inputs = panel.locator(".labkit-field-z_range_um input")
-    for i, value in enumerate(("-0.5", "0.5")):
-        inputs.nth(i).fill(value)
-        inputs.nth(i).press("Enter")
-    _fill(panel, ".labkit-field-step_um input[type=number]", "0.1")
+    # the default range, -1.5 to 1.5 µm, in 11 planes
+    _fill(panel, ".labkit-field-step_um input[type=number]", "0.3")
     _fill(panel, ".labkit-field-frames_per_plane input[type=number]", "2")
     panel.locator("button.labkit-scan").click()
     view = page.locator(".labkit-zlut-view")
     view.wait_for(timeout=90_000)
-    assert "11 from -0.50 to 0.50 µm" in view.inner_text()
+    assert "11 from -1.50 to 1.50 µm" in view.inner_text()
     assert "nm median" in view.locator(".labkit-checks").inner_text()
     panel.locator(".labkit-field-scan_progress", has_text="ZLUT(9 beads").wait_for(timeout=10_000)
 
