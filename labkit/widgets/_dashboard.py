@@ -297,9 +297,7 @@ class Dashboard(widgets.GridBox):
             traces_html = mo.as_html(part("traces", self.traces)).text
             rows.append(mo.Html(f'<div class="labkit-dashboard-traces">{traces_html}</div>'))
         if self.tracking is not None:
-            rows.extend(self.tracking.plots)
-            if self.tracking.zlut_view is not None:
-                rows.append(self.tracking.zlut_view._display_())
+            rows.extend(self.tracking.marimo_parts())
         return mo.Html(f'<div class="labkit-dashboard">{mo.vstack(rows, gap=1).text}</div>')
 
     # ------------------------------------------------------------------ actions

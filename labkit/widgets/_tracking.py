@@ -303,13 +303,23 @@ class TrackingPanel(widgets.VBox):
             self.scope.nodes.remove(self.tracker)
 
     # ------------------------------------------------------------------ display and lifetime
+    def marimo_parts(self) -> list[Any]:
+        """The plots and the z table view as marimo elements (each plot in a ``div`` with its
+        class, as in Jupyter): what exists now — marimo lays a cell out when it runs."""
+        import marimo as mo
+
+        parts: list[Any] = []
+        for plot in self.plots:
+            cls = " ".join(c for c in plot._dom_classes if c.startswith("labkit-bead-"))
+            parts.append(mo.Html(f'<div class="{cls}">{mo.as_html(plot).text}</div>'))
+        if self.zlut_view is not None:
+            parts.append(self.zlut_view._display_())
+        return parts
+
     def _display_(self) -> Any:
         import marimo as mo
 
-        parts = [self.form, *self.plots]
-        if self.zlut_view is not None:
-            parts.append(self.zlut_view._display_())
-        return mo.vstack(parts)
+        return mo.vstack([self.form, *self.marimo_parts()])
 
     def close(self) -> None:
         if self._closed:

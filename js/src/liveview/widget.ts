@@ -271,6 +271,9 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
         fullH = m.full_h;
         view = null;
         layout();
+        // the overlay (ROI, marks) was placed for the old frame size, and layout() redraws it
+        // only when the canvas changes size: marks set before the first frame would stay off
+        needOverlay = true;
       }
       const placement: Placement = { x: m.x, y: m.y, w: m.rw, h: m.rh, tw: m.w, th: m.h };
       const tPaint = performance.now();
