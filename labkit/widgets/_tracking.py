@@ -250,8 +250,6 @@ class TrackingPanel(widgets.VBox):
             self.form.set_status(f"scan: {exc}", "error")
         else:
             self.show_zlut(zlut)
-            self.form.set_value("scan_progress", {"value": 1, "max": 1, "style": "success",
-                                                  "text": repr(zlut)})  # fmt: skip
         finally:
             self.form.set_disabled(scan=False)
 
@@ -260,6 +258,8 @@ class TrackingPanel(widgets.VBox):
         from labkit.widgets._zlut_view import ZLUTView
 
         self.zlut = zlut
+        self.form.set_value("scan_progress", {"value": 1, "max": 1, "style": "success",
+                                              "text": repr(zlut)})  # fmt: skip
         old, self.zlut_view = self.zlut_view, ZLUTView(zlut)
         self.zlut_box.children = [self.zlut_view]
         if old is not None:

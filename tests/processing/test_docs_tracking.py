@@ -24,3 +24,17 @@ def test_the_offline_example_runs(tmp_path, monkeypatch):
     assert np.allclose(beads.sel(coord="z").values, beads.sel(coord="z").values[0], atol=0.03)
     raw = namespace["lk"].track(namespace["frames"], namespace["rois"], namespace["zlut"])
     assert np.allclose(raw.sel(coord="z").values, 0.3, atol=0.05)
+
+
+def test_the_live_example_runs(tmp_path, monkeypatch):
+    section = DOC.read_text(encoding="utf-8").split("## On a running scope", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)  # it saves scan.zlut.h5 where it runs
+    namespace: dict = {}
+    exec(compile(code, str(DOC), "exec"), namespace)  # noqa: S102 - our own docs
+    assert namespace["scope"].state.value == "closed" and (tmp_path / "scan.zlut.h5").exists()
+    assert namespace["zlut"].z_um.size == 21 and len(namespace["zlut"].beads) == 9
+    assert namespace["status"]["state"] == "searching" and namespace["status"]["bead"] == "bead0"
+    channels = list(namespace["beads"].channel.values)
+    assert channels[:4] == ["bead0_x", "bead0_y", "bead0_z", "bead0_quality"]
+    assert channels[-3:] == ["bead0_x_raw", "bead0_y_raw", "bead0_z_raw"]
