@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -115,7 +115,6 @@ class LockStatus:
     error: tuple[float, float, float] = (math.nan, math.nan, math.nan)  # x px, y px, z µm
     correction_um: tuple[float, float, float] = (0.0, 0.0, 0.0)
     target: tuple[float, float, float] = (math.nan, math.nan, math.nan)  # measured units
-    extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         def plain(v: tuple[float, ...]) -> list[float | None]:
@@ -124,7 +123,6 @@ class LockStatus:
         return {
             "state": self.state.value, "reason": self.reason, "error": plain(self.error),
             "correction_um": plain(self.correction_um), "target": plain(self.target),
-            **self.extra,
         }  # fmt: skip
 
 
