@@ -189,7 +189,9 @@ def test_without_strict_mode_a_bad_event_is_sent_and_logged_once(monkeypatch, ca
         scope.subscribe(rec)
         with caplog.at_level(logging.WARNING, logger="labkit.engine.events"):
             for n in range(2):
-                scope.commands.emit_anything(topic="magnet_force", payload_json=json.dumps({"n": n}))
+                scope.commands.emit_anything(
+                    topic="magnet_force", payload_json=json.dumps({"n": n})
+                )
             wait_until(lambda: len(rec.topic("magnet_force")) == 2, what="both events")
     assert [e.payload["n"] for e in rec.topic("magnet_force")] == [0, 1]
     warnings = [r for r in caplog.records if "magnet_force" in r.getMessage()]
