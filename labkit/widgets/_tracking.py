@@ -266,11 +266,14 @@ class TrackingPanel(widgets.VBox):
             old.close()
 
     # ------------------------------------------------------------------ tracker
-    def start_tracking(self) -> dict[str, Any]:
-        """Add the tracker node (replacing one of the same name) and plot its x, y, z."""
+    def start_tracking(self, reference: list[str] | None = None) -> dict[str, Any]:
+        """Add the tracker node (replacing one of the same name: a lock on it is lost) with
+        ``reference`` beads (default: those ticked in the form) and plot its x, y, z."""
         from labkit.widgets._traceplot import TracePlot
 
         self.stop_tracking()
+        if reference is not None:
+            self.form.set_values(reference=list(reference))
         reference = list(self.form.values.get("reference") or [])
         described = self.scope.tracking.add_tracker(zlut=self.zlut, reference=reference,
                                                     name=self.tracker)  # fmt: skip

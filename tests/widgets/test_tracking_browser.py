@@ -116,3 +116,24 @@ def test_tracking_in_jupyterlab(lab_server, page):
     page.goto(lab_server.notebook_url("tracking.ipynb"))
     run_all_cells(page)
     _check_tracking(page, lab_server.root / "tracking_lab.png")
+
+
+def test_tracking_notebook_run_all_locks_and_shows_the_beads(lab_server, page):
+    """notebooks/tracking.ipynb, Run All in JupyterLab and left open."""
+    from pathlib import Path
+
+    from labkit.testing import run_in_lab
+
+    page.set_viewport_size({"width": 1600, "height": 1100})
+    notebook = Path(__file__).parents[2] / "notebooks" / "tracking.ipynb"
+    run = run_in_lab(lab_server, page, notebook)
+    run.check_clean()
+    text = run.output_text()
+    assert "9 beads: ['bead0'" in text and "ZLUT(9 beads, 21 planes" in text
+    assert "searching on bead0 of ('bead0_x', 'bead0_y', 'bead0_z', 'bead0_quality')" in text
+    page.wait_for_function(MARKS_JS, arg=9, timeout=60_000)
+    page.locator(".widget-tab .lm-TabBar-tab, .widget-tab .p-TabBar-tab",
+                 has_text="tracking").click()  # fmt: skip
+    page.locator(".labkit-tracking .labkit-lock-locked").wait_for(timeout=60_000)
+    wait_trace_lines(page, ".labkit-bead-z", 3, timeout_s=60)
+    run.check_clean()
