@@ -108,6 +108,9 @@ class EngineServer:
         allow_client_code: bool = False,
     ) -> None:
         self.parent_pid = parent_pid
+        self.remote: Any = None  # RemoteServices of a TCP engine (streams and spool for clients)
+        if keys is None and str(address).startswith("tcp://"):
+            keys = ServerKeys.generate()  # shared with the stream export
         self.rpc = RpcServer(
             address,
             kind="engine",
@@ -128,6 +131,12 @@ class EngineServer:
             )
             for command in commands:
                 self.engine.commands.add_function(load_function(command))
+            if keys is not None:
+                from labkit.engine._remote import RemoteServices
+
+                host = self.rpc.address[len("tcp://") :].rpartition(":")[0]
+                bind = address[len("tcp://") :].rpartition(":")[0]  # type: ignore[index]
+                self.remote = RemoteServices(self.engine, f"tcp://{bind}:0", keys, host)
         except BaseException:
             self.rpc.stop()
             raise
@@ -139,6 +148,11 @@ class EngineServer:
         return self.rpc.address
 
     def _dispatch(self, method: str, params: dict, call: CallInfo) -> Any:
+        if self.remote is not None:
+            if method.startswith(("remote.", "spool.")):
+                return self.remote.dispatch(method, params)
+            if method == "health":
+                return self.remote.health(self.engine.dispatch(method, params))
         return self.engine.dispatch(method, params)
 
     def _check_parent(self) -> None:
@@ -162,8 +176,13 @@ class EngineServer:
             if ready is not None:
                 ready(address)
 
+        def before_close() -> None:
+            if self.remote is not None:
+                self.remote.close()
+            self.engine.close()
+
         try:
-            self.rpc.serve(opened, before_close=self.engine.close)
+            self.rpc.serve(opened, before_close=before_close)
         finally:
-            self.engine.close()  # idempotent: also when opening failed
+            before_close()  # idempotent: also when opening failed
         return 0
