@@ -24,6 +24,7 @@ SUITES: dict[str, str] = {
     "viewer": "labkit.bench._viewer",
     "nodes": "labkit.bench._nodes",
     "tracking": "labkit.bench._tracking",
+    "remote": "labkit.bench._remote",
 }
 
 

@@ -227,7 +227,10 @@ class RemoteServices:
 
     def _spool_settings(self, update: dict | None = None) -> dict[str, Any]:
         controller = self._controller()
-        return controller.update_settings(update) if update else controller.get_settings()
+        settings = controller.update_settings(update) if update else controller.get_settings()
+        if settings.get("protocol") is not None:  # callables stay on this machine
+            settings["protocol"] = repr(settings["protocol"])
+        return settings
 
 
 _COMMANDS: dict[str, Callable[..., Any]] = {

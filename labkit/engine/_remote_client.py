@@ -108,8 +108,8 @@ class RemoteStreams:
         """Raise :class:`LinkDownError` while the link is down."""
         if self.client.link_state == "down":
             raise LinkDownError(
-                f"the link to the engine at {self.client.address} is down (no heartbeat for "
-                f"{self.client.link.timeout_s:g} s); views resume when it returns"
+                f"the link to the engine at {self.client.address} is down; views resume when "
+                "it returns (the engine goes on acquiring and spooling)"
             )
 
     def open(self, info: StreamInfo, name: str = "") -> Any:
@@ -304,3 +304,12 @@ class RemoteSpool:
 
     def close(self) -> None:
         """Nothing to release here: a series keeps recording on the engine."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"a remote engine's spooler has no {name!r} here: drive it with start(), "
+            "get_settings(), update_settings() and the handle's progress, wait() and stop(); "
+            "directory patterns, free space and estimates belong to the engine's machine"
+        )

@@ -7,14 +7,16 @@ __all__ = ["LinkWatch", "TokenBucket"]
 
 
 class LinkWatch:
-    """``up`` while something arrived in the last ``timeout_s``; ``down`` after that; ``up``
-    again with the next message. Ping after ``ping_s`` without sending (the server forgets a
-    silent client). ``changed`` flags the transitions for the caller to publish.
+    """``up`` from the first message; ``down`` when the connection drops (:meth:`disconnected`:
+    libzmq's own heartbeats, which any arriving byte satisfies, cut a silent connection) or when
+    no whole message arrived for ``timeout_s`` (a peer that still answers libzmq pings but sends
+    nothing); ``up`` again with the next message. Ping after ``ping_s`` without sending (the
+    server forgets a silent client). The transitions return True for the caller to publish.
 
     Raises ``ValueError`` unless ``0 < ping_s < timeout_s``.
     """
 
-    def __init__(self, ping_s: float = 0.25, timeout_s: float = 1.5) -> None:
+    def __init__(self, ping_s: float = 0.25, timeout_s: float = 5.0) -> None:
         if not 0 < ping_s < timeout_s:
             raise ValueError(f"need 0 < ping_s < timeout_s, got {ping_s}, {timeout_s}")
         self.ping_s, self.timeout_s = ping_s, timeout_s
@@ -37,6 +39,14 @@ class LinkWatch:
 
     def should_ping(self, now: float) -> bool:
         return self.last_tx is None or now - self.last_tx >= self.ping_s
+
+    def disconnected(self, now: float) -> bool:
+        """The connection dropped; True if this took the link down."""
+        if self.state == "up":
+            self.state, self.down_since = "down", now
+            self.downs += 1
+            return True
+        return False
 
     def check(self, now: float) -> bool:
         """True if the link just went down (silent for ``timeout_s``)."""

@@ -1,10 +1,12 @@
 """Receive exported streams: subscriptions that keep the newest frame (or the rows that came),
 credit returned as frames arrive, and the link's state from the server's heartbeats.
 
-One I/O thread owns the DEALER socket. The link is ``up`` while heartbeats arrive and ``down`` once
-none came for ``timeout_s`` (1.5 s by default, so a dead link shows within 2 s); libzmq's own
-heartbeats then drop the dead connection and reconnect, and on every new connection the client
-subscribes again with fresh credit, so views resume without anything being restarted.
+One I/O thread owns the DEALER socket. libzmq heartbeats the connection (a ping every 0.25 s; no
+byte back within 1.25 s drops it), so a dead link is seen within 1.5 s even while an 8 MB frame
+is on its way (any arriving byte counts); the link is then ``down`` until a new connection is
+made. libzmq reconnects by itself, and on every new connection the client subscribes again with
+fresh credit, so views resume without anything being restarted. A server that answers pings but
+sends no message (not even its 0.25 s heartbeats) for ``timeout_s`` also counts as down.
 """
 
 from __future__ import annotations
@@ -168,7 +170,7 @@ class StreamClient:
         name: str = "",
         on_link: Callable[[str], None] | None = None,
         ping_s: float = 0.25,
-        timeout_s: float = 1.5,
+        timeout_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.info, self.address = info, info.address
@@ -193,12 +195,12 @@ class StreamClient:
         self._sock.setsockopt(zmq.IMMEDIATE, 1)  # nothing queued for a link that is not there
         self._sock.setsockopt(zmq.RCVHWM, 16)
         self._sock.setsockopt(zmq.SNDHWM, 1000)
-        self._sock.setsockopt(zmq.HEARTBEAT_IVL, 500)
-        self._sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 1500)
+        self._sock.setsockopt(zmq.HEARTBEAT_IVL, 250)
+        self._sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 1250)
         self._sock.setsockopt(zmq.RECONNECT_IVL, 100)
         self._sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
         self._monitor = self._sock.get_monitor_socket(
-            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_DISCONNECTED
         )
         self._sock.connect(self.address)
         self._thread = threading.Thread(target=self._run, name="labkit-stream-client", daemon=True)
@@ -282,7 +284,7 @@ class StreamClient:
                     self._send({"op": "ping", "name": self.name})
                 if self.link.check(now):
                     logger.warning(
-                        "link to %s is down: no heartbeat for %.1f s",
+                        "link to %s is down: no message for %.1f s",
                         self.address,
                         self.link.timeout_s,
                     )
@@ -319,6 +321,10 @@ class StreamClient:
                     subs = list(self._subs.values())
                 for sub in subs:  # fresh credit on the new connection
                     self._send({**sub.request, "sid": sub.sid})
+            elif event["event"] == zmq.EVENT_DISCONNECTED:
+                if self.link.disconnected(self._clock()):
+                    logger.warning("link to %s is down: the connection dropped", self.address)
+                    self._notify("down")
             elif event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 message = f"the stream server at {self.address} refused this client's keys"
                 with self._lock:

@@ -78,14 +78,8 @@ def _dtype(text: Any) -> np.dtype:
     return np.dtype(text)
 
 
-def _expand(payload: Any, codec: Any, nbytes: int, out: np.ndarray) -> None:
-    """Put ``payload`` (``nbytes`` once expanded) into ``out``'s bytes, checking sizes first."""
-    buf = memoryview(payload)
-    if codec == "none":
-        if buf.nbytes != nbytes:
-            raise StreamWireError(f"payload of {buf.nbytes} bytes for a {nbytes}-byte frame")
-        out.reshape(-1).view(np.uint8)[:] = np.frombuffer(buf, np.uint8)
-        return
+def _decompress(buf: memoryview, codec: Any, nbytes: int, out: np.ndarray) -> None:
+    """Decompress ``buf`` (``nbytes`` once expanded) into ``out``, checking sizes first."""
     if codec not in CODECS:
         raise StreamWireError(f"codec {codec!r} is not one of {CODECS}")
     import blosc2
@@ -100,7 +94,8 @@ def _expand(payload: Any, codec: Any, nbytes: int, out: np.ndarray) -> None:
 
 
 def decode_frame(header: dict[str, Any], payload: Any) -> np.ndarray:
-    """The pixels of a ``frame`` message as a new array.
+    """The pixels of a ``frame`` message: uncompressed, a read-only view of ``payload`` (no
+    copy); compressed, a new array.
 
     Raises:
         StreamWireError: bad shape, dtype, size or codec.
@@ -114,8 +109,15 @@ def decode_frame(header: dict[str, Any], payload: Any) -> np.ndarray:
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if nbytes > MAX_FRAME_BYTES:
         raise StreamWireError(f"a frame of {nbytes} bytes is over the {MAX_FRAME_BYTES} limit")
+    codec, buf = header.get("codec", "none"), memoryview(payload)
+    if codec == "none":
+        if buf.nbytes != nbytes:
+            raise StreamWireError(f"payload of {buf.nbytes} bytes for a {nbytes}-byte frame")
+        array = np.frombuffer(buf, dtype).reshape(shape)
+        array.flags.writeable = False
+        return array
     out = np.empty(tuple(shape), dtype)
-    _expand(payload, header.get("codec", "none"), nbytes, out)
+    _decompress(buf, codec, nbytes, out)
     return out
 
 

@@ -320,6 +320,12 @@ class Dashboard(widgets.GridBox):
         elif topic == "health":
             self.health = payload
             self._show_health(payload)
+        elif topic == "link":  # a remote engine's network link (the engine itself runs on)
+            down = payload.get("state") == "down"
+            self.last_error = (
+                f"link to {payload.get('address')} down: reconnecting" if down else None
+            )
+            self._show_state(_state_value(self.scope))
 
     def _show_state(self, state: str) -> None:
         color = STATE_COLORS.get(state, "#757575")

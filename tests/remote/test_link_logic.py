@@ -32,13 +32,27 @@ def test_link_goes_down_after_the_timeout_of_silence_and_up_with_the_next_messag
     assert link.check(8.5) and link.downs == 2
 
 
-def test_dead_link_is_seen_within_two_seconds_of_the_last_heartbeat():
+def test_a_dropped_connection_takes_the_link_down_at_once_and_a_message_brings_it_up():
+    link = LinkWatch(ping_s=0.25, timeout_s=5.0)
+    assert not link.disconnected(0.0)  # never up yet: nothing to report
+    link.received(1.0)
+    assert link.disconnected(1.2) and link.state == "down" and link.down_since == 1.2
+    assert not link.disconnected(1.3) and link.downs == 1  # said once
+    assert not link.check(100.0)  # already down
+    assert link.received(101.0) and link.state == "up"
+
+
+def test_silence_is_judged_at_the_time_next_due_says():
     link = LinkWatch(ping_s=0.25, timeout_s=1.5)
     link.received(10.0)
-    now = 10.0
-    while not link.check(now):  # the I/O loop wakes at next_due
+    link.sent(10.0)
+    now, wakeups = 10.0, 0
+    while not link.check(now):  # the I/O loop sleeps until next_due, pinging when due
+        if link.should_ping(now):
+            link.sent(now)
         now += max(link.next_due(now), 0.001)
-    assert now - 10.0 <= 2.0
+        wakeups += 1
+    assert now == pytest.approx(11.5, abs=0.002) and wakeups <= 8
 
 
 def test_ping_is_due_after_ping_s_without_sending():
