@@ -103,7 +103,7 @@ def _raw_fps(curve: bool, seconds: float) -> float:
         def send() -> None:
             while not stop.is_set():
                 try:
-                    push.send(memoryview(frame.copy()), zmq.NOBLOCK, copy=False)  # fresh
+                    push.send(frame.copy().data, zmq.NOBLOCK, copy=False)  # a fresh buffer
                 except zmq.Again:  # per frame, as a ring slot is copied out per frame
                     time.sleep(0.0005)
 
