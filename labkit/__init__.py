@@ -11,8 +11,28 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from labkit.errors import LabkitError
+
 if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type checkers and IDEs
-    from labkit.processing.tracking import track as track
+    from labkit import (
+        bench,
+        buffers,
+        devices,
+        engine,
+        processing,
+        rpc,
+        spool,
+        testing,
+        viewer,
+        widgets,
+        wire,
+    )
+    from labkit.engine import EngineState, Scope, connect
+    from labkit.processing.tracking import track
+    from labkit.spool import open_series, repair_series
+    from labkit.viewer import fetch, watch
+    from labkit.viewer import show_in_manager as show
+    from labkit.widgets import DevicePanel, LiveView, TracePlot
 
 __version__ = "0.1.0"
 
@@ -55,18 +75,53 @@ _SUBMODULES = {
     "bench",
 }
 
-__all__ = ["__version__", *sorted(_LAZY), *sorted(_SUBMODULES)]
+__all__ = [
+    "__version__",
+    "LabkitError",
+    # engine
+    "EngineState",
+    "Scope",
+    "connect",
+    # processing
+    "track",
+    # spool
+    "open_series",
+    "repair_series",
+    # viewer
+    "fetch",
+    "show",
+    "watch",
+    # widgets
+    "DevicePanel",
+    "LiveView",
+    "TracePlot",
+    # subpackages
+    "bench",
+    "buffers",
+    "devices",
+    "engine",
+    "processing",
+    "rpc",
+    "spool",
+    "testing",
+    "viewer",
+    "widgets",
+    "wire",
+]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"labkit.{name}")
-    if name in _LAZY:
-        module = importlib.import_module(_LAZY[name])
-        value = getattr(module, _ALIASES.get(name, name))
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+# Hidden from type checkers, which then report a misspelt name instead of typing it Any.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        if name in _SUBMODULES:
+            return importlib.import_module(f"labkit.{name}")
+        if name in _LAZY:
+            module = importlib.import_module(_LAZY[name])
+            value = getattr(module, _ALIASES.get(name, name))
+            globals()[name] = value
+            return value
+        raise AttributeError(f"module 'labkit' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -45,3 +45,14 @@ test("parseColor handles hex and rgb()", () => {
   assert.deepEqual(parseColor("rgb(1, 2, 3)"), [1, 2, 3]);
   assert.throws(() => parseColor("red"));
 });
+
+test("the kernel offers the same colormaps, in the same order", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { resolve } = await import("node:path");
+  // npm test runs in js/; the kernel's list is COLORMAPS in labkit/widgets/_liveview_sources.py
+  const py = readFileSync(resolve(process.cwd(), "..", "labkit", "widgets", "_liveview_sources.py"), "utf8");
+  const block = /^COLORMAPS = \(([\s\S]*?)\n\)/m.exec(py);
+  assert.ok(block, "COLORMAPS not found in _liveview_sources.py");
+  const names = [...block[1].matchAll(/"(\w+)"/g)].map((m) => m[1]);
+  assert.deepEqual(names, [...COLORMAP_NAMES]);
+});

@@ -28,6 +28,10 @@ SUITES: dict[str, str] = {
 }
 
 
+#: packages only the benchmarks use (the ``bench`` extra; ``pip install -e ".[dev]"`` includes it)
+BENCH_EXTRA = ("tensorstore", "playwright")
+
+
 def run_suites(names: list[str], quick: bool = False) -> list[BenchResult]:
     """Run the named suites in order and return all their results."""
     results: list[BenchResult] = []
@@ -36,7 +40,14 @@ def run_suites(names: list[str], quick: bool = False) -> list[BenchResult]:
             raise ValueError(f"unknown benchmark suite {name!r}; choose from {', '.join(SUITES)}")
         module = importlib.import_module(SUITES[name])
         t0 = time.perf_counter()
-        results.extend(module.run(quick=quick))
+        try:
+            results.extend(module.run(quick=quick))
+        except ModuleNotFoundError as exc:
+            if exc.name not in BENCH_EXTRA:
+                raise
+            raise ModuleNotFoundError(
+                f"labkit bench {name} needs {exc.name}: pip install 'labkit[bench]'", name=exc.name
+            ) from exc
         print(f"[bench] {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return results
 
@@ -54,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.suites or list(SUITES)
     try:
         results = run_suites(names, quick=args.quick)
-    except ValueError as exc:
+    except (ValueError, ModuleNotFoundError) as exc:
         parser.error(str(exc))
     print(format_table(results))
     if args.json == "-":

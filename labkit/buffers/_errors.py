@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from labkit.errors import LabkitError
+
 __all__ = ["RingError"]
 
 
-class RingError(RuntimeError):
+class RingError(LabkitError, RuntimeError):
     """A shared-memory ring or trace buffer cannot do what was asked.
 
     Raised when a segment does not exist or is not a labkit buffer, when the owner closed it

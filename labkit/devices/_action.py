@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.devices._property import PropertySpec, _kind_of
+from labkit.errors import LabkitError
 
 __all__ = [
     "ActionArgumentError",
@@ -46,11 +47,11 @@ __all__ = [
 Progress = Callable[..., None]
 
 
-class UnknownActionError(AttributeError, LookupError):
+class UnknownActionError(LabkitError, AttributeError, LookupError):
     """The device has no action of that name (the message lists those it has)."""
 
 
-class ActionArgumentError(TypeError):
+class ActionArgumentError(LabkitError, TypeError):
     """An action (or command) was called with an unknown or a missing argument."""
 
 

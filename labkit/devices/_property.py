@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from labkit.errors import LabkitError
+
 __all__ = [
     "PropertyError",
     "PropertyLimitError",
@@ -42,7 +44,7 @@ KINDS = ("float", "int", "bool", "str", "enum", "tuple")
 _TYPE_KINDS: dict[type, str] = {float: "float", int: "int", bool: "bool", str: "str"}
 
 
-class PropertyError(ValueError):
+class PropertyError(LabkitError, ValueError):
     """Base class of every property error (a ``ValueError``).
 
     Attributes ``device``, ``prop_name`` and ``value`` say what was refused (``None`` when an
@@ -347,7 +349,8 @@ class prop:  # noqa: N801 - used like a builtin (property)
     Args:
         type_: ``float``, ``int``, ``bool``, ``str``, ``tuple`` or ``tuple[int, int, ...]``.
         units: unit string shown in panels and error messages (``"ms"``, ``"µm"``).
-        low, high: inclusive numeric limits (for tuples: every element).
+        low: inclusive lower numeric limit (for tuples: every element).
+        high: inclusive upper numeric limit (for tuples: every element).
         allowed: the only accepted values (makes the kind ``"enum"``).
         readonly: users cannot set it; give a getter by decorating a method, or the device
             updates it with ``Device._store``.

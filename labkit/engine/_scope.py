@@ -54,7 +54,8 @@ class Scope:
         mode: ``"thread"`` (engine in a background thread of this process) or ``"process"`` (engine in
             a child process: survives crashes of vendor code, reached over ZeroMQ).
         ring_slots: frames the ring holds.
-        seed, shape: passed to the device factory (simulated camera noise seed, frame shape in px).
+        seed: passed to the device factory (simulated camera noise seed).
+        shape: passed to the device factory (frame shape in px).
         commands: user commands to add to the engine (functions in thread mode, else
             ``"package.module:function"`` paths); see :attr:`commands`.
 

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from labkit.errors import LabkitError
 from labkit.rpc import RpcUnavailableError
 
 __all__ = [
@@ -52,7 +53,7 @@ ALLOWED_TRANSITIONS: dict[EngineState, frozenset[EngineState]] = {
 _VERBS = {S.READY: "restart()", S.RUNNING: "start()", S.STOPPED: "stop()", S.CLOSED: "close()"}
 
 
-class EngineError(RuntimeError):
+class EngineError(LabkitError, RuntimeError):
     """Base class of the engine's own errors."""
 
 

@@ -90,10 +90,10 @@ class BulkSender:
     Args:
         min_bytes: smaller buffers stay in the message.
         max_bytes: larger ones too (the server's per-buffer limit).
-        pool_free_bytes, pool_segments: what the pool keeps between calls: idle segments nobody
-            maps up to ``pool_free_bytes`` (or the size of the last call's largest buffer, so a
-            repeated push of a big array finds its segment), and at most ``pool_segments``
-            segments in all; :meth:`close` releases everything.
+        pool_free_bytes: idle segments nobody maps are kept between calls up to this many bytes
+            (or the size of the last call's largest buffer, so a repeated push of a big array
+            finds its segment); :meth:`close` releases everything.
+        pool_segments: at most this many segments in all.
     """
 
     def __init__(

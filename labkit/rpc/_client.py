@@ -112,7 +112,8 @@ class RpcClient:
         pid: a process whose exit means the server died (a child engine).
         unavailable_error: the exception class raised once the server is dead.
         connect_timeout_s: how long the first hello may take.
-        ping_s, liveness_s: idle ping period; silence that means death.
+        ping_s: idle ping period.
+        liveness_s: silence that means the server is dead.
         shared_memory: over ``ipc://``, lend large request buffers to a server that offers it
             through shared memory (``_bulk.py``) instead of sending the bytes.
         heartbeat_s: libzmq heartbeats on the connection: one silent for 3 × this is dropped
@@ -227,7 +228,7 @@ class RpcClient:
             ``unavailable_error``: the server is (or was found) dead, or this client is closed.
             RpcAuthError: the server refused this client's keys.
             RpcTimeoutError: no reply within ``timeout_s`` (the server still answers pings).
-            the remote exception (registered types as themselves, else RemoteError).
+            Exception: the remote exception (registered types as themselves, else RemoteError).
         """
         if self.dead_reason is not None:
             raise self._unavailable(self.dead_reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labkit.errors import LabkitError
 from labkit.wire import register_error
 
 __all__ = [
@@ -15,7 +16,7 @@ __all__ = [
 ]
 
 
-class RpcError(Exception):
+class RpcError(LabkitError):
     """Base class of the errors raised by :mod:`labkit.rpc`."""
 
 

@@ -87,9 +87,11 @@ class RpcServer:
         shared_memory: on ``ipc://``, let clients lend request buffers of 1 MiB or more (up to
             ``max_message_bytes``) through shared-memory segments instead of the socket
             (``_bulk.py``); offered in the hello reply, never on TCP.
-        max_clients, max_connections: limits on client states and simultaneous connections.
+        max_clients: limit on client states kept.
+        max_connections: limit on simultaneous connections.
         workers: threads running requests.
-        backlog_events, backlog_bytes: per-client event backlog bound.
+        backlog_events: per-client event backlog bound (events).
+        backlog_bytes: per-client event backlog bound (bytes).
         client_ttl_s: a client silent this long is forgotten (its backlog dropped).
         clock: monotonic clock (injectable for the timing logic).
 

@@ -22,6 +22,7 @@ from labkit.spool._open import IncompleteSeriesWarning, open_series
 from labkit.spool._preflight import PreflightReport
 from labkit.spool._repair import repair_series
 from labkit.spool._settings import AcquisitionProtocol, Task
+from labkit.spool._sinks import DirectFrameSink, FrameSink
 
 __all__ = [
     # controller and handle
@@ -40,6 +41,9 @@ __all__ = [
     "repair_series",
     "IncompleteSeriesWarning",
     "Layout",
+    # spool methods (register_acquisition_type)
+    "FrameSink",
+    "DirectFrameSink",
     # errors
     "SpoolError",
     "SpoolPreflightError",

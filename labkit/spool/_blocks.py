@@ -44,8 +44,6 @@ class Block:
         "fd",
         "n_fast",
         "tail",
-        "_raw_ptr",
-        "_out_ptr",
         "meta_frame",
         "meta_timestamp_s",
     )
@@ -64,8 +62,6 @@ class Block:
         self.out[::4096] = 0
         # the shard index at the end of the file, in an aligned tail block
         self.tail = aligned_empty(-(-cap * 16 // ALIGN) * ALIGN)
-        self._raw_ptr = int(self.raw.ctypes.data)
-        self._out_ptr = int(self.out.ctypes.data)
         self.chunk_off = np.zeros(cap, dtype=np.int64)
         self.chunk_len = np.zeros(cap, dtype=np.int64)
         self.fd = -1
@@ -153,9 +149,7 @@ class Compressor:
     def compress_into(self, frame: np.ndarray, out: np.ndarray) -> int:
         """Compress a C-contiguous ``frame`` into the uint8 array ``out``; returns the size."""
         assert self._codec is not None
-        return self._codec.compress_into(
-            frame.ctypes.data, frame.nbytes, out.ctypes.data, out.nbytes
-        )
+        return self._codec.compress_into(frame, out)
 
     def compress_frame(self, frame: np.ndarray) -> bytes:
         """One compressed frame as bytes (tests and tools; the spool uses ``compress_block``)."""
@@ -171,9 +165,7 @@ class Compressor:
         """
         codec = self._codec
         assert codec is not None
-        fb = block.raw[0].nbytes
-        cap = block.out.nbytes
-        raw_ptr, out_ptr = block._raw_ptr, block._out_ptr
+        raw, out = block.raw, block.out
         offset = 0
         n_fast = 0
         for i in range(block.n):
@@ -181,7 +173,7 @@ class Compressor:
             fast = behind is not None and behind()
             level = codec.fast_level if fast else codec.level
             n_fast += fast
-            n = codec.compress_into(raw_ptr + slot * fb, fb, out_ptr + offset, cap - offset, level)
+            n = codec.compress_into(raw[slot], out[offset:], level)
             block.chunk_off[slot] = offset
             block.chunk_len[slot] = n
             offset += n

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from labkit.errors import LabkitError
 
-class SpoolError(RuntimeError):
+
+class SpoolError(LabkitError, RuntimeError):
     """Base class of spool errors (bad settings, write failures, wrong state)."""
 
 

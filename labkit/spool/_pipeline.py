@@ -22,6 +22,7 @@ from labkit.spool._blocks import Block, Compressor
 from labkit.spool._journal import Journal
 from labkit.spool._layout import Layout
 from labkit.spool._settings import AcquisitionProtocol
+from labkit.spool._sinks import DirectFrameSink, FrameSink
 from labkit.spool._writer import WriterStages
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Pipeline(WriterStages):
         self,
         reader: Any,
         layout: Layout,
-        sink: Any,
+        sink: FrameSink,
         compressor: Compressor,
         journal: Journal,
         *,
@@ -93,9 +94,15 @@ class Pipeline(WriterStages):
         self._abort = threading.Event()
         self._journal_lock = threading.Lock()
         self._counter_lock = threading.Lock()
-        self.direct = (
-            bool(getattr(sink, "supports_direct", lambda: False)()) and not compressor.enabled
+        # uncompressed frames of a direct sink go from the ring slot straight into the shard file
+        self._direct_sink: DirectFrameSink | None = (
+            sink
+            if isinstance(sink, DirectFrameSink)
+            and sink.supports_direct()
+            and not compressor.enabled
+            else None
         )
+        self.direct = self._direct_sink is not None
         self._free: queue.Queue[Block] = queue.Queue()
         out_bytes = compressor.bound(layout.frame_bytes) if compressor.enabled else 0
         for _ in range(n_buffers):
@@ -224,8 +231,8 @@ class Pipeline(WriterStages):
         return None
 
     def _discard(self, block: Block) -> None:
-        if block.fd >= 0:
-            self.sink.discard_block(block)
+        if block.fd >= 0 and self._direct_sink is not None:
+            self._direct_sink.discard_block(block)
         self._free.put(block)
 
     def _submit(self, block: Block) -> None:
@@ -264,9 +271,9 @@ class Pipeline(WriterStages):
                         break
                     block.reset(key, seq)
                     seq += 1
-                    if self.direct:
+                    if self._direct_sink is not None:
                         try:
-                            self.sink.open_block(block)
+                            self._direct_sink.open_block(block)
                         except OSError as exc:
                             self._fail(exc, 0)
                             break
@@ -288,10 +295,10 @@ class Pipeline(WriterStages):
                 if settle_after and block.meta_timestamp_s[slot] < settle_after:
                     c.frames_skipped_moving += 1
                     continue
-                if self.direct:
+                if self._direct_sink is not None:
                     try:
                         t_write = time.perf_counter()
-                        self.sink.write_frame(block, slot, reader.frame_view(index))
+                        self._direct_sink.write_frame(block, slot, reader.frame_view(index))
                         c.write_s += time.perf_counter() - t_write
                     except OSError as exc:
                         self._fail(exc, block.n)

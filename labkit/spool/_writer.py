@@ -16,6 +16,7 @@ import numpy as np
 
 from labkit.spool._blocks import Block
 from labkit.spool._errors import SpoolWriteError
+from labkit.spool._sinks import DirectFrameSink, FrameSink
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,8 @@ class WriterStages:
     """Compress → write → flush; every method runs in a thread the Pipeline starts and joins."""
 
     counters: Any
-    sink: Any
+    sink: FrameSink
+    _direct_sink: DirectFrameSink | None
     compressor: Any
     journal: Any
     layout: Any
@@ -119,8 +121,8 @@ class WriterStages:
         c = self.counters
         if self._abort.is_set():
             c.frames_discarded += block.n
-            if block.fd >= 0:
-                self.sink.discard_block(block)
+            if block.fd >= 0 and self._direct_sink is not None:
+                self._direct_sink.discard_block(block)
             return
         try:
             t0 = time.perf_counter()

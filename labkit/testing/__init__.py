@@ -12,7 +12,8 @@
   :func:`check_shutter`, :func:`check_signal`, :func:`check_device` hold a driver to the contract
   the engine relies on (a :class:`ConformanceReport`, or a :class:`ConformanceError` naming the check).
 - Notebooks run as a person runs them: :func:`run_in_lab` (Run All in JupyterLab; then
-  :meth:`LabRun.check_clean`), :func:`wait_painting`, :func:`log_problems`, :func:`output_errors`.
+  :meth:`LabRun.check_clean`), :func:`wait_painting`, :func:`log_problems` (:func:`marimo_log_problems` for
+  ``marimo run`` logs), :func:`output_errors`.
 """
 
 from labkit.testing._conformance import (
@@ -35,6 +36,7 @@ from labkit.testing._leaks import LeakCheck, ResourceLeakError, ResourceSnapshot
 from labkit.testing._notebooks import (
     LabRun,
     log_problems,
+    marimo_log_problems,
     output_errors,
     run_in_lab,
     wait_painting,
@@ -71,6 +73,7 @@ __all__ = [
     # notebooks run as a person runs them
     "LabRun",
     "log_problems",
+    "marimo_log_problems",
     "output_errors",
     "run_in_lab",
     "wait_painting",

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from labkit.errors import LabkitError
+
 SHM_DIR = "/dev/shm"
 SHM_PREFIX = "labkit"
 
@@ -29,7 +31,7 @@ _IGNORED_THREAD_CLASSES = ("GarbageCollectorThread",)  # pyzmq's process-wide ze
 _SHM_PID = re.compile(rf"^{SHM_PREFIX}[-_](\d+)[-_]")
 
 
-class ResourceLeakError(AssertionError):
+class ResourceLeakError(LabkitError, AssertionError):
     """Raised when resources created inside a check are still alive after the grace period."""
 
 

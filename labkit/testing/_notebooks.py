@@ -56,11 +56,31 @@ def output_errors(page: Any) -> list[str]:
 
 def log_problems(log: str) -> list[str]:
     """Lines of a server log that show a traceback or an error (with the 5 lines after each)."""
+    return [problem for problem, _ in _problems(log)]
+
+
+#: what marimo's server answers a request naming a session it no longer has
+_CLOSED_SESSION = "ValueError: Invalid session id"
+
+
+def marimo_log_problems(log: str) -> list[str]:
+    """:func:`log_problems` of a ``marimo run`` log, less marimo's own traceback for a widget
+    message that reached the server after the page's session was gone ("ValueError: Invalid
+    session id"): a page closing as the server stops sends its last messages, and on a busy
+    machine they arrive after the shutdown. Everything the app logged still counts."""
+    return [problem for problem, error in _problems(log) if not error.startswith(_CLOSED_SESSION)]
+
+
+def _problems(log: str) -> list[tuple[str, str]]:
+    """(the problem line and the 5 after it, the exception line that ends a traceback or "")."""
     lines = log.splitlines()
     found = []
     for i, line in enumerate(lines):
         if _LOG_PROBLEMS.search(line):
-            found.append("\n".join(lines[i : i + 6]))
+            error = ""
+            if "Traceback" in line:  # the first unindented line after it names the exception
+                error = next((x for x in lines[i + 1 :] if x and not x[0].isspace()), "")
+            found.append(("\n".join(lines[i : i + 6]), error))
     return found
 
 

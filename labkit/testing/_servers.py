@@ -29,6 +29,8 @@ from urllib.parse import quote
 
 import psutil
 
+from labkit.errors import LabkitError
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 
-class JupyterServerError(RuntimeError):
+class JupyterServerError(LabkitError, RuntimeError):
     """A test server did not start or answer; the message quotes the end of its log."""
 
 

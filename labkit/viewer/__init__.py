@@ -13,6 +13,8 @@ See docs/viewer.md for the protocol and the guarantees.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from labkit.viewer._api import (
     fetch,
     get_log_file_path,
@@ -52,6 +54,10 @@ from labkit.viewer._watch_api import (
     watched_variables,
 )
 from labkit.viewer._windows import WindowRegistry, WindowState
+
+if TYPE_CHECKING:  # the lazy widgets below, spelled out for type checkers and IDEs
+    from labkit.viewer._page import ManagerPanel
+    from labkit.viewer._window import ViewerWindow
 
 show = show_in_manager
 
@@ -107,11 +113,14 @@ __all__ = [
 _LAZY_WIDGETS = {"ViewerWindow": "labkit.viewer._window", "ManagerPanel": "labkit.viewer._page"}
 
 
-def __getattr__(name: str):
-    if name in _LAZY_WIDGETS:
-        import importlib
+# Hidden from type checkers, which then report a misspelt name instead of typing it Any.
+if not TYPE_CHECKING:
 
-        value = getattr(importlib.import_module(_LAZY_WIDGETS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'labkit.viewer' has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY_WIDGETS:
+            import importlib
+
+            value = getattr(importlib.import_module(_LAZY_WIDGETS[name]), name)
+            globals()[name] = value
+            return value
+        raise AttributeError(f"module 'labkit.viewer' has no attribute {name!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labkit.errors import LabkitError
 from labkit.rpc import RpcUnavailableError
 from labkit.wire import register_error
 
@@ -15,7 +16,7 @@ __all__ = [
 ]
 
 
-class ManagerError(RuntimeError):
+class ManagerError(LabkitError, RuntimeError):
     """Base class of viewer-manager errors."""
 
 

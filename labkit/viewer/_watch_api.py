@@ -78,10 +78,13 @@ def watch(
     only when ``maybe_push()`` is called). Returns the names now watched in that namespace.
 
     Raises:
-        NameError: a name is not defined.  TypeError: a name is not an array.
+        NameError: a name is not defined.
+        TypeError: a name is not an array.
         ValueError: several unbound windows watch a name (pass ``source_label``), or restoring
             would shadow a builtin (nothing is bound then); ``poll_interval_s`` is not > 0.
-        ManagerNotFoundError / ManagerAmbiguousError / ManagerUnavailableError.
+        ManagerNotFoundError: no manager is running (or none matches ``target``).
+        ManagerAmbiguousError: several managers match and none is the default.
+        ManagerUnavailableError: the manager did not answer.
     """
     if poll_interval_s is not None and not poll_interval_s > 0:
         raise ValueError(
@@ -154,7 +157,9 @@ def watch_info(target: Target = None) -> dict[str, Any]:
     per-variable push and edit counters).
 
     Raises:
-        ManagerNotFoundError / ManagerAmbiguousError / ManagerUnavailableError.
+        ManagerNotFoundError: no manager is running (or none matches ``target``).
+        ManagerAmbiguousError: several managers match and none is the default.
+        ManagerUnavailableError: the manager did not answer.
     """
     handle = resolve(target)
     with _watchers_lock:

@@ -6,7 +6,16 @@ Names are loaded lazily so importing labkit.widgets does not import anywidget/bq
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type checkers and IDEs
+    from labkit.widgets._dashboard import Dashboard
+    from labkit.widgets._device_panel import DevicePanel
+    from labkit.widgets._form import Form
+    from labkit.widgets._liveview import ArraySource, FrameSource, LiveView
+    from labkit.widgets._spool_panel import SpoolPanel
+    from labkit.widgets._trace_canvas import TraceCanvas
+    from labkit.widgets._traceplot import TracePlot
 
 _LAZY = {
     "LiveView": "labkit.widgets._liveview",
@@ -20,12 +29,25 @@ _LAZY = {
     "Form": "labkit.widgets._form",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "ArraySource",
+    "Dashboard",
+    "DevicePanel",
+    "Form",
+    "FrameSource",
+    "LiveView",
+    "SpoolPanel",
+    "TraceCanvas",
+    "TracePlot",
+]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'labkit.widgets' has no attribute {name!r}")
+# Hidden from type checkers, which then report a misspelt name instead of typing it Any.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY:
+            value = getattr(importlib.import_module(_LAZY[name]), name)
+            globals()[name] = value
+            return value
+        raise AttributeError(f"module 'labkit.widgets' has no attribute {name!r}")

@@ -24,6 +24,7 @@ import urllib.request
 import webbrowser
 from pathlib import Path
 
+from labkit.errors import LabkitError
 from labkit.widgets._voila_app import TOKEN_ENV, is_loopback
 
 __all__ = ["DEMO_NOTEBOOK", "DemoError", "demo_command", "main"]
@@ -34,7 +35,7 @@ DEMO_NOTEBOOK = Path(__file__).with_name("demo.ipynb")
 DEFAULT_PORT = 8866  # Voila's usual port
 
 
-class DemoError(RuntimeError):
+class DemoError(LabkitError, RuntimeError):
     """The demo server could not start; the message says why and what to try."""
 
 

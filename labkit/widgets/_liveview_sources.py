@@ -23,7 +23,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Mirrors COLORMAP_NAMES in js/src/render/colormaps.ts.
+# The same list as COLORMAP_NAMES in js/src/render/colormaps.ts (checked from both sides:
+# tests/widgets/test_protocol_contract.py and js/test/colormaps.test.ts).
 COLORMAPS = (
     "gray",
     "viridis",

@@ -18,10 +18,12 @@ import importlib
 import logging
 import threading
 
+from labkit.errors import LabkitError
+
 logger = logging.getLogger(__name__)
 
 
-class WireError(Exception):
+class WireError(LabkitError):
     """Base class of every error raised by :mod:`labkit.wire`."""
 
 
@@ -40,7 +42,7 @@ class WireEncodeError(WireError, TypeError):
     """
 
 
-class RemoteError(Exception):
+class RemoteError(LabkitError):
     """An exception raised in another process (engine, viewer manager) whose type is not registered.
 
     Attributes:

@@ -13,14 +13,26 @@ TOTAL = 1000
 SHAPE = (512, 512)  # 512 KiB per frame: copies take long enough to be overwritten mid-copy
 
 
-def _race_a_writer(reading) -> None:
+def _race_a_writer(reading) -> tuple[int, int, int]:
     """A writer thread writes TOTAL frames flat out into a 2-slot ring (frame i is all ``i % 8``,
     z_um = i) while ``read = reading(reader)`` reads: ``read(row) -> (index, data, (meta_index,
     meta_z), intact)``.
     ``intact()`` is asked after the data was used; a frame it rejects is thrown away. No frame
-    kept may be torn, and kept + thrown away + counted losses must be every frame written."""
+    kept may be torn, and kept + thrown away + counted losses must be every frame written.
+
+    Returns (copies the reader found torn and retried, frames thrown away, frames lost): the
+    races this test is about, which the callers require to have happened."""
     with FrameRing.create(SHAPE, "uint16", n_slots=2) as ring:
         reader = ring.reader("stress")
+        torn_copies = 0
+        consumed = reader._consumed
+
+        def count_torn(index: int, ok: bool) -> None:  # the reader's "copy was overwritten" path
+            nonlocal torn_copies
+            torn_copies += not ok
+            consumed(index, ok)
+
+        reader._consumed = count_torn
         read = reading(reader)
         frames = [np.full(SHAPE, i % 65536, np.uint16) for i in range(8)]
         writer = threading.Thread(
@@ -49,6 +61,19 @@ def _race_a_writer(reading) -> None:
         assert ring.stats()["readers"]["stress"]["frames_lost"] == reader.frames_lost
         with pytest.raises(TimeoutError):
             reader.next(timeout=0)
+        return torn_copies, discarded, reader.frames_lost
+
+
+def _until_raced(reading, hazard) -> None:
+    """Race until ``hazard(torn_copies, discarded, lost)`` happened (5 races at most; each
+    one checked in full): a race that never produced the hazard would have tested nothing."""
+    seen = []
+    for _ in range(5):
+        counts = _race_a_writer(reading)
+        seen.append(counts)
+        if hazard(*counts):
+            return
+    pytest.fail(f"the writer never raced the reader as required: {seen}")
 
 
 @pytest.mark.slow
@@ -62,7 +87,10 @@ def test_concurrent_writer_never_yields_a_torn_frame_and_counts_every_loss(copy)
 
         return read
 
-    _race_a_writer(reading)
+    if copy:  # a copy the writer overwrote midway was detected and retried; frames were lapped
+        _until_raced(reading, lambda torn, discarded, lost: torn > 0 and lost > torn)
+    else:  # a zero-copy frame was overwritten while used, and is_intact() said so
+        _until_raced(reading, lambda torn, discarded, lost: discarded > 0)
 
 
 @pytest.mark.slow
@@ -86,7 +114,10 @@ def test_next_into_under_a_concurrent_writer_never_keeps_a_torn_frame(method):
 
         return read
 
-    _race_a_writer(reading)
+    if method == "next_into":  # a copy overwritten midway was detected and retried
+        _until_raced(reading, lambda torn, discarded, lost: torn > 0)
+    else:  # a slot was overwritten while its pixels were used, and is_intact() said so
+        _until_raced(reading, lambda torn, discarded, lost: discarded > 0)
 
 
 def test_write_and_claim_from_two_threads_at_once_is_refused():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -211,25 +213,66 @@ def test_bad_initial_value_raises():
         Widget("")
 
 
-def test_concurrent_set_and_get_stay_consistent(widget):
-    valid = {float(v) for v in range(1, 51)}
-    errors = []
+class TwoHalves(Device):
+    """A device whose setter writes its state in two steps, like a register written in halves."""
+
+    kind = "pair"
+    value = prop(int, low=0, high=1_000_000, default=0)
+
+    def __init__(self, name: str) -> None:
+        self.lo = self.hi = 0
+        super().__init__(name)
+
+    def _apply(self, name, value):
+        self.lo = value
+        time.sleep(0)  # let other threads run between the halves, as a slow register write does
+        self.hi = value
+
+    @prop(tuple[int, int], readonly=True)
+    def halves(self):
+        return (self.lo, self.hi)
+
+
+def _hammer(dev: TwoHalves, enough) -> tuple[int, int]:
+    """Set ``value`` in a thread while this one reads ``halves`` until ``enough(changes, torn)``
+    (10 s at most); returns (reads that saw a new value, reads that saw two halves differ)."""
+    stop = threading.Event()
 
     def writer():
-        try:
-            for i in range(2000):
-                widget.exposure_ms = float(i % 50 + 1)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        i = 0
+        while not stop.is_set():
+            i = i % 1_000_000 + 1
+            dev.value = i
 
     thread = threading.Thread(target=writer)
     thread.start()
+    changes = torn = 0
+    last = None
+    deadline = time.monotonic() + 10
     try:
-        seen = {widget.exposure_ms for _ in range(2000)}
+        while time.monotonic() < deadline and not enough(changes, torn):
+            lo, hi = dev.halves
+            torn += lo != hi
+            changes += lo != last
+            last = lo
     finally:
+        stop.set()
         thread.join()
-    assert not errors
-    assert seen <= valid | {10.0}
+    return changes, torn
+
+
+def test_concurrent_set_and_get_never_see_half_a_set():
+    dev = TwoHalves("pair")
+    changes, torn = _hammer(dev, lambda changes, torn: changes >= 500 or torn)
+    assert changes >= 500, "the reader never overlapped the writer: nothing was tested"
+    assert torn == 0
+
+
+def test_the_half_set_check_fails_without_the_device_lock():
+    dev = TwoHalves("pair")
+    dev._lock = contextlib.nullcontext()  # what the check above would meet if get/set did not lock
+    _, torn = _hammer(dev, lambda changes, torn: torn > 0)
+    assert torn > 0
 
 
 def test_close_is_idempotent_and_drops_listeners():

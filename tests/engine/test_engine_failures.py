@@ -6,7 +6,7 @@ import pytest
 from engine_helpers import Recorder, make_scope, wait_until
 
 from labkit.devices import PropertyLimitError
-from labkit.engine import EngineDiedError, EngineError, EngineState
+from labkit.engine import EngineDiedError, EngineError, EngineState, EngineStateError
 from labkit.wire import RemoteError
 
 
@@ -81,12 +81,13 @@ def test_closed_scope_refuses_calls():
     scope.close()
     scope.close()  # idempotent
     assert scope.state is EngineState.CLOSED
-    with pytest.raises(Exception, match="closed") as info:
+    with pytest.raises(EngineStateError, match="closed") as info:
         scope.camera.exposure_ms = 5
     assert not isinstance(info.value, EngineDiedError)
-    with pytest.raises(Exception, match="create a new Scope"):
+    assert info.value.state is EngineState.CLOSED
+    with pytest.raises(EngineStateError, match="create a new Scope"):
         scope.start()
-    with pytest.raises(Exception, match="closed scope"):
+    with pytest.raises(EngineStateError, match="closed scope"):
         scope.restart()
 
 

@@ -120,10 +120,22 @@ def test_streaming_fills_ring_and_reader_sees_increasing_indices(scope):
         assert health.frames_acquired >= 10
         assert "test-stream" in health.readers
         assert 0.0 <= health.ring_fill <= 1.0
+        rec = Recorder()
+        scope.subscribe(rec)
         scope.stop()
         assert scope.state is EngineState.STOPPED
         n = scope.health().frames_acquired
-        assert scope.health().frames_acquired == n  # nothing more after stop
+        # the acquisition loop reports health every second, stopped or not: two reports after
+        # stop prove it went round for a second or more (200 frames at 200 fps had it acquired)
+        seen = len(rec.topic("health"))
+        wait_until(
+            lambda: len(rec.topic("health")) >= seen + 2,
+            timeout_s=10,
+            what="two health reports from the stopped acquisition loop",
+        )
+        after = [e.payload["frames_acquired"] for e in rec.topic("health")[seen:]]
+        assert after == [n] * len(after) and scope.health().frames_acquired == n
+        scope.unsubscribe(rec)
     finally:
         reader.close()
         scope.camera.frame_rate_hz = 30

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.spool import SpoolController, SpoolPreflightError
+import labkit.spool
+from labkit.spool import SpoolController, SpoolError, SpoolPreflightError
 from labkit.spool._naming import letters_to_num, next_series_name, num_to_letters
 
 
@@ -131,8 +132,24 @@ def test_register_acquisition_type(spool):
     h.wait(timeout=30)
     assert h.path.name.endswith(".lab.zarr") and (h.path / "0" / "zarr.json").exists()
     assert spool.series_name.endswith("_B")  # custom extensions count as used names
-    with pytest.raises(Exception, match="lacks"):
+    with pytest.raises(SpoolError, match=r"object lacks begin\(\); see labkit.spool.FrameSink"):
         spool.register_acquisition_type("broken", object)
+    assert labkit.spool.FrameSink.__doc__  # the protocol the message names exists
+
+
+def test_builtin_sinks_are_frame_sinks(tmp_path):
+    from labkit.spool import Layout
+    from labkit.spool._blocks import Compressor
+    from labkit.spool._sinks import SINKS
+
+    layout = Layout.plan((60, 50), "uint16", 100.0)
+    none = Compressor({"codec": "none", "level": 0})
+    direct = {}
+    for method, cls in SINKS.items():
+        sink = cls(tmp_path / f"s{cls.ext}", layout, none, False)
+        assert isinstance(sink, labkit.spool.FrameSink), method
+        direct[method] = isinstance(sink, labkit.spool.DirectFrameSink)
+    assert direct == {"zarr": True, "hdf5": False, "tiff": False}
 
 
 def test_preflight_checks_buffering(spool, host):

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from labkit.buffers import sweep_stale_segments
 from labkit.cli import main as cli_main
 from labkit.spool import IncompleteSeriesWarning, SpoolWriteError, open_series
 from labkit.spool._journal import journal_path, read_journal
+from labkit.testing import wait_until
 
 HERE = Path(__file__).parent
 
@@ -43,10 +43,11 @@ def test_kill9_mid_spool_leaves_readable_series_and_repair_closes_it(tmp_path, c
     try:
         path = Path(json.loads(proc.stdout.readline())["path"])
         jpath = journal_path(path)
-        deadline = time.monotonic() + 30
-        while sum(r.get("event") == "block" for r in read_journal(jpath)) < 3:
-            assert time.monotonic() < deadline, "child wrote no shards"
-            time.sleep(0.05)
+        wait_until(
+            lambda: sum(r.get("event") == "block" for r in read_journal(jpath)) >= 3,
+            timeout_s=30,
+            what="the child journaling 3 shards",
+        )
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
@@ -127,8 +128,7 @@ def open_series_status(path: Path) -> str:
 
 def test_source_closing_mid_series_keeps_frames(spool, host):
     h = spool.start(preflight_mode="skip")
-    while h.progress.frames_written < 10:
-        time.sleep(0.01)
+    wait_until(lambda: h.progress.frames_written >= 10, timeout_s=30, what="10 frames written")
     host.close()  # the engine goes away (closes its ring)
     p = h.wait(timeout=30)
     assert p.state == "finished" and p.error and "closed" in p.error

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from test_faults import _child
 from labkit.buffers import sweep_stale_segments
 from labkit.spool import IncompleteSeriesWarning, open_series
 from labkit.spool._journal import Journal, journal_path, read_journal
+from labkit.testing import wait_until
 
 
 def _check_exact(records: list[dict]) -> tuple[set[int], set[int]]:
@@ -94,15 +94,13 @@ def test_journal_is_exact_after_kill9_with_drops(tmp_path):
     try:
         path = Path(json.loads(proc.stdout.readline())["path"])
         jpath = journal_path(path)
-        deadline = time.monotonic() + 30
-        while True:
+
+        def journaled() -> bool:
             recs = read_journal(jpath)
             blocks = sum(r.get("event") == "block" for r in recs)
-            drops = sum(r.get("event") == "dropped" for r in recs)
-            if blocks >= 4 and drops >= 1:
-                break
-            assert time.monotonic() < deadline, f"child journaled {blocks} blocks, {drops} drops"
-            time.sleep(0.02)
+            return blocks >= 4 and any(r.get("event") == "dropped" for r in recs)
+
+        wait_until(journaled, timeout_s=30, what="the child journaling 4 blocks and a drop")
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()

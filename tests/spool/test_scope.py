@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import labkit as lk
+from labkit.testing import wait_until
 
 
 @pytest.mark.parametrize("mode", ["thread", "process"])
@@ -41,7 +42,6 @@ def test_scope_spool_roundtrip(tmp_path, mode):
 def test_engine_killed_mid_spool_keeps_frames(tmp_path):
     import os
     import signal
-    import time
 
     from labkit.buffers import sweep_stale_segments
 
@@ -50,10 +50,7 @@ def test_engine_killed_mid_spool_keeps_frames(tmp_path):
         scope.spool.dir_pattern = str(tmp_path)
         scope.start()
         h = scope.spool.start(shard_seconds=0.1, preflight_mode="skip")
-        deadline = time.monotonic() + 30
-        while h.progress.frames_written < 20:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until(lambda: h.progress.frames_written >= 20, timeout_s=30, what="20 frames written")
         os.kill(scope.status().engine_pid, signal.SIGKILL)
         p = h.wait(timeout=30)  # ends by itself: the ring owner died
         assert p.state == "finished" and p.frames_written >= 20 and "died" in (p.error or "")

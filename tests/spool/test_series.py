@@ -10,6 +10,7 @@ import zarr
 
 import labkit as lk
 from labkit.spool import SeriesExistsError, SpoolError, open_series
+from labkit.testing import wait_until
 
 
 def test_zarr_series_roundtrip_readable_by_zarr_python(spool, host):
@@ -118,8 +119,7 @@ def test_bad_settings_raise_clear_errors(spool):
 
 def test_stop_keeps_frames_and_closes(spool):
     h = spool.start(preflight_mode="skip")  # no max_frames: runs until stop
-    while h.progress.frames_written < 20:
-        pass
+    wait_until(lambda: h.progress.frames_written >= 20, timeout_s=60, what="20 frames written")
     p = h.stop()
     assert p.state == "finished" and p.frames_written >= 20 and p.frames_written == p.frames_read
     da = open_series(h.path)
@@ -144,16 +144,12 @@ def test_hdf5_is_readable_while_written(spool, host, compression):
     still recording."""
     import subprocess
     import sys
-    import time
 
     h = spool.start(
         method="hdf5", compression=compression, shard_seconds=0.05, preflight_mode="skip"
     )
     try:
-        deadline = time.monotonic() + 30
-        while h.progress.frames_written < 20:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until(lambda: h.progress.frames_written >= 20, timeout_s=30, what="20 frames written")
         code = (
             "import h5py, hdf5plugin, sys\n"
             "with h5py.File(sys.argv[1], 'r', swmr=True) as f:\n"

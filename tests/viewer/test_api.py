@@ -13,10 +13,10 @@ import pytest
 import xarray as xr
 
 import labkit.viewer as lv
+from labkit.testing import wait_until
 from labkit.viewer import WindowNotFoundError
 
 from .conftest import start_manager_process, stop_manager_process
-from .test_watch import wait_for
 
 
 def _ds() -> xr.Dataset:
@@ -226,7 +226,7 @@ def test_watch_takes_over_the_window_a_gone_notebook_left(manager):
     gone = lv._watch_api._watchers.pop(key)
     gone.client._rpc.close(goodbye=False)
     gone.client.close()
-    wait_for(lambda: not manager.rpc.client_connected(gone.client_id))
+    wait_until(lambda: not manager.rpc.client_connected(gone.client_id))
     second = {"x": np.ones(4)}
     lv.watch("x", namespace=second, poll_interval_s=None)  # a restarted kernel
     watched = [w for w in manager.windows.list() if w.watched]

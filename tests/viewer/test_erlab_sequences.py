@@ -22,9 +22,9 @@ import pytest
 import xarray as xr
 
 import labkit.viewer as lv
+from labkit.testing import wait_until
 
 from .test_kernel import kernel, run  # noqa: F401 - the fixture is used by name
-from .test_watch import wait_for
 
 
 def as_labkit(erlab_code: str) -> str:
@@ -49,9 +49,9 @@ def _data(name: str, value: float = 0.0) -> xr.DataArray:
 def two_managers(registry_dir):
     """Managers #0 and #1 (0-based, in start order), as erlab numbers them."""
     first = lv.ManagerServer(registry_dir=registry_dir, page=False).start()
-    wait_for(lambda: len(lv.managers) == 1)
+    wait_until(lambda: len(lv.managers) == 1)
     second = lv.ManagerServer(registry_dir=registry_dir, page=False).start()
-    wait_for(lambda: len(lv.managers) == 2)
+    wait_until(lambda: len(lv.managers) == 2)
     yield first, second
     lv.shutdown()
     second.stop()
@@ -311,7 +311,7 @@ def test_reconnecting_a_watched_row_after_a_kernel_restart(manager, registry_dir
         finally:
             kc.stop_channels()
             km.shutdown_kernel(now=True)  # killed: it never unwatches
-        wait_for(lambda client=client: not manager.rpc.client_connected(client))
+        wait_until(lambda client=client: not manager.rpc.client_connected(client))
 
 
 def test_sharing_a_notebook_and_workspace(manager, tmp_path):

@@ -9,7 +9,7 @@ import jupyter_client
 import numpy as np
 import pytest
 
-from .test_watch import wait_for
+from labkit.testing import wait_until
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_kernel_watch_pushes_after_each_cell_and_viewer_edits_come_back(manager,
     info = run(kernel, "json.dumps(lv.watch_info()['watchers'][0])")
     assert info["mode"] == "post_run_cell" and info["variables"]["x"]["pushes"] == 2
     manager.windows.edit_data(window.uid, np.eye(16))  # an edit made in the viewer window
-    wait_for(lambda: run(kernel, "float(x.sum())") == 16.0)
+    wait_until(lambda: run(kernel, "float(x.sum())") == 16.0)
     counters = "json.dumps(lv.watch_info()['watchers'][0]['variables']['x'])"
     assert run(kernel, counters)["pushes"] == 2  # no echo
     run(kernel, "x = x * 3")

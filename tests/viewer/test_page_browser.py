@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -13,6 +11,19 @@ from labkit.testing import block_gray, screenshot_rgb, viewer_stats, wait_until
 from labkit.testing.fixtures import run_all_cells, wait_for_widget, write_notebook
 
 pytestmark = pytest.mark.browser
+
+
+def next_frames(page, n: int = 2) -> None:
+    """Wait for ``n`` animation frames of the page (what was painted is then composited)."""
+    page.evaluate(
+        "(n) => new Promise((done) => { const step = (k) => k ? requestAnimationFrame(() => "
+        "step(k - 1)) : done(); step(n); })",
+        n,
+    )
+
+
+def _pushes(name: str) -> int:
+    return lv.watch_info()["watchers"][0]["variables"][name]["pushes"]
 
 
 def gray_grid(page, locator) -> np.ndarray:
@@ -66,7 +77,7 @@ def test_page_paints_the_window_and_follows_replace(manager, page):
         f"window.labkit_viewers['{uid}'].painted > {stats['painted']}",
         timeout=10000,
     )
-    page.wait_for_timeout(100)  # one more animation frame for the compositor
+    next_frames(page)  # the painted canvas reaches the compositor
     after = gray_grid(page, canvas)
     assert after[:, 0].mean() > after[:, -1].mean() + 100  # now bright left
     # readout in the data's units when hovering a pixel
@@ -80,15 +91,16 @@ def test_page_paints_the_window_and_follows_replace(manager, page):
     for _ in range(4):
         page.mouse.wheel(0, -400)
     page.wait_for_function(f"() => window.labkit_viewers['{uid}'].zoom > {zoom * 4}")
-    page.wait_for_timeout(100)
+    next_frames(page)
     zoomed = gray_grid(page, canvas)
     assert zoomed.mean() > after.mean() + 40
     assert page.console_errors == []
 
 
 def test_edit_in_the_page_updates_the_watched_variable(manager, page):
-    ns = {"img": np.zeros((40, 60), np.float64)}
+    ns = {"img": np.zeros((40, 60), np.float64), "probe": np.zeros(2)}
     lv.watch("img", namespace=ns, poll_interval_s=0.05)
+    lv.watch("probe", namespace=ns, poll_interval_s=0.05)
     uid = next(w.uid for w in manager.windows.list() if w.var_name == "img")
     open_page(page, manager, uid)
     row = page.locator(f"tr[data-uid='{uid}']").inner_text()
@@ -115,11 +127,16 @@ def test_edit_in_the_page_updates_the_watched_variable(manager, page):
     x1, y1 = roi[0] + roi[2], roi[1] + roi[3]
     assert (img[:y1, :x1] == 7).all() and (img[y1:, :] == 0).all() and (img[:, x1:] == 0).all()
     assert isinstance(ns["img"], np.ndarray)  # edits keep the variable's type
-    # the edit is not pushed back as a new change (no echo)
+    # the edit is not pushed back as a new change (no echo): two pushes of a probe watched
+    # after img prove a whole watch round checked img since the edit was applied
     version = manager.windows.get(uid).version
-    time.sleep(0.3)
+    for _ in range(2):
+        before = _pushes("probe")
+        ns["probe"] = ns["probe"] + 1
+        wait_until(lambda before=before: _pushes("probe") > before, what="the probe's push")
     assert manager.windows.get(uid).version == version
-    assert lv.watch_info()["watchers"][0]["variables"]["img"]["edits_applied"] == 1
+    info = lv.watch_info()["watchers"][0]["variables"]["img"]
+    assert info["edits_applied"] == 1 and info["pushes"] == 1
 
 
 def test_close_a_window_from_the_list(manager, page):
@@ -170,7 +187,7 @@ def test_viewer_window_renders_in_voila(voila_server, page):
         "() => Object.values(window.labkit_viewers || {}).filter((s) => s.painted > 0).length == 2",
         timeout=30000,
     )
-    page.wait_for_timeout(100)
+    next_frames(page)
     canvases = page.locator(".lk-viewer canvas.lk-image")
     plain, managed = gray_grid(page, canvases.nth(0)), gray_grid(page, canvases.nth(1))
     assert plain[:, -1].mean() > plain[:, 0].mean() + 100
@@ -268,7 +285,7 @@ def test_voila_notebook_as_the_manager(voila_server, page, registry_dir):
     )
     row = page.locator(".lk-manager-row").first
     assert "pushed-to-voila" in row.inner_text() and "64×96 float32" in row.inner_text()
-    page.wait_for_timeout(100)
+    next_frames(page)
     grid = gray_grid(page, page.locator(".lk-viewer canvas.lk-image").first)
     assert grid[:, -1].mean() > grid[:, 0].mean() + 100
     row.locator("button").click()

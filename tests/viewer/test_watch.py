@@ -10,15 +10,7 @@ import pytest
 import xarray as xr
 
 import labkit.viewer as lv
-
-
-def wait_for(predicate, timeout_s=10.0, interval_s=0.02):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval_s)
-    raise AssertionError(f"condition not met within {timeout_s} s")
+from labkit.testing import wait_until
 
 
 def _window_of(manager, name):
@@ -31,9 +23,9 @@ def test_polling_thread_pushes_every_change_exactly(manager):
     window = _window_of(manager, "x")
     assert window.watched and float(window.data.sum()) == 0
     ns["x"][17, 42] = 1  # one element, in place: a sampled checksum would miss it
-    wait_for(lambda: int(_window_of(manager, "x").data[17, 42]) == 1)
+    wait_until(lambda: int(_window_of(manager, "x").data[17, 42]) == 1)
     ns["x"] = xr.DataArray(np.ones((2, 3)), dims=("a", "b"), name="x")  # rebinding, new shape
-    wait_for(lambda: _window_of(manager, "x").data.shape == (2, 3))
+    wait_until(lambda: _window_of(manager, "x").data.shape == (2, 3))
     info = lv.watch_info()["watchers"][0]
     # 2 or 3 pushes: the first poll may already see the in-place change
     assert info["mode"] == "polling" and info["variables"]["x"]["pushes"] >= 2
@@ -80,29 +72,49 @@ def test_a_change_during_a_push_is_deferred_not_dropped(manager):
     assert float(_window_of(manager, "x").data[0]) == 2.0
 
 
+def _pushes(name: str) -> int:
+    return lv.watch_info()["watchers"][0]["variables"][name]["pushes"]
+
+
+def watch_rounds(ns: dict, rounds: int = 2) -> None:
+    """Change the watched ``probe`` variable ``rounds`` times and wait for each push. A round
+    checks every watched name in the order watched, so once the second probe push arrived,
+    a whole round that started after this call checked the names watched before ``probe``."""
+    for _ in range(rounds):
+        before = _pushes("probe")
+        ns["probe"] = ns["probe"] + 1
+        wait_until(lambda before=before: _pushes("probe") > before, what="the probe's push")
+
+
 def test_viewer_edit_flows_back_to_the_variable_without_echo(manager):
-    ns = {"img": xr.DataArray(np.zeros((8, 8)), dims=("y", "x"), name="img")}
+    ns = {
+        "img": xr.DataArray(np.zeros((8, 8)), dims=("y", "x"), name="img"),
+        "probe": np.zeros(2),
+    }
     lv.watch("img", namespace=ns, poll_interval_s=0.05)
+    lv.watch("probe", namespace=ns, poll_interval_s=0.05)
     window = _window_of(manager, "img")
     version = window.version
     edited = xr.DataArray(np.eye(8), dims=("y", "x"), name="img")
     manager.windows.edit_data(window.uid, edited)  # what the window widget calls
-    wait_for(lambda: float(ns["img"].sum()) == 8.0)
+    wait_until(lambda: float(ns["img"].sum()) == 8.0)
+    watch_rounds(ns)
+    assert _pushes("img") == 1  # the edit was not pushed back (no echo)
+    assert _window_of(manager, "img").version == version + 1  # the edit itself
     ns["img"][0, 0] = 5.0  # the notebook variable is a writable copy
-    time.sleep(0.3)  # several polling rounds
+    wait_until(lambda: float(_window_of(manager, "img").data[0, 0]) == 5.0)
     info = lv.watch_info()["watchers"][0]["variables"]["img"]
     assert info["edits_applied"] == 1 and info["pushes"] == 2  # first push + the local change only
     assert _window_of(manager, "img").version == version + 2
-    assert float(_window_of(manager, "img").data[0, 0]) == 5.0
 
 
 def test_edit_request_over_the_wire_and_numpy_variables_stay_numpy(manager):
     ns = {"arr": np.zeros(5)}
     lv.watch("arr", namespace=ns, poll_interval_s=0.05)
     lv.managers[0].request("edit", window=_window_of(manager, "arr").uid, data=np.arange(5.0))
-    wait_for(lambda: isinstance(ns["arr"], np.ndarray) and ns["arr"][4] == 4.0)
+    wait_until(lambda: isinstance(ns["arr"], np.ndarray) and ns["arr"][4] == 4.0)
     ns["arr"][0] = -1  # writable
-    wait_for(lambda: float(_window_of(manager, "arr").data[0]) == -1)
+    wait_until(lambda: float(_window_of(manager, "arr").data[0]) == -1)
 
 
 def test_bad_watch_arguments_raise_clear_errors(manager):

@@ -5,21 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 
 import pytest
 
 import labkit as lk
+from labkit.testing import wait_until
 from labkit.widgets import Dashboard
-
-
-def _wait(predicate, timeout_s=10.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture
@@ -39,16 +30,16 @@ def test_dashboard_runs_the_scope(scope):
         assert type(dash.spool_panel).__name__ == "SpoolPanel"
         c.click("start")
         assert scope.state.value == "running"
-        assert _wait(lambda: c.values["state"]["text"] == "running")
+        assert wait_until(lambda: c.values["state"]["text"] == "running")
         assert c.disabled["start"] and not c.disabled["stop"]
-        assert _wait(lambda: "fps" in c.values.get("health", "")), (
+        assert wait_until(lambda: "fps" in c.values.get("health", "")), (
             "no health event reached the dashboard"
         )
         assert dash.traces.renderer == "canvas"  # drawn in the page (no page here: read only)
-        assert _wait(lambda: dash.traces.samples > 0)
+        assert wait_until(lambda: dash.traces.samples > 0)
         c.click("stop")
         assert scope.state.value == "stopped"
-        assert _wait(lambda: c.values["state"]["cls"] == "labkit-state-stopped")
+        assert wait_until(lambda: c.values["state"]["cls"] == "labkit-state-stopped")
         c.click("stop")  # disabled: nothing happens, no error
         assert "state" not in c.errors
 
@@ -63,7 +54,7 @@ def test_panels_edit_the_engine_and_follow_it(scope):
         assert scope.camera.exposure_ms == 25.0
         assert "above the limit" in camera.errors["exposure_ms"]
         scope.stage.z_um = 12.5  # changed elsewhere: the property event updates the panel
-        assert _wait(lambda: dash.panels["stage"].values["z_um"] == 12.5)
+        assert wait_until(lambda: dash.panels["stage"].values["z_um"] == 12.5)
 
 
 def test_action_errors_are_shown_not_raised(scope):
@@ -104,15 +95,15 @@ def test_failed_engine_shows_red_state_with_error():
     with lk.Scope(mode="process", shape=(64, 64)) as scope, Dashboard(scope, traces=False) as dash:
         os.kill(scope.status().engine_pid, signal.SIGKILL)
         c = dash.controls
-        assert _wait(lambda: c.values["state"]["cls"] == "labkit-state-failed", 20.0)
+        assert wait_until(lambda: c.values["state"]["cls"] == "labkit-state-failed", timeout_s=20.0)
         assert c.values["state"]["color"] == "#c62828"
         assert "EngineDiedError" in (dash.last_error or "")
-        assert _wait(lambda: "EngineDiedError" in c.errors.get("state", ""))
+        assert wait_until(lambda: "EngineDiedError" in c.errors.get("state", ""))
         # Start brings up a fresh engine; panels show its settings, the badge turns green
         assert not dash.panels["camera"].edit("exposure_ms", 20.0)  # refused: engine is dead
         assert "exposure_ms" in dash.panels["camera"].errors
         c.click("start")
-        assert _wait(lambda: c.values["state"]["text"] == "running", 30.0)
+        assert wait_until(lambda: c.values["state"]["text"] == "running", timeout_s=30.0)
         assert dash.last_error is None and "state" not in c.errors
         assert dash.panels["camera"].values["exposure_ms"] == scope.camera.exposure_ms
 
@@ -138,7 +129,7 @@ def test_frames_a_ring_reader_lost_stay_red_after_the_reader_is_gone(scope):
         reader = scope.open_reader(name="slow-reader")  # never reads: everything it wanted is lost
         try:
             scope.start()
-            assert _wait(lambda: "slow-reader" in (c.errors.get("health") or ""))
+            assert wait_until(lambda: "slow-reader" in (c.errors.get("health") or ""))
             assert c.errors["health"].startswith("frames lost: slow-reader ")
             lost = dash.frames_lost["slow-reader"]
             assert lost > 0
@@ -146,7 +137,7 @@ def test_frames_a_ring_reader_lost_stay_red_after_the_reader_is_gone(scope):
             reader.close()
         seen = int(dash.health["frames_acquired"])
         # a later health event (the counter moved) no longer lists the reader ...
-        assert _wait(
+        assert wait_until(
             lambda: (
                 int(dash.health["frames_acquired"]) > seen
                 and "slow-reader" not in (dash.health.get("readers") or {})

@@ -3,39 +3,44 @@ itself is `labkit bench live`, not a test: no timing assertions here)."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
 from labkit.bench._live import NaiveView, _results
 from labkit.buffers import FrameRing
+from labkit.testing import wait_until
+from labkit.widgets._transport import CreditWindow
 
 
 def test_naive_view_sends_full_raw_frames_with_two_in_flight():
     with FrameRing.create((64, 96), np.uint16, n_slots=4) as ring:
         view = NaiveView(ring.reader("naive"))
+        view._credit = CreditWindow(2, 60.0)  # no credit timeout, however slow the machine is
+        rounds = [0]  # the pump asks for credit once per round: each round is a chance to send
+        has_credit = view._credit.has_credit
+
+        def counted_has_credit(*args):
+            rounds[0] += 1
+            return has_credit(*args)
+
+        view._credit.has_credit = counted_has_credit
         sent = []
         view.send = lambda content, buffers=None: sent.append((content, buffers))
         try:
             view._on_custom(view, {"type": "ready"}, [])
-            for i in range(5):
+            for i in range(2):
                 ring.write(np.full((64, 96), i, np.uint16))
-                time.sleep(0.03)
-            deadline = time.monotonic() + 5
-            while len(sent) < 2 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            time.sleep(0.1)
-            assert len(sent) == 2  # no acks yet: the window is full
+                wait_until(lambda i=i: len(sent) == i + 1, what=f"frame {i} sent")
+            ring.write(np.full((64, 96), 2, np.uint16))  # waits: no acks yet, the window is full
+            start = rounds[0]
+            wait_until(lambda: rounds[0] >= start + 3, what="three pump rounds")
+            assert len(sent) == 2
             content, buffers = sent[0]
             assert (content["w"], content["h"]) == (96, 64)
             assert len(bytes(buffers[0])) == 64 * 96 * 2  # the whole frame, unbinned
             view._on_custom(view, {"type": "ack", "seq": content["seq"]}, [])
-            ring.write(np.full((64, 96), 9, np.uint16))
-            deadline = time.monotonic() + 5
-            while len(sent) < 3 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert len(sent) == 3 and np.frombuffer(bytes(sent[2][1][0]), np.uint16)[0] == 9
+            wait_until(lambda: len(sent) == 3, what="the waiting frame sent after an ack")
+            assert np.frombuffer(bytes(sent[2][1][0]), np.uint16)[0] == 2
         finally:
             view.close()
 

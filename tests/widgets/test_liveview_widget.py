@@ -13,6 +13,7 @@ import traitlets
 import xarray as xr
 
 from labkit.buffers import Frame, FrameRing
+from labkit.testing import wait_until
 from labkit.widgets import ArraySource, FrameSource, LiveView
 from labkit.widgets import _liveview as liveview_module
 from labkit.widgets import _static as static_module
@@ -50,13 +51,28 @@ class CountingSource:
         return Frame(data, self.index, time.time(), {})
 
 
-def wait_for(cond, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return False
+def wait_for(cond, timeout: float = 10.0):
+    return wait_until(cond, timeout_s=timeout, what=getattr(cond, "__name__", "a condition"))
+
+
+def pump_rounds(view: LiveView, rounds: int = 3) -> None:
+    """Wait until the pump has gone round ``rounds`` more times. Each round checks credit,
+    visibility and the source, so it is a chance to send: 'nothing was sent' is asserted after
+    a few rounds, never after a fixed sleep."""
+    counter = view.__dict__.get("_test_rounds")
+    if counter is None:
+        counter = view._test_rounds = [0]
+        original = view._pump_once
+
+        def counted(now=None):
+            try:
+                return original(now)
+            finally:
+                counter[0] += 1
+
+        view._pump_once = counted
+    target = counter[0] + rounds
+    wait_until(lambda: counter[0] >= target, timeout_s=10, what=f"{rounds} pump rounds")
 
 
 def make_view(source, **kw) -> tuple[LiveView, Recorder]:
@@ -86,7 +102,7 @@ def test_first_frame_is_binned_to_the_canvas_and_sent_raw16():
         )
         got = np.frombuffer(buffers[0], np.uint16).reshape(682, 682)
         np.testing.assert_array_equal(got, bin_mean(a[:2046, :2046], 3))
-        time.sleep(0.1)
+        pump_rounds(view)
         assert len(rec.frames()) == 1  # a static source is sent once
 
 
@@ -95,11 +111,11 @@ def test_at_most_two_frames_in_flight_and_acks_release_more():
     with view:
         browser(view, {"type": "ready"})
         assert wait_for(lambda: len(rec.frames()) == 2)
-        time.sleep(0.15)
+        pump_rounds(view)
         assert len(rec.frames()) == 2
         browser(view, {"type": "ack", "seq": rec.frames()[0][0]["seq"]})
         assert wait_for(lambda: len(rec.frames()) == 3)
-        time.sleep(0.1)
+        pump_rounds(view)
         assert len(rec.frames()) == 3
         stats = view.stats
         assert stats["frames_sent"] == 3 and stats["in_flight"] == 2
@@ -162,13 +178,13 @@ def test_hidden_view_sends_nothing_until_visible_again():
     with view:
         browser(view, {"type": "ready"})  # the browser reports visibility after rendering
         browser(view, {"type": "visible", "visible": False})
-        time.sleep(0.2)
+        pump_rounds(view)
         sent = len(rec.frames())
         assert sent <= 2  # at most what went out before the page said it is hidden
-        time.sleep(0.2)
-        assert len(rec.frames()) == sent
-        for content, _ in rec.frames():
+        for content, _ in rec.frames():  # credit back: only the visibility holds the pump now
             browser(view, {"type": "ack", "seq": content["seq"]})
+        pump_rounds(view)
+        assert len(rec.frames()) == sent
         browser(view, {"type": "visible", "visible": True})
         assert wait_for(lambda: len(rec.frames()) >= sent + 2)
 
@@ -181,7 +197,7 @@ def test_contrast_change_from_the_browser_never_triggers_a_frame():
         browser(view, {"type": "ack", "seq": 0})
         view.set_state({"contrast": [0, 100, 1.5]})  # what a histogram drag syncs, once, at the end
         view.colormap = "magma"
-        time.sleep(0.2)
+        pump_rounds(view)
         assert view.contrast == (0.0, 100.0, 1.5)
         assert len(rec.frames()) == 1
 
@@ -207,12 +223,19 @@ def test_max_fps_paces_the_pump():
     view, rec = make_view(CountingSource(), max_fps=20)
     with view:
         browser(view, {"type": "ready"})
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 0.5:  # ack everything immediately
+
+        def eight_sent_acking_each():
             for content, _ in rec.frames():
                 browser(view, {"type": "ack", "seq": content["seq"]})
-            time.sleep(0.005)
-        assert 3 <= len(rec.frames()) <= 15  # about 10 at 20 fps; unpaced would be hundreds
+            return len(rec.frames()) >= 8
+
+        assert wait_for(eight_sent_acking_each)
+        frames = [content for content, _ in rec.frames()]
+        assert {c["send_cap_fps"] for c in frames} == {20.0}
+        # a token bucket of 1.5 frames refilled at 20/s: n sends span >= (n - 1 - 1.5) / 20 s
+        # (a busy machine only spreads them more; unpaced, 8 sends take a few ms)
+        n = len(frames)
+        assert frames[-1]["sent_s"] - frames[0]["sent_s"] >= (n - 1 - 1.5) / 20 * 0.95
 
 
 def test_snapshot_returns_a_dataarray_with_coords_and_state():
@@ -407,7 +430,7 @@ def test_no_frames_once_every_view_closed_until_a_view_is_back():
         browser(view, {"type": "closed"})
         for content, _ in rec.frames():
             browser(view, {"type": "ack", "seq": content["seq"]})
-        time.sleep(0.2)
+        pump_rounds(view)
         assert len(rec.frames()) == 2
         browser(view, {"type": "ready"})  # the notebook is opened again
         assert wait_for(lambda: len(rec.frames()) == 4)
@@ -419,9 +442,9 @@ def test_a_silent_browser_is_treated_as_gone(monkeypatch):
     with view:
         browser(view, {"type": "ready"})
         assert wait_for(lambda: view.stats["credit_timeouts"] >= 5)
-        time.sleep(0.1)
+        pump_rounds(view)
         n = len(rec.frames())
-        time.sleep(0.2)
+        pump_rounds(view, 10)  # had it not paused, each round would send one frame per timeout
         assert len(rec.frames()) == n  # paused instead of one frame per timeout forever
         browser(view, {"type": "stats", "painted": 1})  # any message: a browser is there
         assert wait_for(lambda: len(rec.frames()) > n)
@@ -450,10 +473,10 @@ def test_a_widget_shown_twice_sends_while_any_view_is_visible():
         browser(view, {"type": "visible", "visible": False, "view": "b"})
         for content, _ in rec.frames():
             browser(view, {"type": "ack", "seq": content["seq"]})
-        time.sleep(0.2)
+        pump_rounds(view)
         assert len(rec.frames()) == 2 and view.stats["visible"] is False
         browser(view, {"type": "closed", "view": "b"})  # only hidden "a" is left
-        time.sleep(0.1)
+        pump_rounds(view)
         assert len(rec.frames()) == 2
         browser(view, {"type": "visible", "visible": True, "view": "a"})
         assert wait_for(lambda: len(rec.frames()) == 4)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
+from labkit.testing import wait_until
 from labkit.testing._traces import trace_feed_cells, wait_trace_lines
 from labkit.testing.fixtures import run_all_cells, wait_for_widget, write_notebook
 
@@ -38,12 +38,9 @@ def _recorded(log_path):
 
 
 def _wait_recorded(log_path, entry, timeout_s=15.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if entry in _recorded(log_path):
-            return
-        time.sleep(0.1)
-    pytest.fail(f"the kernel never recorded {entry}; got {_recorded(log_path)}")
+    wait_until(
+        lambda: entry in _recorded(log_path), timeout_s, f"the kernel recording {entry}", 0.1
+    )
 
 
 def test_device_panel_edits_reach_the_device_and_errors_show_in_red(voila_server, page):
@@ -88,10 +85,12 @@ def test_device_panel_edits_reach_the_device_and_errors_show_in_red(voila_server
         "e => { e.value = '500'; e.dispatchEvent(new Event('input')); "
         "e.dispatchEvent(new Event('change')); }"
     )
-    deadline = time.monotonic() + 15
-    while not any(n == "exposure_ms" and 4 < v < 5 for n, v in _recorded(log_path)):
-        assert time.monotonic() < deadline, _recorded(log_path)
-        time.sleep(0.1)
+    wait_until(
+        lambda: any(n == "exposure_ms" and 4 < v < 5 for n, v in _recorded(log_path)),
+        15,
+        "the kernel recording the slider's exposure_ms",
+        0.1,
+    )
     # a valid edit clears the red text once the kernel's reply arrives (the device records the
     # value before the reply is sent, so wait for it rather than read the text at once)
     page.wait_for_function(

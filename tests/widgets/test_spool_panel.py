@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import functools
 from pathlib import Path
 
 import labkit as lk
+from labkit.testing import wait_until as _wait_until
 from labkit.widgets import SpoolPanel
 
-
-def _wait(cond, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+wait_until = functools.partial(_wait_until, timeout_s=30.0)  # series on a busy machine
 
 
 def test_panel_starts_series_and_shows_progress(tmp_path):
@@ -34,7 +30,7 @@ def test_panel_starts_series_and_shows_progress(tmp_path):
             assert handle is not None and panel.disabled["stop"] is False
             assert panel.disabled["start"] is True
             handle.wait(timeout=30)
-            _wait(lambda: "finished" in panel.values["frames"]["text"])
+            wait_until(lambda: "finished" in panel.values["frames"]["text"])
             frames = panel.values["frames"]
             assert frames["text"].startswith("25 / 25")
             assert (frames["value"], frames["max"], frames["style"]) == (25, 25, "success")
@@ -103,8 +99,8 @@ def test_panel_shows_write_errors_in_red(tmp_path):
                 assert panel.edit("compression", "none")
                 assert panel.edit("preflight", "skip")
                 handle = panel.start()
-                _wait(lambda: handle.done)
-                _wait(lambda: "failed" in panel.values["frames"]["text"])
+                wait_until(lambda: handle.done)
+                wait_until(lambda: "failed" in panel.values["frames"]["text"])
                 assert "No space left" in panel.error and panel.status[0] == "error"
                 assert panel.values["frames"]["style"] == "danger"
                 assert panel.disabled["start"] is False
@@ -129,10 +125,10 @@ def test_interactive_preflight_shows_checks_and_cancel_records_nothing(tmp_path)
             checks = panel.values["preflight_checks"]
             assert any(not ok and "free space" in msg for ok, msg in checks)
             panel.click("cancel")
-            _wait(lambda: str(handle.state) == "cancelled")
+            wait_until(lambda: str(handle.state) == "cancelled")
             assert panel.hidden["preflight_checks"] and panel.hidden["preflight_answer"]
             assert panel._answers is None
-            _wait(lambda: panel.disabled["start"] is False)
+            wait_until(lambda: panel.disabled["start"] is False)
             assert not any(tmp_path.iterdir())  # nothing recorded
         finally:
             panel.close()
@@ -145,13 +141,13 @@ def test_panel_follows_a_series_started_from_code(tmp_path):
         try:
             assert panel.disabled["stop"] is True
             handle = scope.spool.start(tmp_path / "from_code", max_frames=None)
-            _wait(lambda: "running" in panel.values["frames"]["text"])
+            wait_until(lambda: "running" in panel.values["frames"]["text"])
             # where it goes, and Stop (not Start) while it runs, as if started from the panel
             assert panel.values["path"] == f"→ {handle.path}"
             assert panel.disabled["stop"] is False and panel.disabled["start"] is True
             panel.click("stop")
             handle.wait(timeout=30)
-            _wait(lambda: "finished" in panel.values["frames"]["text"])
+            wait_until(lambda: "finished" in panel.values["frames"]["text"])
             assert panel.disabled["start"] is False and panel.disabled["stop"] is True
         finally:
             panel.close()

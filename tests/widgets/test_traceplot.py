@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from labkit.buffers import TraceBuffer
+from labkit.testing import wait_until
 from labkit.widgets import TracePlot
 from labkit.widgets._traceplot import decimate_minmax
 
@@ -143,7 +144,6 @@ def test_decimate_minmax_keeps_extremes():
 
 
 def test_scope_source_is_owned_and_followed_across_restart():
-    import time
 
     import labkit as lk
 
@@ -152,9 +152,7 @@ def test_scope_source_is_owned_and_followed_across_restart():
         first = plot.reader
         assert plot.channels == ("sine", "noise", "events")
         scope.start()
-        deadline = time.monotonic() + 10
-        while plot.update() == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: plot.update() > 0, what="samples in the plot")
         assert plot.redraws >= 1
         scope.restart()
         plot.update()

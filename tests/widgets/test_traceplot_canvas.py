@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from labkit.buffers import TraceBuffer
+from labkit.testing import wait_until
 from labkit.widgets import TracePlot
 from labkit.widgets._trace_canvas import TraceCanvas, encode_traces, running_in_marimo
 from labkit.widgets._traceplot import decimate_minmax
@@ -275,9 +276,7 @@ def test_signal_device_source():
     plot = _canvas_plot(signal, window_s=1.0)
     try:
         assert plot.channels == ("sine", "noise", "events")
-        deadline = time.monotonic() + 5
-        while plot.update() == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: plot.update() > 0, what="samples from the signal")
         assert plot._pump.t.size > 0
     finally:
         plot.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.testing import log_problems
+from labkit.testing import marimo_log_problems
 from labkit.testing._browser import app_page
 from labkit.testing._servers import marimo_run
 from labkit.testing._traces import TRACE_PIXELS_JS as PIXELS_JS
@@ -83,7 +83,7 @@ def test_canvas_paints_every_channel_and_scrolls(trace_page, canvas, tmp_path, m
     assert stats["decode_errors"] == 0 and stats["n_points"] <= 2 * stats["plot_w"]
     page.screenshot(path=tmp_path / "marimo_traces.png")
     assert page.console_errors == []
-    assert log_problems(marimo_log.read_text()) == []  # no traceback in the app's log
+    assert marimo_log_problems(marimo_log.read_text()) == []  # no traceback in the app's log
 
 
 def test_pause_freezes_the_picture_and_resume_scrolls_again(trace_page, canvas):

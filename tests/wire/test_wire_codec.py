@@ -54,8 +54,11 @@ def test_module_chunk_limit_is_overridable(monkeypatch):
     assert_same(decode(frames), arr)
 
 
-def test_default_chunk_limit_is_one_gib():
-    assert _codec.MAX_FRAME_BYTES == 1 << 30
+def test_default_chunk_limit_splits_an_array_at_one_gib():
+    arr = np.empty((1 << 30) + 8, np.uint8)  # never written: its pages are never mapped
+    frames = encode(arr)  # zero-copy: the frames are views of the array
+    assert [memoryview(f).nbytes for f in frames[1:]] == [1 << 30, 8]
+    assert np.shares_memory(np.frombuffer(frames[2], np.uint8), arr)
 
 
 def test_c_contiguous_array_is_sent_and_decoded_zero_copy():

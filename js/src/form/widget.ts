@@ -8,8 +8,10 @@ import { CSS } from "./styles";
 import type { Model } from "../render/model";
 export type { Model };
 
-/** Longest a click waits for the replies to the edits made before it (ms). */
-const HOLD_MS = 5000;
+/** Longest a click waits for the replies to the edits made before it (ms). A kernel that is
+ * busy answers late, and a click sent before then would act on the old values; a kernel that is
+ * gone gets neither, so waiting long costs nothing. */
+const HOLD_MS = 30000;
 
 /** True when the text colour the page gives us is light (a dark theme). */
 function darkTheme(el: HTMLElement): boolean {
@@ -34,7 +36,7 @@ export function render({ model, el }: { model: Model; el: HTMLElement }): () => 
   let rows: Record<string, RowView> = {};
 
   // clicks reach the kernel after the edits made before them (marimo does not keep the order);
-  // a click held longer than HOLD_MS (no reply: the kernel is busy or gone) goes anyway
+  // a click held longer than HOLD_MS (no reply: the kernel is gone or very busy) goes anyway
   const ordered = new EditsBeforeClicks((ev) => model.send(ev));
   let holdTimer = 0;
   const send = (ev: FormEvent) => {

@@ -59,7 +59,11 @@ class SimTweezersCamera(SimCamera):
       (several times slower; for accuracy benchmarks).
 
     Args:
-        name, seed, sensor_shape, stage, **values: as for :class:`SimCamera`.
+        name: as for :class:`SimCamera`.
+        seed: as for :class:`SimCamera`.
+        sensor_shape: as for :class:`SimCamera`.
+        stage: as for :class:`SimCamera`.
+        **values: as for :class:`SimCamera`.
         n_beads: number of beads (default: 100, or as many as fit on the sensor).
         n_reference: how many of them are stuck reference beads (default: 2, or fewer beads).
         poisson: draw exact Poisson shot noise.

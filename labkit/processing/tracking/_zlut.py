@@ -59,7 +59,8 @@ class ZLUT:
         beads: bead (ROI) names, one per row of ``profiles``; ``("shared",)`` for a shared row.
         roi_size: ROI side (px) the profiles were measured in.
         oversample: profile bins per pixel.
-        frames, z_noise_nm: (beads, planes) quality figures (optional).
+        frames: (beads, planes) frames averaged into each profile (optional).
+        z_noise_nm: (beads, planes) z noise of each plane, a quality figure (optional).
         rois: (beads, 2) ROI origins (y, x) when recorded (optional).
         normalised: the profiles already have weighted mean 0 and RMS 1 (kept bit for bit).
 
@@ -281,7 +282,9 @@ class ZLUTBuilder:
     (threads): close it, or use it as a context manager.
 
     Args:
-        rois, frame_shape, dtype: as for :meth:`BeadTracker.prepare`.
+        rois: the beads' ROIs, as for :meth:`BeadTracker.prepare`.
+        frame_shape: the frames' shape, as for :meth:`BeadTracker.prepare`.
+        dtype: the frames' dtype, as for :meth:`BeadTracker.prepare`.
         **tracker_options: for :class:`BeadTracker` (``oversample``, ``iterations``, ``threads``).
     """
 

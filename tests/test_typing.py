@@ -1,0 +1,113 @@
+"""Type checkers see the public API: a user script is checked by mypy against the installed package.
+
+``import labkit`` loads its names lazily; the ``TYPE_CHECKING`` imports beside the loader and
+``py.typed`` are what let mypy (and pyright, and IDEs) see them. The second script holds mistakes
+mypy must report: if the names fell back to ``Any``, it would report none.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import labkit
+
+USER_SCRIPT = """
+from pathlib import Path
+
+import xarray as xr
+
+import labkit as lk
+import labkit.viewer as lv
+
+
+def record(path: Path) -> xr.DataArray | xr.Dataset:
+    scope: lk.Scope = lk.Scope()
+    try:
+        scope.camera.exposure_ms = 10
+        scope.start()
+        handle: lk.spool.SpoolHandle = scope.spool.start(max_frames=10)
+        handle.wait()
+        lk.show(handle.path)
+        lv.watch("series")
+        return lk.open_series(handle.path)
+    except lk.LabkitError as exc:
+        raise SystemExit(str(exc)) from exc
+    finally:
+        scope.close()
+
+
+state: lk.EngineState = lk.EngineState.READY
+view_type: type[lk.LiveView] = lk.widgets.LiveView
+window_type: type[lv.ViewerWindow] = lv.ViewerWindow
+panel_type: type[lv.ManagerPanel] = lv.ManagerPanel
+error_type: type[Exception] = lk.viewer.ManagerNotFoundError
+"""
+
+MISTAKES = """
+import labkit as lk
+
+lk.open_series(42)
+lk.Scope().no_such_method()
+lk.viewer.no_such_function()
+lk.widgets.NoSuchWidget
+x: int = lk.EngineState.READY
+"""
+
+
+def _mypy(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "user_script.py"
+    script.write_text(source, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--strict", str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def _type_checking_names(module) -> set[str]:
+    """Names bound by the ``if TYPE_CHECKING:`` imports of a module's source."""
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for imp in node.body:
+                if isinstance(imp, ast.ImportFrom):
+                    names |= {a.asname or a.name for a in imp.names}
+    return names
+
+
+@pytest.mark.parametrize("name", ["labkit", "labkit.widgets", "labkit.viewer"])
+def test_every_lazy_name_is_listed_and_visible_to_type_checkers(name):
+    import importlib
+
+    module = importlib.import_module(name)
+    lazy = set(getattr(module, "_LAZY", {})) | set(getattr(module, "_LAZY_WIDGETS", {}))
+    lazy |= set(getattr(module, "_SUBMODULES", ()))
+    assert lazy <= set(module.__all__)
+    assert lazy <= _type_checking_names(module)
+
+
+def test_package_is_marked_typed():
+    assert (Path(labkit.__file__).parent / "py.typed").is_file()
+
+
+@pytest.mark.slow
+def test_a_user_script_type_checks_against_the_public_api(tmp_path):
+    out = _mypy(tmp_path, USER_SCRIPT)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_mistakes_against_the_public_api_are_reported(tmp_path):
+    out = _mypy(tmp_path, MISTAKES)
+    lines = {int(m) for m in re.findall(r"user_script\.py:(\d+): error", out.stdout)}
+    # one error on each mistake's line (lines 4-8 of the script)
+    assert lines == {4, 5, 6, 7, 8}, out.stdout
