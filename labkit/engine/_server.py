@@ -88,6 +88,7 @@ class EngineServer:
         connection_file: see :class:`labkit.rpc.RpcServer`.
         public_host: host name written in the connection file.
         parent_pid: exit when this process is gone (the child of a process-mode Scope).
+        stream_port: TCP only: port of the stream export (``labkit.engine._remote``; 0: any).
         ring_slots: frame ring length.
         commands: user commands to serve (``package.module:function``).
         allow_client_code: let clients add commands by import path (the child of a process-mode
@@ -103,6 +104,7 @@ class EngineServer:
         connection_file: Any = None,
         public_host: str | None = None,
         parent_pid: int | None = None,
+        stream_port: int = 0,
         ring_slots: int = 64,
         commands: list[str] | tuple[str, ...] = (),
         allow_client_code: bool = False,
@@ -136,7 +138,9 @@ class EngineServer:
 
                 host = self.rpc.address[len("tcp://") :].rpartition(":")[0]
                 bind = address[len("tcp://") :].rpartition(":")[0]  # type: ignore[index]
-                self.remote = RemoteServices(self.engine, f"tcp://{bind}:0", keys, host)
+                self.remote = RemoteServices(
+                    self.engine, f"tcp://{bind}:{int(stream_port)}", keys, host
+                )
         except BaseException:
             self.rpc.stop()
             raise

@@ -159,7 +159,8 @@ class StreamClient:
         info: address and keys (the engine's connection file gives them for TCP).
         name: shown in the server's figures (``remote:<name>:<stream>``).
         on_link: ``on_link(state)`` with ``"up"``/``"down"`` on every change (I/O thread).
-        ping_s, timeout_s: ping period; silence after which the link is ``down``.
+        ping_s: seconds between pings while nothing is sent.
+        timeout_s: seconds without a whole message after which the link is ``down``.
         clock: monotonic clock.
     """
 

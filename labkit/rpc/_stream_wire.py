@@ -14,6 +14,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from labkit.errors import LabkitError
+
 __all__ = [
     "CODECS",
     "MAX_FRAME_BYTES",
@@ -32,7 +34,7 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(dict)
 
 
-class StreamWireError(ValueError):
+class StreamWireError(LabkitError, ValueError):
     """A stream message that is not of the accepted form (the message says what is wrong)."""
 
 
