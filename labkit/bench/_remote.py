@@ -13,9 +13,6 @@ scope with lz4 (goal ≥ 30 at 2048²). Each figure's note carries the machine's
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,6 +23,7 @@ import numpy as np
 import zmq
 
 from labkit.bench._report import BenchResult
+from labkit.testing import serve_engine
 
 __all__ = ["bench_remote_view", "run"]
 
@@ -37,29 +35,6 @@ RAW = "raw pyzmq PUSH→PULL of the same 8 MiB frames, same transport, same run"
 def _load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores"
-
-
-def _serve(runtime: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "LABKIT_RUNTIME_DIR": str(runtime)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "labkit.cli", "engine", "--address", "tcp://127.0.0.1:0",
-         "--shape", f"{SIZE},{SIZE}", "--log-level", "WARNING"],
-        stdout=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "connection file " not in line:
-        proc.kill()
-        raise RuntimeError(f"labkit engine did not start: {line!r}")
-    return proc, line.split("connection file ")[1].split(";")[0]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 def _remote_fps(connection_file: str, codec: str, seconds: float) -> tuple[float, float]:
@@ -174,7 +149,8 @@ def run(quick: bool = False) -> list[BenchResult]:
     with tempfile.TemporaryDirectory(prefix="labkit-bench-remote-") as tmp:
         runtime = Path(tmp) / "runtime"
         runtime.mkdir(mode=0o700)
-        proc, connection_file = _serve(runtime)
+        served = serve_engine(runtime, "tcp://127.0.0.1:0", shape=f"{SIZE},{SIZE}")
+        connection_file = served.connection_file
         try:
             import labkit as lk
 
@@ -216,5 +192,5 @@ def run(quick: bool = False) -> list[BenchResult]:
                 )  # fmt: skip
             )
         finally:
-            _stop(proc)
+            served.stop()
     return results

@@ -33,6 +33,13 @@ from labkit.engine._nodes import (
     RoiStatsNode,
 )
 from labkit.engine._proxy import DeviceProxy
+from labkit.engine._remote_client import (
+    LinkDownError,
+    RemoteFrameReader,
+    RemoteSpool,
+    RemoteSpoolHandle,
+    RemoteTraceReader,
+)
 from labkit.engine._scope import Scope, connect
 from labkit.engine._state import (
     EngineDiedError,
@@ -66,6 +73,12 @@ __all__ = [
     "connect",
     "DeviceProxy",
     "StreamInfo",
+    # remote engines (docs/remote.md)
+    "RemoteFrameReader",
+    "RemoteTraceReader",
+    "RemoteSpool",
+    "RemoteSpoolHandle",
+    "LinkDownError",
     # nodes
     "Node",
     "NodeOutput",

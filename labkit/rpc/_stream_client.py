@@ -26,6 +26,7 @@ import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from labkit.buffers import Frame
+from labkit.rpc._client import _drain
 from labkit.rpc._errors import RpcUnavailableError
 from labkit.rpc._link import LinkWatch
 from labkit.rpc._runtime import ConnectionInfo
@@ -413,11 +414,3 @@ class StreamClient:
         self._ctx.term()
         os.close(self._wake_r)
         os.close(self._wake_w)
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 import zmq
 
+from labkit.rpc._client import _drain
 from labkit.rpc._link import TokenBucket
 from labkit.rpc._runtime import ServerKeys, new_connection_info
 from labkit.rpc._security import ConnectionTracker, RateLimitedLog, ZapHandler, configure_server
@@ -442,11 +443,3 @@ class StreamServer:
                 figures[f"remote:{peer.name}:{s.stream}"] = s.figures()
         with self._figures_lock:
             self._figures = figures
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass

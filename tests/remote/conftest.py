@@ -8,7 +8,9 @@ import shutil
 import subprocess
 
 import pytest
-from remote_helpers import NetNs, _ip, serve_engine
+from remote_helpers import NetNs, _ip
+
+from labkit.testing import serve_engine
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ frames are painted again once it is back."""
 from __future__ import annotations
 
 import pytest
-from remote_helpers import serve_engine
 
 import labkit as lk
-from labkit.testing import wait_until
+from labkit.testing import serve_engine, wait_until
 from labkit.testing.fixtures import wait_for_widget, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -8,11 +8,10 @@ import subprocess
 import time
 
 import pytest
-from remote_helpers import serve_engine
 
 import labkit as lk
 from labkit.engine._remote_client import LinkDownError
-from labkit.testing import wait_until
+from labkit.testing import serve_engine, wait_until
 
 pytestmark = pytest.mark.slow
 

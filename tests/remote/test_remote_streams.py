@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import zmq
-from remote_helpers import serve_engine
 
 import labkit as lk
 from labkit.buffers import RingReader
@@ -14,7 +13,7 @@ from labkit.engine._remote_client import RemoteFrameReader, RemoteSpool, RemoteT
 from labkit.rpc import read_connection_file
 from labkit.rpc._security import configure_client
 from labkit.rpc._stream_wire import encode_header
-from labkit.testing import wait_until
+from labkit.testing import serve_engine, wait_until
 from labkit.widgets._trace_pump import TracePump
 
 pytestmark = pytest.mark.slow
