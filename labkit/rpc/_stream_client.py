@@ -27,7 +27,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from labkit.buffers import Frame
 from labkit.rpc._client import _drain
-from labkit.rpc._errors import RpcUnavailableError
+from labkit.rpc._errors import RpcAuthError, RpcUnavailableError
 from labkit.rpc._link import LinkWatch
 from labkit.rpc._runtime import ConnectionInfo
 from labkit.rpc._security import configure_client
@@ -71,6 +71,7 @@ class Subscription:
         self.described = threading.Event()
         self.info: dict[str, Any] = {}
         self.error: str | None = None
+        self.refused = False  # the server refused this client's keys
         self.frames_received = 0
         self.frames_dropped = 0
         self.rows_lost = 0
@@ -83,9 +84,9 @@ class Subscription:
         self.info, self.error = info, None
         self.described.set()
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, message: str, refused: bool = False) -> None:
         with self._cond:
-            self.error = message
+            self.error, self.refused = message, refused
             self._cond.notify_all()
         self.described.set()
 
@@ -187,6 +188,7 @@ class StreamClient:
         self._closing = False
         self.connects = 0
         self.garbage_received = 0
+        self.refused: str | None = None  # why the server refused this client's keys
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -229,6 +231,7 @@ class StreamClient:
 
         Raises:
             ValueError: an unknown codec.  LookupError: the server has no such stream.
+            RpcAuthError: the server refused this client's keys.
             StreamLinkError: no answer within ``timeout_s``.
         """
         if codec not in CODECS:
@@ -238,6 +241,8 @@ class StreamClient:
             request["max_bytes_s"] = float(max_bytes_s)
         sub = Subscription(self, next(self._sids), request)
         with self._lock:
+            if self.refused is not None:
+                raise RpcAuthError(self.refused)
             self._subs[sub.sid] = sub
         self._post({**request, "sid": sub.sid})
         if not sub.described.wait(timeout_s):
@@ -248,6 +253,8 @@ class StreamClient:
             )
         if sub.error is not None:
             sub.close()
+            if sub.refused:
+                raise RpcAuthError(sub.error)
             raise LookupError(sub.error)
         return sub
 
@@ -291,6 +298,7 @@ class StreamClient:
                         self.link.timeout_s,
                     )
                     self._notify("down")
+            self._flush()  # the goodbye
         except Exception:  # pragma: no cover - a bug here must show
             logger.exception("stream client I/O thread failed")
 
@@ -327,12 +335,19 @@ class StreamClient:
                 if self.link.disconnected(self._clock()):
                     logger.warning("link to %s is down: the connection dropped", self.address)
                     self._notify("down")
-            elif event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                message = f"the stream server at {self.address} refused this client's keys"
+            elif event["event"] in (
+                zmq.EVENT_HANDSHAKE_FAILED_AUTH,
+                zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+            ):
+                message = (
+                    f"the stream server at {self.address} refused this client's keys: use the "
+                    "engine's current connection file"
+                )
                 with self._lock:
+                    self.refused = message
                     subs = list(self._subs.values())
                 for sub in subs:
-                    sub._failed(message)
+                    sub._failed(message, refused=True)
 
     def _notify(self, state: str) -> None:
         if self._on_link is not None:
@@ -390,10 +405,7 @@ class StreamClient:
         """Say bye, stop the I/O thread, close the socket (idempotent)."""
         if self._closing:
             return
-        self._post({"op": "bye"})
-        time_limit = self._clock() + 0.2
-        while not self._sendq.empty() and self._clock() < time_limit:
-            time.sleep(0.005)
+        self._post({"op": "bye"})  # sent by the I/O thread's last flush
         self._closing = True
         try:
             os.write(self._wake_w, b"\0")
@@ -410,7 +422,7 @@ class StreamClient:
                 sub._cond.notify_all()
         self._sock.disable_monitor()
         self._monitor.close(0)
-        self._sock.close(0)
+        self._sock.close(linger=200)  # the goodbye still leaves (the engine closes our readers)
         self._ctx.term()
         os.close(self._wake_r)
         os.close(self._wake_w)

@@ -212,6 +212,16 @@ class StreamServer:
             self._thread.join(10.0)
         self._release()
 
+    def stats(self) -> dict[str, int]:
+        """Clients known now, connections live now, and connections refused so far (bad keys,
+        not ZMTP 3, over the limit)."""
+        tracker = self._tracker
+        return {
+            "clients": len(self._peers),
+            "connections": 0 if tracker is None else tracker.live,
+            "connections_refused": 0 if tracker is None else tracker.refused,
+        }
+
     def figures(self) -> dict[str, dict[str, int]]:
         """``{"remote:<client>:<stream>": {frames_sent, frames_dropped, rows_sent, rows_lost,
         bytes_sent, send_blocked}}`` for every subscription (thread-safe; updated every
