@@ -33,13 +33,8 @@ from labkit.engine._nodes import (
     RoiStatsNode,
 )
 from labkit.engine._proxy import DeviceProxy
-from labkit.engine._remote_client import (
-    LinkDownError,
-    RemoteFrameReader,
-    RemoteSpool,
-    RemoteSpoolHandle,
-    RemoteTraceReader,
-)
+from labkit.engine._remote_client import LinkDownError, RemoteFrameReader, RemoteTraceReader
+from labkit.engine._remote_spool import RemoteSpool, RemoteSpoolHandle
 from labkit.engine._scope import Scope, connect
 from labkit.engine._state import (
     EngineDiedError,

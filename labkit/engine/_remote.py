@@ -18,8 +18,7 @@ import numpy as np
 
 from labkit.buffers import RingError, RingReader, TraceReader
 from labkit.engine._engine import Engine
-from labkit.engine._proxy import DeviceProxy
-from labkit.engine._spool_host import ScopeSpoolHost
+from labkit.engine._remote_spool import SpoolService
 from labkit.engine._streams import StreamInfo
 from labkit.rpc import ServerKeys
 from labkit.rpc._stream_server import StreamServer
@@ -80,50 +79,6 @@ class EngineExportSource:
             reader.close()
 
 
-class EngineView:
-    """The part of a Scope that :class:`ScopeSpoolHost` uses, over an engine in this process."""
-
-    mode = "engine"
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._proxies = {
-            name: DeviceProxy(self, name, desc)  # type: ignore[arg-type]
-            for name, desc in engine.dispatch("describe", {}).items()
-        }
-
-    def _call(self, method: str, **params: Any) -> Any:
-        return self._engine.dispatch(method, params)
-
-    def _publish(self, topic: str, payload: Any) -> None:
-        self._engine.emit(topic, payload)
-
-    @property
-    def streams(self) -> dict[str, StreamInfo]:
-        return self._engine.streams.all()
-
-    @property
-    def ring_name(self) -> str | None:
-        return next((s.buffer for s in self.streams.values() if s.kind == "frames"), None)
-
-    @property
-    def devices(self) -> dict[str, DeviceProxy]:
-        return dict(self._proxies)
-
-    @property
-    def camera(self) -> DeviceProxy:
-        return next(p for p in self._proxies.values() if p.kind == "camera")
-
-    def open_reader(self, stream: str | None = None, *, name: str = "") -> RingReader:
-        buffer = self.ring_name if stream is None else self._engine.streams.get(stream).buffer
-        if buffer is None:
-            raise LookupError("the engine has no frames stream")
-        return RingReader.attach(buffer, name)
-
-    def open_trace_reader(self, stream: str) -> TraceReader:
-        return TraceReader.attach(self._engine.streams.get(stream).buffer)
-
-
 class RemoteServices:
     """The stream export and the engine-side spooler of one served engine.
 
@@ -144,12 +99,10 @@ class RemoteServices:
             keys=keys,
             public_host=public_host,
         ).start()
-        self._spool: Any = None
+        self.spool = SpoolService(engine)
 
     def close(self) -> None:
-        spool, self._spool = self._spool, None
-        if spool is not None:
-            spool.close()
+        self.spool.close()
         self.streams.stop()
 
     def health(self, figures: dict[str, Any]) -> dict[str, Any]:
@@ -173,72 +126,21 @@ class RemoteServices:
             )
         return handler(self, **params)
 
-    def _controller(self) -> Any:
-        if self._spool is None:
-            from labkit.spool import SpoolController
-
-            self._spool = SpoolController(ScopeSpoolHost(EngineView(self._engine)))  # type: ignore[arg-type]
-        return self._spool
-
     def _export(self) -> dict[str, Any]:
         return {"address": self.streams.address}
 
-    def _spool_start(self, fn: str | None = None, settings: dict | None = None,
-                     preflight_mode: str = "abort") -> dict[str, Any]:  # fmt: skip
-        if preflight_mode == "interactive":
-            raise ValueError(
-                "preflight_mode='interactive' needs a dialog on the engine's machine; use "
-                "'abort', 'warn' or 'skip' from a remote client"
-            )
-        handle = self._controller().start(fn, settings, preflight_mode)
-        return self._describe(handle)
-
-    def _describe(self, handle: Any) -> dict[str, Any]:
-        return {
-            "series": handle.series_name,
-            "path": str(handle.path),
-            "progress": handle.progress.to_dict(),
-            "traces": handle.traces,
-        }
-
-    def _handle(self) -> Any:
-        handle = self._controller().handle
-        if handle is None:
-            raise LookupError("no series was started on this engine yet; spool.start first")
-        return handle
-
-    def _spool_progress(self) -> dict[str, Any]:
-        return self._describe(self._handle())
-
-    def _spool_stop(self, timeout_s: float = 60.0) -> dict[str, Any]:
-        handle = self._handle()
-        handle.stop(timeout_s)
-        return self._describe(handle)
-
-    def _spool_wait(self, timeout_s: float | None = None) -> dict[str, Any]:
-        handle = self._handle()
-        handle.wait(timeout_s)
-        return self._describe(handle)
-
     def _trace(self, stream: str, last: int | None = None) -> dict[str, Any]:
-        with EngineView(self._engine).open_trace_reader(stream) as reader:
+        with TraceReader.attach(self._engine.streams.get(stream).buffer) as reader:
             t, v = reader.latest(last if last is not None else reader._buffer.capacity)
             return {"t": t, "v": v, "channels": list(reader.channels)}
 
-    def _spool_settings(self, update: dict | None = None) -> dict[str, Any]:
-        controller = self._controller()
-        settings = controller.update_settings(update) if update else controller.get_settings()
-        if settings.get("protocol") is not None:  # callables stay on this machine
-            settings["protocol"] = repr(settings["protocol"])
-        return settings
-
 
 _COMMANDS: dict[str, Callable[..., Any]] = {
-    "remote.export": RemoteServices._export,
-    "remote.trace": RemoteServices._trace,
-    "spool.start": RemoteServices._spool_start,
-    "spool.progress": RemoteServices._spool_progress,
-    "spool.stop": RemoteServices._spool_stop,
-    "spool.wait": RemoteServices._spool_wait,
-    "spool.settings": RemoteServices._spool_settings,
+    "remote.export": lambda self, **p: self._export(**p),
+    "remote.trace": lambda self, **p: self._trace(**p),
+    "spool.start": lambda self, **p: self.spool.start(**p),
+    "spool.progress": lambda self, **p: self.spool.progress(**p),
+    "spool.stop": lambda self, **p: self.spool.stop(**p),
+    "spool.wait": lambda self, **p: self.spool.wait(**p),
+    "spool.call": lambda self, **p: self.spool.call(**p),
 }

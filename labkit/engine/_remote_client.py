@@ -6,13 +6,12 @@ then gives a :class:`RemoteFrameReader` or :class:`RemoteTraceReader`: the same 
 the widgets use on shared-memory readers (``latest``, ``wait``, ``lag``, ``read_new``), fed by
 the network. While the link is down they raise :class:`LinkDownError` (the live view shows it in
 red) and resume by themselves when it returns. ``scope.spool`` is a :class:`RemoteSpool`: series
-are written on the engine's machine by a spooler beside the engine.
+are written on the engine's machine by a spooler beside the engine (``_remote_spool.py``).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +31,6 @@ log = logging.getLogger(__name__)
 __all__ = [
     "LinkDownError",
     "RemoteFrameReader",
-    "RemoteSpool",
-    "RemoteSpoolHandle",
     "RemoteStreams",
     "RemoteTraceReader",
     "check_stream_options",
@@ -226,90 +223,3 @@ class RemoteTraceReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class RemoteSpoolHandle:
-    """A series being written on the engine's machine (``progress``, ``wait``, ``stop``)."""
-
-    def __init__(self, spool: RemoteSpool, described: dict[str, Any]) -> None:
-        self._spool = spool
-        self._update(described)
-
-    def _update(self, described: dict[str, Any]) -> dict[str, Any]:
-        self.series_name = str(described["series"])
-        self.path = str(described["path"])  # on the engine's machine
-        self.last = dict(described["progress"])
-        self.traces = dict(described.get("traces") or {})
-        return self.last
-
-    @property
-    def progress(self) -> dict[str, Any]:
-        """The series' progress now (one RPC): frames written, dropped, rates, state."""
-        return self._update(self._spool._call("spool.progress"))
-
-    @property
-    def state(self) -> str:
-        return str(self.progress["state"])
-
-    @property
-    def done(self) -> bool:
-        return self.state in ("finished", "failed", "cancelled")
-
-    def wait(self, timeout: float | None = None) -> dict[str, Any]:
-        """Block until the series ends (raises the engine's error, e.g. ``TimeoutError``)."""
-        return self._update(self._spool._call("spool.wait", timeout_s=timeout))
-
-    def stop(self, timeout: float = 60.0) -> dict[str, Any]:
-        """End the series early on the engine; returns the final progress."""
-        return self._update(self._spool._call("spool.stop", timeout_s=timeout))
-
-    def __repr__(self) -> str:
-        return f"<RemoteSpoolHandle {self.series_name} {self.last.get('state')} -> {self.path} (engine side)>"
-
-
-class RemoteSpool:
-    """``scope.spool`` of a remote scope: the spooler runs beside the engine.
-
-    ``start(fn=None, settings=None, preflight_mode="abort", **settings)`` returns a
-    :class:`RemoteSpoolHandle`; ``get_settings()`` / ``update_settings(...)`` as locally. Paths
-    are on the engine's machine. Spool events (topic ``spool``) reach the scope's subscribers.
-    """
-
-    def __init__(self, call: Callable[..., Any]) -> None:
-        self._call = call
-        self._lock = threading.Lock()
-        self.handle: RemoteSpoolHandle | None = None
-
-    def start(
-        self,
-        fn: str | None = None,
-        settings: dict[str, Any] | None = None,
-        preflight_mode: str = "abort",
-        **kw: Any,
-    ) -> RemoteSpoolHandle:
-        merged = {**(settings or {}), **kw}
-        described = self._call(
-            "spool.start", fn=None if fn is None else str(fn), settings=merged,
-            preflight_mode=preflight_mode,
-        )  # fmt: skip
-        with self._lock:
-            self.handle = RemoteSpoolHandle(self, described)
-            return self.handle
-
-    def get_settings(self) -> dict[str, Any]:
-        return dict(self._call("spool.settings"))
-
-    def update_settings(self, settings: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-        return dict(self._call("spool.settings", update={**(settings or {}), **kw}))
-
-    def close(self) -> None:
-        """Nothing to release here: a series keeps recording on the engine."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        raise AttributeError(
-            f"a remote engine's spooler has no {name!r} here: drive it with start(), "
-            "get_settings(), update_settings() and the handle's progress, wait() and stop(); "
-            "directory patterns, free space and estimates belong to the engine's machine"
-        )

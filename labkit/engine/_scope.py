@@ -506,13 +506,13 @@ class Scope:
     @property
     def spool(self) -> Any:
         """The scope's :class:`labkit.spool.SpoolController` (created on first use); for a
-        remote TCP engine a :class:`~labkit.engine._remote_client.RemoteSpool`, which records
-        on the engine's machine."""
+        remote TCP engine a :class:`~labkit.engine.RemoteSpool`, which records on the engine's
+        machine."""
         with self._lock:
             if self._spool is None and getattr(self._host, "streams", None) is not None:
-                from labkit.engine._remote_client import RemoteSpool
+                from labkit.engine._remote_spool import RemoteSpool
 
-                self._spool = RemoteSpool(self._call)  # the spooler runs beside the engine
+                self._spool = RemoteSpool(self)  # the spooler runs beside the engine
             if self._spool is None:
                 from labkit.engine._spool_host import ScopeSpoolHost
 

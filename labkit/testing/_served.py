@@ -39,14 +39,16 @@ def serve_engine(
     *args: str,
     shape: str = "256,256",
     prefix: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> ServedEngine:
     """Start ``labkit engine --address ADDRESS ARGS`` with its runtime directory ``runtime`` (mode
-    0700), under ``prefix`` (e.g. ``("ip", "netns", "exec", NAME)``); returns once it serves.
+    0700), under ``prefix`` (e.g. ``("ip", "netns", "exec", NAME)``), with ``env`` added to
+    this process's environment (e.g. ``HOME``: where its spooler writes); returns once it serves.
 
     Raises:
         RuntimeError: it did not start (its first line of output is quoted).
     """
-    env = {**os.environ, "LABKIT_RUNTIME_DIR": str(Path(runtime))}
+    env = {**os.environ, **(env or {}), "LABKIT_RUNTIME_DIR": str(Path(runtime))}
     proc = subprocess.Popen(
         [*prefix, sys.executable, "-m", "labkit.cli", "engine", "--address", address,
          "--shape", shape, "--log-level", "WARNING", *args],

@@ -21,9 +21,17 @@ def runtime(tmp_path):
 
 
 @pytest.fixture
-def loopback_engine(runtime):
+def engine_home(tmp_path):
+    """The engine's home directory: its spooler writes series under ``labkit-data`` there."""
+    path = tmp_path / "engine-home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def loopback_engine(runtime, engine_home):
     """A ``labkit engine`` on 127.0.0.1 (256² frames); stopped after the test."""
-    served = serve_engine(runtime, "tcp://127.0.0.1:0")
+    served = serve_engine(runtime, "tcp://127.0.0.1:0", env={"HOME": str(engine_home)})
     yield served
     served.stop()
 

@@ -10,18 +10,19 @@ import time
 import pytest
 
 import labkit as lk
-from labkit.engine._remote_client import LinkDownError
+from labkit.engine import LinkDownError
 from labkit.testing import serve_engine, wait_until
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def ns_engine(netns, runtime):
+def ns_engine(netns, runtime, engine_home):
     """``labkit engine`` inside the namespace, on its veth address."""
     served = serve_engine(
-        runtime, f"tcp://{netns.ns_ip}:0", shape="256,256", prefix=netns.exec_prefix()
-    )
+        runtime, f"tcp://{netns.ns_ip}:0", shape="256,256", prefix=netns.exec_prefix(),
+        env={"HOME": str(engine_home)},
+    )  # fmt: skip
     yield netns, served
     served.stop()
 
@@ -53,7 +54,7 @@ def test_frames_flow_from_an_engine_in_another_network_namespace(ns_engine):
 
 
 def test_link_cut_mid_stream_is_seen_within_2_s_and_views_resume_while_spool_loses_nothing(
-    ns_engine, tmp_path
+    ns_engine,
 ):
     netns, served = ns_engine
     links: list[tuple[str, float]] = []
@@ -68,9 +69,7 @@ def test_link_cut_mid_stream_is_seen_within_2_s_and_views_resume_while_spool_los
         reader = scope.open_reader(name="view")
         try:
             before = _frame_after(reader, -1)
-            handle = scope.spool.start(
-                str(tmp_path / "series"), max_frames=200, preflight_mode="skip"
-            )
+            handle = scope.spool.start("cut/series", max_frames=200, preflight_mode="skip")
             wait_until(lambda: scope.link["state"] == "up", 10, "link up")
             netns.link(False)
             cut = time.monotonic()
@@ -87,8 +86,8 @@ def test_link_cut_mid_stream_is_seen_within_2_s_and_views_resume_while_spool_los
             after = _frame_after(reader, before.index + 20, timeout_s=30)  # the view resumed
             assert after.index > before.index + 20
             final = handle.wait(60)  # the engine spooled all along
-            assert final["state"] == "finished"
-            assert final["frames_written"] == 200 and final["frames_dropped"] == 0
+            assert final.state == "finished"
+            assert final.frames_written == 200 and final.frames_dropped == 0
             assert scope.link["downs"] >= 1 and scope.link["reconnects"] >= 0
             assert scope.camera.exposure_ms > 0  # control calls work again
         finally:
@@ -98,7 +97,7 @@ def test_link_cut_mid_stream_is_seen_within_2_s_and_views_resume_while_spool_los
 
 
 @pytest.mark.skipif(shutil.which("tc") is None, reason="tc (iproute2) is not installed")
-def test_a_token_bucket_slow_link_drops_display_frames_never_spool_frames(ns_engine, tmp_path):
+def test_a_token_bucket_slow_link_drops_display_frames_never_spool_frames(ns_engine):
     netns, served = ns_engine
     tbf = ["tc", "qdisc", "add", "dev", netns.host_if, "root", "tbf", "rate", "8mbit",
            "burst", "64kbit", "latency", "200ms"]  # fmt: skip
@@ -117,11 +116,9 @@ def test_a_token_bucket_slow_link_drops_display_frames_never_spool_frames(ns_eng
             scope.start()
             with scope.open_reader() as reader:
                 _frame_after(reader, -1)
-                handle = scope.spool.start(
-                    str(tmp_path / "slow"), max_frames=90, preflight_mode="skip"
-                )
+                handle = scope.spool.start("slow", max_frames=90, preflight_mode="skip")
                 final = handle.wait(60)
-                assert final["frames_written"] == 90 and final["frames_dropped"] == 0
+                assert final.frames_written == 90 and final.frames_dropped == 0
                 wait_until(lambda: reader.frames_dropped > 10, 20, "display frames dropped")
                 assert reader.frames_dropped > reader.frames_received
             scope.stop()

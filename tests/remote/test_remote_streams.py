@@ -3,13 +3,15 @@ a stalled client, display drops in health, and a spooler that runs beside the en
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import zmq
 
 import labkit as lk
 from labkit.buffers import RingReader
-from labkit.engine._remote_client import RemoteFrameReader, RemoteSpool, RemoteTraceReader
+from labkit.engine import RemoteFrameReader, RemoteSpool, RemoteTraceReader
 from labkit.rpc import read_connection_file
 from labkit.rpc._security import configure_client
 from labkit.rpc._stream_wire import encode_header
@@ -145,16 +147,48 @@ def test_a_slow_link_drops_display_frames_counted_in_health(loopback_engine):
         scope.stop()
 
 
-def test_spooling_from_a_remote_client_runs_beside_the_engine(loopback_engine, tmp_path):
+def test_spooling_from_a_remote_client_runs_beside_the_engine(loopback_engine, engine_home):
     with lk.connect(loopback_engine.connection_file, streams="network") as scope:
         assert isinstance(scope.spool, RemoteSpool)
         with pytest.raises(ValueError, match="interactive"):
-            scope.spool.start(str(tmp_path / "x"), preflight_mode="interactive")
+            scope.spool.start("x", preflight_mode="interactive")
+        for path in ("/etc/labkit-series", "../../outside", ""):  # no path of the engine's machine
+            with pytest.raises(ValueError, match="names a series"):
+                scope.spool.start(path, preflight_mode="skip")
+        with pytest.raises(PermissionError, match="chosen where it runs"):
+            scope.spool.dir_pattern = "/tmp/elsewhere"
         scope.start()
-        handle = scope.spool.start(str(tmp_path / "series"), max_frames=40, preflight_mode="skip")
+        handle = scope.spool.start("beads/run1", max_frames=40, preflight_mode="skip")
+        assert handle.path.is_relative_to(engine_home / "labkit-data")  # same machine here
         final = handle.wait(60)
-        assert final["state"] == "finished"
-        assert final["frames_written"] == 40 and final["frames_dropped"] == 0
+        assert final.state == "finished"
+        assert final.frames_written == 40 and final.frames_dropped == 0
         scope.stop()
-        series = lk.open_series(handle.path)  # same machine here: the engine wrote it
+        series = lk.open_series(handle.path)
         assert series.shape == (40, 256, 256)
+    assert not list((engine_home.parent).glob("x*")) and not Path("/etc/labkit-series").exists()
+
+
+def test_the_dashboard_spool_panel_drives_the_engines_spooler(loopback_engine):
+    from labkit.widgets._spool_panel import SpoolPanel
+
+    with lk.connect(loopback_engine.connection_file, streams="network") as scope:
+        panel = SpoolPanel(scope)
+        try:
+            assert panel.values["directory"].endswith("%(day)02d")  # the engine's pattern
+            assert panel.values["series"]  # the next series name, from the engine
+            panel.edit("directory", "/tmp/elsewhere")
+            assert "chosen where it runs" in str(panel.errors.get("directory", ""))
+            panel.edit("max_frames", 12)
+            scope.start()
+            panel.click("start")
+            wait_until(
+                lambda: "12 / 12 frames · finished" in panel.values["frames"]["text"],
+                60,
+                "the panel to show the finished series (from spool events)",
+            )
+            assert "dropped 0" in panel.values["stats"]
+            assert panel.error == ""
+            scope.stop()
+        finally:
+            panel.close()
