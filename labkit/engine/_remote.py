@@ -53,12 +53,13 @@ class EngineExportSource:
         return self._reader
 
     def latest_after(self, index: int | None) -> Any:
-        """The newest frame if it is newer than ``index`` (None otherwise)."""
+        """The newest frame if it is newer than ``index`` (None otherwise): a zero-copy view of
+        its ring slot, checked with ``is_intact()`` by the server once it encoded it."""
         try:
             reader = self._current()
             if index is not None and reader.lag == 0:
                 return None
-            return reader.latest(copy=True)
+            return reader.latest(copy=False)
         except RingError:  # the ring was replaced: reopen on the next call
             self.close()
             return None

@@ -47,7 +47,9 @@ class ExportSource(Protocol):
     kind: str  # "frames" or "trace"
     channels: tuple[str, ...]
 
-    def latest_after(self, index: int | None) -> Any: ...  # a Frame newer than index, or None
+    # a Frame newer than index, or None; it may be a view of a ring slot (``is_intact()`` says
+    # whether it still holds that frame after it was read)
+    def latest_after(self, index: int | None) -> Any: ...
     def read_new(self) -> tuple[np.ndarray, np.ndarray, int]: ...
     def describe(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
@@ -375,12 +377,14 @@ class StreamServer:
                 peer, {"op": "error", "sid": sub.sid, "message": f"{type(exc).__name__}: {exc}"}
             )
 
-    def _encoded(self, sub: _Sub, frame: Any) -> tuple[dict[str, Any], Any]:
+    def _encoded(self, sub: _Sub, frame: Any) -> tuple[dict[str, Any], Any] | None:
+        """Header and payload of ``frame`` (made once per stream and codec); None if the frame
+        was a view of a ring slot that got overwritten while it was read."""
         key = (sub.stream, sub.codec)
         cached = self._cache.get(key)
         if cached is not None and cached[0] == frame.index:
             return cached[1], cached[2]
-        data = np.ascontiguousarray(frame.data)
+        data = frame.data
         header = {
             "op": "frame",
             "index": int(frame.index),
@@ -390,7 +394,10 @@ class StreamServer:
             "dtype": data.dtype.str,
             "codec": sub.codec,
         }
-        payload = compress(data, sub.codec)
+        # compressed: straight from the slot; raw: a copy (the socket sends it later, by reference)
+        payload = compress(data, sub.codec) if sub.codec != "none" else np.array(data, order="C")
+        if not frame.is_intact():
+            return None  # torn: the next, newer frame goes instead
         self._cache[key] = (int(frame.index), header, payload)
         return header, payload
 
@@ -398,7 +405,10 @@ class StreamServer:
         frame = sub.source.latest_after(sub.last_index)
         if frame is None:
             return
-        header, payload = self._encoded(sub, frame)
+        encoded = self._encoded(sub, frame)
+        if encoded is None:
+            return
+        header, payload = encoded
         nbytes = memoryview(payload).nbytes
         if not sub.bucket.allow(nbytes, now):
             return  # the link's rate is spent: a newer frame goes later
