@@ -60,7 +60,11 @@ def test_frames_cross_tcp_exactly_as_the_ring_holds_them(loopback_engine, codec)
 def test_traces_node_outputs_and_trace_plots_read_over_the_network(loopback_engine):
     with lk.connect(loopback_engine.connection_file, streams="network") as scope:
         scope.nodes.add("frame_stats", name="stats")
+        scope.nodes.add("downsample", name="small", bin=4)  # a node's frames stream
         scope.start()
+        with scope.open_reader("small") as small:
+            assert isinstance(small, RemoteFrameReader)
+            assert [f.data.shape for f in _frames(small, 3)] == [(64, 64)] * 3
         with scope.open_trace_reader("stats") as reader:
             assert isinstance(reader, RemoteTraceReader)
             rows: list = []
