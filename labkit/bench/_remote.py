@@ -2,13 +2,14 @@
 
 A ``labkit engine`` process on ``tcp://127.0.0.1`` streams a 2048² uint16 sim camera set to 100
 fps (it renders what the machine allows; its rate is in the notes, and it runs during the raw
-measurements too, so both share the same CPU); this process connects with ``lk.connect(streams="network")`` and counts the
-distinct frames that arrive per second, without compression and with lz4. Beside it, in the same
-run: raw pyzmq over the same transport, a PUSH socket sending 8 MiB frames to a PULL socket in
-another context (each end its own libzmq I/O thread, as two processes have)
-(TCP+CURVE, and plain TCP), zero-copy, HWM 4 (goal: remote ≥ 0.8× raw TCP+CURVE). Then the
-remote live view in a real Voila page (headless Chromium): painted fps of a LiveView of the remote
-scope with lz4 (goal ≥ 30 at 2048²). Each figure's note carries the machine's load average.
+measurements too, so both share the same CPU); this process connects with
+``lk.connect(streams="network")`` and counts the distinct frames that arrive per second, without
+compression and with lz4. Beside it, in the same run: raw pyzmq over the same transport, a PUSH
+socket sending 8 MiB frames zero-copy (HWM 4) to a PULL socket in another context (each end its
+own libzmq I/O thread, as two processes have), over TCP+CURVE (the baseline, measured before and
+after) and plain TCP (goal: remote ≥ 0.8× raw TCP+CURVE). Then the remote live view in a real
+Voila page (headless Chromium): painted fps of a LiveView of the remote scope with lz4 (goal ≥ 30
+at 2048²). Each figure's note carries the machine's load average.
 """
 
 from __future__ import annotations
