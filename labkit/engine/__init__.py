@@ -19,6 +19,7 @@ handlers), ``_commands`` (the checked RPC table), ``_server`` / ``_client`` (Zer
 ``_hosts`` (thread / process / remote), ``_scope`` and ``_proxy`` (what the notebook holds).
 """
 
+from labkit.engine import events
 from labkit.engine._commands import CommandError, UnknownCommandError
 from labkit.engine._engine import UnknownDeviceError
 from labkit.engine._nodes import (
@@ -33,6 +34,7 @@ from labkit.engine._nodes import (
     RoiStatsNode,
 )
 from labkit.engine._proxy import DeviceProxy
+from labkit.engine._proxy_types import CameraProxy, DeviceProxyLike, SignalProxy, StageProxy
 from labkit.engine._remote_client import LinkDownError, RemoteFrameReader, RemoteTraceReader
 from labkit.engine._remote_spool import RemoteSpool, RemoteSpoolHandle
 from labkit.engine._scope import Scope, connect
@@ -58,15 +60,24 @@ for _cls in (
     UnknownUserCommandError,
     NodeError,
     NodeStateError,
+    events.EventPayloadError,
+    events.UnknownTopicError,
 ):
     _register_error(_cls)
 del _cls
 
 __all__ = [
+    # typed events (one Struct per topic)
+    "events",
     # scopes
     "Scope",
     "connect",
     "DeviceProxy",
+    # what type checkers see of scope.camera / .stage / .signal
+    "DeviceProxyLike",
+    "CameraProxy",
+    "StageProxy",
+    "SignalProxy",
     "StreamInfo",
     # remote engines (docs/remote.md)
     "RemoteFrameReader",

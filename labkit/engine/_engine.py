@@ -21,6 +21,7 @@ from typing import Any
 
 from labkit.buffers import FrameRing, TraceBuffer
 from labkit.engine import _commands as cmds
+from labkit.engine import events
 from labkit.engine._acquisition import CameraLoop, SignalPump
 from labkit.engine._frames import frame_to_dataarray, jsonable
 from labkit.engine._node_table import NodeTable
@@ -73,7 +74,7 @@ class Engine:
                 "an engine needs at least one device; pass devices=None for the simulated set"
             )
         self.devices = dict(devices)
-        self._emit = emit
+        self._emit = events.checked(emit)  # every event checked against its topic's Struct
         self.ring_slots = int(ring_slots)
         self.state = EngineState.CREATED
         self.cameras = self._of_kind("camera")
@@ -166,10 +167,7 @@ class Engine:
         previous, self.state = self.state, state
         if previous is not state:
             log.info("engine %s -> %s", previous.value, state.value)
-            payload = {"state": state.value, "previous": previous.value}
-            if reason:
-                payload["reason"] = reason
-            self._emit("state", payload)
+            self._emit("state", events.StateEvent(state=state, previous=previous, reason=reason))
 
     def _crashed(self, where: str, exc: BaseException) -> None:
         with self._state_lock:
@@ -179,7 +177,9 @@ class Engine:
                 self._pump.set_running(False)
             self._emit(
                 "error",
-                {"type": type(exc).__name__, "message": str(exc), "where": f"acquisition:{where}"},
+                events.ErrorEvent(
+                    type=type(exc).__name__, message=str(exc), where=f"acquisition:{where}"
+                ),
             )
             if self.state not in (EngineState.CLOSED, EngineState.FAILED) and not self._closing:
                 self._set_state(
@@ -223,18 +223,17 @@ class Engine:
         """Add or update a stream (cameras, signals, node outputs) and tell every client."""
         old = self.streams.all().get(info.name)
         if self.streams.put(info):
-            self._emit("streams", {n: s.to_json() for n, s in self.streams.all().items()})
+            self._emit("streams", events.StreamsEvent(streams=self.streams.all()))
             if old is not None and old.buffer != info.buffer:
                 self.nodes.stream_changed(info)
 
     def _drop_stream(self, name: str) -> None:
         if self.streams.remove(name):
-            self._emit("streams", {n: s.to_json() for n, s in self.streams.all().items()})
+            self._emit("streams", events.StreamsEvent(streams=self.streams.all()))
 
     def _ring_changed(self, name: str, ring: FrameRing) -> None:
-        payload = {"stream": name, "ring_name": ring.name, "shape": list(ring.shape),
-                   "dtype": ring.dtype.str}  # fmt: skip
-        self._emit("ring", payload)
+        self._emit("ring", events.RingEvent(stream=name, ring_name=ring.name,
+                                            shape=tuple(ring.shape), dtype=ring.dtype.str))  # fmt: skip
         self._publish_stream(name)
 
     # -- dispatch --------------------------------------------------------------------------------
@@ -386,8 +385,8 @@ class Engine:
             raise cmds.CommandError(f"device {p.device!r} ({type(dev).__name__}) has no actions")
 
         def progress(fraction: float, message: str = "") -> None:
-            self._emit("progress", {"device": p.device, "action": p.action, "call_id": p.call_id,
-                                    "fraction": float(fraction), "message": str(message)})  # fmt: skip
+            self._emit("progress", events.ProgressEvent(device=p.device, action=p.action,
+                       call_id=p.call_id, fraction=float(fraction), message=str(message)))  # fmt: skip
 
         return jsonable_result(dev.call_action(p.action, p.args, progress=progress))
 
@@ -441,7 +440,8 @@ class Engine:
     def _make_listener(self, device_name: str) -> Callable[..., None]:
         def on_change(dev_name: str, prop_name: str, value: Any) -> None:
             self._emit(
-                "property", {"device": device_name, "name": prop_name, "value": jsonable(value)}
+                "property",
+                events.PropertyEvent(device=device_name, name=prop_name, value=jsonable(value)),
             )
 
         return on_change

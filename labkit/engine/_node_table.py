@@ -15,6 +15,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from labkit.buffers import sweep_stale_segments
+from labkit.engine import events
 from labkit.engine._node_process import ProcessNodeRunner
 from labkit.engine._node_runner import ThreadNodeRunner
 from labkit.engine._nodes import BUILTIN_NODES, FunctionNode, Node, NodeState
@@ -168,7 +169,8 @@ class NodeTable:
 
     def _failed(self, name: str, exc: BaseException) -> None:
         self._engine.emit(
-            "error", {"type": type(exc).__name__, "message": str(exc), "where": f"node:{name}"}
+            "error",
+            events.ErrorEvent(type=type(exc).__name__, message=str(exc), where=f"node:{name}"),
         )
 
     def stream_changed(self, info: StreamInfo) -> None:

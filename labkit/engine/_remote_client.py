@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from labkit.buffers import Frame
+from labkit.engine import events
 from labkit.engine._state import EngineError
 from labkit.engine._streams import StreamInfo
 from labkit.rpc import ConnectionInfo, RpcClient
@@ -94,8 +95,10 @@ class RemoteStreams:
         )
 
     def _link_changed(self, state: str) -> None:
-        payload = {"state": state, "address": self.client.address, "downs": self.client.link.downs}
-        self._on_event(Event(topic="link", payload=payload))
+        link = events.LinkEvent(
+            state=state, address=self.client.address, downs=self.client.link.downs
+        )
+        self._on_event(Event(topic="link", payload=events.to_payload("link", link)))
 
     @property
     def state(self) -> str:

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from labkit.buffers import TraceReader, sweep_stale_segments
+from labkit.engine import events
 from labkit.engine._devices import DevicesSpec
 from labkit.engine._events import EventBus
 from labkit.engine._hosts import ProcessHost, RemoteHost, ThreadHost
 from labkit.engine._proxy import DeviceProxy
+from labkit.engine._proxy_types import CameraProxy, SignalProxy, StageProxy
 from labkit.engine._scope_commands import ScopeCommands, function_path
 from labkit.engine._scope_nodes import ScopeNodes
 from labkit.engine._scope_streams import StreamAccess, Traces
@@ -172,9 +174,8 @@ class Scope:
             if previous is state:
                 return
             self._state = state
-            self._publish_locked(
-                "state", {"state": state.value, "previous": previous.value, **extra}
-            )
+            event = events.StateEvent(state=state, previous=previous, **extra)
+            self._publish_locked("state", events.to_payload("state", event))
 
     def _publish_locked(self, topic: str, payload: Any) -> None:
         self._seq += 1
@@ -195,7 +196,7 @@ class Scope:
         if topic == "ring":
             self._streams.ring_changed(payload)
         elif topic == "streams":
-            self._streams.replace(payload)
+            self._streams.replace(payload["streams"])
         elif topic == "log" and self.mode != "thread" and not _relog(payload):
             return  # not enabled in this process's logging: no event either (as in thread mode)
         self._publish(topic, payload)
@@ -207,7 +208,8 @@ class Scope:
         swept = sweep_stale_segments()
         if swept:
             log.info("removed shared-memory segments of the dead engine: %s", ", ".join(swept))
-        self._publish("error", {"type": "EngineDiedError", "message": reason, "where": "engine"})
+        died = events.ErrorEvent(type="EngineDiedError", message=reason, where="engine")
+        self._publish("error", events.to_payload("error", died))
         self._set_state(EngineState.FAILED, reason=reason)
 
     def _call(self, method: str, **params: Any) -> Any:
@@ -358,17 +360,21 @@ class Scope:
         raise AttributeError(f"this scope has no {name}; devices: {', '.join(self._proxies)}")
 
     @property
-    def camera(self) -> DeviceProxy:
-        """The camera proxy (``scope.camera.exposure_ms = 10``, ``scope.camera.snap()``)."""
+    def camera(self) -> CameraProxy:
+        """The camera proxy (``scope.camera.exposure_ms = 10``, ``scope.camera.snap()``).
+
+        A :class:`DeviceProxy`, typed for checkers by :class:`~labkit.engine.CameraProxy`; a
+        driver's own properties are reached through ``scope.devices[name]``.
+        """
         return self._device_of("camera")
 
     @property
-    def stage(self) -> DeviceProxy:
+    def stage(self) -> StageProxy:
         """The stage proxy (``scope.stage.move(z=5)``, ``scope.stage.position()``)."""
         return self._device_of("stage")
 
     @property
-    def signal(self) -> DeviceProxy:
+    def signal(self) -> SignalProxy:
         """The signal proxy (samples go to the trace buffer; see :meth:`open_trace_reader`)."""
         return self._device_of("signal")
 
@@ -384,9 +390,9 @@ class Scope:
         call_id = uuid.uuid4().hex
 
         def follow(event: Event) -> None:
-            p = event.payload
-            if event.topic == "progress" and isinstance(p, dict) and p.get("call_id") == call_id:
-                progress(p["fraction"], p["message"])
+            p = events.parse(event, events.ProgressEvent)
+            if p is not None and p.call_id == call_id:
+                progress(p.fraction, p.message)
 
         self._bus.subscribe(follow)
         try:
@@ -477,8 +483,10 @@ class Scope:
         return self._bus
 
     def subscribe(self, fn: Any) -> None:
-        """Call ``fn(event)`` for each later ``labkit.wire.Event`` (topics: state, health, property,
-        ring, log, error, spool), in order, on the scope's event thread."""
+        """Call ``fn(event)`` for each later ``labkit.wire.Event``, in order, on the scope's event
+        thread. ``labkit.engine.events.parse(event)`` gives its typed payload; the topics are
+        ``events.topics()`` (state, health, property, ring, streams, progress, log, error, spool,
+        link)."""
         self._bus.subscribe(fn)
 
     def unsubscribe(self, fn: Any) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from labkit.engine import events
 from labkit.widgets._dashboard_live import TRACE_RENDERER, LiveArea, camera_streams
 from labkit.widgets._device_panel import DevicePanel
 from labkit.widgets._form import Form
@@ -304,27 +305,26 @@ class Dashboard(widgets.GridBox):
     def _on_event(self, event: Any) -> None:
         if self._closed:
             return
-        topic, payload = getattr(event, "topic", ""), getattr(event, "payload", None) or {}
-        if topic == "state":
-            state = str(payload.get("state", _state_value(self.scope)))
-            if state == "running":
+        state = events.parse(event, events.StateEvent)
+        error = events.parse(event, events.ErrorEvent)
+        if state is not None:
+            if state.state == "running":
                 self.last_error = None
-            if state == "ready" and payload.get("previous") in ("failed", "stopped", "running"):
+            if state.state == "ready" and state.previous in ("failed", "stopped", "running"):
                 # a restarted engine came back with its factory settings: show them
                 for panel in self.panels.values():
                     panel.refresh()
-            self._show_state(state)
-        elif topic == "error":
-            self.last_error = f"{payload.get('type', 'Error')}: {payload.get('message', '')}"
+            self._show_state(state.state.value)
+        elif error is not None:
+            self.last_error = f"{error.type}: {error.message}"
             self._show_state(_state_value(self.scope))
-        elif topic == "health":
-            self.health = payload
-            self._show_health(payload)
-        elif topic == "link":  # a remote engine's network link (the engine itself runs on)
-            down = payload.get("state") == "down"
-            self.last_error = (
-                f"link to {payload.get('address')} down: reconnecting" if down else None
-            )
+        elif event.topic == "health":
+            self.health = event.payload
+            self._show_health(event.payload)
+        elif (link := events.parse(event, events.LinkEvent)) is not None:
+            # a remote engine's network link (the engine itself goes on)
+            down = link.state == "down"
+            self.last_error = f"link to {link.address} down: reconnecting" if down else None
             self._show_state(_state_value(self.scope))
 
     def _show_state(self, state: str) -> None:
