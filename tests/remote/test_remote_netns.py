@@ -10,7 +10,7 @@ import time
 import pytest
 
 import labkit as lk
-from labkit.engine import LinkDownError
+from labkit.engine import LinkDownError, events
 from labkit.testing import serve_engine, wait_until
 
 pytestmark = pytest.mark.slow
@@ -59,11 +59,13 @@ def test_link_cut_mid_stream_is_seen_within_2_s_and_views_resume_while_spool_los
     netns, served = ns_engine
     links: list[tuple[str, float]] = []
     with lk.connect(served.connection_file, streams="network") as scope:
-        scope.subscribe(
-            lambda e: (
-                links.append((e.payload["state"], time.monotonic())) if e.topic == "link" else None
-            )
-        )
+
+        def on_event(event) -> None:
+            link = events.parse(event, events.LinkEvent)  # typed: the "link" topic's Struct
+            if link is not None:
+                links.append((link.state, time.monotonic()))
+
+        scope.subscribe(on_event)
         scope.camera.frame_rate_hz = 20
         scope.start()
         reader = scope.open_reader(name="view")
