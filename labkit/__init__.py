@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type ch
         widgets,
         wire,
     )
-    from labkit.engine import EngineState, Scope, connect
+    from labkit.engine import EngineState, Scope, SettingsError, connect
     from labkit.processing.tracking import track
     from labkit.spool import open_series, repair_series
     from labkit.viewer import fetch, watch
@@ -44,6 +44,7 @@ _LAZY: dict[str, str] = {
     "Scope": "labkit.engine",
     "connect": "labkit.engine",
     "EngineState": "labkit.engine",
+    "SettingsError": "labkit.engine",
     # processing
     "track": "labkit.processing.tracking",
     # spool
@@ -81,6 +82,7 @@ __all__ = [
     # engine
     "EngineState",
     "Scope",
+    "SettingsError",
     "connect",
     # processing
     "track",

@@ -38,6 +38,8 @@ from labkit.engine._proxy_types import CameraProxy, DeviceProxyLike, SignalProxy
 from labkit.engine._remote_client import LinkDownError, RemoteFrameReader, RemoteTraceReader
 from labkit.engine._remote_spool import RemoteSpool, RemoteSpoolHandle
 from labkit.engine._scope import Scope, connect
+from labkit.engine._scope_settings import ScopeSettings
+from labkit.engine._settings_file import SettingsError
 from labkit.engine._state import (
     EngineDiedError,
     EngineError,
@@ -62,6 +64,7 @@ for _cls in (
     NodeStateError,
     events.EventPayloadError,
     events.UnknownTopicError,
+    SettingsError,
 ):
     _register_error(_cls)
 del _cls
@@ -85,6 +88,8 @@ __all__ = [
     "RemoteSpool",
     "RemoteSpoolHandle",
     "LinkDownError",
+    # settings files
+    "ScopeSettings",
     # nodes
     "Node",
     "NodeOutput",
@@ -107,4 +112,5 @@ __all__ = [
     "UnknownUserCommandError",
     "NodeError",
     "NodeStateError",
+    "SettingsError",
 ]

@@ -294,8 +294,15 @@ class Engine:
     def cmd_start(self, p: Any = None) -> dict:
         with self._state_lock:
             check_transition(self.state, EngineState.RUNNING)
-            for loop in self._loops.values():
-                loop.set_running(True)
+            started: list[CameraLoop] = []
+            try:
+                for loop in self._loops.values():
+                    loop.set_running(True)  # a camera may refuse to start streaming
+                    started.append(loop)
+            except BaseException:
+                for loop in started:
+                    loop.set_running(False)
+                raise
             if self._pump is not None:
                 self._pump.set_running(True)
             self._set_state(EngineState.RUNNING)

@@ -25,7 +25,9 @@ from labkit.engine._proxy import DeviceProxy
 from labkit.engine._proxy_types import CameraProxy, SignalProxy, StageProxy
 from labkit.engine._scope_commands import ScopeCommands, function_path
 from labkit.engine._scope_nodes import ScopeNodes
+from labkit.engine._scope_settings import ScopeSettings
 from labkit.engine._scope_streams import StreamAccess, Traces
+from labkit.engine._settings_file import read_settings
 from labkit.engine._state import (
     EngineDiedError,
     EngineState,
@@ -54,35 +56,47 @@ class Scope:
             a factory callable ``f(seed=, shape=) -> {name: Device}``; or (thread mode only) a dict of
             ready-made devices.
         mode: ``"thread"`` (engine in a background thread of this process) or ``"process"`` (engine in
-            a child process: survives crashes of vendor code, reached over ZeroMQ).
-        ring_slots: frames the ring holds.
-        seed: passed to the device factory (simulated camera noise seed).
-        shape: passed to the device factory (frame shape in px).
+            a child process: survives crashes of vendor code, reached over ZeroMQ); default thread.
+        ring_slots: frames the ring holds (default 64).
+        seed: passed to the device factory (simulated camera noise seed; default 0).
+        shape: passed to the device factory (frame shape in px; default (2048, 2048)).
         commands: user commands to add to the engine (functions in thread mode, else
             ``"package.module:function"`` paths); see :attr:`commands`.
+        config: a settings file (docs/settings.md): its ``engine`` and ``devices`` sections build
+            the scope (arguments given here win), the rest is applied once the engine is up.
 
     The engine is up (``state == "ready"``) when the constructor returns: properties and ``snap()``
     work at once; ``start()`` streams frames into the ring. Use as a context manager or call ``close()``.
 
     Raises:
         ValueError: unknown mode, or device objects passed with ``mode="process"``.
+        SettingsError: a settings file that names an unknown key or a value a device refuses.
         EngineError: the engine process could not start.
     """
 
     def __init__(
         self,
         devices: DevicesSpec = None,
-        mode: str = "thread",
-        ring_slots: int = 64,
-        seed: int = 0,
-        shape: tuple[int, int] = (2048, 2048),
+        mode: str | None = None,
+        ring_slots: int | None = None,
+        seed: int | None = None,
+        shape: tuple[int, int] | None = None,
         *,
         commands: list[Any] | tuple[Any, ...] = (),
+        config: str | os.PathLike | None = None,
         _connection: str | os.PathLike | ConnectionInfo | None = None,
         _key: Any = None,
         _timeout_s: float = 10.0,
         _stream_options: dict[str, Any] | None = None,
     ) -> None:
+        rig = read_settings(config) if config is not None else None
+        built = rig.engine if rig is not None else {}
+        if devices is None and rig is not None:
+            devices = rig.devices
+        mode = mode or built.get("mode", "thread")
+        ring_slots = ring_slots or built.get("ring_slots", 64)
+        seed = built.get("seed", 0) if seed is None else seed
+        shape = shape or built.get("shape", (2048, 2048))
         if _connection is None and mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         self.mode = "remote" if _connection is not None else mode
@@ -110,6 +124,12 @@ class Scope:
         except BaseException:
             self._bus.close()
             raise
+        if rig is not None:
+            try:
+                self.settings.apply(rig)
+            except BaseException:
+                self.close()
+                raise
 
     # -- engine host -----------------------------------------------------------------------------
 
@@ -457,6 +477,12 @@ class Scope:
     def nodes(self) -> ScopeNodes:
         """Processing nodes of the engine: ``scope.nodes.add("roi_stats", rois=[...])``."""
         return ScopeNodes(self)
+
+    @property
+    def settings(self) -> ScopeSettings:
+        """Save and load the scope's settings as YAML: ``scope.settings.save("rig.yaml")``,
+        ``scope.settings.load("rig.yaml")`` (docs/settings.md)."""
+        return ScopeSettings(self)
 
     @property
     def commands(self) -> ScopeCommands:
