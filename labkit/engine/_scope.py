@@ -27,6 +27,7 @@ from labkit.engine._scope_commands import ScopeCommands, function_path
 from labkit.engine._scope_nodes import ScopeNodes
 from labkit.engine._scope_settings import ScopeSettings
 from labkit.engine._scope_streams import StreamAccess, Traces
+from labkit.engine._scope_tracking import ScopeTracking
 from labkit.engine._settings_file import read_settings
 from labkit.engine._state import (
     EngineDiedError,
@@ -483,6 +484,11 @@ class Scope:
         """Save and load the scope's settings as YAML: ``scope.settings.save("rig.yaml")``,
         ``scope.settings.load("rig.yaml")`` (docs/settings.md)."""
         return ScopeSettings(self)
+
+    @property
+    def tracking(self) -> ScopeTracking:
+        """Bead tracking: bead ROIs, the tracker node, z table scans and the bead lock."""
+        return ScopeTracking(self)
 
     @property
     def commands(self) -> ScopeCommands:
