@@ -35,7 +35,11 @@ from labkit.engine._nodes import (
 )
 from labkit.engine._proxy import DeviceProxy
 from labkit.engine._proxy_types import CameraProxy, DeviceProxyLike, SignalProxy, StageProxy
+from labkit.engine._remote_client import LinkDownError, RemoteFrameReader, RemoteTraceReader
+from labkit.engine._remote_spool import RemoteSpool, RemoteSpoolHandle
 from labkit.engine._scope import Scope, connect
+from labkit.engine._scope_settings import ScopeSettings
+from labkit.engine._settings_file import SettingsError
 from labkit.engine._state import (
     EngineDiedError,
     EngineError,
@@ -47,6 +51,13 @@ from labkit.engine._state import (
 from labkit.engine._streams import StreamInfo
 from labkit.engine._tracking import ScanCancelledError
 from labkit.engine._user_commands import UnknownUserCommandError
+from labkit.protocols import (
+    ProtocolCancelled,
+    ProtocolError,
+    ScriptError,
+    StepError,
+    UnknownProtocolError,
+)
 from labkit.wire import register_error as _register_error
 
 for _cls in (
@@ -62,6 +73,12 @@ for _cls in (
     ScanCancelledError,
     events.EventPayloadError,
     events.UnknownTopicError,
+    SettingsError,
+    ProtocolError,
+    ProtocolCancelled,
+    StepError,
+    ScriptError,
+    UnknownProtocolError,
 ):
     _register_error(_cls)
 del _cls
@@ -79,6 +96,14 @@ __all__ = [
     "StageProxy",
     "SignalProxy",
     "StreamInfo",
+    # remote engines (docs/remote.md)
+    "RemoteFrameReader",
+    "RemoteTraceReader",
+    "RemoteSpool",
+    "RemoteSpoolHandle",
+    "LinkDownError",
+    # settings files
+    "ScopeSettings",
     # nodes
     "Node",
     "NodeOutput",
@@ -101,5 +126,6 @@ __all__ = [
     "UnknownUserCommandError",
     "NodeError",
     "NodeStateError",
+    "SettingsError",
     "ScanCancelledError",
 ]

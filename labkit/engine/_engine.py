@@ -25,6 +25,7 @@ from labkit.engine import events
 from labkit.engine._acquisition import CameraLoop, SignalPump
 from labkit.engine._frames import frame_to_dataarray, jsonable
 from labkit.engine._node_table import NodeTable
+from labkit.engine._protocol_host import EngineProtocolHost
 from labkit.engine._state import (
     EngineError,
     EngineState,
@@ -35,6 +36,7 @@ from labkit.engine._state import (
 from labkit.engine._streams import StreamInfo, StreamTable
 from labkit.engine._tracking import EngineTracking
 from labkit.engine._user_commands import UserCommands
+from labkit.protocols import ProtocolTable
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,7 @@ class Engine:
         self.streams = StreamTable()
         self.commands = UserCommands(self, allow_client_code=allow_client_code)
         self.nodes = NodeTable(self)
+        self.protocols = ProtocolTable(EngineProtocolHost(self))
         self.tracking = EngineTracking(self)
         self._loops: dict[str, CameraLoop] = {}
         self._traces: dict[str, TraceBuffer] = {}
@@ -136,6 +139,7 @@ class Engine:
             if self.state is EngineState.CLOSED or self._closing:
                 return
             self._closing = True
+        self.protocols.close()  # runs end (devices made safe) before anything else goes
         self.tracking.close()  # the bead lock reads a node's trace
         self.nodes.close()  # before the rings they read
         # join outside the state lock: a crashing loop takes it to report the failure
@@ -164,7 +168,7 @@ class Engine:
         """The engine's own threads (their log records are the engine's)."""
         loops: list[Any] = [*self._loops.values(), self._pump]
         idents = {loop.ident for loop in loops if loop is not None and loop.ident is not None}
-        return idents | self.nodes.idents() | self.tracking.idents()
+        return idents | self.nodes.idents() | self.protocols.idents() | self.tracking.idents()
 
     def _set_state(self, state: EngineState, reason: str = "") -> None:
         previous, self.state = self.state, state
@@ -297,8 +301,15 @@ class Engine:
     def cmd_start(self, p: Any = None) -> dict:
         with self._state_lock:
             check_transition(self.state, EngineState.RUNNING)
-            for loop in self._loops.values():
-                loop.set_running(True)
+            started: list[CameraLoop] = []
+            try:
+                for loop in self._loops.values():
+                    loop.set_running(True)  # a camera may refuse to start streaming
+                    started.append(loop)
+            except BaseException:
+                for loop in started:
+                    loop.set_running(False)
+                raise
             if self._pump is not None:
                 self._pump.set_running(True)
             self._set_state(EngineState.RUNNING)
@@ -340,6 +351,20 @@ class Engine:
 
     def cmd_run_command(self, p: cmds.RunCommand) -> Any:
         return jsonable_result(self.commands.run(p.name, p.args))
+
+    def cmd_run_mda(self, p: cmds.RunMda) -> dict:
+        return self.protocols.start_mda(
+            p.sequence, p.path, autofocus=p.autofocus, camera=p.camera or None, burst=p.burst
+        )
+
+    def cmd_run_script(self, p: cmds.RunScript) -> dict:
+        return self.protocols.start_script(p.script)
+
+    def cmd_protocol_control(self, p: cmds.ProtocolControl) -> dict:
+        return self.protocols.control(p.id, p.action)
+
+    def cmd_protocols(self, p: cmds.ProtocolStatus) -> dict:
+        return self.protocols.status(p.id)
 
     # -- commands: devices -----------------------------------------------------------------------
 

@@ -7,12 +7,14 @@ engine's host (thread or process) unless it was made by :func:`connect`.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import itertools
 import logging
 import os
 import threading
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,10 @@ from labkit.engine._proxy import DeviceProxy
 from labkit.engine._proxy_types import CameraProxy, SignalProxy, StageProxy
 from labkit.engine._scope_commands import ScopeCommands, function_path
 from labkit.engine._scope_nodes import ScopeNodes
+from labkit.engine._scope_settings import ScopeSettings
 from labkit.engine._scope_streams import StreamAccess, Traces
 from labkit.engine._scope_tracking import ScopeTracking
+from labkit.engine._settings_file import read_settings
 from labkit.engine._state import (
     EngineDiedError,
     EngineState,
@@ -45,6 +49,25 @@ __all__ = ["Scope", "connect"]
 
 _MODES = ("thread", "process")
 _labels = itertools.count(1)
+# scopes of this process not closed yet, closed when the interpreter exits (see _close_open_scopes)
+_open_scopes: weakref.WeakKeyDictionary[Scope, int] = weakref.WeakKeyDictionary()
+
+
+@atexit.register
+def _close_open_scopes() -> None:
+    """Close every scope this process opened and did not close, as the interpreter exits.
+
+    A notebook's scope stays open while the notebook is (Run All leaves its views live); when the
+    kernel shuts down, this releases its engine, child process, shared memory and sockets. A forked
+    child inherits this handler and copies of the scopes but not their engines: it closes only the
+    scopes its own process opened.
+    """
+    for scope, pid in list(_open_scopes.items()):
+        if pid == os.getpid():
+            try:
+                scope.close()
+            except Exception:
+                log.exception("closing %s at exit failed", scope._label)
 
 
 class Scope:
@@ -55,34 +78,48 @@ class Scope:
             a factory callable ``f(seed=, shape=) -> {name: Device}``; or (thread mode only) a dict of
             ready-made devices.
         mode: ``"thread"`` (engine in a background thread of this process) or ``"process"`` (engine in
-            a child process: survives crashes of vendor code, reached over ZeroMQ).
-        ring_slots: frames the ring holds.
-        seed: passed to the device factory (simulated camera noise seed).
-        shape: passed to the device factory (frame shape in px).
+            a child process: survives crashes of vendor code, reached over ZeroMQ); default thread.
+        ring_slots: frames the ring holds (default 64).
+        seed: passed to the device factory (simulated camera noise seed; default 0).
+        shape: passed to the device factory (frame shape in px; default (2048, 2048)).
         commands: user commands to add to the engine (functions in thread mode, else
             ``"package.module:function"`` paths); see :attr:`commands`.
+        config: a settings file (docs/settings.md): its ``engine`` and ``devices`` sections build
+            the scope (arguments given here win), the rest is applied once the engine is up.
 
     The engine is up (``state == "ready"``) when the constructor returns: properties and ``snap()``
-    work at once; ``start()`` streams frames into the ring. Use as a context manager or call ``close()``.
+    work at once; ``start()`` streams frames into the ring. Use as a context manager or call ``close()``;
+    a scope still open when the interpreter exits (a notebook's kernel shutting down) is closed then.
 
     Raises:
         ValueError: unknown mode, or device objects passed with ``mode="process"``.
+        SettingsError: a settings file that names an unknown key or a value a device refuses.
         EngineError: the engine process could not start.
     """
 
     def __init__(
         self,
         devices: DevicesSpec = None,
-        mode: str = "thread",
-        ring_slots: int = 64,
-        seed: int = 0,
-        shape: tuple[int, int] = (2048, 2048),
+        mode: str | None = None,
+        ring_slots: int | None = None,
+        seed: int | None = None,
+        shape: tuple[int, int] | None = None,
         *,
         commands: list[Any] | tuple[Any, ...] = (),
+        config: str | os.PathLike | None = None,
         _connection: str | os.PathLike | ConnectionInfo | None = None,
         _key: Any = None,
         _timeout_s: float = 10.0,
+        _stream_options: dict[str, Any] | None = None,
     ) -> None:
+        rig = read_settings(config) if config is not None else None
+        built = rig.engine if rig is not None else {}
+        if devices is None and rig is not None:
+            devices = rig.devices
+        mode = mode or built.get("mode", "thread")
+        ring_slots = ring_slots or built.get("ring_slots", 64)
+        seed = built.get("seed", 0) if seed is None else seed
+        shape = shape or built.get("shape", (2048, 2048))
         if _connection is None and mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         self.mode = "remote" if _connection is not None else mode
@@ -90,6 +127,7 @@ class Scope:
         self._ring_slots, self._seed = int(ring_slots), int(seed)
         self._shape = (int(shape[0]), int(shape[1]))
         self._connection, self._key, self._connect_timeout_s = _connection, _key, _timeout_s
+        self._stream_options = dict(_stream_options or {})
         self._label = f"scope{next(_labels)}"
         self._lock = threading.RLock()  # lifecycle (start/stop/restart/close)
         self._event_lock = threading.Lock()
@@ -109,6 +147,13 @@ class Scope:
         except BaseException:
             self._bus.close()
             raise
+        _open_scopes[self] = os.getpid()
+        if rig is not None:
+            try:
+                self.settings.apply(rig)
+            except BaseException:
+                self.close()
+                raise
 
     # -- engine host -----------------------------------------------------------------------------
 
@@ -143,6 +188,7 @@ class Scope:
                 on_died,
                 key=self._key,
                 timeout_s=self._connect_timeout_s,
+                stream_options=self._stream_options,
             )
             info = host.hello
         self._host = host
@@ -457,6 +503,12 @@ class Scope:
         return ScopeNodes(self)
 
     @property
+    def settings(self) -> ScopeSettings:
+        """Save and load the scope's settings as YAML: ``scope.settings.save("rig.yaml")``,
+        ``scope.settings.load("rig.yaml")`` (docs/settings.md)."""
+        return ScopeSettings(self)
+
+    @property
     def tracking(self) -> ScopeTracking:
         """Bead tracking: bead ROIs, the tracker node, z table scans and the bead lock."""
         return ScopeTracking(self)
@@ -465,6 +517,47 @@ class Scope:
     def commands(self) -> ScopeCommands:
         """User commands of the engine: ``scope.commands.add(fn)``, ``scope.commands.name(**kw)``."""
         return ScopeCommands(self)
+
+    def run_mda(
+        self,
+        sequence: Any,
+        path: str | os.PathLike | bool | None = None,
+        *,
+        autofocus: Any = None,
+        camera: str = "",
+        burst: bool = True,
+    ) -> Any:
+        """Run a ``useq.MDASequence`` in the engine; returns a handle at once.
+
+        ``path``: the ``.ome.zarr`` series to write (None: the next free name in
+        ``scope.spool.dirname``; False: write nothing). ``autofocus(devices, event) -> z_um``
+        runs for autofocus events (process mode: ``"package.module:function"``). Channels select
+        a preset of a config group or a label of a state device named like the group. Events
+        that differ only in ``t`` with ``interval=0`` run as a burst from the camera's stream
+        (``burst=False``: one snap each). The handle has ``pause()``, ``resume()``, ``cancel()``,
+        ``wait()`` and ``progress``; ``protocol`` events report each frame.
+        ``lk.open_series(handle.path)`` reads the series as ``(t, p, c, z, y, x)``.
+
+        Raises:
+            ProtocolError: the sequence needs what the devices lack (nothing ran).
+            FileExistsError: ``path`` exists.
+        """
+        from labkit.engine._scope_protocols import run_mda
+
+        return run_mda(self, sequence, path, autofocus=autofocus, camera=camera, burst=burst)
+
+    def run_script(self, script: Any) -> Any:
+        """Run a :class:`labkit.protocols.Script` (or its dict, or a YAML path) in the engine.
+
+        Returns a handle like :meth:`run_mda`'s; pause and cancel act at step boundaries, a
+        failed step stops the script with its error and leaves stages stopped, shutters closed.
+
+        Raises:
+            ScriptError: an unknown command, argument or key (named).
+        """
+        from labkit.engine._scope_protocols import run_script
+
+        return run_script(self, script)
 
     def health(self) -> ScopeHealth:
         """Acquisition health: frames acquired, fps, ring fill, per-reader lag and losses.
@@ -488,7 +581,8 @@ class Scope:
     def subscribe(self, fn: Any) -> None:
         """Call ``fn(event)`` for each later ``labkit.wire.Event``, in order, on the scope's event
         thread. ``labkit.engine.events.parse(event)`` gives its typed payload; the topics are
-        ``events.topics()`` (state, health, property, ring, streams, progress, log, error, spool)."""
+        ``events.topics()`` (state, health, property, ring, streams, progress, log, error, spool,
+        link)."""
         self._bus.subscribe(fn)
 
     def unsubscribe(self, fn: Any) -> None:
@@ -498,9 +592,31 @@ class Scope:
     # -- upper layers (imported lazily) ----------------------------------------------------------
 
     @property
+    def link(self) -> dict[str, Any] | None:
+        """A remote TCP engine's network link: ``{"state": "up"|"down"|"connecting",
+        "downs", "reconnects", "address"}`` (None for local engines, whose streams are in
+        shared memory). A ``link`` event announces every change."""
+        streams = getattr(self._host, "streams", None)
+        if streams is None:
+            return None
+        client = streams.client
+        return {
+            "state": client.link_state,
+            "downs": client.link.downs,
+            "reconnects": max(0, client.connects - 1),
+            "address": client.address,
+        }
+
+    @property
     def spool(self) -> Any:
-        """The scope's :class:`labkit.spool.SpoolController` (created on first use)."""
+        """The scope's :class:`labkit.spool.SpoolController` (created on first use); for a
+        remote TCP engine a :class:`~labkit.engine.RemoteSpool`, which records on the engine's
+        machine."""
         with self._lock:
+            if self._spool is None and getattr(self._host, "streams", None) is not None:
+                from labkit.engine._remote_spool import RemoteSpool
+
+                self._spool = RemoteSpool(self)  # the spooler runs beside the engine
             if self._spool is None:
                 from labkit.engine._spool_host import ScopeSpoolHost
 
@@ -521,6 +637,10 @@ def connect(
     target: str | os.PathLike | ConnectionInfo | None = None,
     key: str | os.PathLike | ConnectionInfo | None = None,
     timeout_s: float = 10.0,
+    *,
+    streams: str = "auto",
+    codec: str = "lz4",
+    credit: int = 4,
 ) -> Scope:
     """Connect to an engine served by ``labkit engine`` (this side does not own it).
 
@@ -529,15 +649,25 @@ def connect(
     the connection file. With no target, the one engine running on this machine for this user is
     used. The returned Scope works like a local one; ``close()`` only disconnects.
 
+    For a TCP engine, frames and traces come over the network (docs/remote.md): ``streams``
+    ``"auto"`` reads shared memory when the engine runs on this machine and the network
+    otherwise, ``"network"`` always the network, ``"shared"`` never. ``codec`` (``"lz4"``,
+    ``"zstd"`` or ``"none"``) compresses each frame; ``credit`` is the number of frames in
+    flight per view.
+
     Raises:
         EngineDiedError: nothing answered within ``timeout_s`` (not running there).
         RpcAuthError: the engine refused the keys (an old connection file).
         ConnectionFileError: the connection file is missing, readable by others or malformed.
-        ValueError: a TCP address without its connection file, or no / several local engines.
+        ValueError: a TCP address without its connection file, or no / several local engines;
+            an unknown ``streams`` or ``codec``.
     """
+    from labkit.engine._remote_client import check_stream_options
+
+    options = check_stream_options(streams=streams, codec=codec, credit=credit)
     if target is None:
         target = _only_local_engine()
-    return Scope(_connection=target, _key=key, _timeout_s=timeout_s)
+    return Scope(_connection=target, _key=key, _timeout_s=timeout_s, _stream_options=options)
 
 
 def _only_local_engine() -> Path:

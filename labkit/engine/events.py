@@ -71,6 +71,8 @@ __all__ = [
     "LogEvent",
     "ErrorEvent",
     "SpoolEvent",
+    "ProtocolEvent",
+    "LinkEvent",
     # parts
     "ReaderHealth",
     "CameraHealth",
@@ -439,3 +441,35 @@ class SpoolEvent(EngineEvent):
     eta_s: float | None = None
     error: str | None = None
     problems: list[str] = []
+
+
+@topic("protocol")
+class ProtocolEvent(EngineEvent):
+    """A protocol run (an MDA sequence or a script, ``labkit.protocols``) changed: its status.
+
+    ``state`` is ``pending``, ``running``, ``paused``, ``done``, ``cancelled`` or ``failed``;
+    ``index`` the MDA axes of the current event (``{"t": 0, "z": 3}``), empty for scripts.
+    """
+
+    id: str
+    kind: str
+    state: str
+    step: str = ""
+    index: dict[str, int] = {}
+    steps_done: int = 0
+    steps_total: int = 0
+    frames_done: int = 0
+    frames_total: int = 0
+    path: str = ""
+    error: str | None = None
+    error_type: str | None = None
+
+
+@topic("link")
+class LinkEvent(EngineEvent):
+    """The network link to a remote TCP engine went ``down`` or came back ``up`` (the engine
+    itself goes on; docs/remote.md). ``downs`` counts the times it went down."""
+
+    state: str
+    address: str
+    downs: int

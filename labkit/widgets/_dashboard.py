@@ -7,6 +7,8 @@ Layout (an ipywidgets GridBox in Jupyter and Voila; a marimo vstack/hstack in ma
     +--------------------------------------+------------------------+
     | LiveView                             | device panels (tabs)   |
     |                                      | spool panel            |
+    |                                      | settings file: export  |
+    |                                      |                import  |
     |                                      +------------------------+
     |                                      | TracePlot              |
     +--------------------------------------+------------------------+
@@ -26,12 +28,14 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 from typing import Any
 
 import ipywidgets as widgets
 
 from labkit.engine import events
 from labkit.widgets._dashboard_live import TRACE_RENDERER, LiveArea, camera_streams
+from labkit.widgets._dashboard_settings import SettingsRow
 from labkit.widgets._device_panel import DevicePanel
 from labkit.widgets._form import Form
 from labkit.widgets._frontends import close_with_comm
@@ -103,6 +107,8 @@ class Dashboard(widgets.GridBox):
         devices: device names that get a panel; default every device of the scope.
         cameras: camera streams that get a live view (``scope.streams``); default every camera.
         cameras_layout: ``"grid"`` (side by side) or ``"tabs"`` (one tab per camera).
+        settings_dir: the folder the settings row exports YAML files to and imports them from
+            (``dash.settings``; default the kernel's working folder).
         tracking: add bead tracking (:class:`~labkit.widgets._tracking.TrackingPanel`): a
             ``tracking`` tab beside the devices, bead ROIs drawn over the first camera's view
             (its Pick button adds beads), the beads' x/y/z traces and the z table below.
@@ -128,6 +134,7 @@ class Dashboard(widgets.GridBox):
         devices: list[str] | None = None,
         cameras: list[str | None] | None = None,
         cameras_layout: str = "grid",
+        settings_dir: str | os.PathLike | None = None,
         tracking: bool = False,
     ) -> None:
         self._closed = True  # until built
@@ -198,11 +205,15 @@ class Dashboard(widgets.GridBox):
             logger.info("SpoolPanel unavailable: %s", exc)
             self._placeholders["spool"] = _placeholder_html("The spool panel", exc)
         spool_part = self._part("spool", self.spool_panel)
+        #: export / import the scope's settings as YAML (docs/settings.md)
+        self.settings = SettingsRow(scope, settings_dir)
+        self._children_to_close.append(self.settings)
         for part in (tabs, spool_part):  # side by side when the column is wide enough for both
             part.layout.flex = f"1 1 {SIDE_MIN_PX - 10}px"
             part.layout.min_width = "0"
+        self.settings.layout.flex = "1 1 100%"
         side = widgets.Box(
-            [tabs, spool_part],
+            [tabs, spool_part, self.settings],
             layout=widgets.Layout(
                 grid_area="side", min_width="0", flex_flow="row wrap", align_items="flex-start"
             ),
@@ -284,6 +295,7 @@ class Dashboard(widgets.GridBox):
             extra = {"tracking": self.tracking.form} if self.tracking is not None else {}
             side.append(mo.ui.tabs({**self.panels, **extra}))
         side.append(part("spool", self.spool_panel))
+        side.append(self.settings)
         views = list(self.lives.values())
         live: Any
         if len(views) > 1 and self.live_area is not None and self.live_area.layout == "tabs":
@@ -337,6 +349,11 @@ class Dashboard(widgets.GridBox):
         elif event.topic == "health":
             self.health = event.payload
             self._show_health(event.payload)
+        elif (link := events.parse(event, events.LinkEvent)) is not None:
+            # a remote engine's network link (the engine itself goes on)
+            down = link.state == "down"
+            self.last_error = f"link to {link.address} down: reconnecting" if down else None
+            self._show_state(_state_value(self.scope))
 
     def _show_state(self, state: str) -> None:
         color = STATE_COLORS.get(state, "#757575")
