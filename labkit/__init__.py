@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type ch
         widgets,
         wire,
     )
-    from labkit.engine import EngineState, Scope, connect
+    from labkit.engine import EngineState, Scope, SettingsError, connect
     from labkit.processing.tracking import track
     from labkit.protocols import Script, print_script_commands
     from labkit.spool import open_series, repair_series
@@ -46,6 +46,7 @@ _LAZY: dict[str, str] = {
     "Scope": "labkit.engine",
     "connect": "labkit.engine",
     "EngineState": "labkit.engine",
+    "SettingsError": "labkit.engine",
     # processing
     "track": "labkit.processing.tracking",
     # protocols
@@ -68,6 +69,7 @@ _LAZY: dict[str, str] = {
 _ALIASES = {"show": "show_in_manager"}
 
 _SUBMODULES = {
+    "analysis",
     "devices",
     "buffers",
     "wire",
@@ -88,6 +90,7 @@ __all__ = [
     # engine
     "EngineState",
     "Scope",
+    "SettingsError",
     "connect",
     # processing
     "track",

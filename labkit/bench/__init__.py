@@ -25,6 +25,8 @@ SUITES: dict[str, str] = {
     "nodes": "labkit.bench._nodes",
     "tracking": "labkit.bench._tracking",
     "mda": "labkit.bench._mda",
+    "analysis": "labkit.bench._analysis",
+    "remote": "labkit.bench._remote",
 }
 
 

@@ -19,6 +19,7 @@ handlers), ``_commands`` (the checked RPC table), ``_server`` / ``_client`` (Zer
 ``_hosts`` (thread / process / remote), ``_scope`` and ``_proxy`` (what the notebook holds).
 """
 
+from labkit.engine import events
 from labkit.engine._commands import CommandError, UnknownCommandError
 from labkit.engine._engine import UnknownDeviceError
 from labkit.engine._nodes import (
@@ -33,7 +34,12 @@ from labkit.engine._nodes import (
     RoiStatsNode,
 )
 from labkit.engine._proxy import DeviceProxy
+from labkit.engine._proxy_types import CameraProxy, DeviceProxyLike, SignalProxy, StageProxy
+from labkit.engine._remote_client import LinkDownError, RemoteFrameReader, RemoteTraceReader
+from labkit.engine._remote_spool import RemoteSpool, RemoteSpoolHandle
 from labkit.engine._scope import Scope, connect
+from labkit.engine._scope_settings import ScopeSettings
+from labkit.engine._settings_file import SettingsError
 from labkit.engine._state import (
     EngineDiedError,
     EngineError,
@@ -43,6 +49,7 @@ from labkit.engine._state import (
     ScopeHealth,
 )
 from labkit.engine._streams import StreamInfo
+from labkit.engine._tracking import ScanCancelledError
 from labkit.engine._user_commands import UnknownUserCommandError
 from labkit.protocols import (
     ProtocolCancelled,
@@ -63,6 +70,10 @@ for _cls in (
     UnknownUserCommandError,
     NodeError,
     NodeStateError,
+    ScanCancelledError,
+    events.EventPayloadError,
+    events.UnknownTopicError,
+    SettingsError,
     ProtocolError,
     ProtocolCancelled,
     StepError,
@@ -73,11 +84,26 @@ for _cls in (
 del _cls
 
 __all__ = [
+    # typed events (one Struct per topic)
+    "events",
     # scopes
     "Scope",
     "connect",
     "DeviceProxy",
+    # what type checkers see of scope.camera / .stage / .signal
+    "DeviceProxyLike",
+    "CameraProxy",
+    "StageProxy",
+    "SignalProxy",
     "StreamInfo",
+    # remote engines (docs/remote.md)
+    "RemoteFrameReader",
+    "RemoteTraceReader",
+    "RemoteSpool",
+    "RemoteSpoolHandle",
+    "LinkDownError",
+    # settings files
+    "ScopeSettings",
     # nodes
     "Node",
     "NodeOutput",
@@ -100,4 +126,6 @@ __all__ = [
     "UnknownUserCommandError",
     "NodeError",
     "NodeStateError",
+    "SettingsError",
+    "ScanCancelledError",
 ]

@@ -7,23 +7,30 @@ engine's host (thread or process) unless it was made by :func:`connect`.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import itertools
 import logging
 import os
 import threading
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any
 
 from labkit.buffers import TraceReader, sweep_stale_segments
+from labkit.engine import events
 from labkit.engine._devices import DevicesSpec
 from labkit.engine._events import EventBus
 from labkit.engine._hosts import ProcessHost, RemoteHost, ThreadHost
 from labkit.engine._proxy import DeviceProxy
+from labkit.engine._proxy_types import CameraProxy, SignalProxy, StageProxy
 from labkit.engine._scope_commands import ScopeCommands, function_path
 from labkit.engine._scope_nodes import ScopeNodes
+from labkit.engine._scope_settings import ScopeSettings
 from labkit.engine._scope_streams import StreamAccess, Traces
+from labkit.engine._scope_tracking import ScopeTracking
+from labkit.engine._settings_file import read_settings
 from labkit.engine._state import (
     EngineDiedError,
     EngineState,
@@ -42,6 +49,25 @@ __all__ = ["Scope", "connect"]
 
 _MODES = ("thread", "process")
 _labels = itertools.count(1)
+# scopes of this process not closed yet, closed when the interpreter exits (see _close_open_scopes)
+_open_scopes: weakref.WeakKeyDictionary[Scope, int] = weakref.WeakKeyDictionary()
+
+
+@atexit.register
+def _close_open_scopes() -> None:
+    """Close every scope this process opened and did not close, as the interpreter exits.
+
+    A notebook's scope stays open while the notebook is (Run All leaves its views live); when the
+    kernel shuts down, this releases its engine, child process, shared memory and sockets. A forked
+    child inherits this handler and copies of the scopes but not their engines: it closes only the
+    scopes its own process opened.
+    """
+    for scope, pid in list(_open_scopes.items()):
+        if pid == os.getpid():
+            try:
+                scope.close()
+            except Exception:
+                log.exception("closing %s at exit failed", scope._label)
 
 
 class Scope:
@@ -52,34 +78,48 @@ class Scope:
             a factory callable ``f(seed=, shape=) -> {name: Device}``; or (thread mode only) a dict of
             ready-made devices.
         mode: ``"thread"`` (engine in a background thread of this process) or ``"process"`` (engine in
-            a child process: survives crashes of vendor code, reached over ZeroMQ).
-        ring_slots: frames the ring holds.
-        seed: passed to the device factory (simulated camera noise seed).
-        shape: passed to the device factory (frame shape in px).
+            a child process: survives crashes of vendor code, reached over ZeroMQ); default thread.
+        ring_slots: frames the ring holds (default 64).
+        seed: passed to the device factory (simulated camera noise seed; default 0).
+        shape: passed to the device factory (frame shape in px; default (2048, 2048)).
         commands: user commands to add to the engine (functions in thread mode, else
             ``"package.module:function"`` paths); see :attr:`commands`.
+        config: a settings file (docs/settings.md): its ``engine`` and ``devices`` sections build
+            the scope (arguments given here win), the rest is applied once the engine is up.
 
     The engine is up (``state == "ready"``) when the constructor returns: properties and ``snap()``
-    work at once; ``start()`` streams frames into the ring. Use as a context manager or call ``close()``.
+    work at once; ``start()`` streams frames into the ring. Use as a context manager or call ``close()``;
+    a scope still open when the interpreter exits (a notebook's kernel shutting down) is closed then.
 
     Raises:
         ValueError: unknown mode, or device objects passed with ``mode="process"``.
+        SettingsError: a settings file that names an unknown key or a value a device refuses.
         EngineError: the engine process could not start.
     """
 
     def __init__(
         self,
         devices: DevicesSpec = None,
-        mode: str = "thread",
-        ring_slots: int = 64,
-        seed: int = 0,
-        shape: tuple[int, int] = (2048, 2048),
+        mode: str | None = None,
+        ring_slots: int | None = None,
+        seed: int | None = None,
+        shape: tuple[int, int] | None = None,
         *,
         commands: list[Any] | tuple[Any, ...] = (),
+        config: str | os.PathLike | None = None,
         _connection: str | os.PathLike | ConnectionInfo | None = None,
         _key: Any = None,
         _timeout_s: float = 10.0,
+        _stream_options: dict[str, Any] | None = None,
     ) -> None:
+        rig = read_settings(config) if config is not None else None
+        built = rig.engine if rig is not None else {}
+        if devices is None and rig is not None:
+            devices = rig.devices
+        mode = mode or built.get("mode", "thread")
+        ring_slots = ring_slots or built.get("ring_slots", 64)
+        seed = built.get("seed", 0) if seed is None else seed
+        shape = shape or built.get("shape", (2048, 2048))
         if _connection is None and mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         self.mode = "remote" if _connection is not None else mode
@@ -87,6 +127,7 @@ class Scope:
         self._ring_slots, self._seed = int(ring_slots), int(seed)
         self._shape = (int(shape[0]), int(shape[1]))
         self._connection, self._key, self._connect_timeout_s = _connection, _key, _timeout_s
+        self._stream_options = dict(_stream_options or {})
         self._label = f"scope{next(_labels)}"
         self._lock = threading.RLock()  # lifecycle (start/stop/restart/close)
         self._event_lock = threading.Lock()
@@ -106,6 +147,13 @@ class Scope:
         except BaseException:
             self._bus.close()
             raise
+        _open_scopes[self] = os.getpid()
+        if rig is not None:
+            try:
+                self.settings.apply(rig)
+            except BaseException:
+                self.close()
+                raise
 
     # -- engine host -----------------------------------------------------------------------------
 
@@ -140,6 +188,7 @@ class Scope:
                 on_died,
                 key=self._key,
                 timeout_s=self._connect_timeout_s,
+                stream_options=self._stream_options,
             )
             info = host.hello
         self._host = host
@@ -169,9 +218,8 @@ class Scope:
             if previous is state:
                 return
             self._state = state
-            self._publish_locked(
-                "state", {"state": state.value, "previous": previous.value, **extra}
-            )
+            event = events.StateEvent(state=state, previous=previous, **extra)
+            self._publish_locked("state", events.to_payload("state", event))
 
     def _publish_locked(self, topic: str, payload: Any) -> None:
         self._seq += 1
@@ -192,7 +240,7 @@ class Scope:
         if topic == "ring":
             self._streams.ring_changed(payload)
         elif topic == "streams":
-            self._streams.replace(payload)
+            self._streams.replace(payload["streams"])
         elif topic == "log" and self.mode != "thread" and not _relog(payload):
             return  # not enabled in this process's logging: no event either (as in thread mode)
         self._publish(topic, payload)
@@ -204,7 +252,8 @@ class Scope:
         swept = sweep_stale_segments()
         if swept:
             log.info("removed shared-memory segments of the dead engine: %s", ", ".join(swept))
-        self._publish("error", {"type": "EngineDiedError", "message": reason, "where": "engine"})
+        died = events.ErrorEvent(type="EngineDiedError", message=reason, where="engine")
+        self._publish("error", events.to_payload("error", died))
         self._set_state(EngineState.FAILED, reason=reason)
 
     def _call(self, method: str, **params: Any) -> Any:
@@ -355,17 +404,21 @@ class Scope:
         raise AttributeError(f"this scope has no {name}; devices: {', '.join(self._proxies)}")
 
     @property
-    def camera(self) -> DeviceProxy:
-        """The camera proxy (``scope.camera.exposure_ms = 10``, ``scope.camera.snap()``)."""
+    def camera(self) -> CameraProxy:
+        """The camera proxy (``scope.camera.exposure_ms = 10``, ``scope.camera.snap()``).
+
+        A :class:`DeviceProxy`, typed for checkers by :class:`~labkit.engine.CameraProxy`; a
+        driver's own properties are reached through ``scope.devices[name]``.
+        """
         return self._device_of("camera")
 
     @property
-    def stage(self) -> DeviceProxy:
+    def stage(self) -> StageProxy:
         """The stage proxy (``scope.stage.move(z=5)``, ``scope.stage.position()``)."""
         return self._device_of("stage")
 
     @property
-    def signal(self) -> DeviceProxy:
+    def signal(self) -> SignalProxy:
         """The signal proxy (samples go to the trace buffer; see :meth:`open_trace_reader`)."""
         return self._device_of("signal")
 
@@ -381,9 +434,9 @@ class Scope:
         call_id = uuid.uuid4().hex
 
         def follow(event: Event) -> None:
-            p = event.payload
-            if event.topic == "progress" and isinstance(p, dict) and p.get("call_id") == call_id:
-                progress(p["fraction"], p["message"])
+            p = events.parse(event, events.ProgressEvent)
+            if p is not None and p.call_id == call_id:
+                progress(p.fraction, p.message)
 
         self._bus.subscribe(follow)
         try:
@@ -448,6 +501,17 @@ class Scope:
     def nodes(self) -> ScopeNodes:
         """Processing nodes of the engine: ``scope.nodes.add("roi_stats", rois=[...])``."""
         return ScopeNodes(self)
+
+    @property
+    def settings(self) -> ScopeSettings:
+        """Save and load the scope's settings as YAML: ``scope.settings.save("rig.yaml")``,
+        ``scope.settings.load("rig.yaml")`` (docs/settings.md)."""
+        return ScopeSettings(self)
+
+    @property
+    def tracking(self) -> ScopeTracking:
+        """Bead tracking: bead ROIs, the tracker node, z table scans and the bead lock."""
+        return ScopeTracking(self)
 
     @property
     def commands(self) -> ScopeCommands:
@@ -515,8 +579,10 @@ class Scope:
         return self._bus
 
     def subscribe(self, fn: Any) -> None:
-        """Call ``fn(event)`` for each later ``labkit.wire.Event`` (topics: state, health, property,
-        ring, log, error, spool), in order, on the scope's event thread."""
+        """Call ``fn(event)`` for each later ``labkit.wire.Event``, in order, on the scope's event
+        thread. ``labkit.engine.events.parse(event)`` gives its typed payload; the topics are
+        ``events.topics()`` (state, health, property, ring, streams, progress, log, error, spool,
+        link)."""
         self._bus.subscribe(fn)
 
     def unsubscribe(self, fn: Any) -> None:
@@ -526,9 +592,31 @@ class Scope:
     # -- upper layers (imported lazily) ----------------------------------------------------------
 
     @property
+    def link(self) -> dict[str, Any] | None:
+        """A remote TCP engine's network link: ``{"state": "up"|"down"|"connecting",
+        "downs", "reconnects", "address"}`` (None for local engines, whose streams are in
+        shared memory). A ``link`` event announces every change."""
+        streams = getattr(self._host, "streams", None)
+        if streams is None:
+            return None
+        client = streams.client
+        return {
+            "state": client.link_state,
+            "downs": client.link.downs,
+            "reconnects": max(0, client.connects - 1),
+            "address": client.address,
+        }
+
+    @property
     def spool(self) -> Any:
-        """The scope's :class:`labkit.spool.SpoolController` (created on first use)."""
+        """The scope's :class:`labkit.spool.SpoolController` (created on first use); for a
+        remote TCP engine a :class:`~labkit.engine.RemoteSpool`, which records on the engine's
+        machine."""
         with self._lock:
+            if self._spool is None and getattr(self._host, "streams", None) is not None:
+                from labkit.engine._remote_spool import RemoteSpool
+
+                self._spool = RemoteSpool(self)  # the spooler runs beside the engine
             if self._spool is None:
                 from labkit.engine._spool_host import ScopeSpoolHost
 
@@ -549,6 +637,10 @@ def connect(
     target: str | os.PathLike | ConnectionInfo | None = None,
     key: str | os.PathLike | ConnectionInfo | None = None,
     timeout_s: float = 10.0,
+    *,
+    streams: str = "auto",
+    codec: str = "lz4",
+    credit: int = 4,
 ) -> Scope:
     """Connect to an engine served by ``labkit engine`` (this side does not own it).
 
@@ -557,15 +649,25 @@ def connect(
     the connection file. With no target, the one engine running on this machine for this user is
     used. The returned Scope works like a local one; ``close()`` only disconnects.
 
+    For a TCP engine, frames and traces come over the network (docs/remote.md): ``streams``
+    ``"auto"`` reads shared memory when the engine runs on this machine and the network
+    otherwise, ``"network"`` always the network, ``"shared"`` never. ``codec`` (``"lz4"``,
+    ``"zstd"`` or ``"none"``) compresses each frame; ``credit`` is the number of frames in
+    flight per view.
+
     Raises:
         EngineDiedError: nothing answered within ``timeout_s`` (not running there).
         RpcAuthError: the engine refused the keys (an old connection file).
         ConnectionFileError: the connection file is missing, readable by others or malformed.
-        ValueError: a TCP address without its connection file, or no / several local engines.
+        ValueError: a TCP address without its connection file, or no / several local engines;
+            an unknown ``streams`` or ``codec``.
     """
+    from labkit.engine._remote_client import check_stream_options
+
+    options = check_stream_options(streams=streams, codec=codec, credit=credit)
     if target is None:
         target = _only_local_engine()
-    return Scope(_connection=target, _key=key, _timeout_s=timeout_s)
+    return Scope(_connection=target, _key=key, _timeout_s=timeout_s, _stream_options=options)
 
 
 def _only_local_engine() -> Path:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from labkit.buffers import RingReader, TraceReader
+from labkit.engine import events
 from labkit.engine._commands import NoParams
 from labkit.engine._streams import StreamInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from labkit.engine._engine import Engine
-    from labkit.engine._proxy import DeviceProxy
+    from labkit.engine._proxy_types import CameraProxy
     from labkit.engine._scope import Scope
 
 __all__ = ["EngineSpoolHost", "ScopeSpoolHost"]
@@ -39,7 +40,7 @@ class ScopeSpoolHost:
     def open_trace_reader(self, stream: str) -> TraceReader:
         return self._scope.open_trace_reader(stream)
 
-    def _camera(self, stream: str | None) -> DeviceProxy | None:
+    def _camera(self, stream: str | None) -> CameraProxy | None:
         """The camera device writing ``stream`` (None: a node's frames, no device of its own)."""
         if stream is None:
             return self._scope.camera
@@ -63,7 +64,8 @@ class ScopeSpoolHost:
         self._scope._call("set_property", device=device, name=name, value=value)
 
     def emit(self, topic: str, payload: dict) -> None:
-        self._scope._publish(topic, payload)
+        """Publish a scope event (checked against its Struct in :mod:`labkit.engine.events`)."""
+        self._scope._publish(topic, events.to_payload(topic, payload))
 
     def pixel_size_um(self, stream: str | None = None) -> float:
         """µm per pixel; 1.0 for a node's frames (a downsampled stream is recorded in pixels)."""

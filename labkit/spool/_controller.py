@@ -31,6 +31,7 @@ from labkit.spool._settings import (
     z_positions,
 )
 from labkit.spool._sinks import SINKS
+from labkit.spool._store import ObjectJournal, ObjectStore, is_url
 from labkit.spool._streams import CameraSource, plan_streams
 from labkit.spool._trace_recorder import TraceRecorder
 from labkit.spool._zarr import ome_attrs
@@ -74,8 +75,12 @@ class SpoolController:
         dir_pattern: str = _naming.DEFAULT_DIR_PATTERN,
         series_pattern: str = _naming.DEFAULT_SERIES_PATTERN,
         settings: dict[str, Any] | None = None,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.host = host
+        #: fsspec options for a ``dir_pattern`` or ``fn`` that is a URL (``s3://...``); kept
+        #: out of the series' metadata (they may hold credentials)
+        self.storage_options: dict[str, Any] = dict(storage_options or {})
         self.dir_pattern = dir_pattern
         self.series_pattern = series_pattern
         self._settings = validate({**DEFAULTS, **(settings or {})})
@@ -127,9 +132,15 @@ class SpoolController:
 
     # naming -------------------------------------------------------------------------------
     def get_dirname(self, subdirectory: str | None = None) -> str:
-        """The directory series go to (pattern expanded, ``~`` resolved; may not exist yet)."""
-        base = Path(_naming.expand(self.dir_pattern)).expanduser()
+        """The directory series go to (pattern expanded, ``~`` resolved; may not exist yet).
+
+        A ``dir_pattern`` that is an fsspec URL (``s3://bucket/%(year)d``) gives a URL.
+        """
         sub = subdirectory if subdirectory is not None else self._settings.get("subdirectory")
+        if is_url(self.dir_pattern):
+            base_url = _naming.expand(self.dir_pattern).rstrip("/")
+            return f"{base_url}/{sub.strip('/')}" if sub else base_url
+        base = Path(_naming.expand(self.dir_pattern)).expanduser()
         return str(base / sub) if sub else str(base)
 
     @property
@@ -145,10 +156,20 @@ class SpoolController:
     @property
     def series_name(self) -> str:
         """The next unused series name in :attr:`dirname`, e.g. ``21_11_series_C``."""
-        return _naming.next_series_name(Path(self.dirname), _naming.expand(self.series_pattern))
+        return self._next_name(self.dirname)
+
+    def _next_name(self, dirname: str) -> str:
+        base = _naming.expand(self.series_pattern)
+        if is_url(dirname):
+            names = ObjectStore(dirname, self.storage_options).names()
+            return _naming.next_name_among(names, base)
+        return _naming.next_series_name(Path(dirname), base)
 
     def get_free_space(self) -> float:
-        """Free space (GB, 1e9 bytes) where the next series goes."""
+        """Free space (GB, 1e9 bytes) where the next series goes; NaN for an object store
+        (which has no such figure)."""
+        if is_url(self.dirname):
+            return float("nan")
         return free_bytes(Path(self.dirname)) / 1e9
 
     def estimate_spool_time(self, **overrides: Any) -> float | None:
@@ -188,8 +209,11 @@ class SpoolController:
                 log.exception("spool listener %r failed", fn)
 
     # series -------------------------------------------------------------------------------
-    def _series_path(self, fn: str | os.PathLike | None, s: dict) -> tuple[Path, str]:
+    def _series_path(self, fn: str | os.PathLike | None, s: dict) -> tuple[Any, str]:
         ext = self._sinks[s["method"]].ext
+        dirname = self.get_dirname(s["subdirectory"])
+        if is_url(fn) or (is_url(dirname) and (fn is None or not Path(fn).is_absolute())):
+            return self._store_series(fn, dirname, ext, s)
         if fn is None:
             name = _naming.next_series_name(
                 Path(self.get_dirname(s["subdirectory"])), _naming.expand(self.series_pattern)
@@ -208,6 +232,34 @@ class SpoolController:
                 "(or fn=None for the next free one)"
             )
         return path, name
+
+    def _store_series(self, fn: Any, dirname: str, ext: str, s: dict) -> tuple[ObjectStore, str]:
+        """The series' location in an object store (zarr only; never an existing name)."""
+        if s["method"] != "zarr":
+            raise SpoolError(
+                f"method {s['method']!r} cannot write to an object store (it appends to one "
+                "file); use method='zarr', whose shards are whole objects"
+            )
+        if fn is None:
+            name = self._next_name(dirname)
+            url = f"{dirname.rstrip('/')}/{name}{ext}"
+        else:
+            url = str(fn) if is_url(fn) else f"{dirname.rstrip('/')}/{fn}"
+            url = url.rstrip("/")
+            if not url.endswith(ext):
+                url = url[: len(url) - len(url.rsplit("/", 1)[-1])] + (
+                    _naming.strip_ext(url.rsplit("/", 1)[-1]) + ext
+                )
+            name = _naming.strip_ext(url.rsplit("/", 1)[-1])
+        store = ObjectStore(url, self.storage_options)
+        from labkit.spool._store import journal_store
+
+        if store.exists() or journal_store(store).exists():
+            raise SeriesExistsError(
+                f"series {store.url} already exists; labkit never overwrites data. Pick another "
+                "name (or fn=None for the next free one)"
+            )
+        return store, name
 
     def start(
         self,
@@ -242,13 +294,15 @@ class SpoolController:
         report = PreflightReport()
         if preflight_mode != "skip":
             report = self._preflight(path.parent, s)
+        where = path.url if isinstance(path, ObjectStore) else path
         if not report.ok:
             unasked = ""
             if preflight_mode == "interactive":
                 from labkit.spool._interactive import confirm_in_notebook
 
                 ask = confirm or confirm_in_notebook
-                handle = SpoolHandle(path, name, s["method"], None, None)
+                handle = SpoolHandle(where, name, s["method"], None, None)
+                handle.store = path if isinstance(path, ObjectStore) else None
                 handle.preflight = report
 
                 def cancel() -> None:
@@ -276,7 +330,8 @@ class SpoolController:
                 "spool",
                 {"event": "preflight_warning", "series": name, "problems": report.problems()},
             )
-        handle = SpoolHandle(path, name, s["method"], None, None)
+        handle = SpoolHandle(where, name, s["method"], None, None)
+        handle.store = path if isinstance(path, ObjectStore) else None
         handle.preflight = report
         self._launch(handle, s)
         self.handle = handle
@@ -286,7 +341,7 @@ class SpoolController:
         """The frames of a series with settings ``s`` (checked by ``plan_streams`` first)."""
         return CameraSource(self.host, s["frames_stream"])
 
-    def _preflight(self, dirname: Path, s: dict) -> PreflightReport:
+    def _preflight(self, dirname: Any, s: dict) -> PreflightReport:
         camera = self._camera(s)
         sample, synthetic, n_slots = self._sample_frame(camera)
         # buffering between camera and disk: ring slots + the shard pool, in seconds of frames
@@ -302,26 +357,17 @@ class SpoolController:
             s["shard_max_mb"],
         )
         n_buf = n_slots + s["queue_shards"] * layout.slots_per_shard
-        report = run_preflight(
-            dirname,
-            sample,
-            Compressor(s["compression"], sample.dtype.itemsize),
-            camera.frame_rate_hz(),
-            s["max_frames"],
-            s["compress_threads"],
-            s["fsync"],
-            s["protocol"].preflight,
-            synthetic,
-            # a series the buffers hold whole cannot drop in a stall
-            buffer_frames=None
-            if s["max_frames"] is not None and s["max_frames"] <= n_buf
-            else n_buf,
-            # the write path the method takes (zarr writes shards with O_DIRECT)
-            o_direct=bool(getattr(self._sinks[s["method"]], "uses_o_direct", False)),
-        )
-        buffer_s = (n_slots + s["queue_shards"] * layout.slots_per_shard) / rate
+        if isinstance(dirname, ObjectStore):
+            from labkit.spool._preflight_store import run_store_preflight
+
+            report = run_store_preflight(
+                dirname, sample, camera.frame_rate_hz(), s["protocol"].preflight
+            )
+        else:
+            report = self._disk_preflight(dirname, s, camera, sample, synthetic, n_buf)
+        buffer_s = n_buf / rate
         report.measured["buffer_s"] = buffer_s
-        buffer_frames = n_slots + s["queue_shards"] * layout.slots_per_shard
+        buffer_frames = n_buf
         ok = buffer_s >= MIN_BUFFER_S or (
             s["max_frames"] is not None and s["max_frames"] <= buffer_frames
         )
@@ -339,6 +385,33 @@ class SpoolController:
             )
         )
         return report
+
+    def _disk_preflight(
+        self,
+        dirname: Path,
+        s: dict,
+        camera: CameraSource,
+        sample: np.ndarray,
+        synthetic: bool,
+        n_buf: int,
+    ) -> PreflightReport:
+        return run_preflight(
+            dirname,
+            sample,
+            Compressor(s["compression"], sample.dtype.itemsize),
+            camera.frame_rate_hz(),
+            s["max_frames"],
+            s["compress_threads"],
+            s["fsync"],
+            s["protocol"].preflight,
+            synthetic,
+            # a series the buffers hold whole cannot drop in a stall
+            buffer_frames=None
+            if s["max_frames"] is not None and s["max_frames"] <= n_buf
+            else n_buf,
+            # the write path the method takes (zarr writes shards with O_DIRECT)
+            o_direct=bool(getattr(self._sinks[s["method"]], "uses_o_direct", False)),
+        )
 
     def _sample_frame(self, camera: CameraSource) -> tuple[np.ndarray, bool, int]:
         reader = camera.open_reader("spool-preflight")
@@ -380,13 +453,22 @@ class SpoolController:
             )
             compressor = Compressor(s["compression"], np.dtype(ring.dtype).itemsize)
             sink_kw = {"traces": plan.traces} if plan.traces else {}
-            sink = self._sinks[s["method"]](handle.path, layout, compressor, s["fsync"], **sink_kw)
+            store = getattr(handle, "store", None)
+            if store is not None:
+                from labkit.spool._zarr_store import StoreZarrSink
+
+                sink: Any = StoreZarrSink(store, layout, compressor, s["fsync"], **sink_kw)
+            else:
+                sink = self._sinks[s["method"]](
+                    handle.path, layout, compressor, s["fsync"], **sink_kw
+                )
             attrs = self._attrs(handle, s, layout, zs, camera)
             attrs["frames_stream"] = plan.frames_name
             if plan.traces:
                 attrs["traces"] = {t.stream: t.to_json() for t in plan.traces}
             z_step = abs(zs[1] - zs[0]) if len(zs) > 1 else 1.0
-            handle.path.parent.mkdir(parents=True, exist_ok=True)
+            if store is None:
+                handle.path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 sink.begin(
                     ome_attrs(
@@ -402,7 +484,11 @@ class SpoolController:
                 raise SeriesExistsError(
                     f"series {handle.path} already exists; pick another name"
                 ) from None
-            journal = Journal(journal_path(handle.path), fsync=s["fsync"])
+            journal: Any = (
+                ObjectJournal(store)
+                if store is not None
+                else Journal(journal_path(handle.path), fsync=s["fsync"])
+            )
             journal.append(
                 {
                     "event": "start",

@@ -11,6 +11,7 @@ from typing import Any
 
 from labkit.spool._errors import SpoolError
 from labkit.spool._pipeline import Pipeline
+from labkit.spool._store import is_url
 
 
 class SpoolState(StrEnum):
@@ -56,9 +57,16 @@ class SpoolHandle:
     """
 
     def __init__(
-        self, path: Path, series_name: str, method: str, pipeline: Pipeline | None, reader: Any
+        self,
+        path: Path | str,
+        series_name: str,
+        method: str,
+        pipeline: Pipeline | None,
+        reader: Any,
     ) -> None:
-        self.path = Path(path)
+        #: where the series is: a local Path, or the URL of a series in an object store
+        self.path: Any = path if is_url(path) else Path(path)
+        self.store: Any = None  # the ObjectStore of a URL series
         self.series_name = series_name
         self.method = method
         self._pipeline = pipeline

@@ -67,14 +67,19 @@ def strip_ext(name: str) -> str:
 
 def next_series_name(dirname: Path, base: str) -> str:
     """The next unused ``<base>_<letters>`` in ``dirname`` (any extension counts as used; bases have no dots)."""
+    return next_name_among(os.listdir(dirname) if dirname.is_dir() else [], base)
+
+
+def next_name_among(names: list[str], base: str) -> str:
+    """The next ``<base>_<letters>`` past every such name in ``names`` (entries of a directory
+    or of an object store prefix)."""
     used = -1
-    if dirname.is_dir():
-        prefix = base + "_"
-        for entry in os.listdir(dirname):
-            stem = entry.split(".", 1)[0]  # any method's extension, sidecars and journals
-            if stem.startswith(prefix):
-                try:
-                    used = max(used, letters_to_num(stem[len(prefix) :]))
-                except ValueError:
-                    continue
+    prefix = base + "_"
+    for entry in names:
+        stem = entry.split(".", 1)[0]  # any method's extension, sidecars and journals
+        if stem.startswith(prefix):
+            try:
+                used = max(used, letters_to_num(stem[len(prefix) :]))
+            except ValueError:
+                continue
     return f"{base}_{num_to_letters(used + 1)}"

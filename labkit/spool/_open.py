@@ -18,6 +18,8 @@ from labkit.protocols import is_mda_series, open_mda_series
 from labkit.spool._errors import SpoolError
 from labkit.spool._journal import journal_path, read_journal, shard_exists, summarize
 from labkit.spool._layout import Layout
+from labkit.spool._shards import ShardReader
+from labkit.spool._store import LocalSeries, is_url, local_path
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +86,21 @@ def _read_attrs(path: Path) -> tuple[dict, Any]:
     raise SpoolError(f"{path} is not a labkit series (.ome.zarr directory, .h5 or .ome.tif)")
 
 
-def open_series(path: str | Path) -> xr.DataArray | xr.Dataset:
+def open_series(
+    path: str | Path, storage_options: dict[str, Any] | None = None
+) -> xr.DataArray | xr.Dataset:
     """Open a series written by labkit as a lazy DataArray (t[, z], y, x).
+
+    ``path``: a local path, or the fsspec URL of a zarr series in an object store
+    (``s3://bucket/name.ome.zarr``, ``memory://...``) with ``storage_options`` for its
+    filesystem (e.g. ``{"client_kwargs": {"endpoint_url": ...}}``).
 
     Coords: ``t`` (s since the first frame), ``z`` (µm), ``y``/``x`` (µm from the pixel size);
     per-frame ``timestamp_s``/``exposure_ms``/``frame_z_um`` as coords on the frame axes;
     every labkit attr (device settings, dropped frames, version...) in ``.attrs``.
     A series that was never closed (crash) opens with the frames its journal lists and an
-    ``IncompleteSeriesWarning``; ``labkit repair PATH`` closes it. Raises ``SpoolError`` for
-    paths that are not labkit series and ``FileNotFoundError`` if the path does not exist.
+    ``IncompleteSeriesWarning``; ``labkit repair PATH`` closes a local one. Raises ``SpoolError``
+    for paths that are not labkit series and ``FileNotFoundError`` if the path does not exist.
 
     A series recorded with ``trace_streams`` opens as an ``xr.Dataset``: that DataArray as
     ``frames`` (still lazy) and each trace as a variable ``<stream>`` (``<stream>_time``,
@@ -101,13 +109,20 @@ def open_series(path: str | Path) -> xr.DataArray | xr.Dataset:
     An MDA series (``scope.run_mda``) opens as ``(t, p, c, z, y, x)``
     (:func:`labkit.protocols.open_mda_series`).
     """
-    path = Path(path).expanduser()
+    if is_url(path):
+        from labkit.spool._store import ObjectStore
+
+        return _open_store(ObjectStore(str(path), storage_options))
+    if storage_options:
+        raise TypeError(
+            f"storage_options are for fsspec URLs (s3://..., memory://...); {path} is a local path"
+        )
+    path = local_path(path)
     if not path.exists():
         raise FileNotFoundError(f"no series at {path}")
     if is_mda_series(path):
         return open_mda_series(path)
     attrs, method = _read_attrs(path)
-    layout = Layout.from_json(attrs["layout"])
     complete = attrs.get("status") in ("complete", "failed", "repaired")
     if complete and "frames" in attrs:
         frames = attrs["frames"]
@@ -117,27 +132,16 @@ def open_series(path: str | Path) -> xr.DataArray | xr.Dataset:
         summary = summarize(read_journal(journal_path(path)), shard_exists(path))
         frames = summary["frames"]
         attrs = {**attrs, "frames_dropped": summary["frames_dropped"]}
-        warnings.warn(
-            f"series {path.name} was not closed (status {attrs.get('status')!r}): showing the "
-            f"{len(frames['frame'])} frames its journal lists; run 'labkit repair {path}' to close it",
-            IncompleteSeriesWarning,
-            stacklevel=2,
-        )
+        _warn_incomplete(path.name, str(path), attrs, frames)
+    layout = Layout.from_json(attrs["layout"])
     n = (max(frames["frame"]) + 1) if frames["frame"] else 0
-    shape = layout.shape(n)
     if method == "zarr":
-        backend: BackendArray = _LazyFrames(layout, n, _ZarrShardReader(path, layout))
+        reader: Any = ShardReader(LocalSeries(path), layout)
     elif method == "hdf5":
-        backend = _LazyFrames(layout, n, _Hdf5Reader(path))
+        reader = _Hdf5Reader(path)
     else:
-        backend = _LazyFrames(layout, n, _TiffReader(path))
-    data = xr.Variable(layout.dims(), indexing.LazilyIndexedArray(backend))
-    da = xr.DataArray(
-        data,
-        coords=_coords(layout, attrs, frames, shape),
-        attrs=_flat_attrs(attrs, path, complete),
-        name=attrs.get("series", path.name),
-    )
+        reader = _TiffReader(path)
+    da = _frames_array(layout, n, reader, attrs, frames, str(path), complete, path.name)
     if not attrs.get("traces"):
         return da
     from labkit.spool._open_traces import series_dataset
@@ -145,42 +149,60 @@ def open_series(path: str | Path) -> xr.DataArray | xr.Dataset:
     return series_dataset(da, path, method, attrs, complete)
 
 
-class _ZarrShardReader:
-    """Reads one frame from its shard: the index at the end of the file, then the chunk.
+def _warn_incomplete(name: str, where: str, attrs: dict, frames: dict) -> None:
+    repair = f"run 'labkit repair {where}' to close it" if not is_url(where) else "it stays so"
+    warnings.warn(
+        f"series {name} was not closed (status {attrs.get('status')!r}): showing the "
+        f"{len(frames['frame'])} frames its journal lists; {repair}",
+        IncompleteSeriesWarning,
+        stacklevel=3,
+    )
 
-    (Plain file reads, so opening a series starts no threads; zarr-python reads the same files.)
-    """
 
-    def __init__(self, path: Path, layout: Layout) -> None:
-        meta = json.loads((path / "0" / "zarr.json").read_text())
-        inner = meta["codecs"][0]["configuration"]["codecs"]
-        self.blosc = any(c["name"] == "blosc" for c in inner)
-        self.path = path
-        self.layout = layout
+def _frames_array(
+    layout: Layout,
+    n: int,
+    reader: Any,
+    attrs: dict,
+    frames: dict,
+    where: str,
+    complete: bool,
+    name: str,
+) -> xr.DataArray:
+    backend = _LazyFrames(layout, n, reader)
+    data = xr.Variable(layout.dims(), indexing.LazilyIndexedArray(backend))
+    return xr.DataArray(
+        data,
+        coords=_coords(layout, attrs, frames, layout.shape(n)),
+        attrs=_flat_attrs(attrs, where, complete),
+        name=attrs.get("series", name),
+    )
 
-    def __call__(self, n: int) -> np.ndarray:
-        key, slot = self.layout.shard_of(n)
-        out = np.zeros(self.layout.frame_shape, self.layout.dtype)
-        shard = self.path / "0" / "c" / "/".join(str(k) for k in key)
-        try:
-            with open(shard, "rb") as fh:
-                cap = self.layout.slots_per_shard
-                fh.seek(-16 * cap, 2)
-                index = np.frombuffer(fh.read(16 * cap), "<u8").reshape(cap, 2)
-                offset, nbytes = (int(v) for v in index[slot])
-                if offset == 2**64 - 1:
-                    return out
-                fh.seek(offset)
-                raw = fh.read(nbytes)
-        except FileNotFoundError:  # shard never written (lost in a crash): fill value
-            return out
-        if self.blosc:
-            from numcodecs import blosc
 
-            blosc.decompress(raw, out)
-        else:
-            out[...] = np.frombuffer(raw, self.layout.dtype).reshape(self.layout.frame_shape)
-        return out
+def _open_store(store: Any) -> xr.DataArray:
+    """A zarr series in an object store (only zarr is spooled there; no traces)."""
+    from labkit.spool._store import read_object_journal
+
+    try:
+        attrs = store.read_json("zarr.json")["attributes"].get("labkit", {})
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no series at {store.url}") from None
+    complete = attrs.get("status") in ("complete", "failed", "repaired")
+    if complete and "frames" in attrs:
+        frames = attrs["frames"]
+    else:
+        shards = store.find("0/c") if not complete else None
+        summary = summarize(
+            read_object_journal(store), None if shards is None else shards.__contains__
+        )
+        frames = summary["frames"]
+        if not complete:
+            attrs = {**attrs, "frames_dropped": summary["frames_dropped"]}
+            _warn_incomplete(store.name, store.url, attrs, frames)
+    layout = Layout.from_json(attrs["layout"])
+    n = (max(frames["frame"]) + 1) if frames["frame"] else 0
+    reader = ShardReader(store, layout)
+    return _frames_array(layout, n, reader, attrs, frames, store.url, complete, store.name)
 
 
 class _Hdf5Reader:
@@ -242,7 +264,7 @@ def _coords(layout: Layout, attrs: dict, frames: dict, shape: tuple[int, ...]) -
     return coords
 
 
-def _flat_attrs(attrs: dict, path: Path, complete: bool) -> dict:
+def _flat_attrs(attrs: dict, path: str, complete: bool) -> dict:
     out = {k: v for k, v in attrs.items() if k != "frames"}
     out["path"] = str(path)
     out["complete"] = bool(complete)

@@ -349,10 +349,15 @@ def run_preflight(
         rep.checks.append(
             (True, f"no max_frames: {free / 1e9:.1f} GB free lasts about {secs / 60:.0f} min")
         )
+    run_extra_checks(rep, extra)
+    return rep
+
+
+def run_extra_checks(rep: PreflightReport, extra: list | None) -> None:
+    """A protocol's own ``() -> (ok, message)`` checks, each one line of the report."""
     for check in extra or []:
         try:
             ok, msg = check()
         except Exception as exc:
             ok, msg = False, f"preflight check {getattr(check, '__name__', check)!r} raised {exc!r}"
         rep.checks.append((bool(ok), str(msg)))
-    return rep

@@ -8,13 +8,20 @@
   :func:`write_notebook`, :func:`run_all_cells`, :func:`wait_for_widget`; the pytest fixtures
   (``chromium``, ``page``, ``voila_server``, ``lab_server``) live in ``labkit.testing.fixtures``
   (load it with ``pytest_plugins = ["labkit.testing.fixtures"]``).
+- :func:`serve_engine`: ``labkit engine`` as a child process (:class:`ServedEngine`), for remote
+  engine tests (docs/remote.md).
 - Driver conformance: :func:`check_camera`, :func:`check_stage`, :func:`check_state_device`,
   :func:`check_shutter`, :func:`check_signal`, :func:`check_device` hold a driver to the contract
   the engine relies on (a :class:`ConformanceReport`, or a :class:`ConformanceError` naming the check).
+- A simulated Micro-Manager rig (Python device adapters for pymmcore-plus's ``UniMMCore``):
+  :func:`write_micromanager_config` (imported on first use: it needs pymmcore-plus).
 - Notebooks run as a person runs them: :func:`run_in_lab` (Run All in JupyterLab; then
   :meth:`LabRun.check_clean`), :func:`wait_painting`, :func:`log_problems` (:func:`marimo_log_problems` for
   ``marimo run`` logs), :func:`output_errors`.
 """
+
+import importlib
+from typing import Any
 
 from labkit.testing._conformance import (
     ConformanceError,
@@ -42,6 +49,7 @@ from labkit.testing._notebooks import (
     wait_painting,
 )
 from labkit.testing._pixels import block_gray, png_rgb, screenshot_rgb
+from labkit.testing._served import ServedEngine, serve_engine
 from labkit.testing._servers import LabServer, VoilaServer, free_port
 from labkit.testing._viewer import viewer_card, viewer_stats, wait_painted
 from labkit.testing._wait import wait_until
@@ -56,8 +64,13 @@ __all__ = [
     "check_device",
     "ConformanceReport",
     "ConformanceError",
+    # a simulated Micro-Manager rig
+    "write_micromanager_config",
     # resources
     "LeakCheck",
+    # remote engines
+    "serve_engine",
+    "ServedEngine",
     "ResourceLeakError",
     "ResourceSnapshot",
     # waiting
@@ -86,3 +99,10 @@ __all__ = [
     "viewer_stats",
     "wait_painted",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the simulated Micro-Manager rig imports pymmcore-plus: only when it is asked for
+    if name == "write_micromanager_config":
+        return importlib.import_module("labkit.testing._micromanager").write_micromanager_config
+    raise AttributeError(f"module 'labkit.testing' has no attribute {name!r}")

@@ -7,6 +7,8 @@ Layout (an ipywidgets GridBox in Jupyter and Voila; a marimo vstack/hstack in ma
     +--------------------------------------+------------------------+
     | LiveView                             | device panels (tabs)   |
     |                                      | spool panel            |
+    |                                      | settings file: export  |
+    |                                      |                import  |
     |                                      +------------------------+
     |                                      | TracePlot              |
     +--------------------------------------+------------------------+
@@ -26,11 +28,14 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 from typing import Any
 
 import ipywidgets as widgets
 
+from labkit.engine import events
 from labkit.widgets._dashboard_live import TRACE_RENDERER, LiveArea, camera_streams
+from labkit.widgets._dashboard_settings import SettingsRow
 from labkit.widgets._device_panel import DevicePanel
 from labkit.widgets._form import Form
 from labkit.widgets._frontends import close_with_comm
@@ -102,6 +107,11 @@ class Dashboard(widgets.GridBox):
         devices: device names that get a panel; default every device of the scope.
         cameras: camera streams that get a live view (``scope.streams``); default every camera.
         cameras_layout: ``"grid"`` (side by side) or ``"tabs"`` (one tab per camera).
+        settings_dir: the folder the settings row exports YAML files to and imports them from
+            (``dash.settings``; default the kernel's working folder).
+        tracking: add bead tracking (:class:`~labkit.widgets._tracking.TrackingPanel`): a
+            ``tracking`` tab beside the devices, bead ROIs drawn over the first camera's view
+            (its Pick button adds beads), the beads' x/y/z traces and the z table below.
 
     A ROI drawn in a live view (the ROI button, or shift-drag) becomes an engine ``roi_stats``
     node (``roi_<camera>``) whose mean and max per frame the ROI plot under the traces shows;
@@ -124,6 +134,8 @@ class Dashboard(widgets.GridBox):
         devices: list[str] | None = None,
         cameras: list[str | None] | None = None,
         cameras_layout: str = "grid",
+        settings_dir: str | os.PathLike | None = None,
+        tracking: bool = False,
     ) -> None:
         self._closed = True  # until built
         self.scope = scope
@@ -170,8 +182,16 @@ class Dashboard(widgets.GridBox):
             except Exception:
                 logger.exception("no panel for device %r", name)
         self._children_to_close.extend(self.panels.values())
-        tabs = widgets.Tab(children=list(self.panels.values()))
-        for i, name in enumerate(self.panels):
+        # bead tracking: its controls are a tab beside the devices, its plots and table below
+        self.tracking: Any = None
+        if tracking:
+            from labkit.widgets._tracking import TrackingPanel
+
+            self.tracking = TrackingPanel(scope, live=self.live, window_s=window_s)
+            self._children_to_close.append(self.tracking)
+        side_tabs = {**self.panels, **({"tracking": self.tracking.form} if tracking else {})}
+        tabs = widgets.Tab(children=list(side_tabs.values()))
+        for i, name in enumerate(side_tabs):
             tabs.set_title(i, name)
 
         # spool panel
@@ -185,11 +205,15 @@ class Dashboard(widgets.GridBox):
             logger.info("SpoolPanel unavailable: %s", exc)
             self._placeholders["spool"] = _placeholder_html("The spool panel", exc)
         spool_part = self._part("spool", self.spool_panel)
+        #: export / import the scope's settings as YAML (docs/settings.md)
+        self.settings = SettingsRow(scope, settings_dir)
+        self._children_to_close.append(self.settings)
         for part in (tabs, spool_part):  # side by side when the column is wide enough for both
             part.layout.flex = f"1 1 {SIDE_MIN_PX - 10}px"
             part.layout.min_width = "0"
+        self.settings.layout.flex = "1 1 100%"
         side = widgets.Box(
-            [tabs, spool_part],
+            [tabs, spool_part, self.settings],
             layout=widgets.Layout(
                 grid_area="side", min_width="0", flex_flow="row wrap", align_items="flex-start"
             ),
@@ -215,8 +239,9 @@ class Dashboard(widgets.GridBox):
             else widgets.HTML("")
         )
         roi_part = self.live_area.roi_box if self.live_area else widgets.HTML("")
+        tracking_parts = [self.tracking.plot_box, self.tracking.zlut_box] if tracking else []
         trace_box = widgets.Box(
-            [trace_part, roi_part],
+            [trace_part, roi_part, *tracking_parts],
             layout=widgets.Layout(
                 grid_area="traces", min_width="0", width="100%", align_self="flex-start",
                 flex_flow="column",
@@ -266,9 +291,11 @@ class Dashboard(widgets.GridBox):
             return widget if widget is not None else mo.Html(self._placeholders.get(name, ""))
 
         side: list[Any] = []
-        if self.panels:
-            side.append(mo.ui.tabs(dict(self.panels)))
+        if self.panels or self.tracking is not None:
+            extra = {"tracking": self.tracking.form} if self.tracking is not None else {}
+            side.append(mo.ui.tabs({**self.panels, **extra}))
         side.append(part("spool", self.spool_panel))
+        side.append(self.settings)
         views = list(self.lives.values())
         live: Any
         if len(views) > 1 and self.live_area is not None and self.live_area.layout == "tabs":
@@ -282,6 +309,8 @@ class Dashboard(widgets.GridBox):
         if self.traces is not None or "traces" in self._placeholders:
             traces_html = mo.as_html(part("traces", self.traces)).text
             rows.append(mo.Html(f'<div class="labkit-dashboard-traces">{traces_html}</div>'))
+        if self.tracking is not None:
+            rows.extend(self.tracking.marimo_parts())
         return mo.Html(f'<div class="labkit-dashboard">{mo.vstack(rows, gap=1).text}</div>')
 
     # ------------------------------------------------------------------ actions
@@ -304,22 +333,27 @@ class Dashboard(widgets.GridBox):
     def _on_event(self, event: Any) -> None:
         if self._closed:
             return
-        topic, payload = getattr(event, "topic", ""), getattr(event, "payload", None) or {}
-        if topic == "state":
-            state = str(payload.get("state", _state_value(self.scope)))
-            if state == "running":
+        state = events.parse(event, events.StateEvent)
+        error = events.parse(event, events.ErrorEvent)
+        if state is not None:
+            if state.state == "running":
                 self.last_error = None
-            if state == "ready" and payload.get("previous") in ("failed", "stopped", "running"):
+            if state.state == "ready" and state.previous in ("failed", "stopped", "running"):
                 # a restarted engine came back with its factory settings: show them
                 for panel in self.panels.values():
                     panel.refresh()
-            self._show_state(state)
-        elif topic == "error":
-            self.last_error = f"{payload.get('type', 'Error')}: {payload.get('message', '')}"
+            self._show_state(state.state.value)
+        elif error is not None:
+            self.last_error = f"{error.type}: {error.message}"
             self._show_state(_state_value(self.scope))
-        elif topic == "health":
-            self.health = payload
-            self._show_health(payload)
+        elif event.topic == "health":
+            self.health = event.payload
+            self._show_health(event.payload)
+        elif (link := events.parse(event, events.LinkEvent)) is not None:
+            # a remote engine's network link (the engine itself goes on)
+            down = link.state == "down"
+            self.last_error = f"link to {link.address} down: reconnecting" if down else None
+            self._show_state(_state_value(self.scope))
 
     def _show_state(self, state: str) -> None:
         color = STATE_COLORS.get(state, "#757575")
