@@ -15,6 +15,7 @@ from labkit.errors import LabkitError
 
 if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type checkers and IDEs
     from labkit import (
+        analysis,
         bench,
         buffers,
         devices,
@@ -97,6 +98,7 @@ __all__ = [
     "LiveView",
     "TracePlot",
     # subpackages
+    "analysis",
     "bench",
     "buffers",
     "devices",
