@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type ch
         devices,
         engine,
         processing,
+        protocols,
         rpc,
         spool,
         testing,
@@ -28,12 +29,13 @@ if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type ch
         widgets,
         wire,
     )
-    from labkit.engine import EngineState, Scope, connect
+    from labkit.engine import EngineState, Scope, SettingsError, connect
     from labkit.processing.tracking import track
+    from labkit.protocols import Script, print_script_commands
     from labkit.spool import open_series, repair_series
     from labkit.viewer import fetch, watch
     from labkit.viewer import show_in_manager as show
-    from labkit.widgets import DevicePanel, LiveView, TracePlot
+    from labkit.widgets import DevicePanel, LiveView, ScriptPanel, TracePlot
 
 __version__ = "0.1.0"
 
@@ -45,8 +47,12 @@ _LAZY: dict[str, str] = {
     "Scope": "labkit.engine",
     "connect": "labkit.engine",
     "EngineState": "labkit.engine",
+    "SettingsError": "labkit.engine",
     # processing
     "track": "labkit.processing.tracking",
+    # protocols
+    "Script": "labkit.protocols",
+    "print_script_commands": "labkit.protocols",
     # spool
     "open_series": "labkit.spool",
     "repair_series": "labkit.spool",
@@ -58,6 +64,7 @@ _LAZY: dict[str, str] = {
     "LiveView": "labkit.widgets",
     "TracePlot": "labkit.widgets",
     "DevicePanel": "labkit.widgets",
+    "ScriptPanel": "labkit.widgets",
 }
 
 _ALIASES = {"show": "show_in_manager"}
@@ -69,6 +76,7 @@ _SUBMODULES = {
     "wire",
     "rpc",
     "processing",
+    "protocols",
     "engine",
     "spool",
     "viewer",
@@ -83,9 +91,13 @@ __all__ = [
     # engine
     "EngineState",
     "Scope",
+    "SettingsError",
     "connect",
     # processing
     "track",
+    # protocols
+    "Script",
+    "print_script_commands",
     # spool
     "open_series",
     "repair_series",
@@ -96,6 +108,7 @@ __all__ = [
     # widgets
     "DevicePanel",
     "LiveView",
+    "ScriptPanel",
     "TracePlot",
     # subpackages
     "analysis",
@@ -104,6 +117,7 @@ __all__ = [
     "devices",
     "engine",
     "processing",
+    "protocols",
     "rpc",
     "spool",
     "testing",

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# every event labkit emits must match the Struct of its topic (labkit.engine.events): raise on a
+# mismatch or an unregistered topic instead of logging; engine child processes inherit this
+os.environ["LABKIT_STRICT_EVENTS"] = "1"
 
 from labkit.testing import LeakCheck
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from labkit.testing import run_in_lab, wait_painting
+from labkit.testing._traces import wait_trace_lines
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -94,15 +95,8 @@ def test_streams_nodes_shows_both_cameras_traces_and_runs_actions(lab_server, pa
     assert "[20.0, 20.0]" in text  # the user command set both cameras
     assert "exposure_ms='bright' of expose() must be a number" in text
     # the ROI trace plot draws its four channels
-    plot = page.locator(".labkit-traceplot", has_text="bead ROIs")
-    plot.scroll_into_view_if_needed()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.labkit-traceplot')]"
-        ".filter(p => p.innerText.includes('bead ROIs'))"
-        ".some(p => [...p.querySelectorAll('path.line')]"
-        ".filter(l => (l.getAttribute('d') || '').length > 50).length === 4)",
-        timeout=30_000,
-    )
+    # (the notebook's plot, "bead ROIs", comes before the dashboard's: the page's first)
+    wait_trace_lines(page, ".labkit-traceplot", n_channels=4)
     # the dashboard: a live view per camera, both painting
     dashboard = page.locator(".labkit-dashboard")
     dashboard.scroll_into_view_if_needed()

@@ -25,6 +25,7 @@ SUITES: dict[str, str] = {
     "nodes": "labkit.bench._nodes",
     "tracking": "labkit.bench._tracking",
     "analysis": "labkit.bench._analysis",
+    "mda": "labkit.bench._mda",
 }
 
 

@@ -17,7 +17,9 @@ Write your own device by subclassing :class:`Device` and declaring typed propert
                              # Shutter 'shutter'; choose a value in [0, 500] ms
 """
 
+import importlib
 import logging
+from typing import Any
 
 from labkit.devices._action import (
     ActionArgumentError,
@@ -28,6 +30,7 @@ from labkit.devices._action import (
     arg,
 )
 from labkit.devices._device import Device, Listener
+from labkit.devices._factory import DeviceFactory
 from labkit.devices._kinds import Shutter, StateDevice
 from labkit.devices._property import (
     PropertyError,
@@ -61,6 +64,9 @@ __all__ = [
     "UnknownPropertyError",
     "ActionArgumentError",
     "UnknownActionError",
+    # building devices
+    "DeviceFactory",
+    "micromanager",
     # kinds and protocols
     "StateDevice",
     "Shutter",
@@ -68,3 +74,11 @@ __all__ = [
     "Signal",
     "Stage",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``labkit.devices.micromanager`` is a package that is also callable (see its __init__); it is
+    # imported on first use so that ``import labkit.devices`` never pulls in pymmcore-plus
+    if name == "micromanager":
+        return importlib.import_module("labkit.devices.micromanager")
+    raise AttributeError(f"module 'labkit.devices' has no attribute {name!r}")

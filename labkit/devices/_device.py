@@ -71,6 +71,7 @@ class Device:
         self._listeners: list[Listener] = []
         self._closed = False
         self._specs: dict[str, PropertySpec] = {n: p.spec for n, p in self._props.items() if p.spec}
+        self._getters: dict[str, Callable[[], Any]] = {}  # per-instance reads (see _add_property)
         self._values: dict[str, Any] = {
             n: s.default for n, s in self._specs.items() if self._props[n].fget is None
         }
@@ -110,6 +111,29 @@ class Device:
         """Change a property's spec for this instance only (e.g. limits that depend on a sensor)."""
         self._specs[name] = self._spec(name).replace(**changes)
 
+    def _add_property(self, spec: PropertySpec, getter: Callable[[], Any] | None = None) -> None:
+        """Declare a property on this instance only, for bridges whose properties are known only at
+        run time (a Micro-Manager device lists its own). ``set`` validates against ``spec`` and
+        calls ``_apply`` as for declared properties; ``get`` calls ``getter()`` when given (the
+        hardware is the truth), else returns the stored value (``spec.default`` at first).
+
+        Raises:
+            ValueError: the name is taken by another property.
+        """
+        if spec.name in self._specs:
+            raise ValueError(f"{self.qualified_name} already has a property {spec.name!r}")
+        self._specs[spec.name] = spec
+        if getter is not None:
+            self._getters[spec.name] = getter
+        else:
+            self._values[spec.name] = spec.default
+
+    def _read_with(self, name: str, getter: Callable[[], Any]) -> None:
+        """Read property ``name`` (declared or added) with ``getter()`` from now on: its value lives
+        in the hardware, which may change it on its own (a preset that sets the exposure)."""
+        self._spec(name)
+        self._getters[name] = getter
+
     # ------------------------------------------------------------------ get / set
     def get(self, name: str) -> Any:
         """Current value of property ``name``.
@@ -118,9 +142,14 @@ class Device:
             UnknownPropertyError: no such property.
         """
         self._spec(name)
-        getter = self._props[name].fget
         with self._lock:
-            return getter(self) if getter is not None else self._values[name]
+            read = self._getters.get(name)
+            if read is not None:
+                return read()
+            declared = self._props.get(name)
+            if declared is not None and declared.fget is not None:
+                return declared.fget(self)
+            return self._values[name]
 
     def set(self, name: str, value: Any) -> Any:
         """Validate and store ``value``, then call the listeners; returns the stored value.

@@ -19,6 +19,7 @@ handlers), ``_commands`` (the checked RPC table), ``_server`` / ``_client`` (Zer
 ``_hosts`` (thread / process / remote), ``_scope`` and ``_proxy`` (what the notebook holds).
 """
 
+from labkit.engine import events
 from labkit.engine._commands import CommandError, UnknownCommandError
 from labkit.engine._engine import UnknownDeviceError
 from labkit.engine._nodes import (
@@ -33,7 +34,10 @@ from labkit.engine._nodes import (
     RoiStatsNode,
 )
 from labkit.engine._proxy import DeviceProxy
+from labkit.engine._proxy_types import CameraProxy, DeviceProxyLike, SignalProxy, StageProxy
 from labkit.engine._scope import Scope, connect
+from labkit.engine._scope_settings import ScopeSettings
+from labkit.engine._settings_file import SettingsError
 from labkit.engine._state import (
     EngineDiedError,
     EngineError,
@@ -44,6 +48,13 @@ from labkit.engine._state import (
 )
 from labkit.engine._streams import StreamInfo
 from labkit.engine._user_commands import UnknownUserCommandError
+from labkit.protocols import (
+    ProtocolCancelled,
+    ProtocolError,
+    ScriptError,
+    StepError,
+    UnknownProtocolError,
+)
 from labkit.wire import register_error as _register_error
 
 for _cls in (
@@ -56,16 +67,33 @@ for _cls in (
     UnknownUserCommandError,
     NodeError,
     NodeStateError,
+    events.EventPayloadError,
+    events.UnknownTopicError,
+    SettingsError,
+    ProtocolError,
+    ProtocolCancelled,
+    StepError,
+    ScriptError,
+    UnknownProtocolError,
 ):
     _register_error(_cls)
 del _cls
 
 __all__ = [
+    # typed events (one Struct per topic)
+    "events",
     # scopes
     "Scope",
     "connect",
     "DeviceProxy",
+    # what type checkers see of scope.camera / .stage / .signal
+    "DeviceProxyLike",
+    "CameraProxy",
+    "StageProxy",
+    "SignalProxy",
     "StreamInfo",
+    # settings files
+    "ScopeSettings",
     # nodes
     "Node",
     "NodeOutput",
@@ -88,4 +116,5 @@ __all__ = [
     "UnknownUserCommandError",
     "NodeError",
     "NodeStateError",
+    "SettingsError",
 ]

@@ -4,6 +4,8 @@ health figures) and one that samples every signal into its trace buffer.
 A camera's loop renders into a claimed ring slot (zero copy), never faster than one frame per
 exposure; jitter under a frame period is caught up, whole periods missed are skipped and counted
 (``frames_late``), never burst. The ring is recreated when the camera's shape or dtype changes.
+A camera with ``start_streaming()``/``stop_streaming()`` (one that runs free while streaming, e.g.
+Micro-Manager's sequence acquisition) is told when its stream starts and stops.
 """
 
 from __future__ import annotations
@@ -67,12 +69,18 @@ class CameraLoop:
         self._thread.start()
 
     def set_running(self, running: bool) -> None:
-        with self.ring_lock:
+        """Start or stop streaming; a camera's ``start_streaming`` error stops the start."""
+        with self.ring_lock:  # no frame is being rendered meanwhile
+            was_running = self._running
             if running:
                 self.ensure_ring(announce=True)
+                if not was_running:
+                    _tell(self.camera, "start_streaming")
                 self._frame_times.clear()
                 self._t_running = time.monotonic()
             self._running = running
+        if was_running and not running:
+            _tell(self.camera, "stop_streaming")
         self._wake.set()
 
     @property
@@ -80,11 +88,13 @@ class CameraLoop:
         return self._running
 
     def close(self) -> None:
-        self._running = False
+        was_running, self._running = self._running, False
         self._closing = True
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(10.0)
+        if was_running:
+            _tell_quietly(self.camera, "stop_streaming")
         with self.ring_lock:
             if self.ring is not None:
                 self.ring.close()
@@ -178,6 +188,7 @@ class CameraLoop:
         except Exception as exc:
             log.exception("acquisition of %s crashed", self.name)
             self._running = False
+            _tell_quietly(self.camera, "stop_streaming")
             self._on_crash(self.name, exc)
 
 
@@ -246,6 +257,21 @@ class SignalPump:
             log.exception("signal sampling crashed")
             self._running = False
             self._on_crash(current or "engine", exc)
+
+
+def _tell(camera: Any, hook: str) -> None:
+    """Call the camera's optional streaming hook (``start_streaming``/``stop_streaming``)."""
+    method = getattr(camera, hook, None)
+    if callable(method):
+        method()
+
+
+def _tell_quietly(camera: Any, hook: str) -> None:
+    """The hook on a path that is failing or closing already: its own error is only logged."""
+    try:
+        _tell(camera, hook)
+    except Exception:
+        log.exception("%s of %r failed", hook, getattr(camera, "name", camera))
 
 
 def _frame_meta(meta: dict | None) -> dict:

@@ -104,6 +104,27 @@ class RunCommand(_Params):
     args: dict[str, Any] = {}
 
 
+class RunMda(_Params):
+    sequence: Any  # a useq.MDASequence as a mapping (thread mode: the object itself)
+    path: str = ""  # the .ome.zarr series to write ("" writes nothing)
+    autofocus: Any = None  # 'package.module:function' (thread mode: the function)
+    camera: str = ""
+    burst: bool = True
+
+
+class RunScript(_Params):
+    script: Any  # a labkit.protocols.Script as a mapping (thread mode: the object itself)
+
+
+class ProtocolControl(_Params):
+    id: str
+    action: str
+
+
+class ProtocolStatus(_Params):
+    id: str = ""
+
+
 COMMANDS: dict[str, type[_Params]] = {
     "hello": Hello,
     "ping": NoParams,
@@ -129,6 +150,10 @@ COMMANDS: dict[str, type[_Params]] = {
     "add_node": AddNode,
     "remove_node": RemoveNode,
     "nodes": NoParams,
+    "run_mda": RunMda,
+    "run_script": RunScript,
+    "protocol_control": ProtocolControl,
+    "protocols": ProtocolStatus,
     "shutdown": NoParams,
 }
 

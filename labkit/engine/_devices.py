@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_FACTORY", "DevicesSpec", "build_devices", "factory_path"]
+from labkit.devices import DeviceFactory
+from labkit.devices._factory import load_factory
+
+__all__ = ["DEFAULT_FACTORY", "DevicesSpec", "build_devices", "factory_kwargs", "factory_path"]
 
 #: ``devices`` argument of Scope: None (simulated set), "module:function", a callable
-#: ``f(seed=..., shape=...) -> {name: Device}``, or a mapping of ready-made devices (thread mode only)
+#: ``f(seed=..., shape=...) -> {name: Device}`` (a :class:`~labkit.devices.DeviceFactory` carries
+#: its own arguments), or a mapping of ready-made devices (thread mode only)
 DevicesSpec = None | str | Callable[..., Mapping[str, Any]] | Mapping[str, Any]
 
 DEFAULT_FACTORY = "labkit.devices.sim:default_devices"
-
-
-def _load(path: str) -> Callable[..., Mapping[str, Any]]:
-    module_name, _, attr = path.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"devices={path!r} must look like 'package.module:factory_function'")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load device factory {path!r}: {exc}") from None
-    if not callable(factory):
-        raise ValueError(f"device factory {path!r} is not callable")
-    return factory
 
 
 def build_devices(
@@ -39,7 +29,7 @@ def build_devices(
     if spec is None:
         spec = DEFAULT_FACTORY
     if isinstance(spec, str):
-        spec = _load(spec)
+        spec = load_factory(spec)
     if isinstance(spec, Mapping):
         devices = dict(spec)
     else:
@@ -60,6 +50,8 @@ def factory_path(spec: DevicesSpec) -> str | None:
         return None
     if isinstance(spec, str):
         return spec
+    if isinstance(spec, DeviceFactory):
+        return spec.path
     if callable(spec) and not isinstance(spec, Mapping):
         module, qualname = getattr(spec, "__module__", None), getattr(spec, "__qualname__", "")
         if (
@@ -75,3 +67,9 @@ def factory_path(spec: DevicesSpec) -> str | None:
         "factory 'package.module:function' (called with seed= and shape=), not device objects; "
         "or use mode='thread'"
     )
+
+
+def factory_kwargs(spec: DevicesSpec) -> dict[str, Any]:
+    """The keyword arguments a :class:`~labkit.devices.DeviceFactory` carries to the engine process
+    (``{}`` for any other spec)."""
+    return dict(spec.kwargs) if isinstance(spec, DeviceFactory) else {}

@@ -21,9 +21,11 @@ from typing import Any
 
 from labkit.buffers import FrameRing, TraceBuffer
 from labkit.engine import _commands as cmds
+from labkit.engine import events
 from labkit.engine._acquisition import CameraLoop, SignalPump
 from labkit.engine._frames import frame_to_dataarray, jsonable
 from labkit.engine._node_table import NodeTable
+from labkit.engine._protocol_host import EngineProtocolHost
 from labkit.engine._state import (
     EngineError,
     EngineState,
@@ -33,6 +35,7 @@ from labkit.engine._state import (
 )
 from labkit.engine._streams import StreamInfo, StreamTable
 from labkit.engine._user_commands import UserCommands
+from labkit.protocols import ProtocolTable
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ class Engine:
                 "an engine needs at least one device; pass devices=None for the simulated set"
             )
         self.devices = dict(devices)
-        self._emit = emit
+        self._emit = events.checked(emit)  # every event checked against its topic's Struct
         self.ring_slots = int(ring_slots)
         self.state = EngineState.CREATED
         self.cameras = self._of_kind("camera")
@@ -84,6 +87,7 @@ class Engine:
         self.streams = StreamTable()
         self.commands = UserCommands(self, allow_client_code=allow_client_code)
         self.nodes = NodeTable(self)
+        self.protocols = ProtocolTable(EngineProtocolHost(self))
         self._loops: dict[str, CameraLoop] = {}
         self._traces: dict[str, TraceBuffer] = {}
         self._pump: SignalPump | None = None
@@ -133,6 +137,7 @@ class Engine:
             if self.state is EngineState.CLOSED or self._closing:
                 return
             self._closing = True
+        self.protocols.close()  # runs end (devices made safe) before anything else goes
         self.nodes.close()  # before the rings they read
         # join outside the state lock: a crashing loop takes it to report the failure
         for loop in self._loops.values():
@@ -160,16 +165,13 @@ class Engine:
         """The engine's own threads (their log records are the engine's)."""
         loops: list[Any] = [*self._loops.values(), self._pump]
         idents = {loop.ident for loop in loops if loop is not None and loop.ident is not None}
-        return idents | self.nodes.idents()
+        return idents | self.nodes.idents() | self.protocols.idents()
 
     def _set_state(self, state: EngineState, reason: str = "") -> None:
         previous, self.state = self.state, state
         if previous is not state:
             log.info("engine %s -> %s", previous.value, state.value)
-            payload = {"state": state.value, "previous": previous.value}
-            if reason:
-                payload["reason"] = reason
-            self._emit("state", payload)
+            self._emit("state", events.StateEvent(state=state, previous=previous, reason=reason))
 
     def _crashed(self, where: str, exc: BaseException) -> None:
         with self._state_lock:
@@ -179,7 +181,9 @@ class Engine:
                 self._pump.set_running(False)
             self._emit(
                 "error",
-                {"type": type(exc).__name__, "message": str(exc), "where": f"acquisition:{where}"},
+                events.ErrorEvent(
+                    type=type(exc).__name__, message=str(exc), where=f"acquisition:{where}"
+                ),
             )
             if self.state not in (EngineState.CLOSED, EngineState.FAILED) and not self._closing:
                 self._set_state(
@@ -223,18 +227,17 @@ class Engine:
         """Add or update a stream (cameras, signals, node outputs) and tell every client."""
         old = self.streams.all().get(info.name)
         if self.streams.put(info):
-            self._emit("streams", {n: s.to_json() for n, s in self.streams.all().items()})
+            self._emit("streams", events.StreamsEvent(streams=self.streams.all()))
             if old is not None and old.buffer != info.buffer:
                 self.nodes.stream_changed(info)
 
     def _drop_stream(self, name: str) -> None:
         if self.streams.remove(name):
-            self._emit("streams", {n: s.to_json() for n, s in self.streams.all().items()})
+            self._emit("streams", events.StreamsEvent(streams=self.streams.all()))
 
     def _ring_changed(self, name: str, ring: FrameRing) -> None:
-        payload = {"stream": name, "ring_name": ring.name, "shape": list(ring.shape),
-                   "dtype": ring.dtype.str}  # fmt: skip
-        self._emit("ring", payload)
+        self._emit("ring", events.RingEvent(stream=name, ring_name=ring.name,
+                                            shape=tuple(ring.shape), dtype=ring.dtype.str))  # fmt: skip
         self._publish_stream(name)
 
     # -- dispatch --------------------------------------------------------------------------------
@@ -295,8 +298,15 @@ class Engine:
     def cmd_start(self, p: Any = None) -> dict:
         with self._state_lock:
             check_transition(self.state, EngineState.RUNNING)
-            for loop in self._loops.values():
-                loop.set_running(True)
+            started: list[CameraLoop] = []
+            try:
+                for loop in self._loops.values():
+                    loop.set_running(True)  # a camera may refuse to start streaming
+                    started.append(loop)
+            except BaseException:
+                for loop in started:
+                    loop.set_running(False)
+                raise
             if self._pump is not None:
                 self._pump.set_running(True)
             self._set_state(EngineState.RUNNING)
@@ -335,6 +345,20 @@ class Engine:
 
     def cmd_run_command(self, p: cmds.RunCommand) -> Any:
         return jsonable_result(self.commands.run(p.name, p.args))
+
+    def cmd_run_mda(self, p: cmds.RunMda) -> dict:
+        return self.protocols.start_mda(
+            p.sequence, p.path, autofocus=p.autofocus, camera=p.camera or None, burst=p.burst
+        )
+
+    def cmd_run_script(self, p: cmds.RunScript) -> dict:
+        return self.protocols.start_script(p.script)
+
+    def cmd_protocol_control(self, p: cmds.ProtocolControl) -> dict:
+        return self.protocols.control(p.id, p.action)
+
+    def cmd_protocols(self, p: cmds.ProtocolStatus) -> dict:
+        return self.protocols.status(p.id)
 
     # -- commands: devices -----------------------------------------------------------------------
 
@@ -386,8 +410,8 @@ class Engine:
             raise cmds.CommandError(f"device {p.device!r} ({type(dev).__name__}) has no actions")
 
         def progress(fraction: float, message: str = "") -> None:
-            self._emit("progress", {"device": p.device, "action": p.action, "call_id": p.call_id,
-                                    "fraction": float(fraction), "message": str(message)})  # fmt: skip
+            self._emit("progress", events.ProgressEvent(device=p.device, action=p.action,
+                       call_id=p.call_id, fraction=float(fraction), message=str(message)))  # fmt: skip
 
         return jsonable_result(dev.call_action(p.action, p.args, progress=progress))
 
@@ -441,7 +465,8 @@ class Engine:
     def _make_listener(self, device_name: str) -> Callable[..., None]:
         def on_change(dev_name: str, prop_name: str, value: Any) -> None:
             self._emit(
-                "property", {"device": device_name, "name": prop_name, "value": jsonable(value)}
+                "property",
+                events.PropertyEvent(device=device_name, name=prop_name, value=jsonable(value)),
             )
 
         return on_change

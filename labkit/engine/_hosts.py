@@ -7,6 +7,7 @@ errors, events and states behave the same whatever the mode.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -17,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from labkit.engine._devices import DevicesSpec, build_devices, factory_path
+from labkit.engine._devices import DevicesSpec, build_devices, factory_kwargs, factory_path
 from labkit.engine._engine import Engine
 from labkit.engine._server import LogForwardHandler
 from labkit.engine._state import EngineDiedError, EngineError
@@ -222,6 +223,8 @@ class ProcessHost(RemoteHost):
         path = factory_path(devices)
         if path is not None:
             cmd += ["--devices", path]
+            if kwargs := factory_kwargs(devices):
+                cmd += ["--devices-kwargs", json.dumps(kwargs)]
         for command in commands:  # the parent owns this engine: its code runs there
             cmd += ["--command", command]
         cmd += ["--allow-client-code"]

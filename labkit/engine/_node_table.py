@@ -15,9 +15,10 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from labkit.buffers import sweep_stale_segments
+from labkit.engine import events
 from labkit.engine._node_process import ProcessNodeRunner
 from labkit.engine._node_runner import ThreadNodeRunner
-from labkit.engine._nodes import BUILTIN_NODES, FunctionNode, Node, NodeState
+from labkit.engine._nodes import BUILTIN_NODES, FunctionNode, Node, NodeState, plain_params
 from labkit.engine._streams import StreamInfo
 from labkit.engine._user_commands import load_function
 
@@ -74,6 +75,7 @@ class NodeTable:
         self._lock = threading.Lock()
         self._runners: dict[str, Any] = {}
         self._kinds: dict[str, str] = {}
+        self._definitions: dict[str, dict[str, Any] | None] = {}  # how to add each again
         self._counter = itertools.count(1)
 
     def add(
@@ -132,6 +134,11 @@ class NodeTable:
         with self._lock:
             self._runners[name] = runner
             self._kinds[name] = str(kind)
+            self._definitions[name] = (
+                {"node": spec, "input": source.name, "mode": mode, "params": plain_params(params)}
+                if isinstance(spec, str)
+                else None  # a Node object or a function: no text can make it again
+            )
         log.info("node %s (%s, %s mode) reads %s", name, kind, mode, source.name)
         return self.describe()[name]
 
@@ -168,7 +175,8 @@ class NodeTable:
 
     def _failed(self, name: str, exc: BaseException) -> None:
         self._engine.emit(
-            "error", {"type": type(exc).__name__, "message": str(exc), "where": f"node:{name}"}
+            "error",
+            events.ErrorEvent(type=type(exc).__name__, message=str(exc), where=f"node:{name}"),
         )
 
     def stream_changed(self, info: StreamInfo) -> None:
@@ -188,6 +196,7 @@ class NodeTable:
         with self._lock:
             runner = self._runners.pop(name, None)
             self._kinds.pop(name, None)
+            self._definitions.pop(name, None)
         if runner is None:
             raise LookupError(
                 f"no node named {name!r}; nodes: {', '.join(self._runners) or 'none'}"
@@ -208,6 +217,7 @@ class NodeTable:
                 "kind": self._kinds.get(name, ""),
                 "mode": runner.mode,
                 "output": None if info is None else info.to_json(),
+                "definition": self._definitions.get(name),
                 **runner.health(),
             }
         return out

@@ -17,13 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from labkit.buffers import TraceReader, sweep_stale_segments
+from labkit.engine import events
 from labkit.engine._devices import DevicesSpec
 from labkit.engine._events import EventBus
 from labkit.engine._hosts import ProcessHost, RemoteHost, ThreadHost
 from labkit.engine._proxy import DeviceProxy
+from labkit.engine._proxy_types import CameraProxy, SignalProxy, StageProxy
 from labkit.engine._scope_commands import ScopeCommands, function_path
 from labkit.engine._scope_nodes import ScopeNodes
+from labkit.engine._scope_settings import ScopeSettings
 from labkit.engine._scope_streams import StreamAccess, Traces
+from labkit.engine._settings_file import read_settings
 from labkit.engine._state import (
     EngineDiedError,
     EngineState,
@@ -52,34 +56,46 @@ class Scope:
             a factory callable ``f(seed=, shape=) -> {name: Device}``; or (thread mode only) a dict of
             ready-made devices.
         mode: ``"thread"`` (engine in a background thread of this process) or ``"process"`` (engine in
-            a child process: survives crashes of vendor code, reached over ZeroMQ).
-        ring_slots: frames the ring holds.
-        seed: passed to the device factory (simulated camera noise seed).
-        shape: passed to the device factory (frame shape in px).
+            a child process: survives crashes of vendor code, reached over ZeroMQ); default thread.
+        ring_slots: frames the ring holds (default 64).
+        seed: passed to the device factory (simulated camera noise seed; default 0).
+        shape: passed to the device factory (frame shape in px; default (2048, 2048)).
         commands: user commands to add to the engine (functions in thread mode, else
             ``"package.module:function"`` paths); see :attr:`commands`.
+        config: a settings file (docs/settings.md): its ``engine`` and ``devices`` sections build
+            the scope (arguments given here win), the rest is applied once the engine is up.
 
     The engine is up (``state == "ready"``) when the constructor returns: properties and ``snap()``
     work at once; ``start()`` streams frames into the ring. Use as a context manager or call ``close()``.
 
     Raises:
         ValueError: unknown mode, or device objects passed with ``mode="process"``.
+        SettingsError: a settings file that names an unknown key or a value a device refuses.
         EngineError: the engine process could not start.
     """
 
     def __init__(
         self,
         devices: DevicesSpec = None,
-        mode: str = "thread",
-        ring_slots: int = 64,
-        seed: int = 0,
-        shape: tuple[int, int] = (2048, 2048),
+        mode: str | None = None,
+        ring_slots: int | None = None,
+        seed: int | None = None,
+        shape: tuple[int, int] | None = None,
         *,
         commands: list[Any] | tuple[Any, ...] = (),
+        config: str | os.PathLike | None = None,
         _connection: str | os.PathLike | ConnectionInfo | None = None,
         _key: Any = None,
         _timeout_s: float = 10.0,
     ) -> None:
+        rig = read_settings(config) if config is not None else None
+        built = rig.engine if rig is not None else {}
+        if devices is None and rig is not None:
+            devices = rig.devices
+        mode = mode or built.get("mode", "thread")
+        ring_slots = ring_slots or built.get("ring_slots", 64)
+        seed = built.get("seed", 0) if seed is None else seed
+        shape = shape or built.get("shape", (2048, 2048))
         if _connection is None and mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         self.mode = "remote" if _connection is not None else mode
@@ -106,6 +122,12 @@ class Scope:
         except BaseException:
             self._bus.close()
             raise
+        if rig is not None:
+            try:
+                self.settings.apply(rig)
+            except BaseException:
+                self.close()
+                raise
 
     # -- engine host -----------------------------------------------------------------------------
 
@@ -169,9 +191,8 @@ class Scope:
             if previous is state:
                 return
             self._state = state
-            self._publish_locked(
-                "state", {"state": state.value, "previous": previous.value, **extra}
-            )
+            event = events.StateEvent(state=state, previous=previous, **extra)
+            self._publish_locked("state", events.to_payload("state", event))
 
     def _publish_locked(self, topic: str, payload: Any) -> None:
         self._seq += 1
@@ -192,7 +213,7 @@ class Scope:
         if topic == "ring":
             self._streams.ring_changed(payload)
         elif topic == "streams":
-            self._streams.replace(payload)
+            self._streams.replace(payload["streams"])
         elif topic == "log" and self.mode != "thread" and not _relog(payload):
             return  # not enabled in this process's logging: no event either (as in thread mode)
         self._publish(topic, payload)
@@ -204,7 +225,8 @@ class Scope:
         swept = sweep_stale_segments()
         if swept:
             log.info("removed shared-memory segments of the dead engine: %s", ", ".join(swept))
-        self._publish("error", {"type": "EngineDiedError", "message": reason, "where": "engine"})
+        died = events.ErrorEvent(type="EngineDiedError", message=reason, where="engine")
+        self._publish("error", events.to_payload("error", died))
         self._set_state(EngineState.FAILED, reason=reason)
 
     def _call(self, method: str, **params: Any) -> Any:
@@ -355,17 +377,21 @@ class Scope:
         raise AttributeError(f"this scope has no {name}; devices: {', '.join(self._proxies)}")
 
     @property
-    def camera(self) -> DeviceProxy:
-        """The camera proxy (``scope.camera.exposure_ms = 10``, ``scope.camera.snap()``)."""
+    def camera(self) -> CameraProxy:
+        """The camera proxy (``scope.camera.exposure_ms = 10``, ``scope.camera.snap()``).
+
+        A :class:`DeviceProxy`, typed for checkers by :class:`~labkit.engine.CameraProxy`; a
+        driver's own properties are reached through ``scope.devices[name]``.
+        """
         return self._device_of("camera")
 
     @property
-    def stage(self) -> DeviceProxy:
+    def stage(self) -> StageProxy:
         """The stage proxy (``scope.stage.move(z=5)``, ``scope.stage.position()``)."""
         return self._device_of("stage")
 
     @property
-    def signal(self) -> DeviceProxy:
+    def signal(self) -> SignalProxy:
         """The signal proxy (samples go to the trace buffer; see :meth:`open_trace_reader`)."""
         return self._device_of("signal")
 
@@ -381,9 +407,9 @@ class Scope:
         call_id = uuid.uuid4().hex
 
         def follow(event: Event) -> None:
-            p = event.payload
-            if event.topic == "progress" and isinstance(p, dict) and p.get("call_id") == call_id:
-                progress(p["fraction"], p["message"])
+            p = events.parse(event, events.ProgressEvent)
+            if p is not None and p.call_id == call_id:
+                progress(p.fraction, p.message)
 
         self._bus.subscribe(follow)
         try:
@@ -450,9 +476,56 @@ class Scope:
         return ScopeNodes(self)
 
     @property
+    def settings(self) -> ScopeSettings:
+        """Save and load the scope's settings as YAML: ``scope.settings.save("rig.yaml")``,
+        ``scope.settings.load("rig.yaml")`` (docs/settings.md)."""
+        return ScopeSettings(self)
+
+    @property
     def commands(self) -> ScopeCommands:
         """User commands of the engine: ``scope.commands.add(fn)``, ``scope.commands.name(**kw)``."""
         return ScopeCommands(self)
+
+    def run_mda(
+        self,
+        sequence: Any,
+        path: str | os.PathLike | bool | None = None,
+        *,
+        autofocus: Any = None,
+        camera: str = "",
+        burst: bool = True,
+    ) -> Any:
+        """Run a ``useq.MDASequence`` in the engine; returns a handle at once.
+
+        ``path``: the ``.ome.zarr`` series to write (None: the next free name in
+        ``scope.spool.dirname``; False: write nothing). ``autofocus(devices, event) -> z_um``
+        runs for autofocus events (process mode: ``"package.module:function"``). Channels select
+        a preset of a config group or a label of a state device named like the group. Events
+        that differ only in ``t`` with ``interval=0`` run as a burst from the camera's stream
+        (``burst=False``: one snap each). The handle has ``pause()``, ``resume()``, ``cancel()``,
+        ``wait()`` and ``progress``; ``protocol`` events report each frame.
+        ``lk.open_series(handle.path)`` reads the series as ``(t, p, c, z, y, x)``.
+
+        Raises:
+            ProtocolError: the sequence needs what the devices lack (nothing ran).
+            FileExistsError: ``path`` exists.
+        """
+        from labkit.engine._scope_protocols import run_mda
+
+        return run_mda(self, sequence, path, autofocus=autofocus, camera=camera, burst=burst)
+
+    def run_script(self, script: Any) -> Any:
+        """Run a :class:`labkit.protocols.Script` (or its dict, or a YAML path) in the engine.
+
+        Returns a handle like :meth:`run_mda`'s; pause and cancel act at step boundaries, a
+        failed step stops the script with its error and leaves stages stopped, shutters closed.
+
+        Raises:
+            ScriptError: an unknown command, argument or key (named).
+        """
+        from labkit.engine._scope_protocols import run_script
+
+        return run_script(self, script)
 
     def health(self) -> ScopeHealth:
         """Acquisition health: frames acquired, fps, ring fill, per-reader lag and losses.
@@ -474,8 +547,9 @@ class Scope:
         return self._bus
 
     def subscribe(self, fn: Any) -> None:
-        """Call ``fn(event)`` for each later ``labkit.wire.Event`` (topics: state, health, property,
-        ring, log, error, spool), in order, on the scope's event thread."""
+        """Call ``fn(event)`` for each later ``labkit.wire.Event``, in order, on the scope's event
+        thread. ``labkit.engine.events.parse(event)`` gives its typed payload; the topics are
+        ``events.topics()`` (state, health, property, ring, streams, progress, log, error, spool)."""
         self._bus.subscribe(fn)
 
     def unsubscribe(self, fn: Any) -> None:

@@ -5,6 +5,7 @@ Examples::
     labkit engine                                   # this machine: a private ipc socket
     labkit engine --address tcp://0.0.0.0:45600     # other machines: CURVE keys, see below
     labkit engine --address tcp://0.0.0.0:45600 --keys-file ~/rig-keys.json   # same keys each run
+    labkit engine --config rig.yaml                 # devices, properties and nodes from a file
 
 Every engine writes a connection file (mode 0600) and prints its path: ``lk.connect(path)`` reaches
 it. For TCP the file holds the keys a client needs; copy it to the notebook machine (``scp``) and
@@ -16,14 +17,18 @@ The same loop runs the child process of ``Scope(mode="process")`` (``--parent-pi
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import threading
 
-from labkit.engine._devices import build_devices
+from labkit.devices import DeviceFactory
+from labkit.engine._devices import DevicesSpec, build_devices
+from labkit.engine._scope_settings import add_nodes, set_device_properties
 from labkit.engine._server import EngineServer, LogForwardHandler
+from labkit.engine._settings_file import SettingsError, read_settings
 from labkit.rpc import RpcError, ServerKeys
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="device factory 'package.module:function' (default: simulated)",
     )
     p.add_argument(
+        "--devices-kwargs",
+        default=None,
+        metavar="JSON",
+        help="keyword arguments of the --devices factory as a JSON object, e.g. "
+        '\'{"config": "MMConfig.cfg"}\'',
+    )
+    p.add_argument(
         "--command",
         action="append",
         default=[],
@@ -78,16 +90,44 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="let clients add commands and nodes by import path: anyone with the connection "
         "file can then run any function importable on this machine",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the simulated devices")
     p.add_argument(
-        "--shape", default="2048,2048", help="simulated camera shape 'height,width' in pixels"
+        "--config",
+        default=None,
+        metavar="RIG.YAML",
+        help="a settings file (docs/settings.md): builds the devices from its devices section "
+        "(unless --devices is given), sets its properties and adds its nodes",
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed of the simulated devices (0)")
+    p.add_argument(
+        "--shape", default=None, help="simulated camera shape 'height,width' in pixels (2048,2048)"
     )
     p.add_argument(
-        "--ring-slots", type=int, default=64, help="frames held by the shared-memory ring"
+        "--ring-slots", type=int, default=None, help="frames held by the shared-memory ring (64)"
     )
     p.add_argument("--log-level", default="INFO", help="log level (name or number)")
     p.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
+
+
+def _devices_spec(args: argparse.Namespace) -> DevicesSpec:
+    """``--devices`` (and its ``--devices-kwargs``) as a devices spec.
+
+    Raises:
+        ValueError: kwargs without a factory, or kwargs that are not a JSON object.
+    """
+    if args.devices_kwargs is None:
+        return args.devices
+    if not args.devices:
+        raise ValueError("--devices-kwargs needs --devices PACKAGE.MODULE:FUNCTION")
+    try:
+        kwargs = json.loads(args.devices_kwargs)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"--devices-kwargs is not JSON ({exc}); pass e.g. '{{\"seed\": 1}}'"
+        ) from None
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"--devices-kwargs must be a JSON object, not {args.devices_kwargs!r}")
+    return DeviceFactory(args.devices, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,19 +143,31 @@ def main(argv: list[str] | None = None) -> int:
         if args.keys_file and not str(args.address or "").startswith("tcp://"):
             raise ValueError("--keys-file is for TCP servers: add --address tcp://HOST:PORT")
         keys = ServerKeys.load_or_create(args.keys_file) if args.keys_file else None
-        shape = tuple(int(v) for v in args.shape.split(","))
-        devices = build_devices(args.devices, seed=args.seed, shape=shape)  # type: ignore[arg-type]
-        server = EngineServer(
-            devices,
-            args.address,
-            commands=args.command,
-            allow_client_code=args.allow_client_code,
-            keys=keys,
-            connection_file=False if child else (args.connection_file or True),
-            public_host=args.public_host,
-            parent_pid=args.parent_pid,
-            ring_slots=args.ring_slots,
+        rig = read_settings(args.config) if args.config else None
+        built = rig.engine if rig is not None else {}
+        shape = tuple(int(v) for v in args.shape.split(",")) if args.shape else None
+        devices = build_devices(
+            _devices_spec(args) or (rig.devices if rig is not None else None),
+            seed=built.get("seed", 0) if args.seed is None else args.seed,
+            shape=shape or built.get("shape", (2048, 2048)),  # type: ignore[arg-type]
         )
+        try:
+            if rig is not None:
+                set_device_properties(devices, rig)
+            server = EngineServer(
+                devices,
+                args.address,
+                commands=args.command,
+                allow_client_code=args.allow_client_code,
+                keys=keys,
+                connection_file=False if child else (args.connection_file or True),
+                public_host=args.public_host,
+                parent_pid=args.parent_pid,
+                ring_slots=args.ring_slots or built.get("ring_slots", 64),
+            )
+        except BaseException:
+            _close_devices(devices)
+            raise
     except (ValueError, RpcError, OSError) as exc:
         print(f"labkit engine: {exc}", file=sys.stderr)
         return 2
@@ -133,7 +185,20 @@ def main(argv: list[str] | None = None) -> int:
         else:  # Ctrl-C in the parent's terminal is for the parent, which shuts this engine down
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
+    failed: list[str] = []
+
     def ready(address: str) -> None:
+        if rig is not None:
+            try:
+                add_nodes(server.engine, rig)
+            except SettingsError as exc:
+                failed.append(str(exc))
+                print(f"labkit engine: {exc}", file=sys.stderr, flush=True)
+                server.request_stop()
+                return
+            if rig.spool:
+                log.info("the spool section of %s is for notebooks: scope.settings.load() it "
+                         "there", rig.source)  # fmt: skip
         if not child:
             print(
                 f"labkit engine serving on {address} (pid {os.getpid()}); connection file "
@@ -142,6 +207,16 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     try:
-        return server.serve(ready)
+        code = server.serve(ready)
+        return 2 if failed else code
     finally:
         root.removeHandler(forward)
+
+
+def _close_devices(devices: dict) -> None:
+    """Release devices an engine will not serve after all (a refused setting, a port in use)."""
+    for device in devices.values():
+        try:
+            device.close()
+        except Exception:
+            log.exception("closing %r failed", device)

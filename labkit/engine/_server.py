@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from labkit.engine import events
 from labkit.engine._engine import Engine
 from labkit.engine._user_commands import load_function
 from labkit.rpc import CallInfo, InlinePolicy, RpcServer, ServerKeys
@@ -58,23 +59,25 @@ class LogForwardHandler(logging.Handler):
 
 
 def record_to_json(record: logging.LogRecord) -> dict[str, Any]:
+    """The payload of a ``log`` event (:class:`~labkit.engine.events.LogEvent`) for ``record``."""
     exc_text = record.exc_text
     if record.exc_info and not exc_text:
         exc_text = "".join(traceback.format_exception(*record.exc_info))
-    return {
-        "name": record.name,
-        "levelno": record.levelno,
-        "levelname": record.levelname,
-        "msg": record.getMessage(),
-        "pathname": record.pathname,
-        "lineno": record.lineno,
-        "funcName": record.funcName,
-        "created": record.created,
-        "process": record.process,
-        "processName": record.processName,
-        "threadName": record.threadName,
-        "exc_text": exc_text,
-    }
+    event = events.LogEvent(
+        name=record.name,
+        levelno=record.levelno,
+        levelname=record.levelname,
+        msg=record.getMessage(),
+        pathname=record.pathname,
+        lineno=record.lineno,
+        funcName=record.funcName,
+        created=record.created,
+        process=record.process,
+        processName=record.processName,
+        threadName=record.threadName,
+        exc_text=exc_text,
+    )
+    return events.to_payload("log", event)
 
 
 class EngineServer:

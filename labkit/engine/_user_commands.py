@@ -21,12 +21,12 @@ commands it was started with (``--commands``) and refuses ``add_command`` from c
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from labkit.devices import ActionSpec
 from labkit.devices._action import spec_of_callable
+from labkit.devices._factory import load_callable
 from labkit.engine._state import EngineError
 
 if TYPE_CHECKING:
@@ -45,16 +45,7 @@ def load_function(path: str) -> Callable[..., Any]:
     Raises:
         ValueError: not that form, not importable, or not callable.
     """
-    module_name, _, attr = path.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"{path!r} must look like 'package.module:function'")
-    try:
-        fn = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load {path!r}: {exc}") from None
-    if not callable(fn):
-        raise ValueError(f"{path!r} is not callable")
-    return fn
+    return load_callable(path)
 
 
 class UserCommands:

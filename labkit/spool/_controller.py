@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from labkit.protocols import Step, StepError, StepRunner
 from labkit.spool import _naming
 from labkit.spool._blocks import Compressor
 from labkit.spool._errors import SeriesExistsError, SpoolError, SpoolPreflightError
@@ -20,7 +21,15 @@ from labkit.spool._journal import Journal, journal_path
 from labkit.spool._layout import Layout
 from labkit.spool._pipeline import Pipeline
 from labkit.spool._preflight import PreflightReport, free_bytes, run_preflight
-from labkit.spool._settings import DEFAULTS, METHOD_CODECS, copy_settings, validate, z_positions
+from labkit.spool._settings import (
+    DEFAULTS,
+    METHOD_CODECS,
+    AcquisitionProtocol,
+    Task,
+    copy_settings,
+    validate,
+    z_positions,
+)
 from labkit.spool._sinks import SINKS
 from labkit.spool._store import ObjectJournal, ObjectStore, is_url
 from labkit.spool._streams import CameraSource, plan_streams
@@ -528,11 +537,13 @@ class SpoolController:
                 ),
             }
 
+        # z-steps and timed tasks run as steps, on the machinery MDA and scripts run on
+        steps = StepRunner()
         move = None
         if zs:
 
             def move(z: float) -> None:
-                self.host.move_stage(z, wait=True)
+                run_step(steps, Step(f"move z={z:g} µm", lambda c: self.host.move_stage(z), "move"))
 
         pipeline = Pipeline(
             reader,
@@ -541,7 +552,7 @@ class SpoolController:
             compressor,
             journal,
             max_frames=s["max_frames"],
-            protocol=s["protocol"],
+            protocol=_as_steps(s["protocol"], steps),
             z_positions_um=zs,
             move_stage=move,
             on_progress=lambda: self._notify(
@@ -613,3 +624,31 @@ class SpoolController:
         if self.handle.state is SpoolState.WAITING:
             return self.handle.stop()
         return self.handle.stop(timeout)
+
+
+def run_step(steps: StepRunner, step: Step) -> Any:
+    """Run ``step``; a failure raises the step's own error (the pipeline reports it by name)."""
+    try:
+        return steps.run_one(step)
+    except StepError as exc:
+        raise (exc.__cause__ or exc) from None
+
+
+def _as_steps(protocol: AcquisitionProtocol, steps: StepRunner) -> AcquisitionProtocol:
+    """The same protocol whose tasks run as steps of ``steps`` (names kept for the journal)."""
+
+    def wrap(task: Task) -> Task:
+        label = f"{getattr(task.fn, '__name__', repr(task.fn))}{task.args!r}"
+
+        def run() -> Any:
+            return run_step(steps, Step(label, lambda c: task.fn(*task.args)))
+
+        run.__name__ = getattr(task.fn, "__name__", repr(task.fn))
+        return Task(task.frame, run)
+
+    return AcquisitionProtocol(
+        tasks=[wrap(t) for t in protocol.tasks],
+        at_start=[wrap(t) for t in protocol.at_start],
+        at_end=[wrap(t) for t in protocol.at_end],
+        preflight=list(protocol.preflight),
+    )

@@ -14,6 +14,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
+from labkit.protocols import is_mda_series, open_mda_series
 from labkit.spool._errors import SpoolError
 from labkit.spool._journal import journal_path, read_journal, shard_exists, summarize
 from labkit.spool._layout import Layout
@@ -104,6 +105,9 @@ def open_series(
     A series recorded with ``trace_streams`` opens as an ``xr.Dataset``: that DataArray as
     ``frames`` (still lazy) and each trace as a variable ``<stream>`` (``<stream>_time``,
     ``<stream>_channel``) whose times are on the frames' ``t`` clock (see ``_open_traces``).
+
+    An MDA series (``scope.run_mda``) opens as ``(t, p, c, z, y, x)``
+    (:func:`labkit.protocols.open_mda_series`).
     """
     if is_url(path):
         from labkit.spool._store import ObjectStore
@@ -116,6 +120,8 @@ def open_series(
     path = local_path(path)
     if not path.exists():
         raise FileNotFoundError(f"no series at {path}")
+    if is_mda_series(path):
+        return open_mda_series(path)
     attrs, method = _read_attrs(path)
     complete = attrs.get("status") in ("complete", "failed", "repaired")
     if complete and "frames" in attrs:

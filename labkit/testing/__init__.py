@@ -11,10 +11,15 @@
 - Driver conformance: :func:`check_camera`, :func:`check_stage`, :func:`check_state_device`,
   :func:`check_shutter`, :func:`check_signal`, :func:`check_device` hold a driver to the contract
   the engine relies on (a :class:`ConformanceReport`, or a :class:`ConformanceError` naming the check).
+- A simulated Micro-Manager rig (Python device adapters for pymmcore-plus's ``UniMMCore``):
+  :func:`write_micromanager_config` (imported on first use: it needs pymmcore-plus).
 - Notebooks run as a person runs them: :func:`run_in_lab` (Run All in JupyterLab; then
   :meth:`LabRun.check_clean`), :func:`wait_painting`, :func:`log_problems` (:func:`marimo_log_problems` for
   ``marimo run`` logs), :func:`output_errors`.
 """
+
+import importlib
+from typing import Any
 
 from labkit.testing._conformance import (
     ConformanceError,
@@ -56,6 +61,8 @@ __all__ = [
     "check_device",
     "ConformanceReport",
     "ConformanceError",
+    # a simulated Micro-Manager rig
+    "write_micromanager_config",
     # resources
     "LeakCheck",
     "ResourceLeakError",
@@ -86,3 +93,10 @@ __all__ = [
     "viewer_stats",
     "wait_painted",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the simulated Micro-Manager rig imports pymmcore-plus: only when it is asked for
+    if name == "write_micromanager_config":
+        return importlib.import_module("labkit.testing._micromanager").write_micromanager_config
+    raise AttributeError(f"module 'labkit.testing' has no attribute {name!r}")

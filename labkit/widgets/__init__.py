@@ -1,4 +1,4 @@
-"""Notebook widgets: live view, trace plot, device panel, spool panel, dashboard, form.
+"""Notebook widgets: live view, trace plot, device, spool and script panels, dashboard, form.
 
 Names are loaded lazily so importing labkit.widgets does not import anywidget/bqplot until used.
 """
@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type ch
     from labkit.widgets._device_panel import DevicePanel
     from labkit.widgets._form import Form
     from labkit.widgets._liveview import ArraySource, FrameSource, LiveView
+    from labkit.widgets._script_panel import ScriptPanel
     from labkit.widgets._spool_panel import SpoolPanel
     from labkit.widgets._trace_canvas import TraceCanvas
     from labkit.widgets._traceplot import TracePlot
@@ -25,6 +26,7 @@ _LAZY = {
     "TraceCanvas": "labkit.widgets._trace_canvas",
     "DevicePanel": "labkit.widgets._device_panel",
     "SpoolPanel": "labkit.widgets._spool_panel",
+    "ScriptPanel": "labkit.widgets._script_panel",
     "Dashboard": "labkit.widgets._dashboard",
     "Form": "labkit.widgets._form",
 }
@@ -36,6 +38,7 @@ __all__ = [
     "Form",
     "FrameSource",
     "LiveView",
+    "ScriptPanel",
     "SpoolPanel",
     "TraceCanvas",
     "TracePlot",

@@ -7,6 +7,8 @@ Layout (an ipywidgets GridBox in Jupyter and Voila; a marimo vstack/hstack in ma
     +--------------------------------------+------------------------+
     | LiveView                             | device panels (tabs)   |
     |                                      | spool panel            |
+    |                                      | settings file: export  |
+    |                                      |                import  |
     |                                      +------------------------+
     |                                      | TracePlot              |
     +--------------------------------------+------------------------+
@@ -26,11 +28,14 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 from typing import Any
 
 import ipywidgets as widgets
 
+from labkit.engine import events
 from labkit.widgets._dashboard_live import TRACE_RENDERER, LiveArea, camera_streams
+from labkit.widgets._dashboard_settings import SettingsRow
 from labkit.widgets._device_panel import DevicePanel
 from labkit.widgets._form import Form
 from labkit.widgets._frontends import close_with_comm
@@ -102,6 +107,8 @@ class Dashboard(widgets.GridBox):
         devices: device names that get a panel; default every device of the scope.
         cameras: camera streams that get a live view (``scope.streams``); default every camera.
         cameras_layout: ``"grid"`` (side by side) or ``"tabs"`` (one tab per camera).
+        settings_dir: the folder the settings row exports YAML files to and imports them from
+            (``dash.settings``; default the kernel's working folder).
 
     A ROI drawn in a live view (the ROI button, or shift-drag) becomes an engine ``roi_stats``
     node (``roi_<camera>``) whose mean and max per frame the ROI plot under the traces shows;
@@ -124,6 +131,7 @@ class Dashboard(widgets.GridBox):
         devices: list[str] | None = None,
         cameras: list[str | None] | None = None,
         cameras_layout: str = "grid",
+        settings_dir: str | os.PathLike | None = None,
     ) -> None:
         self._closed = True  # until built
         self.scope = scope
@@ -185,11 +193,15 @@ class Dashboard(widgets.GridBox):
             logger.info("SpoolPanel unavailable: %s", exc)
             self._placeholders["spool"] = _placeholder_html("The spool panel", exc)
         spool_part = self._part("spool", self.spool_panel)
+        #: export / import the scope's settings as YAML (docs/settings.md)
+        self.settings = SettingsRow(scope, settings_dir)
+        self._children_to_close.append(self.settings)
         for part in (tabs, spool_part):  # side by side when the column is wide enough for both
             part.layout.flex = f"1 1 {SIDE_MIN_PX - 10}px"
             part.layout.min_width = "0"
+        self.settings.layout.flex = "1 1 100%"
         side = widgets.Box(
-            [tabs, spool_part],
+            [tabs, spool_part, self.settings],
             layout=widgets.Layout(
                 grid_area="side", min_width="0", flex_flow="row wrap", align_items="flex-start"
             ),
@@ -269,6 +281,7 @@ class Dashboard(widgets.GridBox):
         if self.panels:
             side.append(mo.ui.tabs(dict(self.panels)))
         side.append(part("spool", self.spool_panel))
+        side.append(self.settings)
         views = list(self.lives.values())
         live: Any
         if len(views) > 1 and self.live_area is not None and self.live_area.layout == "tabs":
@@ -304,22 +317,22 @@ class Dashboard(widgets.GridBox):
     def _on_event(self, event: Any) -> None:
         if self._closed:
             return
-        topic, payload = getattr(event, "topic", ""), getattr(event, "payload", None) or {}
-        if topic == "state":
-            state = str(payload.get("state", _state_value(self.scope)))
-            if state == "running":
+        state = events.parse(event, events.StateEvent)
+        error = events.parse(event, events.ErrorEvent)
+        if state is not None:
+            if state.state == "running":
                 self.last_error = None
-            if state == "ready" and payload.get("previous") in ("failed", "stopped", "running"):
+            if state.state == "ready" and state.previous in ("failed", "stopped", "running"):
                 # a restarted engine came back with its factory settings: show them
                 for panel in self.panels.values():
                     panel.refresh()
-            self._show_state(state)
-        elif topic == "error":
-            self.last_error = f"{payload.get('type', 'Error')}: {payload.get('message', '')}"
+            self._show_state(state.state.value)
+        elif error is not None:
+            self.last_error = f"{error.type}: {error.message}"
             self._show_state(_state_value(self.scope))
-        elif topic == "health":
-            self.health = payload
-            self._show_health(payload)
+        elif event.topic == "health":
+            self.health = event.payload
+            self._show_health(event.payload)
 
     def _show_state(self, state: str) -> None:
         color = STATE_COLORS.get(state, "#757575")

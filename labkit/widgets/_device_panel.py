@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from labkit.engine import events
 from labkit.widgets._device_actions import ActionRows
 from labkit.widgets._form import Form
 
@@ -199,11 +200,9 @@ class DevicePanel(Form):
         self._apply_remote(name, value)
 
     def _on_event(self, event: Any) -> None:
-        if getattr(event, "topic", None) != "property":
-            return
-        payload = event.payload or {}
-        if payload.get("device") == self.device_name:
-            self._apply_remote(payload.get("name"), payload.get("value"))
+        prop = events.parse(event, events.PropertyEvent)
+        if prop is not None and prop.device == self.device_name:
+            self._apply_remote(prop.name, prop.value)
 
     def _apply_remote(self, name: str | None, value: Any) -> None:
         if self._closed:

@@ -28,11 +28,15 @@ def test_spool_host_protocol(scope):
     rec = Recorder()
     scope.subscribe(rec)
     try:
-        host.emit("spool", {"state": "running", "frames": 3})
+        host.emit("spool", {"event": "progress", "series": "s1", "frames_written": 3})
         wait_until(lambda: rec.topic("spool"), what="the spool event")
     finally:
         scope.unsubscribe(rec)
-    assert rec.topic("spool")[0].payload == {"state": "running", "frames": 3}
+    assert rec.topic("spool")[0].payload == {
+        "event": "progress",
+        "series": "s1",
+        "frames_written": 3,
+    }
 
 
 def test_scope_spool_is_a_controller_bound_to_the_scope(scope):

@@ -310,6 +310,8 @@ def test_the_manager_process_writes_its_log_file(registry_dir, tmp_path, monkeyp
         assert path == tmp_path / "logs" / "manager.log"
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
-        assert f"pid {entry.pid} labkit.viewer._server INFO manager {entry.uid}" in path.read_text()
+        line = f"pid {entry.pid} labkit.viewer._server INFO manager {entry.uid}"
+        # the manager registers itself before it logs its start: wait for the line
+        wait_until(lambda: line in path.read_text(), what="the manager's start line in its log")
     finally:
         stop_manager_process(proc)

@@ -113,7 +113,8 @@ def test_marimo_display_lays_out_the_same_children(scope):
         html = dash._display_().text  # what marimo shows for the dashboard
         assert html.startswith('<div class="labkit-dashboard">')
         # controls, live view, 3 device panels (in marimo tabs) and the spool panel: anywidgets
-        for w in (dash.controls, dash.live, dash.spool_panel, *dash.panels.values()):
+        for w in (dash.controls, dash.live, dash.spool_panel, dash.settings,
+                  *dash.panels.values()):  # fmt: skip
             assert f"model-id='&quot;{w.model_id}&quot;'" in html
         assert "labkit-dashboard-traces" in html
         for name in ("camera", "stage", "signal"):

@@ -101,8 +101,8 @@ def test_device_panel_edits_reach_the_device_and_errors_show_in_red(voila_server
     assert page.console_errors == []
 
 
-def test_traceplot_draws_moving_lines(voila_server, page):
-    cells = trace_feed_cells("TracePlot(buf.reader(), window_s=5)")
+def test_bqplot_traceplot_draws_moving_lines(voila_server, page):
+    cells = trace_feed_cells("TracePlot(buf.reader(), window_s=5, renderer='bqplot')")
     write_notebook(voila_server.root / "traces.ipynb", cells)
     page.goto(voila_server.render_url("traces.ipynb"))
     wait_for_widget(page, ".labkit-traceplot")
@@ -120,6 +120,7 @@ def test_traceplot_draws_moving_lines(voila_server, page):
     )
     legend = page.locator(".labkit-traceplot text.legendtext").all_text_contents()
     assert legend == ["sine", "cosine"]
+    assert page.console_errors == []
 
 
 DASHBOARD_CELLS = [

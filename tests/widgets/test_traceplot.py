@@ -28,7 +28,7 @@ def _write(buf, t0, n, rate_hz=100.0):
 
 
 def test_reads_buffer_and_draws_window(trace):
-    plot = TracePlot(trace.reader(), window_s=2.0, autostart=False)
+    plot = TracePlot(trace.reader(), window_s=2.0, autostart=False, renderer="bqplot")
     try:
         assert plot.channels == ("sine", "noise")
         assert list(plot.lines.labels) == ["sine", "noise"]
@@ -47,7 +47,7 @@ def test_reads_buffer_and_draws_window(trace):
 
 
 def test_pause_freezes_drawing_but_keeps_reading(trace):
-    plot = TracePlot(trace.reader(), window_s=10.0, autostart=False)
+    plot = TracePlot(trace.reader(), window_s=10.0, autostart=False, renderer="bqplot")
     try:
         _write(trace, 0.0, 100)
         plot.update()
@@ -65,7 +65,7 @@ def test_pause_freezes_drawing_but_keeps_reading(trace):
 
 
 def test_lost_rows_are_counted_and_shown(trace):
-    plot = TracePlot(trace.reader(), autostart=False)
+    plot = TracePlot(trace.reader(), autostart=False, renderer="bqplot")
     try:
         _write(trace, 0.0, 1500)  # capacity 1000: 500 overwritten before the read
         plot.update()
@@ -76,7 +76,7 @@ def test_lost_rows_are_counted_and_shown(trace):
 
 
 def test_autoscale_off_freezes_range(trace):
-    plot = TracePlot(trace.reader(), autostart=False)
+    plot = TracePlot(trace.reader(), autostart=False, renderer="bqplot")
     try:
         _write(trace, 0.0, 300)
         plot.update()
@@ -89,7 +89,7 @@ def test_autoscale_off_freezes_range(trace):
 
 
 def test_refresh_thread_runs_and_stops_on_close(trace):
-    plot = TracePlot(trace.reader(), refresh_hz=20.0)
+    plot = TracePlot(trace.reader(), refresh_hz=20.0, renderer="bqplot")
     names = [t.name for t in threading.enumerate()]
     assert "labkit-traceplot" in names
     _write(trace, 0.0, 50)
@@ -109,7 +109,7 @@ def test_broken_source_shows_error_and_stops():
         def read_new(self):
             raise RuntimeError("engine died")
 
-    plot = TracePlot(Broken(), autostart=False)
+    plot = TracePlot(Broken(), autostart=False, renderer="bqplot")
     assert plot.update() == 0
     assert "engine died" in plot.status.value and plot.error
     plot.close()
@@ -125,7 +125,7 @@ def test_generic_source_without_channel_names():
             t = np.arange(10.0) + 10 * self.calls
             return t, np.column_stack([t, -t, t * 0]), 0
 
-    plot = TracePlot(Source(), autostart=False)
+    plot = TracePlot(Source(), autostart=False, renderer="bqplot")
     plot.update()
     assert plot.channels == ("ch0", "ch1", "ch2")
     assert np.asarray(plot.lines.y).shape == (3, 10)
@@ -148,7 +148,7 @@ def test_scope_source_is_owned_and_followed_across_restart():
     import labkit as lk
 
     with lk.Scope(shape=(64, 64)) as scope:
-        plot = TracePlot(scope, autostart=False)
+        plot = TracePlot(scope, autostart=False, renderer="bqplot")
         first = plot.reader
         assert plot.channels == ("sine", "noise", "events")
         scope.start()
@@ -162,7 +162,7 @@ def test_scope_source_is_owned_and_followed_across_restart():
 
 
 def test_state_from_code_moves_the_bqplot_controls(trace):
-    plot = TracePlot(trace.reader(), window_s=5.0, autostart=False)
+    plot = TracePlot(trace.reader(), window_s=5.0, autostart=False, renderer="bqplot")
     try:
         _write(trace, 0.0, 300)
         plot.update()

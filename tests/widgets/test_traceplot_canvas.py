@@ -66,10 +66,10 @@ def _canvas_plot(source, **kw) -> TracePlot:
 
 def test_renderer_choice_outside_and_inside_marimo(trace, monkeypatch):
     assert not running_in_marimo()  # pytest is not a marimo notebook
-    plot = TracePlot(trace.reader(), autostart=False)
+    plot = TracePlot(trace.reader(), renderer="bqplot", autostart=False)
     assert plot.renderer == "bqplot" and plot.canvas is None and plot.lines is not None
     plot.close()
-    plot = _canvas_plot(trace.reader())
+    plot = TracePlot(trace.reader(), autostart=False)  # "auto": the canvas outside marimo too
     assert plot.renderer == "canvas" and isinstance(plot.canvas, TraceCanvas)
     assert plot.children == (plot.canvas,) and plot.lines is None and plot.window is None
     assert plot._display_() is plot.canvas  # what marimo shows, also inside mo.vstack
@@ -103,7 +103,7 @@ def test_importing_labkit_and_plotting_outside_marimo_never_imports_marimo():
         "buf = TraceBuffer.create(('a',), capacity=10)\n"
         "p = lk.TracePlot(buf.reader(), autostart=False)\n"
         "p.close(); buf.close()\n"
-        "assert p.renderer == 'bqplot'\n"
+        "assert p.renderer == 'canvas'\n"
         "assert 'marimo' not in sys.modules, 'marimo was imported'\n"
     )
     result = subprocess.run(

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from labkit.errors import LabkitError
 from labkit.processing._stats import Roi
 from labkit.processing.tracking._tracker import BeadTracker, Quality, profile_geometry
 
@@ -38,7 +39,7 @@ FORMAT_VERSION = 1
 _SHARED = "shared"
 
 
-class ZLUTFormatError(ValueError):
+class ZLUTFormatError(LabkitError, ValueError):
     """A file is not a labkit z table, or one this labkit cannot read (the message says why)."""
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from labkit.errors import LabkitError
+
 __all__ = [
     "FIXES",
     "Problem",
@@ -32,7 +34,7 @@ FIXES = {
 }
 
 
-class Problem(Exception):
+class Problem(LabkitError):
     """A check found the device wrong: ``problem`` (what) and ``fix`` (what to do)."""
 
     def __init__(self, problem: str, fix: str) -> None:

@@ -27,13 +27,14 @@ def check_in_engine(kit: Any, dev: Any) -> None:
     """Served by ``lk.Scope(devices={name: dev})``: the proxy has the device's properties and
     actions, a property set through it reads back, the kind's own use works, and closing the scope
     closes the device."""
-    from labkit.engine import Scope
+    from labkit.engine import Scope, events
 
     errors: list[str] = []
 
     def on_event(event: Any) -> None:
-        if event.topic == "error" and isinstance(event.payload, dict):
-            errors.append(f"{event.payload.get('type')}: {event.payload.get('message')}")
+        error = events.parse(event, events.ErrorEvent)
+        if error is not None:
+            errors.append(f"{error.type}: {error.message}")
 
     with Scope(devices={dev.name: dev}, ring_slots=8) as scope:
         scope.subscribe(on_event)

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from labkit.errors import LabkitError
 from labkit.testing._conformance import _common as common
 from labkit.testing._conformance import _engine as engine
 from labkit.testing._conformance import _kinds as kinds
@@ -49,7 +50,7 @@ __all__ = [
 Check = Callable[..., None]
 
 
-class ConformanceError(AssertionError):
+class ConformanceError(LabkitError, AssertionError):
     """A driver broke the device contract: ``device``, ``check`` (its name) and ``fix`` say where and
     what to do. An ``AssertionError``, so pytest reports it as a failed test."""
 
