@@ -24,8 +24,9 @@ SUITES: dict[str, str] = {
     "viewer": "labkit.bench._viewer",
     "nodes": "labkit.bench._nodes",
     "tracking": "labkit.bench._tracking",
-    "analysis": "labkit.bench._analysis",
     "mda": "labkit.bench._mda",
+    "analysis": "labkit.bench._analysis",
+    "remote": "labkit.bench._remote",
 }
 
 

@@ -35,6 +35,8 @@ from labkit.engine._nodes import (
 )
 from labkit.engine._proxy import DeviceProxy
 from labkit.engine._proxy_types import CameraProxy, DeviceProxyLike, SignalProxy, StageProxy
+from labkit.engine._remote_client import LinkDownError, RemoteFrameReader, RemoteTraceReader
+from labkit.engine._remote_spool import RemoteSpool, RemoteSpoolHandle
 from labkit.engine._scope import Scope, connect
 from labkit.engine._scope_settings import ScopeSettings
 from labkit.engine._settings_file import SettingsError
@@ -92,6 +94,12 @@ __all__ = [
     "StageProxy",
     "SignalProxy",
     "StreamInfo",
+    # remote engines (docs/remote.md)
+    "RemoteFrameReader",
+    "RemoteTraceReader",
+    "RemoteSpool",
+    "RemoteSpoolHandle",
+    "LinkDownError",
     # settings files
     "ScopeSettings",
     # nodes

@@ -72,6 +72,7 @@ __all__ = [
     "ErrorEvent",
     "SpoolEvent",
     "ProtocolEvent",
+    "LinkEvent",
     # parts
     "ReaderHealth",
     "CameraHealth",
@@ -427,3 +428,13 @@ class ProtocolEvent(EngineEvent):
     path: str = ""
     error: str | None = None
     error_type: str | None = None
+
+
+@topic("link")
+class LinkEvent(EngineEvent):
+    """The network link to a remote TCP engine went ``down`` or came back ``up`` (the engine
+    itself goes on; docs/remote.md). ``downs`` counts the times it went down."""
+
+    state: str
+    address: str
+    downs: int

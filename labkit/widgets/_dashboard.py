@@ -333,6 +333,11 @@ class Dashboard(widgets.GridBox):
         elif event.topic == "health":
             self.health = event.payload
             self._show_health(event.payload)
+        elif (link := events.parse(event, events.LinkEvent)) is not None:
+            # a remote engine's network link (the engine itself goes on)
+            down = link.state == "down"
+            self.last_error = f"link to {link.address} down: reconnecting" if down else None
+            self._show_state(_state_value(self.scope))
 
     def _show_state(self, state: str) -> None:
         color = STATE_COLORS.get(state, "#757575")
