@@ -14,27 +14,23 @@ app = marimo.App(width="full")
 
 @app.cell
 def _():
-    import atexit
-
     import marimo as mo
 
     import labkit as lk
 
-    return atexit, lk, mo
+    return lk, mo
 
 
 @app.cell
-def _(atexit, lk):
-    scope = lk.Scope(shape=(256, 256))
-    atexit.register(scope.close)  # release the engine and shared memory when marimo exits
+def _(lk):
+    scope = lk.Scope(shape=(256, 256))  # labkit closes it when marimo exits
     scope.start()
     return (scope,)
 
 
 @app.cell
-def _(atexit, scope):
+def _(scope):
     dash = scope.dashboard(title="labkit in marimo", live_kw={"max_fps": 30})
-    atexit.register(dash.close)
     dash
     return
 

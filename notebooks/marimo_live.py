@@ -1,6 +1,6 @@
 """labkit in marimo: the live view of a simulated scope as a marimo UI element.
 
-    marimo run notebooks/marimo_live.py      # or: marimo edit notebooks/marimo_live.py
+marimo run notebooks/marimo_live.py      # or: marimo edit notebooks/marimo_live.py
 """
 
 import marimo
@@ -11,27 +11,23 @@ app = marimo.App()
 
 @app.cell
 def _():
-    import atexit
-
     import marimo as mo
 
     import labkit as lk
 
-    return atexit, lk, mo
+    return lk, mo
 
 
 @app.cell
-def _(atexit, lk):
-    scope = lk.Scope(shape=(256, 256))
-    atexit.register(scope.close)  # release the engine and shared memory when marimo exits
+def _(lk):
+    scope = lk.Scope(shape=(256, 256))  # labkit closes it when marimo exits
     scope.start()
     return (scope,)
 
 
 @app.cell
-def _(atexit, lk, mo, scope):
+def _(lk, mo, scope):
     live = lk.LiveView(scope, max_fps=30)
-    atexit.register(live.close)
     view = mo.ui.anywidget(live)
     view
     return live, view

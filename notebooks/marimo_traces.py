@@ -14,27 +14,23 @@ app = marimo.App()
 
 @app.cell
 def _():
-    import atexit
-
     import marimo as mo
 
     import labkit as lk
 
-    return atexit, lk, mo
+    return lk, mo
 
 
 @app.cell
-def _(atexit, lk):
-    scope = lk.Scope(shape=(64, 64))
-    atexit.register(scope.close)  # release the engine and shared memory when marimo exits
+def _(lk):
+    scope = lk.Scope(shape=(64, 64))  # labkit closes it when marimo exits
     scope.start()
     return (scope,)
 
 
 @app.cell
-def _(atexit, lk, mo, scope):
+def _(lk, mo, scope):
     traces = lk.TracePlot(scope, window_s=5, title="sim signal")
-    atexit.register(traces.close)
     mo.vstack([mo.md(f"renderer: **{traces.renderer}**"), traces])
     return (traces,)
 

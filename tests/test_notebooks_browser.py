@@ -4,13 +4,17 @@ error output in the notebook and no traceback in the kernel's log."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 
+import psutil
 import pytest
 
-from labkit.testing import run_in_lab, wait_painting
+from labkit.testing import log_problems, output_errors, run_in_lab, wait_painting, wait_until
 from labkit.testing._traces import wait_trace_lines
+from labkit.testing.fixtures import wait_for_widget
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -42,6 +46,36 @@ def test_quickstart_run_all_leaves_a_live_dashboard(lab_server, page):
     )
     assert exposure.input_value() == "10"
     run.check_clean()  # still nothing wrong after it ran for a while
+
+
+def test_quickstart_as_a_voila_dashboard_stays_live_and_its_kernel_releases_all(voila_server, page):
+    """The dashboard notebook as a Voila app: every cell runs on page load, the page shows the
+    outputs (the series read back, the dashboard) and stays live; shutting its kernel down (what
+    Voila does when the page is closed) releases the scope without a traceback."""
+    name = "quickstart_voila.ipynb"
+    shutil.copyfile(NOTEBOOKS / "quickstart.ipynb", voila_server.root / name)
+    before = {k["pid"] for k in voila_server.kernels()}
+    offset = voila_server.log_size()
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(voila_server.render_url(name))
+    wait_for_widget(page, ".labkit-dashboard", timeout_s=120)
+    page.locator(".labkit-dashboard .labkit-state-running").wait_for(timeout=30_000)
+    page.locator(".labkit-dashboard").scroll_into_view_if_needed()  # below the series' repr
+    wait_painting(page, frames=20)
+    page.locator(".labkit-health", has_text="fps").wait_for(timeout=30_000)
+    assert re.search(r"t: 100\W*y: 512\W*x: 512", page.inner_text("body"))
+    assert output_errors(page) == [] and page.console_errors == []
+    (pid,) = {k["pid"] for k in voila_server.kernels()} - before
+    assert _segments_of(pid), "the notebook's scope made no shared memory in its kernel"
+    wait_painting(page, frames=20)  # still live
+    voila_server.shutdown_kernels()  # (a kernel that does not exit in time is killed)
+    wait_until(lambda: not psutil.pid_exists(pid), timeout_s=30, what="the kernel exiting")
+    assert _segments_of(pid) == [], "the kernel left its shared memory behind"
+    assert log_problems(voila_server.log_since(offset)) == []
+
+
+def _segments_of(pid: int) -> list[str]:
+    return [n for n in os.listdir("/dev/shm") if n.startswith(f"labkit-{pid}-")]
 
 
 def test_spool_series_records_reads_back_and_the_panel_shows_it(lab_server, page):

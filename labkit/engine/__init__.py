@@ -49,6 +49,7 @@ from labkit.engine._state import (
     ScopeHealth,
 )
 from labkit.engine._streams import StreamInfo
+from labkit.engine._tracking import ScanCancelledError
 from labkit.engine._user_commands import UnknownUserCommandError
 from labkit.protocols import (
     ProtocolCancelled,
@@ -69,6 +70,7 @@ for _cls in (
     UnknownUserCommandError,
     NodeError,
     NodeStateError,
+    ScanCancelledError,
     events.EventPayloadError,
     events.UnknownTopicError,
     SettingsError,
@@ -125,4 +127,5 @@ __all__ = [
     "NodeError",
     "NodeStateError",
     "SettingsError",
+    "ScanCancelledError",
 ]

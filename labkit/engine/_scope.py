@@ -7,12 +7,14 @@ engine's host (thread or process) unless it was made by :func:`connect`.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import itertools
 import logging
 import os
 import threading
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from labkit.engine._scope_commands import ScopeCommands, function_path
 from labkit.engine._scope_nodes import ScopeNodes
 from labkit.engine._scope_settings import ScopeSettings
 from labkit.engine._scope_streams import StreamAccess, Traces
+from labkit.engine._scope_tracking import ScopeTracking
 from labkit.engine._settings_file import read_settings
 from labkit.engine._state import (
     EngineDiedError,
@@ -46,6 +49,25 @@ __all__ = ["Scope", "connect"]
 
 _MODES = ("thread", "process")
 _labels = itertools.count(1)
+# scopes of this process not closed yet, closed when the interpreter exits (see _close_open_scopes)
+_open_scopes: weakref.WeakKeyDictionary[Scope, int] = weakref.WeakKeyDictionary()
+
+
+@atexit.register
+def _close_open_scopes() -> None:
+    """Close every scope this process opened and did not close, as the interpreter exits.
+
+    A notebook's scope stays open while the notebook is (Run All leaves its views live); when the
+    kernel shuts down, this releases its engine, child process, shared memory and sockets. A forked
+    child inherits this handler and copies of the scopes but not their engines: it closes only the
+    scopes its own process opened.
+    """
+    for scope, pid in list(_open_scopes.items()):
+        if pid == os.getpid():
+            try:
+                scope.close()
+            except Exception:
+                log.exception("closing %s at exit failed", scope._label)
 
 
 class Scope:
@@ -66,7 +88,8 @@ class Scope:
             the scope (arguments given here win), the rest is applied once the engine is up.
 
     The engine is up (``state == "ready"``) when the constructor returns: properties and ``snap()``
-    work at once; ``start()`` streams frames into the ring. Use as a context manager or call ``close()``.
+    work at once; ``start()`` streams frames into the ring. Use as a context manager or call ``close()``;
+    a scope still open when the interpreter exits (a notebook's kernel shutting down) is closed then.
 
     Raises:
         ValueError: unknown mode, or device objects passed with ``mode="process"``.
@@ -124,6 +147,7 @@ class Scope:
         except BaseException:
             self._bus.close()
             raise
+        _open_scopes[self] = os.getpid()
         if rig is not None:
             try:
                 self.settings.apply(rig)
@@ -483,6 +507,11 @@ class Scope:
         """Save and load the scope's settings as YAML: ``scope.settings.save("rig.yaml")``,
         ``scope.settings.load("rig.yaml")`` (docs/settings.md)."""
         return ScopeSettings(self)
+
+    @property
+    def tracking(self) -> ScopeTracking:
+        """Bead tracking: bead ROIs, the tracker node, z table scans and the bead lock."""
+        return ScopeTracking(self)
 
     @property
     def commands(self) -> ScopeCommands:

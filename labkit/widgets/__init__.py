@@ -1,4 +1,5 @@
-"""Notebook widgets: live view, trace plot, device, spool and script panels, dashboard, form.
+"""Notebook widgets: live view, trace plot, device, spool and script panels, dashboard, form, bead
+tracking panel and z table view.
 
 Names are loaded lazily so importing labkit.widgets does not import anywidget/bqplot until used.
 """
@@ -29,6 +30,8 @@ _LAZY = {
     "ScriptPanel": "labkit.widgets._script_panel",
     "Dashboard": "labkit.widgets._dashboard",
     "Form": "labkit.widgets._form",
+    "TrackingPanel": "labkit.widgets._tracking",
+    "ZLUTView": "labkit.widgets._zlut_view",
 }
 
 __all__ = [

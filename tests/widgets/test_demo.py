@@ -25,7 +25,7 @@ def test_demo_notebook_is_shipped_with_a_kernelspec():
     nb = json.loads(_demo.DEMO_NOTEBOOK.read_text())
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     code = "\n".join(c["source"] for c in nb["cells"] if c["cell_type"] == "code")
-    assert "scope.dashboard(" in code and "atexit.register(scope.close)" in code
+    assert "scope.dashboard(" in code  # (the scope closes when the kernel shuts down)
     assert all(c.get("outputs", []) == [] for c in nb["cells"])
 
 
