@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type ch
     from labkit.widgets._spool_panel import SpoolPanel
     from labkit.widgets._trace_canvas import TraceCanvas
     from labkit.widgets._traceplot import TracePlot
+    from labkit.widgets._tracking import TrackingPanel
+    from labkit.widgets._zlut_view import ZLUTView
 
 _LAZY = {
     "LiveView": "labkit.widgets._liveview",
@@ -45,6 +47,8 @@ __all__ = [
     "SpoolPanel",
     "TraceCanvas",
     "TracePlot",
+    "TrackingPanel",
+    "ZLUTView",
 ]
 
 
