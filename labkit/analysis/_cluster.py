@@ -10,6 +10,7 @@ free loopback port (never a fixed one another cluster may hold). The client owns
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -43,6 +44,8 @@ class AnalysisCluster:
             protocol="tls",
             security=security,
             dashboard_address="127.0.0.1:0",
+            # routine notes such as a worker killed 4 s into closing stay out of the notebook
+            silence_logs=logging.ERROR,
         )
         try:
             self.client = distributed.Client(self.cluster, security=security)
