@@ -15,6 +15,7 @@ from labkit.errors import LabkitError
 
 if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type checkers and IDEs
     from labkit import (
+        analysis,
         bench,
         buffers,
         devices,
@@ -110,6 +111,7 @@ __all__ = [
     "ScriptPanel",
     "TracePlot",
     # subpackages
+    "analysis",
     "bench",
     "buffers",
     "devices",

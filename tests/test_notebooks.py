@@ -31,10 +31,14 @@ ROOT = Path(__file__).parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + [DEMO_NOTEBOOK]
 APPS = sorted((ROOT / "notebooks").glob("marimo_*.py"))
 BROWSER_TESTS = {
-    "ipynb": [ROOT / "tests" / "test_notebooks_browser.py"],
+    "ipynb": [
+        ROOT / "tests" / "test_notebooks_browser.py",
+        ROOT / "tests" / "widgets" / "test_tracking_browser.py",
+    ],
     "py": [
         ROOT / "tests" / "test_marimo.py",
         ROOT / "tests" / "widgets" / "test_traceplot_marimo.py",
+        ROOT / "tests" / "widgets" / "test_tracking_marimo.py",
     ],
 }
 

@@ -10,8 +10,10 @@ free loopback port (never a fixed one another cluster may hold). The client owns
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
+from multiprocessing import resource_tracker
 from typing import Any
 
 
@@ -35,6 +37,9 @@ class AnalysisCluster:
         from distributed.security import Security
 
         security = Security.temporary()
+        # the worker processes are spawned, which starts multiprocessing's resource tracker
+        # unless it runs already: then this cluster owns it (see close)
+        self._owns_tracker = getattr(resource_tracker._resource_tracker, "_fd", None) is None
         self.cluster = distributed.LocalCluster(
             n_workers=n_workers,
             threads_per_worker=threads_per_worker,
@@ -43,11 +48,14 @@ class AnalysisCluster:
             protocol="tls",
             security=security,
             dashboard_address="127.0.0.1:0",
+            # routine notes such as a worker killed 4 s into closing stay out of the notebook
+            silence_logs=logging.ERROR,
         )
         try:
             self.client = distributed.Client(self.cluster, security=security)
         except BaseException:
             self.cluster.close()
+            self._stop_tracker()
             raise
 
     @property
@@ -58,6 +66,19 @@ class AnalysisCluster:
         """Close the client, then the cluster and its worker processes (idempotent)."""
         self.client.close()
         self.cluster.close()
+        self._stop_tracker()
+
+    def _stop_tracker(self) -> None:
+        """Stop the resource tracker the workers' spawning started, and reap it.
+
+        It ignores SIGTERM and lives until this process exits; ipykernel's shutdown kills the
+        kernel's children first (SIGKILL leaves it a zombie nobody reaps) and then waits for them
+        to go, so a kernel that ran a cluster never exited by itself: it was killed after the
+        shutdown timeout. (``_stop`` is the tracker's own way to end it: close its pipe, wait.)
+        """
+        if self._owns_tracker:
+            self._owns_tracker = False
+            resource_tracker._resource_tracker._stop()  # type: ignore[attr-defined]
 
     def __enter__(self) -> AnalysisCluster:
         return self

@@ -26,6 +26,7 @@ SUITES: dict[str, str] = {
     "tracking": "labkit.bench._tracking",
     "mda": "labkit.bench._mda",
     "analysis": "labkit.bench._analysis",
+    "remote": "labkit.bench._remote",
 }
 
 

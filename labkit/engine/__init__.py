@@ -35,6 +35,8 @@ from labkit.engine._nodes import (
 )
 from labkit.engine._proxy import DeviceProxy
 from labkit.engine._proxy_types import CameraProxy, DeviceProxyLike, SignalProxy, StageProxy
+from labkit.engine._remote_client import LinkDownError, RemoteFrameReader, RemoteTraceReader
+from labkit.engine._remote_spool import RemoteSpool, RemoteSpoolHandle
 from labkit.engine._scope import Scope, connect
 from labkit.engine._scope_settings import ScopeSettings
 from labkit.engine._settings_file import SettingsError
@@ -47,6 +49,7 @@ from labkit.engine._state import (
     ScopeHealth,
 )
 from labkit.engine._streams import StreamInfo
+from labkit.engine._tracking import ScanCancelledError
 from labkit.engine._user_commands import UnknownUserCommandError
 from labkit.protocols import (
     ProtocolCancelled,
@@ -67,6 +70,7 @@ for _cls in (
     UnknownUserCommandError,
     NodeError,
     NodeStateError,
+    ScanCancelledError,
     events.EventPayloadError,
     events.UnknownTopicError,
     SettingsError,
@@ -92,6 +96,12 @@ __all__ = [
     "StageProxy",
     "SignalProxy",
     "StreamInfo",
+    # remote engines (docs/remote.md)
+    "RemoteFrameReader",
+    "RemoteTraceReader",
+    "RemoteSpool",
+    "RemoteSpoolHandle",
+    "LinkDownError",
     # settings files
     "ScopeSettings",
     # nodes
@@ -117,4 +127,5 @@ __all__ = [
     "NodeError",
     "NodeStateError",
     "SettingsError",
+    "ScanCancelledError",
 ]

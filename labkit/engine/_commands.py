@@ -99,6 +99,12 @@ class RemoveNode(_Params):
     name: str
 
 
+class Tracking(_Params):
+    op: str  # an operation of labkit.engine._tracking.EngineTracking
+    args: dict[str, Any] = {}
+    call_id: str = ""  # names the progress events of this call
+
+
 class RunCommand(_Params):
     name: str
     args: dict[str, Any] = {}
@@ -154,6 +160,7 @@ COMMANDS: dict[str, type[_Params]] = {
     "run_script": RunScript,
     "protocol_control": ProtocolControl,
     "protocols": ProtocolStatus,
+    "tracking": Tracking,
     "shutdown": NoParams,
 }
 

@@ -34,6 +34,7 @@ from labkit.engine._state import (
     check_transition,
 )
 from labkit.engine._streams import StreamInfo, StreamTable
+from labkit.engine._tracking import EngineTracking
 from labkit.engine._user_commands import UserCommands
 from labkit.protocols import ProtocolTable
 
@@ -88,6 +89,7 @@ class Engine:
         self.commands = UserCommands(self, allow_client_code=allow_client_code)
         self.nodes = NodeTable(self)
         self.protocols = ProtocolTable(EngineProtocolHost(self))
+        self.tracking = EngineTracking(self)
         self._loops: dict[str, CameraLoop] = {}
         self._traces: dict[str, TraceBuffer] = {}
         self._pump: SignalPump | None = None
@@ -138,6 +140,7 @@ class Engine:
                 return
             self._closing = True
         self.protocols.close()  # runs end (devices made safe) before anything else goes
+        self.tracking.close()  # the bead lock reads a node's trace
         self.nodes.close()  # before the rings they read
         # join outside the state lock: a crashing loop takes it to report the failure
         for loop in self._loops.values():
@@ -165,7 +168,7 @@ class Engine:
         """The engine's own threads (their log records are the engine's)."""
         loops: list[Any] = [*self._loops.values(), self._pump]
         idents = {loop.ident for loop in loops if loop is not None and loop.ident is not None}
-        return idents | self.nodes.idents() | self.protocols.idents()
+        return idents | self.nodes.idents() | self.protocols.idents() | self.tracking.idents()
 
     def _set_state(self, state: EngineState, reason: str = "") -> None:
         previous, self.state = self.state, state
@@ -330,6 +333,9 @@ class Engine:
 
     def cmd_add_node(self, p: cmds.AddNode) -> dict:
         return self.nodes.add(p.node, p.name, p.input, p.mode, p.params, from_client=True)
+
+    def cmd_tracking(self, p: cmds.Tracking) -> Any:
+        return self.tracking.call(p.op, p.args, p.call_id)
 
     def cmd_remove_node(self, p: cmds.RemoveNode) -> None:
         self.nodes.remove(p.name)

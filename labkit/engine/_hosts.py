@@ -20,9 +20,10 @@ from typing import Any, Protocol
 
 from labkit.engine._devices import DevicesSpec, build_devices, factory_kwargs, factory_path
 from labkit.engine._engine import Engine
+from labkit.engine._remote_client import RemoteStreams
 from labkit.engine._server import LogForwardHandler
 from labkit.engine._state import EngineDiedError, EngineError
-from labkit.rpc import ConnectionInfo, RpcClient
+from labkit.rpc import ConnectionInfo, RpcClient, resolve_connection
 from labkit.wire import ErrorReply, Event
 from labkit.wire._errors import registered_error, type_name
 
@@ -34,6 +35,7 @@ OnEvent = Callable[[Event], None]
 OnDied = Callable[[str], None]
 
 _SPAWN_TIMEOUT_S = 60.0
+_NEVER_S = 365 * 86400.0
 
 
 class EngineHost(Protocol):
@@ -151,10 +153,14 @@ class RemoteHost:
         pid: int | None = None,
         timeout_s: float = 10.0,
         explain_death: Callable[[str], str] | None = None,
+        stream_options: dict[str, Any] | None = None,
     ) -> None:
+        info = resolve_connection(connection, key)
+        # a remote engine over TCP: its link state comes from the stream link's heartbeats, and
+        # an outage is survived (libzmq reconnects), so silence never declares it dead
+        networked = self.mode == "remote" and info.is_tcp
         self._conn = RpcClient(
-            connection,
-            key,
+            info,
             on_event=on_event,
             on_died=on_died,
             explain_death=explain_death,
@@ -164,17 +170,24 @@ class RemoteHost:
             unavailable_error=EngineDiedError,
             connect_timeout_s=timeout_s,
             label=f"engine-{self.mode}",
+            liveness_s=_NEVER_S if networked else 5.0,
+            heartbeat_s=0.5 if networked else None,
         )
         self.engine_address = self._conn.address
+        self.streams: RemoteStreams | None = None
         try:
-            info = self._conn.call("hello", {"client": f"pid {os.getpid()}"}, timeout_s=timeout_s)
+            hello = self._conn.call("hello", {"client": f"pid {os.getpid()}"}, timeout_s=timeout_s)
+            if networked:
+                self.streams = RemoteStreams(self._conn, on_event, **(stream_options or {}))
         except BaseException:
             self._conn.close()
             raise
-        self.engine_pid: int | None = info.get("pid", pid)
-        self.hello = info
+        self.engine_pid: int | None = hello.get("pid", pid)
+        self.hello = hello
 
     def call(self, method: str, params: dict | None = None, timeout_s: float | None = None) -> Any:
+        if self.streams is not None:
+            self.streams.check()  # LinkDownError at once rather than a call that waits
         return self._conn.call(method, params, timeout_s)
 
     @property
@@ -186,6 +199,8 @@ class RemoteHost:
         return self._conn.events_lost
 
     def close(self) -> None:
+        if self.streams is not None:
+            self.streams.close()
         self._conn.close()
 
 

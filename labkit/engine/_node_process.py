@@ -1,7 +1,7 @@
 """A node in a worker process (``mode="process"``): for work that holds the GIL.
 
-The worker (``python -m labkit.engine._node_worker SPEC``) builds the node, maps the input ring
-itself and owns its output buffer; it talks to the engine over its stdin/stdout (JSON lines: this
+The worker (``python -m labkit.engine._node_worker``, its spec the first line of its stdin)
+builds the node, maps the input ring itself and owns its output buffer; it talks to the engine over its stdin/stdout (JSON lines: this
 is a parent and its own child, not a socket anyone else can reach). Killed or crashed, its output
 disappears and the engine reports the node ``failed`` (health and an ``error`` event) while the
 cameras keep streaming.
@@ -61,10 +61,13 @@ class ProcessNodeRunner:
             {"name": name, "node": spec, "params": plain_params(params), "input": input.to_json()}
         )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "labkit.engine._node_worker", payload],
+            [sys.executable, "-m", "labkit.engine._node_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=child_env(), close_fds=True, start_new_session=True,
         )  # fmt: skip
+        # the spec goes as the first line of stdin, not argv: parameters such as a bead
+        # tracker's z table are larger than one argument may be (128 KiB on Linux)
+        self._send_line(payload)
         self._ready = threading.Event()
         self._failure = ""
         self._thread = threading.Thread(target=self._read, name=f"labkit-node-{name}", daemon=True)
@@ -115,10 +118,13 @@ class ProcessNodeRunner:
             )
 
     def _send(self, msg: dict[str, Any]) -> None:
+        self._send_line(json.dumps(msg))
+
+    def _send_line(self, line: str) -> None:
         with self._lock:
             try:
                 assert self.proc.stdin is not None
-                self.proc.stdin.write(json.dumps(msg) + "\n")
+                self.proc.stdin.write(line + "\n")
                 self.proc.stdin.flush()
             except (OSError, ValueError):  # the worker is gone: its reader reports it
                 pass

@@ -1,6 +1,7 @@
-"""Entry point of a node worker process: ``python -m labkit.engine._node_worker SPEC``.
+"""Entry point of a node worker process: ``python -m labkit.engine._node_worker``.
 
-Reads ``{"input": ...}`` and ``{"stop": true}`` lines on stdin (EOF: the engine is gone), writes
+Reads its spec (``{"name", "node", "params", "input"}``) as the first line of stdin, then
+``{"input": ...}`` and ``{"stop": true}`` lines on stdin (EOF: the engine is gone), writes
 ``{"output": ...}``, ``{"health": ...}`` every half second, ``{"error": ...}`` or ``{"failed": ...}``.
 """
 
@@ -25,7 +26,7 @@ def _say(msg: dict[str, Any], lock: threading.Lock) -> None:
 
 
 def main(argv: list[str]) -> int:
-    spec = json.loads(argv[0])
+    spec = json.loads(sys.stdin.readline())
     lock = threading.Lock()
     try:
         node = make_node(spec["node"], spec["params"])

@@ -10,7 +10,8 @@ nothing. Nodes never run on a camera's thread: the engine runs each in its own t
 worker process that maps the ring (``mode="process"``, for work that holds the GIL).
 
 Built in: ``roi_stats`` (:class:`RoiStatsNode`), ``frame_stats`` (:class:`FrameStatsNode`),
-``downsample`` (:class:`DownsampleNode`); any function ``fn(frame, meta) -> dict[str, float]``
+``downsample`` (:class:`DownsampleNode`), ``bead_tracker`` (``_tracking_node.BeadTrackerNode``);
+any function ``fn(frame, meta) -> dict[str, float]``
 becomes a :class:`FunctionNode`.
 """
 
@@ -267,8 +268,12 @@ def plain_params(value: Any) -> Any:
     return value
 
 
+# the bead tracker subclasses Node, so it is imported once Node exists
+from labkit.engine._tracking_node import BeadTrackerNode  # noqa: E402
+
 BUILTIN_NODES: dict[str, type[Node]] = {
     "roi_stats": RoiStatsNode,
     "frame_stats": FrameStatsNode,
     "downsample": DownsampleNode,
+    "bead_tracker": BeadTrackerNode,
 }

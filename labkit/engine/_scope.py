@@ -29,6 +29,7 @@ from labkit.engine._scope_commands import ScopeCommands, function_path
 from labkit.engine._scope_nodes import ScopeNodes
 from labkit.engine._scope_settings import ScopeSettings
 from labkit.engine._scope_streams import StreamAccess, Traces
+from labkit.engine._scope_tracking import ScopeTracking
 from labkit.engine._settings_file import read_settings
 from labkit.engine._state import (
     EngineDiedError,
@@ -109,6 +110,7 @@ class Scope:
         _connection: str | os.PathLike | ConnectionInfo | None = None,
         _key: Any = None,
         _timeout_s: float = 10.0,
+        _stream_options: dict[str, Any] | None = None,
     ) -> None:
         rig = read_settings(config) if config is not None else None
         built = rig.engine if rig is not None else {}
@@ -125,6 +127,7 @@ class Scope:
         self._ring_slots, self._seed = int(ring_slots), int(seed)
         self._shape = (int(shape[0]), int(shape[1]))
         self._connection, self._key, self._connect_timeout_s = _connection, _key, _timeout_s
+        self._stream_options = dict(_stream_options or {})
         self._label = f"scope{next(_labels)}"
         self._lock = threading.RLock()  # lifecycle (start/stop/restart/close)
         self._event_lock = threading.Lock()
@@ -185,6 +188,7 @@ class Scope:
                 on_died,
                 key=self._key,
                 timeout_s=self._connect_timeout_s,
+                stream_options=self._stream_options,
             )
             info = host.hello
         self._host = host
@@ -505,6 +509,11 @@ class Scope:
         return ScopeSettings(self)
 
     @property
+    def tracking(self) -> ScopeTracking:
+        """Bead tracking: bead ROIs, the tracker node, z table scans and the bead lock."""
+        return ScopeTracking(self)
+
+    @property
     def commands(self) -> ScopeCommands:
         """User commands of the engine: ``scope.commands.add(fn)``, ``scope.commands.name(**kw)``."""
         return ScopeCommands(self)
@@ -572,7 +581,8 @@ class Scope:
     def subscribe(self, fn: Any) -> None:
         """Call ``fn(event)`` for each later ``labkit.wire.Event``, in order, on the scope's event
         thread. ``labkit.engine.events.parse(event)`` gives its typed payload; the topics are
-        ``events.topics()`` (state, health, property, ring, streams, progress, log, error, spool)."""
+        ``events.topics()`` (state, health, property, ring, streams, progress, log, error, spool,
+        link)."""
         self._bus.subscribe(fn)
 
     def unsubscribe(self, fn: Any) -> None:
@@ -582,9 +592,31 @@ class Scope:
     # -- upper layers (imported lazily) ----------------------------------------------------------
 
     @property
+    def link(self) -> dict[str, Any] | None:
+        """A remote TCP engine's network link: ``{"state": "up"|"down"|"connecting",
+        "downs", "reconnects", "address"}`` (None for local engines, whose streams are in
+        shared memory). A ``link`` event announces every change."""
+        streams = getattr(self._host, "streams", None)
+        if streams is None:
+            return None
+        client = streams.client
+        return {
+            "state": client.link_state,
+            "downs": client.link.downs,
+            "reconnects": max(0, client.connects - 1),
+            "address": client.address,
+        }
+
+    @property
     def spool(self) -> Any:
-        """The scope's :class:`labkit.spool.SpoolController` (created on first use)."""
+        """The scope's :class:`labkit.spool.SpoolController` (created on first use); for a
+        remote TCP engine a :class:`~labkit.engine.RemoteSpool`, which records on the engine's
+        machine."""
         with self._lock:
+            if self._spool is None and getattr(self._host, "streams", None) is not None:
+                from labkit.engine._remote_spool import RemoteSpool
+
+                self._spool = RemoteSpool(self)  # the spooler runs beside the engine
             if self._spool is None:
                 from labkit.engine._spool_host import ScopeSpoolHost
 
@@ -605,6 +637,10 @@ def connect(
     target: str | os.PathLike | ConnectionInfo | None = None,
     key: str | os.PathLike | ConnectionInfo | None = None,
     timeout_s: float = 10.0,
+    *,
+    streams: str = "auto",
+    codec: str = "lz4",
+    credit: int = 4,
 ) -> Scope:
     """Connect to an engine served by ``labkit engine`` (this side does not own it).
 
@@ -613,15 +649,25 @@ def connect(
     the connection file. With no target, the one engine running on this machine for this user is
     used. The returned Scope works like a local one; ``close()`` only disconnects.
 
+    For a TCP engine, frames and traces come over the network (docs/remote.md): ``streams``
+    ``"auto"`` reads shared memory when the engine runs on this machine and the network
+    otherwise, ``"network"`` always the network, ``"shared"`` never. ``codec`` (``"lz4"``,
+    ``"zstd"`` or ``"none"``) compresses each frame; ``credit`` is the number of frames in
+    flight per view.
+
     Raises:
         EngineDiedError: nothing answered within ``timeout_s`` (not running there).
         RpcAuthError: the engine refused the keys (an old connection file).
         ConnectionFileError: the connection file is missing, readable by others or malformed.
-        ValueError: a TCP address without its connection file, or no / several local engines.
+        ValueError: a TCP address without its connection file, or no / several local engines;
+            an unknown ``streams`` or ``codec``.
     """
+    from labkit.engine._remote_client import check_stream_options
+
+    options = check_stream_options(streams=streams, codec=codec, credit=credit)
     if target is None:
         target = _only_local_engine()
-    return Scope(_connection=target, _key=key, _timeout_s=timeout_s)
+    return Scope(_connection=target, _key=key, _timeout_s=timeout_s, _stream_options=options)
 
 
 def _only_local_engine() -> Path:

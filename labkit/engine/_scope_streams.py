@@ -4,7 +4,8 @@
 them (frames: a :class:`~labkit.buffers.RingReader`, traces: a
 :class:`~labkit.buffers.TraceReader`); ``scope.traces["signal"]`` is a trace's buffered rows as an
 ``xr.DataArray (time, channel)``. Streams live in shared memory, so readers work on the engine's
-machine, in any mode.
+machine, in any mode; a scope connected to a TCP engine reads them over the network instead
+(``_remote_client.py``).
 """
 
 from __future__ import annotations
@@ -85,13 +86,22 @@ class StreamAccess:
             )
         return streams[stream]
 
+    def _network(self) -> Any:
+        """The stream link of a remote TCP engine (None: streams are in shared memory)."""
+        return getattr(self._scope._host, "streams", None)
+
     def open_reader(self, stream: str | None = None, name: str = "") -> Any:
         info = self.info(stream, "frames")
+        network = self._network()
+        if network is not None and network.mode == "network":
+            return network.open(info, name)
         try:
             if info.kind == "frames":
                 return RingReader.attach(info.buffer, name)
             return TraceReader.attach(info.buffer)
         except RingError as exc:
+            if network is not None and network.mode == "auto":  # another machine's engine
+                return network.open(info, name)
             if self._scope.mode == "remote":
                 exc.add_note(
                     "streams are shared through memory: readers work only on the machine that "
@@ -103,15 +113,27 @@ class StreamAccess:
         info = self.info(stream, "trace")
         if info.kind != "trace":
             raise LookupError(f"stream {info.name!r} carries {info.kind}, not a trace")
-        return TraceReader.attach(info.buffer)
+        network = self._network()
+        if network is not None and network.mode == "network":
+            return network.open(info)
+        try:
+            return TraceReader.attach(info.buffer)
+        except RingError:
+            if network is None or network.mode != "auto":
+                raise
+            return network.open(info)
 
     def trace(self, stream: str, last: int | None = None) -> xr.DataArray:
         """The rows a trace stream holds (the newest ``last``) as ``xr.DataArray (time, channel)``."""
         import xarray as xr
 
-        with self.open_trace_reader(stream) as reader:
-            t, v = reader.latest(last if last is not None else reader._buffer.capacity)
-            channels = list(reader.channels)
+        if self._network() is not None:  # rows held by the engine's buffer, in one call
+            rows = self._scope._call("remote.trace", stream=stream, last=last)
+            t, v, channels = rows["t"], rows["v"], list(rows["channels"])
+        else:
+            with self.open_trace_reader(stream) as reader:
+                t, v = reader.latest(last if last is not None else reader._buffer.capacity)
+                channels = list(reader.channels)
         return xr.DataArray(
             v, dims=("time", "channel"), coords={"time": t, "channel": channels}, name=stream,
             attrs={"time_units": "s (time.time())", "stream": stream},

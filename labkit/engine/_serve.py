@@ -60,6 +60,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="where to write the connection file (default: the runtime directory)",
     )
     p.add_argument(
+        "--stream-port",
+        type=int,
+        default=0,
+        help="TCP only: the port of the stream export (frames and traces for remote clients; "
+        "same keys; default: any free port, which clients learn from the engine)",
+    )
+    p.add_argument(
         "--public-host",
         default=None,
         help="host name clients use, written in the connection file (default: this machine's)",
@@ -162,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 keys=keys,
                 connection_file=False if child else (args.connection_file or True),
                 public_host=args.public_host,
+                stream_port=args.stream_port,
                 parent_pid=args.parent_pid,
                 ring_slots=args.ring_slots or built.get("ring_slots", 64),
             )

@@ -91,6 +91,7 @@ class EngineServer:
         connection_file: see :class:`labkit.rpc.RpcServer`.
         public_host: host name written in the connection file.
         parent_pid: exit when this process is gone (the child of a process-mode Scope).
+        stream_port: TCP only: port of the stream export (``labkit.engine._remote``; 0: any).
         ring_slots: frame ring length.
         commands: user commands to serve (``package.module:function``).
         allow_client_code: let clients add commands by import path (the child of a process-mode
@@ -106,11 +107,15 @@ class EngineServer:
         connection_file: Any = None,
         public_host: str | None = None,
         parent_pid: int | None = None,
+        stream_port: int = 0,
         ring_slots: int = 64,
         commands: list[str] | tuple[str, ...] = (),
         allow_client_code: bool = False,
     ) -> None:
         self.parent_pid = parent_pid
+        self.remote: Any = None  # RemoteServices of a TCP engine (streams and spool for clients)
+        if keys is None and str(address).startswith("tcp://"):
+            keys = ServerKeys.generate()  # shared with the stream export
         self.rpc = RpcServer(
             address,
             kind="engine",
@@ -131,6 +136,14 @@ class EngineServer:
             )
             for command in commands:
                 self.engine.commands.add_function(load_function(command))
+            if keys is not None:
+                from labkit.engine._remote import RemoteServices
+
+                host = self.rpc.address[len("tcp://") :].rpartition(":")[0]
+                bind = address[len("tcp://") :].rpartition(":")[0]  # type: ignore[index]
+                self.remote = RemoteServices(
+                    self.engine, f"tcp://{bind}:{int(stream_port)}", keys, host
+                )
         except BaseException:
             self.rpc.stop()
             raise
@@ -142,6 +155,11 @@ class EngineServer:
         return self.rpc.address
 
     def _dispatch(self, method: str, params: dict, call: CallInfo) -> Any:
+        if self.remote is not None:
+            if method.startswith(("remote.", "spool.")):
+                return self.remote.dispatch(method, params)
+            if method == "health":
+                return self.remote.health(self.engine.dispatch(method, params))
         return self.engine.dispatch(method, params)
 
     def _check_parent(self) -> None:
@@ -165,8 +183,13 @@ class EngineServer:
             if ready is not None:
                 ready(address)
 
+        def before_close() -> None:
+            if self.remote is not None:
+                self.remote.close()
+            self.engine.close()
+
         try:
-            self.rpc.serve(opened, before_close=self.engine.close)
+            self.rpc.serve(opened, before_close=before_close)
         finally:
-            self.engine.close()  # idempotent: also when opening failed
+            before_close()  # idempotent: also when opening failed
         return 0

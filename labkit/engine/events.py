@@ -72,6 +72,7 @@ __all__ = [
     "ErrorEvent",
     "SpoolEvent",
     "ProtocolEvent",
+    "LinkEvent",
     # parts
     "ReaderHealth",
     "CameraHealth",
@@ -348,6 +349,41 @@ class ProgressEvent(EngineEvent):
     message: str
 
 
+class BeadRoi(_Part):
+    """A bead ROI: top-left ``(y, x)``, height ``h`` and width ``w`` in frame px."""
+
+    name: str
+    y: int
+    x: int
+    h: int
+    w: int
+
+
+@topic("tracking")
+class TrackingEvent(EngineEvent):
+    """The bead ROIs changed (``scope.tracking.rois``): all of them now."""
+
+    rois: list[BeadRoi]
+
+
+@topic("bead_lock")
+class BeadLockEvent(EngineEvent):
+    """The bead lock changed state (``off``, ``searching``, ``locked``, ``lost``); ``reason``
+    says why on ``lost``. ``error`` is the last (x px, y px, z µm) error (None: not measured),
+    ``correction_um`` the stage's (x, y, z) offset from where the lock engaged, ``target`` the
+    held position."""
+
+    state: str
+    previous: str
+    reason: str
+    bead: str
+    tracker: str
+    error: list[float | None]
+    correction_um: list[float | None]
+    target: list[float | None]
+    stage_moves: int
+
+
 @topic("log")
 class LogEvent(EngineEvent):
     """A log record of the engine (the ``logging.LogRecord`` fields of the same names)."""
@@ -427,3 +463,13 @@ class ProtocolEvent(EngineEvent):
     path: str = ""
     error: str | None = None
     error_type: str | None = None
+
+
+@topic("link")
+class LinkEvent(EngineEvent):
+    """The network link to a remote TCP engine went ``down`` or came back ``up`` (the engine
+    itself goes on; docs/remote.md). ``downs`` counts the times it went down."""
+
+    state: str
+    address: str
+    downs: int

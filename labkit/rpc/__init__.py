@@ -14,7 +14,8 @@ Same-host servers listen on ``ipc://`` sockets in the private runtime directory 
 permissions are the gate, and browsers cannot reach unix sockets). TCP servers, loopback included,
 always use CURVE: the server writes a 0600 connection file with the keys a client needs, and a ZAP
 handler refuses every other peer (including the unversioned ZMTP/1.0 peer a web page's POST would
-be). See ``docs/security.md``.
+be). See ``docs/security.md``. A TCP engine also exports its streams (frames, traces) to remote
+clients with :class:`StreamServer` / :class:`StreamClient` (``docs/remote.md``).
 """
 
 from labkit.rpc._backlog import EventBacklog
@@ -40,12 +41,20 @@ from labkit.rpc._runtime import (
 )
 from labkit.rpc._security import RateLimitedLog
 from labkit.rpc._server import CallInfo, RpcServer
+from labkit.rpc._stream_client import StreamClient, StreamLinkError, Subscription
+from labkit.rpc._stream_server import ExportSource, StreamServer
+from labkit.rpc._stream_wire import StreamWireError
 
 __all__ = [
     # server and client
     "RpcServer",
     "RpcClient",
     "CallInfo",
+    # stream export (frames and rows to remote clients, credit-paced)
+    "StreamServer",
+    "StreamClient",
+    "Subscription",
+    "ExportSource",
     # connection files and the runtime directory
     "ConnectionInfo",
     "ServerKeys",
@@ -65,6 +74,8 @@ __all__ = [
     "RpcTimeoutError",
     "RpcUnavailableError",
     "ServerBusyError",
+    "StreamLinkError",
+    "StreamWireError",
     "ConnectionFileError",
     "RuntimeDirError",
 ]

@@ -116,6 +116,8 @@ class RpcClient:
         liveness_s: silence that means the server is dead.
         shared_memory: over ``ipc://``, lend large request buffers to a server that offers it
             through shared memory (``_bulk.py``) instead of sending the bytes.
+        heartbeat_s: libzmq heartbeats on the connection: one silent for 3 × this is dropped
+            and made again (a network link that died and came back; pending calls fail).
 
     Raises:
         RpcUnavailableError (or ``unavailable_error``): no answer within ``connect_timeout_s``.
@@ -140,6 +142,7 @@ class RpcClient:
         liveness_s: float = 5.0,
         label: str = "rpc",
         shared_memory: bool = True,
+        heartbeat_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.info = resolve_connection(target, key)
@@ -176,6 +179,10 @@ class RpcClient:
         self._sock.setsockopt(zmq.IDENTITY, self.client_id.encode())
         self._sock.setsockopt(zmq.SNDHWM, 1000)
         self._sock.setsockopt(zmq.RCVHWM, 1000)
+        if heartbeat_s is not None:
+            self._sock.setsockopt(zmq.HEARTBEAT_IVL, int(heartbeat_s * 1000))
+            self._sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, int(3 * heartbeat_s * 1000))
+            self._sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
         self._monitor = self._sock.get_monitor_socket(_MONITORED)
         self._sock.connect(self.address)
         self._thread = threading.Thread(target=self._run, name=f"labkit-{label}-io", daemon=True)

@@ -8,6 +8,8 @@
   :func:`write_notebook`, :func:`run_all_cells`, :func:`wait_for_widget`; the pytest fixtures
   (``chromium``, ``page``, ``voila_server``, ``lab_server``) live in ``labkit.testing.fixtures``
   (load it with ``pytest_plugins = ["labkit.testing.fixtures"]``).
+- :func:`serve_engine`: ``labkit engine`` as a child process (:class:`ServedEngine`), for remote
+  engine tests (docs/remote.md).
 - Driver conformance: :func:`check_camera`, :func:`check_stage`, :func:`check_state_device`,
   :func:`check_shutter`, :func:`check_signal`, :func:`check_device` hold a driver to the contract
   the engine relies on (a :class:`ConformanceReport`, or a :class:`ConformanceError` naming the check).
@@ -47,6 +49,7 @@ from labkit.testing._notebooks import (
     wait_painting,
 )
 from labkit.testing._pixels import block_gray, png_rgb, screenshot_rgb
+from labkit.testing._served import ServedEngine, serve_engine
 from labkit.testing._servers import LabServer, VoilaServer, free_port
 from labkit.testing._viewer import viewer_card, viewer_stats, wait_painted
 from labkit.testing._wait import wait_until
@@ -65,6 +68,9 @@ __all__ = [
     "write_micromanager_config",
     # resources
     "LeakCheck",
+    # remote engines
+    "serve_engine",
+    "ServedEngine",
     "ResourceLeakError",
     "ResourceSnapshot",
     # waiting

@@ -1,4 +1,5 @@
-"""Notebook widgets: live view, trace plot, device, spool and script panels, dashboard, form.
+"""Notebook widgets: live view, trace plot, device, spool and script panels, dashboard, form, bead
+tracking panel and z table view.
 
 Names are loaded lazily so importing labkit.widgets does not import anywidget/bqplot until used.
 """
@@ -17,6 +18,8 @@ if TYPE_CHECKING:  # what the lazy loader below returns, spelled out for type ch
     from labkit.widgets._spool_panel import SpoolPanel
     from labkit.widgets._trace_canvas import TraceCanvas
     from labkit.widgets._traceplot import TracePlot
+    from labkit.widgets._tracking import TrackingPanel
+    from labkit.widgets._zlut_view import ZLUTView
 
 _LAZY = {
     "LiveView": "labkit.widgets._liveview",
@@ -29,6 +32,8 @@ _LAZY = {
     "ScriptPanel": "labkit.widgets._script_panel",
     "Dashboard": "labkit.widgets._dashboard",
     "Form": "labkit.widgets._form",
+    "TrackingPanel": "labkit.widgets._tracking",
+    "ZLUTView": "labkit.widgets._zlut_view",
 }
 
 __all__ = [
@@ -42,6 +47,8 @@ __all__ = [
     "SpoolPanel",
     "TraceCanvas",
     "TracePlot",
+    "TrackingPanel",
+    "ZLUTView",
 ]
 
 

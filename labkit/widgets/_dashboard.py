@@ -109,6 +109,9 @@ class Dashboard(widgets.GridBox):
         cameras_layout: ``"grid"`` (side by side) or ``"tabs"`` (one tab per camera).
         settings_dir: the folder the settings row exports YAML files to and imports them from
             (``dash.settings``; default the kernel's working folder).
+        tracking: add bead tracking (:class:`~labkit.widgets._tracking.TrackingPanel`): a
+            ``tracking`` tab beside the devices, bead ROIs drawn over the first camera's view
+            (its Pick button adds beads), the beads' x/y/z traces and the z table below.
 
     A ROI drawn in a live view (the ROI button, or shift-drag) becomes an engine ``roi_stats``
     node (``roi_<camera>``) whose mean and max per frame the ROI plot under the traces shows;
@@ -132,6 +135,7 @@ class Dashboard(widgets.GridBox):
         cameras: list[str | None] | None = None,
         cameras_layout: str = "grid",
         settings_dir: str | os.PathLike | None = None,
+        tracking: bool = False,
     ) -> None:
         self._closed = True  # until built
         self.scope = scope
@@ -178,8 +182,16 @@ class Dashboard(widgets.GridBox):
             except Exception:
                 logger.exception("no panel for device %r", name)
         self._children_to_close.extend(self.panels.values())
-        tabs = widgets.Tab(children=list(self.panels.values()))
-        for i, name in enumerate(self.panels):
+        # bead tracking: its controls are a tab beside the devices, its plots and table below
+        self.tracking: Any = None
+        if tracking:
+            from labkit.widgets._tracking import TrackingPanel
+
+            self.tracking = TrackingPanel(scope, live=self.live, window_s=window_s)
+            self._children_to_close.append(self.tracking)
+        side_tabs = {**self.panels, **({"tracking": self.tracking.form} if tracking else {})}
+        tabs = widgets.Tab(children=list(side_tabs.values()))
+        for i, name in enumerate(side_tabs):
             tabs.set_title(i, name)
 
         # spool panel
@@ -227,8 +239,9 @@ class Dashboard(widgets.GridBox):
             else widgets.HTML("")
         )
         roi_part = self.live_area.roi_box if self.live_area else widgets.HTML("")
+        tracking_parts = [self.tracking.plot_box, self.tracking.zlut_box] if tracking else []
         trace_box = widgets.Box(
-            [trace_part, roi_part],
+            [trace_part, roi_part, *tracking_parts],
             layout=widgets.Layout(
                 grid_area="traces", min_width="0", width="100%", align_self="flex-start",
                 flex_flow="column",
@@ -278,8 +291,9 @@ class Dashboard(widgets.GridBox):
             return widget if widget is not None else mo.Html(self._placeholders.get(name, ""))
 
         side: list[Any] = []
-        if self.panels:
-            side.append(mo.ui.tabs(dict(self.panels)))
+        if self.panels or self.tracking is not None:
+            extra = {"tracking": self.tracking.form} if self.tracking is not None else {}
+            side.append(mo.ui.tabs({**self.panels, **extra}))
         side.append(part("spool", self.spool_panel))
         side.append(self.settings)
         views = list(self.lives.values())
@@ -295,6 +309,8 @@ class Dashboard(widgets.GridBox):
         if self.traces is not None or "traces" in self._placeholders:
             traces_html = mo.as_html(part("traces", self.traces)).text
             rows.append(mo.Html(f'<div class="labkit-dashboard-traces">{traces_html}</div>'))
+        if self.tracking is not None:
+            rows.extend(self.tracking.marimo_parts())
         return mo.Html(f'<div class="labkit-dashboard">{mo.vstack(rows, gap=1).text}</div>')
 
     # ------------------------------------------------------------------ actions
@@ -333,6 +349,11 @@ class Dashboard(widgets.GridBox):
         elif event.topic == "health":
             self.health = event.payload
             self._show_health(event.payload)
+        elif (link := events.parse(event, events.LinkEvent)) is not None:
+            # a remote engine's network link (the engine itself goes on)
+            down = link.state == "down"
+            self.last_error = f"link to {link.address} down: reconnecting" if down else None
+            self._show_state(_state_value(self.scope))
 
     def _show_state(self, state: str) -> None:
         color = STATE_COLORS.get(state, "#757575")

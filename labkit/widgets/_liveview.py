@@ -93,6 +93,11 @@ class LiveView(anywidget.AnyWidget):
     width_px = traitlets.Int(0).tag(sync=True)
     #: (level, message) shown under the image: level "ok", "warning" (yellow) or "error" (red)
     status = traitlets.Tuple(("ok", "")).tag(sync=True)
+    #: labelled boxes drawn over the image, ``[{name, x, y, w, h, color}]`` in frame pixels
+    #: (bead ROIs)
+    marks = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: the toolbar's Pick button: "" (none), "off" or "on" (a click picks, see :meth:`on_pick`)
+    pick = traitlets.Enum(("", "off", "on"), "").tag(sync=True)
 
     def __init__(
         self,
@@ -161,6 +166,7 @@ class LiveView(anywidget.AnyWidget):
         }
         self._snapshot_requests: list[tuple[Future, bool]] = []
         self._snapshot_callbacks: list[Callable[[Any], None]] = []
+        self._pick_callbacks: list[Callable[[float, float], None]] = []
         self.last_snapshot: Any = None
         self.error: str | None = None
         self.messages_received: dict[str, int] = {}
@@ -265,6 +271,12 @@ class LiveView(anywidget.AnyWidget):
     def on_snapshot(self, callback: Callable[[Any], None]) -> None:
         """Call ``callback(data_array)`` whenever the Snapshot button is pressed."""
         self._snapshot_callbacks.append(callback)
+
+    def on_pick(self, callback: Callable[[float, float], None]) -> None:
+        """Call ``callback(y, x)`` (frame pixels) for each click while Pick is on."""
+        self._pick_callbacks.append(callback)
+        if not self.pick:
+            self.pick = "off"
 
     def snapshot(self, timeout_s: float = 5.0) -> Any:
         """The newest full-resolution frame as an ``xr.DataArray`` (y, x) with attrs (index,
@@ -401,6 +413,12 @@ class LiveView(anywidget.AnyWidget):
                 self._snapshot_requests.append((Future(), True))
             self.start()
             self._wake.set()
+        elif kind == "pick":
+            for callback in list(self._pick_callbacks):
+                try:
+                    callback(float(content["y"]), float(content["x"]))
+                except Exception as exc:  # noqa: BLE001 - shown under the image
+                    self._status("error", f"pick: {type(exc).__name__}: {exc}")
         else:
             log.debug("LiveView %s: unknown message type %r", self.view_id, kind)
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import labkit as lk
+from labkit.analysis import map_series
 from labkit.buffers import sweep_stale_segments
 from labkit.spool import IncompleteSeriesWarning, SeriesExistsError, SpoolError
 from labkit.spool._follow import SeriesFollower
@@ -138,6 +139,15 @@ def test_kill_9_while_spooling_to_s3_keeps_every_listed_shard(s3, tmp_path):
     assert list(da.frame_z_um.notnull().values.nonzero()[0]) == frames
     assert frames == list(range(len(frames)))  # no hole: shards are listed in order
     _frames_match_journal(da)
+    # map_series on the dead writer's series: no stop line, so it ends after idle_timeout_s
+    with pytest.warns(IncompleteSeriesWarning, match="was not closed"):
+        peaks = map_series(path, _peak, n_workers=1, storage_options=options, idle_timeout_s=0.5)
+    assert list(peaks.frame.values) == frames
+    np.testing.assert_array_equal(peaks.values, da.max(("y", "x")).values)
+
+
+def _peak(frame, meta):
+    return float(frame.max())
 
 
 def _follower(path: str, options: dict):

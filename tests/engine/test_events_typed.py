@@ -50,8 +50,8 @@ def engine_logs_info():
 
 
 def _drive(scope, tmp_path, rec: Recorder) -> None:
-    """Start/stop, a property, a ring change, an action with progress, a node, a spool series, a
-    script and an acquisition failure."""
+    """Start/stop, a property, a ring change, an action with progress, a node, bead ROIs and the
+    bead lock, a spool series, a script and an acquisition failure."""
     scope.camera.frame_rate_hz = 50
     scope.camera.exposure_ms = 12
     scope.start()
@@ -68,6 +68,11 @@ def _drive(scope, tmp_path, rec: Recorder) -> None:
         what="a health event with the node",
     )
     scope.nodes.remove("stats")
+    scope.tracking.rois = [("bead", 0, 0, 16, 16)]  # tracking
+    scope.tracking.add_tracker(name="beads")
+    scope.tracking.lock("bead", tracker="beads")  # bead_lock: searching, then off
+    scope.tracking.unlock()
+    scope.nodes.remove("beads")
     scope.spool.dir_pattern = str(tmp_path)
     handle = scope.spool.start(max_frames=4, preflight_mode="warn")
     handle.wait(timeout=60)
@@ -86,6 +91,10 @@ def _drive(scope, tmp_path, rec: Recorder) -> None:
     scope.start()
     wait_until(lambda: rec.topic("error"), timeout_s=30, what="the acquisition's error event")
     wait_until(lambda: scope.state is EngineState.FAILED, timeout_s=30, what="state failed")
+
+
+#: topics only a scope connected to a TCP engine gets (tests/remote checks them)
+REMOTE_ONLY = {"link"}
 
 
 def _check_all_parse(rec: Recorder, expect_topics: set[str]) -> None:
@@ -109,7 +118,7 @@ def test_every_event_of_a_thread_scope_parses_and_every_topic_is_seen(tmp_path, 
         _drive(scope, tmp_path, rec)
         wait_until(lambda: rec.topic("log"), what="a log event")
     # thread mode cannot lose its engine; the acquisition failure gave the error event
-    _check_all_parse(rec, set(events.topics()))
+    _check_all_parse(rec, set(events.topics()) - REMOTE_ONLY)
     failed = [events.parse(e, events.StateEvent) for e in rec.topic("state")]
     assert any(s is not None and "cable unplugged" in s.reason for s in failed)
 
@@ -127,7 +136,7 @@ def test_every_event_of_a_process_scope_parses_and_every_topic_is_seen(tmp_path,
             lambda: any(e.payload["where"] == "engine" for e in rec.topic("error")),
             what="the engine-died error event",
         )
-    _check_all_parse(rec, set(events.topics()))
+    _check_all_parse(rec, set(events.topics()) - REMOTE_ONLY)
     died = [events.parse(e, events.ErrorEvent) for e in rec.topic("error")]
     assert [d.type for d in died if d is not None and d.where == "engine"] == ["EngineDiedError"]
 
@@ -150,8 +159,8 @@ def test_parse_picks_a_topic_and_names_what_is_wrong():
     assert prop_event is not None and (prop_event.device, prop_event.value) == ("camera", 2)
     with pytest.raises(events.EventPayloadError, match="PropertyEvent.*device"):
         events.parse(Event(topic="property", payload={"name": "gain", "value": 2}))
-    with pytest.raises(events.UnknownTopicError, match="'bead_lock'.*@topic"):
-        events.parse(Event(topic="bead_lock", payload={}))
+    with pytest.raises(events.UnknownTopicError, match="'magnet_force'.*@topic"):
+        events.parse(Event(topic="magnet_force", payload={}))
 
 
 def test_registering_a_topic_is_one_decorator_and_is_checked():
@@ -169,8 +178,8 @@ def test_registering_a_topic_is_one_decorator_and_is_checked():
 def test_the_engine_refuses_bad_events_in_strict_mode(mode):
     commands = [emit_anything if mode == "thread" else "test_events_typed:emit_anything"]
     with make_scope(mode, commands=commands) as scope:
-        with pytest.raises(events.UnknownTopicError, match="'bead_lock'"):
-            scope.commands.emit_anything(topic="bead_lock", payload_json='{"locked": true}')
+        with pytest.raises(events.UnknownTopicError, match="'magnet_force'"):
+            scope.commands.emit_anything(topic="magnet_force", payload_json='{"locked": true}')
         with pytest.raises(events.EventPayloadError, match="'progress'.*ProgressEvent"):
             scope.commands.emit_anything(topic="progress", payload_json='{"fraction": "half"}')
         # a matching plain payload is fine
@@ -190,8 +199,10 @@ def test_without_strict_mode_a_bad_event_is_sent_and_logged_once(monkeypatch, ca
         scope.subscribe(rec)
         with caplog.at_level(logging.WARNING, logger="labkit.engine.events"):
             for n in range(2):
-                scope.commands.emit_anything(topic="bead_lock", payload_json=json.dumps({"n": n}))
-            wait_until(lambda: len(rec.topic("bead_lock")) == 2, what="both events")
-    assert [e.payload["n"] for e in rec.topic("bead_lock")] == [0, 1]
-    warnings = [r for r in caplog.records if "bead_lock" in r.getMessage()]
+                scope.commands.emit_anything(
+                    topic="magnet_force", payload_json=json.dumps({"n": n})
+                )
+            wait_until(lambda: len(rec.topic("magnet_force")) == 2, what="both events")
+    assert [e.payload["n"] for e in rec.topic("magnet_force")] == [0, 1]
+    warnings = [r for r in caplog.records if "magnet_force" in r.getMessage()]
     assert len(warnings) == 1 and "LABKIT_STRICT_EVENTS" in warnings[0].getMessage()

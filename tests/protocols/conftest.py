@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from protocol_devices import make_scope
 
-from labkit.engine import EngineState, Scope
-
-SHAPE = (48, 64)
-
-
-def make_scope(mode: str, factory: str = "protocol_devices:devices") -> Scope:
-    return Scope(
-        devices=factory, mode=mode, shape=SHAPE, ring_slots=16, commands=["protocol_devices:double"]
-    )
+from labkit.engine import EngineState
 
 
 @pytest.fixture(scope="module", params=["thread", "process"])

@@ -23,6 +23,19 @@ class ConfigGroups(Device):
         self.applied.append(f"{name}={value}")
 
 
+SHAPE = (48, 64)
+
+
+def make_scope(mode: str, factory: str = "protocol_devices:devices") -> Any:
+    """A scope on these devices with the ``double`` user command (tests import it from here:
+    ``conftest`` is a module name every test directory has)."""
+    from labkit.engine import Scope
+
+    return Scope(
+        devices=factory, mode=mode, shape=SHAPE, ring_slots=16, commands=["protocol_devices:double"]
+    )
+
+
 def devices(seed: int = 0, shape: tuple[int, int] = (48, 64)) -> dict[str, Any]:
     found = rig_devices(seed=seed, shape=shape)
     found["config"] = ConfigGroups("config")

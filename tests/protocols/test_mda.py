@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import useq
 import zarr
-from conftest import make_scope
+from protocol_devices import make_scope
 
 import labkit as lk
 from labkit.protocols import ProtocolError

@@ -59,7 +59,7 @@ def test_pause_resume_and_abort_from_the_panel(scope):
 
 @pytest.fixture(scope="module", params=["thread"])
 def shared_scope(request):
-    from conftest import make_scope
+    from protocol_devices import make_scope
 
     scope = make_scope(request.param)
     yield scope

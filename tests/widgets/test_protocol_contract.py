@@ -154,14 +154,15 @@ def test_every_message_the_front_end_sends_is_one_the_kernel_handles(caplog):
     caplog.set_level(logging.DEBUG, logger="labkit.widgets")
     live_types = _sent_types(JS / "liveview" / "widget.ts")
     trace_types = _sent_types(JS / "trace" / "widget.ts")
-    assert {"ready", "ack", "viewport", "visible", "stats", "closed", "snapshot", "paint_rate"} >= (
-        live_types
-    ) and {"ready", "ack", "closed"} <= live_types
+    assert {
+        "ready", "ack", "viewport", "visible", "stats", "closed", "snapshot", "paint_rate", "pick",
+    } >= live_types and {"ready", "ack", "closed"} <= live_types  # fmt: skip
     assert {"ready", "ack", "resize", "closed"} == trace_types
     with LiveView(np.zeros((8, 8), np.uint16)) as view:
         view.send = Recorder()
         for kind in sorted(live_types):
-            view._on_custom_msg(view, {"type": kind, "view": "v1", "seq": 0}, [])
+            message = {"type": kind, "view": "v1", "seq": 0, "x": 1.0, "y": 2.0}
+            view._on_custom_msg(view, message, [])
         assert set(view.messages_received) == live_types
     buf = TraceBuffer.create(("a",), capacity=10)
     try:

@@ -13,6 +13,7 @@ export interface LiveViewDom extends ImageGrid {
   autoBtn: HTMLButtonElement;
   gamma: HTMLInputElement;
   roiBtn: HTMLButtonElement;
+  pickBtn: HTMLButtonElement;
   clearBtn: HTMLButtonElement;
   fitBtn: HTMLButtonElement;
   snapBtn: HTMLButtonElement;
@@ -39,6 +40,9 @@ export function buildDom(): LiveViewDom {
   gamma.step = "0.01";
   gamma.title = "gamma (double-click: 1)";
   gammaLbl.append(gamma);
+  const pickBtn = el("button", "lk-pick", "Pick");
+  pickBtn.title = "click beads in the image to add their ROIs";
+  pickBtn.style.display = "none"; // shown when the kernel asks for picking (the pick trait)
   const roiBtn = el("button", "", "ROI");
   roiBtn.title = "draw a rectangle (or shift-drag any time)";
   const clearBtn = el("button", "", "Clear");
@@ -46,7 +50,7 @@ export function buildDom(): LiveViewDom {
   const fitBtn = el("button", "", "Fit");
   const snapBtn = el("button", "", "Snapshot");
   snapBtn.title = "keep the current full frame in Python: view.last_snapshot";
-  bar.append(cmapSel, autoBtn, gammaLbl, roiBtn, clearBtn, fitBtn, snapBtn);
+  bar.append(cmapSel, autoBtn, gammaLbl, roiBtn, pickBtn, clearBtn, fitBtn, snapBtn);
 
   const image = imageGrid();
 
@@ -57,7 +61,7 @@ export function buildDom(): LiveViewDom {
   const status = el("div", "lk-status");
 
   return {
-    ...image, root, style, bar, cmapSel, autoBtn, gamma, roiBtn, clearBtn, fitBtn, snapBtn, info,
+    ...image, root, style, bar, cmapSel, autoBtn, gamma, roiBtn, pickBtn, clearBtn, fitBtn, snapBtn, info,
     readout, statsEl, status,
   };
 }

@@ -1,6 +1,40 @@
-// The overlay canvas above the image: the ROI rectangle (dashed while drawn) and the profile
-// crosshair, in full-frame coordinates mapped through the current view.
+// The overlay canvas above the image: labelled marks (bead ROIs), the ROI rectangle (dashed
+// while drawn) and the profile crosshair, in full-frame coordinates mapped through the view.
 import { imageToCanvas, type View } from "../render/viewport";
+
+/** A labelled box over the image, in frame pixels (the kernel's `marks` trait). */
+export interface Mark {
+  name?: string;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  color?: string;
+}
+
+/** The marks of a `marks` trait value that can be drawn (others are skipped). */
+export function validMarks(value: unknown): Mark[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(
+    (m): m is Mark =>
+      m !== null && typeof m === "object" && ["x", "y", "w", "h"].every((k) => Number.isFinite((m as Record<string, unknown>)[k])),
+  );
+}
+
+function paintMarks(ctx: CanvasRenderingContext2D, v: View, w: number, h: number, marks: Mark[], dpr: number): void {
+  ctx.font = `${Math.round(11 * dpr)}px sans-serif`;
+  ctx.textBaseline = "bottom";
+  for (const m of marks) {
+    const [ax, ay] = imageToCanvas(v, w, h, m.x, m.y);
+    const [bx, by] = imageToCanvas(v, w, h, m.x + m.w, m.y + m.h);
+    ctx.strokeStyle = m.color || "#4fc3f7";
+    ctx.strokeRect(ax, ay, bx - ax, by - ay);
+    if (m.name) {
+      ctx.fillStyle = m.color || "#4fc3f7";
+      ctx.fillText(m.name, ax + 2 * dpr, ay - 1 * dpr);
+    }
+  }
+}
 
 export function paintOverlay(
   overlay: HTMLCanvasElement,
@@ -8,6 +42,7 @@ export function paintOverlay(
   roi: number[] | null,
   roiIsDraft: boolean,
   crosshair: [number, number] | null,
+  marks: Mark[] = [],
 ): void {
   const ctx = overlay.getContext("2d")!;
   const w = overlay.width;
@@ -15,6 +50,7 @@ export function paintOverlay(
   ctx.clearRect(0, 0, w, h);
   const dpr = window.devicePixelRatio || 1;
   ctx.lineWidth = Math.max(1, dpr);
+  if (marks.length) paintMarks(ctx, v, w, h, marks, dpr);
   if (roi) {
     const [ax, ay] = imageToCanvas(v, w, h, roi[0], roi[1]);
     const [bx, by] = imageToCanvas(v, w, h, roi[0] + roi[2], roi[1] + roi[3]);

@@ -29,6 +29,7 @@ export interface ViewStats {
   paint_rate_fps: number; // how often this page can paint (rAF rate), as reported to the kernel
   send_cap_fps: number; // the kernel's cap on frames sent per second (NaN: not capped)
   image_css: [number, number]; // CSS px the image is drawn at
+  marks_drawn: number; // labelled boxes (bead ROIs) on the overlay at its last paint
 }
 
 export function newStats(viewId: string): ViewStats {
@@ -58,6 +59,7 @@ export function newStats(viewId: string): ViewStats {
     paint_rate_fps: NaN,
     send_cap_fps: NaN,
     image_css: [0, 0],
+    marks_drawn: 0,
   };
 }
 

@@ -20,7 +20,7 @@ import {
 import { createHistogramView } from "./histogram_view";
 import { drawProfile } from "./profiles_view";
 import { type FrameMsg, type KernelMsg, rawPixels } from "./protocol";
-import { paintOverlay } from "./overlay";
+import { paintOverlay, validMarks } from "./overlay";
 import { newStats, RateMeter, statsLine, type ViewStats, Window } from "./stats";
 import { PaintRateEstimator, vsyncIn } from "./paint_rate";
 import { decodeJpegBitmap, pixelsOf, type Received, release } from "./decode";
@@ -47,7 +47,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
 
   // ---- DOM ----
   const {
-    root, style, bar, cmapSel, autoBtn, gamma, roiBtn, clearBtn, fitBtn, snapBtn, grid, stage,
+    root, style, bar, cmapSel, autoBtn, gamma, roiBtn, pickBtn, clearBtn, fitBtn, snapBtn, grid, stage,
     canvas, overlay, vprof, hprof, info, readout, statsEl, status,
   } = buildDom();
 
@@ -271,6 +271,9 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
         fullH = m.full_h;
         view = null;
         layout();
+        // the overlay (ROI, marks) was placed for the old frame size, and layout() redraws it
+        // only when the canvas changes size: marks set before the first frame would stay off
+        needOverlay = true;
       }
       const placement: Placement = { x: m.x, y: m.y, w: m.rw, h: m.rh, tw: m.w, th: m.h };
       const tPaint = performance.now();
@@ -339,7 +342,9 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
 
   function drawOverlay() {
     const roi = roiDraft ?? (model.get("roi") as number[] | null);
-    paintOverlay(overlay, effView(), roi && roi.length === 4 ? roi : null, roiDraft !== null, crosshair);
+    const marks = validMarks(model.get("marks"));
+    stats.marks_drawn = marks.length;
+    paintOverlay(overlay, effView(), roi && roi.length === 4 ? roi : null, roiDraft !== null, crosshair, marks);
   }
 
   // ---- pointer interaction ----
@@ -393,6 +398,10 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     if (!drag) return;
     const d = drag;
     drag = null;
+    if (!d.moved && model.get("pick") === "on") {
+      send({ type: "pick", x: d.ix - 0.5, y: d.iy - 0.5 }); // pixel centres at integers
+      return;
+    }
     if (!d.moved) {
       // a click: move the profile crosshair there (the strips appear with the first profile)
       crosshair = [d.ix, d.iy];
@@ -461,6 +470,11 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   gamma.addEventListener("change", () => applyContrast({ ...contrast, gamma: Math.pow(10, +gamma.value) }, true));
   gamma.addEventListener("dblclick", () => applyContrast({ ...contrast, gamma: 1 }, true));
   roiBtn.addEventListener("click", () => setRoiTool(!roiTool));
+  pickBtn.addEventListener("click", () => {
+    model.set("pick", model.get("pick") === "on" ? "off" : "on");
+    model.save_changes();
+    onPick();
+  });
   clearBtn.addEventListener("click", () => {
     crosshair = null; // no profile: the strips go and the image takes their room
     model.set("roi", null);
@@ -486,6 +500,12 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     }
   };
   const onRoi = () => requestDraw(true);
+  const onPick = () => {
+    const mode = model.get("pick");
+    pickBtn.style.display = mode ? "" : "none";
+    pickBtn.classList.toggle("lk-on", mode === "on");
+  };
+  onPick();
   const onStatus = () => {
     const st = model.get("status");
     if (Array.isArray(st) && st.length === 2) showStatus(String(st[0]), String(st[1]));
@@ -495,6 +515,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   model.on("change:contrast", onContrast);
   model.on("change:colormap", onCmap);
   model.on("change:roi", onRoi);
+  model.on("change:marks", onRoi);
+  model.on("change:pick", onPick);
   model.on("change:status", onStatus);
   model.on("change:width_px", onWidth);
 
@@ -568,6 +590,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     model.off("change:contrast", onContrast);
     model.off("change:colormap", onCmap);
     model.off("change:roi", onRoi);
+    model.off("change:marks", onRoi);
+    model.off("change:pick", onPick);
     model.off("change:status", onStatus);
     model.off("change:width_px", onWidth);
     release(pending);

@@ -53,7 +53,8 @@ class SimTweezersCamera(SimCamera):
       anchor by ``tether_rms_nm`` in x, y and z (relaxation 50 ms of simulated time). The first
       ``n_reference`` beads are stuck to the surface (no fluctuation): reference beads for drift.
     - ``diffusion_um2_s`` moves the whole sample (every anchor together): the common drift that
-      reference-bead subtraction removes. The stage pans the field and sets z as for SimCamera.
+      reference-bead subtraction removes. ``z_drift_um_s`` moves it in z at a steady rate
+      (thermal focus drift, what a bead lock holds against). The stage pans the field and sets z as for SimCamera.
     - Shot noise is Gaussian with the Poisson variance (drawn from a bank of normals, so 100
       beads at 2048² render at video rate); ``poisson=True`` draws exact Poisson counts instead
       (several times slower; for accuracy benchmarks).
@@ -99,6 +100,14 @@ class SimTweezersCamera(SimCamera):
         default=0.0,
         description="Brownian drift of the whole sample (all beads together)",
     )
+    z_drift_um_s = prop(
+        float,
+        units="µm/s",
+        low=-10,
+        high=10,
+        default=0.0,
+        description="steady z drift of the whole sample (thermal focus drift), in simulated time",
+    )
 
     def __init__(
         self,
@@ -140,6 +149,7 @@ class SimTweezersCamera(SimCamera):
         self._fluct_um = np.zeros((n, 3))  # (y, x, z) offsets from the anchor
         self._poisson = bool(poisson)
         self._beads_um = self._anchor_um.copy()
+        self._sample_z_um = 0.0  # the z drift of the whole sample so far
 
     @property
     def reference_beads(self) -> np.ndarray:
@@ -147,12 +157,13 @@ class SimTweezersCamera(SimCamera):
         return np.flatnonzero(~self._tethered)
 
     def bead_z_um(self) -> np.ndarray:
-        """(n,) z of every bead right now: stage z + bead height − focus_um (what its rings show)."""
+        """(n,) z of every bead right now: stage z + sample drift + bead height − focus_um (what its
+        rings show)."""
         with self._lock:
             focus = self._values["focus_um"]
         stage_z = self.stage.position()[2] if self.stage is not None else 0.0
         with self._render_lock:
-            return stage_z + self._height_um + self._fluct_um[:, 2] - focus
+            return stage_z + self._sample_z_um + self._height_um + self._fluct_um[:, 2] - focus
 
     # ------------------------------------------------------------------ model
     def _background_e(self, v: dict[str, Any]) -> float:
@@ -164,6 +175,7 @@ class SimTweezersCamera(SimCamera):
         if v["diffusion_um2_s"] > 0:  # the sample drifts as a whole
             step = self._drift_rng.normal(0.0, math.sqrt(2.0 * v["diffusion_um2_s"] * dt), size=2)
             self._anchor_um = np.mod(self._anchor_um + step, self._field_um)
+        self._sample_z_um += v["z_drift_um_s"] * dt
         rms_um = v["tether_rms_nm"] * 1e-3
         decay = math.exp(-dt / TETHER_TIME_S)
         kick = self._drift_rng.standard_normal(self._fluct_um.shape)
@@ -190,7 +202,10 @@ class SimTweezersCamera(SimCamera):
         if not keep.any():
             return
         centres, whole = centres[keep], whole[keep]
-        z_um = stage_xyz[2] + self._height_um[keep] + self._fluct_um[keep, 2] - v["focus_um"]
+        z_um = (
+            stage_xyz[2] + self._sample_z_um + self._height_um[keep] + self._fluct_um[keep, 2]
+            - v["focus_um"]
+        )  # fmt: skip
         offsets = np.arange(-half, half + 1, dtype=np.float32)
         frac = (centres - whole).astype(np.float32)
         dy = (offsets[None, :] - frac[:, :1]) * np.float32(pixel_um)  # (n, S) µm

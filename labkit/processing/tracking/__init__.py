@@ -12,11 +12,13 @@ Dask tasks. ::
         tracker.prepare(rois, frame.shape, zlut)
         tracker.track(frame).values                       # (beads, 4): x, y px, z µm, quality
     track(series, rois, zlut)                             # offline: xr.DataArray (time, bead, coord)
+    lock = LockController(LockSettings(ki=3.0))           # the bead lock's PI loop (pure)
 
 See docs/tracking.md for the algorithm, the file format and measured accuracy and speed.
 """
 
 from labkit.processing.tracking._find import find_beads
+from labkit.processing.tracking._lock import LockController, LockSettings, LockState, LockStatus
 from labkit.processing.tracking._offline import track
 from labkit.processing.tracking._tracker import COORDS, BeadTracker, Quality, TrackResult
 from labkit.processing.tracking._zlut import ZLUT, ZLUTBuilder, ZLUTFormatError
@@ -34,4 +36,9 @@ __all__ = [
     "ZLUTFormatError",
     # bead picking
     "find_beads",
+    # bead lock
+    "LockController",
+    "LockSettings",
+    "LockState",
+    "LockStatus",
 ]

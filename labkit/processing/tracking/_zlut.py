@@ -20,6 +20,7 @@ Dataset — readable by any netCDF or HDF5 tool:
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import os
 from collections.abc import Sequence
@@ -254,6 +255,55 @@ class ZLUT:
             rois=np.stack([ds["roi_y"].values, ds["roi_x"].values], axis=1),
             normalised=True,
         )
+
+    def to_plain(self) -> dict[str, Any]:
+        """The table as JSON-able plain data (a node parameter, a settings value): the arrays as
+        base64 of their little-endian bytes, exactly what :meth:`from_plain` reads back."""
+
+        def packed(a: np.ndarray, dtype: str) -> dict[str, Any]:
+            a = np.ascontiguousarray(a, dtype=dtype)
+            return {
+                "dtype": dtype,
+                "shape": list(a.shape),
+                "b64": base64.b64encode(a.tobytes()).decode(),
+            }
+
+        return {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "beads": list(self.beads),
+            "roi_size": self.roi_size, "oversample": self.oversample,
+            "z_um": packed(self.z_um, "<f8"), "profiles": packed(self.profiles, "<f4"),
+            "frames": packed(self.frames, "<i8"), "z_noise_nm": packed(self.z_noise_nm, "<f8"),
+            "rois": packed(self.rois, "<i8"),
+        }  # fmt: skip
+
+    @classmethod
+    def from_plain(cls, data: dict[str, Any]) -> ZLUT:
+        """The table from :meth:`to_plain`'s data.
+
+        Raises:
+            ZLUTFormatError: not the plain form of a labkit z table (or a newer one).
+        """
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ZLUTFormatError(
+                "not a z table's plain data (expected ZLUT.to_plain()'s dict with format "
+                f"{FORMAT!r}); pass a ZLUT, or ZLUT.load(path).to_plain()"
+            )
+        if int(data.get("format_version", -1)) > FORMAT_VERSION:
+            raise ZLUTFormatError("this z table was written by a newer labkit: upgrade labkit")
+        try:
+            arrays = {
+                name: np.frombuffer(
+                    base64.b64decode(data[name]["b64"]), dtype=data[name]["dtype"]
+                ).reshape(data[name]["shape"])
+                for name in ("z_um", "profiles", "frames", "z_noise_nm", "rois")
+            }
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ZLUTFormatError(f"a z table's plain data is damaged: {exc}") from None
+        return cls(
+            arrays["z_um"], arrays["profiles"], data["beads"], roi_size=int(data["roi_size"]),
+            oversample=int(data["oversample"]), frames=arrays["frames"],
+            z_noise_nm=arrays["z_noise_nm"], rois=arrays["rois"], normalised=True,
+        )  # fmt: skip
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ZLUT:

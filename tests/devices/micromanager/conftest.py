@@ -35,13 +35,3 @@ def mm_devices(mm_config: Path) -> Iterator[dict[str, Device]]:
     finally:
         for device in devices.values():
             device.close()
-
-
-def only(config: Path, name: str, **kwargs) -> Device:
-    """A fresh core's device ``name`` alone (the others closed; closing it unloads the core): the
-    factory the conformance kit calls for each device it makes."""
-    devices = from_config(str(config), **kwargs)
-    device = devices.pop(name)
-    for other in devices.values():
-        other.close()
-    return device

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 import pytest
-from conftest import only
+from mm_helpers import only
 
 from labkit.testing import (
     check_camera,

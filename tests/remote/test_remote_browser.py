@@ -1,0 +1,56 @@
+"""A remote live view painted in a real Voila page: the kernel reads a ``labkit engine`` in another
+network namespace over TCP+CURVE (lz4 frames); the link is cut and the page shows it in red, then
+frames are painted again once it is back."""
+
+from __future__ import annotations
+
+import pytest
+
+import labkit as lk
+from labkit.testing import serve_engine, wait_until
+from labkit.testing.fixtures import wait_for_widget, write_notebook
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+_PAINTED = "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= {n})"
+_PAINTED_COUNT = "() => Object.values(window.labkit.views).map(v => v.painted)[0]"
+
+
+def test_remote_live_view_paints_in_voila_and_shows_a_cut_link(netns, runtime, voila_server, page):
+    served = serve_engine(
+        runtime, f"tcp://{netns.ns_ip}:0", shape="512,512", prefix=netns.exec_prefix()
+    )
+    try:
+        with lk.connect(served.connection_file, streams="shared") as control:
+            control.camera.frame_rate_hz = 30
+            control.start()  # the engine acquires whoever watches
+            write_notebook(
+                voila_server.root / "remote_live.ipynb",
+                [
+                    "import labkit as lk\n"
+                    f"scope = lk.connect({served.connection_file!r}, streams='network', codec='lz4')\n"
+                    "view = scope.live(width_px=384)\nview"
+                ],
+            )
+            page.goto(voila_server.render_url("remote_live.ipynb"))
+            stage = wait_for_widget(page, ".lk-live .lk-stage", timeout_s=90)
+            page.wait_for_function(_PAINTED.format(n=10), timeout=60_000)
+            first = stage.screenshot()
+            page.wait_for_function(_PAINTED.format(n=20), timeout=30_000)
+            assert stage.screenshot() != first  # new frames from the other namespace
+
+            netns.link(False)
+            status = page.locator(".lk-live .lk-status.lk-error")
+            status.wait_for(timeout=15_000)
+            assert "link to the engine" in status.inner_text()
+            netns.link(True)
+            painted = page.evaluate(_PAINTED_COUNT)
+            page.wait_for_function(_PAINTED.format(n=painted + 10), timeout=60_000)
+            wait_until(
+                lambda: page.locator(".lk-live .lk-status.lk-error").count() == 0,
+                30,
+                "the red status to clear",
+            )
+            control.stop()
+    finally:
+        served.stop()
