@@ -103,23 +103,8 @@ def _segments_of(pid: int) -> list[str]:
     return [n for n in os.listdir("/dev/shm") if n.startswith(f"labkit-{pid}-")]
 
 
-# a kernel that made lk.analysis.start_cluster() often ignores the shutdown request (its main loop
-# keeps running until the kernel manager's SIGTERM, so no exit hook runs; 4 of 5 runs here, on
-# main too); a plain distributed LocalCluster + Client without TLS or dashboard exits cleanly.
-_KERNEL_DOES_NOT_STOP = pytest.mark.xfail(
-    reason="a kernel with an lk.analysis cluster often does not stop on a shutdown request"
-)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(p, marks=_KERNEL_DOES_NOT_STOP) if p.name == "analysis.ipynb" else p
-        for p in NOTEBOOKS
-    ],
-    ids=lambda p: p.name,
-)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_and_its_kernel_shutdown_releases_everything(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     # series go to ~/labkit-data: keep them in the test's directory
