@@ -1,14 +1,14 @@
 """``scope.settings``: save a scope's settings to YAML and load them back (docs/settings.md).
 
 What is saved: how the engine and the devices were made (when that can be written down: a factory
-path, not device objects), every settable device property, the spool settings and the nodes added
-by name or path. Stage positions are not saved: a saved z would move the objective on load, and
+path, not device objects), every settable device property, the spool settings, the nodes added
+by name or path and the bead ROIs (``scope.tracking.rois``). Stage positions are not saved: a saved z would move the objective on load, and
 where the sample sits is not how the rig is set up.
 
 Loading checks the whole file against the scope first (every device, property and value), so a
 file with one bad value changes nothing; then it applies the spool settings, the properties (in
 file order: devices in the order they were made, e.g. configuration presets before the properties
-they set) and the nodes.
+they set), the nodes and the bead ROIs.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ScopeSettings", "add_nodes", "set_device_properties"]
+__all__ = ["ScopeSettings", "add_nodes", "set_bead_rois", "set_device_properties"]
 
 # per device kind: values not saved (where the sample sits is not how the rig is set up; a state
 # device's label says what its position says, in words that survive a reordered wheel)
@@ -63,6 +63,8 @@ class ScopeSettings:
         settings.properties = self._properties()
         settings.spool = self._spool()
         settings.nodes = self._nodes()
+        rois = self._scope.tracking.rois
+        settings.tracking = {"rois": rois} if rois else {}
         return settings
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,7 +121,8 @@ class ScopeSettings:
 
     def apply(self, settings: RigSettings | Mapping[str, Any]) -> None:
         """Apply settings (a :class:`RigSettings` or the dict a file holds): spool settings, device
-        properties, then nodes (a node of the same name is replaced; others stay). The ``engine``
+        properties, nodes (a node of the same name is replaced; others stay), then the bead ROIs
+        (when the file has them: they replace the scope's). The ``engine``
         and ``devices`` sections say how to build a scope (``Scope(config=...)``); an existing
         scope keeps its engine and devices.
 
@@ -148,6 +151,11 @@ class ScopeSettings:
                                 mode=node.get("mode", "thread"), **node["params"])  # fmt: skip
             except Exception as exc:
                 raise SettingsError(f"{source}: nodes.{name}: {exc}", f"nodes.{name}") from exc
+        if "rois" in settings.tracking:
+            try:
+                scope.tracking.rois = settings.tracking["rois"]
+            except Exception as exc:
+                raise SettingsError(f"{source}: tracking.rois: {exc}", "tracking.rois") from exc
 
     def _apply_spool(self, settings: RigSettings) -> None:
         if not settings.spool:
@@ -209,3 +217,17 @@ def add_nodes(engine: Engine, settings: RigSettings) -> None:
                              node.get("mode", "thread"), node["params"])  # fmt: skip
         except Exception as exc:
             raise SettingsError(f"{settings.source}: nodes.{name}: {exc}", f"nodes.{name}") from exc
+
+
+def set_bead_rois(engine: Engine, settings: RigSettings) -> None:
+    """Set the file's bead ROIs on an open engine (when it has them).
+
+    Raises:
+        SettingsError: ROIs the engine refused (naming ``tracking.rois``).
+    """
+    if "rois" not in settings.tracking:
+        return
+    try:
+        engine.tracking.set_rois(settings.tracking["rois"])
+    except Exception as exc:
+        raise SettingsError(f"{settings.source}: tracking.rois: {exc}", "tracking.rois") from exc

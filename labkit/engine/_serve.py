@@ -26,7 +26,7 @@ import threading
 
 from labkit.devices import DeviceFactory
 from labkit.engine._devices import DevicesSpec, build_devices
-from labkit.engine._scope_settings import add_nodes, set_device_properties
+from labkit.engine._scope_settings import add_nodes, set_bead_rois, set_device_properties
 from labkit.engine._server import EngineServer, LogForwardHandler
 from labkit.engine._settings_file import SettingsError, read_settings
 from labkit.rpc import RpcError, ServerKeys
@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         if rig is not None:
             try:
                 add_nodes(server.engine, rig)
+                set_bead_rois(server.engine, rig)
             except SettingsError as exc:
                 failed.append(str(exc))
                 print(f"labkit engine: {exc}", file=sys.stderr, flush=True)

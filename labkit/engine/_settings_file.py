@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-SECTIONS = ("labkit", "engine", "devices", "properties", "spool", "nodes")
+SECTIONS = ("labkit", "engine", "devices", "properties", "spool", "nodes", "tracking")
+TRACKING_KEYS = ("rois",)
+ROI_KEYS = ("name", "y", "x", "h", "w")
 ENGINE_KEYS = ("mode", "ring_slots", "seed", "shape")
 MODES = ("thread", "process")
 NODE_KEYS = ("node", "input", "mode", "params")
@@ -69,6 +71,7 @@ class RigSettings:
     properties: dict[str, dict[str, Any]] = field(default_factory=dict)
     spool: dict[str, Any] = field(default_factory=dict)
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tracking: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The file's contents (only the sections that say something, ``labkit`` first)."""
@@ -77,7 +80,7 @@ class RigSettings:
             data["engine"] = dict(self.engine)
         if self.devices is not None:
             data["devices"] = _devices_json(self.devices)
-        for section in ("properties", "spool", "nodes"):
+        for section in ("properties", "spool", "nodes", "tracking"):
             if getattr(self, section):
                 data[section] = getattr(self, section)
         return _plain(data)
@@ -153,7 +156,25 @@ def parse_settings(data: Any, source: str = "settings") -> RigSettings:
         raise _fail(source, "spool.protocol", "holds Python functions, which a settings file "
                     "cannot; set it in code (scope.spool.update_settings(protocol=...))")  # fmt: skip
     settings.nodes = _nodes(source, data.get("nodes"))
+    settings.tracking = _tracking(source, data.get("tracking"))
     return settings
+
+
+def _tracking(source: str, value: Any) -> dict[str, Any]:
+    """The ``tracking`` section: ``rois``, the bead ROIs (``[{name, y, x, h, w}]``)."""
+    tracking = _mapping(source, "tracking", value or {})
+    _known(source, "tracking", tracking, TRACKING_KEYS)
+    rois = tracking.get("rois", [])
+    if not isinstance(rois, list):
+        raise _fail(source, "tracking.rois", "give a list of {name, y, x, h, w}")
+    for i, roi in enumerate(rois):
+        key = f"tracking.rois[{i}]"
+        roi = _mapping(source, key, roi)
+        _known(source, key, roi, ROI_KEYS)
+        missing = [k for k in ROI_KEYS if k not in roi]
+        if missing:
+            raise _fail(source, key, f"missing {', '.join(missing)}; a ROI is {{name, y, x, h, w}}")
+    return tracking
 
 
 def _engine(source: str, value: Any) -> dict[str, Any]:

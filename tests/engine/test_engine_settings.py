@@ -156,3 +156,49 @@ def test_settings_errors_cross_from_a_process_engine(tmp_path):
     })  # fmt: skip
     with pytest.raises(SettingsError, match="nodes.spots"):
         lk.Scope(config=config)
+
+
+def test_bead_rois_are_saved_and_loaded_with_the_settings(rig, tmp_path):
+    beads = [{"name": "bead0", "y": 4, "x": 6, "h": 16, "w": 16},
+             {"name": "ref", "y": 30, "x": 40, "h": 16, "w": 16}]  # fmt: skip
+    rig.tracking.rois = beads
+    path = rig.settings.save(tmp_path / "beads.yaml")
+    data = yaml.safe_load(path.read_text())
+    assert data["tracking"] == {"rois": rig.tracking.rois}
+    assert [r["name"] for r in data["tracking"]["rois"]] == ["bead0", "ref"]
+    rig.tracking.rois = []
+    rig.settings.load(path)
+    assert [(r["name"], r["y"], r["x"]) for r in rig.tracking.rois] == [
+        ("bead0", 4, 6), ("ref", 30, 40),
+    ]  # fmt: skip
+    # a scope without bead ROIs writes no tracking section, and loading such a file keeps the
+    # scope's own ROIs
+    rig.tracking.rois = []
+    assert "tracking" not in yaml.safe_load(rig.settings.save(tmp_path / "none.yaml").read_text())
+    rig.tracking.rois = beads[:1]
+    rig.settings.load(tmp_path / "none.yaml")
+    assert [r["name"] for r in rig.tracking.rois] == ["bead0"]
+
+
+@pytest.mark.parametrize(
+    ("tracking", "key", "says"),
+    [
+        ({"roi": []}, "tracking.roi", "accepted keys: rois"),
+        ({"rois": {"bead0": 1}}, "tracking.rois", "give a list"),
+        ({"rois": [{"name": "b", "y": 1, "x": 1, "h": 8}]}, "tracking.rois[0]", "missing w"),
+        ({"rois": [{"name": "b", "y": 1, "x": 1, "h": 8, "w": 8, "z": 0}]}, "tracking.rois[0].z",
+         "accepted keys: name, y, x, h, w"),
+    ],
+)  # fmt: skip
+def test_bad_tracking_sections_name_the_key(tracking, key, says):
+    with pytest.raises(SettingsError, match=says) as info:
+        parse_settings({"labkit": 1, "tracking": tracking})
+    assert info.value.key == key
+
+
+def test_bead_rois_the_scope_refuses_name_the_key(rig, tmp_path):
+    rois = [{"name": "b", "y": 1, "x": 1, "h": 8, "w": 8}] * 2  # the same name twice
+    path = _write(tmp_path / "twice.yaml", {"labkit": 1, "tracking": {"rois": rois}})
+    with pytest.raises(SettingsError, match="tracking.rois") as info:
+        rig.settings.load(path)
+    assert info.value.key == "tracking.rois"
