@@ -184,6 +184,7 @@ class RpcClient:
             self._sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, int(3 * heartbeat_s * 1000))
             self._sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
         self._monitor = self._sock.get_monitor_socket(_MONITORED)
+        self._auth_refused = False  # the server refused the keys: later calls say so, not "dead"
         self._sock.connect(self.address)
         self._thread = threading.Thread(target=self._run, name=f"labkit-{label}-io", daemon=True)
         self._thread.start()
@@ -231,6 +232,8 @@ class RpcClient:
             Exception: the remote exception (registered types as themselves, else RemoteError).
         """
         if self.dead_reason is not None:
+            if self._auth_refused:  # refused before this call was made (the hello, often)
+                raise RpcAuthError(self.dead_reason)
             raise self._unavailable(self.dead_reason)
         if self._closing:
             raise self._unavailable(f"the connection to {self.address} is closed")
@@ -405,6 +408,7 @@ class RpcClient:
                     "server's current connection file (it changes when the server restarts "
                     "without a keys file)"
                 )
+                self._auth_refused = True
                 self._fail_pending(RpcAuthError(reason))
                 self._die(reason)
             elif kind == zmq.EVENT_DISCONNECTED:
