@@ -37,7 +37,7 @@ def test_readme_quickstart_runs(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     last = out.stdout.strip().splitlines()[-1]
-    assert '"frames": 200' in last and '"t"' in last, last
+    assert '"frames": 100' in last and '"t"' in last, last
     # left open, as a notebook leaves it: the interpreter's exit closed it, no warning
     assert "running" in last and "was not closed" not in out.stderr, (last, out.stderr[-3000:])
     assert list((tmp_path / "labkit-data").rglob("*")), "the series should be under ~/labkit-data"

@@ -405,10 +405,9 @@ class SpoolController:
             s["fsync"],
             s["protocol"].preflight,
             synthetic,
-            # a series the buffers hold whole cannot drop in a stall
-            buffer_frames=None
-            if s["max_frames"] is not None and s["max_frames"] <= n_buf
-            else n_buf,
+            buffer_frames=n_buf,
+            # a series the buffers hold whole drops nothing however slow the spool is
+            holds_whole_series=s["max_frames"] is not None and s["max_frames"] <= n_buf,
             # the write path the method takes (zarr writes shards with O_DIRECT)
             o_direct=bool(getattr(self._sinks[s["method"]], "uses_o_direct", False)),
         )

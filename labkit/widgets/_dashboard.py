@@ -34,7 +34,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from labkit.engine import events
-from labkit.widgets._dashboard_live import TRACE_RENDERER, LiveArea, camera_streams
+from labkit.widgets._dashboard_live import TRACE_KW, LiveArea, camera_streams
 from labkit.widgets._dashboard_settings import SettingsRow
 from labkit.widgets._device_panel import DevicePanel
 from labkit.widgets._form import Form
@@ -225,9 +225,7 @@ class Dashboard(widgets.GridBox):
             try:
                 from labkit.widgets._traceplot import TracePlot
 
-                self.traces = TracePlot(
-                    scope, window_s=window_s, title="signal", renderer=TRACE_RENDERER
-                )
+                self.traces = TracePlot(scope, window_s=window_s, title="signal", **TRACE_KW)
                 self.traces.layout.width = "100%"  # the whole row, not the plot's own size
                 self._children_to_close.append(self.traces)
             except Exception as exc:

@@ -16,15 +16,17 @@ from typing import Any
 
 import ipywidgets as widgets
 
-__all__ = ["LAYOUTS", "TRACE_RENDERER", "LiveArea", "camera_streams", "roi_node_name"]
+__all__ = ["LAYOUTS", "TRACE_KW", "LiveArea", "camera_streams", "roi_node_name"]
 
 logger = logging.getLogger(__name__)
 
 LAYOUTS = ("grid", "tabs")
-#: the dashboard's trace plots draw on a canvas: a bqplot SVG redrawn 10 times a second costs the
-#: page ~800 DOM mutations a second, which cut the live view's painted rate by a quarter to a
-#: third in Voila (measured: 28 vs 38 fps painted at load 5; bare live view 41)
-TRACE_RENDERER = "canvas"
+#: how the dashboard's trace plots draw: on a canvas (a bqplot SVG redrawn 10 times a second
+#: costs the page ~800 DOM mutations a second, which cut the live view's painted rate by a
+#: quarter to a third in Voila: 28 vs 38 fps painted at load 5, bare live view 41), 10 times a
+#: second (each redraw is a page frame the compositor makes beside the live view's; at 20 Hz the
+#: live view beside it painted ~2-5 fps fewer than at 10 Hz, `labkit bench live`)
+TRACE_KW: dict[str, Any] = {"renderer": "canvas", "refresh_hz": 10.0}
 #: statistics the dashboard's ROI node computes
 ROI_STATS = ("mean", "max")
 
@@ -128,9 +130,8 @@ class LiveArea:
             from labkit.widgets._traceplot import TracePlot
 
             self.roi_plot = TracePlot(
-                self.scope, stream=node, window_s=self.window_s, title=title,
-                renderer=TRACE_RENDERER,
-            )  # fmt: skip
+                self.scope, stream=node, window_s=self.window_s, title=title, **TRACE_KW
+            )
             self.roi_plot.layout.width = "100%"
             self.roi_plot.add_class("labkit-roi-plot")
             self.roi_box.children = [self.roi_plot]

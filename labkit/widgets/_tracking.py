@@ -27,6 +27,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
+from labkit.widgets._dashboard_live import TRACE_KW
 from labkit.widgets._form import Form
 from labkit.widgets._frontends import close_with_comm
 
@@ -36,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 LOCK_COLORS = {"off": "#757575", "searching": "#f9a825", "locked": "#2e7d32", "lost": "#c62828"}
 _PLOTTED_BEADS = 8  # one colour each in the trace plots
-_TRACE_RENDERER = "canvas"  # as the dashboard's plots: cheap for the live view beside them
 
 
 class BeadChannels:
@@ -285,8 +285,9 @@ class TrackingPanel(widgets.VBox):
                                   [f"{b}_{coord}" for b in beads], relative=coord != "z")  # fmt: skip
             self._sources.append(source)
             title = f"bead {coord} − start (px)" if coord != "z" else "bead z (µm)"
+            # drawn like the dashboard's plots: cheap for the live view beside them
             plot = TracePlot(source, channels=beads, window_s=self.window_s, title=title,
-                             renderer=_TRACE_RENDERER)  # fmt: skip
+                             **TRACE_KW)  # fmt: skip
             plot.layout.width = "100%"
             plot.add_class(f"labkit-bead-{coord}")
             self.plots.append(plot)

@@ -97,6 +97,19 @@ class CreditWindow:
             self.acked += 1
             return now - t
 
+    def ack_through(self, seq: int, now: float | None = None) -> float | None:
+        """A cumulative ack: return the credit of ``seq`` and of every earlier one in flight
+        (a receiver that acks every few messages); the round trip of ``seq`` in s, or None when
+        ``seq`` itself is unknown or reclaimed."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            done = [s for s in self._in_flight if s <= seq]
+            t = self._in_flight.get(seq)
+            for s in done:
+                del self._in_flight[s]
+            self.acked += len(done)
+            return None if t is None else now - t
+
     def next_deadline(self) -> float | None:
         """Monotonic time at which the oldest in-flight frame times out (None if none)."""
         with self._lock:
@@ -254,7 +267,8 @@ class SendPacer:
     arguments are seconds on any monotonic clock (tests inject one).
 
     Phase: sends at the paint rate that reach the page right at a display frame's edge collide
-    (two in one frame: one replaced; none in the next: a frame not painted). :meth:`align` takes
+    (two in one frame: the page queues the second, a display frame later; none in the next: a
+    display frame without a new frame). :meth:`align` takes
     the page's "time until my next paint" of each received frame and nudges the schedule so
     frames land a margin before the paint (a phase-locked loop with gain ``phase_gain`` per ack).
     The margin is 0.5 ms + 3 × the median absolute deviation of the recent waits (the arrival
@@ -263,6 +277,8 @@ class SendPacer:
     """
 
     phase_gain = 0.1
+    #: frames the page keeps waiting behind the one it paints next (js/src/liveview/widget.ts)
+    MAX_QUEUED = 1
 
     def __init__(
         self, max_fps: float | None = None, headroom: float = 1.0, burst: float = 1.5
@@ -308,15 +324,24 @@ class SendPacer:
         """A frame reached the page ``vsync_in_s`` seconds before its next paint: shift the
         schedule by ``phase_gain`` of the error (later if it arrived too early).
 
-        A wait longer than 3/4 of a period is read as "just after a paint" (late: it missed
-        that paint, or the page had not run that paint's callback yet), not as very early."""
+        A wait between 3/4 of a period and a period is read as "just after a paint" (late: it
+        missed that paint, or the page had not run that paint's callback yet), not as very
+        early. A wait over a period means the frame queued behind another one in the page (the
+        page keeps up to ``MAX_QUEUED`` + 1 unpainted, so two arriving within one display frame
+        both paint): a period or more early, every frame a display frame later than it could be;
+        the schedule then moves later until the queue is gone."""
         cap = self.cap_fps
         if cap is None or self.paint_fps is None:
             return
         period = 1.0 / self.paint_fps
-        if not 0.0 <= vsync_in_s <= period:
+        if not 0.0 <= vsync_in_s <= (self.MAX_QUEUED + 1) * period:
             return
-        lead_s = vsync_in_s - period if vsync_in_s > 0.75 * period else vsync_in_s
+        if vsync_in_s > period:
+            lead_s = vsync_in_s
+        elif vsync_in_s > 0.75 * period:
+            lead_s = vsync_in_s - period
+        else:
+            lead_s = vsync_in_s
         self._waits.append(lead_s)
         target = 0.3 * period
         if len(self._waits) >= 8:

@@ -299,3 +299,22 @@ def test_a_frame_arriving_just_after_a_paint_counts_as_late_not_early():
     early.align(0.010)  # 10 ms before the paint: too early -> later sends
     late.align(0.016)  # 16 ms = 0.7 ms after the previous paint: late -> earlier sends
     assert early.wait_s(0.0) > base > late.wait_s(0.0)
+
+
+def test_a_frame_queued_behind_another_moves_the_sends_later():
+    """The page keeps one frame waiting behind the one it paints next (two arriving within one
+    display frame both paint); its "time until my paint" is then over a period: every frame
+    waits a display frame longer than it could, so the sends move later — further than for a
+    frame that arrived a little early — and a wait beyond the queue is ignored."""
+    queued, early, beyond = SendPacer(), SendPacer(), SendPacer()
+    for p in (queued, early, beyond):
+        p.paint_fps = 60
+        p.sent(0.0)
+        p.sent(0.0)
+    base = queued.wait_s(0.0)
+    period = 1 / 60
+    queued.align(period + 0.010)  # one frame ahead of it: 26.7 ms until its paint
+    early.align(0.010)
+    beyond.align((SendPacer.MAX_QUEUED + 1) * period + 0.005)  # not a wait the page reports
+    assert queued.wait_s(0.0) > early.wait_s(0.0) > base
+    assert beyond.wait_s(0.0) == base

@@ -39,6 +39,17 @@ def test_credit_timeout_reclaims_so_a_busy_kernel_recovers():
     assert cw.in_flight == 2
 
 
+def test_a_cumulative_ack_returns_every_earlier_credit_once():
+    cw = CreditWindow(4, 10)
+    seqs = [cw.acquire(now=0.0) for _ in range(4)]
+    assert seqs == [0, 1, 2, 3] and cw.acquire(now=0.0) is None
+    assert cw.ack_through(2, now=0.25) == pytest.approx(0.25)  # 0, 1 and 2 come back
+    assert cw.in_flight == 1 and cw.acked == 3
+    assert cw.ack_through(2, now=0.3) is None  # a repeated ack gives nothing twice
+    assert cw.ack_through(1, now=0.3) is None and cw.in_flight == 1
+    assert [cw.acquire(now=0.3) for _ in range(4)] == [4, 5, 6, None]
+
+
 def test_reset_forgets_in_flight_frames():
     cw = CreditWindow(2, 10)
     cw.acquire(now=0)

@@ -81,7 +81,11 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   let fullH = 0;
   let view: View | null = null; // null: fit
   let current: Received | null = null;
-  let pending: Received | null = null;
+  // frames received and not painted yet, oldest first: two may arrive within one display frame
+  // (arrival jitter of the page and the server), and the second then paints in the next display
+  // frame instead of replacing the first, which would leave that next display frame without one
+  const pending: Received[] = [];
+  const MAX_PENDING = 2;
   let lastSeqShown = -1;
   let rafId = 0;
   let needDraw = false;
@@ -197,9 +201,11 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   // ---- frames ----
   function onFrame(msg: FrameMsg, buffers: DataView[]) {
     const now = performance.now();
-    // ack on receipt; with the time until this frame can be painted (the next rAF), so the
-    // kernel can time its paced sends to land well before a display frame, not on its edge
-    const vsyncInMs = vsyncIn(paintClock.intervalMs, lastRafAt, now);
+    // ack on receipt; with the time until this frame can be painted (the next rAF, or a later
+    // one when frames wait ahead of it), so the kernel can time its paced sends to land shortly
+    // before a display frame, not on its edge and not a display frame early
+    // (a frame queued behind another paints a display frame later per frame ahead of it)
+    const vsyncInMs = vsyncIn(paintClock.intervalMs, lastRafAt, now) + pending.length * paintClock.intervalMs;
     send(Number.isNaN(vsyncInMs) ? { type: "ack", seq: msg.seq } : { type: "ack", seq: msg.seq, vsync_in_ms: vsyncInMs });
     lastFrameAt = now;
     if (!rafId) rafId = requestAnimationFrame(paint); // (re)start the rAF loop that measures
@@ -227,16 +233,17 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     }
   }
   function accept(r: Received) {
-    if (destroyed || r.msg.seq < lastSeqShown) {
+    const newest = pending[pending.length - 1];
+    if (destroyed || r.msg.seq < lastSeqShown || (newest && r.msg.seq < newest.msg.seq)) {
       release(r);
       return;
     }
-    if (pending) {
-      release(pending);
+    if (pending.length >= MAX_PENDING) {
+      release(pending.shift() ?? null);
       stats.replaced++;
       stats.skipped++;
     }
-    pending = r;
+    pending.push(r);
     requestDraw(false);
   }
 
@@ -262,9 +269,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       paintClock.pause(); // the loop stops: the next callback starts a new run
       lastRafAt = NaN;
     }
-    if (pending) {
-      const r = pending;
-      pending = null;
+    const r = pending.shift();
+    if (r) {
       const m = r.msg;
       if (m.full_w !== fullW || m.full_h !== fullH) {
         fullW = m.full_w;
@@ -307,6 +313,8 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       renderer.draw();
     }
     needDraw = false;
+    // a frame still waiting paints in the next display frame
+    if (pending.length && !rafId && !destroyed) rafId = requestAnimationFrame(paint);
     if (needOverlay) {
       needOverlay = false;
       drawOverlay();
@@ -594,7 +602,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     model.off("change:pick", onPick);
     model.off("change:status", onStatus);
     model.off("change:width_px", onWidth);
-    release(pending);
+    for (const r of pending.splice(0)) release(r);
     release(current);
     renderer.destroy();
     hv.destroy();

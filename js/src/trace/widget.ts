@@ -21,6 +21,7 @@ export interface TraceStats {
   n_points: number;
   plot_w: number;
   paused: boolean;
+  paint_ms: number; // the last paint's time on the page's main thread
   x_ticks: string[];
   y_ticks: string[];
   closed: boolean;
@@ -38,7 +39,7 @@ const CSS = `
 .lk-trace-legend { display: flex; flex-wrap: wrap; gap: 12px; margin: 2px 0 2px 56px; }
 .lk-trace-legend span { display: inline-flex; align-items: center; gap: 4px; }
 .lk-trace-legend i { display: inline-block; width: 14px; height: 3px; }
-.lk-trace canvas { display: block; }
+.lk-trace canvas { display: block; will-change: transform; }
 .lk-trace-bar { display: flex; flex-wrap: wrap; align-items: center; gap: 10px; margin: 4px 0 0 56px; }
 .lk-trace-bar input[type=number] { width: 70px; font: inherit; padding: 1px 4px; border: 1px solid #999; border-radius: 3px; background: #fff; }
 .lk-trace-bar input[type=checkbox] { margin: 0 3px 0 0; vertical-align: middle; }
@@ -55,7 +56,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
   for (let n = 2; window.labkitTraces[viewId]; n++) viewId = `${modelId}-${n}`;
   const stats: TraceStats = {
     view: viewId, received: 0, painted: 0, decode_errors: 0, last_seq: -1, t_end: NaN,
-    window_s: NaN, n_points: 0, plot_w: 0, paused: false, x_ticks: [], y_ticks: [], closed: false,
+    window_s: NaN, n_points: 0, plot_w: 0, paused: false, paint_ms: 0, x_ticks: [], y_ticks: [], closed: false,
   };
   window.labkitTraces[viewId] = stats;
 
@@ -117,18 +118,33 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     showStatus();
   }
 
+  // The status line changes the page's DOM, which costs a style and layout pass of the whole
+  // page (in a dashboard: every panel beside the live view). So it changes only when its text
+  // does, and the sample count (different in every update) at most every COUNT_MS; a message,
+  // a level or a loss shows at once.
+  const COUNT_MS = 1000;
+  let shown = "";
+  let countShownAt = -Infinity;
   function showStatus() {
     const [level, text] = (model.get("status") as [string, string]) || ["ok", ""];
+    const m = current?.msg;
+    const lost = m && m.rows_lost > 0 ? m.rows_lost : 0;
+    const head = `${level}|${text}|${lost}`;
+    const now = performance.now();
+    if (!text && m && shown.startsWith(`${head}|`) && now - countShownAt < COUNT_MS) return;
+    const key = `${head}|${text || !m ? "" : m.n_samples}`;
+    if (key === shown) return;
+    shown = key;
     status.replaceChildren();
     status.className = `lk-trace-status${level === "error" ? " lk-error" : level === "warning" ? " lk-warning" : ""}`;
     if (text) {
       status.textContent = text;
       return;
     }
-    const m = current?.msg;
     if (!m) return;
+    countShownAt = now;
     status.append(`${m.n_samples} samples`);
-    if (m.rows_lost > 0) status.append("; ", el("span", "lk-trace-lost", `${m.rows_lost} rows lost`));
+    if (lost > 0) status.append("; ", el("span", "lk-trace-lost", `${lost} rows lost`));
   }
 
   // ---- sizing: the kernel decimates to the plot width in device pixels ----
@@ -170,18 +186,42 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
       showStatus();
     }
     const windowS = Number(model.get("window_s")) || 10;
+    const t0 = performance.now();
     const drawn = paintTraces(ctx, window.devicePixelRatio || 1, current, windowS, yRange, model.get("colors") || []);
     stats.window_s = windowS;
     stats.x_ticks = drawn.xTicks;
     stats.y_ticks = drawn.yTicks;
     stats.painted += 1;
+    stats.paint_ms = performance.now() - t0;
+  }
+
+  // ---- acks: cumulative ("every update up to seq"), for every ACK_EVERY-th update received or
+  // ACK_DELAY_MS after the first one not acked yet. Each message to a Jupyter kernel costs it
+  // three (the message and the busy/idle status it publishes), beside the live view's frames.
+  const ACK_EVERY = 2;
+  const ACK_DELAY_MS = 150;
+  let unacked = 0;
+  let lastSeq = -1;
+  let ackTimer = 0;
+  function flushAck() {
+    if (ackTimer) window.clearTimeout(ackTimer);
+    ackTimer = 0;
+    if (unacked === 0) return;
+    unacked = 0;
+    send({ type: "ack", seq: lastSeq });
+  }
+  function ackLater(seq: number) {
+    lastSeq = seq;
+    unacked += 1;
+    if (unacked >= ACK_EVERY) flushAck();
+    else if (!ackTimer) ackTimer = window.setTimeout(flushAck, ACK_DELAY_MS);
   }
 
   // ---- kernel -> browser ----
   function onMsg(content: any, buffers: any[]) {
     if (!content || content.type !== "traces") return;
     const msg = content as TracesMsg;
-    send({ type: "ack", seq: msg.seq }); // on receipt: the kernel may send the next one
+    ackLater(msg.seq);
     stats.received += 1;
     stats.last_seq = msg.seq;
     if (stats.paused) return; // a message already in flight when pause was pressed
@@ -236,6 +276,7 @@ export function render({ model, el: host }: { model: Model; el: HTMLElement }): 
     destroyed = true;
     stats.closed = true;
     if (rafId) cancelAnimationFrame(rafId);
+    if (ackTimer) window.clearTimeout(ackTimer);
     observer.disconnect();
     model.off("msg:custom", onMsg);
     for (const name of ["window_s", "autoscale", "paused", "status", "channels", "colors", "title", "height_px"]) {
