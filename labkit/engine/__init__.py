@@ -21,6 +21,7 @@ handlers), ``_commands`` (the checked RPC table), ``_server`` / ``_client`` (Zer
 
 from labkit.engine import events
 from labkit.engine._commands import CommandError, UnknownCommandError
+from labkit.engine._connect import connect
 from labkit.engine._engine import UnknownDeviceError
 from labkit.engine._nodes import (
     DownsampleNode,
@@ -37,7 +38,7 @@ from labkit.engine._proxy import DeviceProxy
 from labkit.engine._proxy_types import CameraProxy, DeviceProxyLike, SignalProxy, StageProxy
 from labkit.engine._remote_client import LinkDownError, RemoteFrameReader, RemoteTraceReader
 from labkit.engine._remote_spool import RemoteSpool, RemoteSpoolHandle
-from labkit.engine._scope import Scope, connect
+from labkit.engine._scope import Scope
 from labkit.engine._scope_settings import ScopeSettings
 from labkit.engine._settings_file import SettingsError
 from labkit.engine._state import (
