@@ -129,9 +129,11 @@ class Scope:
         self._stream_options = dict(_stream_options or {})
         self._label = f"scope{next(_labels)}"
         self._lock = threading.RLock()  # lifecycle (start/stop/restart/close)
-        self._event_lock = threading.Lock()
+        self._event_lock = threading.RLock()  # state events and replies apply under it, in order
         self._seq = 0
         self._events_lost_before = 0  # by engines this scope already left behind
+        self._lost_synced = 0  # the host's events_lost when the state was last asked for
+        self._state_events = 0  # state events received (a reply's state older than one is stale)
         self._generation = 0
         self._state = EngineState.CREATED
         self._host: Any = None
@@ -205,11 +207,18 @@ class Scope:
             else:
                 proxy._refresh(desc)  # same object, refreshed specs (after restart)
 
-    def _apply_status(self, info: dict) -> None:
+    def _apply_status(self, info: dict, state_events: int | None = None) -> None:
+        """Apply a status the engine replied with. ``state_events``: :attr:`_state_events` when
+        the call was sent; if a state event came since, it is newer than this reply's state
+        (the engine sends the reply, then the event of a change right after it — a camera
+        failing at once after ``start`` — and the I/O thread applies the event before the
+        caller's thread gets to the reply), so the reply's state is not applied."""
         if "streams" in info:
             self._streams.replace(info["streams"])
         if "state" in info:
-            self._set_state(EngineState(info["state"]))
+            with self._event_lock:
+                if state_events is None or state_events == self._state_events:
+                    self._set_state(EngineState(info["state"]))
 
     def _set_state(self, state: EngineState, **extra: Any) -> None:
         with self._event_lock:
@@ -234,7 +243,9 @@ class Scope:
         topic, payload = event.topic, event.payload
         if topic == "state":
             extra = {k: v for k, v in payload.items() if k not in ("state", "previous")}
-            self._set_state(EngineState(payload["state"]), **extra)
+            with self._event_lock:
+                self._state_events += 1
+                self._set_state(EngineState(payload["state"]), **extra)
             return
         if topic == "ring":
             self._streams.ring_changed(payload)
@@ -276,8 +287,27 @@ class Scope:
 
     @property
     def state(self) -> EngineState:
-        """The engine's state (``EngineState``)."""
+        """The engine's state (``EngineState``).
+
+        It follows the engine's state events; when the engine had to drop events for this scope
+        (it read them too slowly: :attr:`events_lost`), one of them may have been a state change,
+        so the next read asks the engine once instead of showing a stale state forever."""
+        self._resync_after_loss()
         return self._state
+
+    def _resync_after_loss(self) -> None:
+        host = self._host
+        lost = int(getattr(host, "events_lost", 0))
+        if host is None or lost <= self._lost_synced:
+            return
+        seen = self._state_events
+        try:
+            info = host.call("status")
+        except Exception:  # noqa: BLE001 - on the I/O thread (an event handler), or a dead engine
+            log.debug("state of %s not re-read after lost events", self._label, exc_info=True)
+            return  # a later read asks again; a dead engine reports itself through its own path
+        self._lost_synced = lost
+        self._apply_status(info, seen)
 
     def status(self) -> EngineStatus:
         """A snapshot of state, mode, ring/trace names, engine address and pid."""
@@ -304,7 +334,8 @@ class Scope:
             if self._state is EngineState.FAILED:
                 self.restart()
             check_transition(self._state, EngineState.RUNNING)
-            self._apply_status(self._call("start"))
+            seen = self._state_events
+            self._apply_status(self._call("start"), seen)
 
     def stop(self) -> None:
         """Stop streaming (``running`` → ``stopped``); the ring keeps its last frames.
@@ -314,7 +345,8 @@ class Scope:
         """
         with self._lock:
             check_transition(self._state, EngineState.STOPPED)
-            self._apply_status(self._call("stop"))
+            seen = self._state_events
+            self._apply_status(self._call("stop"), seen)
 
     def restart(self) -> None:
         """Tear down the engine (dead or alive) and bring up a fresh one in ``ready``.
@@ -333,6 +365,7 @@ class Scope:
             old, self._host = self._host, None
             self._generation += 1  # ignore whatever the old engine still says
             self._events_lost_before += getattr(old, "events_lost", 0)
+            self._lost_synced = 0  # the new engine's connection counts from 0
             if old is not None:
                 try:
                     old.close()

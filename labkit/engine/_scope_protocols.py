@@ -107,14 +107,15 @@ class ProtocolHandle:
         """Stop at the next step boundary (or inside a wait); devices are left safe."""
         self._control("cancel")
 
-    def wait(self, timeout_s: float | None = None) -> dict:
-        """Block until the run ends; returns its final status.
+    def wait(self, timeout: float | None = None) -> dict:
+        """Block until the run ends (at most ``timeout`` s, like a spool handle's ``wait``);
+        returns its final status.
 
         Raises:
             ProtocolError: the run failed (its error in the message).
-            TimeoutError: still running after ``timeout_s``.
+            TimeoutError: still running after ``timeout`` s.
         """
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._cond:
                 if self._status["state"] not in _FINAL:
@@ -130,7 +131,7 @@ class ProtocolHandle:
             if final:
                 break
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"{self.id} still {self.state} after {timeout_s} s")
+                raise TimeoutError(f"{self.id} still {self.state} after {timeout} s")
         status = self.progress
         if status["state"] == "failed":
             raise ProtocolError(f"{self.id} failed at {status['step']!r}: {status['error']}")

@@ -81,7 +81,7 @@ def _drive(scope, tmp_path, rec: Recorder) -> None:
         what="the spool's finished event",
     )
     script = scope.run_script({"name": "probe", "steps": [["wait", {"seconds": 0.01}]]})
-    script.wait(timeout_s=60)
+    script.wait(timeout=60)
     wait_until(
         lambda: any(e.payload["state"] == "done" for e in rec.topic("protocol")),
         what="the script's done event",
