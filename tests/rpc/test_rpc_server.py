@@ -81,6 +81,12 @@ def test_events_for_a_client_wait_for_it_and_the_newest_edit_wins(make_server):
         server.send_event("c1", "edit", {"x": value}, coalesce=("edit", "x"))
     server.send_event("c1", "edit", {"y": 0.0}, coalesce=("edit", "y"))
     server.send_event("c1", "note", {"n": 1})
+    # the socket thread takes them from its queue: wait until it has (coalesced: 3 held), or a
+    # client connecting first on a loaded machine would be sent each edit as it is queued
+    wait_for(
+        lambda: (c := server._clients.find(b"c1")) is not None and len(c.backlog) == 3,
+        what="the five events held for c1 as three",
+    )
     got: list = []
     with RpcClient(server.address, client_id="c1", on_event=got.append) as client:
         wait_for(lambda: len(got) >= 3, what="3 events")
