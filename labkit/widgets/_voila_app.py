@@ -9,13 +9,15 @@ Run as ``python -m labkit.widgets._voila_app NOTEBOOK --port=... --Voila.ip=...`
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from typing import Any
 
+from tornado.websocket import WebSocketClosedError
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
-__all__ = ["SECURITY_HEADERS", "TOKEN_ENV", "LabkitVoila", "main"]
+__all__ = ["SECURITY_HEADERS", "TOKEN_ENV", "LabkitVoila", "PageClosedFilter", "main"]
 
 TOKEN_ENV = "LABKIT_DEMO_TOKEN"
 SECURITY_HEADERS = {
@@ -43,6 +45,20 @@ class _PageWithXsrfCookie(TornadoVoilaHandler):
         return await super().get(path)
 
 
+class PageClosedFilter(logging.Filter):
+    """Turns asyncio's "Task exception was never retrieved" for a websocket write to a page that
+    had just closed into one debug line. Jupyter's server writes kernel messages to the page
+    without awaiting them; a tab closed while messages were on their way (under load: often)
+    made the demo print a tornado traceback that says nothing is wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, WebSocketClosedError):
+            logging.getLogger(__name__).debug("a page closed while messages were sent to it")
+            return False
+        return True
+
+
 class LabkitVoila(Voila):
     """Voila with a Host check on loopback, a required token and anti-framing headers."""
 
@@ -64,6 +80,7 @@ def main() -> None:
     token = os.environ.pop(TOKEN_ENV, "")
     if len(token) < 32:
         raise SystemExit(f"${TOKEN_ENV} must hold the page token (32+ characters)")
+    logging.getLogger("asyncio").addFilter(PageClosedFilter())
     LabkitVoila.launch_instance(token=token)
 
 
