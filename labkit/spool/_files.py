@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,10 @@ from labkit.spool._trace_files import Hdf5TraceWriter
 
 log = logging.getLogger(__name__)
 
+#: how long finishing an HDF5 series waits for its readers to let go of the file (seconds)
+FINISH_WAIT_S = 30.0
+#: times finishing an HDF5 series found the file held by a reader and waited (tests watch it)
+finish_lock_waits = 0
 _META_FIELDS = ("frame", "index", "timestamp_s", "exposure_ms", "z_um")
 
 
@@ -141,9 +146,21 @@ class Hdf5Sink:
         import h5py
 
         self.close()
-        with h5py.File(
-            self.path, "r+", libver="latest"
-        ) as f:  # attributes cannot change under SWMR
+        # attributes cannot change under SWMR: the file is opened again, which HDF5's file lock
+        # refuses while a reader (map_series following the series, a viewer) has it open; the
+        # readers open it per read, so wait for a moment none has (FINISH_WAIT_S at most)
+        deadline = time.monotonic() + FINISH_WAIT_S
+        while True:
+            try:
+                f = h5py.File(self.path, "r+", libver="latest")
+                break
+            except OSError as exc:
+                if "unable to lock file" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                global finish_lock_waits
+                finish_lock_waits += 1
+                time.sleep(0.02)
+        with f:
             f.attrs["labkit"] = json.dumps(jsonable(labkit_attrs))
 
     def close(self) -> None:

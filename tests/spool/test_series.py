@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,3 +219,36 @@ def test_frames_of_any_size_roundtrip_with_aligned_writes(tmp_path, compression)
         assert np.all(np.diff(idx) == 1)
         assert np.array_equal(da.values[7, 1:, :], host._base[idx[7] % 4][1:, :])
         assert np.array_equal(zarr.open_array(str(h.path / "0"), mode="r")[:], da.values)
+
+
+def test_an_hdf5_series_finishes_while_another_process_reads_it(tmp_path):
+    """Finishing reopens the file to write its attributes, which HDF5's file lock refuses while
+    another process reads it (map_series following the series failed the spool under load):
+    the writer waits for the reader to let go, then finishes."""
+    from labkit.spool import _files
+
+    waits_before = _files.finish_lock_waits
+    with lk.Scope(shape=(32, 32)) as scope:
+        scope.start()
+        h = scope.spool.start(tmp_path / "held", method="hdf5", max_frames=5, preflight_mode="skip")
+        wait_until(lambda: Path(h.path).exists(), what="the series file")
+        code = (
+            "import h5py, sys\n"
+            f"f = h5py.File({str(h.path)!r}, 'r', swmr=True)\n"
+            "print('open', flush=True)\nsys.stdin.readline()\nf.close()\n"
+        )
+        with subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        ) as reader:
+            try:
+                assert reader.stdout.readline().strip() == "open"
+                # the writer reached finish() and found the file held: it waits, does not fail
+                wait_until(lambda: _files.finish_lock_waits > waits_before, timeout_s=60,
+                           what="the writer waiting for the reader")  # fmt: skip
+                assert h.state.value == "running"
+            finally:
+                reader.stdin.write("\n")
+                reader.stdin.flush()
+        h.wait(60)
+        assert h.state.value == "finished"
+        assert lk.open_series(h.path).sizes["t"] == 5
