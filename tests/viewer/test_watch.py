@@ -173,8 +173,11 @@ def test_dead_manager_while_watching_raises_then_backs_off_and_keeps_the_change(
     server.stop()
     ns["x"][0] = 1.0
     t0 = time.monotonic()
+    # the stopped manager either stays silent (the timeout) or its socket is seen closing first
+    # (on a loaded machine): both name the call that did not get through
     with pytest.raises(
-        lv.ManagerUnavailableError, match="did not answer 'watch_update' within 0.5 s"
+        lv.ManagerUnavailableError,
+        match=r"did not answer 'watch_update' within 0\.5 s|broke while 'watch_update' was pending",
     ):
         lv.maybe_push()
     assert time.monotonic() - t0 < 3
