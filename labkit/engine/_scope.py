@@ -300,14 +300,17 @@ class Scope:
         lost = int(getattr(host, "events_lost", 0))
         if host is None or lost <= self._lost_synced:
             return
-        seen = self._state_events
         try:
-            info = host.call("status")
+            self._command("status")
         except Exception:  # noqa: BLE001 - on the I/O thread (an event handler), or a dead engine
             log.debug("state of %s not re-read after lost events", self._label, exc_info=True)
             return  # a later read asks again; a dead engine reports itself through its own path
         self._lost_synced = lost
-        self._apply_status(info, seen)
+
+    def _command(self, method: str) -> None:
+        """Run an engine command that replies with its status, and apply that status."""
+        seen = self._state_events
+        self._apply_status(self._call(method), seen)
 
     def status(self) -> EngineStatus:
         """A snapshot of state, mode, ring/trace names, engine address and pid."""
@@ -334,8 +337,7 @@ class Scope:
             if self._state is EngineState.FAILED:
                 self.restart()
             check_transition(self._state, EngineState.RUNNING)
-            seen = self._state_events
-            self._apply_status(self._call("start"), seen)
+            self._command("start")
 
     def stop(self) -> None:
         """Stop streaming (``running`` → ``stopped``); the ring keeps its last frames.
@@ -345,8 +347,7 @@ class Scope:
         """
         with self._lock:
             check_transition(self._state, EngineState.STOPPED)
-            seen = self._state_events
-            self._apply_status(self._call("stop"), seen)
+            self._command("stop")
 
     def restart(self) -> None:
         """Tear down the engine (dead or alive) and bring up a fresh one in ``ready``.

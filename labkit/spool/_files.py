@@ -30,14 +30,15 @@ log = logging.getLogger(__name__)
 
 #: how long finishing an HDF5 series waits for its readers to let go of the file (seconds)
 FINISH_WAIT_S = 30.0
-#: times finishing an HDF5 series found the file held by a reader and waited (tests watch it)
-finish_lock_waits = 0
 _META_FIELDS = ("frame", "index", "timestamp_s", "exposure_ms", "z_um")
 
 
 class Hdf5Sink:
     """``/data`` (n, y, x) chunked per frame, ``/frames/<field>`` per-frame metadata, JSON attrs;
     ``/traces/<stream>/time`` and ``/values`` for the trace streams recorded beside them."""
+
+    #: times finishing a series found its file held by a reader and waited (tests watch it)
+    finish_lock_waits = 0
 
     method = "hdf5"
     ext = ".h5"
@@ -157,8 +158,7 @@ class Hdf5Sink:
             except OSError as exc:
                 if "unable to lock file" not in str(exc) or time.monotonic() > deadline:
                     raise
-                global finish_lock_waits
-                finish_lock_waits += 1
+                Hdf5Sink.finish_lock_waits += 1
                 time.sleep(0.02)
         with f:
             f.attrs["labkit"] = json.dumps(jsonable(labkit_attrs))

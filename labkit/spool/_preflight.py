@@ -301,44 +301,11 @@ def run_preflight(
     if buffer_frames and stall > 0 and not holds_whole_series:  # a stall must fit in them
         limits.append(buffer_frames / stall)
     m["accepted_rate_hz"] = HEADROOM * min(limits) if fps else 0.0
-    if holds_whole_series and n_frames is not None and fps and m["write_bytes_s"]:
-        _check_buffered_series(rep, n_frames, frame_rate_hz, min(limits))
-    elif m["write_bytes_s"] and m["write_bytes_s"] * HEADROOM < out_rate:
-        rep.checks.append(
-            (
-                False,
-                f"the disk writes {m['write_bytes_s'] / 1e6:.0f} MB/s but the series needs "
-                f"{out_rate / 1e6:.0f} MB/s at {frame_rate_hz:g} fps (use ≤ {HEADROOM:.0%} of it); "
-                "lower the frame rate, bin, or enable compression",
-            )
-        )
-    elif m["write_bytes_s"]:
-        rep.checks.append(
-            (
-                True,
-                f"bandwidth: needs {out_rate / 1e6:.0f} MB/s of {m['write_bytes_s'] / 1e6:.0f} MB/s measured",
-            )
-        )
-    if holds_whole_series:
-        pass  # rate and bandwidth are one finding then (above)
-    elif fps and frame_rate_hz > m["accepted_rate_hz"]:
-        rep.checks.append(
-            (
-                False,
-                f"the spool sustained {fps:.0f} fps end to end here ({what}); {frame_rate_hz:g} fps is "
-                f"above {HEADROOM:.0%} of it (≤ {m['accepted_rate_hz']:.0f} fps accepted); lower the "
-                "frame rate, bin, "
-                + (
-                    "use compression=None or more compress_threads"
-                    if compressor.enabled
-                    else "or enable compression"
-                ),
-            )
-        )
-    elif fps:
-        rep.checks.append(
-            (True, f"rate: {frame_rate_hz:g} fps of ≤ {m['accepted_rate_hz']:.0f} fps accepted")
-        )
+    if holds_whole_series and n_frames is not None:  # rate and bandwidth are one finding
+        if fps and m["write_bytes_s"]:
+            _check_buffered_series(rep, n_frames, frame_rate_hz, min(limits))
+    else:
+        _check_rate_and_bandwidth(rep, frame_rate_hz, out_rate, fps, what, compressor.enabled)
     free = free_bytes(Path(dirname))
     m["free_bytes"] = free
     if n_frames is not None:
@@ -359,6 +326,52 @@ def run_preflight(
         )
     run_extra_checks(rep, extra)
     return rep
+
+
+def _check_rate_and_bandwidth(
+    rep: PreflightReport,
+    frame_rate_hz: float,
+    out_rate: float,
+    fps: float,
+    what: str,
+    compressed: bool,
+) -> None:
+    """The disk's bandwidth and the end-to-end rate against what the series needs."""
+    m = rep.measured
+    if m["write_bytes_s"] and m["write_bytes_s"] * HEADROOM < out_rate:
+        rep.checks.append(
+            (
+                False,
+                f"the disk writes {m['write_bytes_s'] / 1e6:.0f} MB/s but the series needs "
+                f"{out_rate / 1e6:.0f} MB/s at {frame_rate_hz:g} fps (use ≤ {HEADROOM:.0%} of it); "
+                "lower the frame rate, bin, or enable compression",
+            )
+        )
+    elif m["write_bytes_s"]:
+        rep.checks.append(
+            (
+                True,
+                f"bandwidth: needs {out_rate / 1e6:.0f} MB/s of {m['write_bytes_s'] / 1e6:.0f} MB/s measured",
+            )
+        )
+    if fps and frame_rate_hz > m["accepted_rate_hz"]:
+        rep.checks.append(
+            (
+                False,
+                f"the spool sustained {fps:.0f} fps end to end here ({what}); {frame_rate_hz:g} fps is "
+                f"above {HEADROOM:.0%} of it (≤ {m['accepted_rate_hz']:.0f} fps accepted); lower the "
+                "frame rate, bin, "
+                + (
+                    "use compression=None or more compress_threads"
+                    if compressed
+                    else "or enable compression"
+                ),
+            )
+        )
+    elif fps:
+        rep.checks.append(
+            (True, f"rate: {frame_rate_hz:g} fps of ≤ {m['accepted_rate_hz']:.0f} fps accepted")
+        )
 
 
 def _check_buffered_series(

@@ -12,12 +12,11 @@ Flow control follows the live view: at most ``max_in_flight`` updates unacknowle
 credit is reclaimed after ``credit_timeout_s``), at most ``max_rate_hz`` updates a second, and
 nothing is sent before a browser view said "ready" — so nothing queues when the browser is slow;
 the next update carries the newest window. The browser's acks are cumulative (``seq`` acks
-every update up to it) and come for every second update received, or ``ACK_DELAY_MS`` after
-one that was not acked yet: every message the browser sends costs a Jupyter kernel three (the
-comm message and the busy/idle status it publishes), which all cross the server beside the
-live view's frames, so halving the acks is what keeps a dashboard's trace plot from taking
-the live view's frame rate (measured in Voila: the live view painted ~25% fewer frames beside
-a plot acking every update at 20 Hz).
+every update up to it) and come for every second update received, or ``ACK_DELAY_MS``
+(js/src/trace/widget.ts) after one that was not acked yet: every message the browser sends
+costs a Jupyter kernel three (the comm message and the busy/idle status it publishes), which
+cross the server beside a live view's frames. (What a plot beside a live view costs it is
+mostly its redraws, not its messages: the dashboard's plots redraw at 10 Hz for that.)
 """
 
 from __future__ import annotations

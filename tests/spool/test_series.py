@@ -227,7 +227,7 @@ def test_an_hdf5_series_finishes_while_another_process_reads_it(tmp_path):
     the writer waits for the reader to let go, then finishes."""
     from labkit.spool import _files
 
-    waits_before = _files.finish_lock_waits
+    waits_before = _files.Hdf5Sink.finish_lock_waits
     with lk.Scope(shape=(32, 32)) as scope:
         scope.start()
         h = scope.spool.start(tmp_path / "held", method="hdf5", max_frames=5, preflight_mode="skip")
@@ -243,7 +243,7 @@ def test_an_hdf5_series_finishes_while_another_process_reads_it(tmp_path):
             try:
                 assert reader.stdout.readline().strip() == "open"
                 # the writer reached finish() and found the file held: it waits, does not fail
-                wait_until(lambda: _files.finish_lock_waits > waits_before, timeout_s=60,
+                wait_until(lambda: _files.Hdf5Sink.finish_lock_waits > waits_before, timeout_s=60,
                            what="the writer waiting for the reader")  # fmt: skip
                 assert h.state.value == "running"
             finally:
