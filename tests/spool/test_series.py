@@ -225,30 +225,35 @@ def test_an_hdf5_series_finishes_while_another_process_reads_it(tmp_path):
     """Finishing reopens the file to write its attributes, which HDF5's file lock refuses while
     another process reads it (map_series following the series failed the spool under load):
     the writer waits for the reader to let go, then finishes."""
+    import threading
+
     from labkit.spool import _files
 
     waits_before = _files.Hdf5Sink.finish_lock_waits
     with lk.Scope(shape=(32, 32)) as scope:
         scope.start()
-        h = scope.spool.start(tmp_path / "held", method="hdf5", max_frames=5, preflight_mode="skip")
+        # no max_frames: the series finishes only when stopped, after the reader holds the file
+        h = scope.spool.start(tmp_path / "held", method="hdf5", preflight_mode="skip")
         wait_until(lambda: Path(h.path).exists(), what="the series file")
         code = (
             "import h5py, sys\n"
             f"f = h5py.File({str(h.path)!r}, 'r', swmr=True)\n"
             "print('open', flush=True)\nsys.stdin.readline()\nf.close()\n"
         )
+        stopper = threading.Thread(target=h.stop, name="test-stop-series")
         with subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         ) as reader:
             try:
                 assert reader.stdout.readline().strip() == "open"
+                stopper.start()
                 # the writer reached finish() and found the file held: it waits, does not fail
                 wait_until(lambda: _files.Hdf5Sink.finish_lock_waits > waits_before, timeout_s=60,
                            what="the writer waiting for the reader")  # fmt: skip
-                assert h.state.value == "running"
+                assert h.state.value not in ("failed", "finished")
             finally:
                 reader.stdin.write("\n")
                 reader.stdin.flush()
-        h.wait(60)
-        assert h.state.value == "finished"
-        assert lk.open_series(h.path).sizes["t"] == 5
+        stopper.join(90)
+        assert h.state.value == "finished", h.error
+        assert lk.open_series(h.path).sizes["t"] == h.progress.frames_written > 0
