@@ -136,8 +136,9 @@ def run_all_cells(page: Any, timeout_s: float = 90.0, wait_done: bool = True) ->
 
     Uses the app command ``notebook:run-all-cells`` when the app is exposed as ``window.jupyterapp``
     (servers from ``labkit.testing`` do that), else the Run menu. With ``wait_done`` it waits until
-    no cell is queued or running any more and the kernel is idle
-    (after an error, the cells below it stay unrun, as in JupyterLab).
+    no cell is queued or running any more and the kernel is idle. After an error ipykernel
+    aborts the cells queued behind it, which stay unrun; a cell whose request reached the kernel
+    after that abort (ipykernel's ``stop_on_error_timeout`` is 0 s) runs, and is waited for too.
 
     Raises:
         TimeoutError: the kernel did not start or the cells did not finish in ``timeout_s`` seconds.

@@ -9,6 +9,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import sys
 import time
 from pathlib import Path
@@ -68,12 +69,17 @@ def test_a_write_to_a_page_that_closed_is_one_debug_line_not_a_traceback(caplog)
             asyncio.ensure_future(write(exc))
         await asyncio.sleep(0)
 
+    def in_own_loop() -> None:  # a thread of its own: the session's Playwright owns this one's loop
+        asyncio.run(unawaited_writes())
+        gc.collect()  # asyncio reports unretrieved exceptions when the tasks are collected
+
     filt = PageClosedFilter()
     logging.getLogger("asyncio").addFilter(filt)
     try:
         with caplog.at_level(logging.DEBUG):
-            asyncio.run(unawaited_writes())
-            gc.collect()  # asyncio reports unretrieved exceptions when the tasks are collected
+            worker = threading.Thread(target=in_own_loop, name="closed-page-writes")
+            worker.start()
+            worker.join()
     finally:
         logging.getLogger("asyncio").removeFilter(filt)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
