@@ -111,16 +111,20 @@ class TraceCanvas(anywidget.AnyWidget):
         max_rate_hz: float = 20.0,
         max_in_flight: int = 4,
         credit_timeout_s: float = 1.5,
+        clock: Callable[[], float] = time.monotonic,
         **kwargs: Any,
     ) -> None:
         if not max_rate_hz > 0:
             raise ValueError(f"max_rate_hz must be > 0 updates/s, got {max_rate_hz!r}")
         self._esm = bundle_path("tracecanvas").read_text(encoding="utf-8")
         self.max_rate_hz = float(max_rate_hz)
+        self.clock = (
+            clock  # seconds, monotonic: the rate cap and credit timeouts (tests inject one)
+        )
         self._credit = CreditWindow(max_in_flight, credit_timeout_s)
         self._lock = threading.Lock()
         self._views: set[str] = set()
-        self._last_send = 0.0
+        self._last_send = float("-inf")
         self._timeouts_seen = 0
         self._stalled = False
         self.plot_w = DEFAULT_PLOT_W
@@ -165,7 +169,7 @@ class TraceCanvas(anywidget.AnyWidget):
         with self._lock:
             self.messages_received[kind] = self.messages_received.get(kind, 0) + 1
         if kind == "ack":
-            if self._credit.ack_through(int(content.get("seq", -1))) is not None:
+            if self._credit.ack_through(int(content.get("seq", -1)), self.clock()) is not None:
                 self._stalled = False
         elif kind == "ready":
             with self._lock:
@@ -199,9 +203,10 @@ class TraceCanvas(anywidget.AnyWidget):
             return False
         # 10% slack: a refresh thread ticking at exactly max_rate_hz must not miss every other tick
         # (its period bounds the average rate; this bounds bursts)
-        if time.monotonic() - self._last_send < 0.9 / self.max_rate_hz:
+        now = self.clock()
+        if now - self._last_send < 0.9 / self.max_rate_hz:
             return False
-        can = self._credit.has_credit()
+        can = self._credit.has_credit(now)
         if self._credit.timeouts > self._timeouts_seen:  # acks stopped coming: say why
             self._timeouts_seen = self._credit.timeouts
             self._stalled = True
@@ -209,7 +214,8 @@ class TraceCanvas(anywidget.AnyWidget):
 
     def draw(self, frame: Any) -> bool:
         """Send one :class:`~labkit.widgets._trace_pump.TraceFrame`; False when there is no credit."""
-        seq = self._credit.acquire()
+        now = self.clock()
+        seq = self._credit.acquire(now)
         if seq is None:
             return False
         content, buffers = encode_traces(
@@ -223,7 +229,7 @@ class TraceCanvas(anywidget.AnyWidget):
             rows_lost=frame.rows_lost,
         )
         self.send(content, buffers=buffers)
-        self._last_send = time.monotonic()
+        self._last_send = now
         self.updates_sent += 1
         self.bytes_sent += sum(len(b) for b in buffers)
         return True

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -60,8 +59,24 @@ class Browser:
         return content, t, v
 
 
-def _canvas_plot(source, **kw) -> TracePlot:
-    return TracePlot(source, renderer="canvas", autostart=False, **kw)
+class Clock:
+    """The canvas's injected clock: time passes only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _canvas_plot(source, clock: Clock | None = None, **kw) -> TracePlot:
+    plot = TracePlot(source, renderer="canvas", autostart=False, **kw)
+    if clock is not None:
+        plot.canvas.clock = clock
+    return plot
 
 
 def test_renderer_choice_outside_and_inside_marimo(trace, monkeypatch):
@@ -138,7 +153,8 @@ def test_binary_message_layout(trace):
 
 
 def test_nothing_is_sent_without_a_view_or_credit(trace):
-    plot = _canvas_plot(trace.reader())
+    clock = Clock()
+    plot = _canvas_plot(trace.reader(), clock)
     canvas = plot.canvas
     early = []
     canvas.send = lambda content, buffers=None: early.append(content)
@@ -151,7 +167,7 @@ def test_nothing_is_sent_without_a_view_or_credit(trace):
         assert len(browser.sent) == 1  # the window read before the view came goes now
         for k in range(5):  # the browser does not ack: four updates in flight at most
             _write(trace, 1.0 + k, 10)
-            time.sleep(0.06)  # past the 20 updates/s cap
+            clock.advance(0.06)  # past the 20 updates/s cap
             plot.update()
         seqs = [c["seq"] for c, _ in browser.sent]
         assert seqs == [0, 1, 2, 3]
@@ -162,21 +178,21 @@ def test_nothing_is_sent_without_a_view_or_credit(trace):
         # acks that never come (a busy Jupyter kernel reads them only between cells): the
         # credit is reclaimed after the timeout, one more update goes, and the widget says why
         canvas._credit.timeout_s = 0.05
-        time.sleep(0.06)
+        clock.advance(0.06)
         plot.update()
         assert [c["seq"] for c, _ in browser.sent] == [0, 1, 2, 3, 4]
         assert canvas.status[0] == "warning" and "kernel is probably busy" in canvas.status[1]
         assert canvas.credit_timeouts == 2
         canvas._credit.timeout_s = 1.5
         browser.ack_all()
-        time.sleep(0.06)
+        clock.advance(0.06)
         _write(trace, 7.0, 10)
         plot.update()
         assert [c["seq"] for c, _ in browser.sent] == [0, 1, 2, 3, 4, 5]
         assert browser.sent[-1][0]["n_samples"] == 160 and canvas.status == ("ok", "")
         browser.msg({"type": "closed", "view": "v1"})
         browser.ack_all()
-        time.sleep(0.06)
+        clock.advance(0.06)
         _write(trace, 9.0, 10)
         plot.update()
         assert len(browser.sent) == 6 and canvas.views == 0  # the page closed: stop sending
@@ -185,7 +201,8 @@ def test_nothing_is_sent_without_a_view_or_credit(trace):
 
 
 def test_rate_is_capped_at_20_updates_per_second(trace):
-    plot = _canvas_plot(trace.reader())
+    clock = Clock()
+    plot = _canvas_plot(trace.reader(), clock)
     browser = Browser(plot.canvas)
     try:
         for k in range(10):  # as fast as possible, acking everything
@@ -193,7 +210,7 @@ def test_rate_is_capped_at_20_updates_per_second(trace):
             plot.update()
             browser.ack_all()
         assert len(browser.sent) == 1  # the next one may go 45 ms later, not now
-        time.sleep(0.06)
+        clock.advance(0.06)
         plot.update()
         assert len(browser.sent) == 2 and browser.sent[-1][0]["n_samples"] == 100
     finally:
@@ -201,7 +218,8 @@ def test_rate_is_capped_at_20_updates_per_second(trace):
 
 
 def test_browser_controls_drive_the_pump(trace):
-    plot = _canvas_plot(trace.reader(), window_s=10.0)
+    clock = Clock()
+    plot = _canvas_plot(trace.reader(), clock, window_s=10.0)
     canvas = plot.canvas
     browser = Browser(canvas)
     try:
@@ -211,7 +229,7 @@ def test_browser_controls_drive_the_pump(trace):
         canvas.paused = True
         assert plot.paused
         browser.ack_all()
-        time.sleep(0.06)
+        clock.advance(0.06)
         _write(trace, 3.0, 1000)
         assert plot.update() == 1000 and len(browser.sent) == 1
         canvas.paused = False
@@ -219,7 +237,7 @@ def test_browser_controls_drive_the_pump(trace):
         assert len(browser.sent) == 2 and browser.sent[-1][0]["n_samples"] == 4000
         # window length: the next update carries the new span
         browser.ack_all()
-        time.sleep(0.06)
+        clock.advance(0.06)
         canvas.window_s = 2.0
         assert plot.window_s == 2.0
         plot.update()
@@ -230,14 +248,14 @@ def test_browser_controls_drive_the_pump(trace):
         assert not plot.autoscale_y
         frozen = (content["y_min"], content["y_max"])
         browser.ack_all()
-        time.sleep(0.06)
+        clock.advance(0.06)
         trace.write(np.array([5.0]), np.array([[50.0, -50.0]]))
         plot.update()
         assert (browser.sent[-1][0]["y_min"], browser.sent[-1][0]["y_max"]) == frozen
         plot.autoscale_y = True  # from code: the widget's checkbox follows
         assert canvas.autoscale
         browser.ack_all()
-        time.sleep(0.06)
+        clock.advance(0.06)
         plot.update()
         assert browser.sent[-1][0]["y_max"] == 50.0 and browser.sent[-1][0]["y_min"] == -50.0
         plot.window_s = 4.0
