@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +32,14 @@ def no_leaks(request):
     check = LeakCheck(grace_s=5.0)
     with check:
         yield
+
+
+@pytest.fixture
+def short_dir():
+    """A fresh 0700 directory with a short path (``/tmp/lk-XXXXXXXX``): unix socket paths must
+    fit 107 bytes, which pytest's per-test directories under pytest-xdist's workers can pass
+    (labkit then puts the socket in a private fallback directory, which tests of the default
+    location must not see)."""
+    d = Path(tempfile.mkdtemp(prefix="lk-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)

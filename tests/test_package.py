@@ -21,7 +21,8 @@ after_fds = set(os.listdir("/proc/self/fd"))
 heavy = [m for m in ("bqplot", "anywidget", "tensorstore", "zarr", "h5py", "dask", "playwright") if m in sys.modules]
 print(json.dumps({"threads": threading.active_count() - before_threads,
                   "new_fds": sorted(after_fds - before_fds), "heavy": heavy,
-                  "shm": [n for n in os.listdir("/dev/shm") if n.startswith("labkit")]}))
+                  "shm": [n for n in os.listdir("/dev/shm")
+                          if n.startswith((f"labkit-{os.getpid()}-", f"labkit_{os.getpid()}_"))]}))
 """
 
 
@@ -32,6 +33,7 @@ def test_import_has_no_side_effects():
     # listing /proc/self/fd opens one fd per listdir call; anything else would be a file or socket
     assert len(report["new_fds"]) <= 1, report
     assert report["heavy"] == [], f"heavy optional modules imported eagerly: {report['heavy']}"
+    assert report["shm"] == [], f"importing labkit created shared memory: {report['shm']}"
 
 
 def test_cli_help_lists_commands():

@@ -109,7 +109,8 @@ class ProtocolHandle:
 
     def wait(self, timeout: float | None = None) -> dict:
         """Block until the run ends (at most ``timeout`` s, like a spool handle's ``wait``);
-        returns its final status.
+        returns its final status. The run's events sent before it ended have been delivered to
+        the scope's subscribers by then (the end may be learned by asking the engine first).
 
         Raises:
             ProtocolError: the run failed (its error in the message).
@@ -132,6 +133,7 @@ class ProtocolHandle:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"{self.id} still {self.state} after {timeout} s")
+        self._scope.events.flush()  # they came before the engine's answer: deliver them all
         status = self.progress
         if status["state"] == "failed":
             raise ProtocolError(f"{self.id} failed at {status['step']!r}: {status['error']}")

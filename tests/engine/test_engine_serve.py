@@ -125,9 +125,8 @@ def test_connection_file_readable_by_others_is_refused(served, tmp_path):
         lk.connect(empty)
 
 
-def test_sigterm_stops_the_server_and_unlinks_its_ring_and_files(tmp_path):
-    runtime = tmp_path / "rt"
-    runtime.mkdir(mode=0o700)
+def test_sigterm_stops_the_server_and_unlinks_its_ring_and_files(short_dir):
+    runtime = short_dir
     proc, address, connection_file = _serve(env={**os.environ, "LABKIT_RUNTIME_DIR": str(runtime)})
     try:
         assert address.startswith(f"ipc://{runtime}/")  # the default: a private ipc socket

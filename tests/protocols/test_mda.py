@@ -190,3 +190,52 @@ def test_grid_plans_become_positions(scope, tmp_path):
     frame = meta["ome_writers"]["frame_metadata"][0]
     assert frame["x_um"] == pytest.approx(100.0) and frame["index"]["g"] == 1
     assert (data.mean(dim=("y", "x")).values > 100).all()
+
+
+def test_wait_returns_after_the_runs_events_reached_subscribers(scope):
+    """wait() may learn that a run ended by asking the engine while the scope's event thread is
+    still busy (a slow subscriber): it returns only once the events sent before the end were
+    delivered (the pause/resume test above missed its last frame under load)."""
+    import sys
+    import threading
+
+    seq = useq.MDASequence(time_plan={"interval": 0, "loops": 3})
+    release = threading.Event()
+    seen: list[str] = []
+
+    def slow(event):  # holds the event thread on the run's first event until released
+        if event.topic == "protocol":
+            release.wait(60)
+            seen.append(event.payload["state"])
+
+    main = threading.current_thread()
+    returned = threading.Event()
+
+    def release_when_wait_blocks() -> None:
+        def waiting_in_flush() -> bool:
+            frame = sys._current_frames().get(main.ident)
+            while frame is not None:
+                if frame.f_code.co_name == "flush":
+                    return True
+                frame = frame.f_back
+            return False
+
+        # wait() blocks in the bus's flush (or, without it, returns at once): then let go
+        wait_until(lambda: returned.is_set() or waiting_in_flush(), timeout_s=60,
+                   what="wait() to learn the run ended")  # fmt: skip
+        release.set()
+
+    scope.subscribe(slow)
+    releaser = threading.Thread(target=release_when_wait_blocks, name="test-releaser")
+    try:
+        handle = scope.run_mda(seq, False)
+        releaser.start()
+        final = handle.wait(60)
+        seen_at_return = list(seen)
+        returned.set()
+    finally:
+        release.set()
+        releaser.join(60)
+        scope.unsubscribe(slow)
+    assert final["state"] == "done"
+    assert seen_at_return[-1] == "done" and seen_at_return.count("running") >= 3, seen_at_return

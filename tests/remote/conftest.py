@@ -45,7 +45,11 @@ def netns():
     if shutil.which("ip") is None:
         pytest.skip("the 'ip' command (iproute2) is not installed")
     tag = f"{os.getpid() % 100000}"
-    block = 4 * (os.getpid() % 60)  # one /30 per test process, so parallel runs do not clash
+    # one /30 per test process, so parallel runs do not clash; pytest-xdist's workers of one run
+    # each get their own slot for sure, other runs' by their pid
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    block = 4 * ((os.getpid() % (64 // workers)) * workers + worker)
     ns = NetNs(f"lkr{tag}", f"lkh{tag}", f"198.51.100.{block + 1}", f"198.51.100.{block + 2}")
     peer = f"lkp{tag}"
     subprocess.run(["ip", "netns", "del", ns.name], capture_output=True)  # a leftover of a crash

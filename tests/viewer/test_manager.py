@@ -53,7 +53,9 @@ def test_show_fetch_replace_list_close_through_a_real_process(manager_process):
     assert lv.is_running()
 
 
-def test_manager_listens_on_a_private_ipc_socket_by_default(registry_dir):
+def test_manager_listens_on_a_private_ipc_socket_by_default(short_dir, monkeypatch):
+    registry_dir = short_dir / "registry"
+    monkeypatch.setenv("LABKIT_RUNTIME_DIR", str(registry_dir))
     server = lv.ManagerServer(registry_dir=registry_dir, page=False).start()
     try:
         path = server.address[len("ipc://") :]

@@ -9,8 +9,8 @@ import re
 import signal
 import socket
 import subprocess
-import threading
 import sys
+import threading
 import time
 from pathlib import Path
 
