@@ -141,9 +141,16 @@ class NodeLoop:
 
     # -- the loop --------------------------------------------------------------------------------
 
+    def attach(self) -> None:
+        """Open the input reader now, on the caller's thread: a node added before the camera
+        starts sees its first frame however late its thread gets going (the reader starts at
+        the ring's next frame). :meth:`run` opens it if this was not called."""
+        if self._reader is None:
+            self._attach()
+
     def run(self) -> None:
         try:
-            self._attach()
+            self.attach()
             while not self._stop.is_set():
                 if self._new_input is not None:
                     self._switch_input()
@@ -247,6 +254,7 @@ class ThreadNodeRunner:
     ) -> None:
         self.name = name
         self.loop = NodeLoop(name, node, input, on_output, lambda exc: on_error(name, exc))
+        self.loop.attach()
         node.start()
         self._thread = threading.Thread(
             target=self.loop.run, name=f"labkit-node-{name}", daemon=True

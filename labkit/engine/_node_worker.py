@@ -37,6 +37,7 @@ def main(argv: list[str]) -> int:
             on_output=lambda info: _say({"output": info.to_json()}, lock),
             on_error=lambda exc: _say({"error": f"{type(exc).__name__}: {exc}"}, lock),
         )
+        loop.attach()  # before the first health message says the node is ready
         node.start()
     except Exception as exc:  # bad node, parameters or input: the engine raises it to the caller
         _say({"failed": f"{type(exc).__name__}: {exc}"}, lock)

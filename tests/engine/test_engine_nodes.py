@@ -162,3 +162,39 @@ def test_a_killed_node_worker_fails_visibly_while_the_camera_streams_on(scope):
     finally:
         scope.unsubscribe(rec)
         scope.nodes.remove("victim")
+
+
+def test_a_node_added_before_start_sees_the_first_frame_however_late_its_thread_runs(
+    monkeypatch,
+):
+    """The node's reader opens when nodes.add returns, not when its thread first runs: on a
+    loaded machine the camera's first frames came before the thread and were missed without
+    being counted (a spooled series had a frame with no node row and frames_lost 0)."""
+    import threading
+
+    from labkit.engine._node_runner import NodeLoop
+
+    gate = threading.Event()
+    run = NodeLoop.run
+
+    def late_run(loop):  # the node's thread gets going only when the test says so
+        gate.wait(30)
+        run(loop)
+
+    monkeypatch.setattr(NodeLoop, "run", late_run)
+    scope = make_scope("thread")
+    scope.camera.frame_rate_hz = 50
+    try:
+        scope.nodes.add("frame_stats", name="stats")
+        with scope.open_reader("camera", name="truth") as truth:
+            scope.start()
+            firsts = [truth.next(timeout=10).meta["timestamp_s"] for _ in range(3)]
+            gate.set()
+            wait_until(lambda: scope.traces["stats"].sizes["time"] >= 5, what="node rows")
+            scope.stop()
+        rows = set(scope.traces["stats"].time.values)
+        assert all(t in rows for t in firsts), (firsts, sorted(rows)[:5])
+        assert scope.health().nodes["stats"]["frames_lost"] == 0
+    finally:
+        gate.set()
+        scope.close()
