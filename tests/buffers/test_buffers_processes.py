@@ -94,10 +94,11 @@ def test_kill_9_owner_leaves_segments_that_the_sweep_removes():
             os.kill(proc.pid, signal.SIGKILL)
             proc.join(TIMEOUT_S)
             assert proc.exitcode == -signal.SIGKILL
-            left = [name for name in names.values() if os.path.exists(f"/dev/shm/{name}")]
-            assert left == list(names.values()), "kill -9 should leave both segments behind"
-            removed = sweep_stale_segments()
-            assert set(names.values()) <= set(removed)
+            # the kill released the owner's lock, so a sweep removes the names it left: this
+            # one, or one of any labkit process that creates a ring (a parallel pytest worker
+            # may get there first, so which sweep removed them is not asserted)
+            assert not attached.owner_alive()
+            sweep_stale_segments()
             assert not any(os.path.exists(f"/dev/shm/{name}") for name in names.values())
             # a reader waiting on a dead owner is told so instead of hanging
             with pytest.raises(RingError, match="died"):
