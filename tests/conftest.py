@@ -43,3 +43,17 @@ def short_dir():
     d = Path(tempfile.mkdtemp(prefix="lk-"))
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+_BROWSER_FIXTURES = frozenset({"page", "chromium", "lab_server", "voila_server"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Groups for pytest-xdist's ``--dist loadgroup``: every browser test on one worker, one at a
+    time, and each other test file whole on any worker. (One Chromium per core on a machine
+    that was busy anyway starved the pages' animation frames: the demo test could not scroll a
+    canvas into view in 30 s, a marimo page did not paint in 90 s.)"""
+    for item in items:
+        browser = item.get_closest_marker("browser") or _BROWSER_FIXTURES & set(item.fixturenames)
+        group = "browser" if browser else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))

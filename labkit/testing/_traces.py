@@ -51,7 +51,10 @@ def wait_trace_lines(
         for i, c in enumerate(COLORS[:n_channels])
     }
     canvas = page.locator(f"{container} canvas.lk-trace-canvas").first
-    canvas.scroll_into_view_if_needed()
+    # the DOM call, not Playwright's scroll_into_view_if_needed: that waits for the box to stay
+    # put for two animation frames, which a page whose live view keeps changing its layout may
+    # not give it in time on a busy machine (the demo test timed out there under stress-ng)
+    canvas.evaluate("c => c.scrollIntoView({block: 'nearest'})")
     page.wait_for_function(
         f"""([sel, colors, least]) => {{
           const c = document.querySelector(sel + ' canvas.lk-trace-canvas');
