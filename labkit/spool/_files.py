@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from labkit.spool._blocks import Block, Compressor
 from labkit.spool._errors import SpoolError
+from labkit.spool._hdf5_open import open_hdf5
 from labkit.spool._io import jsonable
 from labkit.spool._layout import Layout
 from labkit.spool._settings import METHOD_CODECS
@@ -28,9 +28,11 @@ from labkit.spool._trace_files import Hdf5TraceWriter
 
 log = logging.getLogger(__name__)
 
-#: how long finishing an HDF5 series waits for its readers to let go of the file (seconds)
-FINISH_WAIT_S = 30.0
 _META_FIELDS = ("frame", "index", "timestamp_s", "exposure_ms", "z_um")
+
+
+def _count_finish_wait() -> None:
+    Hdf5Sink.finish_lock_waits += 1
 
 
 class Hdf5Sink:
@@ -144,23 +146,10 @@ class Hdf5Sink:
         pass
 
     def finish(self, labkit_attrs: dict, n_frames: int) -> None:
-        import h5py
-
         self.close()
-        # attributes cannot change under SWMR: the file is opened again, which HDF5's file lock
-        # refuses while a reader (map_series following the series, a viewer) has it open; the
-        # readers open it per read, so wait for a moment none has (FINISH_WAIT_S at most)
-        deadline = time.monotonic() + FINISH_WAIT_S
-        while True:
-            try:
-                f = h5py.File(self.path, "r+", libver="latest")
-                break
-            except OSError as exc:
-                if "unable to lock file" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                Hdf5Sink.finish_lock_waits += 1
-                time.sleep(0.02)
-        with f:
+        # attributes cannot change under SWMR: the file is opened again, read-write, which
+        # waits while a reader holds it (labkit.spool._hdf5_open)
+        with open_hdf5(self.path, "r+", on_wait=_count_finish_wait, libver="latest") as f:
             f.attrs["labkit"] = json.dumps(jsonable(labkit_attrs))
 
     def close(self) -> None:

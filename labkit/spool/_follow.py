@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from labkit.spool._errors import SpoolError
+from labkit.spool._hdf5_open import open_hdf5
 from labkit.spool._journal import journal_path
 from labkit.spool._layout import Layout
 from labkit.spool._shards import is_blosc, read_shard_frames
@@ -160,7 +161,6 @@ def read_block(source: SeriesSource, block: SeriesBlock) -> np.ndarray:
     series = series_location(source.location, source.storage_options or None)
     if source.method == "zarr":
         return read_shard_frames(series, source.layout, block.location, block.frames, source.blosc)
-    import h5py
 
     try:  # the Blosc filter of compressed series
         import hdf5plugin  # noqa: F401
@@ -168,7 +168,7 @@ def read_block(source: SeriesSource, block: SeriesBlock) -> np.ndarray:
         log.warning("hdf5plugin is not installed: compressed HDF5 series cannot be read")
     assert isinstance(series, LocalSeries)
     frames = block.frames
-    with h5py.File(series.path, "r", swmr=True) as f:
+    with open_hdf5(series.path, "r", swmr=True) as f:
         data = f["data"]
         data.refresh()
         lo, hi = min(frames), max(frames) + 1

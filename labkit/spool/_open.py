@@ -16,6 +16,7 @@ from xarray.core import indexing
 
 from labkit.protocols import is_mda_series, open_mda_series
 from labkit.spool._errors import SpoolError
+from labkit.spool._hdf5_open import open_hdf5
 from labkit.spool._journal import journal_path, read_journal, shard_exists, summarize
 from labkit.spool._layout import Layout
 from labkit.spool._shards import ShardReader
@@ -74,9 +75,7 @@ def _read_attrs(path: Path) -> tuple[dict, Any]:
             ".hdf5",
         ) else "tiff"
     if path.suffix in (".h5", ".hdf5"):
-        import h5py
-
-        with h5py.File(path, "r", swmr=True) as f:
+        with open_hdf5(path, "r", swmr=True) as f:
             return json.loads(f.attrs["labkit"]), "hdf5"
     if path.name.endswith((".tif", ".tiff")):
         import tifffile
@@ -210,14 +209,13 @@ class _Hdf5Reader:
         self.path = path
 
     def __call__(self, n: int) -> np.ndarray:
-        import h5py
 
         try:  # registers the Blosc filter of compressed series (no-op for raw ones)
             import hdf5plugin  # noqa: F401
         except ImportError:  # pragma: no cover - a declared dependency
             log.warning("hdf5plugin is not installed: compressed HDF5 series cannot be read")
 
-        with h5py.File(self.path, "r", swmr=True) as f:
+        with open_hdf5(self.path, "r", swmr=True) as f:
             return f["data"][n]
 
 

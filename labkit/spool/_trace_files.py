@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from labkit.spool._hdf5_open import open_hdf5
 from labkit.spool._io import jsonable, write_file_atomic, write_json_atomic
 from labkit.spool._streams import TraceSpec
 
@@ -231,9 +232,8 @@ class Hdf5TraceWriter:
 
 def read_hdf5_trace(path: Path, spec: TraceSpec, n: int) -> tuple[np.ndarray, np.ndarray]:
     """``(time, values)`` of a trace in an HDF5 series (at most ``n`` rows: the journaled ones)."""
-    import h5py
 
-    with h5py.File(path, "r", swmr=True) as f:
+    with open_hdf5(path, "r", swmr=True) as f:
         g = f[f"traces/{spec.stream}"]
         n = min(n, g["time"].shape[0], g["values"].shape[0])
         return np.asarray(g["time"][:n], float), np.asarray(g["values"][:n], float)

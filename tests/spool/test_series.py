@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -221,6 +222,25 @@ def test_frames_of_any_size_roundtrip_with_aligned_writes(tmp_path, compression)
         assert np.array_equal(zarr.open_array(str(h.path / "0"), mode="r")[:], da.values)
 
 
+@contextlib.contextmanager
+def _held_by_another_process(path, open_args: str):
+    """Another process has the HDF5 file open (``h5py.File(path, <open_args>)``) inside."""
+    code = (
+        "import h5py, sys\n"
+        f"f = h5py.File({str(path)!r}, {open_args})\n"
+        "print('open', flush=True)\nsys.stdin.readline()\nf.close()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as holder:
+        try:
+            assert holder.stdout.readline().strip() == "open"
+            yield
+        finally:
+            holder.stdin.write("\n")
+            holder.stdin.flush()
+
+
 def test_an_hdf5_series_finishes_while_another_process_reads_it(tmp_path):
     """Finishing reopens the file to write its attributes, which HDF5's file lock refuses while
     another process reads it (map_series following the series failed the spool under load):
@@ -235,25 +255,39 @@ def test_an_hdf5_series_finishes_while_another_process_reads_it(tmp_path):
         # no max_frames: the series finishes only when stopped, after the reader holds the file
         h = scope.spool.start(tmp_path / "held", method="hdf5", preflight_mode="skip")
         wait_until(lambda: Path(h.path).exists(), what="the series file")
-        code = (
-            "import h5py, sys\n"
-            f"f = h5py.File({str(h.path)!r}, 'r', swmr=True)\n"
-            "print('open', flush=True)\nsys.stdin.readline()\nf.close()\n"
-        )
         stopper = threading.Thread(target=h.stop, name="test-stop-series")
-        with subprocess.Popen(
-            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        ) as reader:
-            try:
-                assert reader.stdout.readline().strip() == "open"
-                stopper.start()
-                # the writer reached finish() and found the file held: it waits, does not fail
-                wait_until(lambda: _files.Hdf5Sink.finish_lock_waits > waits_before, timeout_s=60,
-                           what="the writer waiting for the reader")  # fmt: skip
-                assert h.state.value not in ("failed", "finished")
-            finally:
-                reader.stdin.write("\n")
-                reader.stdin.flush()
+        with _held_by_another_process(h.path, "'r', swmr=True"):
+            stopper.start()
+            # the writer reached finish() and found the file held: it waits, does not fail
+            wait_until(lambda: _files.Hdf5Sink.finish_lock_waits > waits_before, timeout_s=60,
+                       what="the writer waiting for the reader")  # fmt: skip
+            assert h.state.value not in ("failed", "finished")
         stopper.join(90)
         assert h.state.value == "finished", h.error
         assert lk.open_series(h.path).sizes["t"] == h.progress.frames_written > 0
+
+
+def test_reading_an_hdf5_series_waits_while_its_writer_holds_the_file(tmp_path):
+    """Finishing a series holds the file read-write for a moment (its attributes), and HDF5's
+    lock refused readers meanwhile: map_series following the series failed under load. A
+    reader now waits for the lock instead."""
+    import threading
+
+    from labkit.spool._hdf5_open import LockWaits
+
+    with lk.Scope(shape=(32, 32)) as scope:
+        scope.start()
+        h = scope.spool.start(tmp_path / "held", method="hdf5", max_frames=5, preflight_mode="skip")
+        h.wait(timeout=60)
+    waits_before = LockWaits.count
+    read: list = []
+    reader = threading.Thread(
+        target=lambda: read.append(lk.open_series(h.path).values), name="test-read-series"
+    )
+    with _held_by_another_process(h.path, "'r+'"):  # what finish() does: an exclusive lock
+        reader.start()
+        wait_until(lambda: LockWaits.count > waits_before, timeout_s=60,
+                   what="the reader waiting for the lock")  # fmt: skip
+        assert reader.is_alive() and read == []  # waiting, not failed
+    reader.join(60)
+    assert len(read) == 1 and read[0].shape == (5, 32, 32)
