@@ -52,6 +52,15 @@ def _check_port(ip: str, port: int) -> None:
 
 
 def _free_port(ip: str) -> int:
+    """A free port above the default one, below the kernel's ephemeral range: a port the system
+    picks (bind to 0) comes from that range, where any outgoing connection may take it in the
+    seconds before Voila listens (seen with parallel test workers); the system's pick last."""
+    for port in range(DEFAULT_PORT + 1, DEFAULT_PORT + 100):
+        try:
+            _check_port(ip, port)
+            return port
+        except DemoError:
+            continue
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((ip, 0))

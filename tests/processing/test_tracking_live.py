@@ -131,6 +131,7 @@ def test_find_beads_picks_the_sample_beads(scope):
 
 
 def test_a_scan_needs_a_running_scope_and_can_be_cancelled(scope):
+    scope.tracking.rois = rois_for(make_camera()[0])  # its own beads, whatever ran before it
     with pytest.raises(EngineStateError, match="start the scope"):
         scope.tracking.acquire_zlut(z_range_um=(-0.2, 0.2), step_um=0.1)
     with pytest.raises(ValueError, match="fewer than 3"):
@@ -184,7 +185,8 @@ def test_the_lock_holds_a_drifting_bead_in_focus(thread_scope, table):
     wait_until(lambda: scope.traces["beads"].sizes["time"] >= 3, what="tracked frames")
     z_start = camera.bead_z_um()[0]
     status = scope.tracking.lock("bead0", kp=0.3, ki=4.0)
-    assert status["state"] == "searching" and status["bead"] == "bead0"
+    # searching until the bead is in focus; on a loaded machine the reply can come after that
+    assert status["state"] in ("searching", "locked") and status["bead"] == "bead0"
     wait_until(lambda: scope.tracking.lock_status()["state"] == "locked", what="locked")
     camera.z_drift_um_s = 0.1
     t0 = camera.sim_time_s

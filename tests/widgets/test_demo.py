@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,7 +20,6 @@ import pytest
 
 from labkit.testing import log_problems, wait_painting
 from labkit.testing._traces import wait_trace_lines
-from labkit.testing.fixtures import free_port
 from labkit.widgets import _demo
 
 
@@ -95,6 +95,16 @@ def test_port_in_use_is_a_clear_error(capsys):
         assert _demo.main(["--port", str(port), "--no-browser"]) == 2
     err = capsys.readouterr().err
     assert f"127.0.0.1:{port}" in err and "--port" in err
+
+
+def test_a_taken_default_port_falls_back_to_one_just_above_it_not_an_ephemeral_one():
+    """A port the kernel picks (bind to 0) can be taken by any outgoing connection before
+    Voila listens on it (a parallel test worker's did): the demo looks just above 8866."""
+    with socket.socket() as sock:
+        with contextlib.suppress(OSError):  # taken by us (or already by another process)
+            sock.bind(("127.0.0.1", _demo.DEFAULT_PORT + 1))
+        port = _demo._free_port("127.0.0.1")
+    assert _demo.DEFAULT_PORT + 2 <= port < _demo.DEFAULT_PORT + 100
 
 
 def test_command_binds_loopback_and_never_retries_other_ports():
@@ -193,18 +203,19 @@ def _check_demo_page(page, url, size, shots) -> dict:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_demo_serves_a_live_dashboard_that_uses_its_page_and_stops_on_ctrl_c(page, tmp_path):
-    port = free_port()
     log_path = tmp_path / "demo.log"
     shots = Path(os.environ.get(SCREENSHOT_DIR_ENV) or tmp_path)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "labkit.cli", "demo", "--no-browser", "--port", str(port)],
+        proc = subprocess.Popen(  # no --port: the demo picks one (8866, else one above it)
+            [sys.executable, "-m", "labkit.cli", "demo", "--no-browser"],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     kernel_pids: set[int] = set()
     try:
         url = _wait_for_url(log_path, proc)
+        port = int(re.match(r"http://127\.0\.0\.1:(\d+)/", url).group(1))
+        assert _demo.DEFAULT_PORT <= port < 32768  # not a port the kernel hands out
         base = f"http://127.0.0.1:{port}/"
         assert url.startswith(f"{base}?token=") and len(url.split("token=")[1]) >= 32
         # no token: the login page, no kernel; a foreign Host: refused (no DNS rebinding)
@@ -266,8 +277,7 @@ def test_demo_stops_everything_on_sigterm(tmp_path):
     log_path = tmp_path / "demo.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "labkit.cli", "demo", "--no-browser", "--port", str(free_port()),
-             "--size", "128"],
+            [sys.executable, "-m", "labkit.cli", "demo", "--no-browser", "--size", "128"],
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
