@@ -209,7 +209,6 @@ class _Hdf5Reader:
         self.path = path
 
     def __call__(self, n: int) -> np.ndarray:
-
         try:  # registers the Blosc filter of compressed series (no-op for raw ones)
             import hdf5plugin  # noqa: F401
         except ImportError:  # pragma: no cover - a declared dependency
