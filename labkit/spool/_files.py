@@ -31,16 +31,9 @@ log = logging.getLogger(__name__)
 _META_FIELDS = ("frame", "index", "timestamp_s", "exposure_ms", "z_um")
 
 
-def _count_finish_wait() -> None:
-    Hdf5Sink.finish_lock_waits += 1
-
-
 class Hdf5Sink:
     """``/data`` (n, y, x) chunked per frame, ``/frames/<field>`` per-frame metadata, JSON attrs;
     ``/traces/<stream>/time`` and ``/values`` for the trace streams recorded beside them."""
-
-    #: times finishing a series found its file held by a reader and waited (tests watch it)
-    finish_lock_waits = 0
 
     method = "hdf5"
     ext = ".h5"
@@ -149,7 +142,7 @@ class Hdf5Sink:
         self.close()
         # attributes cannot change under SWMR: the file is opened again, read-write, which
         # waits while a reader holds it (labkit.spool._hdf5_open)
-        with open_hdf5(self.path, "r+", on_wait=_count_finish_wait, libver="latest") as f:
+        with open_hdf5(self.path, "r+", libver="latest") as f:
             f.attrs["labkit"] = json.dumps(jsonable(labkit_attrs))
 
     def close(self) -> None:

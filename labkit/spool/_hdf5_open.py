@@ -10,7 +10,6 @@ following the series, a viewer) for :data:`LOCK_WAIT_S` at most, the writer like
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,9 @@ class LockWaits:
     count = 0
 
 
-def open_hdf5(
-    path: str | Path, mode: str, *, on_wait: Callable[[], None] | None = None, **kwargs: Any
-) -> Any:
+def open_hdf5(path: str | Path, mode: str, **kwargs: Any) -> Any:
     """``h5py.File(path, mode, **kwargs)``, retried while another process holds the file's lock
-    (:data:`LOCK_WAIT_S` at most, then h5py's error); ``on_wait()`` is called on each retry."""
+    (:data:`LOCK_WAIT_S` at most, then h5py's error); each retry counts in :class:`LockWaits`."""
     import h5py
 
     deadline = time.monotonic() + LOCK_WAIT_S
@@ -42,6 +39,4 @@ def open_hdf5(
             if "unable to lock file" not in str(exc) or time.monotonic() > deadline:
                 raise
         LockWaits.count += 1
-        if on_wait is not None:
-            on_wait()
         time.sleep(_RETRY_S)

@@ -247,9 +247,9 @@ def test_an_hdf5_series_finishes_while_another_process_reads_it(tmp_path):
     the writer waits for the reader to let go, then finishes."""
     import threading
 
-    from labkit.spool import _files
+    from labkit.spool._hdf5_open import LockWaits
 
-    waits_before = _files.Hdf5Sink.finish_lock_waits
+    waits_before = LockWaits.count
     with lk.Scope(shape=(32, 32)) as scope:
         scope.start()
         # no max_frames: the series finishes only when stopped, after the reader holds the file
@@ -259,7 +259,7 @@ def test_an_hdf5_series_finishes_while_another_process_reads_it(tmp_path):
         with _held_by_another_process(h.path, "'r', swmr=True"):
             stopper.start()
             # the writer reached finish() and found the file held: it waits, does not fail
-            wait_until(lambda: _files.Hdf5Sink.finish_lock_waits > waits_before, timeout_s=60,
+            wait_until(lambda: LockWaits.count > waits_before, timeout_s=60,
                        what="the writer waiting for the reader")  # fmt: skip
             assert h.state.value not in ("failed", "finished")
         stopper.join(90)
