@@ -397,10 +397,18 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
                 from labkit.testing._jupyter import run_all_cells
 
                 run_all_cells(page, timeout_s=120)
-            page.wait_for_function(
-                "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 1)",
-                timeout=120_000,
-            )
+            try:
+                page.wait_for_function(
+                    "() => window.labkit && "
+                    "Object.values(window.labkit.views).some(v => v.painted >= 1)",
+                    timeout=120_000,
+                )
+            except Exception as exc:  # what the page shows says why (kernel error, no frames)
+                from labkit.testing._jupyter import page_report
+
+                views = page.evaluate("() => window.labkit ? window.labkit.views : null")
+                exc.add_note(f"no view painted; views: {views}; {page_report(page)}")
+                raise
             page_url = page.url
         finally:
             browser.close()  # disconnects; the page (not made by this connection) stays open

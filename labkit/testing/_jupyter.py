@@ -177,5 +177,19 @@ def wait_for_widget(page: Any, selector: str, timeout_s: float = 60.0) -> Any:
     ``.labkit-traceplot`` (TracePlot), ``.labkit-dashboard``.
     """
     locator = page.locator(selector).first
-    locator.wait_for(state="visible", timeout=timeout_s * 1000)
+    try:
+        locator.wait_for(state="visible", timeout=timeout_s * 1000)
+    except Exception as exc:  # the page's text says why (an error cell, a spinner, a banner)
+        exc.add_note(f"{selector!r} not visible after {timeout_s:.0f} s; {page_report(page)}")
+        raise
     return locator
+
+
+def page_report(page: Any) -> str:
+    """What a page shows, for a failure message: its URL, text tail and console errors."""
+    try:
+        text = page.evaluate("() => document.body ? document.body.innerText : ''")
+    except Exception as exc:  # closed or navigating: say so rather than hide the first error
+        text = f"<text unavailable: {exc}>"
+    errors = getattr(page, "console_errors", [])
+    return f"page {page.url} shows (last 1500 chars):\n{text[-1500:]}\nconsole errors: {errors}"

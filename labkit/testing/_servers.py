@@ -368,7 +368,11 @@ def marimo_run(app: Path, log_path: Path, timeout_s: float = 90.0) -> Iterator[s
         )  # fmt: skip
     try:
         wait_http(f"http://127.0.0.1:{port}/health", timeout_s, proc)
-        yield f"http://127.0.0.1:{port}/"
+        try:
+            yield f"http://127.0.0.1:{port}/"
+        except BaseException as exc:  # whatever failed in the app's page: its log says why
+            exc.add_note(f"marimo log (last 3000 chars):\n{log_path.read_text()[-3000:]}")
+            raise
     finally:
         proc.send_signal(signal.SIGINT)
         try:
