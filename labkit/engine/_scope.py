@@ -207,17 +207,18 @@ class Scope:
             else:
                 proxy._refresh(desc)  # same object, refreshed specs (after restart)
 
-    def _apply_status(self, info: dict, state_events: int | None = None) -> None:
-        """Apply a status the engine replied with. ``state_events``: :attr:`_state_events` when
-        the call was sent; if a state event came since, it is newer than this reply's state
-        (the engine sends the reply, then the event of a change right after it — a camera
-        failing at once after ``start`` — and the I/O thread applies the event before the
-        caller's thread gets to the reply), so the reply's state is not applied."""
+    def _apply_status(self, info: dict, seen: tuple[int, int] | None = None) -> None:
+        """Apply a status the engine replied with. ``seen``: (:attr:`_state_events`, stream
+        events) when the call was sent; if a state event came since, it is newer than this
+        reply's state (the engine sends the reply, then the event of a change right after it —
+        a camera failing at once after ``start`` — and the I/O thread applies the event before
+        the caller's thread gets to the reply), so the reply's state is not applied; the same
+        for its streams (:meth:`StreamAccess.replace`)."""
         if "streams" in info:
-            self._streams.replace(info["streams"])
+            self._streams.replace(info["streams"], None if seen is None else seen[1])
         if "state" in info:
             with self._event_lock:
-                if state_events is None or state_events == self._state_events:
+                if seen is None or seen[0] == self._state_events:
                     self._set_state(EngineState(info["state"]))
 
     def _set_state(self, state: EngineState, **extra: Any) -> None:
@@ -309,7 +310,7 @@ class Scope:
 
     def _command(self, method: str) -> None:
         """Run an engine command that replies with its status, and apply that status."""
-        seen = self._state_events
+        seen = (self._state_events, self._streams.events)
         self._apply_status(self._call(method), seen)
 
     def status(self) -> EngineStatus:

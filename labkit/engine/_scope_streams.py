@@ -33,14 +33,29 @@ class StreamAccess:
         self._scope = scope
         self._lock = threading.Lock()
         self._streams: dict[str, StreamInfo] = {}
+        #: ``streams`` and ``ring`` events applied so far (see :meth:`replace`)
+        self.events = 0
 
-    def replace(self, data: dict[str, Any]) -> None:
+    def replace(self, data: dict[str, Any], events_seen: int | None = None) -> None:
+        """Take the streams of a ``streams`` event (``events_seen`` None) or of a reply.
+
+        A reply's list is stale when a stream event came after its call was sent
+        (``events_seen``: :attr:`events` then): the engine sends the reply and then the event of
+        a change right after it (a function node's first output), and the I/O thread may apply
+        the event before the caller's thread gets to the reply. Every change has its event, so
+        skipping such a reply loses nothing.
+        """
         with self._lock:
+            if events_seen is None:
+                self.events += 1
+            elif events_seen != self.events:
+                return
             self._streams = {n: StreamInfo.from_json(v) for n, v in data.items()}
 
     def ring_changed(self, payload: dict[str, Any]) -> None:
         name = payload.get("stream")
         with self._lock:
+            self.events += 1
             old = self._streams.get(name) if name else None
             if old is not None:
                 import msgspec

@@ -10,6 +10,7 @@ import pytest
 from engine_helpers import Recorder, make_scope
 
 from labkit.engine import (
+    EngineState,
     FrameStatsNode,
     NodeError,
     NodeState,
@@ -50,11 +51,19 @@ def test_node_lifecycle_names_the_state_and_what_it_allows():
 
 
 @pytest.fixture(scope="module", params=["thread", "process"])
-def scope(request):
+def module_scope(request):
     scope = make_scope(request.param)
     scope.camera.frame_rate_hz = 50
     yield scope
     scope.close()
+
+
+@pytest.fixture
+def scope(module_scope):
+    """The module's scope, stopped again after each test (a failed test leaves it running)."""
+    yield module_scope
+    if module_scope.state is EngineState.RUNNING:
+        module_scope.stop()
 
 
 def _by_time(reader, n):
@@ -123,6 +132,30 @@ def test_nodes_chain_and_functions_become_trace_streams(scope):
     finally:
         for name in [n for n in ("count", "tiny_mean", "tiny") if n in scope.nodes]:
             scope.nodes.remove(name)
+
+
+def test_a_stream_event_is_not_undone_by_an_older_reply(scope, monkeypatch):
+    """The start reply lists the streams as they were when the engine replied; the function
+    node's first output adds a stream right after. Under load the event thread applies that
+    event before the caller's thread gets to the reply: the reply must not undo it."""
+    scope.nodes.add("engine_helpers:mean_node", name="late_stream")
+    call = scope._call
+
+    def reply_after_the_event(method, **params):
+        reply = call(method, **params)
+        if method == "start":
+            assert "late_stream" not in reply["streams"]  # the node had no output yet
+            wait_until(lambda: "late_stream" in scope._streams.all(), what="the streams event")
+        return reply
+
+    monkeypatch.setattr(scope, "_call", reply_after_the_event)
+    try:
+        scope.start()
+        assert "late_stream" in scope.streams
+        scope.stop()
+    finally:
+        monkeypatch.undo()
+        scope.nodes.remove("late_stream")
 
 
 def test_bad_nodes_are_refused_with_what_to_do(scope):
