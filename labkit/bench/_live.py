@@ -347,13 +347,14 @@ class _Chromium:
         import subprocess
 
         from labkit.testing._browser import CHROMIUM_ARGS, CHROMIUM_PATH
-        from labkit.testing._servers import free_port, wait_http
+        from labkit.testing._servers import die_with_parent, free_port, wait_http
 
         self.port = free_port()
         self.proc = subprocess.Popen(
             [CHROMIUM_PATH, "--headless=new", *CHROMIUM_ARGS, f"--user-data-dir={profile_dir}",
              f"--remote-debugging-port={self.port}", "--window-size=1280,1000", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=die_with_parent(),  # prctl only, before exec
         )  # fmt: skip
         self.endpoint = f"http://127.0.0.1:{self.port}"
         wait_http(f"{self.endpoint}/json/version", 30, self.proc)

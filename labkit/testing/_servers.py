@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psutil
@@ -37,6 +38,7 @@ __all__ = [
     "JupyterServerError",
     "LabServer",
     "VoilaServer",
+    "die_with_parent",
     "free_port",
     "marimo_run",
     "wait_http",
@@ -45,6 +47,30 @@ __all__ = [
 
 class JupyterServerError(LabkitError, RuntimeError):
     """A test server did not start or answer; the message quotes the end of its log."""
+
+
+def die_with_parent() -> Any:
+    """A ``preexec_fn`` for a server or browser started in a session of its own: the kernel sends
+    it SIGTERM when the process that started it dies, even by SIGKILL (a test timed out, a bench
+    CLI was killed), so it cannot outlive its owner and keep loading the machine.
+
+    Linux ``prctl(PR_SET_PDEATHSIG)``; start the child from a thread that lives as long as the
+    owner (the signal follows the thread that forked). ``None`` (no preexec) elsewhere.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    owner = os.getpid()
+
+    def preexec() -> None:
+        if libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) != 0:  # 1 = PR_SET_PDEATHSIG
+            os._exit(127)
+        if os.getppid() != owner:  # the owner died before prctl took effect
+            os._exit(0)
+
+    return preexec
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -166,6 +192,7 @@ class _Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),  # prctl only, before exec
             )
         finally:
             log.close()
@@ -364,7 +391,7 @@ def marimo_run(app: Path, log_path: Path, timeout_s: float = 90.0) -> Iterator[s
              "--port", str(port), "--no-token", "--no-sandbox", "--no-skew-protection"],
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent(),
         )  # fmt: skip
     try:
         wait_http(f"http://127.0.0.1:{port}/health", timeout_s, proc)
