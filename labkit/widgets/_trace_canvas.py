@@ -34,6 +34,7 @@ import traitlets
 
 from labkit.widgets._frontends import running_in_marimo
 from labkit.widgets._static import bundle_path
+from labkit.widgets._trace_pump import paused_text
 from labkit.widgets._transport import CreditWindow
 
 __all__ = ["TraceCanvas", "encode_traces", "running_in_marimo"]
@@ -45,6 +46,7 @@ STALLED = (
     "(one update per credit timeout until it is idle)"
 )
 DEFAULT_PLOT_W = 600  # device pixels, until the browser reports its plot width
+PAUSED_EVERY_S = 1.0  # while paused, the status (rows that came since) changes at most this often
 
 
 def encode_traces(
@@ -92,7 +94,8 @@ class TraceCanvas(anywidget.AnyWidget):
 
     Synced traits: ``channels``, ``colors``, ``title``, ``height_px`` (CSS px), and the controls
     the browser edits: ``window_s`` (s), ``autoscale``, ``paused``; ``status`` is
-    ``(level, text)`` shown under the plot (level "error" in red; empty text: sample counts).
+    ``(level, text)`` shown under the plot (level "error" in red, "warning" amber, "paused" the rows
+    that came since pausing; empty text: sample counts).
     """
 
     view_id = traitlets.Unicode("").tag(sync=True)
@@ -127,6 +130,7 @@ class TraceCanvas(anywidget.AnyWidget):
         self._last_send = float("-inf")
         self._timeouts_seen = 0
         self._stalled = False
+        self._paused_shown_at = float("-inf")
         self.plot_w = DEFAULT_PLOT_W
         self.updates_sent = 0
         self.bytes_sent = 0
@@ -154,10 +158,18 @@ class TraceCanvas(anywidget.AnyWidget):
         self.autoscale = pump.autoscale
         self.paused = pump.paused
 
-    def show_status(self, n_samples: int, rows_lost: int, error: str | None) -> None:
-        # counts travel in every update's header; the synced trait is for errors and stalls
+    def show_status(
+        self, n_samples: int, rows_lost: int, error: str | None, paused: int | None = None
+    ) -> None:
+        """Counts travel in every update's header; the synced trait is for errors, stalls and,
+        while paused (no updates then), the rows that came since, at most once a second."""
         if error:
             self.status = ("error", error)
+        elif paused is not None:
+            now = self.clock()
+            if self.status[0] != "paused" or now - self._paused_shown_at >= PAUSED_EVERY_S:
+                self._paused_shown_at = now
+                self.status = ("paused", paused_text(paused))
         elif self._stalled:
             self.status = ("warning", STALLED)
         else:

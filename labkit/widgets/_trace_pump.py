@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["TraceFrame", "TracePump", "TraceSource", "decimate_minmax"]
+__all__ = ["TraceFrame", "TracePump", "TraceSource", "decimate_minmax", "paused_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,11 @@ class _SignalSource:
     def read_new(self) -> tuple[np.ndarray, np.ndarray, int]:
         t, v = self.device.read()
         return t, v, 0
+
+
+def paused_text(rows: int) -> str:
+    """The status line of a paused plot: the picture is frozen, the data still comes."""
+    return f"paused · {rows:,} new samples"
 
 
 def decimate_minmax(t: np.ndarray, v: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,6 +115,7 @@ class TracePump:
         self.channels: tuple[str, ...] = tuple(str(c) for c in names)
         self.window_s = float(window_s)
         self.paused = False
+        self.rows_while_paused = 0  # rows read since the last pause (the status shows them)
         self.autoscale = True
         self.frozen_range: tuple[float, float] | None = None
         self.rows_lost = 0
@@ -125,6 +131,8 @@ class TracePump:
         v = np.asarray(v, dtype=float)
         v = v.reshape(t.shape[0], -1) if t.size else np.empty((0, self.v.shape[1]))
         self.rows_lost += int(lost)
+        if self.paused:
+            self.rows_while_paused += int(t.size)
         if t.size:
             if not self.channels or v.shape[1] != self.v.shape[1]:
                 self._set_channels(v.shape[1])

@@ -31,7 +31,13 @@ import ipywidgets as widgets
 import numpy as np
 
 from labkit.widgets._frontends import close_with_comm
-from labkit.widgets._trace_pump import TraceFrame, TracePump, TraceSource, decimate_minmax
+from labkit.widgets._trace_pump import (
+    TraceFrame,
+    TracePump,
+    TraceSource,
+    decimate_minmax,
+    paused_text,
+)
 
 __all__ = ["RENDERERS", "TraceFrame", "TracePlot", "TracePump", "TraceSource", "decimate_minmax"]
 
@@ -127,9 +133,13 @@ class _BqplotRenderer:
             self.lines.y = np.ascontiguousarray(frame.values.T)
         return True
 
-    def show_status(self, n_samples: int, rows_lost: int, error: str | None) -> None:
+    def show_status(
+        self, n_samples: int, rows_lost: int, error: str | None, paused: int | None = None
+    ) -> None:
         if error:
             text = f'<span style="color:#c62828">{html.escape(error)}</span>'
+        elif paused is not None:
+            text = paused_text(paused)
         else:
             lost = (
                 f"; <span style='color:#c62828'>{rows_lost} rows lost</span>" if rows_lost else ""
@@ -328,6 +338,8 @@ class TracePlot(widgets.VBox):
                 pump.window_s = float(value)
                 pump.dirty = True
             elif name == "paused":
+                if bool(value) and not pump.paused:
+                    pump.rows_while_paused = 0
                 pump.paused = bool(value)
                 pump.dirty = True
             elif name == "autoscale" and bool(value) != pump.autoscale:
@@ -361,7 +373,8 @@ class TracePlot(widgets.VBox):
                 if frame is not None and renderer.draw(frame):
                     pump.dirty = False
                     self.redraws += 1
-            renderer.show_status(int(pump.t.size), pump.rows_lost, self.error)
+            paused = pump.rows_while_paused if pump.paused else None
+            renderer.show_status(int(pump.t.size), pump.rows_lost, self.error, paused)
 
     def _fail(self, message: str) -> None:
         self.error = message

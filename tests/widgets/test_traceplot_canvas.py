@@ -266,6 +266,56 @@ def test_browser_controls_drive_the_pump(trace):
         plot.close()
 
 
+def test_a_paused_plot_says_how_many_samples_came_since_at_most_once_a_second(trace):
+    clock = Clock()
+    plot = _canvas_plot(trace.reader(), clock)
+    canvas = plot.canvas
+    browser = Browser(canvas)
+    try:
+        _write(trace, 0.0, 100)
+        plot.update()
+        assert canvas.status == ("ok", "")
+        canvas.paused = True
+        _write(trace, 0.1, 250)
+        plot.update()
+        assert canvas.status == ("paused", "paused · 250 new samples")
+        _write(trace, 0.35, 50)
+        clock.advance(0.5)  # within the second: the status stays (each change costs a message)
+        plot.update()
+        assert canvas.status == ("paused", "paused · 250 new samples")
+        clock.advance(0.5)
+        plot.update()
+        assert canvas.status == ("paused", "paused · 300 new samples")
+        assert len(browser.sent) == 1  # the picture itself was not sent while paused
+        canvas.paused = False
+        browser.ack_all()
+        clock.advance(0.06)
+        plot.update()
+        assert canvas.status == ("ok", "") and len(browser.sent) == 2
+        canvas.paused = True  # a new pause counts from zero
+        _write(trace, 0.4, 1200)
+        plot.update()
+        assert canvas.status == ("paused", "paused · 1,200 new samples")
+    finally:
+        plot.close()
+
+
+def test_the_bqplot_renderer_shows_the_paused_count_too(trace):
+    plot = TracePlot(trace.reader(), renderer="bqplot", autostart=False)
+    try:
+        _write(trace, 0.0, 100)
+        plot.update()
+        plot.paused = True
+        _write(trace, 0.1, 40)
+        plot.update()
+        assert plot._renderer.status.value == "paused · 40 new samples"
+        plot.paused = False
+        plot.update()
+        assert plot._renderer.status.value == "140 samples"
+    finally:
+        plot.close()
+
+
 def test_errors_and_lost_rows_reach_the_canvas():
     class Broken:
         channels = ("a",)

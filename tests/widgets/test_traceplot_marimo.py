@@ -5,11 +5,12 @@ the window control changes the time span."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from labkit.testing import marimo_log_problems
+from labkit.testing import marimo_log_problems, wait_until
 from labkit.testing._browser import app_page
 from labkit.testing._servers import marimo_run
 from labkit.testing._traces import TRACE_PIXELS_JS as PIXELS_JS
@@ -63,6 +64,13 @@ def _pixels(canvas):
     return canvas.evaluate(PIXELS_JS, LINE_COLORS)
 
 
+def _paused_count(status) -> int:
+    """Samples the kernel read since pausing, as the status line says ("paused · 1,234 new...")."""
+    match = re.search(r"paused · ([\d,]+) new samples", status.inner_text())
+    assert match, status.inner_text()
+    return int(match.group(1).replace(",", ""))
+
+
 def _stats(page):
     return page.evaluate(STATS_JS)
 
@@ -89,14 +97,18 @@ def test_canvas_paints_every_channel_and_scrolls(trace_page, canvas, tmp_path, m
 def test_pause_freezes_the_picture_and_resume_scrolls_again(trace_page, canvas):
     page = trace_page
     pause = _controls(canvas, "button.lk-trace-pause")
+    status = _controls(canvas, ".lk-trace-status")
     pause.click()
     page.wait_for_function(f"() => ({STATS_JS})().paused", timeout=5_000)
-    page.wait_for_timeout(300)  # an update already in flight is dropped, not painted
+    # the kernel's "paused" status comes after any update it sent before pausing (one channel)
+    status.filter(has_text="paused ·").wait_for(timeout=10_000)
+    first = _paused_count(status)
     frozen = (_stats(page)["t_end"], _pixels(canvas)["hash"])
     received = _stats(page)["received"]
-    page.wait_for_timeout(1500)
+    # a later kernel event: its next status (once a second) counts more samples read meanwhile
+    wait_until(lambda: _paused_count(status) > first, timeout_s=30, what="a later paused count")
     assert (_stats(page)["t_end"], _pixels(canvas)["hash"]) == frozen
-    assert _stats(page)["received"] <= received + 2  # the kernel stopped sending
+    assert _stats(page)["received"] == received  # the kernel sent no picture while paused
     assert pause.inner_text() == "resume"
     pause.click()
     page.wait_for_function(f"() => ({STATS_JS})().t_end > {frozen[0]}", timeout=10_000)
