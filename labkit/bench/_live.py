@@ -35,7 +35,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from labkit.bench._report import BenchResult
+from labkit.bench._report import BenchResult, progress
 from labkit.widgets._transport import CreditWindow
 
 __all__ = ["NaiveView", "bench_dashboard", "bench_widget", "mirror_state", "run"]
@@ -394,6 +394,7 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
             context = browser.contexts[0]
             page = context.pages[0] if context.pages else context.new_page()
             page.goto(url)
+            progress(f"page loaded: {url.split('?')[0]}")
             if lab:
                 from labkit.testing._jupyter import run_all_cells
 
@@ -411,6 +412,7 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
                 exc.add_note(f"no view painted; views: {views}; {page_report(page)}")
                 raise
             page_url = page.url
+            progress("first frame painted")
         finally:
             browser.close()  # disconnects; the page (not made by this connection) stays open
         devtools = _DevTools(chromium.page_ws_url(page_url.split("?")[0]))

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from labkit.bench._report import BenchResult
+from labkit.bench._report import BenchResult, progress
 
 __all__ = ["bench_cameras", "camera_dashboard", "one_camera", "run", "two_cameras"]
 
@@ -95,6 +95,7 @@ def _engine_results(quick: bool) -> list[BenchResult]:
     seconds = 3.0 if quick else 8.0
     results: list[BenchResult] = []
     scope = _scope((2048, 2048))
+    progress("nodes: 2048² camera started (engine in a child process)")
     try:
         frame = scope.camera.snap().values
         rois = [Roi.of(r) for r in ROIS]
@@ -104,6 +105,7 @@ def _engine_results(quick: bool) -> list[BenchResult]:
 
         base_fps, base_late, _ = _rate(scope, seconds)
         for mode, label in (("thread", "engine threads"), ("process", "worker processes")):
+            progress(f"nodes: three nodes as {label}")
             names = [
                 scope.nodes.add(kind, mode=mode, name=f"{kind}_{mode}", **params)["name"]
                 for kind, params in NODES
@@ -191,8 +193,10 @@ def _page_results(quick: bool) -> list[BenchResult]:
         server = VoilaServer(Path(tmp) / "voila")
         server.root.mkdir(parents=True, exist_ok=True)
         server.start(timeout_s=120)
+        progress("nodes: Voila up")
         try:
             for n in (2, 1):
+                progress(f"nodes: the {n}-camera dashboard in Chromium")
                 state = server.root / f"cameras{n}.state.json"
                 write_notebook(
                     server.root / f"cameras{n}.ipynb",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
@@ -49,6 +51,15 @@ class BenchResult:
         out["ratio"] = self.ratio
         out["goal_met"] = self.goal_met
         return out
+
+
+_T0 = time.monotonic()
+
+
+def progress(message: str) -> None:
+    """One ``[bench]`` line on stderr with the seconds since the suites started (a run cut off
+    by a timeout shows how far it got)."""
+    print(f"[bench {time.monotonic() - _T0:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
 def _fmt(x: float | None) -> str:

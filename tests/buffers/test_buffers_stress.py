@@ -65,10 +65,11 @@ def _race_a_writer(reading) -> tuple[int, int, int]:
 
 
 def _until_raced(reading, hazard) -> None:
-    """Race until ``hazard(torn_copies, discarded, lost)`` happened (5 races at most; each
-    one checked in full): a race that never produced the hazard would have tested nothing."""
+    """Race until ``hazard(torn_copies, discarded, lost)`` happened (20 races at most, each one
+    checked in full; usually the first does it, but on a loaded machine the two threads may
+    rarely overlap): a race that never produced the hazard would have tested nothing."""
     seen = []
-    for _ in range(5):
+    for _ in range(20):
         counts = _race_a_writer(reading)
         seen.append(counts)
         if hazard(*counts):
