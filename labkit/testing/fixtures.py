@@ -70,6 +70,10 @@ def _shutdown_kernels_used_by(request: pytest.FixtureRequest) -> None:
             request.getfixturevalue(name).shutdown_kernels()
 
 
+#: how long ``page.goto`` waits for a page's load event (seconds)
+NAVIGATION_TIMEOUT_S = 120
+
+
 @pytest.fixture
 def page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh browser context and page; ``page.console_errors`` collects console errors.
@@ -79,6 +83,9 @@ def page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     leak check runs, so the kernels' scopes release their shared memory in time.
     """
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    # Voila runs the notebook before its page's load event: on a busy machine a notebook that
+    # starts a scope and tracking took longer than Playwright's 30 s default (stressed run s13)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_S * 1000)
     new_page = context.new_page()
     attach_console_errors(new_page)
     try:
