@@ -16,20 +16,25 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from labkit.buffers import sweep_stale_segments
 from labkit.engine._devices import DevicesSpec, build_devices, factory_kwargs, factory_path
 from labkit.engine._engine import Engine
 from labkit.engine._remote_client import RemoteStreams
+from labkit.engine._scope_commands import function_path
 from labkit.engine._server import LogForwardHandler
 from labkit.engine._state import EngineDiedError, EngineError
 from labkit.rpc import ConnectionInfo, RpcClient, resolve_connection
 from labkit.wire import ErrorReply, Event
 from labkit.wire._errors import registered_error, type_name
 
+if TYPE_CHECKING:  # pragma: no cover
+    from labkit.engine._scope import Scope
+
 log = logging.getLogger(__name__)
 
-__all__ = ["EngineHost", "ProcessHost", "RemoteHost", "ThreadHost"]
+__all__ = ["EngineHost", "ProcessHost", "RemoteHost", "ThreadHost", "open_host", "relog"]
 
 OnEvent = Callable[[Event], None]
 OnDied = Callable[[str], None]
@@ -317,3 +322,47 @@ class ProcessHost(RemoteHost):
             self._conn.close()
             self._kill()
             shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+
+def open_host(scope: Scope, on_event: OnEvent, on_died: OnDied) -> tuple[Any, dict]:
+    """Bring up the engine host of ``scope`` in its mode (thread, process or remote); returns
+    it and the engine's ``hello`` (its status)."""
+    devices, seed, shape, slots = scope._devices_spec, scope._seed, scope._shape, scope._ring_slots
+    if scope.mode == "thread":
+        host: Any = ThreadHost(devices, on_event, seed, shape, slots, commands=scope._commands)
+        return host, host.call("hello")
+    if scope.mode == "process":
+        sweep_stale_segments()
+        commands = [c if isinstance(c, str) else function_path(c) for c in scope._commands]
+        host = ProcessHost(devices, on_event, on_died, seed, shape, slots, commands=commands)
+        return host, host.hello
+    assert scope._connection is not None
+    host = RemoteHost(
+        scope._connection,
+        on_event,
+        on_died,
+        key=scope._key,
+        timeout_s=scope._connect_timeout_s,
+        stream_options=scope._stream_options,
+    )
+    return host, host.hello
+
+
+def relog(payload: dict) -> bool:
+    """Hand a log record forwarded from the engine process to this process's logging.
+
+    Returns False when this process's logging does not want the record (logger level).
+    """
+    try:
+        logger = logging.getLogger(str(payload.get("name", "labkit.engine")))
+        levelno = int(payload.get("levelno", logging.INFO))
+        if not logger.isEnabledFor(levelno):
+            return False
+        fields = dict(payload)
+        fields["args"] = None
+        fields["exc_info"] = None
+        record = logging.makeLogRecord(fields)
+        logger.handle(record)
+    except Exception:  # pragma: no cover - a bad record must not break event delivery
+        log.debug("could not re-log a forwarded record", exc_info=True)
+    return True

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from labkit.devices import ActionSpec, PropertySpec, UnknownActionError, UnknownPropertyError
+from labkit.engine import events
+from labkit.wire import Event
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -75,7 +78,7 @@ class DeviceProxy:
                 f"{self.kind} {self.name!r} has no action {name!r}; actions: "
                 f"{', '.join(self._actions) or 'none'}"
             )
-        return self._scope._run_action(self.name, name, dict(args or {}), progress)
+        return self._run_action(name, dict(args or {}), progress)
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -112,7 +115,7 @@ class DeviceProxy:
         spec = self._actions[name]
 
         def run(progress: Any = None, **kwargs: Any) -> Any:
-            return self._scope._run_action(self.name, name, kwargs, progress)
+            return self._run_action(name, kwargs, progress)
 
         run.__name__ = name
         run.__doc__ = f"{spec.description}\n\nArguments: {spec.signature()}"
@@ -138,6 +141,31 @@ class DeviceProxy:
             {*self._specs, *_ATTRIBUTES.get(self.kind, ()), *_METHODS.get(self.kind, ()), *_OWN,
              *self._actions, "action_specs", "call_action"}
         )  # fmt: skip
+
+    def _run_action(self, action: str, args: dict, progress: Any) -> Any:
+        """Run ``action`` in the engine, calling ``progress(fraction, message)`` meanwhile."""
+        scope = self._scope
+        if progress is None:
+            return scope._call("call_action", device=self.name, action=action, args=args)
+        if not callable(progress):
+            raise TypeError(f"progress must be callable(fraction, message), got {progress!r}")
+        call_id = uuid.uuid4().hex
+
+        def follow(event: Event) -> None:
+            p = events.parse(event, events.ProgressEvent)
+            if p is not None and p.call_id == call_id:
+                progress(p.fraction, p.message)
+
+        bus = scope.events
+        bus.subscribe(follow)
+        try:
+            result = scope._call(
+                "call_action", device=self.name, action=action, args=args, call_id=call_id
+            )
+            bus.flush()  # its progress events came before the reply: deliver them all
+            return result
+        finally:
+            bus.unsubscribe(follow)
 
     def __repr__(self) -> str:
         return f"<DeviceProxy {self.kind} {self.name!r} ({self._scope.mode} engine)>"

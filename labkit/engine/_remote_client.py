@@ -104,6 +104,16 @@ class RemoteStreams:
     def state(self) -> str:
         return self.client.link_state
 
+    def link_info(self) -> dict[str, Any]:
+        """``{"state", "downs", "reconnects", "address"}`` of the link (``Scope.link``)."""
+        client = self.client
+        return {
+            "state": client.link_state,
+            "downs": client.link.downs,
+            "reconnects": max(0, client.connects - 1),
+            "address": client.address,
+        }
+
     def check(self) -> None:
         """Raise :class:`LinkDownError` while the link is down."""
         if self.client.link_state == "down":

@@ -7,29 +7,28 @@ engine's host (thread or process) unless it was made by :func:`~labkit.engine.co
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import itertools
 import logging
 import os
 import threading
-import uuid
-import weakref
 from typing import Any
 
 from labkit.buffers import TraceReader, sweep_stale_segments
 from labkit.engine import events
 from labkit.engine._devices import DevicesSpec
 from labkit.engine._events import EventBus
-from labkit.engine._hosts import ProcessHost, RemoteHost, ThreadHost
+from labkit.engine._hosts import open_host, relog
 from labkit.engine._proxy import DeviceProxy
 from labkit.engine._proxy_types import CameraProxy, SignalProxy, StageProxy
-from labkit.engine._scope_commands import ScopeCommands, function_path
+from labkit.engine._scope_commands import ScopeCommands
+from labkit.engine._scope_exit import close_at_exit
 from labkit.engine._scope_nodes import ScopeNodes
 from labkit.engine._scope_settings import ScopeSettings
 from labkit.engine._scope_streams import StreamAccess, Traces
 from labkit.engine._scope_tracking import ScopeTracking
 from labkit.engine._settings_file import read_settings
+from labkit.engine._spool_host import spool_for
 from labkit.engine._state import (
     EngineDiedError,
     EngineState,
@@ -48,25 +47,6 @@ __all__ = ["Scope"]
 
 _MODES = ("thread", "process")
 _labels = itertools.count(1)
-# scopes of this process not closed yet, closed when the interpreter exits (see _close_open_scopes)
-_open_scopes: weakref.WeakKeyDictionary[Scope, int] = weakref.WeakKeyDictionary()
-
-
-@atexit.register
-def _close_open_scopes() -> None:
-    """Close every scope this process opened and did not close, as the interpreter exits.
-
-    A notebook's scope stays open while the notebook is (Run All leaves its views live); when the
-    kernel shuts down, this releases its engine, child process, shared memory and sockets. A forked
-    child inherits this handler and copies of the scopes but not their engines: it closes only the
-    scopes its own process opened.
-    """
-    for scope, pid in list(_open_scopes.items()):
-        if pid == os.getpid():
-            try:
-                scope.close()
-            except Exception:
-                log.exception("closing %s at exit failed", scope._label)
 
 
 class Scope:
@@ -148,7 +128,7 @@ class Scope:
         except BaseException:
             self._bus.close()
             raise
-        _open_scopes[self] = os.getpid()
+        close_at_exit(self)
         if rig is not None:
             try:
                 self.settings.apply(rig)
@@ -168,30 +148,7 @@ class Scope:
         def on_died(reason: str) -> None:
             self._on_engine_died(gen, reason)
 
-        if self.mode == "thread":
-            host: Any = ThreadHost(
-                self._devices_spec, on_event, self._seed, self._shape, self._ring_slots,
-                commands=self._commands,
-            )  # fmt: skip
-            info = host.call("hello")
-        elif self.mode == "process":
-            sweep_stale_segments()
-            host = ProcessHost(
-                self._devices_spec, on_event, on_died, self._seed, self._shape, self._ring_slots,
-                commands=[c if isinstance(c, str) else function_path(c) for c in self._commands],
-            )  # fmt: skip
-            info = host.hello
-        else:
-            assert self._connection is not None
-            host = RemoteHost(
-                self._connection,
-                on_event,
-                on_died,
-                key=self._key,
-                timeout_s=self._connect_timeout_s,
-                stream_options=self._stream_options,
-            )
-            info = host.hello
+        host, info = open_host(self, on_event, on_died)
         self._host = host
         try:
             self._apply_status(info)
@@ -252,7 +209,7 @@ class Scope:
             self._streams.ring_changed(payload)
         elif topic == "streams":
             self._streams.replace(payload["streams"])
-        elif topic == "log" and self.mode != "thread" and not _relog(payload):
+        elif topic == "log" and self.mode != "thread" and not relog(payload):
             return  # not enabled in this process's logging: no event either (as in thread mode)
         self._publish(topic, payload)
 
@@ -459,29 +416,6 @@ class Scope:
     def __dir__(self) -> list[str]:
         return sorted({*super().__dir__(), *self._proxies})
 
-    def _run_action(self, device: str, action: str, args: dict, progress: Any) -> Any:
-        """Run a device action in the engine, calling ``progress(fraction, message)`` meanwhile."""
-        if progress is None:
-            return self._call("call_action", device=device, action=action, args=args)
-        if not callable(progress):
-            raise TypeError(f"progress must be callable(fraction, message), got {progress!r}")
-        call_id = uuid.uuid4().hex
-
-        def follow(event: Event) -> None:
-            p = events.parse(event, events.ProgressEvent)
-            if p is not None and p.call_id == call_id:
-                progress(p.fraction, p.message)
-
-        self._bus.subscribe(follow)
-        try:
-            result = self._call(
-                "call_action", device=device, action=action, args=args, call_id=call_id
-            )
-            self._bus.flush()  # its progress events came before the reply: deliver them all
-            return result
-        finally:
-            self._bus.unsubscribe(follow)
-
     # -- data ------------------------------------------------------------------------------------
 
     @property
@@ -631,15 +565,7 @@ class Scope:
         "downs", "reconnects", "address"}`` (None for local engines, whose streams are in
         shared memory). A ``link`` event announces every change."""
         streams = getattr(self._host, "streams", None)
-        if streams is None:
-            return None
-        client = streams.client
-        return {
-            "state": client.link_state,
-            "downs": client.link.downs,
-            "reconnects": max(0, client.connects - 1),
-            "address": client.address,
-        }
+        return None if streams is None else streams.link_info()
 
     @property
     def spool(self) -> Any:
@@ -647,15 +573,8 @@ class Scope:
         remote TCP engine a :class:`~labkit.engine.RemoteSpool`, which records on the engine's
         machine."""
         with self._lock:
-            if self._spool is None and getattr(self._host, "streams", None) is not None:
-                from labkit.engine._remote_spool import RemoteSpool
-
-                self._spool = RemoteSpool(self)  # the spooler runs beside the engine
             if self._spool is None:
-                from labkit.engine._spool_host import ScopeSpoolHost
-
-                spool_module = importlib.import_module("labkit.spool")
-                self._spool = spool_module.SpoolController(ScopeSpoolHost(self))
+                self._spool = spool_for(self)
             return self._spool
 
     def live(self, **kw: Any) -> Any:
@@ -665,23 +584,3 @@ class Scope:
     def dashboard(self, **kw: Any) -> Any:
         """A :class:`labkit.widgets.Dashboard`: live view, device panel, traces and spool panel."""
         return importlib.import_module("labkit.widgets").Dashboard(self, **kw)
-
-
-def _relog(payload: dict) -> bool:
-    """Hand a log record forwarded from the engine process to this process's logging.
-
-    Returns False when this process's logging does not want the record (logger level).
-    """
-    try:
-        logger = logging.getLogger(str(payload.get("name", "labkit.engine")))
-        levelno = int(payload.get("levelno", logging.INFO))
-        if not logger.isEnabledFor(levelno):
-            return False
-        fields = dict(payload)
-        fields["args"] = None
-        fields["exc_info"] = None
-        record = logging.makeLogRecord(fields)
-        logger.handle(record)
-    except Exception:  # pragma: no cover - a bad record must not break event delivery
-        log.debug("could not re-log a forwarded record", exc_info=True)
-    return True

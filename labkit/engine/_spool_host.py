@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from labkit.buffers import RingReader, TraceReader
@@ -14,7 +15,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from labkit.engine._proxy_types import CameraProxy
     from labkit.engine._scope import Scope
 
-__all__ = ["EngineSpoolHost", "ScopeSpoolHost"]
+__all__ = ["EngineSpoolHost", "ScopeSpoolHost", "spool_for"]
+
+
+def spool_for(scope: Scope) -> Any:
+    """The spooler of ``scope``: a :class:`labkit.spool.SpoolController` on this machine, or for
+    a remote TCP engine a :class:`~labkit.engine.RemoteSpool` (it records beside the engine)."""
+    if getattr(scope._host, "streams", None) is not None:
+        from labkit.engine._remote_spool import RemoteSpool
+
+        return RemoteSpool(scope)
+    return importlib.import_module("labkit.spool").SpoolController(ScopeSpoolHost(scope))
 
 
 class ScopeSpoolHost:

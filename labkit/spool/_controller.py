@@ -20,7 +20,8 @@ from labkit.spool._interactive import Confirm
 from labkit.spool._journal import Journal, journal_path
 from labkit.spool._layout import Layout
 from labkit.spool._pipeline import Pipeline
-from labkit.spool._preflight import PreflightReport, free_bytes, run_preflight
+from labkit.spool._preflight import PreflightReport, free_bytes
+from labkit.spool._series_preflight import preflight_series
 from labkit.spool._settings import (
     DEFAULTS,
     METHOD_CODECS,
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 
 PREFLIGHT_MODES = ("interactive", "warn", "abort", "skip")
 MAX_FRAMES_IN_ATTRS = 100_000
-MIN_BUFFER_S = 0.5  # preflight: ring + shard pool must hold this much time of frames
 
 
 class SpoolHost(Protocol):
@@ -293,7 +293,7 @@ class SpoolController:
         path, name = self._series_path(fn, s)
         report = PreflightReport()
         if preflight_mode != "skip":
-            report = self._preflight(path.parent, s)
+            report = preflight_series(self._camera(s), path.parent, s, self._sinks)
         where = path.url if isinstance(path, ObjectStore) else path
         if not report.ok:
             unasked = ""
@@ -340,91 +340,6 @@ class SpoolController:
     def _camera(self, s: dict) -> CameraSource:
         """The frames of a series with settings ``s`` (checked by ``plan_streams`` first)."""
         return CameraSource(self.host, s["frames_stream"])
-
-    def _preflight(self, dirname: Any, s: dict) -> PreflightReport:
-        camera = self._camera(s)
-        sample, synthetic, n_slots = self._sample_frame(camera)
-        # buffering between camera and disk: ring slots + the shard pool, in seconds of frames
-        rate = max(camera.frame_rate_hz(), 1e-9)
-        layout = Layout.plan(
-            sample.shape,
-            str(sample.dtype),
-            rate,
-            0,
-            1,
-            s["max_frames"],
-            s["shard_seconds"],
-            s["shard_max_mb"],
-        )
-        n_buf = n_slots + s["queue_shards"] * layout.slots_per_shard
-        if isinstance(dirname, ObjectStore):
-            from labkit.spool._preflight_store import run_store_preflight
-
-            report = run_store_preflight(
-                dirname, sample, camera.frame_rate_hz(), s["protocol"].preflight
-            )
-        else:
-            report = self._disk_preflight(dirname, s, camera, sample, synthetic, n_buf)
-        buffer_s = n_buf / rate
-        report.measured["buffer_s"] = buffer_s
-        buffer_frames = n_buf
-        ok = buffer_s >= MIN_BUFFER_S or (
-            s["max_frames"] is not None and s["max_frames"] <= buffer_frames
-        )
-        report.checks.append(
-            (
-                ok,
-                f"buffering {buffer_s:.2f} s of frames (ring {n_slots} slots + "
-                f"{s['queue_shards']} shards of {layout.slots_per_shard})"
-                + (
-                    ""
-                    if ok
-                    else f"; below {MIN_BUFFER_S} s a disk stall drops frames: raise "
-                    "queue_shards or the scope's ring_slots, or lower the frame rate"
-                ),
-            )
-        )
-        return report
-
-    def _disk_preflight(
-        self,
-        dirname: Path,
-        s: dict,
-        camera: CameraSource,
-        sample: np.ndarray,
-        synthetic: bool,
-        n_buf: int,
-    ) -> PreflightReport:
-        return run_preflight(
-            dirname,
-            sample,
-            Compressor(s["compression"], sample.dtype.itemsize),
-            camera.frame_rate_hz(),
-            s["max_frames"],
-            s["compress_threads"],
-            s["fsync"],
-            s["protocol"].preflight,
-            synthetic,
-            buffer_frames=n_buf,
-            # a series the buffers hold whole drops nothing however slow the spool is
-            holds_whole_series=s["max_frames"] is not None and s["max_frames"] <= n_buf,
-            # the write path the method takes (zarr writes shards with O_DIRECT)
-            o_direct=bool(getattr(self._sinks[s["method"]], "uses_o_direct", False)),
-        )
-
-    def _sample_frame(self, camera: CameraSource) -> tuple[np.ndarray, bool, int]:
-        reader = camera.open_reader("spool-preflight")
-        try:
-            frame = reader.latest()
-            if frame is None and reader.wait(1.0):
-                frame = reader.latest()
-            ring = reader.ring
-            if frame is not None:
-                return frame.data, False, ring.n_slots
-            rng = np.random.default_rng(0)
-            return rng.poisson(100, ring.shape).astype(ring.dtype), True, ring.n_slots
-        finally:
-            reader.close()
 
     def _launch(self, handle: SpoolHandle, s: dict) -> None:
         plan = plan_streams(self.host, s, self._sinks)
