@@ -102,7 +102,10 @@ def test_viewer_edit_flows_back_to_the_variable_without_echo(manager):
     assert _pushes("img") == 1  # the edit was not pushed back (no echo)
     assert _window_of(manager, "img").version == version + 1  # the edit itself
     ns["img"][0, 0] = 5.0  # the notebook variable is a writable copy
-    wait_until(lambda: float(_window_of(manager, "img").data[0, 0]) == 5.0)
+    # the watcher counts a push when the manager's reply is in, after the window has the data
+    wait_until(lambda: _pushes("img") >= 2, what="the push of the local change")
+    watch_rounds(ns)  # and no push after it
+    assert float(_window_of(manager, "img").data[0, 0]) == 5.0
     info = lv.watch_info()["watchers"][0]["variables"]["img"]
     assert info["edits_applied"] == 1 and info["pushes"] == 2  # first push + the local change only
     assert _window_of(manager, "img").version == version + 2
