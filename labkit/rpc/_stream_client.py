@@ -6,7 +6,10 @@ byte back within 1.25 s drops it), so a dead link is seen within 1.5 s even whil
 is on its way (any arriving byte counts); the link is then ``down`` until a new connection is
 made. libzmq reconnects by itself, and on every new connection the client subscribes again with
 fresh credit, so views resume without anything being restarted. A server that answers pings but
-sends no message (not even its 0.25 s heartbeats) for ``timeout_s`` also counts as down.
+sends no message (not even its 0.25 s heartbeats) for ``timeout_s`` also counts as down, and the
+client then dials again on a new socket with a new identity (``redials``): a connection that
+stands but gets nothing is what a ROUTER shows a client whose identity it lost while taking over
+a reconnection (libzmq's ROUTER_HANDOVER under load), and waiting on it would never end.
 """
 
 from __future__ import annotations
@@ -187,26 +190,14 @@ class StreamClient:
         self._sendq: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._closing = False
         self.connects = 0
+        self.redials = 0  # new sockets dialled because the link went silent (module docstring)
         self.garbage_received = 0
         self.refused: str | None = None  # why the server refused this client's keys
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._ctx = zmq.Context()
-        self._sock = self._ctx.socket(zmq.DEALER)
-        configure_client(self._sock, info)
-        self._sock.setsockopt(zmq.IDENTITY, f"{self.name}-{secrets.token_hex(4)}".encode())
-        self._sock.setsockopt(zmq.IMMEDIATE, 1)  # nothing queued for a link that is not there
-        self._sock.setsockopt(zmq.RCVHWM, 16)
-        self._sock.setsockopt(zmq.SNDHWM, 1000)
-        self._sock.setsockopt(zmq.HEARTBEAT_IVL, 250)
-        self._sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 1250)
-        self._sock.setsockopt(zmq.RECONNECT_IVL, 100)
-        self._sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-        self._monitor = self._sock.get_monitor_socket(
-            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_DISCONNECTED
-        )
-        self._sock.connect(self.address)
+        self._sock, self._monitor = self._dial()
         self._thread = threading.Thread(target=self._run, name="labkit-stream-client", daemon=True)
         self._thread.start()
 
@@ -271,6 +262,41 @@ class StreamClient:
         except (BlockingIOError, OSError):
             pass
 
+    def _dial(self) -> tuple[zmq.Socket, zmq.Socket]:
+        """A DEALER socket with a new identity, connecting to the server, and its monitor."""
+        sock = self._ctx.socket(zmq.DEALER)
+        configure_client(sock, self.info)
+        sock.setsockopt(zmq.IDENTITY, f"{self.name}-{secrets.token_hex(4)}".encode())
+        sock.setsockopt(zmq.IMMEDIATE, 1)  # nothing queued for a link that is not there
+        sock.setsockopt(zmq.RCVHWM, 16)
+        sock.setsockopt(zmq.SNDHWM, 1000)
+        sock.setsockopt(zmq.HEARTBEAT_IVL, 250)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 1250)
+        sock.setsockopt(zmq.RECONNECT_IVL, 100)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        monitor = sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_DISCONNECTED
+        )
+        sock.connect(self.address)
+        return sock, monitor
+
+    def _close_socket(self) -> None:
+        self._sock.disable_monitor()
+        self._monitor.close(0)
+        self._sock.close(linger=200)  # a goodbye still leaves (the engine closes our readers)
+
+    def _redial(self, poller: zmq.Poller) -> None:
+        """Replace a socket whose link went silent by a new one (new identity); its handshake
+        subscribes again. The old identity says bye, if the server still hears it."""
+        for s in (self._sock, self._monitor):
+            poller.unregister(s)
+        self._send({"op": "bye"})
+        self._close_socket()
+        self._sock, self._monitor = self._dial()
+        for s in (self._sock, self._monitor):
+            poller.register(s, zmq.POLLIN)
+        self.redials += 1
+
     # -- the I/O thread --------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -293,11 +319,12 @@ class StreamClient:
                     self._send({"op": "ping", "name": self.name})
                 if self.link.check(now):
                     logger.warning(
-                        "link to %s is down: no message for %.1f s",
+                        "link to %s is down: no message for %.1f s; dialling again",
                         self.address,
                         self.link.timeout_s,
                     )
                     self._notify("down")
+                    self._redial(poller)
             self._flush()  # the goodbye
         except Exception:  # pragma: no cover - a bug here must show
             logger.exception("stream client I/O thread failed")
@@ -420,9 +447,7 @@ class StreamClient:
             with sub._cond:
                 sub.closed = True
                 sub._cond.notify_all()
-        self._sock.disable_monitor()
-        self._monitor.close(0)
-        self._sock.close(linger=200)  # the goodbye still leaves (the engine closes our readers)
+        self._close_socket()
         self._ctx.term()
         os.close(self._wake_r)
         os.close(self._wake_w)
