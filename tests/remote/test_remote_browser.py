@@ -51,6 +51,9 @@ def test_remote_live_view_paints_in_voila_and_shows_a_cut_link(netns, runtime, v
                 30,
                 "the red status to clear",
             )
+            # the test's own control connection went through the cut too: like any client it
+            # raises LinkDownError while its link is down and works again once it is up
+            wait_until(lambda: control.link["state"] == "up", 30, "the control link to be up")
             control.stop()
     finally:
         served.stop()
