@@ -386,6 +386,8 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
     sample the page's counters and the kernel's stats over a bare DevTools connection."""
     import psutil
 
+    from labkit.testing._jupyter import POLL_MS
+
     chromium = _Chromium(state_path.with_name(state_path.name + ".profile"))
     devtools: _DevTools | None = None
     try:
@@ -404,6 +406,7 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
                     "() => window.labkit && "
                     "Object.values(window.labkit.views).some(v => v.painted >= 1)",
                     timeout=120_000,
+                    polling=POLL_MS,
                 )
             except Exception as exc:  # what the page shows says why (kernel error, no frames)
                 from labkit.testing._jupyter import page_report

@@ -218,6 +218,7 @@ def _open(pw: Any, chromium: Any, urls: list[str], ready_js: list[str]) -> list[
     """Open ``urls`` in tabs with Playwright over CDP, wait for each ``ready_js``, disconnect;
     returns a bare DevTools connection per tab."""
     from labkit.bench._live import _DevTools
+    from labkit.testing._jupyter import POLL_MS
 
     browser = pw.chromium.connect_over_cdp(chromium.endpoint)
     opened = []
@@ -226,7 +227,7 @@ def _open(pw: Any, chromium: Any, urls: list[str], ready_js: list[str]) -> list[
         for k, (url, ready) in enumerate(zip(urls, ready_js, strict=True)):
             page = context.pages[0] if k == 0 and context.pages else context.new_page()
             page.goto(url)
-            page.wait_for_function(ready, timeout=180_000)
+            page.wait_for_function(ready, timeout=180_000, polling=POLL_MS)
             opened.append(page.url.split("?")[0])
     finally:
         browser.close()  # disconnects; the pages stay open
@@ -296,7 +297,7 @@ w"""
 def _measure_lab(pw: Any, root: Path, n_energy: int, n: int, rounds: int, steps: int) -> dict:
     """The same window as a notebook widget in JupyterLab (the kernel makes the cube)."""
     from labkit.bench._live import _Chromium
-    from labkit.testing._jupyter import run_all_cells, write_notebook
+    from labkit.testing._jupyter import POLL_MS, run_all_cells, write_notebook
     from labkit.testing._servers import LabServer
 
     lab = LabServer(root / "lab")
@@ -314,6 +315,7 @@ def _measure_lab(pw: Any, root: Path, n_energy: int, n: int, rounds: int, steps:
             page.wait_for_function(
                 "() => Object.values(window.labkit_viewers || {}).some((s) => s.painted > 0)",
                 timeout=180_000,
+                polling=POLL_MS,
             )
             url = page.url.split("?")[0]
         finally:

@@ -19,12 +19,18 @@ from typing import Any
 
 __all__ = [
     "KERNELSPEC",
+    "POLL_MS",
     "attach_console_errors",
     "run_all_cells",
     "wait_for_kernel_idle",
     "wait_for_widget",
     "write_notebook",
 ]
+
+# how often ``page.wait_for_function`` checks its condition: on a timer, not Playwright's default
+# requestAnimationFrame polling, which a page painting a live view on SwiftShader under load can
+# starve (a bench run waited 120 s for a first paint while its view painted 1,743 frames)
+POLL_MS = 200
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labkit.testing._jupyter import run_all_cells
+from labkit.testing._jupyter import POLL_MS, run_all_cells
 
 __all__ = [
     "PAINTED_JS",
@@ -88,7 +88,9 @@ def wait_painting(page: Any, frames: int = 10, timeout_s: float = 30.0) -> int:
     """Wait until the live views of ``page`` paint ``frames`` more frames than now (the view is
     alive, not just painted once); returns the new total. Raises Playwright's TimeoutError."""
     start = int(page.evaluate(PAINTED_JS))
-    page.wait_for_function(f"() => ({PAINTED_JS})() >= {start + frames}", timeout=timeout_s * 1000)
+    page.wait_for_function(
+        f"() => ({PAINTED_JS})() >= {start + frames}", timeout=timeout_s * 1000, polling=POLL_MS
+    )
     return int(page.evaluate(PAINTED_JS))
 
 

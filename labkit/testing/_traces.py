@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from labkit.testing._jupyter import POLL_MS
+
 __all__ = ["TRACE_PIXELS_JS", "TRACE_STATS_JS", "trace_feed_cells", "wait_trace_lines"]
 
 # pixels of each line colour and a hash of the canvas. Antialiased lines blend with the white
@@ -64,6 +66,7 @@ def wait_trace_lines(
         }}""",
         arg=[container, colors, min_pixels],
         timeout=timeout_s * 1000,
+        polling=POLL_MS,
     )
     return dict(canvas.evaluate(TRACE_PIXELS_JS, colors)["counts"])
 

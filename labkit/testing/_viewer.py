@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from labkit.testing._jupyter import POLL_MS
+
 __all__ = ["viewer_card", "viewer_stats", "wait_painted"]
 
 
@@ -33,6 +35,7 @@ def wait_painted(
         }""",
         arg=[uid, more_than, expect],
         timeout=timeout_s * 1000,
+        polling=POLL_MS,
     )
     return viewer_stats(page, uid)
 
