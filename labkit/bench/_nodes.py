@@ -12,6 +12,10 @@ Engine figures (a 2048² uint16 sim camera at 100 fps, engine in a child process
 
 Page figure: two 1024² cameras at 100 fps on one dashboard in a real Voila page, the painted fps
 of each live view (goal ≥ 30 each), beside the same dashboard with one camera.
+
+``--quick`` (the smoke test's run) uses frames of half the size (1024² and 512²) and shorter
+windows: it checks that every figure is measured and reported, not the goals; the names say the
+size measured.
 """
 
 from __future__ import annotations
@@ -28,12 +32,24 @@ from labkit.bench._report import BenchResult, progress
 
 __all__ = ["bench_cameras", "camera_dashboard", "one_camera", "run", "two_cameras"]
 
-ROIS = [(f"bead{i}", 200 + 400 * i, 300 + 350 * i, 64, 64) for i in range(4)]
-NODES: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("roi_stats", {"rois": ROIS, "stats": ["mean", "max"]}),
-    ("frame_stats", {}),
-    ("downsample", {"every": 4, "bin": 4}),
-)
+ENGINE_SIZE = {False: 2048, True: 1024}  # frame side of the engine figures, by quick
+PAGE_SIZE = {False: 1024, True: 512}  # frame side of the page's cameras, by quick
+
+
+def _rois(size: int) -> list[tuple[str, int, int, int, int]]:
+    """4 ROIs of 64² spread over a ``size``² frame."""
+    return [
+        (f"bead{i}", (200 + 400 * i) * size // 2048, (300 + 350 * i) * size // 2048, 64, 64)
+        for i in range(4)
+    ]
+
+
+def _nodes(size: int) -> tuple[tuple[str, dict[str, Any]], ...]:
+    return (
+        ("roi_stats", {"rois": _rois(size), "stats": ["mean", "max"]}),
+        ("frame_stats", {}),
+        ("downsample", {"every": 4, "bin": 4}),
+    )
 
 
 def _scope(shape: tuple[int, int]) -> Any:
@@ -94,11 +110,12 @@ def _engine_results(quick: bool) -> list[BenchResult]:
 
     seconds = 3.0 if quick else 8.0
     results: list[BenchResult] = []
-    scope = _scope((2048, 2048))
-    progress("nodes: 2048² camera started (engine in a child process)")
+    size = ENGINE_SIZE[quick]
+    scope = _scope((size, size))
+    progress(f"nodes: {size}² camera started (engine in a child process)")
     try:
         frame = scope.camera.snap().values
-        rois = [Roi.of(r) for r in ROIS]
+        rois = [Roi.of(r) for r in _rois(size)]
         direct_roi = _direct_ms(lambda f: roi_stats(f, rois, ("mean", "max")), frame, 200)
         direct_stats = _direct_ms(frame_stats, frame, 50)
         naive_stats = _direct_ms(_four_passes, frame, 50)
@@ -108,7 +125,7 @@ def _engine_results(quick: bool) -> list[BenchResult]:
             progress(f"nodes: three nodes as {label}")
             names = [
                 scope.nodes.add(kind, mode=mode, name=f"{kind}_{mode}", **params)["name"]
-                for kind, params in NODES
+                for kind, params in _nodes(size)
             ]
             time.sleep(1.0)  # warm up (a worker process maps the ring, numpy caches)
             fps, late, nodes = _rate(scope, seconds)
@@ -119,19 +136,19 @@ def _engine_results(quick: bool) -> list[BenchResult]:
                 scope.nodes.remove(name)
             results += [
                 BenchResult(
-                    f"nodes: camera fps at 2048² with 3 nodes in {label}", fps, "fps",
+                    f"nodes: camera fps at {size}² with 3 nodes in {label}", fps, "fps",
                     "same camera, no node, same run", base_fps, goal=99.0, goal_kind="value",
                     note=f"{late} frames late (no node: {base_late}); nodes lost {lost} frames; "
                          "ROI stats + frame stats + 4x4 downsample of every 4th frame",
                 ),
                 BenchResult(
-                    f"nodes: roi_stats node per 2048² frame ({label})", roi_ms, "ms",
+                    f"nodes: roi_stats node per {size}² frame ({label})", roi_ms, "ms",
                     "roi_stats() called directly on a frame", direct_roi, higher_is_better=False,
                     note="4 ROIs of 64², mean and max; wall time of process() + writing the row, "
                          "so in engine threads it includes waiting for the GIL",
                 ),
                 BenchResult(
-                    f"nodes: frame_stats node per 2048² frame ({label})", stats_ms, "ms",
+                    f"nodes: frame_stats node per {size}² frame ({label})", stats_ms, "ms",
                     "four whole-frame numpy passes (min, max, mean, count >= max)", naive_stats,
                     higher_is_better=False,
                     note=f"frame_stats() called directly: {direct_stats:.2f} ms; the node reads "
@@ -144,40 +161,40 @@ def _engine_results(quick: bool) -> list[BenchResult]:
 
 
 def bench_cameras(n_cameras: int, seed: int = 0, shape: tuple[int, int] = (1024, 1024)) -> dict:
-    """Devices factory (``labkit.bench._nodes:bench_cameras``): ``n_cameras`` 1024² sim cameras
-    at 100 fps on one stage."""
+    """Devices factory (``labkit.bench._nodes:bench_cameras``): ``n_cameras`` sim cameras of
+    ``shape`` at 100 fps on one stage."""
     from labkit.devices.sim import SimCamera, SimStage
 
     stage = SimStage("stage")
     devices: dict[str, Any] = {"stage": stage}
     for i in range(n_cameras):
         name = "camera" if i == 0 else f"camera{i + 1}"
-        camera = SimCamera(name, seed=seed + i, sensor_shape=(1024, 1024), stage=stage)
+        camera = SimCamera(name, seed=seed + i, sensor_shape=shape, stage=stage)
         camera.frame_rate_hz = 100
         camera.exposure_ms = 5
         devices[name] = camera
     return devices
 
 
-def camera_dashboard(n_cameras: int) -> tuple[Any, Any, Any]:
-    """In the kernel: a dashboard of ``n_cameras`` (1 or 2) 1024² cameras at 100 fps (engine in
-    a child process). Returns (first live view, scope, dashboard)."""
+def camera_dashboard(n_cameras: int, size: int = 1024) -> tuple[Any, Any, Any]:
+    """In the kernel: a dashboard of ``n_cameras`` (1 or 2) ``size``² cameras at 100 fps (engine
+    in a child process). Returns (first live view, scope, dashboard)."""
     from labkit.engine import Scope
 
     factory = f"labkit.bench._nodes:{'one_camera' if n_cameras == 1 else 'two_cameras'}"
-    scope = Scope(devices=factory, mode="process", shape=(1024, 1024))
+    scope = Scope(devices=factory, mode="process", shape=(size, size))
     scope.start()
     dash = scope.dashboard(title=f"{n_cameras} cameras", traces=False)
     return dash.live, scope, dash
 
 
 def one_camera(seed: int = 0, shape: tuple[int, int] = (1024, 1024)) -> dict:
-    """Devices factory: one 1024² camera at 100 fps."""
+    """Devices factory: one camera of ``shape`` (default 1024²) at 100 fps."""
     return bench_cameras(1, seed, shape)
 
 
 def two_cameras(seed: int = 0, shape: tuple[int, int] = (1024, 1024)) -> dict:
-    """Devices factory: two 1024² cameras at 100 fps."""
+    """Devices factory: two cameras of ``shape`` (default 1024²) at 100 fps."""
     return bench_cameras(2, seed, shape)
 
 
@@ -188,6 +205,7 @@ def _page_results(quick: bool) -> list[BenchResult]:
     from labkit.testing._jupyter import write_notebook
     from labkit.testing._servers import VoilaServer
 
+    size = PAGE_SIZE[quick]
     measured: dict[int, dict] = {}
     with tempfile.TemporaryDirectory(prefix="labkit-bench-nodes-") as tmp, sync_playwright() as pw:
         server = VoilaServer(Path(tmp) / "voila")
@@ -203,7 +221,7 @@ def _page_results(quick: bool) -> list[BenchResult]:
                     [
                         "from labkit.bench._live import mirror_state\n"
                         "from labkit.bench._nodes import camera_dashboard\n"
-                        f"view, scope, dash = camera_dashboard({n})\n"
+                        f"view, scope, dash = camera_dashboard({n}, {size})\n"
                         f"mirror_state(view, scope, {str(state)!r}, owner=dash)\ndash"
                     ],
                 )
@@ -219,7 +237,7 @@ def _page_results(quick: bool) -> list[BenchResult]:
     base = "the same dashboard with one camera"
     return [
         BenchResult(
-            f"nodes: two 1024² cameras at 100 fps, live view {i + 1} painted fps", fps, "fps",
+            f"nodes: two {size}² cameras at 100 fps, live view {i + 1} painted fps", fps, "fps",
             base, alone, goal=30.0, goal_kind="value",
             note=f"one Voila page (dashboard grid); encoding {measured[2]['encoding']}",
         )
