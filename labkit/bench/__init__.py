@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", metavar="PATH", help="also write the results as JSON to PATH ('-' for stdout)"
     )
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (for smoke tests)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer repetitions, and smaller frames where a suite says so (for smoke tests)",
+    )
     args = parser.parse_args(argv)
     names = args.suites or list(SUITES)
     try:
