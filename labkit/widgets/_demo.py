@@ -24,6 +24,8 @@ import urllib.request
 import webbrowser
 from pathlib import Path
 
+import psutil
+
 from labkit.errors import LabkitError
 from labkit.widgets._voila_app import TOKEN_ENV, is_loopback
 
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 DEMO_NOTEBOOK = Path(__file__).with_name("demo.ipynb")
 DEFAULT_PORT = 8866  # Voila's usual port
+_PORT_ATTEMPTS = 3  # ports tried when another server takes the one picked before Voila binds it
 
 
 class DemoError(LabkitError, RuntimeError):
@@ -111,23 +114,49 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float) -> None:
+class PortTakenError(DemoError):
+    """Voila could not listen on the port: another server took it after it was checked."""
+
+
+def _listens(proc: subprocess.Popen, port: int) -> bool:
+    """True once ``proc`` itself listens on ``port``."""
+    try:
+        connections = psutil.Process(proc.pid).net_connections(kind="inet")
+    except psutil.Error:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
+
+
+def _wait_ready(url: str, ip: str, port: int, proc: subprocess.Popen, timeout_s: float) -> None:
+    """Wait until this Voila (``proc``) listens on ``ip:port`` and answers at ``url``.
+
+    Another server answering there is not enough: a second demo started at the same moment may
+    have checked the same free port and bound it first (then this Voila exits: port_retries=0).
+
+    Raises:
+        PortTakenError: this Voila exited while another process listens on ``port``.
+        DemoError: it exited otherwise, or did not answer within ``timeout_s``.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise DemoError(
-                f"Voila exited with code {proc.returncode} before serving {url}; see its log above"
-            )
-        try:
-            with urllib.request.urlopen(url + "voila/static/voila.js", timeout=2.0) as response:  # noqa: S310
-                if response.status < 500:
+            message = f"Voila exited with code {proc.returncode} before serving {url}"
+            try:
+                _check_port(ip, port)
+            except DemoError:
+                raise PortTakenError(f"{message}: another process took the port") from None
+            raise DemoError(f"{message}; see its log above")
+        if _listens(proc, port):
+            try:
+                with urllib.request.urlopen(url + "voila/static/voila.js", timeout=2.0) as response:  # noqa: S310
+                    if response.status < 500:
+                        return
+            except urllib.error.HTTPError as exc:
+                exc.close()
+                if exc.code < 500:
                     return
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code < 500:
-                return
-        except OSError:
-            pass
+            except OSError:
+                pass
         time.sleep(0.2)
     raise DemoError(f"Voila did not answer at {url} within {timeout_s:.0f} s")
 
@@ -188,21 +217,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labkit demo: {exc}", file=sys.stderr)
         return 2
     host = f"[{args.ip}]" if ":" in args.ip else args.ip
-    url = f"http://{host}:{port}/"
     token = secrets.token_urlsafe(32)
     env = dict(os.environ, LABKIT_DEMO_SIZE=str(args.size), JUPYTER_PLATFORM_DIRS="1")
     env[TOKEN_ENV] = token  # not on the command line: other users can read process lists
-    proc = subprocess.Popen(
-        demo_command(DEMO_NOTEBOOK, args.ip, port),
-        cwd=DEMO_NOTEBOOK.parent,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C reaches us only; we stop Voila in order
-    )
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
+    proc: subprocess.Popen | None = None
     try:
-        _wait_ready(url, proc, args.timeout)
+        for attempt in range(_PORT_ATTEMPTS):
+            url = f"http://{host}:{port}/"
+            proc = subprocess.Popen(
+                demo_command(DEMO_NOTEBOOK, args.ip, port),
+                cwd=DEMO_NOTEBOOK.parent,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop Voila in order
+            )
+            try:
+                _wait_ready(url, args.ip, port, proc, args.timeout)
+                break
+            except PortTakenError:
+                if args.port is not None or attempt == _PORT_ATTEMPTS - 1:
+                    raise
+                port = _free_port(args.ip)  # a free port picked: another one
+        assert proc is not None  # the loop ran at least once
         url = f"{url}?token={token}"
         print(f"labkit demo: dashboard at {url}  (Ctrl-C to stop)", flush=True)
         if not args.no_browser:
@@ -217,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labkit demo: {exc}", file=sys.stderr)
         return 1
     finally:
-        _stop(proc)
+        if proc is not None:
+            _stop(proc)
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)

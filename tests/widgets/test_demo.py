@@ -107,6 +107,38 @@ def test_a_taken_default_port_falls_back_to_one_just_above_it_not_an_ephemeral_o
     assert _demo.DEFAULT_PORT + 2 <= port < _demo.DEFAULT_PORT + 100
 
 
+def _http_server(port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_another_server_answering_on_the_port_is_not_taken_for_the_demos_voila():
+    """Two demos started at once may check the same free port; the one whose Voila lost the
+    bind must not hand out a URL that reaches the other's server (its token fails there)."""
+    port = _demo._free_port("127.0.0.1")
+    other = _http_server(port)  # answers on the port, like the other demo's Voila
+    ours = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])  # lost the bind
+    try:
+        wait_until(lambda: _demo._listens(other, port), what="the other server listening")
+        with pytest.raises(_demo.PortTakenError, match="another process took the port"):
+            _demo._wait_ready(f"http://127.0.0.1:{port}/", "127.0.0.1", port, ours, 30)
+    finally:
+        ours.wait()
+        other.terminate()
+        other.wait()
+    # its own server listening and answering is ready
+    ours = _http_server(port)
+    try:
+        _demo._wait_ready(f"http://127.0.0.1:{port}/", "127.0.0.1", port, ours, 60)
+        assert _demo._listens(ours, port)
+    finally:
+        ours.terminate()
+        ours.wait()
+
+
 def test_command_binds_loopback_and_never_retries_other_ports():
     cmd = _demo.demo_command(_demo.DEMO_NOTEBOOK, "127.0.0.1", 8123)
     assert (
