@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 
 import labkit.viewer as lv
+from labkit.testing import wait_until
 from labkit.viewer._page import decode_frame, encode_frame
 
 
@@ -85,9 +86,12 @@ class PageClient:
         return self.loop.run(go(), timeout_s + 5.0)
 
     def __exit__(self, *exc) -> None:
+        stream = self.conn.protocol.stream
         self.loop.loop.call_soon_threadsafe(self.conn.close)
-        self.loop.run(asyncio.sleep(0.05))
-        self.loop.close()
+        try:  # the socket closes once the server's close frame is in (after the data before it)
+            wait_until(stream.closed, 30, "the websocket closed by the server's close frame")
+        finally:
+            self.loop.close()
 
     def send(self, header: dict | bytes) -> None:
         frame = header if isinstance(header, bytes) else encode_frame(header)
