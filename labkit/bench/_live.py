@@ -419,7 +419,7 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
         finally:
             browser.close()  # disconnects; the page (not made by this connection) stays open
         devtools = _DevTools(chromium.page_ws_url(page_url.split("?")[0]))
-        time.sleep(1.5 if quick else 3.0)  # warm up: encoding choice, JIT, caches
+        time.sleep(1.0 if quick else 3.0)  # warm up: encoding choice, JIT, caches
 
         def sample() -> tuple[float, dict, dict, float]:
             state = json.loads(state_path.read_text())
@@ -428,7 +428,7 @@ def _measure(pw: Any, url: str, lab: bool, state_path: Path, quick: bool) -> dic
             return time.monotonic(), views, state, cpu.user + cpu.system
 
         t0, all0, k0, c0 = sample()
-        time.sleep(3.0 if quick else 8.0)
+        time.sleep(2.0 if quick else 8.0)
         t1, all1, k1, c1 = sample()
         v0, v1 = next(iter(all0.values())), next(iter(all1.values()))
     finally:

@@ -13,9 +13,9 @@ Engine figures (a 2048² uint16 sim camera at 100 fps, engine in a child process
 Page figure: two 1024² cameras at 100 fps on one dashboard in a real Voila page, the painted fps
 of each live view (goal ≥ 30 each), beside the same dashboard with one camera.
 
-``--quick`` (the smoke test's run) uses frames of half the size (1024² and 512²) and shorter
-windows: it checks that every figure is measured and reported, not the goals; the names say the
-size measured.
+``--quick`` (the smoke test's run) uses frames of a quarter of the side (512² and 256²) and
+shorter windows: it checks that every figure is measured and reported, not the goals; the names
+say the size measured.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from labkit.bench._report import BenchResult, progress
 
 __all__ = ["bench_cameras", "camera_dashboard", "one_camera", "run", "two_cameras"]
 
-ENGINE_SIZE = {False: 2048, True: 1024}  # frame side of the engine figures, by quick
-PAGE_SIZE = {False: 1024, True: 512}  # frame side of the page's cameras, by quick
+ENGINE_SIZE = {False: 2048, True: 512}  # frame side of the engine figures, by quick
+PAGE_SIZE = {False: 1024, True: 256}  # frame side of the page's cameras, by quick
 
 
 def _rois(size: int) -> list[tuple[str, int, int, int, int]]:
@@ -108,7 +108,7 @@ def _four_passes(frame: np.ndarray) -> dict[str, float]:
 def _engine_results(quick: bool) -> list[BenchResult]:
     from labkit.processing import Roi, frame_stats, roi_stats
 
-    seconds = 3.0 if quick else 8.0
+    seconds, window = (2.0, 1.0) if quick else (8.0, 2.0)  # rate, node time windows (s)
     results: list[BenchResult] = []
     size = ENGINE_SIZE[quick]
     scope = _scope((size, size))
@@ -127,11 +127,11 @@ def _engine_results(quick: bool) -> list[BenchResult]:
                 scope.nodes.add(kind, mode=mode, name=f"{kind}_{mode}", **params)["name"]
                 for kind, params in _nodes(size)
             ]
-            time.sleep(1.0)  # warm up (a worker process maps the ring, numpy caches)
+            time.sleep(0.5 if quick else 1.0)  # warm up (a worker maps the ring, numpy caches)
             fps, late, nodes = _rate(scope, seconds)
             lost = sum(n["frames_lost"] for n in nodes.values())
-            roi_ms = _node_ms(scope, f"roi_stats_{mode}", 2.0)
-            stats_ms = _node_ms(scope, f"frame_stats_{mode}", 2.0)
+            roi_ms = _node_ms(scope, f"roi_stats_{mode}", window)
+            stats_ms = _node_ms(scope, f"frame_stats_{mode}", window)
             for name in names:
                 scope.nodes.remove(name)
             results += [
