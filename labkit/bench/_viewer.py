@@ -217,7 +217,7 @@ class _RawServer:
 def _open(pw: Any, chromium: Any, urls: list[str], ready_js: list[str]) -> list[Any]:
     """Open ``urls`` in tabs with Playwright over CDP, wait for each ``ready_js``, disconnect;
     returns a bare DevTools connection per tab."""
-    from labkit.bench._live import _DevTools
+    from labkit.bench._chromium import DevTools
     from labkit.testing._jupyter import POLL_MS
 
     browser = pw.chromium.connect_over_cdp(chromium.endpoint)
@@ -231,7 +231,7 @@ def _open(pw: Any, chromium: Any, urls: list[str], ready_js: list[str]) -> list[
             opened.append(page.url.split("?")[0])
     finally:
         browser.close()  # disconnects; the pages stay open
-    return [_DevTools(chromium.page_ws_url(u), timeout_s=300) for u in opened]
+    return [DevTools(chromium.page_ws_url(u), timeout_s=300) for u in opened]
 
 
 def _call_js(fn: str, *args: Any) -> str:
@@ -245,12 +245,12 @@ def _p(values: list[float], q: float) -> float:
 
 def _measure_page(pw: Any, root: Path, cube: xr.DataArray, rounds: int, steps: int) -> dict:
     """The manager page beside the raw websocket page, alternating in blocks of ``steps``."""
-    from labkit.bench._live import _Chromium
+    from labkit.bench._chromium import Chromium
     from labkit.viewer import ManagerServer
 
     server = ManagerServer(register=False).start()
     raw = _RawServer(cube)
-    chromium = _Chromium(root / "page.profile")
+    chromium = Chromium(root / "page.profile")
     tabs: list[Any] = []
     try:
         window = server.windows.add(cube, "cube")
@@ -296,7 +296,7 @@ w"""
 
 def _measure_lab(pw: Any, root: Path, n_energy: int, n: int, rounds: int, steps: int) -> dict:
     """The same window as a notebook widget in JupyterLab (the kernel makes the cube)."""
-    from labkit.bench._live import _Chromium
+    from labkit.bench._chromium import Chromium
     from labkit.testing._jupyter import POLL_MS, run_all_cells, write_notebook
     from labkit.testing._servers import LabServer
 
@@ -304,7 +304,7 @@ def _measure_lab(pw: Any, root: Path, n_energy: int, n: int, rounds: int, steps:
     lab.root.mkdir(parents=True, exist_ok=True)
     write_notebook(lab.root / "viewer.ipynb", [LAB_CELL.format(n_energy=n_energy, n=n)])
     lab.start(timeout_s=120)
-    chromium = _Chromium(root / "lab.profile")
+    chromium = Chromium(root / "lab.profile")
     tabs: list[Any] = []
     try:
         browser = pw.chromium.connect_over_cdp(chromium.endpoint)
@@ -320,9 +320,9 @@ def _measure_lab(pw: Any, root: Path, n_energy: int, n: int, rounds: int, steps:
             url = page.url.split("?")[0]
         finally:
             browser.close()
-        from labkit.bench._live import _DevTools
+        from labkit.bench._chromium import DevTools
 
-        tab = _DevTools(chromium.page_ws_url(url), timeout_s=300)
+        tab = DevTools(chromium.page_ws_url(url), timeout_s=300)
         tabs.append(tab)
         uid = tab.evaluate("Object.keys(window.labkit_viewers)[0]")
         out: dict[str, list[float]] = {"viewer": [], "receive": [], "kernel": []}

@@ -28,7 +28,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 import anywidget
@@ -37,6 +36,7 @@ import traitlets
 
 from labkit.widgets._binning import Viewport, encode_view
 from labkit.widgets._frontends import close_with_comm, running_in_marimo
+from labkit.widgets._liveview_snapshots import SnapshotRequests
 from labkit.widgets._liveview_sources import (
     COLORMAPS,
     ArraySource,
@@ -164,8 +164,7 @@ class LiveView(anywidget.AnyWidget):
             "torn": 0,
             "errors": 0,
         }
-        self._snapshot_requests: list[tuple[Future, bool]] = []
-        self._snapshot_callbacks: list[Callable[[Any], None]] = []
+        self._snapshots = SnapshotRequests()
         self._pick_callbacks: list[Callable[[float, float], None]] = []
         self.last_snapshot: Any = None
         self.error: str | None = None
@@ -270,7 +269,7 @@ class LiveView(anywidget.AnyWidget):
 
     def on_snapshot(self, callback: Callable[[Any], None]) -> None:
         """Call ``callback(data_array)`` whenever the Snapshot button is pressed."""
-        self._snapshot_callbacks.append(callback)
+        self._snapshots.callbacks.append(callback)
 
     def on_pick(self, callback: Callable[[float, float], None]) -> None:
         """Call ``callback(y, x)`` (frame pixels) for each click while Pick is on."""
@@ -283,9 +282,7 @@ class LiveView(anywidget.AnyWidget):
         timestamp_s, metadata, contrast, colormap, roi). Raises ``TimeoutError`` if the source
         has no frame within ``timeout_s``."""
         if self._thread is not None and self._thread.is_alive():
-            fut: Future = Future()
-            with self._lock:
-                self._snapshot_requests.append((fut, False))
+            fut = self._snapshots.add(from_button=False)
             self._wake.set()
             return fut.result(timeout_s)
         deadline = time.monotonic() + timeout_s
@@ -330,7 +327,7 @@ class LiveView(anywidget.AnyWidget):
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)
-        self._fail_snapshots(RuntimeError("the LiveView was closed"))
+        self._snapshots.fail(RuntimeError("the LiveView was closed"))
         if self._owns_source and hasattr(self._source, "close"):
             self._source.close()
         super().close()
@@ -409,8 +406,7 @@ class LiveView(anywidget.AnyWidget):
             with self._lock:
                 self._browser_stats = report
         elif kind == "snapshot":
-            with self._lock:
-                self._snapshot_requests.append((Future(), True))
+            self._snapshots.add(from_button=True)
             self.start()
             self._wake.set()
         elif kind == "pick":
@@ -581,34 +577,13 @@ class LiveView(anywidget.AnyWidget):
 
     # ---- snapshots ---------------------------------------------------------------------------------
     def _serve_snapshots(self) -> None:
-        with self._lock:
-            if not self._snapshot_requests:
-                return
-            requests, self._snapshot_requests = self._snapshot_requests, []
-        frame = self._latest(copy=True)
-        if frame is None:
-            err = TimeoutError("the source has no frame yet; is acquisition running?")
-            for fut, _ in requests:
-                fut.set_exception(err)
-            return
-        snap = self._to_dataarray(frame)
-        for fut, from_button in requests:
-            fut.set_result(snap)
-            if from_button:
-                self.last_snapshot = snap
-                for cb in list(self._snapshot_callbacks):
-                    try:
-                        cb(snap)
-                    except Exception:  # noqa: BLE001 - a user callback must not stop the view
-                        log.exception("snapshot callback %r failed", cb)
-                self._status("ok", f"snapshot of frame {frame.index} kept in view.last_snapshot")
-
-    def _fail_snapshots(self, exc: Exception) -> None:
-        with self._lock:
-            requests, self._snapshot_requests = self._snapshot_requests, []
-        for fut, _ in requests:
-            if not fut.done():
-                fut.set_exception(exc)
+        snap = self._snapshots.serve(lambda: self._latest(copy=True), self._to_dataarray)
+        if snap is not None:  # the page's button asked: keep it, tell the callbacks, say so
+            self.last_snapshot = snap
+            self._snapshots.notify(snap)
+            self._status(
+                "ok", f"snapshot of frame {snap.attrs['index']} kept in view.last_snapshot"
+            )
 
     def _to_dataarray(self, frame: Any) -> Any:
         attrs: dict[str, Any] = {"colormap": self.colormap}
