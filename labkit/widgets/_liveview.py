@@ -36,7 +36,7 @@ import traitlets
 
 from labkit.widgets._binning import Viewport, encode_view
 from labkit.widgets._frontends import close_with_comm, running_in_marimo
-from labkit.widgets._liveview_snapshots import SnapshotRequests
+from labkit.widgets._liveview_snapshots import NO_FRAME, SnapshotRequests
 from labkit.widgets._liveview_sources import (
     COLORMAPS,
     ArraySource,
@@ -577,13 +577,15 @@ class LiveView(anywidget.AnyWidget):
 
     # ---- snapshots ---------------------------------------------------------------------------------
     def _serve_snapshots(self) -> None:
-        snap = self._snapshots.serve(lambda: self._latest(copy=True), self._to_dataarray)
-        if snap is not None:  # the page's button asked: keep it, tell the callbacks, say so
-            self.last_snapshot = snap
-            self._snapshots.notify(snap)
-            self._status(
-                "ok", f"snapshot of frame {snap.attrs['index']} kept in view.last_snapshot"
-            )
+        button, snap = self._snapshots.serve(lambda: self._latest(copy=True), self._to_dataarray)
+        if not button:
+            return
+        if snap is None:  # the page's button asked: say why there is none, under the image
+            self._status("warning", f"no snapshot: {NO_FRAME}")
+            return
+        self.last_snapshot = snap  # keep it, tell the callbacks, say so
+        self._snapshots.notify(snap)
+        self._status("ok", f"snapshot of frame {snap.attrs['index']} kept in view.last_snapshot")
 
     def _to_dataarray(self, frame: Any) -> Any:
         attrs: dict[str, Any] = {"colormap": self.colormap}

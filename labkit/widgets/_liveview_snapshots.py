@@ -17,6 +17,8 @@ __all__ = ["SnapshotRequests"]
 
 log = logging.getLogger(__name__)
 
+NO_FRAME = "the source has no frame yet; is acquisition running?"
+
 
 class SnapshotRequests:
     """Pending snapshot requests (thread-safe) and the Snapshot button's callbacks."""
@@ -34,24 +36,27 @@ class SnapshotRequests:
             self._pending.append((fut, from_button))
         return fut
 
-    def serve(self, latest: Callable[[], Any], to_dataarray: Callable[[Any], Any]) -> Any:
-        """Serve every pending request from one ``latest()`` frame. Returns the snapshot if the
-        button asked for one (None otherwise); without a frame every request fails with
-        ``TimeoutError``."""
+    def serve(
+        self, latest: Callable[[], Any], to_dataarray: Callable[[Any], Any]
+    ) -> tuple[bool, Any]:
+        """Serve every pending request from one ``latest()`` frame. Returns (whether the button
+        asked, the snapshot or None); without a frame every request fails with ``TimeoutError``
+        and the snapshot is None."""
         with self._lock:
             if not self._pending:
-                return None
+                return False, None
             requests, self._pending = self._pending, []
+        button = any(from_button for _, from_button in requests)
         frame = latest()
         if frame is None:
-            err = TimeoutError("the source has no frame yet; is acquisition running?")
+            err = TimeoutError(NO_FRAME)
             for fut, _ in requests:
                 fut.set_exception(err)
-            return None
+            return button, None
         snap = to_dataarray(frame)
         for fut, _ in requests:
             fut.set_result(snap)
-        return snap if any(from_button for _, from_button in requests) else None
+        return button, snap
 
     def notify(self, snap: Any) -> None:
         """Hand a button's snapshot to every callback (a failing callback is logged)."""

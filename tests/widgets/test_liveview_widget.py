@@ -267,6 +267,22 @@ def test_snapshot_button_keeps_the_frame_and_calls_back():
         assert wait_for(lambda: "snapshot of frame 1" in view.status[1])
 
 
+def test_snapshot_without_a_frame_says_so_under_the_image_and_raises():
+    class NoFrames:
+        def latest(self):
+            return None
+
+    view, _ = make_view(NoFrames())
+    with view:
+        browser(view, {"type": "ready"})
+        browser(view, {"type": "snapshot"})  # the page's button
+        assert wait_for(lambda: view.status[0] == "warning")
+        assert "no snapshot: the source has no frame yet" in view.status[1]
+        assert view.last_snapshot is None
+        with pytest.raises(TimeoutError, match="no frame yet"):
+            view.snapshot(timeout_s=60)  # served (and refused) by the pump, not timed out
+
+
 def test_ring_reader_source_is_read_zero_copy_and_not_closed_by_the_view():
     with FrameRing.create((128, 128), np.uint16, n_slots=4) as ring:
         reader = ring.reader("test")
