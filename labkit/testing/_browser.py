@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from labkit.testing._jupyter import attach_console_errors
+from labkit.testing._jupyter import attach_console_errors, poll_on_timer
 
 CHROMIUM_PATH = os.environ.get("LABKIT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,6 +44,7 @@ def app_page(browser: Any, url: str, width: int = 1400, height: int = 1000) -> I
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     attach_console_errors(page)
+    poll_on_timer(page)
     try:
         page.goto(url)
         yield page

@@ -21,6 +21,7 @@ __all__ = [
     "KERNELSPEC",
     "POLL_MS",
     "attach_console_errors",
+    "poll_on_timer",
     "run_all_cells",
     "wait_for_kernel_idle",
     "wait_for_widget",
@@ -92,6 +93,22 @@ def attach_console_errors(page: Any) -> list[str]:
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.console_errors = errors
     return errors
+
+
+def poll_on_timer(page: Any) -> None:
+    """Make ``page.wait_for_function`` poll every ``POLL_MS`` unless a call names its polling.
+
+    Playwright's default requestAnimationFrame polling can be starved on a loaded machine (see
+    ``POLL_MS``) and keeps the page making frames while it waits (~0.1 CPU s per second waited
+    on an idle page, measured here); every test page gets this from its fixture.
+    """
+    wait = page.wait_for_function
+
+    def wait_for_function(expression: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("polling", POLL_MS)
+        return wait(expression, **kwargs)
+
+    page.wait_for_function = wait_for_function
 
 
 # kernel status of the current notebook: from the app when exposed, else the toolbar indicator

@@ -24,6 +24,7 @@ import pytest
 from labkit.testing._browser import launch_chromium
 from labkit.testing._jupyter import (
     attach_console_errors,
+    poll_on_timer,
     run_all_cells,
     wait_for_kernel_idle,
     wait_for_widget,
@@ -88,6 +89,7 @@ def page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_S * 1000)
     new_page = context.new_page()
     attach_console_errors(new_page)
+    poll_on_timer(new_page)
     try:
         yield new_page
     finally:

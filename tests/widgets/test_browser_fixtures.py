@@ -25,6 +25,31 @@ def test_write_notebook_has_kernelspec(tmp_path):
     assert nb.cells[1].outputs == []
 
 
+def test_test_pages_poll_their_waits_on_a_timer(page):
+    """The fixture's page waits poll every POLL_MS, not on requestAnimationFrame (which a loaded
+    machine starves); a wait that names its polling keeps it."""
+    from labkit.testing._jupyter import POLL_MS, poll_on_timer
+
+    class Page:
+        def __init__(self):
+            self.calls = []
+
+        def wait_for_function(self, expression, **kwargs):
+            self.calls.append((expression, kwargs))
+
+    fake = Page()
+    poll_on_timer(fake)
+    fake.wait_for_function("() => 1", arg=2, timeout=5)
+    fake.wait_for_function("() => 1", polling="raf")
+    assert fake.calls == [
+        ("() => 1", {"arg": 2, "timeout": 5, "polling": POLL_MS}),
+        ("() => 1", {"polling": "raf"}),
+    ]
+    page.set_content("<p id=x>1</p>")
+    page.wait_for_function("() => document.getElementById('x').textContent === '1'")
+    assert page.wait_for_function.__qualname__.startswith("poll_on_timer")  # the fixture's
+
+
 def test_slider_renders_in_voila(voila_server, page):
     write_notebook(voila_server.root / "smoke.ipynb", CELLS)
     page.goto(voila_server.render_url("smoke.ipynb"))
