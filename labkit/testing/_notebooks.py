@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labkit.testing._jupyter import POLL_MS, run_all_cells
+from labkit.testing._jupyter import POLL_MS, page_report, run_all_cells
 
 __all__ = [
     "PAINTED_JS",
@@ -40,6 +40,9 @@ PAINTED_JS = (
     "() => Object.values((window.labkit || {views: {}}).views)"
     ".reduce((n, v) => n + (v.painted || 0), 0)"
 )
+
+#: every live view's counters and state in the page (received, painted, status, encoding...)
+VIEWS_JS = "() => JSON.parse(JSON.stringify((window.labkit || {views: {}}).views))"
 
 # what a kernel (or app server) log must not contain while a notebook runs and stays open
 # (Jupyter servers mark their own errors "[E <date> ...]")
@@ -88,9 +91,18 @@ def wait_painting(page: Any, frames: int = 10, timeout_s: float = 30.0) -> int:
     """Wait until the live views of ``page`` paint ``frames`` more frames than now (the view is
     alive, not just painted once); returns the new total. Raises Playwright's TimeoutError."""
     start = int(page.evaluate(PAINTED_JS))
-    page.wait_for_function(
-        f"() => ({PAINTED_JS})() >= {start + frames}", timeout=timeout_s * 1000, polling=POLL_MS
-    )
+    try:
+        page.wait_for_function(
+            f"() => ({PAINTED_JS})() >= {start + frames}", timeout=timeout_s * 1000, polling=POLL_MS
+        )
+    except Exception as exc:  # say what the views counted and what the page shows
+        try:
+            views = page.evaluate(VIEWS_JS)
+        except Exception as inner:  # noqa: BLE001 - the page may be gone: keep the first error
+            views = f"<unavailable: {inner}>"
+        exc.add_note(f"painted {start} before the wait; the live views now: {views}")
+        exc.add_note(page_report(page))
+        raise
     return int(page.evaluate(PAINTED_JS))
 
 

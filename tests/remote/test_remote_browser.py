@@ -8,12 +8,10 @@ import pytest
 
 import labkit as lk
 from labkit.testing import serve_engine, wait_until
+from labkit.testing._notebooks import wait_painting
 from labkit.testing.fixtures import wait_for_widget, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-_PAINTED = "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= {n})"
-_PAINTED_COUNT = "() => Object.values(window.labkit.views).map(v => v.painted)[0]"
 
 
 def test_remote_live_view_paints_in_voila_and_shows_a_cut_link(netns, runtime, voila_server, page):
@@ -34,9 +32,9 @@ def test_remote_live_view_paints_in_voila_and_shows_a_cut_link(netns, runtime, v
             )
             page.goto(voila_server.render_url("remote_live.ipynb"))
             stage = wait_for_widget(page, ".lk-live .lk-stage", timeout_s=90)
-            page.wait_for_function(_PAINTED.format(n=10), timeout=60_000)
+            wait_painting(page, frames=10, timeout_s=60)
             first = stage.screenshot()
-            page.wait_for_function(_PAINTED.format(n=20), timeout=30_000)
+            wait_painting(page, frames=10, timeout_s=30)
             assert stage.screenshot() != first  # new frames from the other namespace
 
             netns.link(False)
@@ -44,8 +42,7 @@ def test_remote_live_view_paints_in_voila_and_shows_a_cut_link(netns, runtime, v
             status.wait_for(timeout=15_000)
             assert "link to the engine" in status.inner_text()
             netns.link(True)
-            painted = page.evaluate(_PAINTED_COUNT)
-            page.wait_for_function(_PAINTED.format(n=painted + 10), timeout=60_000)
+            wait_painting(page, frames=10, timeout_s=60)
             wait_until(
                 lambda: page.locator(".lk-live .lk-status.lk-error").count() == 0,
                 30,
