@@ -441,7 +441,8 @@ class RpcServer:
         self._clients.note_connection(client, fd)
         if not client.connected:  # it is back (reconnected): send what waited for it
             client.connected = True
-            self._clients.flush(client)
+            if msg.method != "rpc.hello":  # a hello says what it applied: resent from there
+                self._clients.flush(client)
         if msg.method in _CONTROL:
             self._control(client, msg)
         elif msg.method in self._inline:
@@ -491,8 +492,11 @@ class RpcServer:
             _int(params.get("epoch")) == client.backlog.epoch
             and 0 < last_seq <= client.backlog.last_seq
         )
-        if resumed:
-            client.backlog.rewind(last_seq)
+        # Resend every event held (not acked) after what the client applied: events handed to a
+        # connection that died before the server saw it go were marked sent and never arrived. A
+        # client that knows nothing of this epoch (a new process with the same id) applied none;
+        # the client drops a seq it already has, so a resend is never applied twice.
+        client.backlog.rewind(last_seq if resumed else 0)
         info = {
             "kind": self.kind,
             "pid": os.getpid(),

@@ -111,6 +111,36 @@ def test_a_client_that_comes_back_gets_only_what_it_missed(make_server):
         assert got == [{"n": 1}, {"n": 2}]
 
 
+def test_an_event_sent_to_a_connection_that_died_unacked_reaches_the_next_client_with_its_id(
+    make_server,
+):
+    """The server hands an event to a connection that then dies without acking it: a new client
+    with the same id gets it (the socket took it, so it was marked sent; only the hello's
+    rewind resends it)."""
+    server = make_server()
+    ctx = zmq.Context()
+    raw = ctx.socket(zmq.DEALER)  # a client that receives and never acks
+    raw.setsockopt(zmq.IDENTITY, b"c3")
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.connect(server.address)
+    try:
+        raw.send_multipart(encode(Request(id=1, method="rpc.hello", params={})))
+        assert raw.poll(10_000)
+        decode(raw.recv_multipart())  # the hello's reply
+        server.send_event("c3", "tick", {"n": 1})
+        assert raw.poll(10_000)
+        assert decode(raw.recv_multipart()).payload == {"n": 1}  # it arrived; no ack follows
+    finally:
+        raw.close()
+        ctx.term()
+    got: list = []
+    with RpcClient(server.address, client_id="c3", on_event=lambda e: got.append(e.payload)) as c:
+        wait_for(lambda: got, what="the unacked event, resent")
+        c.call("echo", {})  # a round trip after: it came once
+        assert got == [{"n": 1}]
+        wait_for(lambda: not server._clients.find(b"c3").backlog, what="the new client's ack")
+
+
 def test_a_restarted_server_at_the_same_address_is_reached_again(runtime, dispatch):
     address = f"ipc://{runtime}/same.sock"
     got: list = []
