@@ -60,9 +60,9 @@ def test_the_tutorials_all_have_examples():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(DOCS).as_posix() for p in PAGES])
-def test_page_examples_run(page, tmp_path):
-    code = "\n".join(_blocks(page)[0])
+@pytest.mark.parametrize("doc", PAGES, ids=[p.relative_to(DOCS).as_posix() for p in PAGES])
+def test_page_examples_run(doc, tmp_path):
+    code = "\n".join(_blocks(doc)[0])
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
     env = {**os.environ, "HOME": str(tmp_path), "LABKIT_RUNTIME_DIR": str(runtime)}
@@ -74,7 +74,7 @@ def test_page_examples_run(page, tmp_path):
         text=True,
         timeout=280,
     )
-    assert out.returncode == 0, f"{page.name}:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}"
+    assert out.returncode == 0, f"{doc.name}:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}"
 
 
 @pytest.mark.slow
