@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from labkit.testing import log_problems, output_errors, run_in_lab, wait_painting, wait_until
+from labkit.testing._notebooks import check_stop_and_start
 from labkit.testing._traces import wait_trace_lines
 from labkit.testing.fixtures import wait_for_widget
 
@@ -45,6 +46,7 @@ def test_quickstart_run_all_leaves_a_live_dashboard(lab_server, page):
         ".labkit-device-camera .labkit-prop-exposure_ms input[type=number]"
     )
     assert exposure.input_value() == "10"
+    _traces_draw_and_the_page_stops_and_starts(dashboard)
     run.check_clean()  # still nothing wrong after it ran for a while
 
 
@@ -67,11 +69,20 @@ def test_quickstart_as_a_voila_dashboard_stays_live_and_its_kernel_releases_all(
     assert output_errors(page) == [] and page.console_errors == []
     (pid,) = {k["pid"] for k in voila_server.kernels()} - before
     assert _segments_of(pid), "the notebook's scope made no shared memory in its kernel"
+    _traces_draw_and_the_page_stops_and_starts(page.locator(".labkit-dashboard"))
     wait_painting(page, frames=20)  # still live
     voila_server.shutdown_kernels()  # (a kernel that does not exit in time is killed)
     wait_until(lambda: not psutil.pid_exists(pid), timeout_s=30, what="the kernel exiting")
     assert _segments_of(pid) == [], "the kernel left its shared memory behind"
     assert log_problems(voila_server.log_since(offset)) == []
+
+
+def _traces_draw_and_the_page_stops_and_starts(dashboard) -> None:
+    """The dashboard's trace plot draws, and its Stop and Start buttons drive the engine."""
+    for selector in (".labkit-traceplot", ".labkit-spool-panel", ".labkit-start"):
+        dashboard.locator(selector).first.wait_for(state="attached", timeout=30_000)
+    wait_trace_lines(dashboard.page, ".labkit-dashboard .labkit-traceplot", 3)
+    check_stop_and_start(dashboard)
 
 
 def _segments_of(pid: int) -> list[str]:

@@ -108,7 +108,7 @@ def _four_passes(frame: np.ndarray) -> dict[str, float]:
 def _engine_results(quick: bool) -> list[BenchResult]:
     from labkit.processing import Roi, frame_stats, roi_stats
 
-    seconds, window = (2.0, 1.0) if quick else (8.0, 2.0)  # rate, node time windows (s)
+    seconds, window = (1.0, 0.5) if quick else (8.0, 2.0)  # rate, node time windows (s)
     results: list[BenchResult] = []
     size = ENGINE_SIZE[quick]
     scope = _scope((size, size))
@@ -127,7 +127,7 @@ def _engine_results(quick: bool) -> list[BenchResult]:
                 scope.nodes.add(kind, mode=mode, name=f"{kind}_{mode}", **params)["name"]
                 for kind, params in _nodes(size)
             ]
-            time.sleep(0.5 if quick else 1.0)  # warm up (a worker maps the ring, numpy caches)
+            time.sleep(0.25 if quick else 1.0)  # warm up (a worker maps the ring, numpy caches)
             fps, late, nodes = _rate(scope, seconds)
             lost = sum(n["frames_lost"] for n in nodes.values())
             roi_ms = _node_ms(scope, f"roi_stats_{mode}", window)

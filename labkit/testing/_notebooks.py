@@ -106,6 +106,18 @@ def wait_painting(page: Any, frames: int = 10, timeout_s: float = 30.0) -> int:
     return int(page.evaluate(PAINTED_JS))
 
 
+def check_stop_and_start(dashboard: Any, timeout_s: float = 30.0) -> None:
+    """Click the ``dashboard`` locator's Stop, then Start: the engine's state badge follows each,
+    and the button just clicked is disabled. Raises Playwright's TimeoutError or AssertionError."""
+    ms = timeout_s * 1000
+    dashboard.locator("button.labkit-stop").click()
+    dashboard.locator(".labkit-state-stopped").wait_for(timeout=ms)
+    assert dashboard.locator("button.labkit-stop").is_disabled(), "Stop is enabled when stopped"
+    dashboard.locator("button.labkit-start").click()
+    dashboard.locator(".labkit-state-running").wait_for(timeout=ms)
+    assert dashboard.locator("button.labkit-start").is_disabled(), "Start is enabled when running"
+
+
 #: plain text of every output in the current notebook's model (stream text, text/plain, errors)
 _MODEL_OUTPUTS_JS = """() => {
   const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;

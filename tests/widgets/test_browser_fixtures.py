@@ -1,4 +1,7 @@
-"""Smoke test of the browser fixtures: an ipywidgets slider renders in Voila and JupyterLab."""
+"""The browser fixtures: pages poll on a timer, Run All works with and without the exposed app
+and returns after an error, an ipywidgets slider renders in Voila and JupyterLab, kernels shut
+down, and ``run_in_lab`` sees what a person would see as broken. (Notebook 7 pages: the live
+view and dashboard tests.)"""
 
 from __future__ import annotations
 
@@ -50,40 +53,11 @@ def test_test_pages_poll_their_waits_on_a_timer(page):
     assert page.wait_for_function.__qualname__.startswith("poll_on_timer")  # the fixture's
 
 
-def test_slider_renders_in_voila(voila_server, page):
-    write_notebook(voila_server.root / "smoke.ipynb", CELLS)
-    page.goto(voila_server.render_url("smoke.ipynb"))
-    slider = wait_for_widget(page, ".widget-slider", timeout_s=60)
-    assert "smoke" in slider.inner_text()
-    assert page.locator(".widget-readout").first.inner_text() == "7"
-    assert page.console_errors == []
-
-
-def test_slider_renders_in_jupyterlab(lab_server, page):
-    write_notebook(lab_server.root / "smoke.ipynb", CELLS)
-    page.goto(lab_server.notebook_url("smoke.ipynb"))
-    run_all_cells(page)
-    slider = wait_for_widget(page, ".jp-OutputArea .widget-slider", timeout_s=60)
-    assert "smoke" in slider.inner_text()
-    assert len(lab_server.kernels()) == 1
-    page.close()
-    assert lab_server.shutdown_kernels() >= 1
-    assert lab_server.kernels() == []
-
-
-def test_slider_renders_in_notebook7(lab_server, page):
-    write_notebook(lab_server.root / "smoke7.ipynb", CELLS)
-    page.goto(lab_server.notebook7_url("smoke7.ipynb"))
-    run_all_cells(page)
-    slider = wait_for_widget(page, ".jp-OutputArea .widget-slider", timeout_s=60)
-    assert "smoke" in slider.inner_text()
-
-
 def test_run_all_cells_without_the_exposed_app(lab_server, page):
-    """A JupyterLab that does not expose window.jupyterapp is driven through the Run menu."""
-    write_notebook(
-        lab_server.root / "menu.ipynb", ["import time\ntime.sleep(1)\nprint('ran' + '-ok')"]
-    )
+    """A JupyterLab that does not expose window.jupyterapp is driven through the Run menu; an
+    ipywidgets slider renders; the server's kernels are listed and shut down."""
+    cells = ["import time\ntime.sleep(1)\nprint('ran' + '-ok')", *CELLS]
+    write_notebook(lab_server.root / "menu.ipynb", cells)
     page.goto(lab_server.notebook_url("menu.ipynb"))
     page.wait_for_selector(".jp-Notebook")
     page.wait_for_function("() => window.jupyterapp !== undefined")
@@ -91,6 +65,12 @@ def test_run_all_cells_without_the_exposed_app(lab_server, page):
     assert page.evaluate("() => window.jupyterapp === undefined")
     run_all_cells(page)
     assert page.locator(".jp-OutputArea-output", has_text="ran-ok").count() == 1
+    slider = wait_for_widget(page, ".jp-OutputArea .widget-slider", timeout_s=60)
+    assert "smoke" in slider.inner_text()
+    assert len(lab_server.kernels()) == 1
+    page.close()
+    assert lab_server.shutdown_kernels() >= 1
+    assert lab_server.kernels() == []
 
 
 def test_run_all_cells_returns_after_an_error(lab_server, page):
@@ -119,7 +99,10 @@ def test_voila_kernels_shut_down_gracefully(voila_server, page, tmp_path):
     ]
     write_notebook(voila_server.root / "graceful.ipynb", cells)
     page.goto(voila_server.render_url("graceful.ipynb"))
-    wait_for_widget(page, ".widget-slider")
+    slider = wait_for_widget(page, ".widget-slider", timeout_s=60)
+    assert "smoke" in slider.inner_text()
+    assert page.locator(".widget-readout").first.inner_text() == "7"
+    assert page.console_errors == []
     (kernel,) = voila_server.kernels()
     assert len(kernel["id"]) == 36 and kernel["pid"] > 0
     assert voila_server.shutdown_kernels() == 1

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from labkit.testing import wait_until
+from labkit.testing._notebooks import check_stop_and_start
 from labkit.testing._traces import trace_feed_cells, wait_trace_lines
 from labkit.testing.fixtures import run_all_cells, wait_for_widget, write_notebook
 
@@ -147,32 +148,12 @@ def _check_dashboard(page):
     assert page.locator(".labkit-dashboard canvas").count() >= 1  # the live view's canvas
     wait_trace_lines(page, ".labkit-dashboard .labkit-traceplot", 3)  # its canvas draws
     page.locator(".labkit-health", has_text="fps").wait_for(timeout=30_000)
-    # stop from the page: the engine stops and the badge follows
-    page.locator("button.labkit-stop").click()
-    page.locator(".labkit-state-stopped").wait_for(timeout=30_000)
-    assert page.locator("button.labkit-stop").is_disabled()
-    # and start again from the page
-    page.locator("button.labkit-start").click()
-    page.locator(".labkit-state-running").wait_for(timeout=30_000)
-    assert page.locator("button.labkit-start").is_disabled()
-
-
-def test_dashboard_in_voila(voila_server, page):
-    write_notebook(voila_server.root / "dash.ipynb", DASHBOARD_CELLS)
-    page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(voila_server.render_url("dash.ipynb"))
-    _check_dashboard(page)
-    page.screenshot(path=str(voila_server.root / "dashboard.png"), full_page=True)
-
-
-def test_dashboard_in_jupyterlab(lab_server, page):
-    write_notebook(lab_server.root / "dash.ipynb", DASHBOARD_CELLS)
-    page.goto(lab_server.notebook_url("dash.ipynb"))
-    run_all_cells(page)
-    _check_dashboard(page)
+    check_stop_and_start(page.locator(".labkit-dashboard"))  # the badge follows the page's clicks
 
 
 def test_dashboard_in_notebook7(lab_server, page):
+    """The whole dashboard, driven from a Notebook 7 page. (In JupyterLab and Voila the
+    quickstart notebook's dashboard gets the same checks: tests/test_notebooks_browser.py.)"""
     write_notebook(lab_server.root / "dash7.ipynb", DASHBOARD_CELLS)
     page.goto(lab_server.notebook7_url("dash7.ipynb"))
     run_all_cells(page)
