@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.testing import wait_until
+from labkit.testing import wait_painting, wait_until
 from labkit.testing.fixtures import (
     run_all_cells,
     wait_for_kernel_idle,
@@ -251,11 +251,15 @@ def test_voila_contrast_drag_changes_pixels_without_a_kernel_frame_and_roi_reach
 
 
 def test_jupyterlab_paints_frames_and_survives_a_busy_cell(lab_server, page):
+    release = lab_server.root / "lv_lab.release"
+    busy_cell = (  # keeps the kernel busy right after display, until the test has seen "busy"
+        "import time, pathlib\n"
+        "deadline = time.monotonic() + 120\n"
+        f"while not pathlib.Path({str(release)!r}).exists() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)"
+    )
     state_path = _notebook(
-        lab_server.root,
-        "lv_lab",
-        "MovingCamera(fps=30), encoding='raw16'",
-        extra_cells=("import time\ntime.sleep(10)",),  # keeps the kernel busy right after display
+        lab_server.root, "lv_lab", "MovingCamera(fps=30), encoding='raw16'", (busy_cell,)
     )
     page.goto(lab_server.notebook_url("lv_lab.ipynb"))
     wait_for_kernel_idle(page)
@@ -266,11 +270,9 @@ def test_jupyterlab_paints_frames_and_survives_a_busy_cell(lab_server, page):
     status = page.locator(".jp-OutputArea .lk-live .lk-status")
     status.filter(has_text="busy").wait_for(timeout=30_000)
     assert "lk-warning" in (status.get_attribute("class") or "")
-    # when the cell ends, acks are read again: full rate, warning cleared
-    page.wait_for_function(
-        "() => window.labkit && Object.values(window.labkit.views).some(v => v.painted >= 10)",
-        timeout=40_000,
-    )
+    release.touch()  # the cell ends
+    # when the cell ends, acks are read again: painting goes on, warning cleared
+    wait_painting(page, frames=10, timeout_s=40)
     page.wait_for_function(
         "() => !document.querySelector('.jp-OutputArea .lk-live .lk-status').textContent",
         timeout=20_000,
