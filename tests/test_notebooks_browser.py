@@ -93,13 +93,13 @@ def test_spool_series_records_reads_back_and_the_panel_shows_it(lab_server, page
     run = run_in_lab(lab_server, page, NOTEBOOKS / "spool_series.ipynb")
     run.check_clean()
     text = run.output_text()
-    assert re.search(r"t: 200\W*y: 256\W*x: 256", text), text[:3000]
+    assert re.search(r"t: 100\W*y: 256\W*x: 256", text), text[:3000]
     assert "state='finished'" in text and "frames_dropped=0" in text
     assert re.search(r"mean brightness of the first 50 frames: \d+\.\d counts", text)
     # the panel followed the series started from code, and shows where it went
     panel = page.locator(".labkit-spool-panel")
     panel.locator(
-        ".labkit-spool-frames .labkit-value", has_text="200 / 200 frames · finished"
+        ".labkit-spool-frames .labkit-value", has_text="100 / 100 frames · finished"
     ).wait_for(timeout=30_000)
     path = panel.locator(".labkit-spool-path .labkit-value").inner_text()
     assert str(lab_server.home / "labkit-data") in path and path.strip().endswith(".ome.zarr")
