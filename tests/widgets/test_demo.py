@@ -202,6 +202,37 @@ _BOXES_JS = """() => {
 }"""
 
 
+#: the demo's processes dump every thread's stack on SIGABRT (faulthandler), for _stop_demo
+_DEMO_ENV = {**os.environ, "PYTHONFAULTHANDLER": "1"}
+
+
+def _stop_demo(proc, sig, log_path, tree) -> int:
+    """Send ``sig`` to the demo and return its exit code. A demo still running after 60 s is
+    made to dump its threads' stacks into its log (SIGABRT), its whole ``tree`` (Voila and
+    kernels, in a session of their own) is killed, and the test fails with the log's end."""
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        try:
+            proc.wait(timeout=10)
+        finally:
+            children = tree[1:]  # psutil.Process objects (tree[0] is the Popen)
+            for p in children:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+            _gone, left = psutil.wait_procs(children, timeout=10)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        raise AssertionError(
+            f"the demo did not stop within 60 s of {sig.name}; its processes: "
+            f"{[p.pid for p in children]} (alive after kill: {left}); its log (with the stacks of its "
+            f"threads when it was aborted):\n{log_path.read_text(errors='replace')[-6000:]}"
+        ) from None
+
+
 def _open_demo(page, url, size) -> None:
     """Open the demo at ``size`` and wait until it is live: traces drawn, frames painted."""
     page.set_viewport_size({"width": size[0], "height": size[1]})
@@ -259,8 +290,10 @@ def test_demo_serves_a_live_dashboard_that_uses_its_page_and_stops_on_ctrl_c(pag
             [sys.executable, "-m", "labkit.cli", "demo", "--no-browser"],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=_DEMO_ENV,
         )
     kernel_pids: set[int] = set()
+    tree: list = [proc]
     try:
         url = _wait_for_url(log_path, proc)
         port = int(re.match(r"http://127\.0\.0\.1:(\d+)/", url).group(1))
@@ -309,13 +342,9 @@ def test_demo_serves_a_live_dashboard_that_uses_its_page_and_stops_on_ctrl_c(pag
         assert _segments_of(kernel_pids)
         page.goto("about:blank")
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise
+        if proc.poll() is None:
+            tree = [proc, *psutil.Process(proc.pid).children(recursive=True)]
+        code = _stop_demo(proc, signal.SIGINT, log_path, tree)
     assert code == 0, log_path.read_text()[-3000:]
     assert "stopping" in log_path.read_text()
     assert log_problems(log_path.read_text()) == []  # no traceback in the kernels' log
@@ -331,13 +360,13 @@ def test_demo_stops_everything_on_sigterm(tmp_path):
             [sys.executable, "-m", "labkit.cli", "demo", "--no-browser", "--size", "128"],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=_DEMO_ENV,
         )  # fmt: skip
     try:
         _wait_for_url(log_path, proc)
         tree = [proc, *psutil.Process(proc.pid).children(recursive=True)]
         assert len(tree) > 1, "the demo started no server process"
-        proc.terminate()
-        code = proc.wait(timeout=60)
+        code = _stop_demo(proc, signal.SIGTERM, log_path, tree)
     finally:
         if proc.poll() is None:
             proc.kill()
