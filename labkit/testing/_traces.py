@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from labkit.testing._jupyter import POLL_MS
@@ -56,7 +57,9 @@ def wait_trace_lines(
     # the DOM call, not Playwright's scroll_into_view_if_needed: that waits for the box to stay
     # put for two animation frames, which a page whose live view keeps changing its layout may
     # not give it in time on a busy machine (the demo test timed out there under stress-ng)
-    canvas.evaluate("c => c.scrollIntoView({block: 'nearest'})")
+    # (one deadline for both steps: on a starved machine the page may take a while to answer)
+    deadline = time.monotonic() + timeout_s
+    canvas.evaluate("c => c.scrollIntoView({block: 'nearest'})", timeout=timeout_s * 1000)
     page.wait_for_function(
         f"""([sel, colors, least]) => {{
           const c = document.querySelector(sel + ' canvas.lk-trace-canvas');
@@ -65,10 +68,10 @@ def wait_trace_lines(
           return Object.values(counts).every(n => n >= least);
         }}""",
         arg=[container, colors, min_pixels],
-        timeout=timeout_s * 1000,
+        timeout=max(1.0, deadline - time.monotonic()) * 1000,
         polling=POLL_MS,
     )
-    return dict(canvas.evaluate(TRACE_PIXELS_JS, colors)["counts"])
+    return dict(canvas.evaluate(TRACE_PIXELS_JS, colors, timeout=timeout_s * 1000)["counts"])
 
 
 def trace_feed_cells(plot_expr: str) -> list[str]:

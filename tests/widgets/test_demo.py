@@ -239,9 +239,11 @@ def _open_demo(page, url, size) -> None:
     page.goto(url)
     page.locator(".labkit-dashboard").wait_for(timeout=90_000)
     page.locator(".labkit-state-running").wait_for(timeout=30_000)
-    # the signal trace draws a line per channel (sine, noise, events) on its canvas
-    wait_trace_lines(page, ".labkit-dashboard .labkit-traceplot", 3)
-    wait_painting(page, frames=60)  # the live view painted camera frames, and keeps painting
+    # the signal trace draws a line per channel (sine, noise, events) on its canvas; (deadlines
+    # of 90 s: the page's first minute, while its kernel starts the scope, is its busiest; under
+    # stress-ng a call into the page once took over 30 s to be answered there)
+    wait_trace_lines(page, ".labkit-dashboard .labkit-traceplot", 3, timeout_s=90)
+    wait_painting(page, frames=60, timeout_s=90)  # the live view painted frames, and keeps painting
     page.locator(".labkit-health", has_text="display").wait_for(timeout=30_000)
 
 
