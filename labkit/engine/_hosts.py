@@ -23,7 +23,7 @@ from labkit.engine._devices import DevicesSpec, build_devices, factory_kwargs, f
 from labkit.engine._engine import Engine
 from labkit.engine._remote_client import RemoteStreams
 from labkit.engine._scope_commands import function_path
-from labkit.engine._server import LogForwardHandler
+from labkit.engine._server import ENGINE_DIR_PREFIX, LogForwardHandler
 from labkit.engine._state import EngineDiedError, EngineError
 from labkit.rpc import ConnectionInfo, RpcClient, resolve_connection
 from labkit.wire import ErrorReply, Event
@@ -228,7 +228,7 @@ class ProcessHost(RemoteHost):
         ring_slots: int,
         commands: list[str] | tuple[str, ...] = (),
     ) -> None:
-        self._tmpdir = tempfile.mkdtemp(prefix="labkit-engine-")
+        self._tmpdir = tempfile.mkdtemp(prefix=ENGINE_DIR_PREFIX)
         address = f"ipc://{self._tmpdir}/engine.sock"
         level = min(logging.getLogger("labkit").getEffectiveLevel(), logging.INFO)
         cmd = [

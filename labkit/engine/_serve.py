@@ -20,14 +20,17 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 from labkit.devices import DeviceFactory
 from labkit.engine._devices import DevicesSpec, build_devices
 from labkit.engine._scope_settings import add_nodes, set_bead_rois, set_device_properties
-from labkit.engine._server import EngineServer, LogForwardHandler
+from labkit.engine._server import ENGINE_DIR_PREFIX, EngineServer, LogForwardHandler
 from labkit.engine._settings_file import SettingsError, read_settings
 from labkit.rpc import RpcError, ServerKeys
 
@@ -220,6 +223,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if failed else code
     finally:
         root.removeHandler(forward)
+        if server.parent_gone:
+            remove_engine_dir(args.address)
+
+
+def remove_engine_dir(address: str | None) -> bool:
+    """Remove the private directory a process-mode Scope made for this engine (``address`` is
+    ``ipc://<tmp>/labkit-engine-XXXX/engine.sock``): its parent, killed, could not. Anything
+    else is left alone. Returns whether a directory was removed."""
+    path = str(address or "")
+    if not path.startswith("ipc://"):
+        return False
+    directory = Path(path.removeprefix("ipc://")).parent
+    if not (
+        directory.name.startswith(ENGINE_DIR_PREFIX)
+        and directory.parent == Path(tempfile.gettempdir())
+    ):
+        return False
+    shutil.rmtree(directory, ignore_errors=True)
+    return not directory.exists()
 
 
 def _close_devices(devices: dict) -> None:

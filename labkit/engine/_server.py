@@ -21,6 +21,9 @@ from labkit.engine._engine import Engine
 from labkit.engine._user_commands import load_function
 from labkit.rpc import CallInfo, InlinePolicy, RpcServer, ServerKeys
 
+#: name prefix of the private temporary directory a process-mode Scope makes for its engine
+#: child (its socket and the child's stderr file)
+ENGINE_DIR_PREFIX = "labkit-engine-"
 log = logging.getLogger(__name__)
 
 __all__ = ["EngineServer", "LogForwardHandler", "record_to_json"]
@@ -113,6 +116,7 @@ class EngineServer:
         allow_client_code: bool = False,
     ) -> None:
         self.parent_pid = parent_pid
+        self.parent_gone = False  # the parent died first: it cannot clean up after this engine
         self.remote: Any = None  # RemoteServices of a TCP engine (streams and spool for clients)
         if keys is None and str(address).startswith("tcp://"):
             keys = ServerKeys.generate()  # shared with the stream export
@@ -165,6 +169,7 @@ class EngineServer:
     def _check_parent(self) -> None:
         if os.getppid() != self.parent_pid:
             log.warning("parent process %d is gone; engine shutting down", self.parent_pid)
+            self.parent_gone = True
             self.rpc.request_stop()
 
     def _emit(self, topic: str, payload: Any) -> None:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -174,17 +175,40 @@ def test_two_scopes_at_once(process_scope):
             assert r1.next(timeout=5).data.shape != r2.next(timeout=5).data.shape
 
 
-def test_child_exits_when_parent_dies(tmp_path):
+def test_an_orphaned_engine_removes_only_its_own_directory(short_dir):
+    from labkit.engine._serve import remove_engine_dir
+
+    engine_dir = short_dir / "labkit-engine-abc"
+    other = short_dir / "data"
+    for d in (engine_dir, other):
+        d.mkdir()
+        (d / "stderr.txt").write_text("kept?")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tempfile, "tempdir", str(short_dir))
+        assert not remove_engine_dir(f"ipc://{other}/engine.sock")  # not an engine's directory
+        assert not remove_engine_dir("tcp://127.0.0.1:5555")
+        assert not remove_engine_dir(None)
+        assert remove_engine_dir(f"ipc://{engine_dir}/engine.sock")
+    assert not engine_dir.exists() and (other / "stderr.txt").read_text() == "kept?"
+    engine_dir.mkdir()  # the same name outside the temporary directory is left alone
+    assert not remove_engine_dir(f"ipc://{engine_dir}/engine.sock") and engine_dir.exists()
+
+
+def test_child_exits_when_parent_dies(short_dir):
     script = (
         "import labkit as lk, time, sys\n"
         "s = lk.Scope(mode='process', shape=(32, 32))\n"
         "print(s.status().engine_pid, flush=True)\n"
         "time.sleep(60)\n"
     )
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "TMPDIR": str(short_dir)}  # where the Scope makes its engine's directory
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         child_pid = int(parent.stdout.readline())
         assert psutil.pid_exists(child_pid)
+        (engine_dir,) = short_dir.glob("labkit-engine-*")  # its socket and the child's stderr
         parent.kill()
         parent.wait(5)
         deadline = time.monotonic() + 5
@@ -203,6 +227,8 @@ def test_child_exits_when_parent_dies(tmp_path):
         wait_until(
             lambda: _segments_of(child_pid) == [], what="the orphaned engine to unlink its ring"
         )
+        # the killed parent could not remove the directory it made for the engine: the child did
+        assert not engine_dir.exists(), list(engine_dir.iterdir())
     finally:
         if parent.poll() is None:
             parent.kill()
