@@ -101,3 +101,10 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
     assert not any(
         "no voila" in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])
     )
+    assert server.log_path.is_file()  # kept for the message; stop() removes the state directory
+    server.stop()
+    assert not server.state_dir.exists() and server.root.is_dir()  # the caller's root stays
+    own = VoilaServer()  # a root of its own: removed too
+    assert own.root.is_dir() and own.state_dir.is_dir()
+    own.stop()
+    assert not own.root.exists() and not own.state_dir.exists()

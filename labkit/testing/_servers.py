@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -199,7 +200,7 @@ class _Server:
         try:
             wait_http(self.url + "/api/status", timeout_s, self.proc)
         except JupyterServerError as exc:
-            self.stop()
+            self._terminate()  # (its log stays for the message; stop() removes it)
             raise JupyterServerError(
                 f"{self.kind} on {self.url} failed: {exc}\n{self.log_tail()}"
             ) from None
@@ -232,7 +233,16 @@ class _Server:
     # teardown --------------------------------------------------------------------------------
 
     def stop(self, grace_s: float = 10.0) -> None:
-        """Terminate the server and its kernels (SIGTERM to the process group, then SIGKILL)."""
+        """Terminate the server and its kernels (SIGTERM to the process group, then SIGKILL),
+        then remove its state directory (log, home, runtime) and the root it made itself."""
+        try:
+            self._terminate(grace_s)
+        finally:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+            if self._own_root:
+                shutil.rmtree(self.root, ignore_errors=True)
+
+    def _terminate(self, grace_s: float = 10.0) -> None:
         proc, self.proc = self.proc, None
         if proc is None:
             return
