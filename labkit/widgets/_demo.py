@@ -185,6 +185,16 @@ def _stop(proc: subprocess.Popen, grace_s: float = 20.0) -> None:
         proc.wait(timeout=5.0)
 
 
+def _wait_interruptibly(proc: subprocess.Popen) -> int:
+    """Voila's exit code, waiting in short steps: Python runs a signal's handler (Ctrl-C's
+    KeyboardInterrupt) between them even if the signal did not interrupt the wait itself."""
+    while True:
+        try:
+            return proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -245,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labkit demo: dashboard at {url}  (Ctrl-C to stop)", flush=True)
         if not args.no_browser:
             webbrowser.open(url)
-        code = proc.wait()
+        code = _wait_interruptibly(proc)
         print(f"labkit demo: Voila exited with code {code}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

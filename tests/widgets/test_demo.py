@@ -206,6 +206,14 @@ _BOXES_JS = """() => {
 _DEMO_ENV = {**os.environ, "PYTHONFAULTHANDLER": "1"}
 
 
+def _as_from_a_terminal() -> None:
+    """(preexec_fn) The demo starts with Ctrl-C's and kill's signals at their defaults, as from a
+    shell, whatever this worker's thread had blocked or ignored when it forked."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def _stop_demo(proc, sig, log_path, tree) -> int:
     """Send ``sig`` to the demo and return its exit code. A demo still running after 60 s is
     made to dump its threads' stacks into its log (SIGABRT), its whole ``tree`` (Voila and
@@ -214,6 +222,8 @@ def _stop_demo(proc, sig, log_path, tree) -> int:
     try:
         return proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
+        with open(f"/proc/{proc.pid}/status") as fh:  # is the signal pending, blocked, ignored?
+            masks = " ".join(line.strip() for line in fh if line.startswith("Sig"))
         proc.send_signal(signal.SIGABRT)
         try:
             proc.wait(timeout=10)
@@ -227,7 +237,7 @@ def _stop_demo(proc, sig, log_path, tree) -> int:
                 proc.kill()
                 proc.wait()
         raise AssertionError(
-            f"the demo did not stop within 60 s of {sig.name}; its processes: "
+            f"the demo did not stop within 60 s of {sig.name} ({masks}); its processes: "
             f"{[p.pid for p in children]} (alive after kill: {left}); its log (with the stacks of its "
             f"threads when it was aborted):\n{log_path.read_text(errors='replace')[-6000:]}"
         ) from None
@@ -293,6 +303,7 @@ def test_demo_serves_a_live_dashboard_that_uses_its_page_and_stops_on_ctrl_c(pag
             stdout=log,
             stderr=subprocess.STDOUT,
             env=_DEMO_ENV,
+            preexec_fn=_as_from_a_terminal,
         )
     kernel_pids: set[int] = set()
     tree: list = [proc]
@@ -363,6 +374,7 @@ def test_demo_stops_everything_on_sigterm(tmp_path):
             stdout=log,
             stderr=subprocess.STDOUT,
             env=_DEMO_ENV,
+            preexec_fn=_as_from_a_terminal,
         )  # fmt: skip
     try:
         _wait_for_url(log_path, proc)
